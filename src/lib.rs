@@ -1,0 +1,11 @@
+//! cmek-gate: a deploy-time gate that keeps Cloud Run services which handle sensitive data from
+//! being deployed without a customer-managed encryption key (CMEK).
+//!
+//! Pure modules (no I/O): [`manifest`] (text to positioned documents), [`cel`] (the CEL
+//! environment), [`policy`] (Kubernetes ValidatingAdmissionPolicy types and compilation),
+//! [`engine`] (one decision function every entry point calls) and [`report`] (output).
+//! I/O lives at the edges: [`policy::load`] reads policy files, [`cli`] the command line.
+#![forbid(unsafe_code)]
+
+pub mod manifest;
+pub mod cel;

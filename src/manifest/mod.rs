@@ -1,0 +1,275 @@
+//! Manifests: text in, documents out. Pure: no files, no I/O.
+//!
+//! A text is YAML with any number of `---` documents, or JSON (one object, an array, or a
+//! `kind: List` with `items`, as `gcloud ... list --format json` prints). Every document keeps the
+//! positions of its fields. A text that cannot be read is an error naming the document and line:
+//! it is never skipped.
+
+pub mod node;
+pub mod shape;
+pub mod yaml;
+
+pub use node::{Entry, Mark, Node, NodeValue, ScalarKind};
+pub use yaml::Limits;
+
+/// Budgets for reading one input text.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLimits {
+    /// Largest text, in bytes.
+    pub max_bytes: usize,
+    pub yaml: Limits,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_bytes: 32 * 1024 * 1024,
+            yaml: Limits::default(),
+        }
+    }
+}
+
+/// Why a text could not be read as manifests.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("input is too large: {size} bytes, the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("invalid UTF-8 at line {line}, byte {offset}")]
+    InvalidUtf8 { line: usize, offset: usize },
+    #[error("document {document}: {source}")]
+    Yaml {
+        document: usize,
+        #[source]
+        source: yaml::YamlError,
+    },
+    #[error("document {document} (line {line}): expected an object, found a {found}")]
+    NotAnObject {
+        document: usize,
+        line: u32,
+        found: &'static str,
+    },
+    #[error("document {document} (line {line}): {message}")]
+    BadIdentity {
+        document: usize,
+        line: u32,
+        message: String,
+    },
+    #[error("no documents in the input")]
+    NoDocuments,
+}
+
+/// One object of an input, with what identifies it.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// 0-based position among the objects of its text (items of a list count one each).
+    pub index: usize,
+    /// The line the object starts on.
+    pub line: u32,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub root: Node,
+}
+
+impl Document {
+    /// The API group of `apiVersion` (`""` for the core group).
+    pub fn group(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+    }
+
+    /// The version part of `apiVersion`.
+    pub fn version(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map_or(self.api_version.as_str(), |(_, v)| v)
+    }
+}
+
+/// Checks the size and encoding of raw input.
+pub fn decode<'a>(bytes: &'a [u8], limits: &ReadLimits) -> Result<&'a str, ManifestError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(ManifestError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let offset = e.valid_up_to();
+        let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+        ManifestError::InvalidUtf8 { line, offset }
+    })
+}
+
+/// Parses every object of a text.
+pub fn parse_documents(text: &str, limits: &ReadLimits) -> Result<Vec<Document>, ManifestError> {
+    if text.len() > limits.max_bytes {
+        return Err(ManifestError::TooLarge {
+            size: text.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let streams = yaml::parse_stream(text, &limits.yaml).map_err(|e| ManifestError::Yaml {
+        document: e.document,
+        source: e.error,
+    })?;
+    let mut documents = Vec::new();
+    for doc in streams {
+        let Some(root) = doc.root.filter(|r| !r.is_null()) else {
+            continue;
+        };
+        let index = documents.len();
+        match &root.value {
+            NodeValue::Seq(_) => {
+                let NodeValue::Seq(items) = root.value else {
+                    unreachable!()
+                };
+                for item in items {
+                    documents.push(identify(documents.len(), item)?);
+                }
+            }
+            NodeValue::Map(_) if is_list(&root) => {
+                let NodeValue::Map(entries) = root.value else {
+                    unreachable!()
+                };
+                let items = entries.into_iter().find(|e| e.key == "items").map(|e| e.value);
+                match items.map(|i| i.value) {
+                    Some(NodeValue::Seq(items)) => {
+                        for item in items {
+                            documents.push(identify(documents.len(), item)?);
+                        }
+                    }
+                    Some(NodeValue::Scalar(s)) if s.kind == ScalarKind::Null => {}
+                    _ => {
+                        return Err(ManifestError::BadIdentity {
+                            document: index,
+                            line: doc.start.line,
+                            message: "a List's items must be a list".into(),
+                        })
+                    }
+                }
+            }
+            _ => documents.push(identify(index, root)?),
+        }
+    }
+    if documents.is_empty() {
+        return Err(ManifestError::NoDocuments);
+    }
+    Ok(documents)
+}
+
+fn is_list(root: &Node) -> bool {
+    root.get("kind").and_then(Node::as_str).is_some_and(|k| k.ends_with("List"))
+        && root.get("items").is_some()
+        && root.get("apiVersion").is_some()
+}
+
+/// Reads apiVersion, kind, name and namespace. A scalar name or namespace written unquoted
+/// (`namespace: 123456789`) is read as the text written.
+fn identify(index: usize, root: Node) -> Result<Document, ManifestError> {
+    let line = root.mark.line;
+    if root.entries().is_none() {
+        return Err(ManifestError::NotAnObject {
+            document: index,
+            line,
+            found: root.type_name(),
+        });
+    }
+    let required = |field: &str| -> Result<String, ManifestError> {
+        match root.get(field) {
+            Some(node) => node.as_str().map(str::to_owned).ok_or_else(|| {
+                ManifestError::BadIdentity {
+                    document: index,
+                    line: node.mark.line,
+                    message: format!("{field} must be a string, found a {}", node.type_name()),
+                }
+            }),
+            None => Err(ManifestError::BadIdentity {
+                document: index,
+                line,
+                message: format!("{field} is missing"),
+            }),
+        }
+    };
+    let api_version = required("apiVersion")?;
+    let kind = required("kind")?;
+    let metadata = root.get("metadata");
+    let text_of = |field: &str| -> String {
+        metadata
+            .and_then(|m| m.get(field))
+            .and_then(Node::scalar_text)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (name, namespace) = (text_of("name"), text_of("namespace"));
+    Ok(Document {
+        index,
+        line,
+        api_version,
+        kind,
+        name,
+        namespace,
+        root,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Document>, ManifestError> {
+        parse_documents(text, &ReadLimits::default())
+    }
+
+    #[test]
+    fn splits_yaml_streams_json_arrays_and_lists() {
+        let cases = [
+            ("apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n---\n", vec!["A", "B"]),
+            (r#"[{"apiVersion": "v1", "kind": "A"}, {"apiVersion": "v1", "kind": "B"}]"#, vec!["A", "B"]),
+            (
+                r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "C"}]}"#,
+                vec!["C"],
+            ),
+            ("apiVersion: v1\nkind: ServiceList\nitems: []\n---\napiVersion: v1\nkind: D\n", vec!["D"]),
+        ];
+        for (text, kinds) in cases {
+            let docs = parse(text).unwrap();
+            let got: Vec<_> = docs.iter().map(|d| d.kind.as_str()).collect();
+            assert_eq!(got, kinds, "{text}");
+            assert!(docs.iter().enumerate().all(|(i, d)| d.index == i));
+        }
+    }
+
+    #[test]
+    fn identity_reads_unquoted_namespaces_and_positions() {
+        let docs = parse("# c\napiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\n  namespace: 123456789\n").unwrap();
+        let d = &docs[0];
+        assert_eq!((d.group(), d.version()), ("serving.knative.dev", "v1"));
+        assert_eq!((d.name.as_str(), d.namespace.as_str()), ("s", "123456789"));
+        assert_eq!(d.line, 2);
+    }
+
+    #[test]
+    fn bad_documents_are_errors_that_say_where() {
+        let cases = [
+            ("", "no documents"),
+            ("# nothing\n", "no documents"),
+            ("hello\n", "document 0 (line 1): expected an object, found a string"),
+            ("apiVersion: v1\nkind: A\n---\n- 1\n", "document 1 (line 4): expected an object, found a int"),
+            ("kind: A\n", "apiVersion is missing"),
+            ("apiVersion: v1\nkind: [A]\n", "kind must be a string"),
+            ("apiVersion: v1\nkind: A\n---\na: [\n", "document 1: line"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err:?} lacks {expected:?}");
+        }
+        let err = decode(b"a: \xff\n", &ReadLimits::default()).unwrap_err();
+        assert_eq!(err.to_string(), "invalid UTF-8 at line 1, byte 3");
+        let small = ReadLimits { max_bytes: 4, ..Default::default() };
+        assert!(matches!(decode(b"12345", &small), Err(ManifestError::TooLarge { .. })));
+    }
+}
