@@ -7,5 +7,10 @@
 //! I/O lives at the edges: [`policy::load`] reads policy files, [`cli`] the command line.
 #![forbid(unsafe_code)]
 
-pub mod manifest;
 pub mod cel;
+pub mod check;
+pub mod cli;
+pub mod engine;
+pub mod manifest;
+pub mod policy;
+pub mod report;

@@ -1,1 +1,15 @@
-fn main(){}
+//! The `cmek-gate` binary: parse the command line, run it, map errors to exit code 2.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cmek_gate::cli::Cli::parse();
+    match cmek_gate::cli::run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -19,8 +19,22 @@ pub const ROOT_VARIABLES: &[&str] = &[
 
 /// Identifiers that name types or namespaces rather than variables.
 const TYPE_NAMES: &[&str] = &[
-    "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn",
-    "optional", "math", "strings", "lists", "base64",
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+    "dyn",
+    "optional",
+    "math",
+    "strings",
+    "lists",
+    "base64",
 ];
 
 /// Namespaces whose functions are called as `ns.fn(...)`.
@@ -125,8 +139,9 @@ impl Walk<'_> {
                         ..
                     }) = pattern
                     {
-                        functions::precompile(p.inner())
-                            .map_err(|e| self.error(expr, format!("invalid regular expression: {e}")))?;
+                        functions::precompile(p.inner()).map_err(|e| {
+                            self.error(expr, format!("invalid regular expression: {e}"))
+                        })?;
                     }
                 }
                 call.args.iter().try_for_each(|a| self.expr(a, next))

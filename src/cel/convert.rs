@@ -37,9 +37,9 @@ fn convert(node: &Node, place: Place) -> Value {
             (_, ScalarKind::Float(f)) => Value::Float(f),
             (_, ScalarKind::Str) => Value::String(Arc::new(s.text.clone())),
         },
-        NodeValue::Seq(items) => {
-            Value::List(Arc::new(items.iter().map(|i| convert(i, Place::Other)).collect()))
-        }
+        NodeValue::Seq(items) => Value::List(Arc::new(
+            items.iter().map(|i| convert(i, Place::Other)).collect(),
+        )),
         NodeValue::Map(entries) => {
             let mut map = HashMap::with_capacity(entries.len());
             for entry in entries {
@@ -71,13 +71,24 @@ mod tests {
         let root = &parse_documents(text, &ReadLimits::default()).unwrap()[0].root;
         let value = to_cel(root);
         let Value::Map(map) = value else { panic!() };
-        let get = |m: &Map, k: &str| m.map.get(&Key::String(Arc::new(k.into()))).cloned().unwrap();
-        let Value::Map(metadata) = get(&map, "metadata") else { panic!() };
+        let get = |m: &Map, k: &str| {
+            m.map
+                .get(&Key::String(Arc::new(k.into())))
+                .cloned()
+                .unwrap()
+        };
+        let Value::Map(metadata) = get(&map, "metadata") else {
+            panic!()
+        };
         assert_eq!(get(&metadata, "namespace"), Value::from("0123"));
-        let Value::Map(labels) = get(&metadata, "labels") else { panic!() };
+        let Value::Map(labels) = get(&metadata, "labels") else {
+            panic!()
+        };
         assert_eq!(get(&labels, "n"), Value::from("12"));
         assert_eq!(get(&labels, "b"), Value::from("true"));
-        let Value::Map(spec) = get(&map, "spec") else { panic!() };
+        let Value::Map(spec) = get(&map, "spec") else {
+            panic!()
+        };
         assert_eq!(get(&spec, "n"), Value::Int(12));
         assert_eq!(get(&spec, "b"), Value::Bool(true));
     }

@@ -46,7 +46,9 @@ pub struct Program {
 
 impl fmt::Debug for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Program").field("source", &self.source).finish()
+        f.debug_struct("Program")
+            .field("source", &self.source)
+            .finish()
     }
 }
 
@@ -110,7 +112,11 @@ impl Environment {
     }
 
     /// Evaluates a compiled expression. A panic inside the evaluator is turned into an error.
-    pub fn evaluate(&self, program: &Program, activation: &Activation) -> Result<cel::Value, EvalError> {
+    pub fn evaluate(
+        &self,
+        program: &Program,
+        activation: &Activation,
+    ) -> Result<cel::Value, EvalError> {
         let mut context = Context::with_env(Arc::clone(&self.env));
         for (name, value) in &activation.values {
             context.add_variable_from_value(*name, value.clone());
@@ -162,7 +168,9 @@ fn check_size(source: &str) -> Result<(), CompileError> {
                 if depth > MAX_BRACKET_DEPTH {
                     return Err(CompileError {
                         position: Some((line, column)),
-                        message: format!("expression nests brackets deeper than {MAX_BRACKET_DEPTH}"),
+                        message: format!(
+                            "expression nests brackets deeper than {MAX_BRACKET_DEPTH}"
+                        ),
                     });
                 }
             }
@@ -182,9 +190,11 @@ mod tests {
         let env = Environment::new();
         let program = env.compile(source, &["x"]).map_err(|e| e.to_string())?;
         let mut activation = Activation::default();
-        let object = serde_json::json!({"metadata": {"name": "s", "labels": {"a": "b"}}, "n": [1, 2]});
+        let object =
+            serde_json::json!({"metadata": {"name": "s", "labels": {"a": "b"}}, "n": [1, 2]});
         activation.set("object", to_cel(&crate::manifest::Node::from_json(&object)));
-        env.evaluate(&program, &activation).map_err(|e| e.to_string())
+        env.evaluate(&program, &activation)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -193,9 +203,15 @@ mod tests {
             ("object.metadata.name == 's'", Value::Bool(true)),
             ("object.metadata.labels.a.lowerAscii()", Value::from("b")),
             ("'a/b'.split('/').size()", Value::Int(2)),
-            ("object.metadata.?labels.?zz.orValue('none')", Value::from("none")),
+            (
+                "object.metadata.?labels.?zz.orValue('none')",
+                Value::from("none"),
+            ),
             ("has(object.metadata.annotations)", Value::Bool(false)),
-            ("'projects/p'.matches('^projects/[a-z]+$')", Value::Bool(true)),
+            (
+                "'projects/p'.matches('^projects/[a-z]+$')",
+                Value::Bool(true),
+            ),
             ("matches('abc', 'b')", Value::Bool(true)),
             ("object.n.all(i, i > 0)", Value::Bool(true)),
             ("oldObject == null", Value::Bool(true)),
@@ -224,13 +240,21 @@ mod tests {
         let env = Environment::new();
         for (source, expected) in cases {
             let err = env.compile(source, &["x"]).unwrap_err().to_string();
-            assert!(err.contains(expected), "{source:.40}: {err:?} lacks {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{source:.40}: {err:?} lacks {expected:?}"
+            );
         }
     }
 
     #[test]
     fn runtime_errors_are_errors_not_panics() {
-        for source in ["object.metadata.missing", "1 / 0", "object.n[5]", "int('x')"] {
+        for source in [
+            "object.metadata.missing",
+            "1 / 0",
+            "object.n[5]",
+            "int('x')",
+        ] {
             assert!(eval(source).is_err(), "{source}");
         }
     }

@@ -135,7 +135,10 @@ pub fn parse_documents(text: &str, limits: &ReadLimits) -> Result<Vec<Document>,
                 let NodeValue::Map(entries) = root.value else {
                     unreachable!()
                 };
-                let items = entries.into_iter().find(|e| e.key == "items").map(|e| e.value);
+                let items = entries
+                    .into_iter()
+                    .find(|e| e.key == "items")
+                    .map(|e| e.value);
                 match items.map(|i| i.value) {
                     Some(NodeValue::Seq(items)) => {
                         for item in items {
@@ -162,7 +165,9 @@ pub fn parse_documents(text: &str, limits: &ReadLimits) -> Result<Vec<Document>,
 }
 
 fn is_list(root: &Node) -> bool {
-    root.get("kind").and_then(Node::as_str).is_some_and(|k| k.ends_with("List"))
+    root.get("kind")
+        .and_then(Node::as_str)
+        .is_some_and(|k| k.ends_with("List"))
         && root.get("items").is_some()
         && root.get("apiVersion").is_some()
 }
@@ -180,13 +185,15 @@ fn identify(index: usize, root: Node) -> Result<Document, ManifestError> {
     }
     let required = |field: &str| -> Result<String, ManifestError> {
         match root.get(field) {
-            Some(node) => node.as_str().map(str::to_owned).ok_or_else(|| {
-                ManifestError::BadIdentity {
-                    document: index,
-                    line: node.mark.line,
-                    message: format!("{field} must be a string, found a {}", node.type_name()),
-                }
-            }),
+            Some(node) => {
+                node.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ManifestError::BadIdentity {
+                        document: index,
+                        line: node.mark.line,
+                        message: format!("{field} must be a string, found a {}", node.type_name()),
+                    })
+            }
             None => Err(ManifestError::BadIdentity {
                 document: index,
                 line,
@@ -227,13 +234,22 @@ mod tests {
     #[test]
     fn splits_yaml_streams_json_arrays_and_lists() {
         let cases = [
-            ("apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n---\n", vec!["A", "B"]),
-            (r#"[{"apiVersion": "v1", "kind": "A"}, {"apiVersion": "v1", "kind": "B"}]"#, vec!["A", "B"]),
+            (
+                "apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n---\n",
+                vec!["A", "B"],
+            ),
+            (
+                r#"[{"apiVersion": "v1", "kind": "A"}, {"apiVersion": "v1", "kind": "B"}]"#,
+                vec!["A", "B"],
+            ),
             (
                 r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "C"}]}"#,
                 vec!["C"],
             ),
-            ("apiVersion: v1\nkind: ServiceList\nitems: []\n---\napiVersion: v1\nkind: D\n", vec!["D"]),
+            (
+                "apiVersion: v1\nkind: ServiceList\nitems: []\n---\napiVersion: v1\nkind: D\n",
+                vec!["D"],
+            ),
         ];
         for (text, kinds) in cases {
             let docs = parse(text).unwrap();
@@ -257,8 +273,14 @@ mod tests {
         let cases = [
             ("", "no documents"),
             ("# nothing\n", "no documents"),
-            ("hello\n", "document 0 (line 1): expected an object, found a string"),
-            ("apiVersion: v1\nkind: A\n---\n- 1\n", "document 1 (line 4): expected an object, found a int"),
+            (
+                "hello\n",
+                "document 0 (line 1): expected an object, found a string",
+            ),
+            (
+                "apiVersion: v1\nkind: A\n---\n- 1\n",
+                "document 1 (line 4): expected an object, found a int",
+            ),
             ("kind: A\n", "apiVersion is missing"),
             ("apiVersion: v1\nkind: [A]\n", "kind must be a string"),
             ("apiVersion: v1\nkind: A\n---\na: [\n", "document 1: line"),
@@ -269,7 +291,13 @@ mod tests {
         }
         let err = decode(b"a: \xff\n", &ReadLimits::default()).unwrap_err();
         assert_eq!(err.to_string(), "invalid UTF-8 at line 1, byte 3");
-        let small = ReadLimits { max_bytes: 4, ..Default::default() };
-        assert!(matches!(decode(b"12345", &small), Err(ManifestError::TooLarge { .. })));
+        let small = ReadLimits {
+            max_bytes: 4,
+            ..Default::default()
+        };
+        assert!(matches!(
+            decode(b"12345", &small),
+            Err(ManifestError::TooLarge { .. })
+        ));
     }
 }

@@ -139,6 +139,20 @@ impl Node {
         )
     }
 
+    /// `metadata.labels` of an object, as the text of each scalar value (non-scalars left out).
+    pub fn metadata_labels(&self) -> std::collections::BTreeMap<String, String> {
+        self.get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(Node::entries)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| Some((e.key.clone(), e.value.scalar_text()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A short name for the node's type, for messages.
     pub fn type_name(&self) -> &'static str {
         match &self.value {
@@ -157,7 +171,7 @@ impl Node {
     /// Follows `path` (mapping keys, or decimal indexes into sequences) as far as it exists.
     /// Returns how many segments matched and the position of the last one matched: the key's
     /// position for a mapping entry, the item's for a sequence item.
-    pub fn deepest<'a, S: AsRef<str>>(&self, path: &'a [S]) -> (usize, Mark) {
+    pub fn deepest<S: AsRef<str>>(&self, path: &[S]) -> (usize, Mark) {
         let mut node = self;
         let mut mark = self.mark;
         for (depth, segment) in path.iter().enumerate() {

@@ -43,8 +43,14 @@ const CNRM_SERVICE: &[(&str, &str)] = &[
     ("labels", "$.metadata.labels"),
     ("templateLabels", "$.spec.template.labels"),
     ("key", "$.spec.template.encryptionKeyRef"),
-    ("revocationAction", "$.spec.template.encryptionKeyRevocationAction"),
-    ("shutdownHours", "$.spec.template.encryptionKeyShutdownDuration"),
+    (
+        "revocationAction",
+        "$.spec.template.encryptionKeyRevocationAction",
+    ),
+    (
+        "shutdownHours",
+        "$.spec.template.encryptionKeyShutdownDuration",
+    ),
 ];
 
 const CNRM_JOB: &[(&str, &str)] = &[
@@ -52,8 +58,14 @@ const CNRM_JOB: &[(&str, &str)] = &[
     ("labels", "$.metadata.labels"),
     ("templateLabels", "$.spec.template.labels"),
     ("key", "$.spec.template.template.encryptionKeyRef"),
-    ("revocationAction", "$.spec.template.template.encryptionKeyRevocationAction"),
-    ("shutdownHours", "$.spec.template.template.encryptionKeyShutdownDuration"),
+    (
+        "revocationAction",
+        "$.spec.template.template.encryptionKeyRevocationAction",
+    ),
+    (
+        "shutdownHours",
+        "$.spec.template.template.encryptionKeyShutdownDuration",
+    ),
 ];
 
 /// A kind the gate knows: its resource plural, and where its CMEK fields live (if it has any).
@@ -84,13 +96,28 @@ const fn row(
 /// Every kind with a known plural. Kinds with fields are the Cloud Run shapes.
 pub static KINDS: &[KindInfo] = &[
     row("serving.knative.dev", "Service", "services", V1_TEMPLATE),
-    row("serving.knative.dev", "Configuration", "configurations", V1_TEMPLATE),
+    row(
+        "serving.knative.dev",
+        "Configuration",
+        "configurations",
+        V1_TEMPLATE,
+    ),
     row("serving.knative.dev", "Revision", "revisions", &[]),
     row("serving.knative.dev", "Route", "routes", &[]),
     row("run.googleapis.com", "Job", "jobs", V1_TEMPLATE),
-    row("run.googleapis.com", "WorkerPool", "workerpools", V1_TEMPLATE),
+    row(
+        "run.googleapis.com",
+        "WorkerPool",
+        "workerpools",
+        V1_TEMPLATE,
+    ),
     row("run.googleapis.com", "Execution", "executions", &[]),
-    row("run.cnrm.cloud.google.com", "RunService", "runservices", CNRM_SERVICE),
+    row(
+        "run.cnrm.cloud.google.com",
+        "RunService",
+        "runservices",
+        CNRM_SERVICE,
+    ),
     row("run.cnrm.cloud.google.com", "RunJob", "runjobs", CNRM_JOB),
     KindInfo {
         namespaced: false,
@@ -105,8 +132,18 @@ pub static KINDS: &[KindInfo] = &[
     row("apps", "DaemonSet", "daemonsets", &[]),
     row("batch", "Job", "jobs", &[]),
     row("batch", "CronJob", "cronjobs", &[]),
-    row("kms.cnrm.cloud.google.com", "KMSCryptoKey", "kmscryptokeys", &[]),
-    row("kms.cnrm.cloud.google.com", "KMSKeyRing", "kmskeyrings", &[]),
+    row(
+        "kms.cnrm.cloud.google.com",
+        "KMSCryptoKey",
+        "kmscryptokeys",
+        &[],
+    ),
+    row(
+        "kms.cnrm.cloud.google.com",
+        "KMSKeyRing",
+        "kmskeyrings",
+        &[],
+    ),
 ];
 
 /// The known kind for an API group and kind.
@@ -121,11 +158,16 @@ pub fn resource_for(group: &str, kind: &str) -> String {
         return info.resource.to_owned();
     }
     let lower = kind.to_ascii_lowercase();
-    if lower.ends_with('s') || lower.ends_with('x') || lower.ends_with("ch") || lower.ends_with("sh") {
+    if lower.ends_with('s')
+        || lower.ends_with('x')
+        || lower.ends_with("ch")
+        || lower.ends_with("sh")
+    {
         format!("{lower}es")
-    } else if let Some(stem) = lower.strip_suffix('y').filter(|s| {
-        s.chars().last().is_some_and(|c| !"aeiou".contains(c))
-    }) {
+    } else if let Some(stem) = lower
+        .strip_suffix('y')
+        .filter(|s| s.chars().last().is_some_and(|c| !"aeiou".contains(c)))
+    {
         format!("{stem}ies")
     } else {
         format!("{lower}s")
@@ -183,7 +225,10 @@ pub fn field_mark(root: &Node, group: &str, kind: &str, field: &str) -> Option<M
 }
 
 fn field_name(info: &KindInfo, field: &str) -> Option<&'static str> {
-    info.fields.iter().find(|(f, _)| *f == field).map(|(f, _)| *f)
+    info.fields
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(f, _)| *f)
 }
 
 /// Splits a normalized path (`$['a']['b'][0]`, RFC 9535) into its segments.
@@ -339,7 +384,10 @@ spec:
 ";
 
     fn root(text: &str) -> Node {
-        parse_documents(text, &ReadLimits::default()).unwrap().remove(0).root
+        parse_documents(text, &ReadLimits::default())
+            .unwrap()
+            .remove(0)
+            .root
     }
 
     #[test]
@@ -358,9 +406,17 @@ spec:
         let job = root(RUN_JOB);
         let g = "serving.knative.dev";
         let c = "run.cnrm.cloud.google.com";
-        let cases: &[(&Node, &str, &str, &str, Option<&str>, u32)] = &[
+        type Case<'a> = (&'a Node, &'a str, &'a str, &'a str, Option<&'a str>, u32);
+        let cases: &[Case] = &[
             (&service, g, "Service", "region", Some("europe-west1"), 6),
-            (&service, g, "Service", "key", Some("projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"), 11),
+            (
+                &service,
+                g,
+                "Service",
+                "key",
+                Some("projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"),
+                11,
+            ),
             (&service, g, "Service", "misplacedKey", None, 3),
             (&service, g, "Service", "revocationAction", None, 10),
             (&service, g, "Service", "templateLabels", None, 9),
@@ -368,8 +424,16 @@ spec:
             (&job, c, "RunJob", "key", None, 8),
         ];
         for (node, group, kind, name, value, line) in cases {
-            assert_eq!(field(node, group, kind, name).and_then(Node::as_str), *value, "{kind} {name}");
-            assert_eq!(field_mark(node, group, kind, name).unwrap().line, *line, "{kind} {name}");
+            assert_eq!(
+                field(node, group, kind, name).and_then(Node::as_str),
+                *value,
+                "{kind} {name}"
+            );
+            assert_eq!(
+                field_mark(node, group, kind, name).unwrap().line,
+                *line,
+                "{kind} {name}"
+            );
         }
         assert!(field(&service, "apps", "Deployment", "key").is_none());
     }

@@ -172,7 +172,12 @@ impl Builder<'_> {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(1, mark)?;
                 let node = Node {
-                    value: NodeValue::Scalar(resolve_scalar(text.into_owned(), style, tag.as_deref(), mark)?),
+                    value: NodeValue::Scalar(resolve_scalar(
+                        text.into_owned(),
+                        style,
+                        tag.as_deref(),
+                        mark,
+                    )?),
                     mark,
                 };
                 self.remember(anchor, &node, 1, 0);
@@ -600,7 +605,10 @@ mod tests {
         assert_eq!(metadata.key_mark, Mark { line: 2, column: 1 });
         let labels = metadata.value.entry("labels").unwrap();
         assert_eq!(labels.key_mark, Mark { line: 4, column: 3 });
-        assert_eq!(labels.value.get("a").unwrap().mark, Mark { line: 5, column: 8 });
+        assert_eq!(
+            labels.value.get("a").unwrap().mark,
+            Mark { line: 5, column: 8 }
+        );
     }
 
     #[test]
@@ -622,8 +630,14 @@ mod tests {
     #[test]
     fn aliases_and_merge_keys_expand() {
         let node = root("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\ncopy: *b\n");
-        assert_eq!(node.get("use").unwrap().to_json(), serde_json::json!({"y": 3, "x": 1}));
-        assert_eq!(node.get("copy").unwrap().to_json(), serde_json::json!({"x": 1, "y": 2}));
+        assert_eq!(
+            node.get("use").unwrap().to_json(),
+            serde_json::json!({"y": 3, "x": 1})
+        );
+        assert_eq!(
+            node.get("copy").unwrap().to_json(),
+            serde_json::json!({"x": 1, "y": 2})
+        );
     }
 
     #[test]
@@ -645,7 +659,10 @@ mod tests {
             (bomb, "more than"),
             (deep_flow, "recursion limit exceeded"),
             (deep_block, "nesting deeper"),
-            ("a: 1\na: 2\n".into(), "duplicate key \"a\" (first at line 1)"),
+            (
+                "a: 1\na: 2\n".into(),
+                "duplicate key \"a\" (first at line 1)",
+            ),
             ("? [a]\n: 1\n".into(), "mapping key must be a scalar"),
             ("a: *nope\n".into(), "line 1"),
             ("a: !custom x\n".into(), "unsupported tag"),

@@ -1,0 +1,77 @@
+//! Engine benchmarks: the shipped library on one typical Service, each stage of a check timed
+//! apart (parse, conversion to CEL values, evaluation), and a whole 10,000-document file.
+//!
+//!     cargo bench --bench engine
+
+use cmek_gate::check::{check_inputs, CheckOptions, Input};
+use cmek_gate::engine::{evaluate, Request};
+use cmek_gate::manifest::{parse_documents, ReadLimits};
+use cmek_gate::policy::{embedded, PolicySet};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+
+const SERVICE: &str = include_str!("../examples/service-compliant.yaml");
+
+fn stages(c: &mut Criterion) {
+    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+    let limits = ReadLimits::default();
+    let docs = parse_documents(SERVICE, &limits).unwrap();
+    let mut group = c.benchmark_group("one-service");
+    group.bench_function("parse", |b| {
+        b.iter(|| parse_documents(black_box(SERVICE), &limits).unwrap())
+    });
+    group.bench_function("json-parse-baseline", |b| {
+        let json = serde_json::to_string(&docs[0].root.to_json()).unwrap();
+        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&json)).unwrap())
+    });
+    group.bench_function("to-cel", |b| {
+        b.iter(|| cmek_gate::cel::to_cel(black_box(&docs[0].root)))
+    });
+    group.bench_function("evaluate", |b| {
+        b.iter(|| evaluate(&set, black_box(&Request::create(&docs[0]))))
+    });
+    group.bench_function("parse+evaluate", |b| {
+        b.iter(|| {
+            let docs = parse_documents(black_box(SERVICE), &limits).unwrap();
+            evaluate(&set, &Request::create(&docs[0]))
+        })
+    });
+    group.finish();
+}
+
+fn ten_thousand(c: &mut Criterion) {
+    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+    let body = SERVICE.trim_start_matches("---\n");
+    let text: String = (0..10_000)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                body.replace("name: payments-api", &format!("name: svc-{i}"))
+            )
+        })
+        .collect();
+    let inputs = [Input {
+        name: "big.yaml".into(),
+        text: text.into_bytes(),
+    }];
+    let mut group = c.benchmark_group("10k-documents");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(10_000));
+    for threads in [1, 2] {
+        let options = CheckOptions {
+            threads,
+            ..CheckOptions::default()
+        };
+        group.bench_function(format!("check-{threads}-threads"), |b| {
+            b.iter(|| {
+                let report = check_inputs(&set, black_box(&inputs), &options);
+                assert_eq!(report.results.len(), 10_000);
+                report
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, stages, ten_thousand);
+criterion_main!(benches);

@@ -1,0 +1,138 @@
+//! The real binary, run as a user runs it: exit codes, output, stdin, options.
+
+use crate::support::{fixtures, gate, gate_in, repo, temp_dir};
+
+#[test]
+fn the_readme_example_is_denied_and_the_compliant_one_allowed() {
+    gate(&["check", "examples/service.yaml"])
+        .expect_code(1)
+        .stdout_has("DENIED")
+        .stdout_has("error[cmek-required]");
+    gate(&["check", "examples/service-compliant.yaml"])
+        .expect_code(0)
+        .stdout_has("allowed");
+}
+
+#[test]
+fn json_output_has_the_documented_shape() {
+    let run = gate(&["check", "--output", "json", "examples/service.yaml"]);
+    run.expect_code(1);
+    let report = run.json();
+    let result = &report["results"][0];
+    for field in [
+        "file",
+        "document",
+        "line",
+        "apiVersion",
+        "kind",
+        "name",
+        "namespace",
+        "skipped",
+        "allowed",
+        "violations",
+        "warnings",
+        "auditAnnotations",
+    ] {
+        assert!(
+            result.get(field).is_some(),
+            "results[0] lacks {field}\n{run}"
+        );
+    }
+    let violation = &result["violations"][0];
+    for field in ["policy", "binding", "message", "reason", "line"] {
+        assert!(
+            violation.get(field).is_some(),
+            "violation lacks {field}\n{run}"
+        );
+    }
+    assert_eq!(report["summary"]["denied"], 1, "{run}");
+}
+
+#[test]
+fn stdin_and_directories() {
+    let text = std::fs::read(repo().join("examples/service.yaml")).unwrap();
+    gate_in(&repo(), &["check", "-"], &text)
+        .expect_code(1)
+        .stdout_has("<stdin>:");
+    let run = gate(&["check", "--output", "json", "examples"]);
+    run.expect_code(1);
+    assert_eq!(run.json()["summary"]["documents"], 2, "{run}");
+}
+
+#[test]
+fn errors_exit_2_with_the_file_named() {
+    gate(&["check", "no/such/file.yaml"])
+        .expect_code(2)
+        .stderr_has("no/such/file.yaml");
+    let hostile = fixtures().join("hostile/duplicate-keys");
+    gate_in(&hostile, &["check", "input.yaml"], b"")
+        .expect_code(2)
+        .stderr_has("input.yaml")
+        .stderr_has("duplicate key");
+    gate_in(&repo(), &["check", "-"], b"a: [\n")
+        .expect_code(2)
+        .stderr_has("<stdin>");
+    gate(&["check"]).expect_code(2);
+}
+
+#[test]
+fn a_broken_policy_file_is_an_error_naming_it() {
+    let dir = temp_dir("broken-policy");
+    std::fs::write(
+        dir.join("policy.yaml"),
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: broken
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: ['*'], apiVersions: ['*'], resources: ['*'], operations: ['*']}
+  validations:
+    - expression: object.metadata.name ==
+",
+    )
+    .unwrap();
+    gate_in(
+        &dir,
+        &[
+            "check",
+            "--policies",
+            "policy.yaml",
+            &repo().join("examples/service.yaml").display().to_string(),
+        ],
+        b"",
+    )
+    .expect_code(2)
+    .stderr_has("policy.yaml:10: policy \"broken\", spec.validations[0].expression");
+}
+
+#[test]
+fn params_replace_the_defaults() {
+    let dir = temp_dir("params");
+    let compliant = repo()
+        .join("examples/service-compliant.yaml")
+        .display()
+        .to_string();
+    std::fs::write(
+        dir.join("params.yaml"),
+        "apiVersion: cmek-gate.dev/v1alpha1
+kind: CmekGateParams
+metadata:
+  name: default
+spec:
+  sensitiveLabels:
+    - key: data-classification
+      values: [confidential, restricted, sensitive, regulated]
+  classificationLabel: data-classification
+  nonSensitiveClassifications: [public, internal]
+  ownerLabels: [owner, team]
+  allowedKeyProjects: [some-other-project]
+",
+    )
+    .unwrap();
+    gate_in(&dir, &["check", &compliant], b"").expect_code(0);
+    gate_in(&dir, &["check", "--params", "params.yaml", &compliant], b"")
+        .expect_code(1)
+        .stdout_has("error[cmek-key-project]");
+}

@@ -1,0 +1,6 @@
+//! The one integration-test binary: golden fixtures through the library, and the real
+//! `cmek-gate` binary driven as a user would.
+
+mod cli;
+mod golden;
+mod support;

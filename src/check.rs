@@ -1,0 +1,89 @@
+//! Checking manifest texts: parse each, evaluate every document with the engine, gather a
+//! [`Report`]. Pure (no files): the CLI reads the files, the server reads the body, and both call
+//! [`check_inputs`], so they give the same verdict for the same manifest and policies.
+
+use crate::engine::{self, Request};
+use crate::manifest::{self, Document, Node, ReadLimits};
+use crate::policy::PolicySet;
+use crate::report::{DocumentResult, InputError, Report};
+use std::collections::HashMap;
+
+/// One input text and the name to report it by (a path, or `<stdin>`).
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    pub text: Vec<u8>,
+}
+
+/// How to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub limits: ReadLimits,
+    /// The admission operation to evaluate as (CREATE by default).
+    pub operation: String,
+    /// Threads to evaluate with (1 = in the caller's thread).
+    pub threads: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            limits: ReadLimits::default(),
+            operation: "CREATE".into(),
+            threads: 1,
+        }
+    }
+}
+
+/// Parses and evaluates every input. Inputs that cannot be read are reported as errors, never
+/// skipped; `kind: Namespace` documents give the namespace labels and `namespaceObject` of the
+/// other documents.
+pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Report {
+    let mut report = Report::default();
+    let mut parsed: Vec<(usize, Vec<Document>)> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let documents = manifest::decode(&input.text, &options.limits)
+            .and_then(|text| manifest::parse_documents(text, &options.limits));
+        match documents {
+            Ok(documents) => parsed.push((i, documents)),
+            Err(error) => report.errors.push(InputError {
+                file: input.name.clone(),
+                message: error.to_string(),
+            }),
+        }
+    }
+    let namespaces: HashMap<&str, &Node> = parsed
+        .iter()
+        .flat_map(|(_, docs)| docs.iter())
+        .filter(|d| d.kind == "Namespace" && d.api_version == "v1")
+        .map(|d| (d.name.as_str(), &d.root))
+        .collect();
+    let jobs: Vec<(&str, &Document)> = parsed
+        .iter()
+        .flat_map(|(i, docs)| docs.iter().map(move |d| (inputs[*i].name.as_str(), d)))
+        .collect();
+    let judge = |(file, document): &(&str, &Document)| {
+        let mut request = Request::create(document);
+        request.operation = options.operation.clone();
+        request.namespace_object = namespaces.get(document.namespace.as_str()).copied();
+        let decision = engine::evaluate(set, &request);
+        DocumentResult::new(file, document, decision)
+    };
+    let threads = options.threads.clamp(1, 64);
+    if threads == 1 || jobs.len() < 64 {
+        report.results = jobs.iter().map(judge).collect();
+    } else {
+        let chunk = jobs.len().div_ceil(threads);
+        report.results = std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(judge).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("an evaluation thread panicked"))
+                .collect()
+        });
+    }
+    report
+}

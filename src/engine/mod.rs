@@ -1,0 +1,500 @@
+//! The one decision function every entry point calls: a request (an object, and what the API
+//! server would say about it) and a compiled [`PolicySet`] in, a [`Decision`] out. Pure.
+//!
+//! Semantics follow Kubernetes' ValidatingAdmissionPolicy: bindings select policies, matching
+//! narrows to the resources both select, parameters come from the binding's `paramRef`,
+//! `matchConditions` must all hold, `variables` are evaluated lazily (only those an expression
+//! uses, once per policy and parameter), and each failed validation becomes a denial, a warning
+//! or an audit annotation by the binding's `validationActions`. Unlike Kubernetes, every failed
+//! validation is reported, not only the first.
+
+use crate::cel::{self, Activation, EvalError};
+use crate::manifest::{shape, Node};
+use crate::policy::matching::{self, MatchTarget};
+use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
+use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
+use ::cel::objects::{Key, Map};
+use ::cel::Value;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// What is being admitted: the object and what the API server would say about it.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The object (absent for DELETE).
+    pub object: Option<&'a Node>,
+    pub old_object: Option<&'a Node>,
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// The resource plural, e.g. `services`.
+    pub resource: String,
+    pub name: String,
+    pub namespace: String,
+    /// CREATE, UPDATE, DELETE or CONNECT.
+    pub operation: String,
+    pub namespace_object: Option<&'a Node>,
+    pub username: String,
+    pub groups: Vec<String>,
+    pub dry_run: bool,
+    pub uid: String,
+}
+
+impl<'a> Request<'a> {
+    /// A CREATE request for an object read from a file, as the CLI and `/v1/check` make it.
+    pub fn create(document: &'a crate::manifest::Document) -> Request<'a> {
+        Request {
+            object: Some(&document.root),
+            old_object: None,
+            group: document.group().to_owned(),
+            version: document.version().to_owned(),
+            kind: document.kind.clone(),
+            resource: shape::resource_for(document.group(), &document.kind),
+            name: document.name.clone(),
+            namespace: document.namespace.clone(),
+            operation: "CREATE".into(),
+            namespace_object: None,
+            username: String::new(),
+            groups: Vec::new(),
+            dry_run: false,
+            uid: String::new(),
+        }
+    }
+}
+
+/// A failed validation that denies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    pub policy: String,
+    pub binding: String,
+    pub message: String,
+    pub reason: String,
+    /// The line of the offending field in the object's source, where known.
+    pub line: Option<u32>,
+}
+
+/// A failed validation that warns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Warning {
+    pub policy: String,
+    pub binding: String,
+    pub message: String,
+}
+
+/// The verdict on one request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Decision {
+    /// Whether any binding selected the request.
+    pub matched: bool,
+    pub violations: Vec<Violation>,
+    pub warnings: Vec<Warning>,
+    #[serde(rename = "auditAnnotations")]
+    pub audit_annotations: BTreeMap<String, String>,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// Evaluates every binding of the set against the request.
+pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
+    let mut decision = Decision::default();
+    let target = match_target(request);
+    let base = base_activation(request);
+    for binding in &set.bindings {
+        let Some(policy) = set.policy_of(binding) else {
+            continue;
+        };
+        let constraints = policy.spec.match_constraints.clone().unwrap_or_default();
+        if !matching::matches(&constraints, &target, true) {
+            continue;
+        }
+        if let Some(resources) = &binding.spec.match_resources {
+            if !matching::matches(resources, &target, false) {
+                continue;
+            }
+        }
+        decision.matched = true;
+        let mut judge = Judge {
+            set,
+            policy,
+            binding,
+            request,
+            decision: &mut decision,
+        };
+        match params_for(set, policy, binding, request) {
+            Ok(params) if params.is_empty() => judge.params_not_found(),
+            Ok(params) => {
+                for param in params {
+                    let mut activation = base.clone();
+                    activation.set("params", param.map_or(Value::Null, |p| p.value.clone()));
+                    judge.run(&activation);
+                }
+            }
+            Err(message) => judge.failure(message, "InternalError", None, true),
+        }
+    }
+    decision
+}
+
+fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
+    let labels_of = |node: Option<&Node>| node.map(Node::metadata_labels).unwrap_or_default();
+    let namespaced = shape::kind_info(&request.group, &request.kind).is_none_or(|k| k.namespaced);
+    let object_labels = labels_of(request.object.or(request.old_object));
+    let namespace_labels = if request.kind == "Namespace" && request.group.is_empty() {
+        object_labels.clone()
+    } else {
+        labels_of(request.namespace_object)
+    };
+    MatchTarget {
+        group: &request.group,
+        version: &request.version,
+        resource: &request.resource,
+        name: &request.name,
+        operation: &request.operation,
+        namespaced,
+        object_labels,
+        namespace_labels,
+    }
+}
+
+fn string_map(pairs: Vec<(&str, Value)>) -> Value {
+    let map: HashMap<Key, Value> = pairs
+        .into_iter()
+        .map(|(k, v)| (Key::String(Arc::new(k.to_owned())), v))
+        .collect();
+    Value::Map(Map { map: Arc::new(map) })
+}
+
+fn text(s: &str) -> Value {
+    Value::String(Arc::new(s.to_owned()))
+}
+
+/// `object`, `oldObject`, `namespaceObject` and `request`, converted once per request.
+fn base_activation(request: &Request) -> Activation {
+    let mut activation = Activation::default();
+    activation.set("object", request.object.map_or(Value::Null, cel::to_cel));
+    activation.set(
+        "oldObject",
+        request.old_object.map_or(Value::Null, cel::to_cel),
+    );
+    activation.set(
+        "namespaceObject",
+        request.namespace_object.map_or(Value::Null, cel::to_cel),
+    );
+    let gvk = string_map(vec![
+        ("group", text(&request.group)),
+        ("version", text(&request.version)),
+        ("kind", text(&request.kind)),
+    ]);
+    let gvr = string_map(vec![
+        ("group", text(&request.group)),
+        ("version", text(&request.version)),
+        ("resource", text(&request.resource)),
+    ]);
+    let user = string_map(vec![
+        ("username", text(&request.username)),
+        (
+            "groups",
+            Value::List(Arc::new(request.groups.iter().map(|g| text(g)).collect())),
+        ),
+    ]);
+    activation.set(
+        "request",
+        string_map(vec![
+            ("uid", text(&request.uid)),
+            ("kind", gvk.clone()),
+            ("resource", gvr.clone()),
+            ("requestKind", gvk),
+            ("requestResource", gvr),
+            ("name", text(&request.name)),
+            ("namespace", text(&request.namespace)),
+            ("operation", text(&request.operation)),
+            ("userInfo", user),
+            ("dryRun", Value::Bool(request.dry_run)),
+            ("options", Value::Null),
+        ]),
+    );
+    activation
+}
+
+/// The parameter objects a binding selects: `[None]` when the policy takes none.
+fn params_for<'s>(
+    set: &'s PolicySet,
+    policy: &CompiledPolicy,
+    binding: &CompiledBinding,
+    request: &Request,
+) -> Result<Vec<Option<&'s ParamObject>>, String> {
+    let Some(kind) = &policy.spec.param_kind else {
+        return Ok(vec![None]);
+    };
+    let Some(param_ref) = &binding.spec.param_ref else {
+        return Err(format!(
+            "binding \"{}\" has no paramRef, but policy \"{}\" takes parameters of kind {}",
+            binding.name, policy.name, kind.kind
+        ));
+    };
+    let namespace_ok = |p: &ParamObject| match &param_ref.namespace {
+        Some(ns) => &p.namespace == ns,
+        None => p.namespace.is_empty() || p.namespace == request.namespace,
+    };
+    let found = set
+        .params
+        .iter()
+        .filter(|p| p.api_version == kind.api_version && p.kind == kind.kind && namespace_ok(p))
+        .filter(|p| match (&param_ref.name, &param_ref.selector) {
+            (Some(name), _) => &p.name == name,
+            (None, Some(selector)) => matching::selector_matches(selector, &p.labels),
+            (None, None) => false,
+        })
+        .map(Some)
+        .collect();
+    Ok(found)
+}
+
+/// Evaluates one policy through one binding, writing into the decision.
+struct Judge<'a, 'd> {
+    set: &'a PolicySet,
+    policy: &'a CompiledPolicy,
+    binding: &'a CompiledBinding,
+    request: &'a Request<'a>,
+    decision: &'d mut Decision,
+}
+
+impl Judge<'_, '_> {
+    fn params_not_found(&mut self) {
+        let action = self
+            .binding
+            .spec
+            .param_ref
+            .as_ref()
+            .and_then(|r| r.parameter_not_found_action)
+            .unwrap_or(ParameterNotFoundAction::Deny);
+        if action == ParameterNotFoundAction::Deny {
+            let message =
+                "no params found for policy binding with `Deny` parameterNotFoundAction".to_owned();
+            self.failure(message, "InternalError", None, true);
+        }
+    }
+
+    /// Records a failed validation by the binding's actions. A failure to evaluate (`error`) is
+    /// dropped under `failurePolicy: Ignore`; under `Fail` it goes through the actions like a
+    /// failed validation, as Kubernetes does (so a Warn-only binding warns).
+    fn failure(&mut self, message: String, reason: &str, points_at: Option<&str>, error: bool) {
+        if error && self.policy.failure_policy == FailurePolicy::Ignore {
+            return;
+        }
+        let actions = &self.binding.spec.validation_actions;
+        let line = points_at.and_then(|field| {
+            let object = self.request.object?;
+            shape::field_mark(object, &self.request.group, &self.request.kind, field)
+                .map(|m| m.line)
+        });
+        if actions.contains(&ValidationAction::Deny) {
+            self.decision.violations.push(Violation {
+                policy: self.policy.name.clone(),
+                binding: self.binding.name.clone(),
+                message: message.clone(),
+                reason: reason.to_owned(),
+                line,
+            });
+        }
+        if actions.contains(&ValidationAction::Warn) {
+            self.decision.warnings.push(Warning {
+                policy: self.policy.name.clone(),
+                binding: self.binding.name.clone(),
+                message: message.clone(),
+            });
+        }
+        if actions.contains(&ValidationAction::Audit) {
+            let key = "validation.policy.admission.k8s.io/validation_failure".to_owned();
+            let entry = serde_json::json!({
+                "message": message,
+                "policy": self.policy.name,
+                "binding": self.binding.name,
+                "validationActions": actions,
+            });
+            let mut list: Vec<serde_json::Value> = self
+                .decision
+                .audit_annotations
+                .get(&key)
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
+            list.push(entry);
+            self.decision
+                .audit_annotations
+                .insert(key, serde_json::Value::Array(list).to_string());
+        }
+    }
+
+    fn run(&mut self, activation: &Activation) {
+        let mut variables = Variables::new(self.policy);
+        for (name, condition) in &self.policy.match_conditions {
+            match variables.run(&self.set.env, condition, activation) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => return,
+                Ok(other) => {
+                    let message = format!(
+                        "policy \"{}\": matchCondition \"{name}\" must return a bool, returned {}",
+                        self.policy.name,
+                        type_name(&other)
+                    );
+                    return self.failure(message, "InternalError", None, true);
+                }
+                Err(e) => {
+                    let message = format!(
+                        "policy \"{}\": matchCondition \"{name}\" failed: {e}",
+                        self.policy.name
+                    );
+                    return self.failure(message, "InternalError", None, true);
+                }
+            }
+        }
+        for validation in &self.policy.validations {
+            let points_at = validation.points_at.as_deref();
+            match variables.run(&self.set.env, &validation.expression, activation) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => {
+                    let message = validation
+                        .message_expression
+                        .as_ref()
+                        .and_then(|m| match variables.run(&self.set.env, m, activation) {
+                            Ok(Value::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
+                            _ => None,
+                        })
+                        .or_else(|| validation.message.clone())
+                        .unwrap_or_else(|| {
+                            format!(
+                                "failed expression: {}",
+                                validation.expression.program.source.trim()
+                            )
+                        });
+                    let reason = validation.reason.as_deref().unwrap_or("Invalid");
+                    self.failure(message, reason, points_at, false);
+                }
+                Ok(other) => {
+                    let message = format!(
+                        "policy \"{}\", {}: must return a bool, returned {}",
+                        self.policy.name,
+                        validation.expression.field,
+                        type_name(&other)
+                    );
+                    self.failure(message, "InternalError", points_at, true);
+                }
+                Err(e) => {
+                    let message = format!(
+                        "policy \"{}\", {}: evaluation failed: {e}",
+                        self.policy.name, validation.expression.field
+                    );
+                    self.failure(message, "InternalError", points_at, true);
+                }
+            }
+        }
+        for (key, annotation) in &self.policy.audit_annotations {
+            match variables.run(&self.set.env, annotation, activation) {
+                Ok(Value::String(s)) => {
+                    self.decision
+                        .audit_annotations
+                        .insert(format!("{}/{key}", self.policy.name), s.to_string());
+                }
+                Ok(Value::Null) => {}
+                Ok(other) => {
+                    let message = format!(
+                        "policy \"{}\", {}: must return a string or null, returned {}",
+                        self.policy.name,
+                        annotation.field,
+                        type_name(&other)
+                    );
+                    self.failure(message, "InternalError", None, true);
+                }
+                Err(e) => {
+                    let message = format!(
+                        "policy \"{}\", {}: evaluation failed: {e}",
+                        self.policy.name, annotation.field
+                    );
+                    self.failure(message, "InternalError", None, true);
+                }
+            }
+        }
+    }
+}
+
+/// The lazily evaluated `variables` of one policy for one request and parameter object.
+struct Variables<'p> {
+    policy: &'p CompiledPolicy,
+    values: Vec<Option<Result<Value, EvalError>>>,
+}
+
+impl<'p> Variables<'p> {
+    fn new(policy: &'p CompiledPolicy) -> Self {
+        Variables {
+            policy,
+            values: vec![None; policy.variables.len()],
+        }
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.policy.variables.iter().position(|(n, _)| n == name)
+    }
+
+    /// Evaluates variable `i` (and, first, those it uses), once.
+    fn ensure(&mut self, env: &cel::Environment, i: usize, base: &Activation) {
+        if self.values[i].is_some() {
+            return;
+        }
+        let compiled = &self.policy.variables[i].1;
+        let result = self.run(env, compiled, base);
+        self.values[i] = Some(result);
+    }
+
+    /// Runs an expression with the variables it uses evaluated.
+    fn run(
+        &mut self,
+        env: &cel::Environment,
+        compiled: &Compiled,
+        base: &Activation,
+    ) -> Result<Value, EvalError> {
+        let used = &compiled.program.analysis.variables;
+        if used.is_empty() {
+            return env.evaluate(&compiled.program, base);
+        }
+        let mut map = HashMap::with_capacity(used.len());
+        for name in used {
+            let Some(i) = self.index(name) else { continue };
+            self.ensure(env, i, base);
+            match &self.values[i] {
+                Some(Ok(value)) => {
+                    map.insert(Key::String(Arc::new(name.clone())), value.clone());
+                }
+                // The innermost variable that failed names the cause; don't repeat the chain.
+                Some(Err(e)) if e.0.starts_with("variables.") => return Err(e.clone()),
+                Some(Err(e)) => return Err(EvalError(format!("variables.{name}: {}", e.0))),
+                None => {}
+            }
+        }
+        let mut activation = base.clone();
+        activation.set("variables", Value::Map(Map { map: Arc::new(map) }));
+        env.evaluate(&compiled.program, &activation)
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::List(_) => "list",
+        Value::Map(_) => "map",
+        Value::Int(_) => "int",
+        Value::UInt(_) => "uint",
+        Value::Float(_) => "double",
+        Value::String(_) => "string",
+        Value::Bytes(_) => "bytes",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+        _ => "another type",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,291 @@
+//! Table tests of the admission semantics, with small inline policies.
+
+use super::*;
+use crate::manifest::{parse_documents, ReadLimits};
+use crate::policy::Source;
+
+const SERVICE: &str = "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: svc
+  namespace: team-a
+  labels:
+    tier: gold
+spec:
+  template:
+    metadata:
+      annotations:
+        k: v
+";
+
+fn policy(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: {name}
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [serving.knative.dev]
+        apiVersions: ['*']
+        resources: [services]
+        operations: [CREATE, UPDATE]
+{spec}
+---
+"
+    )
+}
+
+fn binding(name: &str, policy: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: {name}
+spec:
+  policyName: {policy}
+{extra}
+---
+"
+    )
+}
+
+fn decide(policies: &str, object: &str) -> Decision {
+    let set = PolicySet::compile(
+        &[Source {
+            name: "test.yaml".into(),
+            text: policies.into(),
+        }],
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let docs = parse_documents(object, &ReadLimits::default()).unwrap();
+    evaluate(&set, &Request::create(&docs[0]))
+}
+
+fn policies_of(decision: &Decision) -> (Vec<&str>, Vec<&str>) {
+    (
+        decision
+            .violations
+            .iter()
+            .map(|v| v.policy.as_str())
+            .collect(),
+        decision
+            .warnings
+            .iter()
+            .map(|w| w.policy.as_str())
+            .collect(),
+    )
+}
+
+#[test]
+fn validation_actions_failure_policy_and_conditions() {
+    let deny = "  validationActions: [Deny]";
+    let warn = "  validationActions: [Warn]";
+    let cases: Vec<(&str, String, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "false validation denies",
+            policy("p", "  validations:\n    - expression: object.metadata.name == 'other'\n      message: wrong name") + &binding("b", "p", deny),
+            vec!["p"],
+            vec![],
+        ),
+        (
+            "true validation allows",
+            policy("p", "  validations:\n    - expression: object.metadata.name == 'svc'") + &binding("b", "p", deny),
+            vec![],
+            vec![],
+        ),
+        (
+            "warn action warns",
+            policy("p", "  validations:\n    - expression: 'false'") + &binding("b", "p", warn),
+            vec![],
+            vec!["p"],
+        ),
+        (
+            "every failing validation is reported",
+            policy("p", "  validations:\n    - expression: 'false'\n    - expression: 'true'\n    - expression: 1 == 2") + &binding("b", "p", deny),
+            vec!["p", "p"],
+            vec![],
+        ),
+        (
+            "error with Fail denies under Deny",
+            policy("p", "  validations:\n    - expression: object.spec.nope == 1") + &binding("b", "p", deny),
+            vec!["p"],
+            vec![],
+        ),
+        (
+            "error with Fail warns under Warn, as in Kubernetes",
+            policy("p", "  validations:\n    - expression: object.spec.nope == 1") + &binding("b", "p", warn),
+            vec![],
+            vec!["p"],
+        ),
+        (
+            "error with Ignore is dropped",
+            policy("p", "  failurePolicy: Ignore\n  validations:\n    - expression: object.spec.nope == 1") + &binding("b", "p", deny),
+            vec![],
+            vec![],
+        ),
+        (
+            "non-bool result is an error",
+            policy("p", "  validations:\n    - expression: \"'x'\"") + &binding("b", "p", deny),
+            vec!["p"],
+            vec![],
+        ),
+        (
+            "false matchCondition skips",
+            policy("p", "  matchConditions:\n    - name: gold\n      expression: object.metadata.labels.tier == 'silver'\n  validations:\n    - expression: 'false'") + &binding("b", "p", deny),
+            vec![],
+            vec![],
+        ),
+        (
+            "unused failing variable is never evaluated",
+            policy("p", "  variables:\n    - name: broken\n      expression: object.spec.nope\n    - name: name\n      expression: object.metadata.name\n  validations:\n    - expression: variables.name == 'svc'") + &binding("b", "p", deny),
+            vec![],
+            vec![],
+        ),
+        (
+            "variables use earlier variables",
+            policy("p", "  variables:\n    - name: a\n      expression: object.metadata.labels\n    - name: b\n      expression: variables.a.tier\n  validations:\n    - expression: variables.b == 'bronze'") + &binding("b", "p", deny),
+            vec!["p"],
+            vec![],
+        ),
+        (
+            "binding matchResources narrows",
+            policy("p", "  validations:\n    - expression: 'false'") + &binding("b", "p", "  validationActions: [Deny]\n  matchResources:\n    objectSelector:\n      matchLabels: {tier: silver}"),
+            vec![],
+            vec![],
+        ),
+        (
+            "policy without binding does nothing",
+            policy("p", "  validations:\n    - expression: 'false'"),
+            vec![],
+            vec![],
+        ),
+        (
+            "rules that do not match do nothing",
+            policy("p", "  validations:\n    - expression: 'false'").replace("[services]", "[configurations]") + &binding("b", "p", deny),
+            vec![],
+            vec![],
+        ),
+    ];
+    for (name, text, violations, warnings) in cases {
+        let decision = decide(&text, SERVICE);
+        assert_eq!(
+            policies_of(&decision),
+            (violations, warnings),
+            "{name}: {decision:?}"
+        );
+    }
+}
+
+#[test]
+fn messages_come_from_message_expression_then_message_then_expression() {
+    let text = policy(
+        "p",
+        "  validations:
+    - expression: 'false'
+      messageExpression: \"'name ' + object.metadata.name + ' is wrong'\"
+      message: static
+      reason: Forbidden
+    - expression: 'false'
+      message: static
+    - expression: 1 > 2",
+    ) + &binding("b", "p", "  validationActions: [Deny]");
+    let decision = decide(&text, SERVICE);
+    let messages: Vec<_> = decision
+        .violations
+        .iter()
+        .map(|v| (v.message.as_str(), v.reason.as_str()))
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            ("name svc is wrong", "Forbidden"),
+            ("static", "Invalid"),
+            ("failed expression: 1 > 2", "Invalid")
+        ]
+    );
+}
+
+#[test]
+fn params_by_name_selector_and_not_found() {
+    let params = "apiVersion: example.com/v1
+kind: Limits
+metadata:
+  name: gold
+  labels: {env: prod}
+want: gold
+---
+apiVersion: example.com/v1
+kind: Limits
+metadata:
+  name: silver
+  labels: {env: prod}
+want: silver
+---
+";
+    let with_params = |reference: &str| {
+        policy(
+            "p",
+            "  paramKind: {apiVersion: example.com/v1, kind: Limits}\n  validations:\n    - expression: object.metadata.labels.tier == params.want\n      messageExpression: \"'want ' + params.want\"",
+        ) + &binding("b", "p", &format!("  validationActions: [Deny]\n  paramRef:\n{reference}"))
+            + params
+    };
+    let cases = [
+        ("    name: gold", vec![]),
+        ("    name: silver", vec!["want silver"]),
+        (
+            "    selector: {matchLabels: {env: prod}}",
+            vec!["want silver"],
+        ),
+        (
+            "    name: bronze\n    parameterNotFoundAction: Deny",
+            vec!["no params found for policy binding with `Deny` parameterNotFoundAction"],
+        ),
+        (
+            "    name: bronze\n    parameterNotFoundAction: Allow",
+            vec![],
+        ),
+    ];
+    for (reference, expected) in cases {
+        let decision = decide(&with_params(reference), SERVICE);
+        let got: Vec<_> = decision
+            .violations
+            .iter()
+            .map(|v| v.message.as_str())
+            .collect();
+        assert_eq!(got, expected, "{reference}");
+    }
+}
+
+#[test]
+fn audit_action_and_audit_annotations() {
+    let text = policy(
+        "p",
+        "  validations:\n    - expression: 'false'\n      message: audited\n  auditAnnotations:\n    - key: name\n      valueExpression: object.metadata.name",
+    ) + &binding("b", "p", "  validationActions: [Audit]");
+    let decision = decide(&text, SERVICE);
+    assert!(decision.allowed());
+    assert_eq!(
+        decision.audit_annotations.get("p/name").map(String::as_str),
+        Some("svc")
+    );
+    let failure =
+        &decision.audit_annotations["validation.policy.admission.k8s.io/validation_failure"];
+    assert!(failure.contains("\"message\":\"audited\""), "{failure}");
+}
+
+#[test]
+fn request_variables_and_namespace_object() {
+    let text = policy(
+        "p",
+        "  validations:
+    - expression: request.operation == 'CREATE' && request.resource.resource == 'services' && request.kind.group == 'serving.knative.dev'
+    - expression: namespaceObject == null && oldObject == null
+    - expression: request.namespace == 'team-a' && request.name == 'svc'",
+    ) + &binding("b", "p", "  validationActions: [Deny]");
+    let decision = decide(&text, SERVICE);
+    assert!(decision.allowed(), "{decision:?}");
+    assert!(decision.matched);
+}

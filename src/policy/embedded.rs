@@ -1,0 +1,16 @@
+//! The shipped policy library from `policies/`, embedded at build time (see `build.rs`).
+
+use super::Source;
+
+include!(concat!(env!("OUT_DIR"), "/embedded_policies.rs"));
+
+/// The embedded policy files as sources named `<embedded>/FILE`.
+pub fn sources() -> Vec<Source> {
+    FILES
+        .iter()
+        .map(|(name, text)| Source {
+            name: format!("<embedded>/{name}"),
+            text: (*text).to_owned(),
+        })
+        .collect()
+}

@@ -1,0 +1,475 @@
+//! Policies: Kubernetes ValidatingAdmissionPolicy and binding documents, loaded unchanged and
+//! compiled once into an immutable [`PolicySet`]. Pure, but for [`load`] which reads files.
+//!
+//! Every expression is compiled at load; a mistake is a [`PolicyError`] naming the file, the
+//! document's line, the policy and the field (`spec.validations[2].expression`).
+
+pub mod embedded;
+pub mod load;
+pub mod matching;
+pub mod types;
+
+use crate::cel::{CompileError, Environment, Program};
+use crate::manifest::{self, Document, ManifestError, ReadLimits};
+use std::collections::{BTreeMap, HashSet};
+use types::*;
+
+pub const POLICY_GROUP: &str = "admissionregistration.k8s.io";
+/// The policy annotation naming the shape field (see `manifest::shape`) a violation points at.
+pub const FIELD_ANNOTATION: &str = "cmek-gate.dev/field";
+/// The same, one field per validation, comma-separated.
+pub const FIELDS_ANNOTATION: &str = "cmek-gate.dev/fields";
+
+/// A policy source: its name (a path, or `<embedded>/...`) and its text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{source_name}: {error}")]
+    Manifest {
+        source_name: String,
+        #[source]
+        error: ManifestError,
+    },
+    #[error("{source_name}:{line}: document {document}: {path}: {message}")]
+    Decode {
+        source_name: String,
+        document: usize,
+        line: u32,
+        path: String,
+        message: String,
+    },
+    #[error("{source_name}:{line}: policy \"{policy}\", {field}: {error}")]
+    Compile {
+        source_name: String,
+        line: u32,
+        policy: String,
+        field: String,
+        #[source]
+        error: CompileError,
+    },
+    #[error("{source_name}:{line}: {message}")]
+    Invalid {
+        source_name: String,
+        line: u32,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Read { path: String, message: String },
+}
+
+/// A compiled CEL expression and where it was written.
+#[derive(Debug)]
+pub struct Compiled {
+    pub program: Program,
+    /// e.g. `spec.validations[0].expression`.
+    pub field: String,
+}
+
+#[derive(Debug)]
+pub struct CompiledValidation {
+    pub expression: Compiled,
+    pub message: Option<String>,
+    pub message_expression: Option<Compiled>,
+    pub reason: Option<String>,
+    /// The shape field a violation points at, from the policy's annotations.
+    pub points_at: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct CompiledPolicy {
+    pub name: String,
+    pub source_name: String,
+    pub line: u32,
+    pub spec: PolicySpec,
+    pub match_conditions: Vec<(String, Compiled)>,
+    pub variables: Vec<(String, Compiled)>,
+    pub validations: Vec<CompiledValidation>,
+    pub audit_annotations: Vec<(String, Compiled)>,
+    pub failure_policy: FailurePolicy,
+    pub description: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct CompiledBinding {
+    pub name: String,
+    pub source_name: String,
+    pub line: u32,
+    pub spec: BindingSpec,
+    /// Index into [`PolicySet::policies`]; `None` when no loaded policy has that name (the
+    /// binding then does nothing, as in Kubernetes).
+    pub policy: Option<usize>,
+}
+
+/// A parameter object: any document whose apiVersion and kind a policy's `paramKind` names.
+#[derive(Debug)]
+pub struct ParamObject {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: cel::Value,
+    pub source_name: String,
+}
+
+/// Everything loaded and compiled: immutable, shared by every evaluation.
+pub struct PolicySet {
+    pub env: Environment,
+    pub policies: Vec<CompiledPolicy>,
+    pub bindings: Vec<CompiledBinding>,
+    pub params: Vec<ParamObject>,
+}
+
+impl std::fmt::Debug for PolicySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicySet")
+            .field("policies", &self.policies.len())
+            .field("bindings", &self.bindings.len())
+            .field("params", &self.params.len())
+            .finish()
+    }
+}
+
+impl PolicySet {
+    /// Parses and compiles policy sources. `params` sources hold parameter objects; a parameter
+    /// object there replaces one of the same kind, namespace and name from `policies`.
+    pub fn compile(policies: &[Source], params: &[Source]) -> Result<PolicySet, PolicyError> {
+        let env = Environment::new();
+        let mut set = PolicySet {
+            env,
+            policies: Vec::new(),
+            bindings: Vec::new(),
+            params: Vec::new(),
+        };
+        let mut pending_params = Vec::new();
+        for source in policies {
+            for doc in parse(source)? {
+                set.add_document(source, doc, &mut pending_params)?;
+            }
+        }
+        let mut override_params = Vec::new();
+        for source in params {
+            for doc in parse(source)? {
+                override_params.push((source.name.clone(), doc));
+            }
+        }
+        set.resolve(pending_params, override_params)?;
+        Ok(set)
+    }
+
+    fn add_document(
+        &mut self,
+        source: &Source,
+        doc: Document,
+        params: &mut Vec<(String, Document)>,
+    ) -> Result<(), PolicyError> {
+        match (doc.group(), doc.kind.as_str()) {
+            (POLICY_GROUP, "ValidatingAdmissionPolicy") => {
+                let policy: ValidatingAdmissionPolicy = decode(source, &doc)?;
+                let compiled = compile_policy(&self.env, source, &doc, policy)?;
+                if let Some(other) = self.policies.iter().find(|p| p.name == compiled.name) {
+                    return Err(invalid(
+                        source,
+                        doc.line,
+                        format!(
+                            "policy \"{}\" is defined twice (also at {}:{})",
+                            compiled.name, other.source_name, other.line
+                        ),
+                    ));
+                }
+                self.policies.push(compiled);
+            }
+            (POLICY_GROUP, "ValidatingAdmissionPolicyBinding") => {
+                let binding: ValidatingAdmissionPolicyBinding = decode(source, &doc)?;
+                if binding.spec.validation_actions.is_empty() {
+                    return Err(invalid(
+                        source,
+                        doc.line,
+                        format!(
+                            "binding \"{}\": spec.validationActions must name at least one action (Deny, Warn, Audit)",
+                            binding.metadata.name
+                        ),
+                    ));
+                }
+                if binding.metadata.name.is_empty() || binding.spec.policy_name.is_empty() {
+                    return Err(invalid(
+                        source,
+                        doc.line,
+                        "a binding needs metadata.name and spec.policyName".into(),
+                    ));
+                }
+                if let Some(other) = self
+                    .bindings
+                    .iter()
+                    .find(|b| b.name == binding.metadata.name)
+                {
+                    return Err(invalid(
+                        source,
+                        doc.line,
+                        format!(
+                            "binding \"{}\" is defined twice (also at {}:{})",
+                            other.name, other.source_name, other.line
+                        ),
+                    ));
+                }
+                self.bindings.push(CompiledBinding {
+                    name: binding.metadata.name,
+                    source_name: source.name.clone(),
+                    line: doc.line,
+                    spec: binding.spec,
+                    policy: None,
+                });
+            }
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => {}
+            _ => params.push((source.name.clone(), doc)),
+        }
+        Ok(())
+    }
+
+    /// Links bindings to policies and keeps the documents that are parameters of some policy.
+    fn resolve(
+        &mut self,
+        candidates: Vec<(String, Document)>,
+        overrides: Vec<(String, Document)>,
+    ) -> Result<(), PolicyError> {
+        for binding in &mut self.bindings {
+            binding.policy = self
+                .policies
+                .iter()
+                .position(|p| p.name == binding.spec.policy_name);
+        }
+        let param_kinds: HashSet<(String, String)> = self
+            .policies
+            .iter()
+            .filter_map(|p| p.spec.param_kind.as_ref())
+            .map(|k| (k.api_version.clone(), k.kind.clone()))
+            .collect();
+        for (source_name, doc) in candidates {
+            if !param_kinds.contains(&(doc.api_version.clone(), doc.kind.clone())) {
+                return Err(PolicyError::Invalid {
+                    source_name,
+                    line: doc.line,
+                    message: format!(
+                        "document {} is a {} {}: neither a policy, a binding, nor the paramKind of a loaded policy",
+                        doc.index, doc.api_version, doc.kind
+                    ),
+                });
+            }
+            self.params.push(param_object(source_name, &doc));
+        }
+        for (source_name, doc) in overrides {
+            let param = param_object(source_name, &doc);
+            self.params.retain(|p| {
+                (&p.api_version, &p.kind, &p.namespace, &p.name)
+                    != (
+                        &param.api_version,
+                        &param.kind,
+                        &param.namespace,
+                        &param.name,
+                    )
+            });
+            self.params.push(param);
+        }
+        Ok(())
+    }
+
+    /// The policy a binding names.
+    pub fn policy_of(&self, binding: &CompiledBinding) -> Option<&CompiledPolicy> {
+        binding.policy.map(|i| &self.policies[i])
+    }
+}
+
+fn param_object(source_name: String, doc: &Document) -> ParamObject {
+    let labels = doc.root.metadata_labels();
+    ParamObject {
+        api_version: doc.api_version.clone(),
+        kind: doc.kind.clone(),
+        name: doc.name.clone(),
+        namespace: doc.namespace.clone(),
+        labels,
+        value: crate::cel::to_cel(&doc.root),
+        source_name,
+    }
+}
+
+fn parse(source: &Source) -> Result<Vec<Document>, PolicyError> {
+    manifest::parse_documents(&source.text, &ReadLimits::default()).map_err(|error| {
+        PolicyError::Manifest {
+            source_name: source.name.clone(),
+            error,
+        }
+    })
+}
+
+fn invalid(source: &Source, line: u32, message: String) -> PolicyError {
+    PolicyError::Invalid {
+        source_name: source.name.clone(),
+        line,
+        message,
+    }
+}
+
+/// Strictly decodes a document into a Kubernetes type, naming the field and line on failure.
+fn decode<T: serde::de::DeserializeOwned>(
+    source: &Source,
+    doc: &Document,
+) -> Result<T, PolicyError> {
+    let json = doc.root.to_json();
+    serde_path_to_error::deserialize(&json).map_err(|e| {
+        let path = e.path().to_string();
+        let segments: Vec<String> = e
+            .path()
+            .iter()
+            .map(|s| match s {
+                serde_path_to_error::Segment::Seq { index } => index.to_string(),
+                serde_path_to_error::Segment::Map { key } => key.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        let mut message = e.into_inner().to_string();
+        // serde's unknown-field message lists every expected field: keep the first clause.
+        if let Some(cut) = message.find(", expected") {
+            message.truncate(cut);
+        }
+        let line = doc.root.deepest(&segments).1.line.max(doc.line);
+        PolicyError::Decode {
+            source_name: source.name.clone(),
+            document: doc.index,
+            line,
+            path,
+            message,
+        }
+    })
+}
+
+fn compile_policy(
+    env: &Environment,
+    source: &Source,
+    doc: &Document,
+    policy: ValidatingAdmissionPolicy,
+) -> Result<CompiledPolicy, PolicyError> {
+    let name = policy.metadata.name.clone();
+    if name.is_empty() {
+        return Err(invalid(
+            source,
+            doc.line,
+            "a policy needs metadata.name".into(),
+        ));
+    }
+    let spec = policy.spec;
+    let names: Vec<&str> = spec.variables.iter().map(|v| v.name.as_str()).collect();
+    if let Some(dup) = names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+    {
+        return Err(invalid(
+            source,
+            doc.line,
+            format!(
+                "policy \"{name}\": variable \"{}\" is declared twice",
+                dup.1
+            ),
+        ));
+    }
+    let compile =
+        |field: String, expression: &str, visible: &[&str]| -> Result<Compiled, PolicyError> {
+            let segments: Vec<String> = field
+                .split(['.', '[', ']'])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            match env.compile(expression, visible) {
+                Ok(program) => Ok(Compiled { program, field }),
+                Err(error) => Err(PolicyError::Compile {
+                    source_name: source.name.clone(),
+                    line: doc.root.deepest(&segments).1.line,
+                    policy: name.clone(),
+                    field,
+                    error,
+                }),
+            }
+        };
+    let mut variables = Vec::new();
+    for (i, v) in spec.variables.iter().enumerate() {
+        let field = format!("spec.variables[{i}].expression");
+        variables.push((v.name.clone(), compile(field, &v.expression, &names[..i])?));
+    }
+    let mut match_conditions = Vec::new();
+    for (i, c) in spec.match_conditions.iter().enumerate() {
+        let field = format!("spec.matchConditions[{i}].expression");
+        match_conditions.push((c.name.clone(), compile(field, &c.expression, &names)?));
+    }
+    let points_at = fields_pointed_at(&policy.metadata.annotations, spec.validations.len());
+    let mut validations = Vec::new();
+    for (i, v) in spec.validations.iter().enumerate() {
+        let expression = compile(
+            format!("spec.validations[{i}].expression"),
+            &v.expression,
+            &names,
+        )?;
+        let message_expression = match &v.message_expression {
+            Some(m) => Some(compile(
+                format!("spec.validations[{i}].messageExpression"),
+                m,
+                &names,
+            )?),
+            None => None,
+        };
+        validations.push(CompiledValidation {
+            expression,
+            message: v.message.clone(),
+            message_expression,
+            reason: v.reason.clone(),
+            points_at: points_at.get(i).cloned().flatten(),
+        });
+    }
+    let mut audit_annotations = Vec::new();
+    for (i, a) in spec.audit_annotations.iter().enumerate() {
+        let field = format!("spec.auditAnnotations[{i}].valueExpression");
+        audit_annotations.push((a.key.clone(), compile(field, &a.value_expression, &names)?));
+    }
+    if validations.is_empty() && audit_annotations.is_empty() {
+        return Err(invalid(
+            source,
+            doc.line,
+            format!("policy \"{name}\" has neither validations nor auditAnnotations"),
+        ));
+    }
+    Ok(CompiledPolicy {
+        name,
+        source_name: source.name.clone(),
+        line: doc.line,
+        failure_policy: spec.failure_policy.unwrap_or_default(),
+        description: policy
+            .metadata
+            .annotations
+            .get("cmek-gate.dev/description")
+            .cloned(),
+        spec,
+        match_conditions,
+        variables,
+        validations,
+        audit_annotations,
+    })
+}
+
+/// The shape field each validation points at, from `cmek-gate.dev/fields` (one per validation,
+/// the last repeated) or `cmek-gate.dev/field` (for all).
+fn fields_pointed_at(annotations: &BTreeMap<String, String>, count: usize) -> Vec<Option<String>> {
+    if let Some(list) = annotations.get(FIELDS_ANNOTATION) {
+        let fields: Vec<String> = list.split(',').map(|f| f.trim().to_owned()).collect();
+        return (0..count)
+            .map(|i| fields.get(i).or(fields.last()).cloned())
+            .collect();
+    }
+    vec![annotations.get(FIELD_ANNOTATION).cloned(); count]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+//! Loading and compiling policies: what is accepted, and how mistakes are reported.
+
+use super::*;
+
+const VALID: &str = "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: p
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: ['*']
+        apiVersions: ['*']
+        resources: ['*']
+        operations: ['*']
+  variables:
+    - name: a
+      expression: object.metadata.name
+  validations:
+    - expression: variables.a != ''
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: b
+spec:
+  policyName: p
+  validationActions: [Deny]
+";
+
+fn compile(text: &str) -> Result<PolicySet, PolicyError> {
+    PolicySet::compile(
+        &[Source {
+            name: "p.yaml".into(),
+            text: text.into(),
+        }],
+        &[],
+    )
+}
+
+#[test]
+fn valid_policies_compile_and_link() {
+    let set = compile(VALID).unwrap();
+    assert_eq!(set.policies.len(), 1);
+    assert_eq!(set.bindings[0].policy, Some(0));
+    assert_eq!(
+        set.policies[0].variables[0].1.field,
+        "spec.variables[0].expression"
+    );
+}
+
+#[test]
+fn mistakes_name_the_file_line_policy_and_field() {
+    let cases = [
+        (
+            VALID.replace("  variables:", "  variabels:"),
+            "p.yaml:12: document 0: spec.variabels: unknown field `variabels`",
+        ),
+        (
+            VALID.replace("expression: variables.a != ''", "expression: variables.a !="),
+            "p.yaml:16: policy \"p\", spec.validations[0].expression: line 1, column 16: Syntax error",
+        ),
+        (
+            VALID.replace("expression: object.metadata.name", "expression: objct.metadata.name"),
+            "p.yaml:14: policy \"p\", spec.variables[0].expression: line 1, column 1: unknown variable \"objct\"",
+        ),
+        (
+            VALID.replace("variables.a != ''", "variables.b != ''"),
+            "unknown variable \"variables.b\"",
+        ),
+        (
+            VALID.replace("validationActions: [Deny]", "validationActions: [Block]"),
+            "p.yaml:24: document 1: spec.validationActions[0]: unknown variant `Block`",
+        ),
+        (
+            format!("{VALID}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\n"),
+            "neither a policy, a binding, nor the paramKind of a loaded policy",
+        ),
+        (
+            format!("{VALID}---\n{}", VALID.split("---").next().unwrap()),
+            "policy \"p\" is defined twice",
+        ),
+        (
+            VALID.replace("  validationActions: [Deny]\n", "  validationActions: []\n"),
+            "spec.validationActions must name at least one action",
+        ),
+        ("a: [\n".to_owned(), "p.yaml: document 0: line"),
+    ];
+    for (text, expected) in cases {
+        let err = compile(&text).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err:?}\n lacks {expected:?}");
+    }
+}
+
+#[test]
+fn field_annotations_point_validations_at_shape_fields() {
+    let mut annotations = BTreeMap::new();
+    annotations.insert(FIELDS_ANNOTATION.to_owned(), "key, region".to_owned());
+    assert_eq!(
+        fields_pointed_at(&annotations, 3),
+        vec![
+            Some("key".to_owned()),
+            Some("region".to_owned()),
+            Some("region".to_owned())
+        ]
+    );
+    let mut one = BTreeMap::new();
+    one.insert(FIELD_ANNOTATION.to_owned(), "key".to_owned());
+    assert_eq!(fields_pointed_at(&one, 2), vec![Some("key".to_owned()); 2]);
+}

@@ -1,0 +1,213 @@
+//! The result of a check, as JSON (`--output json`, `/v1/check`) and as text for people.
+//! Messages come from policies only: no value from a manifest is echoed beyond what a policy's
+//! message says (manifests carry secrets in env values).
+
+use crate::engine::{Decision, Violation, Warning};
+use crate::manifest::Document;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The verdict on one document.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentResult {
+    pub file: String,
+    /// 0-based index of the object in its file.
+    pub document: usize,
+    pub line: u32,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    /// No policy selected the document.
+    pub skipped: bool,
+    pub allowed: bool,
+    pub violations: Vec<ViolationResult>,
+    pub warnings: Vec<WarningResult>,
+    pub audit_annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ViolationResult {
+    pub policy: String,
+    pub binding: String,
+    pub message: String,
+    pub reason: String,
+    /// The line of the offending field, else of the document.
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WarningResult {
+    pub policy: String,
+    pub message: String,
+}
+
+/// An input that could not be read.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InputError {
+    pub file: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Summary {
+    pub documents: usize,
+    pub checked: usize,
+    pub skipped: usize,
+    pub allowed: usize,
+    pub denied: usize,
+    pub violations: usize,
+    pub warnings: usize,
+    pub errors: usize,
+}
+
+/// Everything a check found.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Report {
+    pub results: Vec<DocumentResult>,
+    /// Inputs that could not be read (the check then fails with exit code 2).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<InputError>,
+}
+
+impl DocumentResult {
+    pub fn new(file: &str, document: &Document, decision: Decision) -> DocumentResult {
+        let violation = |v: Violation| ViolationResult {
+            line: v.line.unwrap_or(document.line),
+            policy: v.policy,
+            binding: v.binding,
+            message: v.message,
+            reason: v.reason,
+        };
+        let warning = |w: Warning| WarningResult {
+            policy: w.policy,
+            message: w.message,
+        };
+        DocumentResult {
+            file: file.to_owned(),
+            document: document.index,
+            line: document.line,
+            api_version: document.api_version.clone(),
+            kind: document.kind.clone(),
+            name: document.name.clone(),
+            namespace: document.namespace.clone(),
+            skipped: !decision.matched,
+            allowed: decision.allowed(),
+            violations: decision.violations.into_iter().map(violation).collect(),
+            warnings: decision.warnings.into_iter().map(warning).collect(),
+            audit_annotations: decision.audit_annotations,
+        }
+    }
+}
+
+impl Report {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary {
+            documents: self.results.len(),
+            errors: self.errors.len(),
+            ..Summary::default()
+        };
+        for r in &self.results {
+            if r.skipped {
+                s.skipped += 1;
+                continue;
+            }
+            s.checked += 1;
+            if r.allowed {
+                s.allowed += 1;
+            } else {
+                s.denied += 1;
+            }
+            s.violations += r.violations.len();
+            s.warnings += r.warnings.len();
+        }
+        s
+    }
+
+    /// 0 when everything is allowed, 1 when something is denied, 2 when an input could not be read.
+    pub fn exit_code(&self) -> i32 {
+        if !self.errors.is_empty() {
+            2
+        } else if self.results.iter().any(|r| !r.allowed) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The JSON report: `{"results": [...], "summary": {...}}` (and `errors` when there are any).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("a report serializes");
+        value["summary"] = serde_json::to_value(self.summary()).expect("a summary serializes");
+        value
+    }
+
+    /// Text for people: one line per checked document, one per violation and warning.
+    pub fn to_human(&self, verbose: bool) -> String {
+        let mut out = String::new();
+        for r in &self.results {
+            if r.skipped && !verbose {
+                continue;
+            }
+            let verdict = match (r.skipped, r.allowed, r.warnings.is_empty()) {
+                (true, _, _) => "skipped (no policy applies)",
+                (false, false, _) => "DENIED",
+                (false, true, true) => "allowed",
+                (false, true, false) => "allowed with warnings",
+            };
+            let ns = if r.namespace.is_empty() {
+                String::new()
+            } else {
+                format!(" in {}", r.namespace)
+            };
+            let _ = writeln!(
+                out,
+                "{}:{}: {} {}{}: {}",
+                r.file, r.line, r.kind, r.name, ns, verdict
+            );
+            for v in &r.violations {
+                let _ = writeln!(
+                    out,
+                    "  {}:{}: error[{}]: {}",
+                    r.file, v.line, v.policy, v.message
+                );
+            }
+            for w in &r.warnings {
+                let _ = writeln!(out, "  warning[{}]: {}", w.policy, w.message);
+            }
+        }
+        for e in &self.errors {
+            let _ = writeln!(out, "{}: error: {}", e.file, e.message);
+        }
+        let s = self.summary();
+        let _ = writeln!(
+            out,
+            "{} document{}: {} allowed, {} denied, {} skipped; {} violation{}, {} warning{}{}",
+            s.documents,
+            plural(s.documents),
+            s.allowed,
+            s.denied,
+            s.skipped,
+            s.violations,
+            plural(s.violations),
+            s.warnings,
+            plural(s.warnings),
+            if s.errors > 0 {
+                format!("; {} unreadable input{}", s.errors, plural(s.errors))
+            } else {
+                String::new()
+            }
+        );
+        out
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
