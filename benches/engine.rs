@@ -25,7 +25,7 @@ fn stages(c: &mut Criterion) {
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&json)).unwrap())
     });
     group.bench_function("to-cel", |b| {
-        b.iter(|| cmek_gate::cel::to_cel(black_box(&docs[0].root)))
+        b.iter(|| cmek_gate::cel::to_val(black_box(&docs[0].root)))
     });
     group.bench_function("evaluate", |b| {
         b.iter(|| evaluate(&set, black_box(&Request::create(&docs[0]))))
@@ -36,6 +36,29 @@ fn stages(c: &mut Criterion) {
             evaluate(&set, &Request::create(&docs[0]))
         })
     });
+    group.finish();
+}
+
+/// Each shipped policy alone on the same Service: where evaluation time goes.
+fn per_policy(c: &mut Criterion) {
+    let docs = parse_documents(SERVICE, &ReadLimits::default()).unwrap();
+    let sources = embedded::sources();
+    let params: Vec<_> = sources
+        .iter()
+        .filter(|s| s.name.ends_with("params.yaml"))
+        .cloned()
+        .collect();
+    let mut group = c.benchmark_group("per-policy");
+    for source in sources.iter().filter(|s| !s.name.ends_with("params.yaml")) {
+        let set = PolicySet::compile(std::slice::from_ref(source), &params).unwrap();
+        let name = source
+            .name
+            .trim_start_matches("<embedded>/")
+            .trim_end_matches(".yaml");
+        group.bench_function(name, |b| {
+            b.iter(|| evaluate(&set, black_box(&Request::create(&docs[0]))))
+        });
+    }
     group.finish();
 }
 
@@ -73,5 +96,5 @@ fn ten_thousand(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, stages, ten_thousand);
+criterion_group!(benches, stages, per_policy, ten_thousand);
 criterion_main!(benches);

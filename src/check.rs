@@ -87,3 +87,121 @@ pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -
     }
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Source;
+
+    const POLICY: &str = "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: prod-only
+spec:
+  matchConstraints:
+    namespaceSelector:
+      matchLabels: {env: prod}
+    resourceRules:
+      - {apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: [CREATE]}
+  validations:
+    - expression: namespaceObject.metadata.labels.team == object.metadata.labels.team
+      message: team differs from the namespace's
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: prod-only
+spec:
+  policyName: prod-only
+  validationActions: [Deny]
+";
+
+    const MANIFESTS: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels: {env: prod, team: payments}
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: a, namespace: shop, labels: {team: payments}}
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: b, namespace: shop, labels: {team: search}}
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: c, namespace: elsewhere, labels: {team: search}}
+";
+
+    #[test]
+    fn namespace_documents_give_selector_labels_and_namespace_object() {
+        let set = PolicySet::compile(
+            &[Source {
+                name: "p.yaml".into(),
+                text: POLICY.into(),
+            }],
+            &[],
+        )
+        .unwrap();
+        let input = Input {
+            name: "m.yaml".into(),
+            text: MANIFESTS.into(),
+        };
+        let report = check_inputs(&set, &[input], &CheckOptions::default());
+        let verdicts: Vec<_> = report
+            .results
+            .iter()
+            .map(|r| (r.name.as_str(), r.skipped, r.allowed))
+            .collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                ("shop", true, true),
+                ("a", false, true),
+                ("b", false, false),
+                ("c", true, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn threads_give_the_same_report_in_the_same_order() {
+        let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
+        let service = include_str!("../examples/service.yaml");
+        let text: String = (0..300).map(|_| format!("---\n{service}")).collect();
+        let input = Input {
+            name: "many.yaml".into(),
+            text: text.into_bytes(),
+        };
+        let one = check_inputs(&set, std::slice::from_ref(&input), &CheckOptions::default());
+        let options = CheckOptions {
+            threads: 2,
+            ..CheckOptions::default()
+        };
+        let two = check_inputs(&set, &[input], &options);
+        assert_eq!(one.results.len(), 300);
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn unreadable_inputs_are_errors_beside_the_others() {
+        let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
+        let inputs = [
+            Input {
+                name: "bad.yaml".into(),
+                text: b"a: [\n".to_vec(),
+            },
+            Input {
+                name: "good.yaml".into(),
+                text: include_bytes!("../examples/service-compliant.yaml").to_vec(),
+            },
+        ];
+        let report = check_inputs(&set, &inputs, &CheckOptions::default());
+        assert_eq!(report.errors.len(), 1);
+        assert_eq!(report.errors[0].file, "bad.yaml");
+        assert_eq!(report.results.len(), 1);
+        assert_eq!(report.exit_code(), 2);
+    }
+}

@@ -1,17 +1,53 @@
 //! Positioned manifest nodes into CEL values, built once per document and shared by every
-//! policy. Labels, annotations, `metadata.name` and `metadata.namespace` are strings in
-//! Kubernetes, so a scalar written unquoted there (`namespace: 123456789`) is given to CEL as the
-//! text written.
+//! policy and every expression.
+//!
+//! Maps and lists are the `cel` crate's own types behind an `Arc` ([`SharedMap`],
+//! [`SharedList`]): the evaluator sees built-in maps and lists (every function works on them),
+//! while handing one out of an expression, or keeping it in a variable, copies a pointer instead
+//! of the subtree. Labels, annotations, `metadata.name` and `metadata.namespace` are strings in
+//! Kubernetes, so a scalar written unquoted there (`namespace: 123456789`) is the text written.
 
 use crate::manifest::{Node, NodeValue, ScalarKind};
-use cel::objects::{Key, Map};
-use cel::Value;
+use cel::common::traits::{Adder, Container, Indexer, Iterable, Sizer, Zeroer};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, Type, LIST_TYPE,
+    MAP_TYPE,
+};
+use cel::common::value::{Builtin, BuiltinRef, CowVal, Val};
+use cel::ExecutionError;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// A value shared between scopes, expressions and variables.
+pub type Shared = Arc<dyn Val>;
+
 /// Converts a node to a CEL value.
-pub fn to_cel(node: &Node) -> Value {
+pub fn to_val(node: &Node) -> Box<dyn Val> {
     convert(node, Place::Other)
+}
+
+/// A CEL string.
+pub fn string_val(text: &str) -> Box<dyn Val> {
+    Box::new(CelString::from(text.to_owned()))
+}
+
+/// A CEL map with string keys.
+pub fn map_val(entries: Vec<(&str, Box<dyn Val>)>) -> Box<dyn Val> {
+    let map: HashMap<CelMapKey<'static>, Box<dyn Val>> = entries
+        .into_iter()
+        .map(|(k, v)| (CelMapKey::from(k.to_owned()), v))
+        .collect();
+    Box::new(SharedMap(Arc::new(CelMap::from(map))))
+}
+
+/// A CEL list.
+pub fn list_val(items: Vec<Box<dyn Val>>) -> Box<dyn Val> {
+    Box::new(SharedList(Arc::new(CelList::from(items))))
+}
+
+/// CEL `null`.
+pub fn null_val() -> Box<dyn Val> {
+    Box::new(CelNull)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -25,23 +61,22 @@ enum Place {
     StringField,
 }
 
-fn convert(node: &Node, place: Place) -> Value {
+fn convert(node: &Node, place: Place) -> Box<dyn Val> {
     match &node.value {
         NodeValue::Scalar(s) => match (place, s.kind) {
             (Place::StringMap | Place::StringField, kind) if kind != ScalarKind::Null => {
-                Value::String(Arc::new(s.text.clone()))
+                string_val(&s.text)
             }
-            (_, ScalarKind::Null) => Value::Null,
-            (_, ScalarKind::Bool(b)) => Value::Bool(b),
-            (_, ScalarKind::Int(i)) => Value::Int(i),
-            (_, ScalarKind::Float(f)) => Value::Float(f),
-            (_, ScalarKind::Str) => Value::String(Arc::new(s.text.clone())),
+            (_, ScalarKind::Null) => null_val(),
+            (_, ScalarKind::Bool(b)) => Box::new(CelBool::from(b)),
+            (_, ScalarKind::Int(i)) => Box::new(CelInt::from(i)),
+            (_, ScalarKind::Float(f)) => Box::new(CelDouble::from(f)),
+            (_, ScalarKind::Str) => string_val(&s.text),
         },
-        NodeValue::Seq(items) => Value::List(Arc::new(
-            items.iter().map(|i| convert(i, Place::Other)).collect(),
-        )),
+        NodeValue::Seq(items) => list_val(items.iter().map(|i| convert(i, Place::Other)).collect()),
         NodeValue::Map(entries) => {
-            let mut map = HashMap::with_capacity(entries.len());
+            let mut map: HashMap<CelMapKey<'static>, Box<dyn Val>> =
+                HashMap::with_capacity(entries.len());
             for entry in entries {
                 let child = match (place, entry.key.as_str()) {
                     (Place::StringMap, _) => Place::StringField,
@@ -51,45 +86,139 @@ fn convert(node: &Node, place: Place) -> Value {
                     _ => Place::Other,
                 };
                 map.insert(
-                    Key::String(Arc::new(entry.key.clone())),
+                    CelMapKey::from(entry.key.clone()),
                     convert(&entry.value, child),
                 );
             }
-            Value::Map(Map { map: Arc::new(map) })
+            Box::new(SharedMap(Arc::new(CelMap::from(map))))
         }
     }
 }
+
+/// Delegates `Val` to a built-in container behind an `Arc`: copies share the container.
+macro_rules! shared_container {
+    ($name:ident, $inner:ident, $variant:ident, $ty:ident) => {
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Arc<$inner<'static>>);
+
+        impl Val for $name {
+            fn get_type(&self) -> &Type {
+                &$ty
+            }
+
+            fn cel_type() -> &'static Type {
+                &$ty
+            }
+
+            fn as_adder<'b, 'w>(&'b self) -> Option<&'b (dyn Adder + 'w)>
+            where
+                Self: 'w,
+            {
+                self.0.as_adder()
+            }
+
+            fn as_container(&self) -> Option<&dyn Container> {
+                self.0.as_container()
+            }
+
+            fn as_indexer<'b, 'w>(&'b self) -> Option<&'b (dyn Indexer + 'w)>
+            where
+                Self: 'w,
+            {
+                self.0.as_indexer()
+            }
+
+            fn into_indexer<'w>(self: Box<Self>) -> Option<Box<dyn Indexer + 'w>>
+            where
+                Self: 'w,
+            {
+                Some(self)
+            }
+
+            fn as_iterable<'b, 'w>(&'b self) -> Option<&'b (dyn Iterable + 'w)>
+            where
+                Self: 'w,
+            {
+                self.0.as_iterable()
+            }
+
+            fn as_sizer(&self) -> Option<&dyn Sizer> {
+                self.0.as_sizer()
+            }
+
+            fn as_zeroer(&self) -> Option<&dyn Zeroer> {
+                self.0.as_zeroer()
+            }
+
+            fn equals(&self, other: &dyn Val) -> bool {
+                self.0.equals(other)
+            }
+
+            fn clone_as_boxed<'w>(&self) -> Box<dyn Val + 'w>
+            where
+                Self: 'w,
+            {
+                Box::new(self.clone())
+            }
+
+            fn as_builtin<'b, 'w>(&'b self) -> BuiltinRef<'b, 'w>
+            where
+                Self: 'w,
+            {
+                BuiltinRef::$variant(&*self.0)
+            }
+
+            fn into_builtin<'w>(self: Box<Self>) -> Option<Builtin<'w>>
+            where
+                Self: 'w,
+            {
+                Some(Builtin::$variant(
+                    Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone()),
+                ))
+            }
+        }
+
+        impl Indexer for $name {
+            fn get<'b, 'w>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'w>, ExecutionError>
+            where
+                Self: 'w,
+            {
+                Indexer::get(&*self.0, idx)
+            }
+
+            fn steal<'w>(
+                self: Box<Self>,
+                idx: &dyn Val,
+            ) -> Result<Box<dyn Val + 'w>, ExecutionError>
+            where
+                Self: 'w,
+            {
+                let value = Indexer::get(&*self.0, idx).map(CowVal::into_owned);
+                value
+            }
+        }
+    };
+}
+
+shared_container!(SharedMap, CelMap, Map, MAP_TYPE);
+shared_container!(SharedList, CelList, List, LIST_TYPE);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::manifest::{parse_documents, ReadLimits};
+    use cel::Value;
 
     #[test]
     fn metadata_strings_keep_their_text() {
-        let text = "apiVersion: v1\nkind: X\nmetadata:\n  namespace: 0123\n  labels: {n: 12, b: true}\nspec: {n: 12, b: true}\n";
+        let text = "apiVersion: v1\nkind: X\nmetadata:\n  namespace: 0123\n  labels: {n: 12, b: true}\nspec: {n: 12, b: true, l: [1, x]}\n";
         let root = &parse_documents(text, &ReadLimits::default()).unwrap()[0].root;
-        let value = to_cel(root);
-        let Value::Map(map) = value else { panic!() };
-        let get = |m: &Map, k: &str| {
-            m.map
-                .get(&Key::String(Arc::new(k.into())))
-                .cloned()
-                .unwrap()
-        };
-        let Value::Map(metadata) = get(&map, "metadata") else {
-            panic!()
-        };
-        assert_eq!(get(&metadata, "namespace"), Value::from("0123"));
-        let Value::Map(labels) = get(&metadata, "labels") else {
-            panic!()
-        };
-        assert_eq!(get(&labels, "n"), Value::from("12"));
-        assert_eq!(get(&labels, "b"), Value::from("true"));
-        let Value::Map(spec) = get(&map, "spec") else {
-            panic!()
-        };
-        assert_eq!(get(&spec, "n"), Value::Int(12));
-        assert_eq!(get(&spec, "b"), Value::Bool(true));
+        let value = Value::try_from(&*to_val(root)).unwrap();
+        let expected = serde_json::json!({
+            "apiVersion": "v1", "kind": "X",
+            "metadata": {"namespace": "0123", "labels": {"n": "12", "b": "true"}},
+            "spec": {"n": 12, "b": true, "l": [1, "x"]}
+        });
+        assert_eq!(value.json().unwrap(), expected);
     }
 }

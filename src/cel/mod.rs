@@ -11,8 +11,11 @@ mod convert;
 mod functions;
 
 pub use analysis::{Analysis, ROOT_VARIABLES};
-pub use convert::to_cel;
+pub use convert::{list_val, map_val, null_val, string_val, to_val, Shared, SharedList, SharedMap};
 
+use cel::common::traits::Indexer;
+use cel::common::types::{CelBool, CelNull, CelString, Type, DYN_TYPE};
+use cel::common::value::{CowVal, Val};
 use cel::{Context, Env};
 use std::fmt;
 use std::sync::Arc;
@@ -52,14 +55,15 @@ impl fmt::Debug for Program {
     }
 }
 
-/// The values an expression sees. Unset ones are `null`.
+/// The values an expression sees. Unset root variables are `null`.
 #[derive(Default, Clone)]
 pub struct Activation {
-    pub values: Vec<(&'static str, cel::Value)>,
+    pub values: Vec<(&'static str, Shared)>,
 }
 
 impl Activation {
-    pub fn set(&mut self, name: &'static str, value: cel::Value) {
+    pub fn set(&mut self, name: &'static str, value: Box<dyn Val>) {
+        let value = Shared::from(value);
         match self.values.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.values.push((name, value)),
@@ -111,26 +115,175 @@ impl Environment {
         })
     }
 
-    /// Evaluates a compiled expression. A panic inside the evaluator is turned into an error.
+    /// Binds the activation's values for evaluating many expressions against them: each value
+    /// is converted to the evaluator's form once, here. Unset root variables are `null`.
+    pub fn scope(&self, activation: &Activation) -> Scope<'static> {
+        let mut context = Context::with_env(Arc::clone(&self.env));
+        for (name, value) in &activation.values {
+            context.add_variable_as_val(*name, value.clone_as_boxed());
+        }
+        for name in ROOT_VARIABLES {
+            if !activation.values.iter().any(|(n, _)| n == name) {
+                context.add_variable_as_val(*name, null_val());
+            }
+        }
+        Scope { context }
+    }
+
+    /// Evaluates a compiled expression in a scope, with `variables` bound to the given values
+    /// (shared, not copied). A panic inside the evaluator is turned into an error.
+    pub fn run(
+        &self,
+        scope: &Scope<'_>,
+        program: &Program,
+        variables: &[(String, Shared)],
+    ) -> Result<Shared, EvalError> {
+        let run = std::panic::AssertUnwindSafe(|| {
+            let result = if variables.is_empty() {
+                cel::Value::resolve_val(program.program.expression(), &scope.context)
+                    .map(CowVal::into_owned)
+            } else {
+                let mut inner = scope.context.new_inner_scope();
+                inner.add_variable_as_val("variables", Box::new(VariablesVal(variables.to_vec())));
+                cel::Value::resolve_val(program.program.expression(), &inner)
+                    .map(CowVal::into_owned)
+            };
+            result.map(Shared::from)
+        });
+        match std::panic::catch_unwind(run) {
+            Ok(result) => result.map_err(|e| EvalError(describe(&e))),
+            Err(_) => Err(EvalError("the evaluator failed on this expression".into())),
+        }
+    }
+
+    /// Evaluates one expression against an activation (a scope of its own) into a `Value`.
     pub fn evaluate(
         &self,
         program: &Program,
         activation: &Activation,
     ) -> Result<cel::Value, EvalError> {
-        let mut context = Context::with_env(Arc::clone(&self.env));
-        for (name, value) in &activation.values {
-            context.add_variable_from_value(*name, value.clone());
+        let scope = self.scope(activation);
+        let result = self.run(&scope, program, &[])?;
+        cel::Value::try_from(&*result).map_err(|e| EvalError(describe(&e)))
+    }
+}
+
+/// Values bound for evaluation, converted once (see [`Environment::scope`]). A child scope adds
+/// values (a policy's `params`) over its parent's without copying them.
+pub struct Scope<'p> {
+    context: Context<'p, 'static>,
+}
+
+impl Scope<'_> {
+    /// A scope with `name` bound to `value` over this one's values.
+    pub fn child(&self, name: &'static str, value: &(dyn Val + 'static)) -> Scope<'_> {
+        let mut context = self.context.new_inner_scope();
+        context.add_variable_as_val(name, value.clone_as_boxed());
+        Scope { context }
+    }
+}
+
+/// The result as a bool, if it is one.
+pub fn as_bool(value: &dyn Val) -> Option<bool> {
+    value.downcast_ref::<CelBool>().map(|b| *b.inner())
+}
+
+/// The result as a string, if it is one.
+pub fn as_string(value: &dyn Val) -> Option<String> {
+    value
+        .downcast_ref::<CelString>()
+        .map(|s| s.inner().to_owned())
+}
+
+/// Whether the result is `null`.
+pub fn is_null(value: &dyn Val) -> bool {
+    value.downcast_ref::<CelNull>().is_some()
+}
+
+/// The CEL type name of a result, for messages.
+pub fn type_name(value: &dyn Val) -> String {
+    value.get_type().name().to_owned()
+}
+
+/// `variables`: a map from the names an expression uses to values computed earlier, handed
+/// out by reference.
+#[derive(Debug, Clone)]
+struct VariablesVal(Vec<(String, Shared)>);
+
+impl Val for VariablesVal {
+    fn get_type(&self) -> &Type {
+        &DYN_TYPE
+    }
+
+    fn cel_type() -> &'static Type {
+        &DYN_TYPE
+    }
+
+    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
+    where
+        Self: 'v,
+    {
+        Some(self)
+    }
+
+    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v> {
+        Box::new(self.clone())
+    }
+}
+
+impl Indexer for VariablesVal {
+    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, cel::ExecutionError>
+    where
+        Self: 'v,
+    {
+        let name = idx
+            .downcast_ref::<CelString>()
+            .map(|s| s.inner().to_owned())
+            .unwrap_or_default();
+        match self.0.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) => Ok(CowVal::Borrowed(&**value)),
+            None => Err(cel::ExecutionError::no_such_key(&name)),
         }
-        for name in ROOT_VARIABLES {
-            if !activation.values.iter().any(|(n, _)| n == name) {
-                context.add_variable_from_value(*name, cel::Value::Null);
-            }
+    }
+
+    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, cel::ExecutionError>
+    where
+        Self: 'v,
+    {
+        self.get(idx).map(CowVal::into_owned)
+    }
+}
+
+/// Describes an evaluation error by the types involved, never the values: a value may come
+/// from the manifest (an env value, a secret) and messages reach logs and CI output.
+fn describe(error: &cel::ExecutionError) -> String {
+    use cel::ExecutionError as E;
+    let ty = |v: &cel::Value| v.type_of().to_string();
+    match error {
+        E::ValuesNotComparable(a, b) => format!("a {} cannot be compared to a {}", ty(a), ty(b)),
+        E::UnsupportedBinaryOperator(op, a, b) => {
+            format!(
+                "operator '{op}' does not apply to a {} and a {}",
+                ty(a),
+                ty(b)
+            )
         }
-        let run = std::panic::AssertUnwindSafe(|| program.program.execute(&context));
-        match std::panic::catch_unwind(run) {
-            Ok(result) => result.map_err(|e| EvalError(e.to_string())),
-            Err(_) => Err(EvalError("the evaluator failed on this expression".into())),
+        E::UnsupportedTargetType { target } => {
+            format!("unsupported argument of type {}", ty(target))
         }
+        E::NotSupportedAsMethod { method, target } => {
+            format!("'{method}' is not a method of type {}", ty(target))
+        }
+        E::UnsupportedKeyType(v) => format!("a {} cannot be a map key", ty(v)),
+        E::UnsupportedIndex(index, target) => {
+            format!("a {} cannot index a {}", ty(index), ty(target))
+        }
+        E::DivisionByZero(_) => "division by zero".into(),
+        E::RemainderByZero(_) => "remainder by zero".into(),
+        E::Overflow(op, _, _) => format!("integer overflow in '{op}'"),
+        E::IndexOutOfBounds(_) => "list index out of bounds".into(),
+        E::DuplicateKey(_) => "duplicate key in a map literal".into(),
+        other => other.to_string(),
     }
 }
 
@@ -192,7 +345,7 @@ mod tests {
         let mut activation = Activation::default();
         let object =
             serde_json::json!({"metadata": {"name": "s", "labels": {"a": "b"}}, "n": [1, 2]});
-        activation.set("object", to_cel(&crate::manifest::Node::from_json(&object)));
+        activation.set("object", to_val(&crate::manifest::Node::from_json(&object)));
         env.evaluate(&program, &activation)
             .map_err(|e| e.to_string())
     }
@@ -248,6 +401,23 @@ mod tests {
     }
 
     #[test]
+    fn runtime_errors_name_types_not_values() {
+        let cases = [
+            (
+                "object.metadata.name < 1",
+                "no matching overload for '_<_' applied to '(string, int)'",
+            ),
+            ("1 / 0", "division by zero"),
+            ("object.n[5]", "list index out of bounds"),
+        ];
+        for (source, expected) in cases {
+            let err = eval(source).unwrap_err();
+            assert!(err.contains(expected), "{source}: {err:?}");
+            assert!(!err.contains("\"s\""), "{source}: {err:?} echoes a value");
+        }
+    }
+
+    #[test]
     fn runtime_errors_are_errors_not_panics() {
         for source in [
             "object.metadata.missing",
@@ -257,5 +427,42 @@ mod tests {
         ] {
             assert!(eval(source).is_err(), "{source}");
         }
+    }
+}
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    #[test]
+    fn shared_containers_behave_as_builtins() {
+        let env = Environment::new();
+        let object =
+            serde_json::json!({"spec": {"list": ["a", "b"], "empty": [], "m": {"k": "v"}}});
+        let mut activation = Activation::default();
+        activation.set("object", to_val(&crate::manifest::Node::from_json(&object)));
+        let cases = [
+            "object.?spec.?list.orValue([]) == ['a', 'b']",
+            "size(object.spec.list) == 2",
+            "size(object.?spec.?list.orValue([])) == 2",
+            "size(object.?spec.?nope.orValue([])) == 0",
+            "'a' in object.spec.list",
+            "object.spec.list.exists(p, string(p) == 'b')",
+            "object.spec.list.map(p, p + '!').join(',') == 'a!,b!'",
+            "'k' in object.spec.m && object.spec.m.k == 'v'",
+            "object.spec.m == {'k': 'v'}",
+            "object.spec.list + ['c'] == ['a', 'b', 'c']",
+            "type(object.spec.m) == map && type(object.spec.list) == list",
+            "object.spec.m[?'k'].orValue('') == 'v'",
+            "object.spec.empty.all(x, false)",
+        ];
+        let mut failed = Vec::new();
+        for source in cases {
+            let program = env.compile(source, &[]).unwrap();
+            let got = env.evaluate(&program, &activation);
+            if got != Ok(cel::Value::Bool(true)) {
+                failed.push(format!("{source}: {got:?}"));
+            }
+        }
+        assert!(failed.is_empty(), "{failed:#?}");
     }
 }

@@ -8,16 +8,13 @@
 //! or an audit annotation by the binding's `validationActions`. Unlike Kubernetes, every failed
 //! validation is reported, not only the first.
 
-use crate::cel::{self, Activation, EvalError};
+use crate::cel::{self, Activation, EvalError, Scope, Shared};
 use crate::manifest::{shape, Node};
 use crate::policy::matching::{self, MatchTarget};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
 use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
-use ::cel::objects::{Key, Map};
-use ::cel::Value;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 /// What is being admitted: the object and what the API server would say about it.
 #[derive(Debug, Clone)]
@@ -103,7 +100,7 @@ impl Decision {
 pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
-    let base = base_activation(request);
+    let scope = set.env.scope(&base_activation(request));
     for binding in &set.bindings {
         let Some(policy) = set.policy_of(binding) else {
             continue;
@@ -128,10 +125,10 @@ pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
         match params_for(set, policy, binding, request) {
             Ok(params) if params.is_empty() => judge.params_not_found(),
             Ok(params) => {
+                let null = cel::null_val();
                 for param in params {
-                    let mut activation = base.clone();
-                    activation.set("params", param.map_or(Value::Null, |p| p.value.clone()));
-                    judge.run(&activation);
+                    let value = param.map_or(&*null, |p| &*p.value);
+                    judge.run(&scope.child("params", value));
                 }
             }
             Err(message) => judge.failure(message, "InternalError", None, true),
@@ -161,61 +158,52 @@ fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
     }
 }
 
-fn string_map(pairs: Vec<(&str, Value)>) -> Value {
-    let map: HashMap<Key, Value> = pairs
-        .into_iter()
-        .map(|(k, v)| (Key::String(Arc::new(k.to_owned())), v))
-        .collect();
-    Value::Map(Map { map: Arc::new(map) })
-}
-
-fn text(s: &str) -> Value {
-    Value::String(Arc::new(s.to_owned()))
-}
-
 /// `object`, `oldObject`, `namespaceObject` and `request`, converted once per request.
 fn base_activation(request: &Request) -> Activation {
-    let mut activation = Activation::default();
-    activation.set("object", request.object.map_or(Value::Null, cel::to_cel));
-    activation.set(
-        "oldObject",
-        request.old_object.map_or(Value::Null, cel::to_cel),
-    );
-    activation.set(
-        "namespaceObject",
-        request.namespace_object.map_or(Value::Null, cel::to_cel),
-    );
-    let gvk = string_map(vec![
-        ("group", text(&request.group)),
-        ("version", text(&request.version)),
-        ("kind", text(&request.kind)),
-    ]);
-    let gvr = string_map(vec![
-        ("group", text(&request.group)),
-        ("version", text(&request.version)),
-        ("resource", text(&request.resource)),
-    ]);
-    let user = string_map(vec![
+    let text = cel::string_val;
+    let node = |n: Option<&Node>| n.map_or_else(cel::null_val, cel::to_val);
+    let gvk = || {
+        cel::map_val(vec![
+            ("group", text(&request.group)),
+            ("version", text(&request.version)),
+            ("kind", text(&request.kind)),
+        ])
+    };
+    let gvr = || {
+        cel::map_val(vec![
+            ("group", text(&request.group)),
+            ("version", text(&request.version)),
+            ("resource", text(&request.resource)),
+        ])
+    };
+    let user = cel::map_val(vec![
         ("username", text(&request.username)),
         (
             "groups",
-            Value::List(Arc::new(request.groups.iter().map(|g| text(g)).collect())),
+            cel::list_val(request.groups.iter().map(|g| text(g)).collect()),
         ),
     ]);
+    let mut activation = Activation::default();
+    activation.set("object", node(request.object));
+    activation.set("oldObject", node(request.old_object));
+    activation.set("namespaceObject", node(request.namespace_object));
     activation.set(
         "request",
-        string_map(vec![
+        cel::map_val(vec![
             ("uid", text(&request.uid)),
-            ("kind", gvk.clone()),
-            ("resource", gvr.clone()),
-            ("requestKind", gvk),
-            ("requestResource", gvr),
+            ("kind", gvk()),
+            ("resource", gvr()),
+            ("requestKind", gvk()),
+            ("requestResource", gvr()),
             ("name", text(&request.name)),
             ("namespace", text(&request.namespace)),
             ("operation", text(&request.operation)),
             ("userInfo", user),
-            ("dryRun", Value::Bool(request.dry_run)),
-            ("options", Value::Null),
+            (
+                "dryRun",
+                Box::new(::cel::common::types::CelBool::from(request.dry_run)),
+            ),
+            ("options", cel::null_val()),
         ]),
     );
     activation
@@ -330,94 +318,83 @@ impl Judge<'_, '_> {
         }
     }
 
-    fn run(&mut self, activation: &Activation) {
+    fn run(&mut self, scope: &Scope<'_>) {
+        let env = &self.set.env;
         let mut variables = Variables::new(self.policy);
+        let mut run = |compiled: &Compiled| variables.run(env, scope, compiled);
         for (name, condition) in &self.policy.match_conditions {
-            match variables.run(&self.set.env, condition, activation) {
-                Ok(Value::Bool(true)) => {}
-                Ok(Value::Bool(false)) => return,
-                Ok(other) => {
-                    let message = format!(
-                        "policy \"{}\": matchCondition \"{name}\" must return a bool, returned {}",
-                        self.policy.name,
-                        type_name(&other)
-                    );
-                    return self.failure(message, "InternalError", None, true);
-                }
-                Err(e) => {
-                    let message = format!(
-                        "policy \"{}\": matchCondition \"{name}\" failed: {e}",
-                        self.policy.name
-                    );
-                    return self.failure(message, "InternalError", None, true);
-                }
-            }
+            let failure = match run(condition) {
+                Ok(value) => match cel::as_bool(&*value) {
+                    Some(true) => continue,
+                    Some(false) => return,
+                    None => format!("must return a bool, returned {}", cel::type_name(&*value)),
+                },
+                Err(e) => format!("failed: {e}"),
+            };
+            let message = format!(
+                "policy \"{}\": matchCondition \"{name}\" {failure}",
+                self.policy.name
+            );
+            return self.failure(message, "InternalError", None, true);
         }
         for validation in &self.policy.validations {
             let points_at = validation.points_at.as_deref();
-            match variables.run(&self.set.env, &validation.expression, activation) {
-                Ok(Value::Bool(true)) => {}
-                Ok(Value::Bool(false)) => {
-                    let message = validation
-                        .message_expression
-                        .as_ref()
-                        .and_then(|m| match variables.run(&self.set.env, m, activation) {
-                            Ok(Value::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
-                            _ => None,
-                        })
-                        .or_else(|| validation.message.clone())
-                        .unwrap_or_else(|| {
-                            format!(
-                                "failed expression: {}",
-                                validation.expression.program.source.trim()
-                            )
-                        });
-                    let reason = validation.reason.as_deref().unwrap_or("Invalid");
-                    self.failure(message, reason, points_at, false);
-                }
-                Ok(other) => {
-                    let message = format!(
-                        "policy \"{}\", {}: must return a bool, returned {}",
-                        self.policy.name,
-                        validation.expression.field,
-                        type_name(&other)
-                    );
-                    self.failure(message, "InternalError", points_at, true);
-                }
-                Err(e) => {
-                    let message = format!(
-                        "policy \"{}\", {}: evaluation failed: {e}",
-                        self.policy.name, validation.expression.field
-                    );
-                    self.failure(message, "InternalError", points_at, true);
-                }
+            let failure = match run(&validation.expression) {
+                Ok(value) => match cel::as_bool(&*value) {
+                    Some(true) => continue,
+                    Some(false) => None,
+                    None => Some(format!(
+                        "must return a bool, returned {}",
+                        cel::type_name(&*value)
+                    )),
+                },
+                Err(e) => Some(format!("evaluation failed: {e}")),
+            };
+            if let Some(failure) = failure {
+                let message = format!(
+                    "policy \"{}\", {}: {failure}",
+                    self.policy.name, validation.expression.field
+                );
+                self.failure(message, "InternalError", points_at, true);
+                continue;
             }
+            let message = validation
+                .message_expression
+                .as_ref()
+                .and_then(|m| run(m).ok())
+                .and_then(|v| cel::as_string(&*v))
+                .filter(|m| !m.trim().is_empty())
+                .or_else(|| validation.message.clone())
+                .unwrap_or_else(|| {
+                    format!(
+                        "failed expression: {}",
+                        validation.expression.program.source.trim()
+                    )
+                });
+            let reason = validation.reason.as_deref().unwrap_or("Invalid");
+            self.failure(message, reason, points_at, false);
         }
         for (key, annotation) in &self.policy.audit_annotations {
-            match variables.run(&self.set.env, annotation, activation) {
-                Ok(Value::String(s)) => {
-                    self.decision
-                        .audit_annotations
-                        .insert(format!("{}/{key}", self.policy.name), s.to_string());
-                }
-                Ok(Value::Null) => {}
-                Ok(other) => {
-                    let message = format!(
-                        "policy \"{}\", {}: must return a string or null, returned {}",
-                        self.policy.name,
-                        annotation.field,
-                        type_name(&other)
-                    );
-                    self.failure(message, "InternalError", None, true);
-                }
-                Err(e) => {
-                    let message = format!(
-                        "policy \"{}\", {}: evaluation failed: {e}",
-                        self.policy.name, annotation.field
-                    );
-                    self.failure(message, "InternalError", None, true);
-                }
-            }
+            let failure = match run(annotation) {
+                Ok(value) if cel::is_null(&*value) => continue,
+                Ok(value) => match cel::as_string(&*value) {
+                    Some(text) => {
+                        let key = format!("{}/{key}", self.policy.name);
+                        self.decision.audit_annotations.insert(key, text);
+                        continue;
+                    }
+                    None => format!(
+                        "must return a string or null, returned {}",
+                        cel::type_name(&*value)
+                    ),
+                },
+                Err(e) => format!("evaluation failed: {e}"),
+            };
+            let message = format!(
+                "policy \"{}\", {}: {failure}",
+                self.policy.name, annotation.field
+            );
+            self.failure(message, "InternalError", None, true);
         }
     }
 }
@@ -425,7 +402,7 @@ impl Judge<'_, '_> {
 /// The lazily evaluated `variables` of one policy for one request and parameter object.
 struct Variables<'p> {
     policy: &'p CompiledPolicy,
-    values: Vec<Option<Result<Value, EvalError>>>,
+    values: Vec<Option<Result<Shared, EvalError>>>,
 }
 
 impl<'p> Variables<'p> {
@@ -436,63 +413,31 @@ impl<'p> Variables<'p> {
         }
     }
 
-    fn index(&self, name: &str) -> Option<usize> {
-        self.policy.variables.iter().position(|(n, _)| n == name)
-    }
-
-    /// Evaluates variable `i` (and, first, those it uses), once.
-    fn ensure(&mut self, env: &cel::Environment, i: usize, base: &Activation) {
-        if self.values[i].is_some() {
-            return;
-        }
-        let compiled = &self.policy.variables[i].1;
-        let result = self.run(env, compiled, base);
-        self.values[i] = Some(result);
-    }
-
-    /// Runs an expression with the variables it uses evaluated.
+    /// Runs an expression with the variables it uses evaluated first (each once).
     fn run(
         &mut self,
         env: &cel::Environment,
+        scope: &Scope<'_>,
         compiled: &Compiled,
-        base: &Activation,
-    ) -> Result<Value, EvalError> {
-        let used = &compiled.program.analysis.variables;
-        if used.is_empty() {
-            return env.evaluate(&compiled.program, base);
-        }
-        let mut map = HashMap::with_capacity(used.len());
-        for name in used {
-            let Some(i) = self.index(name) else { continue };
-            self.ensure(env, i, base);
+    ) -> Result<Shared, EvalError> {
+        let mut bound = Vec::with_capacity(compiled.program.analysis.variables.len());
+        for name in &compiled.program.analysis.variables {
+            let Some(i) = self.policy.variables.iter().position(|(n, _)| n == name) else {
+                continue;
+            };
+            if self.values[i].is_none() {
+                let result = self.run(env, scope, &self.policy.variables[i].1);
+                self.values[i] = Some(result);
+            }
             match &self.values[i] {
-                Some(Ok(value)) => {
-                    map.insert(Key::String(Arc::new(name.clone())), value.clone());
-                }
+                Some(Ok(value)) => bound.push((name.clone(), Shared::clone(value))),
                 // The innermost variable that failed names the cause; don't repeat the chain.
                 Some(Err(e)) if e.0.starts_with("variables.") => return Err(e.clone()),
                 Some(Err(e)) => return Err(EvalError(format!("variables.{name}: {}", e.0))),
                 None => {}
             }
         }
-        let mut activation = base.clone();
-        activation.set("variables", Value::Map(Map { map: Arc::new(map) }));
-        env.evaluate(&compiled.program, &activation)
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::List(_) => "list",
-        Value::Map(_) => "map",
-        Value::Int(_) => "int",
-        Value::UInt(_) => "uint",
-        Value::Float(_) => "double",
-        Value::String(_) => "string",
-        Value::Bytes(_) => "bytes",
-        Value::Bool(_) => "bool",
-        Value::Null => "null",
-        _ => "another type",
+        env.run(scope, &compiled.program, &bound)
     }
 }
 

@@ -113,7 +113,7 @@ pub struct ParamObject {
     pub name: String,
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
-    pub value: cel::Value,
+    pub value: crate::cel::Shared,
     pub source_name: String,
 }
 
@@ -292,7 +292,7 @@ fn param_object(source_name: String, doc: &Document) -> ParamObject {
         name: doc.name.clone(),
         namespace: doc.namespace.clone(),
         labels,
-        value: crate::cel::to_cel(&doc.root),
+        value: crate::cel::Shared::from(crate::cel::to_val(&doc.root)),
         source_name,
     }
 }
