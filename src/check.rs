@@ -3,7 +3,7 @@
 //! [`check_inputs`], so they give the same verdict for the same manifest and policies.
 
 use crate::engine::{self, Request};
-use crate::manifest::{self, Document, Node, ReadLimits};
+use crate::manifest::{self, Document, ManifestError, Node, ParsedPart, Part, ReadLimits};
 use crate::policy::PolicySet;
 use crate::report::{DocumentResult, InputError, Report};
 use std::collections::HashMap;
@@ -39,15 +39,17 @@ impl Default for CheckOptions {
 /// skipped; `kind: Namespace` documents give the namespace labels and `namespaceObject` of the
 /// other documents.
 pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Report {
+    let threads = options.threads.clamp(1, 64);
     let mut report = Report::default();
     let mut parsed: Vec<(usize, Vec<Document>)> = Vec::new();
-    for (i, input) in inputs.iter().enumerate() {
-        let documents = manifest::decode(&input.text, &options.limits)
-            .and_then(|text| manifest::parse_documents(text, &options.limits));
-        match documents {
+    for (i, result) in parse_inputs(inputs, options, threads)
+        .into_iter()
+        .enumerate()
+    {
+        match result {
             Ok(documents) => parsed.push((i, documents)),
             Err(error) => report.errors.push(InputError {
-                file: input.name.clone(),
+                file: inputs[i].name.clone(),
                 message: error.to_string(),
             }),
         }
@@ -69,23 +71,112 @@ pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -
         let decision = engine::evaluate(set, &request);
         DocumentResult::new(file, document, decision)
     };
-    let threads = options.threads.clamp(1, 64);
     if threads == 1 || jobs.len() < 64 {
         report.results = jobs.iter().map(judge).collect();
     } else {
         let chunk = jobs.len().div_ceil(threads);
-        report.results = std::thread::scope(|scope| {
-            let handles: Vec<_> = jobs
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(judge).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("an evaluation thread panicked"))
-                .collect()
-        });
+        report.results = in_parallel(jobs.chunks(chunk), |part| {
+            part.iter().map(judge).collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect();
     }
     report
+}
+
+/// Below this size a text is parsed in one piece.
+const SPLIT_BYTES: usize = 512 * 1024;
+
+/// Parses every input; large YAML streams are split at document boundaries and their parts
+/// parsed on `threads` threads. Positions and document numbers are those of the whole text.
+fn parse_inputs(
+    inputs: &[Input],
+    options: &CheckOptions,
+    threads: usize,
+) -> Vec<Result<Vec<Document>, ManifestError>> {
+    let limits = &options.limits;
+    let mut results: Vec<Result<Vec<Document>, ManifestError>> = Vec::with_capacity(inputs.len());
+    let mut tasks: Vec<(usize, u32, &str)> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        match manifest::decode(&input.text, limits) {
+            Ok(text) => {
+                let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+                let parts = if threads > 1 && text.len() >= SPLIT_BYTES {
+                    threads
+                } else {
+                    1
+                };
+                for (line_offset, piece) in manifest::split_stream(text, parts) {
+                    tasks.push((i, line_offset, piece));
+                }
+                results.push(Ok(Vec::new()));
+            }
+            Err(error) => results.push(Err(error)),
+        }
+    }
+    let parse = |&(_, line_offset, piece): &(usize, u32, &str)| {
+        let part = Part {
+            line_offset,
+            ..Part::default()
+        };
+        manifest::parse_part(piece, limits, part)
+    };
+    let total: usize = tasks.iter().map(|t| t.2.len()).sum();
+    let parsed: Vec<Result<ParsedPart, ManifestError>> = if threads == 1 || total < SPLIT_BYTES {
+        tasks.iter().map(parse).collect()
+    } else {
+        in_parallel(tasks.chunks(tasks.len().div_ceil(threads)), |chunk| {
+            chunk.iter().map(parse).collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    };
+    // Join the parts of each input in order, numbering their documents as in the whole text.
+    let mut counts: Vec<(usize, usize)> = vec![(0, 0); inputs.len()];
+    for ((input, _, _), part) in tasks.iter().zip(parsed) {
+        let (yaml_before, objects_before) = counts[*input];
+        let Ok(documents) = &mut results[*input] else {
+            continue;
+        };
+        match part {
+            Ok(mut part) => {
+                for document in &mut part.documents {
+                    document.index += objects_before;
+                }
+                counts[*input] = (
+                    yaml_before + part.yaml_documents,
+                    objects_before + part.documents.len(),
+                );
+                documents.append(&mut part.documents);
+            }
+            Err(error) => results[*input] = Err(error.shifted(yaml_before, objects_before)),
+        }
+    }
+    for result in &mut results {
+        if matches!(result, Ok(documents) if documents.is_empty()) {
+            *result = Err(ManifestError::NoDocuments);
+        }
+    }
+    results
+}
+
+/// Runs `work` on each chunk on its own thread and returns the results in order.
+fn in_parallel<'a, T: Sync + 'a, R: Send>(
+    chunks: impl Iterator<Item = &'a [T]>,
+    work: impl Fn(&'a [T]) -> R + Sync,
+) -> Vec<R> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = chunks
+            .map(|chunk| scope.spawn(move || work(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a check thread panicked"))
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -170,7 +261,11 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
     fn threads_give_the_same_report_in_the_same_order() {
         let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
         let service = include_str!("../examples/service.yaml");
-        let text: String = (0..300).map(|_| format!("---\n{service}")).collect();
+        let text: String = (0..600).map(|_| format!("---\n{service}")).collect();
+        assert!(
+            text.len() > SPLIT_BYTES,
+            "the text must be large enough to be split"
+        );
         let input = Input {
             name: "many.yaml".into(),
             text: text.into_bytes(),
@@ -181,7 +276,31 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
             ..CheckOptions::default()
         };
         let two = check_inputs(&set, &[input], &options);
-        assert_eq!(one.results.len(), 300);
+        assert_eq!(one.results.len(), 600);
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn split_parsing_reports_errors_as_the_whole_text_would() {
+        let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
+        let service = include_str!("../examples/service.yaml");
+        let mut text: String = (0..600).map(|_| format!("---\n{service}")).collect();
+        text.push_str("---\napiVersion: v1\nkind: X\nmetadata: {name: [\n");
+        let input = Input {
+            name: "many.yaml".into(),
+            text: text.into_bytes(),
+        };
+        let one = check_inputs(&set, std::slice::from_ref(&input), &CheckOptions::default());
+        let options = CheckOptions {
+            threads: 2,
+            ..CheckOptions::default()
+        };
+        let two = check_inputs(&set, &[input], &options);
+        assert!(
+            one.errors[0].message.starts_with("document 600: line "),
+            "{:?}",
+            one.errors
+        );
         assert_eq!(one, two);
     }
 

@@ -58,6 +58,38 @@ pub enum ManifestError {
     NoDocuments,
 }
 
+impl ManifestError {
+    /// The same error for a part that had `yaml_documents` YAML documents and `objects` objects
+    /// before it (see [`split_stream`]).
+    pub fn shifted(self, yaml_documents: usize, objects: usize) -> ManifestError {
+        match self {
+            ManifestError::Yaml { document, source } => ManifestError::Yaml {
+                document: document + yaml_documents,
+                source,
+            },
+            ManifestError::NotAnObject {
+                document,
+                line,
+                found,
+            } => ManifestError::NotAnObject {
+                document: document + objects,
+                line,
+                found,
+            },
+            ManifestError::BadIdentity {
+                document,
+                line,
+                message,
+            } => ManifestError::BadIdentity {
+                document: document + objects,
+                line,
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
 /// One object of an input, with what identifies it.
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -112,11 +144,78 @@ pub fn parse_documents(text: &str, limits: &ReadLimits) -> Result<Vec<Document>,
         });
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let streams = yaml::parse_stream(text, &limits.yaml).map_err(|e| ManifestError::Yaml {
-        document: e.document,
-        source: e.error,
+    let parsed = parse_part(text, limits, Part::default())?;
+    if parsed.documents.is_empty() {
+        return Err(ManifestError::NoDocuments);
+    }
+    Ok(parsed.documents)
+}
+
+/// Where a part of a text starts: its first line's number less one, and how many YAML documents
+/// and objects came before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Part {
+    pub line_offset: u32,
+    pub yaml_documents: usize,
+    pub objects: usize,
+}
+
+/// The objects of one part of a text, numbered as in the whole text.
+#[derive(Debug)]
+pub struct ParsedPart {
+    pub documents: Vec<Document>,
+    /// YAML documents in the part, empty ones included.
+    pub yaml_documents: usize,
+}
+
+/// Splits a YAML stream into at most `parts` texts at document boundaries (lines starting with
+/// `---`, which YAML forbids inside any scalar), of roughly equal size, so that they can be
+/// parsed in parallel. Each text comes with the number of lines before it.
+pub fn split_stream(text: &str, parts: usize) -> Vec<(u32, &str)> {
+    let mut pieces = Vec::new();
+    if parts <= 1 {
+        pieces.push((0, text));
+        return pieces;
+    }
+    let target = text.len() / parts + 1;
+    let (mut start, mut start_line, mut line) = (0usize, 0u32, 0u32);
+    let mut offset = 0usize;
+    let mut previous_directive = false;
+    for raw in text.split_inclusive('\n') {
+        let is_marker = raw.starts_with("---")
+            && matches!(
+                raw.as_bytes().get(3),
+                None | Some(b' ' | b'\t' | b'\n' | b'\r')
+            );
+        if is_marker && !previous_directive && offset - start >= target && pieces.len() + 1 < parts
+        {
+            pieces.push((start_line, &text[start..offset]));
+            start = offset;
+            start_line = line;
+        }
+        previous_directive = raw.starts_with('%');
+        offset += raw.len();
+        line += 1;
+    }
+    pieces.push((start_line, &text[start..]));
+    pieces
+}
+
+/// Parses a part of a text (see [`split_stream`]); an empty part is no error.
+pub fn parse_part(
+    text: &str,
+    limits: &ReadLimits,
+    part: Part,
+) -> Result<ParsedPart, ManifestError> {
+    let streams = yaml::parse_stream_at(text, &limits.yaml, part.line_offset).map_err(|e| {
+        ManifestError::Yaml {
+            document: e.document + part.yaml_documents,
+            source: e.error,
+        }
     })?;
+    let yaml_documents = streams.len();
     let mut documents = Vec::new();
+    let identify = |index: usize, node: Node| identify(index + part.objects, node);
     for doc in streams {
         let Some(root) = doc.root.filter(|r| !r.is_null()) else {
             continue;
@@ -148,7 +247,7 @@ pub fn parse_documents(text: &str, limits: &ReadLimits) -> Result<Vec<Document>,
                     Some(NodeValue::Scalar(s)) if s.kind == ScalarKind::Null => {}
                     _ => {
                         return Err(ManifestError::BadIdentity {
-                            document: index,
+                            document: index + part.objects,
                             line: doc.start.line,
                             message: "a List's items must be a list".into(),
                         })
@@ -158,10 +257,10 @@ pub fn parse_documents(text: &str, limits: &ReadLimits) -> Result<Vec<Document>,
             _ => documents.push(identify(index, root)?),
         }
     }
-    if documents.is_empty() {
-        return Err(ManifestError::NoDocuments);
-    }
-    Ok(documents)
+    Ok(ParsedPart {
+        documents,
+        yaml_documents,
+    })
 }
 
 fn is_list(root: &Node) -> bool {
@@ -256,6 +355,36 @@ mod tests {
             let got: Vec<_> = docs.iter().map(|d| d.kind.as_str()).collect();
             assert_eq!(got, kinds, "{text}");
             assert!(docs.iter().enumerate().all(|(i, d)| d.index == i));
+        }
+    }
+
+    #[test]
+    fn split_streams_parse_as_the_whole_text() {
+        let text = "%YAML 1.2\n---\napiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\nx: |\n  --- not a marker\n---\n\n--- # c\napiVersion: v1\nkind: C\n";
+        let whole = parse(text).unwrap();
+        for parts in 1..6 {
+            let pieces = split_stream(text, parts);
+            assert!(pieces.len() <= parts.max(1));
+            assert!(parts == 1 || pieces.len() >= 2, "{parts} parts: not split");
+            assert_eq!(pieces.iter().map(|(_, p)| *p).collect::<String>(), text);
+            let mut documents = Vec::new();
+            for (line_offset, piece) in pieces {
+                let part = Part {
+                    line_offset,
+                    ..Part::default()
+                };
+                let mut parsed = parse_part(piece, &ReadLimits::default(), part).unwrap();
+                for d in &mut parsed.documents {
+                    d.index += documents.len();
+                }
+                documents.append(&mut parsed.documents);
+            }
+            let summary = |docs: &[Document]| {
+                docs.iter()
+                    .map(|d| (d.index, d.line, d.kind.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(summary(&documents), summary(&whole), "{parts} parts");
         }
     }
 

@@ -85,9 +85,9 @@ pub struct StreamError {
     pub error: YamlError,
 }
 
-fn mark_of(span: &Span) -> Mark {
+fn mark_of(span: &Span, line_offset: u32) -> Mark {
     Mark {
-        line: span.start.line() as u32,
+        line: span.start.line() as u32 + line_offset,
         column: span.start.col() as u32 + 1,
     }
 }
@@ -117,6 +117,7 @@ struct Anchored {
 /// Builds the documents of one text.
 struct Builder<'l> {
     limits: &'l Limits,
+    line_offset: u32,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
     nodes: usize,
@@ -125,9 +126,20 @@ struct Builder<'l> {
 
 /// Parses every document of `text`. Stops at the first error.
 pub fn parse_stream(text: &str, limits: &Limits) -> Result<Vec<YamlDocument>, StreamError> {
+    parse_stream_at(text, limits, 0)
+}
+
+/// Like [`parse_stream`], for a part of a larger text that starts after `line_offset` lines:
+/// positions are those in the whole text.
+pub fn parse_stream_at(
+    text: &str,
+    limits: &Limits,
+    line_offset: u32,
+) -> Result<Vec<YamlDocument>, StreamError> {
     let mut documents = Vec::new();
     let mut builder = Builder {
         limits,
+        line_offset,
         stack: Vec::new(),
         anchors: HashMap::new(),
         nodes: 0,
@@ -142,7 +154,7 @@ pub fn parse_stream(text: &str, limits: &Limits) -> Result<Vec<YamlDocument>, St
         let (event, span) = event.map_err(|e| {
             fail(YamlError::Syntax {
                 mark: Mark {
-                    line: e.marker().line() as u32,
+                    line: e.marker().line() as u32 + line_offset,
                     column: e.marker().col() as u32 + 1,
                 },
                 message: e.info().to_string(),
@@ -150,7 +162,7 @@ pub fn parse_stream(text: &str, limits: &Limits) -> Result<Vec<YamlDocument>, St
         })?;
         match event {
             Event::DocumentStart(_) => {
-                start = mark_of(&span);
+                start = mark_of(&span, line_offset);
                 builder.root = None;
             }
             Event::DocumentEnd => {
@@ -167,7 +179,7 @@ pub fn parse_stream(text: &str, limits: &Limits) -> Result<Vec<YamlDocument>, St
 
 impl Builder<'_> {
     fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), YamlError> {
-        let mark = mark_of(span);
+        let mark = mark_of(span, self.line_offset);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(1, mark)?;
