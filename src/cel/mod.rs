@@ -136,7 +136,7 @@ impl Environment {
         &self,
         scope: &Scope<'_>,
         program: &Program,
-        variables: &[(String, Shared)],
+        variables: Vec<(Arc<str>, Shared)>,
     ) -> Result<Shared, EvalError> {
         let run = std::panic::AssertUnwindSafe(|| {
             let result = if variables.is_empty() {
@@ -144,7 +144,7 @@ impl Environment {
                     .map(CowVal::into_owned)
             } else {
                 let mut inner = scope.context.new_inner_scope();
-                inner.add_variable_as_val("variables", Box::new(VariablesVal(variables.to_vec())));
+                inner.add_variable_as_val("variables", Box::new(VariablesVal(variables)));
                 cel::Value::resolve_val(program.program.expression(), &inner)
                     .map(CowVal::into_owned)
             };
@@ -163,7 +163,7 @@ impl Environment {
         activation: &Activation,
     ) -> Result<cel::Value, EvalError> {
         let scope = self.scope(activation);
-        let result = self.run(&scope, program, &[])?;
+        let result = self.run(&scope, program, Vec::new())?;
         cel::Value::try_from(&*result).map_err(|e| EvalError(describe(&e)))
     }
 }
@@ -208,7 +208,7 @@ pub fn type_name(value: &dyn Val) -> String {
 /// `variables`: a map from the names an expression uses to values computed earlier, handed
 /// out by reference.
 #[derive(Debug, Clone)]
-struct VariablesVal(Vec<(String, Shared)>);
+struct VariablesVal(Vec<(Arc<str>, Shared)>);
 
 impl Val for VariablesVal {
     fn get_type(&self) -> &Type {
@@ -236,13 +236,10 @@ impl Indexer for VariablesVal {
     where
         Self: 'v,
     {
-        let name = idx
-            .downcast_ref::<CelString>()
-            .map(|s| s.inner().to_owned())
-            .unwrap_or_default();
-        match self.0.iter().find(|(n, _)| *n == name) {
+        let name = idx.downcast_ref::<CelString>().map_or("", |s| s.inner());
+        match self.0.iter().find(|(n, _)| &**n == name) {
             Some((_, value)) => Ok(CowVal::Borrowed(&**value)),
-            None => Err(cel::ExecutionError::no_such_key(&name)),
+            None => Err(cel::ExecutionError::no_such_key(name)),
         }
     }
 

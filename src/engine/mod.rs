@@ -15,6 +15,7 @@ use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAct
 use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What is being admitted: the object and what the API server would say about it.
 #[derive(Debug, Clone)]
@@ -414,30 +415,23 @@ impl<'p> Variables<'p> {
     }
 
     /// Runs an expression with the variables it uses evaluated first (each once).
-    fn run(
-        &mut self,
-        env: &cel::Environment,
-        scope: &Scope<'_>,
-        compiled: &Compiled,
-    ) -> Result<Shared, EvalError> {
-        let mut bound = Vec::with_capacity(compiled.program.analysis.variables.len());
-        for name in &compiled.program.analysis.variables {
-            let Some(i) = self.policy.variables.iter().position(|(n, _)| n == name) else {
-                continue;
-            };
+    fn run(&mut self, env: &cel::Environment, scope: &Scope<'_>, compiled: &Compiled) -> Result<Shared, EvalError> {
+        let mut bound = Vec::with_capacity(compiled.uses.len());
+        for &i in &compiled.uses {
+            let (name, variable) = &self.policy.variables[i];
             if self.values[i].is_none() {
-                let result = self.run(env, scope, &self.policy.variables[i].1);
+                let result = self.run(env, scope, variable);
                 self.values[i] = Some(result);
             }
             match &self.values[i] {
-                Some(Ok(value)) => bound.push((name.clone(), Shared::clone(value))),
+                Some(Ok(value)) => bound.push((Arc::clone(name), Shared::clone(value))),
                 // The innermost variable that failed names the cause; don't repeat the chain.
                 Some(Err(e)) if e.0.starts_with("variables.") => return Err(e.clone()),
                 Some(Err(e)) => return Err(EvalError(format!("variables.{name}: {}", e.0))),
                 None => {}
             }
         }
-        env.run(scope, &compiled.program, &bound)
+        env.run(scope, &compiled.program, bound)
     }
 }
 

@@ -68,6 +68,8 @@ pub struct Compiled {
     pub program: Program,
     /// e.g. `spec.validations[0].expression`.
     pub field: String,
+    /// The policy's variables it uses (`variables.NAME`), as indexes into its `variables`.
+    pub uses: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -87,7 +89,7 @@ pub struct CompiledPolicy {
     pub line: u32,
     pub spec: PolicySpec,
     pub match_conditions: Vec<(String, Compiled)>,
-    pub variables: Vec<(String, Compiled)>,
+    pub variables: Vec<(std::sync::Arc<str>, Compiled)>,
     pub validations: Vec<CompiledValidation>,
     pub audit_annotations: Vec<(String, Compiled)>,
     pub failure_policy: FailurePolicy,
@@ -385,7 +387,19 @@ fn compile_policy(
                 .map(str::to_owned)
                 .collect();
             match env.compile(expression, visible) {
-                Ok(program) => Ok(Compiled { program, field }),
+                Ok(program) => {
+                    let uses = program
+                        .analysis
+                        .variables
+                        .iter()
+                        .filter_map(|used| names.iter().position(|n| n == used))
+                        .collect();
+                    Ok(Compiled {
+                        program,
+                        field,
+                        uses,
+                    })
+                }
                 Err(error) => Err(PolicyError::Compile {
                     source_name: source.name.clone(),
                     line: doc.root.deepest(&segments).1.line,
@@ -398,7 +412,7 @@ fn compile_policy(
     let mut variables = Vec::new();
     for (i, v) in spec.variables.iter().enumerate() {
         let field = format!("spec.variables[{i}].expression");
-        variables.push((v.name.clone(), compile(field, &v.expression, &names[..i])?));
+        variables.push((v.name.as_str().into(), compile(field, &v.expression, &names[..i])?));
     }
     let mut match_conditions = Vec::new();
     for (i, c) in spec.match_conditions.iter().enumerate() {
