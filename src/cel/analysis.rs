@@ -45,6 +45,8 @@ const NAMESPACES: &[&str] = &["math", "strings", "lists", "base64", "optional"];
 pub struct Analysis {
     /// `variables.NAME` names used, in first-use order.
     pub variables: Vec<String>,
+    /// Whether the expression reads `params`.
+    pub uses_params: bool,
 }
 
 struct Walk<'a> {
@@ -189,6 +191,7 @@ impl Walk<'_> {
             ));
         }
         if ROOT_VARIABLES.contains(&name) {
+            self.found.uses_params |= name == "params";
             return Ok(());
         }
         if name == "authorizer" {

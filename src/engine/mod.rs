@@ -14,7 +14,7 @@ use crate::policy::matching::{self, MatchTarget};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
 use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What is being admitted: the object and what the API server would say about it.
@@ -102,6 +102,7 @@ pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
     let scope = set.env.scope(&base_activation(request));
+    let mut shared = SharedVariables::default();
     for binding in &set.bindings {
         let Some(policy) = set.policy_of(binding) else {
             continue;
@@ -129,7 +130,9 @@ pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
                 let null = cel::null_val();
                 for param in params {
                     let value = param.map_or(&*null, |p| &*p.value);
-                    judge.run(&scope.child("params", value));
+                    // The parameter object's identity keys the variables that read it.
+                    let key = param.map_or(usize::MAX, |p| p as *const ParamObject as usize);
+                    judge.run(&scope.child("params", value), key, &mut shared);
                 }
             }
             Err(message) => judge.failure(message, "InternalError", None, true),
@@ -319,9 +322,13 @@ impl Judge<'_, '_> {
         }
     }
 
-    fn run(&mut self, scope: &Scope<'_>) {
+    fn run(&mut self, scope: &Scope<'_>, params_key: usize, shared: &mut SharedVariables) {
         let env = &self.set.env;
-        let mut variables = Variables::new(self.policy);
+        let mut variables = Variables {
+            policy: self.policy,
+            params_key,
+            shared,
+        };
         let mut run = |compiled: &Compiled| variables.run(env, scope, compiled);
         for (name, condition) in &self.policy.match_conditions {
             let failure = match run(condition) {
@@ -400,35 +407,46 @@ impl Judge<'_, '_> {
     }
 }
 
+/// Variable values of one request, by slot (see [`crate::policy::VariableSlot`]) and, for those
+/// that read `params`, parameter object: each definition is evaluated once per request.
+type SharedVariables = HashMap<(usize, usize), Result<Shared, EvalError>>;
+
 /// The lazily evaluated `variables` of one policy for one request and parameter object.
-struct Variables<'p> {
+struct Variables<'p, 's> {
     policy: &'p CompiledPolicy,
-    values: Vec<Option<Result<Shared, EvalError>>>,
+    params_key: usize,
+    shared: &'s mut SharedVariables,
 }
 
-impl<'p> Variables<'p> {
-    fn new(policy: &'p CompiledPolicy) -> Self {
-        Variables {
-            policy,
-            values: vec![None; policy.variables.len()],
-        }
-    }
-
+impl Variables<'_, '_> {
     /// Runs an expression with the variables it uses evaluated first (each once).
-    fn run(&mut self, env: &cel::Environment, scope: &Scope<'_>, compiled: &Compiled) -> Result<Shared, EvalError> {
+    fn run(
+        &mut self,
+        env: &cel::Environment,
+        scope: &Scope<'_>,
+        compiled: &Compiled,
+    ) -> Result<Shared, EvalError> {
         let mut bound = Vec::with_capacity(compiled.uses.len());
         for &i in &compiled.uses {
             let (name, variable) = &self.policy.variables[i];
-            if self.values[i].is_none() {
+            let slot = self.policy.variable_slots[i];
+            let key = (
+                slot.slot,
+                if slot.uses_params {
+                    self.params_key
+                } else {
+                    usize::MAX
+                },
+            );
+            if !self.shared.contains_key(&key) {
                 let result = self.run(env, scope, variable);
-                self.values[i] = Some(result);
+                self.shared.insert(key, result);
             }
-            match &self.values[i] {
-                Some(Ok(value)) => bound.push((Arc::clone(name), Shared::clone(value))),
+            match &self.shared[&key] {
+                Ok(value) => bound.push((Arc::clone(name), Shared::clone(value))),
                 // The innermost variable that failed names the cause; don't repeat the chain.
-                Some(Err(e)) if e.0.starts_with("variables.") => return Err(e.clone()),
-                Some(Err(e)) => return Err(EvalError(format!("variables.{name}: {}", e.0))),
-                None => {}
+                Err(e) if e.0.starts_with("variables.") => return Err(e.clone()),
+                Err(e) => return Err(EvalError(format!("variables.{name}: {}", e.0))),
             }
         }
         env.run(scope, &compiled.program, bound)

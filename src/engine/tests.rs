@@ -289,3 +289,36 @@ fn request_variables_and_namespace_object() {
     assert!(decision.allowed(), "{decision:?}");
     assert!(decision.matched);
 }
+
+#[test]
+fn variables_of_the_same_definition_are_shared_and_no_others() {
+    let deny = "  validationActions: [Deny]";
+    // `b` has the same text in both policies, but uses an `a` of another definition.
+    let text = policy(
+        "p1",
+        "  variables:\n    - name: a\n      expression: object.metadata.name\n    - name: b\n      expression: variables.a + '!'\n  validations:\n    - expression: variables.b == 'svc!'",
+    ) + &binding("b1", "p1", deny)
+        + &policy(
+            "p2",
+            "  variables:\n    - name: a\n      expression: object.metadata.namespace\n    - name: b\n      expression: variables.a + '!'\n  validations:\n    - expression: variables.b == 'team-a!'",
+        )
+        + &binding("b2", "p2", deny);
+    let decision = decide(&text, SERVICE);
+    assert!(decision.allowed(), "{decision:?}");
+
+    // The same policy through two bindings with different parameter objects.
+    let params = "apiVersion: example.com/v1\nkind: Want\nmetadata: {name: gold}\nwant: gold\n---\napiVersion: example.com/v1\nkind: Want\nmetadata: {name: silver}\nwant: silver\n---\n";
+    let text = policy(
+        "p",
+        "  paramKind: {apiVersion: example.com/v1, kind: Want}\n  variables:\n    - name: want\n      expression: params.want\n  validations:\n    - expression: object.metadata.labels.tier == variables.want\n      messageExpression: \"'want ' + variables.want\"",
+    ) + &binding("gold", "p", "  validationActions: [Deny]\n  paramRef: {name: gold}")
+        + &binding("silver", "p", "  validationActions: [Deny]\n  paramRef: {name: silver}")
+        + params;
+    let decision = decide(&text, SERVICE);
+    let messages: Vec<_> = decision
+        .violations
+        .iter()
+        .map(|v| (v.binding.as_str(), v.message.as_str()))
+        .collect();
+    assert_eq!(messages, vec![("silver", "want silver")]);
+}

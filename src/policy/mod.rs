@@ -11,7 +11,7 @@ pub mod types;
 
 use crate::cel::{CompileError, Environment, Program};
 use crate::manifest::{self, Document, ManifestError, ReadLimits};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use types::*;
 
 pub const POLICY_GROUP: &str = "admissionregistration.k8s.io";
@@ -90,10 +90,23 @@ pub struct CompiledPolicy {
     pub spec: PolicySpec,
     pub match_conditions: Vec<(String, Compiled)>,
     pub variables: Vec<(std::sync::Arc<str>, Compiled)>,
+    /// For each variable, where its value is kept during an evaluation (see [`VariableSlot`]).
+    pub variable_slots: Vec<VariableSlot>,
     pub validations: Vec<CompiledValidation>,
     pub audit_annotations: Vec<(String, Compiled)>,
     pub failure_policy: FailurePolicy,
     pub description: Option<String>,
+}
+
+/// Variables with the same definition in several policies (the same expression, using variables
+/// of the same definitions) have the same value for the same request and parameters: they share
+/// a slot, so the engine evaluates them once per request rather than once per policy. CEL
+/// expressions have no side effects, so sharing changes no result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VariableSlot {
+    pub slot: usize,
+    /// Whether the value depends on the parameter object (then it is kept per object).
+    pub uses_params: bool,
 }
 
 #[derive(Debug)]
@@ -123,6 +136,8 @@ pub struct ParamObject {
 pub struct PolicySet {
     pub env: Environment,
     pub policies: Vec<CompiledPolicy>,
+    /// How many distinct variable definitions the policies have (see [`VariableSlot`]).
+    pub variable_slots: usize,
     pub bindings: Vec<CompiledBinding>,
     pub params: Vec<ParamObject>,
 }
@@ -145,6 +160,7 @@ impl PolicySet {
         let mut set = PolicySet {
             env,
             policies: Vec::new(),
+            variable_slots: 0,
             bindings: Vec::new(),
             params: Vec::new(),
         };
@@ -161,6 +177,7 @@ impl PolicySet {
             }
         }
         set.resolve(pending_params, override_params)?;
+        set.assign_variable_slots();
         Ok(set)
     }
 
@@ -278,6 +295,28 @@ impl PolicySet {
             self.params.push(param);
         }
         Ok(())
+    }
+
+    /// Gives variables of the same definition the same slot.
+    fn assign_variable_slots(&mut self) {
+        let mut slots: HashMap<String, usize> = HashMap::new();
+        for policy in &mut self.policies {
+            let mut assigned: Vec<VariableSlot> = Vec::with_capacity(policy.variables.len());
+            for (_, compiled) in &policy.variables {
+                // The definition: the expression and the slots of the variables it uses.
+                let mut signature = compiled.program.source.clone();
+                let mut uses_params = compiled.program.analysis.uses_params;
+                for &used in &compiled.uses {
+                    signature.push_str(&format!("\u{0}{}", assigned[used].slot));
+                    uses_params |= assigned[used].uses_params;
+                }
+                let next = slots.len();
+                let slot = *slots.entry(signature).or_insert(next);
+                assigned.push(VariableSlot { slot, uses_params });
+            }
+            policy.variable_slots = assigned;
+        }
+        self.variable_slots = slots.len();
     }
 
     /// The policy a binding names.
@@ -412,7 +451,10 @@ fn compile_policy(
     let mut variables = Vec::new();
     for (i, v) in spec.variables.iter().enumerate() {
         let field = format!("spec.variables[{i}].expression");
-        variables.push((v.name.as_str().into(), compile(field, &v.expression, &names[..i])?));
+        variables.push((
+            v.name.as_str().into(),
+            compile(field, &v.expression, &names[..i])?,
+        ));
     }
     let mut match_conditions = Vec::new();
     for (i, c) in spec.match_conditions.iter().enumerate() {
@@ -468,6 +510,7 @@ fn compile_policy(
         spec,
         match_conditions,
         variables,
+        variable_slots: Vec::new(),
         validations,
         audit_annotations,
     })

@@ -108,3 +108,23 @@ fn field_annotations_point_validations_at_shape_fields() {
     one.insert(FIELD_ANNOTATION.to_owned(), "key".to_owned());
     assert_eq!(fields_pointed_at(&one, 2), vec![Some("key".to_owned()); 2]);
 }
+
+#[test]
+fn identical_variable_definitions_share_a_slot() {
+    let second = VALID
+        .replace("name: p\n", "name: q\n")
+        .replace("name: b\n", "name: c\n")
+        .replace("policyName: p", "policyName: q");
+    let set = compile(&format!("{VALID}---\n{second}")).unwrap();
+    assert_eq!(set.variable_slots, 1);
+    assert_eq!(
+        set.policies[0].variable_slots,
+        set.policies[1].variable_slots
+    );
+    let other = second.replace(
+        "expression: object.metadata.name",
+        "expression: object.metadata.namespace",
+    );
+    let set = compile(&format!("{VALID}---\n{other}")).unwrap();
+    assert_eq!(set.variable_slots, 2);
+}
