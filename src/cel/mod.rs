@@ -26,6 +26,9 @@ pub const MAX_EXPRESSION_BYTES: usize = 16 * 1024;
 pub const MAX_BRACKET_DEPTH: usize = 32;
 /// Deepest syntax tree accepted after parsing (the evaluator recurses on it).
 pub const MAX_TREE_DEPTH: usize = 96;
+/// Stack for the parser: enough for the deepest chain MAX_EXPRESSION_BYTES can spell. It is
+/// reserved address space; only what the parser touches is memory.
+const COMPILE_STACK_BYTES: usize = 128 * 1024 * 1024;
 
 /// A compile error, with a 1-based line and column inside the expression where known.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -98,6 +101,29 @@ impl Environment {
     /// `variables.NAME` may use.
     pub fn compile(&self, source: &str, variables: &[&str]) -> Result<Program, CompileError> {
         check_size(source)?;
+        // The parser recurses once per operator of a chain (`a.b.c...`, `1+1+...`), which no
+        // pre-check bounds well: parse on a thread with a stack large enough for the longest
+        // expression accepted, and drop a rejected (deep) tree there too.
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("cel-compile".into())
+                .stack_size(COMPILE_STACK_BYTES)
+                .spawn_scoped(scope, || self.compile_here(source, variables))
+                .map_err(|e| CompileError {
+                    position: None,
+                    message: format!("cannot start the compiler thread: {e}"),
+                })?
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(CompileError {
+                        position: None,
+                        message: "the CEL parser failed on this expression".into(),
+                    })
+                })
+        })
+    }
+
+    fn compile_here(&self, source: &str, variables: &[&str]) -> Result<Program, CompileError> {
         let program = self.env.compile(source).map_err(|errors| {
             let first = errors.errors.first();
             CompileError {
@@ -461,5 +487,61 @@ mod shared_tests {
             }
         }
         assert!(failed.is_empty(), "{failed:#?}");
+    }
+}
+#[cfg(test)]
+mod hostile_tests {
+    use super::*;
+
+    /// Long operator chains and member chains are refused or evaluated, never a stack overflow
+    /// (tests run on 2 MiB thread stacks).
+    #[test]
+    fn long_chains_do_not_overflow() {
+        let env = Environment::new();
+        let longest = MAX_EXPRESSION_BYTES;
+        let deep = [
+            vec!["1"; longest / 2].join("+"),
+            format!("object{}", ".a".repeat((longest - 6) / 2)),
+            format!("object{}", "[0]".repeat((longest - 6) / 3)),
+        ];
+        for source in &deep {
+            assert!(source.len() <= longest);
+            let err = env.compile(source, &[]).unwrap_err().to_string();
+            assert!(err.contains("nested deeper than"), "{:.20}: {err}", source);
+        }
+        let others = [
+            vec!["true"; 3000].join(" && "),
+            vec!["false"; 2500].join(" || "),
+            format!("{}1", "-".repeat(longest - 1)),
+            format!("{}true", "!".repeat(longest - 4)),
+            format!("[{}]", vec!["1"; 5000].join(",")),
+            vec!["1 ? 2 : 3"; 1500].join(" ? 4 : "),
+        ];
+        // The deepest trees accepted evaluate on a 2 MiB test-thread stack.
+        let accepted = [
+            format!("object{}", ".a".repeat(MAX_TREE_DEPTH - 2)),
+            format!(
+                "{}true{}",
+                "[".repeat(MAX_BRACKET_DEPTH),
+                "]".repeat(MAX_BRACKET_DEPTH)
+            ),
+            format!(
+                "{}1{}",
+                "(1 + ".repeat(MAX_BRACKET_DEPTH),
+                ")".repeat(MAX_BRACKET_DEPTH)
+            ),
+        ];
+        for source in accepted {
+            let program = env
+                .compile(&source, &[])
+                .unwrap_or_else(|e| panic!("{source:.30}: {e}"));
+            let _ = env.evaluate(&program, &Activation::default());
+        }
+        for source in others {
+            let source = &source[..source.len().min(longest)];
+            if let Ok(program) = env.compile(source, &[]) {
+                let _ = env.evaluate(&program, &Activation::default());
+            }
+        }
     }
 }
