@@ -14,6 +14,16 @@ fn the_readme_example_is_denied_and_the_compliant_one_allowed() {
 }
 
 #[test]
+fn the_readme_shows_what_the_first_command_prints() {
+    let run = gate(&["check", "examples/service.yaml"]);
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```\n{}```", run.stdout)),
+        "README.md's example output is stale; the command now prints:\n{run}"
+    );
+}
+
+#[test]
 fn json_output_has_the_documented_shape() {
     let run = gate(&["check", "--output", "json", "examples/service.yaml"]);
     run.expect_code(1);
