@@ -257,11 +257,13 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
         );
     }
 
-    #[test]
-    fn threads_give_the_same_report_in_the_same_order() {
+    /// 600 copies of the example (large enough to be split for parsing) and `tail`, checked on
+    /// one thread and on two.
+    fn one_and_two_threads(tail: &str) -> (Report, Report) {
         let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
         let service = include_str!("../examples/service.yaml");
-        let text: String = (0..600).map(|_| format!("---\n{service}")).collect();
+        let mut text: String = (0..600).map(|_| format!("---\n{service}")).collect();
+        text.push_str(tail);
         assert!(
             text.len() > SPLIT_BYTES,
             "the text must be large enough to be split"
@@ -275,27 +277,19 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
             threads: 2,
             ..CheckOptions::default()
         };
-        let two = check_inputs(&set, &[input], &options);
+        (one, check_inputs(&set, &[input], &options))
+    }
+
+    #[test]
+    fn threads_give_the_same_report_in_the_same_order() {
+        let (one, two) = one_and_two_threads("");
         assert_eq!(one.results.len(), 600);
         assert_eq!(one, two);
     }
 
     #[test]
     fn split_parsing_reports_errors_as_the_whole_text_would() {
-        let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
-        let service = include_str!("../examples/service.yaml");
-        let mut text: String = (0..600).map(|_| format!("---\n{service}")).collect();
-        text.push_str("---\napiVersion: v1\nkind: X\nmetadata: {name: [\n");
-        let input = Input {
-            name: "many.yaml".into(),
-            text: text.into_bytes(),
-        };
-        let one = check_inputs(&set, std::slice::from_ref(&input), &CheckOptions::default());
-        let options = CheckOptions {
-            threads: 2,
-            ..CheckOptions::default()
-        };
-        let two = check_inputs(&set, &[input], &options);
+        let (one, two) = one_and_two_threads("---\napiVersion: v1\nkind: X\nmetadata: {name: [\n");
         assert!(
             one.errors[0].message.starts_with("document 600: line "),
             "{:?}",
