@@ -3,4 +3,6 @@
 
 mod cli;
 mod golden;
+mod server;
+mod server_support;
 mod support;

@@ -7,10 +7,14 @@
 //! I/O lives at the edges: [`policy::load`] reads policy files, [`cli`] the command line.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod cel;
+pub mod certs;
 pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod manifest;
+pub mod metrics;
 pub mod policy;
 pub mod report;
+pub mod server;

@@ -1,0 +1,267 @@
+//! Running the real server for a test, and a real HTTPS client (hyper over tokio-rustls) to talk
+//! to it. The server process is killed when its handle is dropped.
+
+use crate::support::repo;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use tokio::net::TcpStream;
+
+pub fn gate_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_cmek-gate")
+}
+
+/// Writes development certificates with `cmek-gate certs` into `dir`.
+pub fn make_certs(dir: &Path, client: bool) {
+    let mut args = vec![
+        "certs",
+        "--out",
+        dir.to_str().unwrap(),
+        "--dns",
+        "localhost",
+        "--dns",
+        "127.0.0.1",
+    ];
+    if client {
+        args.extend(["--client", "kube-apiserver"]);
+    }
+    let out = Command::new(gate_binary()).args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "cmek-gate certs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A running `cmek-gate serve`.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub metrics: SocketAddr,
+    pub stderr_path: PathBuf,
+}
+
+impl Server {
+    /// Starts `cmek-gate serve` with `cert`/`key` and extra flags on loopback ports.
+    pub fn start(cert: &Path, key: &Path, extra: &[&str], log_dir: &Path) -> Server {
+        let stderr_path = log_dir.join("server.log");
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut child = Command::new(gate_binary())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--cert")
+            .arg(cert)
+            .arg("--key")
+            .arg(key)
+            .args(["--reload-interval", "200ms"])
+            .args(extra)
+            .current_dir(repo())
+            .env_remove("CMEK_GATE_POLICIES")
+            .env_remove("CMEK_GATE_PARAMS")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut addr = None;
+        let mut metrics = None;
+        while addr.is_none() || metrics.is_none() {
+            let line = match lines.next() {
+                Some(Ok(line)) => line,
+                _ => panic!(
+                    "the server exited before listening:\n{}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                ),
+            };
+            if let Some(a) = line.strip_prefix("listening on https://") {
+                addr = Some(a.parse().unwrap());
+            }
+            if let Some(m) = line.strip_prefix("metrics on http://") {
+                metrics = Some(m.trim_end_matches("/metrics").parse().unwrap());
+            }
+        }
+        Server {
+            child,
+            addr: addr.unwrap(),
+            metrics: metrics.unwrap(),
+            stderr_path,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The metrics page, over plain HTTP.
+    pub async fn metrics_text(&self) -> String {
+        let stream = TcpStream::connect(self.metrics).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::get("/metrics")
+            .header("host", "localhost")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        String::from_utf8(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap()
+    }
+
+    /// The value of a metric line that starts with `prefix`, 0 when absent.
+    pub async fn metric(&self, prefix: &str) -> f64 {
+        self.metrics_text()
+            .await
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Sends a signal with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTPS client that trusts the given CA certificates, optionally with a client certificate.
+#[derive(Clone)]
+pub struct Client {
+    connector: tokio_rustls::TlsConnector,
+    pub addr: SocketAddr,
+}
+
+/// What one request got back.
+pub struct Reply {
+    pub status: u16,
+    pub body: Bytes,
+    /// The server's certificate as presented in the handshake.
+    pub server_cert: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+impl Client {
+    pub fn new(
+        addr: SocketAddr,
+        ca_files: &[&Path],
+        client_cert: Option<(&Path, &Path)>,
+    ) -> Client {
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in ca_files {
+            for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+                roots.add(cert.unwrap()).unwrap();
+            }
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+        let mut config = match client_cert {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain = CertificateDer::pem_file_iter(cert)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                builder
+                    .with_client_auth_cert(chain, PrivateKeyDer::from_pem_file(key).unwrap())
+                    .unwrap()
+            }
+        };
+        // Full handshakes only, so that every connection shows the certificate being served.
+        config.resumption = rustls::client::Resumption::disabled();
+        Client {
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            addr,
+        }
+    }
+
+    /// Opens a TLS connection (a new one for every call).
+    pub async fn connect(&self) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let tcp = TcpStream::connect(self.addr).await?;
+        self.connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+    }
+
+    /// One request on a new connection.
+    pub async fn send(&self, method: &str, path: &str, body: &[u8]) -> Result<Reply, String> {
+        let tls = self.connect().await.map_err(|e| format!("TLS: {e}"))?;
+        let server_cert = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.to_vec())
+            .unwrap_or_default();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| format!("HTTP handshake: {e}"))?;
+        tokio::spawn(connection);
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .unwrap();
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("request: {e}"))?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("body: {e}"))?
+            .to_bytes();
+        Ok(Reply {
+            status,
+            body,
+            server_cert,
+        })
+    }
+}

@@ -1,0 +1,246 @@
+//! AdmissionReview `admission.k8s.io/v1` in, AdmissionReview out. Pure: the server hands the
+//! parsed body here and writes back what it returns.
+//!
+//! The response keeps the request's `uid`. A denial carries `status.code` 403, a message naming
+//! every violated policy, and the first violation's reason; Warn actions become `warnings` and
+//! Audit actions `auditAnnotations`. DELETE and CONNECT are allowed without evaluation (there is
+//! no object to check). The webhook has no view of the cluster: `namespaceObject` is set only
+//! when the object is itself a Namespace.
+
+use crate::engine::{self, Decision, Request};
+use crate::manifest::{shape, Node};
+use crate::policy::PolicySet;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const API_VERSION: &str = "admission.k8s.io/v1";
+
+/// Why a body is not a usable AdmissionReview.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReviewError {
+    #[error("the body is not an AdmissionReview: {0}")]
+    NotAReview(String),
+    #[error("unsupported AdmissionReview apiVersion {0:?}: only admission.k8s.io/v1 is served")]
+    Version(String),
+    #[error("the AdmissionReview has no request")]
+    NoRequest,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
+pub struct GroupVersionKind {
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
+pub struct GroupVersionResource {
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub resource: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
+pub struct UserInfo {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub uid: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// The request part of an AdmissionReview, as the API server sends it.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionRequest {
+    pub uid: String,
+    pub kind: GroupVersionKind,
+    pub resource: GroupVersionResource,
+    #[serde(default)]
+    pub sub_resource: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub operation: String,
+    #[serde(default)]
+    pub user_info: UserInfo,
+    #[serde(default)]
+    pub object: Option<serde_json::Value>,
+    #[serde(default)]
+    pub old_object: Option<serde_json::Value>,
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdmissionReviewIn {
+    api_version: String,
+    kind: String,
+    request: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Status {
+    pub code: u16,
+    pub message: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionResponse {
+    pub uid: String,
+    pub allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub audit_annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionReviewOut {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub response: AdmissionResponse,
+}
+
+/// The answer to one review, with what the server logs and counts.
+#[derive(Debug, Clone)]
+pub struct Reviewed {
+    pub review: AdmissionReviewOut,
+    /// `None` when nothing was evaluated (DELETE, CONNECT).
+    pub decision: Option<Decision>,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Parses a body as an AdmissionReview v1 with a request.
+pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest, ReviewError> {
+    let review: AdmissionReviewIn =
+        serde_json::from_slice(body).map_err(|e| ReviewError::NotAReview(e.to_string()))?;
+    if review.kind != "AdmissionReview" {
+        return Err(ReviewError::NotAReview(format!(
+            "kind is {:?}",
+            review.kind
+        )));
+    }
+    if review.api_version != API_VERSION {
+        return Err(ReviewError::Version(review.api_version));
+    }
+    let request = review.request.ok_or(ReviewError::NoRequest)?;
+    serde_json::from_value(request).map_err(|e| ReviewError::NotAReview(format!("request: {e}")))
+}
+
+/// Evaluates a review's request and builds the response.
+pub fn review(set: &PolicySet, request: &AdmissionRequest) -> Reviewed {
+    let object = request
+        .object
+        .as_ref()
+        .filter(|o| !o.is_null())
+        .map(Node::from_json);
+    let old_object = request
+        .old_object
+        .as_ref()
+        .filter(|o| !o.is_null())
+        .map(Node::from_json);
+    let name = request
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            object.as_ref().and_then(|o| {
+                o.get("metadata")?
+                    .get("name")?
+                    .scalar_text()
+                    .map(str::to_owned)
+            })
+        })
+        .unwrap_or_default();
+    let namespace = request.namespace.clone().unwrap_or_default();
+    let mut reviewed = Reviewed {
+        review: AdmissionReviewOut {
+            api_version: API_VERSION,
+            kind: "AdmissionReview",
+            response: AdmissionResponse {
+                uid: request.uid.clone(),
+                allowed: true,
+                status: None,
+                warnings: Vec::new(),
+                audit_annotations: BTreeMap::new(),
+            },
+        },
+        decision: None,
+        kind: request.kind.kind.clone(),
+        namespace: namespace.clone(),
+        name: name.clone(),
+    };
+    if matches!(request.operation.as_str(), "DELETE" | "CONNECT") {
+        return reviewed;
+    }
+    let is_namespace = request.kind.group.is_empty() && request.kind.kind == "Namespace";
+    let resource = if request.resource.resource.is_empty() {
+        shape::resource_for(&request.kind.group, &request.kind.kind)
+    } else {
+        request.resource.resource.clone()
+    };
+    let engine_request = Request {
+        object: object.as_ref(),
+        old_object: old_object.as_ref(),
+        group: request.kind.group.clone(),
+        version: request.kind.version.clone(),
+        kind: request.kind.kind.clone(),
+        resource,
+        name,
+        namespace,
+        operation: request.operation.clone(),
+        namespace_object: if is_namespace { object.as_ref() } else { None },
+        username: request.user_info.username.clone(),
+        groups: request.user_info.groups.clone(),
+        dry_run: request.dry_run.unwrap_or(false),
+        uid: request.uid.clone(),
+    };
+    let decision = engine::evaluate(set, &engine_request);
+    let response = &mut reviewed.review.response;
+    response.allowed = decision.allowed();
+    response.warnings = decision
+        .warnings
+        .iter()
+        .map(|w| format!("[{}] {}", w.policy, w.message))
+        .collect();
+    response.audit_annotations = decision.audit_annotations.clone();
+    if !decision.allowed() {
+        let listed: Vec<String> = decision
+            .violations
+            .iter()
+            .map(|v| format!("[{}] {}", v.policy, v.message))
+            .collect();
+        let subject = match (reviewed.namespace.is_empty(), reviewed.name.is_empty()) {
+            (_, true) => reviewed.kind.clone(),
+            (true, false) => format!("{} {}", reviewed.kind, reviewed.name),
+            (false, false) => format!("{} {}/{}", reviewed.kind, reviewed.namespace, reviewed.name),
+        };
+        response.status = Some(Status {
+            code: 403,
+            message: format!("cmek-gate denied {subject}: {}", listed.join("; ")),
+            reason: decision.violations[0].reason.clone(),
+        });
+    }
+    reviewed.decision = Some(decision);
+    reviewed
+}
+
+#[cfg(test)]
+mod tests;

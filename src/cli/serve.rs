@@ -1,0 +1,190 @@
+//! `cmek-gate serve`: flags (and environment variables, as a container expects) into a
+//! [`ServerConfig`], logging, signals, and the tokio runtime around [`crate::server::run`].
+
+use super::policy_paths;
+use crate::server::{run, Bound, ServerConfig};
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serving certificate chain (PEM); re-read when it changes.
+    #[arg(long, env = "CMEK_GATE_CERT", value_name = "FILE")]
+    pub cert: PathBuf,
+    /// Private key of the serving certificate (PEM); re-read when it changes.
+    #[arg(long, env = "CMEK_GATE_KEY", value_name = "FILE")]
+    pub key: PathBuf,
+    /// Address of the HTTPS listener.
+    #[arg(long, env = "CMEK_GATE_LISTEN", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// Address of the plain-HTTP metrics listener (`/metrics`); "off" for none.
+    #[arg(long, env = "CMEK_GATE_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: String,
+    /// CA certificates (PEM) that client certificates must chain to: mutual TLS, so that only
+    /// the API server can call.
+    #[arg(long, env = "CMEK_GATE_CLIENT_CA", value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// Policy files or directories, replacing the embedded library (repeatable).
+    #[arg(
+        long = "policies",
+        value_name = "PATH",
+        env = "CMEK_GATE_POLICIES",
+        value_delimiter = ','
+    )]
+    pub policies: Vec<PathBuf>,
+    /// Parameter files (repeatable).
+    #[arg(
+        long = "params",
+        value_name = "FILE",
+        env = "CMEK_GATE_PARAMS",
+        value_delimiter = ','
+    )]
+    pub params: Vec<PathBuf>,
+    /// Largest request body, in bytes (answered with 413 above).
+    #[arg(long, env = "CMEK_GATE_MAX_BODY_BYTES", default_value_t = 3 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Most connections served at once; more wait to be accepted.
+    #[arg(long, env = "CMEK_GATE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Longest wait for a TLS handshake, request headers or a request body (e.g. 10s, 500ms).
+    #[arg(long, env = "CMEK_GATE_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub read_timeout: Duration,
+    /// How often the certificate and policy files are checked for changes.
+    #[arg(long, env = "CMEK_GATE_RELOAD_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub reload_interval: Duration,
+    /// Longest wait for requests in flight after SIGTERM.
+    #[arg(long, env = "CMEK_GATE_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Log format.
+    #[arg(long, env = "CMEK_GATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `500ms`, `10s`, `2m`, or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 10s or 500ms"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
+    init_logging(args.log_format);
+    let metrics_listen = match args.metrics_listen.as_str() {
+        "off" | "" => None,
+        addr => Some(
+            addr.parse()
+                .with_context(|| format!("--metrics-listen {addr:?} is not an address"))?,
+        ),
+    };
+    let config = ServerConfig {
+        listen: args.listen,
+        metrics_listen,
+        cert: args.cert,
+        key: args.key,
+        client_ca: args.client_ca,
+        policies: policy_paths(args.policies),
+        params: args.params,
+        max_body_bytes: args.max_body_bytes,
+        max_connections: args.max_connections,
+        read_timeout: args.read_timeout,
+        reload_interval: args.reload_interval,
+        shutdown_grace: args.shutdown_grace,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let (reload_tx, reload_rx) = tokio::sync::watch::channel(());
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the policies");
+                let _ = reload_tx.send(());
+            }
+        });
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = terminate.recv() => tracing::info!("SIGTERM"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+            }
+        };
+        run(config, shutdown, reload_rx, announce).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
+}
+
+/// Tells the bound addresses on stdout (one line each), for scripts and tests.
+fn announce(bound: Bound) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on https://{}", bound.listen);
+    if let Some(metrics) = bound.metrics {
+        let _ = writeln!(out, "metrics on http://{metrics}/metrics");
+    }
+    let _ = out.flush();
+    tracing::info!(listen = %bound.listen, metrics = ?bound.metrics, "serving");
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CMEK_GATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let cases = [
+            ("10s", Some(10_000)),
+            ("500ms", Some(500)),
+            ("2m", Some(120_000)),
+            ("3", Some(3_000)),
+            ("1.5s", Some(1_500)),
+            ("10h", None),
+            ("s", None),
+        ];
+        for (text, millis) in cases {
+            assert_eq!(
+                parse_duration(text).ok().map(|d| d.as_millis() as u64),
+                millis,
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The endpoints: `POST /validate` (AdmissionReview), `POST /v1/check` (a manifest, the check
+//! report back), `GET /healthz`, `GET /readyz`, and `GET /metrics` on the metrics listener.
+//! Handlers read the body within the limits, call the library, record, and answer.
+
+use super::App;
+use crate::admission;
+use crate::check::{check_inputs, CheckOptions, Input};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+type Answer = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Answer {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, content_type)
+        .body(Full::new(body.into()))
+        .expect("a response from valid parts")
+}
+
+fn json(status: StatusCode, value: &impl serde::Serialize) -> Answer {
+    let body = serde_json::to_vec(value).expect("responses serialize");
+    respond(status, "application/json", body)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Answer {
+    json(status, &serde_json::json!({"error": message.into()}))
+}
+
+/// Routes one request.
+pub async fn handle(request: Request<Incoming>, app: Arc<App>) -> Result<Answer, Infallible> {
+    let answer = match (request.method(), request.uri().path()) {
+        (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
+        (&Method::GET, "/readyz") => match app.policy_set() {
+            Some(_) => respond(StatusCode::OK, "text/plain", "ready\n"),
+            None => respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "no policy set loaded yet\n",
+            ),
+        },
+        (&Method::POST, "/validate") => validate(request, &app).await,
+        (&Method::POST, "/v1/check") => check(request, &app).await,
+        (_, "/validate" | "/v1/check") => error(StatusCode::METHOD_NOT_ALLOWED, "use POST"),
+        (_, "/healthz" | "/readyz") => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        (_, path) => error(StatusCode::NOT_FOUND, format!("no endpoint {path}")),
+    };
+    Ok(answer)
+}
+
+/// Reads the body within the size limit and the read timeout.
+async fn read_body(request: Request<Incoming>, app: &App) -> Result<Bytes, Answer> {
+    let limit = app.config.max_body_bytes;
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let body = Limited::new(request.into_body(), limit);
+    match tokio::time::timeout(app.config.read_timeout, body.collect()).await {
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "the body was not received in time",
+        )),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(e)) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the body: {e}"),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+async fn validate(request: Request<Incoming>, app: &App) -> Answer {
+    let body = match read_body(request, app).await {
+        Ok(body) => body,
+        Err(answer) => return answer,
+    };
+    let started = Instant::now();
+    let Some(set) = app.policy_set() else {
+        app.metrics.request("validate", "unavailable", 0.0);
+        return error(StatusCode::SERVICE_UNAVAILABLE, "no policy set loaded yet");
+    };
+    let admission_request = match admission::parse_review(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            app.metrics
+                .request("validate", "bad-request", started.elapsed().as_secs_f64());
+            return error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    let reviewed = admission::review(&set, &admission_request);
+    let seconds = started.elapsed().as_secs_f64();
+    let verdict = match &reviewed.decision {
+        None => "not-evaluated",
+        Some(d) if !d.allowed() => "denied",
+        Some(d) if !d.warnings.is_empty() => "allowed-with-warnings",
+        Some(_) => "allowed",
+    };
+    let policies: Vec<&str> = reviewed
+        .decision
+        .iter()
+        .flat_map(|d| d.violations.iter().map(|v| v.policy.as_str()))
+        .collect();
+    for policy in &policies {
+        app.metrics.violation(policy);
+    }
+    app.metrics.request("validate", verdict, seconds);
+    tracing::info!(
+        uid = %admission_request.uid,
+        operation = %admission_request.operation,
+        kind = %reviewed.kind,
+        namespace = %reviewed.namespace,
+        name = %reviewed.name,
+        dry_run = admission_request.dry_run.unwrap_or(false),
+        verdict,
+        policies = %policies.join(","),
+        latency_us = (seconds * 1e6) as u64,
+        "admission decision"
+    );
+    json(StatusCode::OK, &reviewed.review)
+}
+
+async fn check(request: Request<Incoming>, app: &App) -> Answer {
+    let body = match read_body(request, app).await {
+        Ok(body) => body,
+        Err(answer) => return answer,
+    };
+    let started = Instant::now();
+    let Some(set) = app.policy_set() else {
+        app.metrics.request("check", "unavailable", 0.0);
+        return error(StatusCode::SERVICE_UNAVAILABLE, "no policy set loaded yet");
+    };
+    let inputs = [Input {
+        name: "<request>".into(),
+        text: body.to_vec(),
+    }];
+    let report =
+        tokio::task::spawn_blocking(move || check_inputs(&set, &inputs, &CheckOptions::default()))
+            .await;
+    let Ok(report) = report else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "the check failed");
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let (status, verdict) = match report.exit_code() {
+        0 => (StatusCode::OK, "allowed"),
+        1 => (StatusCode::FORBIDDEN, "denied"),
+        _ => (StatusCode::BAD_REQUEST, "bad-request"),
+    };
+    for result in &report.results {
+        for violation in &result.violations {
+            app.metrics.violation(&violation.policy);
+        }
+    }
+    app.metrics.request("check", verdict, seconds);
+    let summary = report.summary();
+    tracing::info!(
+        documents = summary.documents,
+        denied = summary.denied,
+        errors = summary.errors,
+        verdict,
+        latency_us = (seconds * 1e6) as u64,
+        "check decision"
+    );
+    json(status, &report.to_json())
+}
+
+/// Serves `GET /metrics` (and `/healthz`) over plain HTTP until told to stop.
+pub async fn serve_metrics(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => continue,
+            },
+            _ = stop.changed() => return,
+        };
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let app = Arc::clone(&app);
+                async move {
+                    let answer = match (request.method(), request.uri().path()) {
+                        (&Method::GET, "/metrics") => respond(
+                            StatusCode::OK,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            app.metrics.encode(),
+                        ),
+                        (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
+                        _ => error(StatusCode::NOT_FOUND, "only /metrics here"),
+                    };
+                    Ok::<_, Infallible>(answer)
+                }
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(app_timeout());
+            let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
+        });
+    }
+}
+
+fn app_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(10)
+}
