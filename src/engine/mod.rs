@@ -101,14 +101,20 @@ impl Decision {
 pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
-    let scope = set.env.scope(&base_activation(request));
+    // The request's values are converted only if some binding selects it.
+    let mut scope = None;
     let mut shared = SharedVariables::default();
+    let no_constraints = crate::policy::types::MatchResources::default();
     for binding in &set.bindings {
         let Some(policy) = set.policy_of(binding) else {
             continue;
         };
-        let constraints = policy.spec.match_constraints.clone().unwrap_or_default();
-        if !matching::matches(&constraints, &target, true) {
+        let constraints = policy
+            .spec
+            .match_constraints
+            .as_ref()
+            .unwrap_or(&no_constraints);
+        if !matching::matches(constraints, &target, true) {
             continue;
         }
         if let Some(resources) = &binding.spec.match_resources {
@@ -127,6 +133,8 @@ pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
         match params_for(set, policy, binding, request) {
             Ok(params) if params.is_empty() => judge.params_not_found(),
             Ok(params) => {
+                let scope: &Scope =
+                    scope.get_or_insert_with(|| set.env.scope(&base_activation(request)));
                 let null = cel::null_val();
                 for param in params {
                     let value = param.map_or(&*null, |p| &*p.value);

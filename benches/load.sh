@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Load benchmark of `cmek-gate serve` with a real HTTP load generator (wrk, from Debian's
+# packages), against baselines measured in the same run:
+#   validate   POST /validate, an AdmissionReview of a sensitive Service, the shipped library
+#   no-policy  the same request to a second server whose policy set is empty (TLS, HTTP, JSON
+#              parsing and the response, without policy evaluation)
+#   healthz    GET /healthz on the first server (TLS and HTTP only)
+# at concurrency 8 and 64. Prints requests/s, p50 and p99 as wrk sees them, the server-side p99
+# from the server's own latency histogram, the ratio to the baselines, and the servers' peak RSS.
+#
+#   bash benches/load.sh [SECONDS]      (default 10 s per run; 6 runs)
+#
+# wrk and the servers share this machine's cores: the ratios within one run are what to compare.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --locked --quiet
+gate=target/release/cmek-gate
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+"$gate" certs --out "$work/certs" --dns localhost --dns 127.0.0.1 >/dev/null 2>&1
+mkdir -p "$work/empty"
+
+start() { # name, extra args...
+  local name=$1; shift
+  "$gate" serve --cert "$work/certs/tls.crt" --key "$work/certs/tls.key" \
+    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 "$@" >"$work/$name.out" 2>"$work/$name.log" &
+  echo $! >"$work/$name.pid"
+  for _ in $(seq 100); do grep -q '^metrics on' "$work/$name.out" 2>/dev/null && break; sleep 0.1; done
+  sed -n 's/^listening on //p' "$work/$name.out" >"$work/$name.url"
+  sed -n 's/^metrics on //p' "$work/$name.out" >"$work/$name.metrics"
+  for _ in $(seq 100); do curl -skf "$(cat "$work/$name.url")/readyz" >/dev/null && break; sleep 0.1; done
+}
+start gate
+start bare --policies "$work/empty"
+
+cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("integration/fixtures/admission/create-allowed.json", "r")
+wrk.body = f:read("*a")
+f:close()
+LUA
+
+# p99 from a Prometheus histogram's cumulative buckets (upper bound of the bucket holding it).
+server_p99() { # metrics url, endpoint
+  curl -s "$1" | python3 -c '
+import sys, re
+endpoint = sys.argv[1]
+buckets = []
+for line in sys.stdin:
+    m = re.match(r"cmek_gate_request_duration_seconds_bucket\{(.*)\} (\S+)", line)
+    if m and f"endpoint=\"{endpoint}\"" in m.group(1):
+        le = re.search(r"le=\"([^\"]+)\"", m.group(1)).group(1)
+        buckets.append((float("inf") if le == "+Inf" else float(le), float(m.group(2))))
+buckets.sort()
+total = buckets[-1][1] if buckets else 0
+for le, count in buckets:
+    if total and count >= 0.99 * total:
+        print(f"{le * 1e6:.0f}us" if le != float("inf") else "inf"); break
+else:
+    print("n/a")
+' "$2"
+}
+
+run() { # label, url, concurrency, [lua]
+  local out="$work/$1-$3.txt"
+  if [ -n "${4:-}" ]; then
+    wrk -t2 -c"$3" -d"${seconds}s" --latency -s "$4" "$2" >"$out"
+  else
+    wrk -t2 -c"$3" -d"${seconds}s" --latency "$2" >"$out"
+  fi
+  local rps p50 p99 errors
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
+  p50=$(awk '$1 == "50%" {print $2}' "$out")
+  p99=$(awk '$1 == "99%" {print $2}' "$out")
+  errors=$(grep -E 'Non-2xx|Socket errors' "$out" | tr '\n' ' ' || true)
+  echo "$rps" >"$work/$1-$3.rps"
+  printf '%-10s c=%-3s %10s req/s  p50 %-9s p99 %-9s %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$errors"
+}
+
+gate_url=$(cat "$work/gate.url"); bare_url=$(cat "$work/bare.url")
+echo "cmek-gate serve, $(nproc) cores, wrk -t2, ${seconds}s per run, $(date -u +%Y-%m-%dT%H:%MZ)"
+for c in 8 64; do
+  run validate "$gate_url/validate" "$c" "$work/post.lua"
+  run no-policy "$bare_url/validate" "$c" "$work/post.lua"
+  run healthz "$gate_url/healthz" "$c"
+done
+echo
+for c in 8 64; do
+  python3 -c "
+v, n, h = (float(open('$work/' + k + '-$c.rps').read()) for k in ('validate', 'no-policy', 'healthz'))
+print(f'c={$c}: validate / no-policy = {v / n:.2f}, validate / healthz = {v / h:.2f}')
+"
+done
+echo "server-side p99 of /validate (shipped library, all runs): $(server_p99 "$(cat "$work/gate.metrics")" validate)"
+echo "server-side p99 of /validate (empty policy set, all runs): $(server_p99 "$(cat "$work/bare.metrics")" validate)"
+for name in gate bare; do
+  echo "peak RSS of the $name server: $(awk '/VmHWM/ {print $2, $3}' "/proc/$(cat "$work/$name.pid")/status")"
+done
