@@ -96,5 +96,44 @@ fn ten_thousand(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, stages, per_policy, ten_thousand);
+criterion_group!(
+    benches,
+    stages,
+    per_policy,
+    expression_overhead,
+    ten_thousand
+);
 criterion_main!(benches);
+
+/// The evaluator's fixed cost: a constant, a field read, and a `variables` read.
+fn expression_overhead(c: &mut Criterion) {
+    use cmek_gate::cel::{to_val, Activation, Environment, Shared};
+    let env = Environment::new();
+    let docs = parse_documents(SERVICE, &ReadLimits::default()).unwrap();
+    let mut activation = Activation::default();
+    activation.set("object", to_val(&docs[0].root));
+    let scope = env.scope(&activation);
+    let mut group = c.benchmark_group("expression");
+    for (name, source) in [
+        ("constant", "true"),
+        ("field", "object.metadata.name == 'x'"),
+        (
+            "deep-field",
+            "has(object.spec.template.metadata.annotations)",
+        ),
+    ] {
+        let program = env.compile(source, &[]).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| env.run(&scope, &program, Vec::new()).unwrap())
+        });
+    }
+    let program = env.compile("variables.a == 'x'", &["a"]).unwrap();
+    let value: Shared = Shared::from(cmek_gate::cel::string_val("x"));
+    group.bench_function("variable", |b| {
+        b.iter(|| {
+            env.run(&scope, &program, vec![("a".into(), Shared::clone(&value))])
+                .unwrap()
+        })
+    });
+    group.finish();
+}
