@@ -209,6 +209,9 @@ async fn mutual_tls_refuses_clients_without_a_certificate() {
         .await
         .unwrap();
     assert_eq!(reply.json()["response"]["allowed"], false);
+    // Probes without a client certificate use the plain metrics listener.
+    assert_eq!(server.plain_get("/readyz").await.0, 200);
+    assert_eq!(server.plain_get("/healthz").await.0, 200);
 }
 
 /// Lays out the files as the kubelet mounts a Secret: `tls.crt -> ..data/tls.crt`,

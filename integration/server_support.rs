@@ -105,27 +105,29 @@ impl Server {
 
     /// The metrics page, over plain HTTP.
     pub async fn metrics_text(&self) -> String {
+        self.plain_get("/metrics").await.1
+    }
+
+    /// A GET on the plain-HTTP metrics listener: status and body.
+    pub async fn plain_get(&self, path: &str) -> (u16, String) {
         let stream = TcpStream::connect(self.metrics).await.unwrap();
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
         tokio::spawn(connection);
-        let request = hyper::Request::get("/metrics")
+        let request = hyper::Request::get(path)
             .header("host", "localhost")
             .body(Full::new(Bytes::new()))
             .unwrap();
         let response = sender.send_request(request).await.unwrap();
-        String::from_utf8(
-            response
-                .into_body()
-                .collect()
-                .await
-                .unwrap()
-                .to_bytes()
-                .to_vec(),
-        )
-        .unwrap()
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, String::from_utf8(body).unwrap())
     }
 
     /// The value of a metric line that starts with `prefix`, 0 when absent.

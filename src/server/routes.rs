@@ -40,14 +40,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Answer {
 pub async fn handle(request: Request<Incoming>, app: Arc<App>) -> Result<Answer, Infallible> {
     let answer = match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
-        (&Method::GET, "/readyz") => match app.policy_set() {
-            Some(_) => respond(StatusCode::OK, "text/plain", "ready\n"),
-            None => respond(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "text/plain",
-                "no policy set loaded yet\n",
-            ),
-        },
+        (&Method::GET, "/readyz") => readiness(&app),
         (&Method::POST, "/validate") => validate(request, &app).await,
         (&Method::POST, "/v1/check") => check(request, &app).await,
         (_, "/validate" | "/v1/check") => error(StatusCode::METHOD_NOT_ALLOWED, "use POST"),
@@ -55,6 +48,17 @@ pub async fn handle(request: Request<Incoming>, app: Arc<App>) -> Result<Answer,
         (_, path) => error(StatusCode::NOT_FOUND, format!("no endpoint {path}")),
     };
     Ok(answer)
+}
+
+fn readiness(app: &App) -> Answer {
+    match app.policy_set() {
+        Some(_) => respond(StatusCode::OK, "text/plain", "ready\n"),
+        None => respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "no policy set loaded yet\n",
+        ),
+    }
 }
 
 /// Reads the body within the size limit and the read timeout.
@@ -205,7 +209,12 @@ pub async fn serve_metrics(listener: TcpListener, app: Arc<App>, mut stop: watch
                             app.metrics.encode(),
                         ),
                         (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
-                        _ => error(StatusCode::NOT_FOUND, "only /metrics here"),
+                        // Also here, for probes when the HTTPS port requires client certificates.
+                        (&Method::GET, "/readyz") => readiness(&app),
+                        _ => error(
+                            StatusCode::NOT_FOUND,
+                            "only /metrics, /healthz and /readyz here",
+                        ),
                     };
                     Ok::<_, Infallible>(answer)
                 }

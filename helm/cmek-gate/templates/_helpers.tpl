@@ -1,0 +1,114 @@
+{{/*
+Names, labels and derived values shared by the templates. Only simple constructs are used
+(helm/check_chart.py renders these templates with its own small renderer).
+*/}}
+
+{{/* The chart name, or nameOverride, as a DNS label. */}}
+{{- define "cmek-gate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The full name of the release's resources (also the Service name). */}}
+{{- define "cmek-gate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* chart-version, for the helm.sh/chart label. */}}
+{{- define "cmek-gate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The labels that select the pods. */}}
+{{- define "cmek-gate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cmek-gate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The labels on every resource. */}}
+{{- define "cmek-gate.labels" -}}
+helm.sh/chart: {{ include "cmek-gate.chart" . }}
+{{ include "cmek-gate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: admission-webhook
+app.kubernetes.io/part-of: cmek-gate
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* The ServiceAccount's name. */}}
+{{- define "cmek-gate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "cmek-gate.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the serving certificate (tls.crt, tls.key), mounted at /tls. */}}
+{{- define "cmek-gate.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "cmek-gate.fullname" .)) .Values.tls.secretName -}}
+{{- end -}}
+
+{{/* The serving Certificate (cert-manager); the webhook's caBundle is injected from it. */}}
+{{- define "cmek-gate.servingCertName" -}}
+{{- printf "%s-serving" (include "cmek-gate.fullname" .) -}}
+{{- end -}}
+
+{{/* The chart's own CA: its Certificate, Secret and Issuer share this name. */}}
+{{- define "cmek-gate.caName" -}}
+{{- printf "%s-ca" (include "cmek-gate.fullname" .) -}}
+{{- end -}}
+
+{{/* The self-signed Issuer that signs the CA. */}}
+{{- define "cmek-gate.selfSignedIssuerName" -}}
+{{- printf "%s-selfsigned" (include "cmek-gate.fullname" .) -}}
+{{- end -}}
+
+{{/* The ConfigMap of policy files, mounted at /policies. */}}
+{{- define "cmek-gate.policiesConfigMapName" -}}
+{{- printf "%s-policies" (include "cmek-gate.fullname" .) -}}
+{{- end -}}
+
+{{/* The ConfigMap of the params override, mounted at /params. */}}
+{{- define "cmek-gate.paramsConfigMapName" -}}
+{{- printf "%s-params" (include "cmek-gate.fullname" .) -}}
+{{- end -}}
+
+{{/* The name the API server connects to: <service>.<namespace>.svc */}}
+{{- define "cmek-gate.serviceHost" -}}
+{{- printf "%s.%s.svc" (include "cmek-gate.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/* The image reference: repository@digest, or repository:tag (tag defaults to appVersion). */}}
+{{- define "cmek-gate.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The webhook's caBundle without cert-manager: webhook.caBundle as PEM (base64-encoded here) or
+already base64-encoded. Rendering fails when it is empty: a .svc name cannot have a certificate
+the API server's default roots trust.
+*/}}
+{{- define "cmek-gate.caBundle" -}}
+{{- $ca := trim .Values.webhook.caBundle -}}
+{{- if not $ca -}}
+{{- fail "webhook.caBundle is required when certManager.enabled is false: the PEM of the CA that signed the serving certificate (--set-file webhook.caBundle=ca.crt) or its base64 encoding; see certs/README.md" -}}
+{{- end -}}
+{{- if hasPrefix "-----BEGIN" $ca -}}
+{{- printf "%s\n" $ca | b64enc -}}
+{{- else -}}
+{{- $ca -}}
+{{- end -}}
+{{- end -}}
