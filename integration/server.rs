@@ -449,3 +449,71 @@ async fn a_slow_client_does_not_delay_others_and_sigterm_drains() {
         status.1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_and_audit_annotations_over_tls() {
+    let dir = temp_dir("server-warn-audit");
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("keep-key.yaml"),
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: keep-key}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: [UPDATE]}
+  validations:
+    - expression: >-
+        !('run.googleapis.com/encryption-key' in oldObject.spec.template.metadata.annotations) ||
+        'run.googleapis.com/encryption-key' in object.spec.template.metadata.annotations
+      message: the encryption key may not be removed
+  auditAnnotations:
+    - key: operation
+      valueExpression: request.operation
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: keep-key}
+spec:
+  policyName: keep-key
+  validationActions: [Warn, Audit]
+",
+    )
+    .unwrap();
+    let (server, client) = start(&dir, &["--policies", policies.to_str().unwrap()]);
+    eventually(&server, "readiness", || async {
+        client
+            .send("GET", "/readyz", b"")
+            .await
+            .is_ok_and(|r| r.status == 200)
+    })
+    .await;
+    let review = client
+        .send("POST", "/validate", &admission("update-removes-key"))
+        .await
+        .unwrap()
+        .json();
+    let response = &review["response"];
+    assert_eq!(response["allowed"], true, "{review}");
+    assert_eq!(
+        response["warnings"][0],
+        "[keep-key] the encryption key may not be removed"
+    );
+    assert_eq!(response["auditAnnotations"]["keep-key/operation"], "UPDATE");
+    assert!(
+        response["auditAnnotations"]["validation.policy.admission.k8s.io/validation_failure"]
+            .as_str()
+            .unwrap()
+            .contains("the encryption key may not be removed")
+    );
+    assert_eq!(
+        server
+            .metric(
+                "cmek_gate_requests_total{endpoint=\"validate\",verdict=\"allowed-with-warnings\"}"
+            )
+            .await,
+        1.0
+    );
+}
