@@ -3,6 +3,7 @@
 
 mod cli;
 mod golden;
+mod scan;
 mod server;
 mod server_support;
 mod support;

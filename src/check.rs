@@ -39,6 +39,15 @@ impl Default for CheckOptions {
 /// skipped; `kind: Namespace` documents give the namespace labels and `namespaceObject` of the
 /// other documents.
 pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Report {
+    check_inputs_keeping_documents(set, inputs, options).0
+}
+
+/// [`check_inputs`], also giving back the documents, in the order of the report's results.
+pub fn check_inputs_keeping_documents(
+    set: &PolicySet,
+    inputs: &[Input],
+    options: &CheckOptions,
+) -> (Report, Vec<Document>) {
     let threads = options.threads.clamp(1, 64);
     let mut report = Report::default();
     let mut parsed: Vec<(usize, Vec<Document>)> = Vec::new();
@@ -82,7 +91,8 @@ pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -
         .flatten()
         .collect();
     }
-    report
+    let documents = parsed.into_iter().flat_map(|(_, docs)| docs).collect();
+    (report, documents)
 }
 
 /// Below this size a text is parsed in one piece.

@@ -17,4 +17,5 @@ pub mod manifest;
 pub mod metrics;
 pub mod policy;
 pub mod report;
+pub mod scan;
 pub mod server;

@@ -70,7 +70,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
 }
 
 /// Reads every input: `-` is stdin (once), a directory is walked, a file is read as it is.
-fn read_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+pub(crate) fn read_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
     let mut inputs = Vec::new();
     let mut stdin_read = false;
     for path in paths {

@@ -129,6 +129,8 @@ pub struct ParamObject {
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
     pub value: crate::cel::Shared,
+    /// The object as written, for code that reads parameters (`scan`).
+    pub root: crate::manifest::Node,
     pub source_name: String,
 }
 
@@ -334,6 +336,7 @@ fn param_object(source_name: String, doc: &Document) -> ParamObject {
         namespace: doc.namespace.clone(),
         labels,
         value: crate::cel::Shared::from(crate::cel::to_val(&doc.root)),
+        root: doc.root.clone(),
         source_name,
     }
 }

@@ -1,0 +1,107 @@
+//! `cmek-gate scan`: the compliance of what is deployed or committed, with the KPIs.
+//! `gcloud run services list --format json | cmek-gate scan -` scans what runs today.
+
+use super::check::read_inputs;
+use crate::check::{check_inputs_keeping_documents, CheckOptions};
+use crate::policy::load::load_policy_set;
+use crate::scan::{scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings};
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ScanOutput {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+    Prometheus,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Manifest files or directories, or - for stdin (e.g. `gcloud run services list --format json`).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Policy files or directories, replacing the embedded library (repeatable).
+    #[arg(
+        long = "policies",
+        value_name = "PATH",
+        env = "CMEK_GATE_POLICIES",
+        value_delimiter = ','
+    )]
+    pub policies: Vec<PathBuf>,
+    /// Parameter files (sensitivity labels, owner labels, ...), as for check.
+    #[arg(
+        long = "params",
+        value_name = "FILE",
+        env = "CMEK_GATE_PARAMS",
+        value_delimiter = ','
+    )]
+    pub params: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ScanOutput::Table)]
+    pub output: ScanOutput,
+    /// Exit 1 when the compliance rate (compliant / sensitive) is below this percentage.
+    #[arg(long, value_name = "PERCENT")]
+    pub min_compliance: Option<f64>,
+}
+
+pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
+    if let Some(p) = args.min_compliance {
+        anyhow::ensure!(
+            (0.0..=100.0).contains(&p),
+            "--min-compliance {p}: must be a percentage from 0 to 100"
+        );
+    }
+    let progress = std::io::stderr().is_terminal();
+    let set = load_policy_set(&super::policy_paths(args.policies), &args.params)
+        .context("cannot load the policies")?;
+    let inputs = read_inputs(&args.paths)?;
+    if progress {
+        let bytes: usize = inputs.iter().map(|i| i.text.len()).sum();
+        eprint!(
+            "scanning {} input(s), {} KiB ...",
+            inputs.len(),
+            bytes / 1024
+        );
+    }
+    let options = CheckOptions {
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ..CheckOptions::default()
+    };
+    let (report, documents) = check_inputs_keeping_documents(&set, &inputs, &options);
+    let result = scan(&ScanSettings::from_policy_set(&set), &documents, &report);
+    if progress {
+        eprintln!(
+            " {} documents, {} Cloud Run resources",
+            documents.len(),
+            result.total.resources
+        );
+    }
+    let text = match args.output {
+        ScanOutput::Table => to_table(&result),
+        ScanOutput::Json => serde_json::to_string_pretty(&result)? + "\n",
+        ScanOutput::Csv => to_csv(&result),
+        ScanOutput::Markdown => to_markdown(&result),
+        ScanOutput::Prometheus => to_prometheus(&result),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    for error in &report.errors {
+        eprintln!("error: {}: {}", error.file, error.message);
+    }
+    if !report.errors.is_empty() {
+        return Ok(2);
+    }
+    if let Some(minimum) = args.min_compliance {
+        if result.total.compliance_percent < minimum {
+            eprintln!(
+                "compliance {:.2}% is below the minimum {minimum}%",
+                result.total.compliance_percent
+            );
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}

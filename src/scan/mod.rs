@@ -1,0 +1,291 @@
+//! Auditing what is deployed (or committed): the CMEK compliance of Cloud Run resources, with the
+//! KPIs the governance playbook asks for. Pure: takes the documents and the report of a check.
+//!
+//! A resource is **sensitive** by the parameters the policies use (`CmekGateParams`
+//! `spec.sensitiveLabels`, at the resource or template level). It is **compliant** when it is
+//! sensitive, has a key, and no policy denies it. The **compliance rate** is compliant /
+//! sensitive (100% when nothing is sensitive). Keys are inventoried for cost showback.
+
+use crate::manifest::{shape, Document, Node};
+use crate::policy::PolicySet;
+use crate::report::{DocumentResult, Report};
+mod render;
+
+#[cfg(test)]
+use render::csv_field;
+pub use render::{to_csv, to_markdown, to_prometheus, to_table};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What decides sensitivity, classification and ownership: from the policy set's
+/// `CmekGateParams` named `default`, else the library's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanSettings {
+    pub sensitive_labels: Vec<(String, Vec<String>)>,
+    pub classification_label: String,
+    pub owner_labels: Vec<String>,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        ScanSettings {
+            sensitive_labels: vec![
+                (
+                    "data-classification".into(),
+                    own(&["confidential", "restricted", "sensitive", "regulated"]),
+                ),
+                ("compliance".into(), own(&["pci-dss", "hipaa", "gdpr"])),
+            ],
+            classification_label: "data-classification".into(),
+            owner_labels: own(&["owner", "team"]),
+        }
+    }
+}
+
+impl ScanSettings {
+    /// The settings of the set's `CmekGateParams` `default`, field by field over the defaults.
+    pub fn from_policy_set(set: &PolicySet) -> ScanSettings {
+        let mut settings = ScanSettings::default();
+        let Some(spec) = set
+            .params
+            .iter()
+            .find(|p| p.kind == "CmekGateParams" && p.name == "default")
+            .and_then(|p| p.root.get("spec"))
+        else {
+            return settings;
+        };
+        let strings = |node: &Node| -> Vec<String> {
+            node.items()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|i| i.scalar_text().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        if let Some(entries) = spec.get("sensitiveLabels").and_then(Node::items) {
+            settings.sensitive_labels = entries
+                .iter()
+                .filter_map(|e| {
+                    let key = e.get("key")?.scalar_text()?.to_owned();
+                    Some((key, e.get("values").map(strings).unwrap_or_default()))
+                })
+                .collect();
+        }
+        if let Some(label) = spec.get("classificationLabel").and_then(Node::scalar_text) {
+            settings.classification_label = label.to_owned();
+        }
+        if let Some(owners) = spec.get("ownerLabels") {
+            settings.owner_labels = strings(owners);
+        }
+        settings
+    }
+}
+
+/// One Cloud Run resource as the scan sees it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    pub file: String,
+    pub document: usize,
+    pub line: u32,
+    pub kind: String,
+    pub name: String,
+    /// The project (ID or number): `metadata.namespace` for Cloud Run, the
+    /// `cnrm.cloud.google.com/project-id` annotation (else the namespace) for Config Connector.
+    pub project: String,
+    pub region: String,
+    pub classification: String,
+    pub owner: String,
+    pub sensitive: bool,
+    /// The key name, `ref:NAME` for a Config Connector reference, or empty.
+    pub key: String,
+    pub compliant: bool,
+    /// The policies that deny it.
+    pub failing: Vec<String>,
+}
+
+/// Counts for one group of resources.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Tally {
+    pub resources: usize,
+    pub sensitive: usize,
+    pub compliant: usize,
+    /// compliant / sensitive, in percent (100 when nothing is sensitive).
+    pub compliance_percent: f64,
+}
+
+impl Tally {
+    fn add(&mut self, resource: &Resource) {
+        self.resources += 1;
+        self.sensitive += resource.sensitive as usize;
+        self.compliant += resource.compliant as usize;
+        self.compliance_percent = percent(self.compliant, self.sensitive);
+    }
+}
+
+fn percent(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        100.0
+    } else {
+        (part as f64 * 10_000.0 / whole as f64).round() / 100.0
+    }
+}
+
+/// A key in use, for cost showback.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyUse {
+    pub key: String,
+    pub services: usize,
+    pub jobs: usize,
+    pub owners: BTreeSet<String>,
+    pub projects: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Scan {
+    pub total: Tally,
+    pub by_project: BTreeMap<String, Tally>,
+    pub by_region: BTreeMap<String, Tally>,
+    pub by_classification: BTreeMap<String, Tally>,
+    pub by_owner: BTreeMap<String, Tally>,
+    /// Resources denied by a policy, or sensitive without a key.
+    pub non_compliant: Vec<Resource>,
+    pub keys: Vec<KeyUse>,
+    /// Resources that carry a key but are not sensitive (CMEK over-applied: cost and risk).
+    pub keys_not_needed: Vec<Resource>,
+    pub resources: Vec<Resource>,
+    /// Inputs that could not be read.
+    pub errors: Vec<crate::report::InputError>,
+}
+
+const UNSET: &str = "(none)";
+
+/// Builds the scan from a check's documents and report (the same order).
+pub fn scan(settings: &ScanSettings, documents: &[Document], report: &Report) -> Scan {
+    let mut scan = Scan {
+        errors: report.errors.clone(),
+        ..Scan::default()
+    };
+    let mut keys: BTreeMap<String, KeyUse> = BTreeMap::new();
+    for (document, result) in documents.iter().zip(&report.results) {
+        if !shape::is_cloud_run_shape(document.group(), &document.kind) {
+            continue;
+        }
+        let resource = describe(settings, document, result);
+        scan.total.add(&resource);
+        for (map, value) in [
+            (&mut scan.by_project, &resource.project),
+            (&mut scan.by_region, &resource.region),
+            (&mut scan.by_classification, &resource.classification),
+            (&mut scan.by_owner, &resource.owner),
+        ] {
+            map.entry(value.clone()).or_default().add(&resource);
+        }
+        if !resource.failing.is_empty() || (resource.sensitive && !resource.compliant) {
+            scan.non_compliant.push(resource.clone());
+        }
+        if !resource.key.is_empty() {
+            let entry = keys.entry(resource.key.clone()).or_insert_with(|| KeyUse {
+                key: resource.key.clone(),
+                ..KeyUse::default()
+            });
+            if resource.kind.ends_with("Job") {
+                entry.jobs += 1;
+            } else {
+                entry.services += 1;
+            }
+            entry.owners.insert(resource.owner.clone());
+            entry.projects.insert(resource.project.clone());
+            if !resource.sensitive {
+                scan.keys_not_needed.push(resource.clone());
+            }
+        }
+        scan.resources.push(resource);
+    }
+    scan.keys = keys.into_values().collect();
+    scan
+}
+
+fn describe(settings: &ScanSettings, document: &Document, result: &DocumentResult) -> Resource {
+    let (group, kind) = (document.group(), document.kind.as_str());
+    let root = &document.root;
+    let labels_at = |field: &str| -> BTreeMap<String, String> {
+        shape::field(root, group, kind, field)
+            .and_then(Node::entries)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| Some((e.key.clone(), e.value.scalar_text()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let levels = [labels_at("labels"), labels_at("templateLabels")];
+    let label = |key: &str| -> Option<String> {
+        levels
+            .iter()
+            .find_map(|l| l.get(key).filter(|v| !v.is_empty()).cloned())
+    };
+    let sensitive = settings.sensitive_labels.iter().any(|(key, values)| {
+        levels.iter().any(|l| {
+            l.get(key)
+                .is_some_and(|v| values.iter().any(|s| s.eq_ignore_ascii_case(v)))
+        })
+    });
+    let key = match shape::field(root, group, kind, "key") {
+        Some(node) if node.entries().is_some() => match (node.get("external"), node.get("name")) {
+            (Some(external), _) if external.scalar_text().is_some_and(|t| !t.is_empty()) => {
+                external.scalar_text().unwrap_or_default().to_owned()
+            }
+            (_, Some(name)) if name.scalar_text().is_some_and(|t| !t.is_empty()) => {
+                format!("ref:{}", name.scalar_text().unwrap_or_default())
+            }
+            _ => String::new(),
+        },
+        Some(node) => node.scalar_text().unwrap_or_default().trim().to_owned(),
+        None => String::new(),
+    };
+    let project = root
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get("cnrm.cloud.google.com/project-id"))
+        .and_then(Node::scalar_text)
+        .map(str::to_owned)
+        .unwrap_or_else(|| document.namespace.clone());
+    let mut failing: Vec<String> = result.violations.iter().map(|v| v.policy.clone()).collect();
+    failing.dedup();
+    let or_unset = |v: Option<String>| {
+        v.filter(|v| !v.is_empty())
+            .unwrap_or_else(|| UNSET.to_owned())
+    };
+    Resource {
+        file: result.file.clone(),
+        document: result.document,
+        line: result.line,
+        kind: document.kind.clone(),
+        name: document.name.clone(),
+        project: or_unset(Some(project)),
+        region: or_unset(
+            shape::field(root, group, kind, "region")
+                .and_then(Node::scalar_text)
+                .map(str::to_owned),
+        ),
+        classification: or_unset(
+            label(&settings.classification_label).map(|c| c.to_ascii_lowercase()),
+        ),
+        owner: or_unset(settings.owner_labels.iter().find_map(|o| label(o))),
+        sensitive,
+        compliant: sensitive && !key.is_empty() && result.violations.is_empty(),
+        key,
+        failing,
+    }
+}
+
+#[cfg(test)]
+mod tests;

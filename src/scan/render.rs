@@ -1,0 +1,340 @@
+//! A scan as text: a table for the terminal, CSV (one row per resource), Markdown (for a report
+//! or a pull request comment), and the Prometheus text format (for a node-exporter textfile
+//! collector or a push gateway).
+
+use super::{Resource, Scan, Tally};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+fn rate(t: &Tally) -> String {
+    format!("{:.2}%", t.compliance_percent)
+}
+
+fn tally_rows(title: &str, groups: &BTreeMap<String, Tally>) -> Vec<Vec<String>> {
+    let mut rows = vec![vec![
+        title.to_owned(),
+        "resources".into(),
+        "sensitive".into(),
+        "compliant".into(),
+        "rate".into(),
+    ]];
+    for (name, t) in groups {
+        rows.push(vec![
+            name.clone(),
+            t.resources.to_string(),
+            t.sensitive.to_string(),
+            t.compliant.to_string(),
+            rate(t),
+        ]);
+    }
+    rows
+}
+
+/// Aligned columns.
+fn columns(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "  {}", line.join("  ").trim_end());
+    }
+    out
+}
+
+fn resource_label(r: &Resource) -> String {
+    format!("{}:{} {} {}/{}", r.file, r.line, r.kind, r.project, r.name)
+}
+
+/// For people at a terminal.
+pub fn to_table(scan: &Scan) -> String {
+    let t = &scan.total;
+    let mut out = format!(
+        "{} Cloud Run resources, {} sensitive, {} compliant: compliance {}\n",
+        t.resources,
+        t.sensitive,
+        t.compliant,
+        rate(t)
+    );
+    for (title, groups) in [
+        ("project", &scan.by_project),
+        ("region", &scan.by_region),
+        ("classification", &scan.by_classification),
+        ("owner", &scan.by_owner),
+    ] {
+        let _ = write!(out, "\nby {title}\n{}", columns(&tally_rows(title, groups)));
+    }
+    if !scan.non_compliant.is_empty() {
+        let _ = writeln!(out, "\nnon-compliant ({})", scan.non_compliant.len());
+        for r in &scan.non_compliant {
+            let why = if r.failing.is_empty() {
+                "sensitive without a key".to_owned()
+            } else {
+                r.failing.join(", ")
+            };
+            let _ = writeln!(out, "  {} (owner {}): {why}", resource_label(r), r.owner);
+        }
+    }
+    if !scan.keys.is_empty() {
+        let mut rows = vec![vec![
+            "key".to_owned(),
+            "services".into(),
+            "jobs".into(),
+            "owners".into(),
+            "projects".into(),
+        ]];
+        for k in &scan.keys {
+            rows.push(vec![
+                k.key.clone(),
+                k.services.to_string(),
+                k.jobs.to_string(),
+                k.owners.iter().cloned().collect::<Vec<_>>().join(","),
+                k.projects.iter().cloned().collect::<Vec<_>>().join(","),
+            ]);
+        }
+        let _ = write!(
+            out,
+            "\nkeys in use ({})\n{}",
+            scan.keys.len(),
+            columns(&rows)
+        );
+    }
+    if !scan.keys_not_needed.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nkeys on resources that are not sensitive ({})",
+            scan.keys_not_needed.len()
+        );
+        for r in &scan.keys_not_needed {
+            let _ = writeln!(
+                out,
+                "  {} (classification {}): {}",
+                resource_label(r),
+                r.classification,
+                r.key
+            );
+        }
+    }
+    for e in &scan.errors {
+        let _ = writeln!(out, "\n{}: error: {}", e.file, e.message);
+    }
+    out
+}
+
+pub(super) fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// One row per resource.
+pub fn to_csv(scan: &Scan) -> String {
+    let mut out = String::from("file,document,line,kind,project,region,name,classification,owner,sensitive,key,compliant,failing_policies\n");
+    for r in &scan.resources {
+        let fields = [
+            r.file.clone(),
+            r.document.to_string(),
+            r.line.to_string(),
+            r.kind.clone(),
+            r.project.clone(),
+            r.region.clone(),
+            r.name.clone(),
+            r.classification.clone(),
+            r.owner.clone(),
+            r.sensitive.to_string(),
+            r.key.clone(),
+            r.compliant.to_string(),
+            r.failing.join(" "),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        let _ = writeln!(out, "{}", line.join(","));
+    }
+    out
+}
+
+fn md_cell(value: &str) -> String {
+    value.replace('|', "\\|")
+}
+
+fn md_table(rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if i == 0 {
+            let _ = writeln!(out, "|{}", "---|".repeat(row.len()));
+        }
+    }
+    out
+}
+
+/// A Markdown report.
+pub fn to_markdown(scan: &Scan) -> String {
+    let t = &scan.total;
+    let mut out = format!(
+        "## CMEK compliance: {}\n\n{} Cloud Run resources, {} sensitive, {} compliant.\n",
+        rate(t),
+        t.resources,
+        t.sensitive,
+        t.compliant
+    );
+    for (title, groups) in [
+        ("project", &scan.by_project),
+        ("region", &scan.by_region),
+        ("classification", &scan.by_classification),
+        ("owner", &scan.by_owner),
+    ] {
+        let _ = write!(
+            out,
+            "\n### By {title}\n\n{}",
+            md_table(&tally_rows(title, groups))
+        );
+    }
+    if !scan.non_compliant.is_empty() {
+        let mut rows = vec![vec![
+            "resource".to_owned(),
+            "owner".into(),
+            "failing".into(),
+        ]];
+        for r in &scan.non_compliant {
+            let why = if r.failing.is_empty() {
+                "sensitive without a key".to_owned()
+            } else {
+                r.failing.join(", ")
+            };
+            rows.push(vec![resource_label(r), r.owner.clone(), why]);
+        }
+        let _ = write!(out, "\n### Non-compliant\n\n{}", md_table(&rows));
+    }
+    if !scan.keys.is_empty() {
+        let mut rows = vec![vec![
+            "key".to_owned(),
+            "services".into(),
+            "jobs".into(),
+            "owners".into(),
+            "projects".into(),
+        ]];
+        for k in &scan.keys {
+            rows.push(vec![
+                format!("`{}`", k.key),
+                k.services.to_string(),
+                k.jobs.to_string(),
+                k.owners.iter().cloned().collect::<Vec<_>>().join(", "),
+                k.projects.iter().cloned().collect::<Vec<_>>().join(", "),
+            ]);
+        }
+        let _ = write!(out, "\n### Keys in use\n\n{}", md_table(&rows));
+    }
+    if !scan.keys_not_needed.is_empty() {
+        let mut rows = vec![vec![
+            "resource".to_owned(),
+            "classification".into(),
+            "key".into(),
+        ]];
+        for r in &scan.keys_not_needed {
+            rows.push(vec![
+                resource_label(r),
+                r.classification.clone(),
+                format!("`{}`", r.key),
+            ]);
+        }
+        let _ = write!(
+            out,
+            "\n### Keys on resources that are not sensitive\n\n{}",
+            md_table(&rows)
+        );
+    }
+    out
+}
+
+fn label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The Prometheus text exposition format.
+pub fn to_prometheus(scan: &Scan) -> String {
+    let mut out = String::new();
+    let t = &scan.total;
+    for (name, help, value) in [
+        (
+            "cmek_gate_scan_resources",
+            "Cloud Run resources scanned",
+            t.resources as f64,
+        ),
+        (
+            "cmek_gate_scan_sensitive_resources",
+            "Sensitive Cloud Run resources",
+            t.sensitive as f64,
+        ),
+        (
+            "cmek_gate_scan_compliant_resources",
+            "Sensitive resources with a valid key",
+            t.compliant as f64,
+        ),
+        (
+            "cmek_gate_scan_compliance_ratio",
+            "Compliant / sensitive (1 when nothing is sensitive)",
+            t.compliance_percent / 100.0,
+        ),
+        (
+            "cmek_gate_scan_non_compliant_resources",
+            "Resources denied by a policy or sensitive without a key",
+            scan.non_compliant.len() as f64,
+        ),
+        (
+            "cmek_gate_scan_keys",
+            "Distinct keys in use",
+            scan.keys.len() as f64,
+        ),
+        (
+            "cmek_gate_scan_keys_not_needed",
+            "Keys on resources that are not sensitive",
+            scan.keys_not_needed.len() as f64,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    for (dimension, groups) in [
+        ("project", &scan.by_project),
+        ("region", &scan.by_region),
+        ("classification", &scan.by_classification),
+        ("owner", &scan.by_owner),
+    ] {
+        let name = format!("cmek_gate_scan_compliance_ratio_by_{dimension}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Compliant / sensitive, by {dimension}\n# TYPE {name} gauge"
+        );
+        for (value, tally) in groups {
+            let _ = writeln!(
+                out,
+                "{name}{{{dimension}=\"{}\"}} {}",
+                label_value(value),
+                tally.compliance_percent / 100.0
+            );
+        }
+    }
+    let _ = writeln!(out, "# HELP cmek_gate_scan_key_resources Resources using each key\n# TYPE cmek_gate_scan_key_resources gauge");
+    for k in &scan.keys {
+        let _ = writeln!(
+            out,
+            "cmek_gate_scan_key_resources{{key=\"{}\"}} {}",
+            label_value(&k.key),
+            k.services + k.jobs
+        );
+    }
+    out
+}

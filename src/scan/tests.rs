@@ -1,0 +1,109 @@
+//! Scans of small inputs checked with the shipped library.
+
+use super::*;
+use crate::check::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::policy::embedded;
+
+const INPUT: &str = r#"[
+ {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+  "metadata": {"name": "pay", "namespace": "123", "labels": {"cloud.googleapis.com/location": "europe-west1", "data-classification": "confidential", "owner": "payments"}},
+  "spec": {"template": {"metadata": {"annotations": {"run.googleapis.com/encryption-key": "projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/k"}}, "spec": {"containers": [{"image": "x"}]}}}},
+ {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+  "metadata": {"name": "ledger", "namespace": "123", "labels": {"cloud.googleapis.com/location": "europe-west1", "compliance": "PCI-DSS", "team": "ledger"}},
+  "spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}},
+ {"apiVersion": "run.googleapis.com/v1", "kind": "Job",
+  "metadata": {"name": "report", "namespace": "456", "labels": {"cloud.googleapis.com/location": "us-central1", "data-classification": "public", "owner": "bi"}},
+  "spec": {"template": {"metadata": {"annotations": {"run.googleapis.com/encryption-key": "projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/k"}}, "spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}}},
+ {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+]"#;
+
+fn scanned() -> Scan {
+    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+    let input = Input {
+        name: "list.json".into(),
+        text: INPUT.into(),
+    };
+    let (report, documents) =
+        check_inputs_keeping_documents(&set, &[input], &CheckOptions::default());
+    scan(&ScanSettings::from_policy_set(&set), &documents, &report)
+}
+
+#[test]
+fn counts_rates_breakdowns_and_keys() {
+    let scan = scanned();
+    assert_eq!(
+        scan.total,
+        Tally {
+            resources: 3,
+            sensitive: 2,
+            compliant: 1,
+            compliance_percent: 50.0
+        }
+    );
+    assert_eq!(scan.by_project["123"].compliance_percent, 50.0);
+    assert_eq!(scan.by_project["456"].compliance_percent, 100.0);
+    assert_eq!(
+        scan.by_owner.keys().collect::<Vec<_>>(),
+        vec!["bi", "ledger", "payments"]
+    );
+    assert_eq!(
+        scan.by_classification.keys().collect::<Vec<_>>(),
+        vec!["(none)", "confidential", "public"]
+    );
+    let failing: Vec<(&str, Vec<String>)> = scan
+        .non_compliant
+        .iter()
+        .map(|r| (r.name.as_str(), r.failing.clone()))
+        .collect();
+    assert_eq!(
+        failing,
+        vec![
+            ("ledger", vec!["cmek-required".to_owned()]),
+            ("report", vec!["cmek-key-location".to_owned()])
+        ]
+    );
+    assert_eq!(scan.keys.len(), 1);
+    assert_eq!((scan.keys[0].services, scan.keys[0].jobs), (1, 1));
+    assert_eq!(
+        scan.keys_not_needed
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["report"]
+    );
+}
+
+#[test]
+fn renderings() {
+    let scan = scanned();
+    let table = to_table(&scan);
+    assert!(
+        table.starts_with("3 Cloud Run resources, 2 sensitive, 1 compliant: compliance 50.00%\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("list.json:5 Service 123/ledger (owner ledger): cmek-required"),
+        "{table}"
+    );
+    let csv = to_csv(&scan);
+    assert_eq!(csv.lines().count(), 4);
+    assert!(
+        csv.contains(",ledger,(none),ledger,true,,false,cmek-required"),
+        "{csv}"
+    );
+    let markdown = to_markdown(&scan);
+    assert!(markdown.starts_with("## CMEK compliance: 50.00%"));
+    assert!(
+        markdown.contains("| payments | 1 | 1 | 1 | 100.00% |"),
+        "{markdown}"
+    );
+    let prometheus = to_prometheus(&scan);
+    for line in [
+        "cmek_gate_scan_compliance_ratio 0.5",
+        "cmek_gate_scan_compliance_ratio_by_project{project=\"123\"} 0.5",
+        "cmek_gate_scan_keys_not_needed 1",
+    ] {
+        assert!(prometheus.contains(line), "{line} not in\n{prometheus}");
+    }
+    assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+}
