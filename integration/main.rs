@@ -3,6 +3,7 @@
 
 mod cli;
 mod golden;
+mod kpt;
 mod scan;
 mod server;
 mod server_support;

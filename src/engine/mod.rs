@@ -70,6 +70,8 @@ pub struct Violation {
     pub reason: String,
     /// The line of the offending field in the object's source, where known.
     pub line: Option<u32>,
+    /// The shape field (see `manifest::shape`) the policy says the violation is about.
+    pub field: Option<String>,
 }
 
 /// A failed validation that warns.
@@ -300,6 +302,7 @@ impl Judge<'_, '_> {
                 message: message.clone(),
                 reason: reason.to_owned(),
                 line,
+                field: points_at.map(str::to_owned),
             });
         }
         if actions.contains(&ValidationAction::Warn) {

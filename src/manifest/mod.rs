@@ -263,6 +263,11 @@ pub fn parse_part(
     })
 }
 
+/// An object given as a node (an item of a KRM ResourceList, say), identified as a document.
+pub fn document_from_node(index: usize, root: Node) -> Result<Document, ManifestError> {
+    identify(index, root)
+}
+
 fn is_list(root: &Node) -> bool {
     root.get("kind")
         .and_then(Node::as_str)

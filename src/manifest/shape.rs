@@ -207,6 +207,15 @@ pub fn field<'a>(root: &'a Node, group: &str, kind: &str, field: &str) -> Option
         .map(|found| found.val)
 }
 
+/// The JSONPath of a named field in a kind (`$.spec.template...`).
+pub fn field_jsonpath(group: &str, kind: &str, field: &str) -> Option<&'static str> {
+    kind_info(group, kind)?
+        .fields
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, path)| *path)
+}
+
 /// The line and column of a named field: the field's key where it is present, else the deepest
 /// part of its path that is present (where the field belongs, e.g. the `annotations:` a missing
 /// key should be added to).
