@@ -4,6 +4,7 @@
 mod cli;
 mod golden;
 mod kpt;
+mod sarif;
 mod scan;
 mod server;
 mod server_support;

@@ -18,5 +18,6 @@ pub mod manifest;
 pub mod metrics;
 pub mod policy;
 pub mod report;
+pub mod sarif;
 pub mod scan;
 pub mod server;

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 pub enum Output {
     Human,
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other CI systems.
+    Sarif,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +61,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     match args.output {
         Output::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report.to_json())?;
+            writeln!(stdout)?;
+        }
+        Output::Sarif => {
+            let log = crate::sarif::to_sarif(&report, &set, env!("CARGO_PKG_VERSION"));
+            serde_json::to_writer_pretty(&mut stdout, &log)?;
             writeln!(stdout)?;
         }
         Output::Human => write!(stdout, "{}", report.to_human(args.verbose))?,
