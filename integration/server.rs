@@ -155,14 +155,12 @@ async fn the_check_endpoint_answers_like_the_cli() {
             .status,
         400
     );
-    assert_eq!(
-        client
-            .send("POST", "/v1/check", &vec![b' '; 70_000])
-            .await
-            .unwrap()
-            .status,
-        413
-    );
+    // The server answers 413 from the declared length and closes without reading the body, so
+    // the client's write may fail: read the answer on a raw connection.
+    let status = client
+        .status_line_of_raw("POST", "/v1/check", &vec![b' '; 70_000])
+        .await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status:?}");
     assert_eq!(
         client.send("GET", "/v1/check", b"").await.unwrap().status,
         405

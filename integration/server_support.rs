@@ -227,6 +227,27 @@ impl Client {
             .await
     }
 
+    /// Sends a request on a raw TLS connection, ignoring a failed write (a server may answer an
+    /// oversized body and close before the body is sent), and returns the status line.
+    pub async fn status_line_of_raw(&self, method: &str, path: &str, body: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tls = self.connect().await.unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = tls.write_all(head.as_bytes()).await;
+        let _ = tls.write_all(body).await;
+        let _ = tls.flush().await;
+        let mut answer = Vec::new();
+        let _ = tls.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// One request on a new connection.
     pub async fn send(&self, method: &str, path: &str, body: &[u8]) -> Result<Reply, String> {
         let tls = self.connect().await.map_err(|e| format!("TLS: {e}"))?;
