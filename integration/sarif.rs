@@ -147,7 +147,7 @@ fn unreadable_inputs_are_notifications_and_exit_2() {
 
 #[test]
 fn the_config_sync_example_is_allowed() {
-    let run = gate(&["check", "--output", "sarif", "ci-examples/config-sync"]);
+    let run = gate(&["check", "--output", "sarif", "examples/config-sync"]);
     run.expect_code(0);
     assert_eq!(
         run.json()["runs"][0]["results"],
@@ -156,7 +156,7 @@ fn the_config_sync_example_is_allowed() {
     );
     // Without its key, the example's service is denied at the place the key belongs.
     let service = std::fs::read_to_string(
-        repo().join("ci-examples/config-sync/namespaces/payments/service.yaml"),
+        repo().join("examples/config-sync/namespaces/payments/service.yaml"),
     )
     .unwrap();
     let keyless: String = service

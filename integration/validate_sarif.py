@@ -153,14 +153,14 @@ def main():
     multiple = check_case(v, binary, "service-multiple-violations", ["integration/fixtures/check/service-multiple-violations/input.yaml"], 1)
     if multiple and len({r["ruleId"] for r in multiple["runs"][0]["results"] if r["level"] == "error"}) < 2:
         fail("service-multiple-violations", "expected violations of several policies")
-    check_case(v, binary, "examples/", ["examples/"], 1)
+    check_case(v, binary, "the two example Services", ["examples/service.yaml", "examples/service-compliant.yaml"], 1)
     warned = check_case(v, binary, "denied and warned", ["integration/fixtures/check/service-denied-with-warnings/input.yaml"], 1)
     if warned:
         levels = {r["level"] for r in warned["runs"][0]["results"]}
         if levels != {"error", "warning"}:
             fail("denied and warned", f"levels {levels}")
     check_case(v, binary, "compliant", ["examples/service-compliant.yaml"], 0)
-    check_case(v, binary, "ci-examples/config-sync", ["ci-examples/config-sync/"], 0)
+    check_case(v, binary, "examples/config-sync", ["examples/config-sync/"], 0)
     with open("examples/service.yaml", "rb") as f:
         check_case(v, binary, "stdin (no file: logical locations only)", ["-"], 1, stdin=f.read())
     with tempfile.TemporaryDirectory() as tmp:
