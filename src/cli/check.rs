@@ -2,7 +2,7 @@
 //! and prints the report.
 
 use crate::check::{check_inputs, CheckOptions, Input};
-use crate::policy::load::{load_policy_set, manifest_files};
+use crate::policy::load::manifest_files;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use std::io::{Read, Write};
@@ -21,22 +21,8 @@ pub struct CheckArgs {
     /// Manifest files or directories (walked for .yaml, .yml and .json), or - for stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Policy files or directories, replacing the embedded library (repeatable).
-    #[arg(
-        long = "policies",
-        value_name = "PATH",
-        env = "CMEK_GATE_POLICIES",
-        value_delimiter = ','
-    )]
-    pub policies: Vec<PathBuf>,
-    /// Parameter files; an object here replaces the library's of the same kind and name (repeatable).
-    #[arg(
-        long = "params",
-        value_name = "FILE",
-        env = "CMEK_GATE_PARAMS",
-        value_delimiter = ','
-    )]
-    pub params: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Human)]
     pub output: Output,
@@ -49,7 +35,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
-    let set = load_policy_set(&args.policies, &args.params).context("cannot load the policies")?;
+    let set = args.policy.load()?;
     let inputs = read_inputs(&args.paths)?;
     let options = CheckOptions {
         operation: args.operation.clone(),

@@ -8,31 +8,16 @@
 //! ```
 
 use crate::krm;
-use crate::policy::load::load_policy_set;
+use crate::policy::load::policy_sources;
 use crate::policy::PolicySet;
 use anyhow::Context;
 use clap::Args;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct KrmArgs {
-    /// Policy files or directories, replacing the embedded library (repeatable).
-    #[arg(
-        long = "policies",
-        value_name = "PATH",
-        env = "CMEK_GATE_POLICIES",
-        value_delimiter = ','
-    )]
-    pub policies: Vec<PathBuf>,
-    /// Parameter files (a CmekGateParams functionConfig overrides them too).
-    #[arg(
-        long = "params",
-        value_name = "FILE",
-        env = "CMEK_GATE_PARAMS",
-        value_delimiter = ','
-    )]
-    pub params: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
 }
 
 pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
@@ -42,25 +27,11 @@ pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
         .context("cannot read the ResourceList on stdin")?;
     let config_params = krm::function_config_params(&input)?;
     let set = match config_params {
-        None => load_policy_set(&super::policy_paths(args.policies), &args.params)?,
+        None => args.policy.load()?,
         Some(params) => {
-            let policies = if args.policies.is_empty() {
-                crate::policy::embedded::sources()
-            } else {
-                let mut sources = Vec::new();
-                for path in &args.policies {
-                    for file in crate::policy::load::manifest_files(path, true)? {
-                        let text = std::fs::read_to_string(&file)
-                            .with_context(|| format!("cannot read {}", file.display()))?;
-                        sources.push(crate::policy::Source {
-                            name: file.display().to_string(),
-                            text,
-                        });
-                    }
-                }
-                sources
-            };
-            PolicySet::compile(&policies, &[params])?
+            let policies =
+                policy_sources(&args.policy.paths()).context("cannot read the policies")?;
+            PolicySet::compile(&policies, &[params]).context("cannot load the policies")?
         }
     };
     let output = krm::run(&set, &input)?;

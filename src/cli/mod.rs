@@ -46,10 +46,42 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// Policy paths as given: an empty list means the embedded library.
-pub(crate) fn policy_paths(paths: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
-    paths
-        .into_iter()
-        .filter(|p| !p.as_os_str().is_empty())
-        .collect()
+/// `--policies` and `--params`, shared by the subcommands that evaluate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyArgs {
+    /// Policy files or directories, replacing the embedded library (repeatable, or
+    /// comma-separated in the environment variable).
+    #[arg(
+        long = "policies",
+        value_name = "PATH",
+        env = "CMEK_GATE_POLICIES",
+        value_delimiter = ','
+    )]
+    pub policies: Vec<std::path::PathBuf>,
+    /// Parameter files; an object here replaces the loaded one of the same kind, namespace and
+    /// name (repeatable).
+    #[arg(
+        long = "params",
+        value_name = "FILE",
+        env = "CMEK_GATE_PARAMS",
+        value_delimiter = ','
+    )]
+    pub params: Vec<std::path::PathBuf>,
+}
+
+impl PolicyArgs {
+    /// The policy paths given (none: the embedded library).
+    pub fn paths(&self) -> Vec<std::path::PathBuf> {
+        self.policies
+            .iter()
+            .filter(|p| !p.as_os_str().is_empty())
+            .cloned()
+            .collect()
+    }
+
+    pub fn load(&self) -> anyhow::Result<crate::policy::PolicySet> {
+        use anyhow::Context;
+        crate::policy::load::load_policy_set(&self.paths(), &self.params)
+            .context("cannot load the policies")
+    }
 }

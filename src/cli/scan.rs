@@ -3,9 +3,7 @@
 
 use super::check::read_inputs;
 use crate::check::{check_inputs_keeping_documents, CheckOptions};
-use crate::policy::load::load_policy_set;
 use crate::scan::{scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings};
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -24,22 +22,8 @@ pub struct ScanArgs {
     /// Manifest files or directories, or - for stdin (e.g. `gcloud run services list --format json`).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Policy files or directories, replacing the embedded library (repeatable).
-    #[arg(
-        long = "policies",
-        value_name = "PATH",
-        env = "CMEK_GATE_POLICIES",
-        value_delimiter = ','
-    )]
-    pub policies: Vec<PathBuf>,
-    /// Parameter files (sensitivity labels, owner labels, ...), as for check.
-    #[arg(
-        long = "params",
-        value_name = "FILE",
-        env = "CMEK_GATE_PARAMS",
-        value_delimiter = ','
-    )]
-    pub params: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = ScanOutput::Table)]
     pub output: ScanOutput,
@@ -56,8 +40,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         );
     }
     let progress = std::io::stderr().is_terminal();
-    let set = load_policy_set(&super::policy_paths(args.policies), &args.params)
-        .context("cannot load the policies")?;
+    let set = args.policy.load()?;
     let inputs = read_inputs(&args.paths)?;
     if progress {
         let bytes: usize = inputs.iter().map(|i| i.text.len()).sum();

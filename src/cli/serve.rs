@@ -1,7 +1,6 @@
 //! `cmek-gate serve`: flags (and environment variables, as a container expects) into a
 //! [`ServerConfig`], logging, signals, and the tokio runtime around [`crate::server::run`].
 
-use super::policy_paths;
 use crate::server::{run, Bound, ServerConfig};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -34,22 +33,8 @@ pub struct ServeArgs {
     /// the API server can call.
     #[arg(long, env = "CMEK_GATE_CLIENT_CA", value_name = "FILE")]
     pub client_ca: Option<PathBuf>,
-    /// Policy files or directories, replacing the embedded library (repeatable).
-    #[arg(
-        long = "policies",
-        value_name = "PATH",
-        env = "CMEK_GATE_POLICIES",
-        value_delimiter = ','
-    )]
-    pub policies: Vec<PathBuf>,
-    /// Parameter files (repeatable).
-    #[arg(
-        long = "params",
-        value_name = "FILE",
-        env = "CMEK_GATE_PARAMS",
-        value_delimiter = ','
-    )]
-    pub params: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
     /// Largest request body, in bytes (answered with 413 above).
     #[arg(long, env = "CMEK_GATE_MAX_BODY_BYTES", default_value_t = 3 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -104,8 +89,8 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
         cert: args.cert,
         key: args.key,
         client_ca: args.client_ca,
-        policies: policy_paths(args.policies),
-        params: args.params,
+        policies: args.policy.paths(),
+        params: args.policy.params.clone(),
         max_body_bytes: args.max_body_bytes,
         max_connections: args.max_connections,
         read_timeout: args.read_timeout,

@@ -139,11 +139,18 @@ impl Node {
         )
     }
 
-    /// `metadata.labels` of an object, as the text of each scalar value (non-scalars left out).
+    /// `metadata.labels` of an object (see [`Node::string_map`]).
     pub fn metadata_labels(&self) -> std::collections::BTreeMap<String, String> {
         self.get("metadata")
             .and_then(|m| m.get("labels"))
-            .and_then(Node::entries)
+            .map(Node::string_map)
+            .unwrap_or_default()
+    }
+
+    /// A mapping of scalars (labels, annotations) as text: non-scalar values are left out; any
+    /// other node gives an empty map.
+    pub fn string_map(&self) -> std::collections::BTreeMap<String, String> {
+        self.entries()
             .map(|entries| {
                 entries
                     .iter()

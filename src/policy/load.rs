@@ -44,7 +44,17 @@ pub fn manifest_files(path: &Path, skip_test_dirs: bool) -> Result<Vec<PathBuf>,
     Ok(found)
 }
 
-fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, PolicyError> {
+/// The policy sources: the files under `paths`, or the embedded library when there are none.
+pub fn policy_sources(paths: &[PathBuf]) -> Result<Vec<Source>, PolicyError> {
+    if paths.is_empty() {
+        Ok(embedded::sources())
+    } else {
+        read_sources(paths)
+    }
+}
+
+/// Reads every manifest file under `paths`.
+pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, PolicyError> {
     let mut sources = Vec::new();
     for path in paths {
         for file in manifest_files(path, true)? {
@@ -67,11 +77,7 @@ pub fn load_policy_set(
     policy_paths: &[PathBuf],
     param_paths: &[PathBuf],
 ) -> Result<PolicySet, PolicyError> {
-    let policies = if policy_paths.is_empty() {
-        embedded::sources()
-    } else {
-        read_sources(policy_paths)?
-    };
+    let policies = policy_sources(policy_paths)?;
     let params = read_sources(param_paths)?;
     PolicySet::compile(&policies, &params)
 }

@@ -217,13 +217,7 @@ fn describe(settings: &ScanSettings, document: &Document, result: &DocumentResul
     let root = &document.root;
     let labels_at = |field: &str| -> BTreeMap<String, String> {
         shape::field(root, group, kind, field)
-            .and_then(Node::entries)
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|e| Some((e.key.clone(), e.value.scalar_text()?.to_owned())))
-                    .collect()
-            })
+            .map(Node::string_map)
             .unwrap_or_default()
     };
     let levels = [labels_at("labels"), labels_at("templateLabels")];
