@@ -18,6 +18,17 @@ fn start(dir: &Path, extra: &[&str]) -> (Server, Client) {
     (server, client)
 }
 
+/// Waits until the server answers `/readyz` with 200.
+async fn ready(server: &Server, client: &Client) {
+    eventually(server, "readiness", || async {
+        client
+            .send("GET", "/readyz", b"")
+            .await
+            .is_ok_and(|r| r.status == 200)
+    })
+    .await;
+}
+
 /// Waits (polling, bounded) until `ready` holds; panics with the server log if it never does.
 async fn eventually<F, Fut>(server: &Server, what: &str, mut ready: F)
 where
@@ -40,13 +51,7 @@ where
 async fn admission_reviews_in_the_api_servers_form() {
     let dir = temp_dir("server-admission");
     let (server, client) = start(&dir, &[]);
-    eventually(&server, "readiness", || async {
-        client
-            .send("GET", "/readyz", b"")
-            .await
-            .is_ok_and(|r| r.status == 200)
-    })
-    .await;
+    ready(&server, &client).await;
     let cases = [
         ("create-denied", false),
         ("create-allowed", true),
@@ -113,13 +118,7 @@ async fn admission_reviews_in_the_api_servers_form() {
 async fn the_check_endpoint_answers_like_the_cli() {
     let dir = temp_dir("server-check");
     let (server, client) = start(&dir, &["--max-body-bytes", "65536"]);
-    eventually(&server, "readiness", || async {
-        client
-            .send("GET", "/readyz", b"")
-            .await
-            .is_ok_and(|r| r.status == 200)
-    })
-    .await;
+    ready(&server, &client).await;
     let denied = std::fs::read(repo().join("examples/service.yaml")).unwrap();
     let allowed = std::fs::read(repo().join("examples/service-compliant.yaml")).unwrap();
     let reply = client.send("POST", "/v1/check", &denied).await.unwrap();
@@ -188,13 +187,7 @@ async fn mutual_tls_refuses_clients_without_a_certificate() {
         &[&ca],
         Some((&dir.join("client.crt"), &dir.join("client.key"))),
     );
-    eventually(&server, "readiness", || async {
-        with_cert
-            .send("GET", "/readyz", b"")
-            .await
-            .is_ok_and(|r| r.status == 200)
-    })
-    .await;
+    ready(&server, &with_cert).await;
     let refused = anonymous
         .send("POST", "/validate", &admission("create-denied"))
         .await;
@@ -246,13 +239,7 @@ async fn certificate_rotation_by_symlink_swap_drops_no_request() {
         &[&old.join("ca.crt"), &new.join("ca.crt")],
         None,
     );
-    eventually(&server, "readiness", || async {
-        client
-            .send("GET", "/readyz", b"")
-            .await
-            .is_ok_and(|r| r.status == 200)
-    })
-    .await;
+    ready(&server, &client).await;
     let new_der = rustls::pki_types::CertificateDer::from_pem_file(new.join("tls.crt"))
         .unwrap()
         .to_vec();
@@ -316,13 +303,7 @@ async fn a_broken_policy_file_keeps_the_old_set_serving() {
         }
     }
     let (server, client) = start(&dir, &["--policies", policies.to_str().unwrap()]);
-    eventually(&server, "readiness", || async {
-        client
-            .send("GET", "/readyz", b"")
-            .await
-            .is_ok_and(|r| r.status == 200)
-    })
-    .await;
+    ready(&server, &client).await;
     let generation = server.metric("cmek_gate_policy_set_generation").await;
     assert_eq!(generation, 1.0);
     let denied = admission("create-denied");
@@ -382,13 +363,7 @@ async fn a_broken_policy_file_keeps_the_old_set_serving() {
 async fn a_slow_client_does_not_delay_others_and_sigterm_drains() {
     let dir = temp_dir("server-slow");
     let (server, client) = start(&dir, &["--read-timeout", "30s"]);
-    eventually(&server, "readiness", || async {
-        client
-            .send("GET", "/readyz", b"")
-            .await
-            .is_ok_and(|r| r.status == 200)
-    })
-    .await;
+    ready(&server, &client).await;
     let body = admission("create-allowed");
     // A client that sends its request a byte at a time.
     let mut slow = client.connect().await.unwrap();
@@ -481,13 +456,7 @@ spec:
     )
     .unwrap();
     let (server, client) = start(&dir, &["--policies", policies.to_str().unwrap()]);
-    eventually(&server, "readiness", || async {
-        client
-            .send("GET", "/readyz", b"")
-            .await
-            .is_ok_and(|r| r.status == 200)
-    })
-    .await;
+    ready(&server, &client).await;
     let review = client
         .send("POST", "/validate", &admission("update-removes-key"))
         .await
