@@ -154,3 +154,60 @@ spec:
         .expect_code(1)
         .stdout_has("error[cmek-key-project]");
 }
+
+#[test]
+fn eval_prints_values_errors_and_policy_traces() {
+    let run = gate(&[
+        "eval",
+        "-e",
+        "object.metadata.labels",
+        "-f",
+        "examples/service.yaml",
+    ]);
+    run.expect_code(0);
+    let first_key = run.stdout.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(
+        first_key.contains("\"cloud.googleapis.com/location\""),
+        "keys are sorted\n{run}"
+    );
+    gate(&[
+        "eval",
+        "-e",
+        "object.spec.nope",
+        "-f",
+        "examples/service.yaml",
+    ])
+    .expect_code(1)
+    .stderr_has("nope");
+    gate(&[
+        "eval",
+        "-e",
+        "object.metadata.",
+        "-f",
+        "examples/service.yaml",
+    ])
+    .expect_code(2)
+    .stderr_has("line 1, column");
+    gate(&[
+        "eval",
+        "--policy",
+        "policies/cmek-required.yaml",
+        "-f",
+        "examples/service.yaml",
+    ])
+    .expect_code(0)
+    .stdout_has("policy cmek-required (params CmekGateParams/default)")
+    .stdout_has("variables.sensitive = true")
+    .stdout_has("validations[0] !variables.sensitive || variables.hasKey => false");
+    gate(&[
+        "eval",
+        "-e",
+        "1",
+        "-f",
+        "examples/service.yaml",
+        "--document",
+        "3",
+    ])
+    .expect_code(2)
+    .stderr_has("there is no document 3");
+}

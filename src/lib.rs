@@ -13,6 +13,7 @@ pub mod certs;
 pub mod check;
 pub mod cli;
 pub mod engine;
+pub mod eval;
 pub mod krm;
 pub mod manifest;
 pub mod metrics;

@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod check;
+pub mod eval;
 pub mod krm;
 pub mod scan;
 pub mod serve;
@@ -25,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Check manifests against the policies: exit 0 allowed, 1 denied, 2 error.
     Check(check::CheckArgs),
+    /// Evaluate a CEL expression on a manifest, or show a policy's variables and validations.
+    Eval(eval::EvalArgs),
     /// Run as a KRM function (kpt): a ResourceList on stdin, the same with results on stdout.
     Krm(krm::KrmArgs),
     /// Report the CMEK compliance of Cloud Run resources: rate, breakdowns, keys in use.
@@ -39,6 +42,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Krm(args) => krm::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run_serve(args),

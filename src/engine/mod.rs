@@ -173,7 +173,7 @@ fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
 }
 
 /// `object`, `oldObject`, `namespaceObject` and `request`, converted once per request.
-fn base_activation(request: &Request) -> Activation {
+pub fn base_activation(request: &Request) -> Activation {
     let text = cel::string_val;
     let node = |n: Option<&Node>| n.map_or_else(cel::null_val, cel::to_val);
     let gvk = || {

@@ -1,0 +1,204 @@
+//! Evaluating CEL for a policy author: one expression against one object, or every variable
+//! and validation of a policy, with their values. Pure: the CLI (`cmek-gate eval`) reads the
+//! files.
+
+use crate::cel::{self, CompileError, Scope, Shared};
+use crate::engine::{base_activation, Request};
+use crate::manifest::{Document, Node};
+use crate::policy::PolicySet;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What an expression gave: its value as JSON, or the error.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    Value(serde_json::Value),
+    Error(String),
+}
+
+fn outcome(result: Result<Shared, cel::EvalError>) -> Outcome {
+    match result {
+        Ok(value) => match ::cel::Value::try_from(&*value) {
+            Ok(v) => match v.json() {
+                Ok(json) => Outcome::Value(sorted(json)),
+                Err(e) => Outcome::Error(format!("the value has no JSON form: {e}")),
+            },
+            Err(e) => Outcome::Error(format!("the value has no JSON form: {e}")),
+        },
+        Err(e) => Outcome::Error(e.0),
+    }
+}
+
+/// The same JSON with the keys of every object sorted (CEL maps have no order).
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
+}
+
+/// The request a document is evaluated as, with `oldObject` when given.
+fn request<'a>(document: &'a Document, old: Option<&'a Node>) -> Request<'a> {
+    let mut request = Request::create(document);
+    if old.is_some() {
+        request.old_object = old;
+        request.operation = "UPDATE".into();
+    }
+    request
+}
+
+/// Evaluates `expression` against a document (`params` as given, `null` if none).
+pub fn eval_expression(
+    env: &cel::Environment,
+    expression: &str,
+    document: &Document,
+    old: Option<&Node>,
+    params: Option<&Node>,
+) -> Result<Outcome, CompileError> {
+    let program = env.compile(expression, &[])?;
+    let mut activation = base_activation(&request(document, old));
+    activation.set("params", params.map_or_else(cel::null_val, cel::to_val));
+    let scope = env.scope(&activation);
+    Ok(outcome(env.run(&scope, &program, Vec::new())))
+}
+
+/// One policy's variables and validations on a document.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PolicyTrace {
+    pub policy: String,
+    /// The parameter object used (`kind/name`), if the policy takes one.
+    pub params: Option<String>,
+    pub variables: Vec<(String, Outcome)>,
+    /// Each validation's expression and result (`true` passes).
+    pub validations: Vec<(String, Outcome)>,
+}
+
+/// Evaluates every variable (in order) and every validation of every policy of the set, using
+/// the first parameter object of each policy's `paramKind`.
+pub fn trace_policies(
+    set: &PolicySet,
+    document: &Document,
+    old: Option<&Node>,
+) -> Vec<PolicyTrace> {
+    let env = &set.env;
+    let activation = base_activation(&request(document, old));
+    let root = env.scope(&activation);
+    let null = cel::null_val();
+    set.policies
+        .iter()
+        .map(|policy| {
+            let param = policy.spec.param_kind.as_ref().and_then(|kind| {
+                set.params
+                    .iter()
+                    .find(|p| p.api_version == kind.api_version && p.kind == kind.kind)
+            });
+            let scope: Scope = root.child("params", param.map_or(&*null, |p| &*p.value));
+            let mut bound: Vec<(Arc<str>, Shared)> = Vec::new();
+            let mut variables = Vec::new();
+            for (name, compiled) in &policy.variables {
+                let result = env.run(&scope, &compiled.program, bound.clone());
+                if let Ok(value) = &result {
+                    bound.push((Arc::clone(name), Shared::clone(value)));
+                }
+                variables.push((name.to_string(), outcome(result)));
+            }
+            let validations = policy
+                .validations
+                .iter()
+                .map(|v| {
+                    let result = env.run(&scope, &v.expression.program, bound.clone());
+                    (
+                        v.expression.program.source.trim().to_owned(),
+                        outcome(result),
+                    )
+                })
+                .collect();
+            PolicyTrace {
+                policy: policy.name.clone(),
+                params: param.map(|p| format!("{}/{}", p.kind, p.name)),
+                variables,
+                validations,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{parse_documents, ReadLimits};
+    use crate::policy::embedded;
+    use serde_json::json;
+
+    fn service() -> Document {
+        let text = include_str!("../examples/service.yaml");
+        parse_documents(text, &ReadLimits::default())
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn expressions_give_json_values_or_errors() {
+        let env = cel::Environment::new();
+        let doc = service();
+        let cases = [
+            (
+                "object.metadata.name",
+                Outcome::Value(json!("payments-api")),
+            ),
+            (
+                "object.metadata.labels['data-classification'] == 'confidential'",
+                Outcome::Value(json!(true)),
+            ),
+            ("request.operation", Outcome::Value(json!("CREATE"))),
+            ("[1, 2].map(x, x * 2)", Outcome::Value(json!([2, 4]))),
+            ("params", Outcome::Value(json!(null))),
+        ];
+        for (expression, expected) in cases {
+            assert_eq!(
+                eval_expression(&env, expression, &doc, None, None).unwrap(),
+                expected,
+                "{expression}"
+            );
+        }
+        assert!(matches!(
+            eval_expression(&env, "object.spec.nope", &doc, None, None).unwrap(),
+            Outcome::Error(e) if e.contains("nope")
+        ));
+        let err = eval_expression(&env, "object.metadata.", &doc, None, None).unwrap_err();
+        assert!(err.position.is_some());
+        let old = doc.root.clone();
+        let updated = eval_expression(
+            &env,
+            "request.operation + ' ' + oldObject.metadata.name",
+            &doc,
+            Some(&old),
+            None,
+        )
+        .unwrap();
+        assert_eq!(updated, Outcome::Value(json!("UPDATE payments-api")));
+    }
+
+    #[test]
+    fn policies_are_traced_variable_by_variable() {
+        let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+        let traces = trace_policies(&set, &service(), None);
+        let required = traces.iter().find(|t| t.policy == "cmek-required").unwrap();
+        assert_eq!(required.params.as_deref(), Some("CmekGateParams/default"));
+        let sensitive = required
+            .variables
+            .iter()
+            .find(|(n, _)| n == "sensitive")
+            .unwrap();
+        assert_eq!(sensitive.1, Outcome::Value(json!(true)));
+        assert_eq!(required.validations[0].1, Outcome::Value(json!(false)));
+    }
+}
