@@ -211,3 +211,40 @@ fn eval_prints_values_errors_and_policy_traces() {
     .expect_code(2)
     .stderr_has("there is no document 3");
 }
+
+#[test]
+fn test_runs_suites_and_fails_on_a_wrong_expectation() {
+    let run = gate(&["test", "policies/tests"]);
+    run.expect_code(0);
+    let last = run.stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(last.ends_with(" passed, 0 failed"), "{run}");
+    let dir = temp_dir("suite-failing");
+    std::fs::write(
+        dir.join("suite.yaml"),
+        format!(
+            "apiVersion: cmek-gate.dev/v1alpha1
+kind: PolicyTest
+metadata: {{name: wrong}}
+cases:
+  - name: expects the denied example to be allowed
+    objectFile: {}
+    expect: {{allowed: true}}
+",
+            repo().join("examples/service.yaml").display()
+        ),
+    )
+    .unwrap();
+    gate_in(&dir, &["test"], b"")
+        .expect_code(1)
+        .stdout_has("... FAILED")
+        .stdout_has("allowed: expected true, got false")
+        .stdout_has("0 passed, 1 failed");
+    std::fs::write(
+        dir.join("suite.yaml"),
+        "apiVersion: cmek-gate.dev/v1alpha1\nkind: PolicyTest\ncases: [{name: x}]\n",
+    )
+    .unwrap();
+    gate_in(&dir, &["test"], b"")
+        .expect_code(2)
+        .stderr_has("cases[0]: missing field `expect`");
+}

@@ -22,3 +22,4 @@ pub mod report;
 pub mod sarif;
 pub mod scan;
 pub mod server;
+pub mod suite;

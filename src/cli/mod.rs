@@ -7,6 +7,7 @@ pub mod eval;
 pub mod krm;
 pub mod scan;
 pub mod serve;
+pub mod test;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +35,8 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Serve the HTTPS admission webhook (/validate) and check endpoint (/v1/check).
     Serve(serve::ServeArgs),
+    /// Run policy test suites (YAML files of kind PolicyTest): exit 1 when a case fails.
+    Test(test::TestArgs),
     /// Write development certificates (a CA and a serving certificate) and print the caBundle.
     Certs(certs::CertsArgs),
 }
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run_serve(args),
         Command::Certs(args) => certs::run_certs(args),
+        Command::Test(args) => test::run(args),
     }
 }
 

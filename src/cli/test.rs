@@ -1,0 +1,107 @@
+//! `cmek-gate test`: runs policy test suites (see `crate::suite` for the format) and reports
+//! like `cargo test`: a line per case, the differences of a failed one, and a last line
+//! `N passed, N failed`. Exit 1 when a case fails, 2 when a suite or its policies cannot be read.
+
+use crate::manifest::{self, Node, ReadLimits};
+use crate::policy::load::{manifest_files, policy_sources, read_sources};
+use crate::policy::PolicySet;
+use crate::suite::{parse_suite, run_case, Case};
+use anyhow::{bail, Context};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Suite files, or directories walked for them (files of kind PolicyTest).
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+}
+
+fn is_suite(text: &str) -> bool {
+    text.lines().any(|l| l.trim() == "kind: PolicyTest")
+}
+
+fn load_object(
+    base: &Path,
+    inline: &Option<serde_json::Value>,
+    file: &Option<String>,
+) -> anyhow::Result<Option<Node>> {
+    match (inline, file) {
+        (Some(_), Some(_)) => bail!("give the object inline or as a file, not both"),
+        (Some(value), None) => Ok(Some(Node::from_json(value))),
+        (None, Some(path)) => {
+            let path = base.join(path);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let mut docs = manifest::parse_documents(&text, &ReadLimits::default())
+                .with_context(|| path.display().to_string())?;
+            Ok(Some(docs.swap_remove(0).root))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn run_suite_case(set: &PolicySet, base: &Path, case: &Case) -> anyhow::Result<Option<String>> {
+    let object =
+        load_object(base, &case.object, &case.object_file)?.context("the case has no object")?;
+    let old = load_object(base, &case.old_object, &case.old_object_file)?;
+    run_case(set, case, &object, old.as_ref()).map_err(anyhow::Error::msg)
+}
+
+pub fn run(args: TestArgs) -> anyhow::Result<i32> {
+    let mut files = Vec::new();
+    for path in &args.paths {
+        let explicit = path.is_file();
+        for file in manifest_files(path, false)? {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            if explicit || is_suite(&text) {
+                files.push((file, text));
+            }
+        }
+    }
+    if files.is_empty() {
+        bail!(
+            "no test suites (files of kind PolicyTest) under {:?}",
+            args.paths
+        );
+    }
+    let (mut passed, mut failed) = (0, 0);
+    let mut failures = Vec::new();
+    for (file, text) in &files {
+        let name = file.display().to_string();
+        let suite = parse_suite(&name, text)?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        let resolve = |paths: &[String]| paths.iter().map(|p| base.join(p)).collect::<Vec<_>>();
+        let policies = policy_sources(&resolve(&suite.policies))
+            .with_context(|| format!("{name}: policies"))?;
+        let params =
+            read_sources(&resolve(&suite.params)).with_context(|| format!("{name}: params"))?;
+        let set = PolicySet::compile(&policies, &params)
+            .with_context(|| format!("{name}: cannot load the policies"))?;
+        println!("running {} case(s) from {name}", suite.cases.len());
+        for case in &suite.cases {
+            let outcome = run_suite_case(&set, base, case)
+                .with_context(|| format!("{name}: case {:?}", case.name))?;
+            match outcome {
+                None => {
+                    passed += 1;
+                    println!("test {name} :: {} ... ok", case.name);
+                }
+                Some(difference) => {
+                    failed += 1;
+                    println!("test {name} :: {} ... FAILED", case.name);
+                    failures.push(format!("---- {name} :: {} ----\n{difference}", case.name));
+                }
+            }
+        }
+    }
+    if !failures.is_empty() {
+        println!("\nfailures:\n");
+        for failure in &failures {
+            println!("{failure}\n");
+        }
+    }
+    println!("\n{passed} passed, {failed} failed");
+    Ok(if failed > 0 { 1 } else { 0 })
+}
