@@ -198,6 +198,7 @@ pub async fn serve_metrics(listener: TcpListener, app: Arc<App>, mut stop: watch
             _ = stop.changed() => return,
         };
         let app = Arc::clone(&app);
+        let read_timeout = app.config.read_timeout;
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let app = Arc::clone(&app);
@@ -222,12 +223,8 @@ pub async fn serve_metrics(listener: TcpListener, app: Arc<App>, mut stop: watch
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(app_timeout());
+                .header_read_timeout(read_timeout);
             let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
         });
     }
-}
-
-fn app_timeout() -> std::time::Duration {
-    std::time::Duration::from_secs(10)
 }
