@@ -3,6 +3,7 @@
 
 use crate::check::{check_inputs, CheckOptions, Input};
 use crate::policy::load::manifest_files;
+use crate::report::InputError;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use std::io::{Read, Write};
@@ -36,13 +37,14 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     let set = args.policy.load()?;
-    let inputs = read_inputs(&args.paths)?;
+    let (inputs, unreadable) = read_inputs_reporting(&args.paths)?;
     let options = CheckOptions {
         operation: args.operation.clone(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ..CheckOptions::default()
     };
-    let report = check_inputs(&set, &inputs, &options);
+    let mut report = check_inputs(&set, &inputs, &options);
+    report.errors.splice(0..0, unreadable);
     let mut stdout = std::io::stdout().lock();
     match args.output {
         Output::Json => {
@@ -63,6 +65,40 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
 }
 
 /// Reads every input: `-` is stdin (once), a directory is walked, a file is read as it is.
+/// Reads every input; a path that cannot be read becomes an error of the report (so JSON and
+/// SARIF output still say what was checked) rather than ending the run.
+pub(crate) fn read_inputs_reporting(
+    paths: &[PathBuf],
+) -> anyhow::Result<(Vec<Input>, Vec<InputError>)> {
+    let mut inputs = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut stdin_read = false;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            if stdin_read {
+                bail!("- (stdin) is given more than once");
+            }
+            stdin_read = true;
+            inputs.extend(read_inputs(std::slice::from_ref(path))?);
+            continue;
+        }
+        match read_inputs(std::slice::from_ref(path)) {
+            Ok(read) => inputs.extend(read),
+            Err(e) => {
+                let file = path.display().to_string();
+                let message = format!("{e:#}");
+                let message = message
+                    .strip_prefix(&format!("{file}: "))
+                    .unwrap_or(&message)
+                    .to_owned();
+                unreadable.push(InputError { file, message });
+            }
+        }
+    }
+    Ok((inputs, unreadable))
+}
+
+/// Reads every input; the first that cannot be read ends it with an error.
 pub(crate) fn read_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
     let mut inputs = Vec::new();
     let mut stdin_read = false;

@@ -1,7 +1,7 @@
 //! `cmek-gate scan`: the compliance of what is deployed or committed, with the KPIs.
 //! `gcloud run services list --format json | cmek-gate scan -` scans what runs today.
 
-use super::check::read_inputs;
+use super::check::read_inputs_reporting;
 use crate::check::{check_inputs_keeping_documents, CheckOptions};
 use crate::scan::{scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings};
 use clap::{Args, ValueEnum};
@@ -41,7 +41,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     }
     let progress = std::io::stderr().is_terminal();
     let set = args.policy.load()?;
-    let inputs = read_inputs(&args.paths)?;
+    let (inputs, unreadable) = read_inputs_reporting(&args.paths)?;
     if progress {
         let bytes: usize = inputs.iter().map(|i| i.text.len()).sum();
         eprint!(
@@ -54,7 +54,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ..CheckOptions::default()
     };
-    let (report, documents) = check_inputs_keeping_documents(&set, &inputs, &options);
+    let (mut report, documents) = check_inputs_keeping_documents(&set, &inputs, &options);
+    report.errors.splice(0..0, unreadable);
     let result = scan(&ScanSettings::from_policy_set(&set), &documents, &report);
     if progress {
         eprintln!(
