@@ -428,31 +428,9 @@ async fn warnings_and_audit_annotations_over_tls() {
     let dir = temp_dir("server-warn-audit");
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies).unwrap();
-    std::fs::write(
+    std::fs::copy(
+        fixtures().join("admission/keep-key-policy.yaml"),
         policies.join("keep-key.yaml"),
-        "apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: keep-key}
-spec:
-  matchConstraints:
-    resourceRules:
-      - {apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: [UPDATE]}
-  validations:
-    - expression: >-
-        !('run.googleapis.com/encryption-key' in oldObject.spec.template.metadata.annotations) ||
-        'run.googleapis.com/encryption-key' in object.spec.template.metadata.annotations
-      message: the encryption key may not be removed
-  auditAnnotations:
-    - key: operation
-      valueExpression: request.operation
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: keep-key}
-spec:
-  policyName: keep-key
-  validationActions: [Warn, Audit]
-",
     )
     .unwrap();
     let (server, client) = start(&dir, &["--policies", policies.to_str().unwrap()]);
@@ -468,7 +446,10 @@ spec:
         response["warnings"][0],
         "[keep-key] the encryption key may not be removed"
     );
-    assert_eq!(response["auditAnnotations"]["keep-key/operation"], "UPDATE");
+    assert_eq!(
+        response["auditAnnotations"]["keep-key/operation"],
+        "UPDATE by system:serviceaccount:config-management-system:root-reconciler"
+    );
     assert!(
         response["auditAnnotations"]["validation.policy.admission.k8s.io/validation_failure"]
             .as_str()

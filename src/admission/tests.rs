@@ -137,36 +137,15 @@ fn the_webhook_and_check_give_the_same_verdict() {
 
 #[test]
 fn warnings_audit_annotations_and_old_object_reach_the_response() {
-    let policy = "apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: keep-key}
-spec:
-  matchConstraints:
-    resourceRules:
-      - {apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: [UPDATE]}
-  variables:
-    - name: key
-      expression: \"'run.googleapis.com/encryption-key'\"
-  validations:
-    - expression: >-
-        !(variables.key in oldObject.spec.template.metadata.annotations) ||
-        variables.key in object.spec.template.metadata.annotations
-      message: the encryption key may not be removed
-  auditAnnotations:
-    - key: operation
-      valueExpression: request.operation + ' by ' + request.userInfo.username
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: keep-key}
-spec:
-  policyName: keep-key
-  validationActions: [Warn, Audit]
-";
+    let path = format!(
+        "{}/integration/fixtures/admission/keep-key-policy.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let policy = std::fs::read_to_string(&path).unwrap();
     let set = PolicySet::compile(
         &[Source {
-            name: "keep-key.yaml".into(),
-            text: policy.into(),
+            name: path,
+            text: policy,
         }],
         &[],
     )

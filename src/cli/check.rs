@@ -66,23 +66,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
 
 /// Reads every input: `-` is stdin (once), a directory is walked, a file is read as it is.
 /// Reads every input; a path that cannot be read becomes an error of the report (so JSON and
-/// SARIF output still say what was checked) rather than ending the run.
+/// SARIF output still say what was checked) rather than ending the run. `-` is stdin (once).
 pub(crate) fn read_inputs_reporting(
     paths: &[PathBuf],
 ) -> anyhow::Result<(Vec<Input>, Vec<InputError>)> {
+    if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        bail!("- (stdin) is given more than once");
+    }
     let mut inputs = Vec::new();
     let mut unreadable = Vec::new();
-    let mut stdin_read = false;
     for path in paths {
-        if path.as_os_str() == "-" {
-            if stdin_read {
-                bail!("- (stdin) is given more than once");
-            }
-            stdin_read = true;
-            inputs.extend(read_inputs(std::slice::from_ref(path))?);
-            continue;
-        }
-        match read_inputs(std::slice::from_ref(path)) {
+        match read_path(path) {
             Ok(read) => inputs.extend(read),
             Err(e) => {
                 let file = path.display().to_string();
@@ -100,39 +94,38 @@ pub(crate) fn read_inputs_reporting(
 
 /// Reads every input; the first that cannot be read ends it with an error.
 pub(crate) fn read_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
-    let mut inputs = Vec::new();
-    let mut stdin_read = false;
-    for path in paths {
-        if path.as_os_str() == "-" {
-            if stdin_read {
-                bail!("- (stdin) is given more than once");
-            }
-            stdin_read = true;
-            let mut text = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut text)
-                .context("cannot read stdin")?;
-            inputs.push(Input {
-                name: "<stdin>".into(),
-                text,
-            });
-            continue;
-        }
-        let files = manifest_files(path, false)?;
-        if files.is_empty() {
-            bail!(
-                "{}: no .yaml, .yml or .json files in this directory",
-                path.display()
-            );
-        }
-        for file in files {
+    let (inputs, unreadable) = read_inputs_reporting(paths)?;
+    match unreadable.into_iter().next() {
+        Some(e) => bail!("{}: {}", e.file, e.message),
+        None => Ok(inputs),
+    }
+}
+
+/// One path: stdin for `-`, a directory walked, or a file.
+fn read_path(path: &std::path::Path) -> anyhow::Result<Vec<Input>> {
+    if path.as_os_str() == "-" {
+        let mut text = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut text)
+            .context("cannot read stdin")?;
+        return Ok(vec![Input {
+            name: "<stdin>".into(),
+            text,
+        }]);
+    }
+    let files = manifest_files(path, false)?;
+    if files.is_empty() {
+        bail!("no .yaml, .yml or .json files in this directory");
+    }
+    files
+        .into_iter()
+        .map(|file| {
             let text =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            inputs.push(Input {
+            Ok(Input {
                 name: file.display().to_string(),
                 text,
-            });
-        }
-    }
-    Ok(inputs)
+            })
+        })
+        .collect()
 }

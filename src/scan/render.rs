@@ -47,6 +47,34 @@ fn columns(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Why a resource is listed as non-compliant.
+fn why_non_compliant(r: &Resource) -> String {
+    if r.failing.is_empty() {
+        "sensitive without a key".to_owned()
+    } else {
+        r.failing.join(", ")
+    }
+}
+
+/// The keys-in-use table: a header row, then a row per key.
+fn key_rows(scan: &Scan, key: impl Fn(&str) -> String, separator: &str) -> Vec<Vec<String>> {
+    let header = ["key", "services", "jobs", "owners", "projects"];
+    let mut rows = vec![header.iter().map(|h| h.to_string()).collect()];
+    for k in &scan.keys {
+        let join = |set: &std::collections::BTreeSet<String>| {
+            set.iter().cloned().collect::<Vec<_>>().join(separator)
+        };
+        rows.push(vec![
+            key(&k.key),
+            k.services.to_string(),
+            k.jobs.to_string(),
+            join(&k.owners),
+            join(&k.projects),
+        ]);
+    }
+    rows
+}
+
 fn resource_label(r: &Resource) -> String {
     format!("{}:{} {} {}/{}", r.file, r.line, r.kind, r.project, r.name)
 }
@@ -72,31 +100,17 @@ pub fn to_table(scan: &Scan) -> String {
     if !scan.non_compliant.is_empty() {
         let _ = writeln!(out, "\nnon-compliant ({})", scan.non_compliant.len());
         for r in &scan.non_compliant {
-            let why = if r.failing.is_empty() {
-                "sensitive without a key".to_owned()
-            } else {
-                r.failing.join(", ")
-            };
-            let _ = writeln!(out, "  {} (owner {}): {why}", resource_label(r), r.owner);
+            let _ = writeln!(
+                out,
+                "  {} (owner {}): {}",
+                resource_label(r),
+                r.owner,
+                why_non_compliant(r)
+            );
         }
     }
     if !scan.keys.is_empty() {
-        let mut rows = vec![vec![
-            "key".to_owned(),
-            "services".into(),
-            "jobs".into(),
-            "owners".into(),
-            "projects".into(),
-        ]];
-        for k in &scan.keys {
-            rows.push(vec![
-                k.key.clone(),
-                k.services.to_string(),
-                k.jobs.to_string(),
-                k.owners.iter().cloned().collect::<Vec<_>>().join(","),
-                k.projects.iter().cloned().collect::<Vec<_>>().join(","),
-            ]);
-        }
+        let rows = key_rows(scan, |k| k.to_owned(), ",");
         let _ = write!(
             out,
             "\nkeys in use ({})\n{}",
@@ -204,32 +218,16 @@ pub fn to_markdown(scan: &Scan) -> String {
             "failing".into(),
         ]];
         for r in &scan.non_compliant {
-            let why = if r.failing.is_empty() {
-                "sensitive without a key".to_owned()
-            } else {
-                r.failing.join(", ")
-            };
-            rows.push(vec![resource_label(r), r.owner.clone(), why]);
+            rows.push(vec![
+                resource_label(r),
+                r.owner.clone(),
+                why_non_compliant(r),
+            ]);
         }
         let _ = write!(out, "\n### Non-compliant\n\n{}", md_table(&rows));
     }
     if !scan.keys.is_empty() {
-        let mut rows = vec![vec![
-            "key".to_owned(),
-            "services".into(),
-            "jobs".into(),
-            "owners".into(),
-            "projects".into(),
-        ]];
-        for k in &scan.keys {
-            rows.push(vec![
-                format!("`{}`", k.key),
-                k.services.to_string(),
-                k.jobs.to_string(),
-                k.owners.iter().cloned().collect::<Vec<_>>().join(", "),
-                k.projects.iter().cloned().collect::<Vec<_>>().join(", "),
-            ]);
-        }
+        let rows = key_rows(scan, |k| format!("`{k}`"), ", ");
         let _ = write!(out, "\n### Keys in use\n\n{}", md_table(&rows));
     }
     if !scan.keys_not_needed.is_empty() {
