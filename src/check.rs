@@ -23,6 +23,8 @@ pub struct CheckOptions {
     pub operation: String,
     /// Threads to evaluate with (1 = in the caller's thread).
     pub threads: usize,
+    /// Run the mutating policies first and judge the mutated objects (`check --mutate`, `fix`).
+    pub mutate: bool,
 }
 
 impl Default for CheckOptions {
@@ -31,6 +33,7 @@ impl Default for CheckOptions {
             limits: ReadLimits::default(),
             operation: "CREATE".into(),
             threads: 1,
+            mutate: false,
         }
     }
 }
@@ -77,7 +80,12 @@ pub fn check_inputs_keeping_documents(
         let mut request = Request::create(document);
         request.operation = options.operation.clone();
         request.namespace_object = namespaces.get(document.namespace.as_str()).copied();
-        let decision = engine::evaluate(set, &request);
+        let phases = if options.mutate {
+            engine::Phases::ALL
+        } else {
+            engine::Phases::VALIDATE
+        };
+        let decision = engine::admit(set, &request, phases);
         DocumentResult::new(file, document, decision)
     };
     if threads == 1 || jobs.len() < 64 {

@@ -26,6 +26,10 @@ pub struct DocumentResult {
     pub violations: Vec<ViolationResult>,
     pub warnings: Vec<WarningResult>,
     pub audit_annotations: BTreeMap<String, String>,
+    /// With mutation: the change the mutating policies made, as an RFC 6902 patch of the
+    /// document; the verdict above is on the changed object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<json_patch::Patch>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -61,6 +65,13 @@ pub struct Summary {
     pub violations: usize,
     pub warnings: usize,
     pub errors: usize,
+    /// Documents a mutating policy changed (with mutation only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mutated: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Everything a check found.
@@ -98,6 +109,7 @@ impl DocumentResult {
             violations: decision.violations.into_iter().map(violation).collect(),
             warnings: decision.warnings.into_iter().map(warning).collect(),
             audit_annotations: decision.audit_annotations,
+            patch: decision.patch,
         }
     }
 }
@@ -115,6 +127,7 @@ impl Report {
                 continue;
             }
             s.checked += 1;
+            s.mutated += usize::from(r.patch.is_some());
             if r.allowed {
                 s.allowed += 1;
             } else {
@@ -176,6 +189,12 @@ impl Report {
             }
             for w in &r.warnings {
                 let _ = writeln!(out, "  warning[{}]: {}", w.policy, w.message);
+            }
+            if r.patch.is_some() {
+                let _ = writeln!(
+                    out,
+                    "  mutated: the verdict is on the object as the mutating policies changed it (cmek-gate fix writes the change)"
+                );
             }
         }
         for e in &self.errors {

@@ -392,6 +392,7 @@ spec:
             violations: vec![],
             warnings: vec![],
             audit_annotations: Default::default(),
+            patch: None,
         }
     }
 

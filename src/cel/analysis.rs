@@ -3,7 +3,7 @@
 //! only the variables an expression needs are evaluated), constant regexes are checked and
 //! compiled ahead of use, and the tree's depth is bounded.
 
-use super::{functions, CompileError, MAX_TREE_DEPTH};
+use super::{functions, literals, CompileError, Purpose, MAX_TREE_DEPTH};
 use cel::common::ast::{EntryExpr, Expr, LiteralValue};
 use cel::IdedExpr;
 
@@ -53,6 +53,7 @@ struct Walk<'a> {
     source: &'a str,
     program: &'a cel::Program,
     allowed_variables: &'a [&'a str],
+    purpose: Purpose,
     bound: Vec<String>,
     found: Analysis,
 }
@@ -62,11 +63,13 @@ impl Analysis {
         program: &cel::Program,
         source: &str,
         allowed_variables: &[&str],
+        purpose: Purpose,
     ) -> Result<Analysis, CompileError> {
         let mut walk = Walk {
             source,
             program,
             allowed_variables,
+            purpose,
             bound: Vec::new(),
             found: Analysis::default(),
         };
@@ -120,7 +123,9 @@ impl Walk<'_> {
                     ..
                 }) = target
                 {
-                    if NAMESPACES.contains(&ns.as_str()) && !self.bound.contains(ns) {
+                    if (NAMESPACES.contains(&ns.as_str()) || ns == literals::NAMESPACE)
+                        && !self.bound.contains(ns)
+                    {
                         name = format!("{ns}.{name}");
                         target = None;
                     }
@@ -128,7 +133,7 @@ impl Walk<'_> {
                 if let Some(t) = target {
                     self.expr(t, next)?;
                 }
-                if !functions::is_known(&name) {
+                if !functions::is_known(&name) && name != literals::ESCAPE_KEY {
                     return Err(self.error(expr, format!("unknown function \"{name}\"")));
                 }
                 if name == "matches" {
@@ -156,13 +161,19 @@ impl Walk<'_> {
                 }
                 EntryExpr::StructField(f) => self.expr(&f.value, next),
             }),
-            Expr::Struct(s) => s.entries.iter().try_for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(e) => {
-                    self.expr(&e.key, next)?;
-                    self.expr(&e.value, next)
+            Expr::Struct(s) => {
+                let in_mutation = self.purpose == Purpose::Mutation;
+                if !(in_mutation && literals::is_mutation_type(&s.type_name)) {
+                    return Err(self.error(expr, literals::not_allowed(&s.type_name, in_mutation)));
                 }
-                EntryExpr::StructField(f) => self.expr(&f.value, next),
-            }),
+                s.entries.iter().try_for_each(|entry| match &entry.expr {
+                    EntryExpr::MapEntry(e) => {
+                        self.expr(&e.key, next)?;
+                        self.expr(&e.value, next)
+                    }
+                    EntryExpr::StructField(f) => self.expr(&f.value, next),
+                })
+            }
             Expr::Comprehension(c) => {
                 self.expr(&c.iter_range, next)?;
                 self.expr(&c.accu_init, next)?;

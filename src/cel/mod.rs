@@ -9,6 +9,7 @@
 mod analysis;
 mod convert;
 mod functions;
+mod literals;
 
 pub use analysis::{Analysis, ROOT_VARIABLES};
 pub use convert::{list_val, map_val, null_val, string_val, to_val, Shared, SharedList, SharedMap};
@@ -47,7 +48,27 @@ pub struct EvalError(pub String);
 pub struct Program {
     pub source: String,
     program: cel::Program,
+    /// The tree with object literals rewritten (see [`literals`]), for a mutation's expression.
+    rewritten: Option<cel::IdedExpr>,
     pub analysis: Analysis,
+}
+
+impl Program {
+    fn expression(&self) -> &cel::IdedExpr {
+        self.rewritten
+            .as_ref()
+            .unwrap_or_else(|| self.program.expression())
+    }
+}
+
+/// What an expression is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    /// A condition, variable, validation or message: no object literals.
+    #[default]
+    Check,
+    /// A mutation: may build `Object{...}` and `JSONPatch{...}` literals.
+    Mutation,
 }
 
 impl fmt::Debug for Program {
@@ -93,6 +114,7 @@ impl Environment {
             .and_then(|_| env.add_extension(cel::extensions::math))
             .and_then(|_| env.add_extension(cel::extensions::encoders))
             .and_then(|_| functions::register(&mut env))
+            .and_then(|_| literals::register(&mut env))
             .expect("the CEL extensions register without conflict");
         Environment { env: Arc::new(env) }
     }
@@ -100,6 +122,16 @@ impl Environment {
     /// Compiles an expression, checking what it refers to. `variables` are the names
     /// `variables.NAME` may use.
     pub fn compile(&self, source: &str, variables: &[&str]) -> Result<Program, CompileError> {
+        self.compile_for(source, variables, Purpose::Check)
+    }
+
+    /// Compiles an expression for a purpose (see [`Purpose`]).
+    pub fn compile_for(
+        &self,
+        source: &str,
+        variables: &[&str],
+        purpose: Purpose,
+    ) -> Result<Program, CompileError> {
         check_size(source)?;
         // The parser recurses once per operator of a chain (`a.b.c...`, `1+1+...`), which no
         // pre-check bounds well: parse on a thread with a stack large enough for the longest
@@ -108,7 +140,7 @@ impl Environment {
             std::thread::Builder::new()
                 .name("cel-compile".into())
                 .stack_size(COMPILE_STACK_BYTES)
-                .spawn_scoped(scope, || self.compile_here(source, variables))
+                .spawn_scoped(scope, || self.compile_here(source, variables, purpose))
                 .map_err(|e| CompileError {
                     position: None,
                     message: format!("cannot start the compiler thread: {e}"),
@@ -123,7 +155,12 @@ impl Environment {
         })
     }
 
-    fn compile_here(&self, source: &str, variables: &[&str]) -> Result<Program, CompileError> {
+    fn compile_here(
+        &self,
+        source: &str,
+        variables: &[&str],
+        purpose: Purpose,
+    ) -> Result<Program, CompileError> {
         let program = self.env.compile(source).map_err(|errors| {
             let first = errors.errors.first();
             CompileError {
@@ -133,10 +170,19 @@ impl Environment {
                 message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
             }
         })?;
-        let analysis = Analysis::of(&program, source, variables)?;
+        let analysis = Analysis::of(&program, source, variables, purpose)?;
+        let rewritten = match purpose {
+            Purpose::Check => None,
+            Purpose::Mutation => {
+                let mut tree = program.expression().clone();
+                literals::rewrite(&mut tree)?;
+                Some(tree)
+            }
+        };
         Ok(Program {
             source: source.to_owned(),
             program,
+            rewritten,
             analysis,
         })
     }
@@ -166,13 +212,12 @@ impl Environment {
     ) -> Result<Shared, EvalError> {
         let run = std::panic::AssertUnwindSafe(|| {
             let result = if variables.is_empty() {
-                cel::Value::resolve_val(program.program.expression(), &scope.context)
+                cel::Value::resolve_val(program.expression(), &scope.context)
                     .map(CowVal::into_owned)
             } else {
                 let mut inner = scope.context.new_inner_scope();
                 inner.add_variable_as_val("variables", Box::new(VariablesVal(variables)));
-                cel::Value::resolve_val(program.program.expression(), &inner)
-                    .map(CowVal::into_owned)
+                cel::Value::resolve_val(program.expression(), &inner).map(CowVal::into_owned)
             };
             result.map(Shared::from)
         });
@@ -207,6 +252,14 @@ impl Scope<'_> {
         context.add_variable_as_val(name, value.clone_as_boxed());
         Scope { context }
     }
+}
+
+/// A result as JSON (maps keep the order the evaluator gives).
+pub fn to_json(value: &dyn Val) -> Result<serde_json::Value, EvalError> {
+    let value = cel::Value::try_from(value).map_err(|e| EvalError(describe(&e)))?;
+    value
+        .json()
+        .map_err(|e| EvalError(format!("the value has no JSON form: {e}")))
 }
 
 /// The result as a bool, if it is one.

@@ -33,6 +33,11 @@ pub struct CheckArgs {
     /// Also list documents that no policy applies to.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Run the mutating policies first: report what they would change (as warnings, and as a
+    /// JSON patch in the JSON output) and judge the changed objects. Files are not written:
+    /// `cmek-gate fix` writes the changes.
+    #[arg(long)]
+    pub mutate: bool,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
@@ -41,6 +46,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     let options = CheckOptions {
         operation: args.operation.clone(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        mutate: args.mutate,
         ..CheckOptions::default()
     };
     let mut report = check_inputs(&set, &inputs, &options);

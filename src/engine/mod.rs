@@ -7,6 +7,13 @@
 //! uses, once per policy and parameter), and each failed validation becomes a denial, a warning
 //! or an audit annotation by the binding's `validationActions`. Unlike Kubernetes, every failed
 //! validation is reported, not only the first.
+//!
+//! [`admit`] runs the whole admission: the mutating policies first (see [`mutate`]), then every
+//! validating policy on the object as they left it, as the API server orders the two phases.
+
+pub mod mutate;
+
+pub use mutate::{Change, Mutated};
 
 use crate::cel::{self, Activation, EvalError, Scope, Shared};
 use crate::manifest::{shape, Node};
@@ -91,6 +98,72 @@ pub struct Decision {
     pub warnings: Vec<Warning>,
     #[serde(rename = "auditAnnotations")]
     pub audit_annotations: BTreeMap<String, String>,
+    /// What the mutating policies changed, policy by policy (with [`Phases::mutate`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mutations: Vec<Change>,
+    /// The whole change as the smallest RFC 6902 patch of the request's object: what a mutating
+    /// webhook answers and what `fix` writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<json_patch::Patch>,
+    /// The object after the mutations, when they changed it.
+    #[serde(skip)]
+    pub mutated: Option<Node>,
+}
+
+/// Which admission phases to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phases {
+    pub mutate: bool,
+    pub validate: bool,
+}
+
+impl Phases {
+    pub const VALIDATE: Phases = Phases {
+        mutate: false,
+        validate: true,
+    };
+    pub const MUTATE: Phases = Phases {
+        mutate: true,
+        validate: false,
+    };
+    pub const ALL: Phases = Phases {
+        mutate: true,
+        validate: true,
+    };
+}
+
+/// The admission of one request: the mutating policies (if asked), then the validating policies
+/// on the object as mutated. A failed mutation under `failurePolicy: Fail` denies.
+pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
+    let mutated = if phases.mutate {
+        mutate::mutate(set, request)
+    } else {
+        Mutated::default()
+    };
+    let mut decision = match (&mutated.object, phases.validate) {
+        (Some(object), true) => evaluate(
+            set,
+            &Request {
+                object: Some(object),
+                ..request.clone()
+            },
+        ),
+        (None, true) => evaluate(set, request),
+        (_, false) => Decision::default(),
+    };
+    decision.matched |= mutated.matched;
+    let mut violations = mutated.violations;
+    violations.append(&mut decision.violations);
+    decision.violations = violations;
+    let mut warnings = mutated.warnings;
+    warnings.append(&mut decision.warnings);
+    decision.warnings = warnings;
+    if let (Some(object), Some(original)) = (&mutated.object, request.object) {
+        decision.patch = Some(json_patch::diff(&original.to_json(), &object.to_json()));
+    }
+    decision.mutations = mutated.changes;
+    decision.mutated = mutated.object;
+    decision
 }
 
 impl Decision {
@@ -99,7 +172,7 @@ impl Decision {
     }
 }
 
-/// Evaluates every binding of the set against the request.
+/// Evaluates every validating binding of the set against the request (no mutation).
 pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);

@@ -1,5 +1,6 @@
-//! Policies: Kubernetes ValidatingAdmissionPolicy and binding documents, loaded unchanged and
-//! compiled once into an immutable [`PolicySet`]. Pure, but for [`load`] which reads files.
+//! Policies: Kubernetes ValidatingAdmissionPolicy and MutatingAdmissionPolicy documents and
+//! their bindings, loaded unchanged and compiled once into an immutable [`PolicySet`]. Pure, but
+//! for [`load`] which reads files.
 //!
 //! Every expression is compiled at load; a mistake is a [`PolicyError`] naming the file, the
 //! document's line, the policy and the field (`spec.validations[2].expression`).
@@ -9,7 +10,7 @@ pub mod load;
 pub mod matching;
 pub mod types;
 
-use crate::cel::{CompileError, Environment, Program};
+use crate::cel::{CompileError, Environment, Program, Purpose};
 use crate::manifest::{self, Document, ManifestError, ReadLimits};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use types::*;
@@ -96,6 +97,16 @@ pub struct CompiledPolicy {
     pub audit_annotations: Vec<(String, Compiled)>,
     pub failure_policy: FailurePolicy,
     pub description: Option<String>,
+    /// A mutating policy's mutations (empty for a validating one).
+    pub mutations: Vec<CompiledMutation>,
+    pub reinvocation: ReinvocationPolicy,
+}
+
+/// One mutation of a MutatingAdmissionPolicy.
+#[derive(Debug)]
+pub struct CompiledMutation {
+    pub patch_type: PatchType,
+    pub expression: Compiled,
 }
 
 /// Variables with the same definition in several policies (the same expression, using variables
@@ -137,10 +148,16 @@ pub struct ParamObject {
 /// Everything loaded and compiled: immutable, shared by every evaluation.
 pub struct PolicySet {
     pub env: Environment,
+    /// The validating policies.
     pub policies: Vec<CompiledPolicy>,
     /// How many distinct variable definitions the policies have (see [`VariableSlot`]).
     pub variable_slots: usize,
+    /// The validating policies' bindings.
     pub bindings: Vec<CompiledBinding>,
+    pub mutating_policies: Vec<CompiledPolicy>,
+    /// The mutating policies' bindings, in the order they are applied (by name, as the API
+    /// server orders admission plugins' configurations).
+    pub mutating_bindings: Vec<CompiledBinding>,
     pub params: Vec<ParamObject>,
 }
 
@@ -149,6 +166,8 @@ impl std::fmt::Debug for PolicySet {
         f.debug_struct("PolicySet")
             .field("policies", &self.policies.len())
             .field("bindings", &self.bindings.len())
+            .field("mutating_policies", &self.mutating_policies.len())
+            .field("mutating_bindings", &self.mutating_bindings.len())
             .field("params", &self.params.len())
             .finish()
     }
@@ -164,6 +183,8 @@ impl PolicySet {
             policies: Vec::new(),
             variable_slots: 0,
             bindings: Vec::new(),
+            mutating_policies: Vec::new(),
+            mutating_bindings: Vec::new(),
             params: Vec::new(),
         };
         let mut pending_params = Vec::new();
@@ -192,18 +213,32 @@ impl PolicySet {
         match (doc.group(), doc.kind.as_str()) {
             (POLICY_GROUP, "ValidatingAdmissionPolicy") => {
                 let policy: ValidatingAdmissionPolicy = decode(source, &doc)?;
-                let compiled = compile_policy(&self.env, source, &doc, policy)?;
-                if let Some(other) = self.policies.iter().find(|p| p.name == compiled.name) {
-                    return Err(invalid(
-                        source,
-                        doc.line,
-                        format!(
-                            "policy \"{}\" is defined twice (also at {}:{})",
-                            compiled.name, other.source_name, other.line
-                        ),
-                    ));
-                }
-                self.policies.push(compiled);
+                let compiled =
+                    compile_policy(&self.env, source, &doc, policy.metadata, policy.spec, None)?;
+                add_policy(&mut self.policies, compiled, source, &doc)?;
+            }
+            (POLICY_GROUP, "MutatingAdmissionPolicy") => {
+                let policy: MutatingAdmissionPolicy = decode(source, &doc)?;
+                let spec = policy.spec;
+                let common = PolicySpec {
+                    param_kind: spec.param_kind,
+                    match_constraints: spec.match_constraints,
+                    validations: Vec::new(),
+                    failure_policy: spec.failure_policy,
+                    audit_annotations: Vec::new(),
+                    match_conditions: spec.match_conditions,
+                    variables: spec.variables,
+                };
+                let mutating = (spec.mutations, spec.reinvocation_policy.unwrap_or_default());
+                let compiled = compile_policy(
+                    &self.env,
+                    source,
+                    &doc,
+                    policy.metadata,
+                    common,
+                    Some(mutating),
+                )?;
+                add_policy(&mut self.mutating_policies, compiled, source, &doc)?;
             }
             (POLICY_GROUP, "ValidatingAdmissionPolicyBinding") => {
                 let binding: ValidatingAdmissionPolicyBinding = decode(source, &doc)?;
@@ -217,34 +252,29 @@ impl PolicySet {
                         ),
                     ));
                 }
-                if binding.metadata.name.is_empty() || binding.spec.policy_name.is_empty() {
-                    return Err(invalid(
-                        source,
-                        doc.line,
-                        "a binding needs metadata.name and spec.policyName".into(),
-                    ));
-                }
-                if let Some(other) = self
-                    .bindings
-                    .iter()
-                    .find(|b| b.name == binding.metadata.name)
-                {
-                    return Err(invalid(
-                        source,
-                        doc.line,
-                        format!(
-                            "binding \"{}\" is defined twice (also at {}:{})",
-                            other.name, other.source_name, other.line
-                        ),
-                    ));
-                }
-                self.bindings.push(CompiledBinding {
-                    name: binding.metadata.name,
-                    source_name: source.name.clone(),
-                    line: doc.line,
-                    spec: binding.spec,
-                    policy: None,
-                });
+                add_binding(
+                    &mut self.bindings,
+                    binding.metadata.name,
+                    binding.spec,
+                    source,
+                    &doc,
+                )?;
+            }
+            (POLICY_GROUP, "MutatingAdmissionPolicyBinding") => {
+                let binding: MutatingAdmissionPolicyBinding = decode(source, &doc)?;
+                let spec = BindingSpec {
+                    policy_name: binding.spec.policy_name,
+                    param_ref: binding.spec.param_ref,
+                    match_resources: binding.spec.match_resources,
+                    validation_actions: Vec::new(),
+                };
+                add_binding(
+                    &mut self.mutating_bindings,
+                    binding.metadata.name,
+                    spec,
+                    source,
+                    &doc,
+                )?;
             }
             ("apiextensions.k8s.io", "CustomResourceDefinition") => {}
             _ => params.push((source.name.clone(), doc)),
@@ -264,9 +294,17 @@ impl PolicySet {
                 .iter()
                 .position(|p| p.name == binding.spec.policy_name);
         }
+        for binding in &mut self.mutating_bindings {
+            binding.policy = self
+                .mutating_policies
+                .iter()
+                .position(|p| p.name == binding.spec.policy_name);
+        }
+        self.mutating_bindings.sort_by(|a, b| a.name.cmp(&b.name));
         let param_kinds: HashSet<(String, String)> = self
             .policies
             .iter()
+            .chain(&self.mutating_policies)
             .filter_map(|p| p.spec.param_kind.as_ref())
             .map(|k| (k.api_version.clone(), k.kind.clone()))
             .collect();
@@ -302,7 +340,7 @@ impl PolicySet {
     /// Gives variables of the same definition the same slot.
     fn assign_variable_slots(&mut self) {
         let mut slots: HashMap<String, usize> = HashMap::new();
-        for policy in &mut self.policies {
+        for policy in self.policies.iter_mut().chain(&mut self.mutating_policies) {
             let mut assigned: Vec<VariableSlot> = Vec::with_capacity(policy.variables.len());
             for (_, compiled) in &policy.variables {
                 // The definition: the expression and the slots of the variables it uses.
@@ -321,10 +359,74 @@ impl PolicySet {
         self.variable_slots = slots.len();
     }
 
-    /// The policy a binding names.
+    /// The validating policy a validating binding names.
     pub fn policy_of(&self, binding: &CompiledBinding) -> Option<&CompiledPolicy> {
         binding.policy.map(|i| &self.policies[i])
     }
+
+    /// The mutating policy a mutating binding names.
+    pub fn mutating_policy_of(&self, binding: &CompiledBinding) -> Option<&CompiledPolicy> {
+        binding.policy.map(|i| &self.mutating_policies[i])
+    }
+
+    /// Whether any mutating policy is bound.
+    pub fn mutates(&self) -> bool {
+        self.mutating_bindings.iter().any(|b| b.policy.is_some())
+    }
+}
+
+fn add_policy(
+    list: &mut Vec<CompiledPolicy>,
+    compiled: CompiledPolicy,
+    source: &Source,
+    doc: &Document,
+) -> Result<(), PolicyError> {
+    if let Some(other) = list.iter().find(|p| p.name == compiled.name) {
+        return Err(invalid(
+            source,
+            doc.line,
+            format!(
+                "policy \"{}\" is defined twice (also at {}:{})",
+                compiled.name, other.source_name, other.line
+            ),
+        ));
+    }
+    list.push(compiled);
+    Ok(())
+}
+
+fn add_binding(
+    list: &mut Vec<CompiledBinding>,
+    name: String,
+    spec: BindingSpec,
+    source: &Source,
+    doc: &Document,
+) -> Result<(), PolicyError> {
+    if name.is_empty() || spec.policy_name.is_empty() {
+        return Err(invalid(
+            source,
+            doc.line,
+            "a binding needs metadata.name and spec.policyName".into(),
+        ));
+    }
+    if let Some(other) = list.iter().find(|b| b.name == name) {
+        return Err(invalid(
+            source,
+            doc.line,
+            format!(
+                "binding \"{}\" is defined twice (also at {}:{})",
+                other.name, other.source_name, other.line
+            ),
+        ));
+    }
+    list.push(CompiledBinding {
+        name,
+        source_name: source.name.clone(),
+        line: doc.line,
+        spec,
+        policy: None,
+    });
+    Ok(())
 }
 
 fn param_object(source_name: String, doc: &Document) -> ParamObject {
@@ -391,13 +493,17 @@ fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Compiles a policy: a validating one, or (with its mutations) a mutating one, whose other
+/// fields come as a [`PolicySpec`] without validations.
 fn compile_policy(
     env: &Environment,
     source: &Source,
     doc: &Document,
-    policy: ValidatingAdmissionPolicy,
+    metadata: ObjectMeta,
+    spec: PolicySpec,
+    mutating: Option<(Vec<Mutation>, ReinvocationPolicy)>,
 ) -> Result<CompiledPolicy, PolicyError> {
-    let name = policy.metadata.name.clone();
+    let name = metadata.name.clone();
     if name.is_empty() {
         return Err(invalid(
             source,
@@ -405,7 +511,6 @@ fn compile_policy(
             "a policy needs metadata.name".into(),
         ));
     }
-    let spec = policy.spec;
     let names: Vec<&str> = spec.variables.iter().map(|v| v.name.as_str()).collect();
     if let Some(dup) = names
         .iter()
@@ -421,36 +526,42 @@ fn compile_policy(
             ),
         ));
     }
-    let compile =
-        |field: String, expression: &str, visible: &[&str]| -> Result<Compiled, PolicyError> {
-            let segments: Vec<String> = field
-                .split(['.', '[', ']'])
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
-            match env.compile(expression, visible) {
-                Ok(program) => {
-                    let uses = program
-                        .analysis
-                        .variables
-                        .iter()
-                        .filter_map(|used| names.iter().position(|n| n == used))
-                        .collect();
-                    Ok(Compiled {
-                        program,
-                        field,
-                        uses,
-                    })
-                }
-                Err(error) => Err(PolicyError::Compile {
-                    source_name: source.name.clone(),
-                    line: doc.root.deepest(&segments).1.line,
-                    policy: name.clone(),
+    let compile_as = |field: String,
+                      expression: &str,
+                      visible: &[&str],
+                      purpose: Purpose|
+     -> Result<Compiled, PolicyError> {
+        let segments: Vec<String> = field
+            .split(['.', '[', ']'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        match env.compile_for(expression, visible, purpose) {
+            Ok(program) => {
+                let uses = program
+                    .analysis
+                    .variables
+                    .iter()
+                    .filter_map(|used| names.iter().position(|n| n == used))
+                    .collect();
+                Ok(Compiled {
+                    program,
                     field,
-                    error,
-                }),
+                    uses,
+                })
             }
-        };
+            Err(error) => Err(PolicyError::Compile {
+                source_name: source.name.clone(),
+                line: doc.root.deepest(&segments).1.line,
+                policy: name.clone(),
+                field,
+                error,
+            }),
+        }
+    };
+    let compile = |field: String, expression: &str, visible: &[&str]| {
+        compile_as(field, expression, visible, Purpose::Check)
+    };
     let mut variables = Vec::new();
     for (i, v) in spec.variables.iter().enumerate() {
         let field = format!("spec.variables[{i}].expression");
@@ -464,7 +575,7 @@ fn compile_policy(
         let field = format!("spec.matchConditions[{i}].expression");
         match_conditions.push((c.name.clone(), compile(field, &c.expression, &names)?));
     }
-    let points_at = fields_pointed_at(&policy.metadata.annotations, spec.validations.len());
+    let points_at = fields_pointed_at(&metadata.annotations, spec.validations.len());
     let mut validations = Vec::new();
     for (i, v) in spec.validations.iter().enumerate() {
         let expression = compile(
@@ -493,7 +604,47 @@ fn compile_policy(
         let field = format!("spec.auditAnnotations[{i}].valueExpression");
         audit_annotations.push((a.key.clone(), compile(field, &a.value_expression, &names)?));
     }
-    if validations.is_empty() && audit_annotations.is_empty() {
+    let mut mutations = Vec::new();
+    let mut reinvocation = ReinvocationPolicy::Never;
+    if let Some((specs, policy_reinvocation)) = mutating {
+        reinvocation = policy_reinvocation;
+        if specs.is_empty() {
+            return Err(invalid(
+                source,
+                doc.line,
+                format!("mutating policy \"{name}\" has no mutations"),
+            ));
+        }
+        for (i, m) in specs.iter().enumerate() {
+            let (expression, field) = match m.patch_type {
+                PatchType::JsonPatch => (&m.json_patch, "jsonPatch"),
+                PatchType::ApplyConfiguration => (&m.apply_configuration, "applyConfiguration"),
+            };
+            let other = match m.patch_type {
+                PatchType::JsonPatch => m.apply_configuration.is_some(),
+                PatchType::ApplyConfiguration => m.json_patch.is_some(),
+            };
+            let Some(expression) = expression.as_ref().filter(|_| !other) else {
+                return Err(invalid(
+                    source,
+                    doc.root.deepest(&["spec".into(), "mutations".into(), i.to_string()]).1.line,
+                    format!(
+                        "policy \"{name}\", spec.mutations[{i}]: patchType {} needs {field} (and only it)",
+                        m.patch_type.as_str()
+                    ),
+                ));
+            };
+            mutations.push(CompiledMutation {
+                patch_type: m.patch_type,
+                expression: compile_as(
+                    format!("spec.mutations[{i}].{field}.expression"),
+                    &expression.expression,
+                    &names,
+                    Purpose::Mutation,
+                )?,
+            });
+        }
+    } else if validations.is_empty() && audit_annotations.is_empty() {
         return Err(invalid(
             source,
             doc.line,
@@ -505,8 +656,7 @@ fn compile_policy(
         source_name: source.name.clone(),
         line: doc.line,
         failure_policy: spec.failure_policy.unwrap_or_default(),
-        description: policy
-            .metadata
+        description: metadata
             .annotations
             .get("cmek-gate.dev/description")
             .cloned(),
@@ -516,6 +666,8 @@ fn compile_policy(
         variable_slots: Vec::new(),
         validations,
         audit_annotations,
+        mutations,
+        reinvocation,
     })
 }
 

@@ -1,5 +1,5 @@
-//! The Kubernetes `admissionregistration.k8s.io/v1` ValidatingAdmissionPolicy and
-//! ValidatingAdmissionPolicyBinding, as serde types that refuse unknown fields (as kubectl's
+//! The Kubernetes `admissionregistration.k8s.io` ValidatingAdmissionPolicy,
+//! MutatingAdmissionPolicy and their bindings, as serde types that refuse unknown fields (as kubectl's
 //! strict decoding does). Field names and meanings are Kubernetes'.
 
 use serde::Deserialize;
@@ -223,4 +223,96 @@ pub enum ValidationAction {
     Deny,
     Warn,
     Audit,
+}
+
+/// `admissionregistration.k8s.io` MutatingAdmissionPolicy (`v1`, `v1beta1` or `v1alpha1`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MutatingAdmissionPolicy {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: MutatingPolicySpec,
+    #[serde(default)]
+    pub status: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MutatingPolicySpec {
+    #[serde(default)]
+    pub param_kind: Option<ParamKind>,
+    #[serde(default)]
+    pub match_constraints: Option<MatchResources>,
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+    #[serde(default)]
+    pub mutations: Vec<Mutation>,
+    #[serde(default)]
+    pub failure_policy: Option<FailurePolicy>,
+    #[serde(default)]
+    pub match_conditions: Vec<MatchCondition>,
+    #[serde(default)]
+    pub reinvocation_policy: Option<ReinvocationPolicy>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Mutation {
+    pub patch_type: PatchType,
+    #[serde(default)]
+    pub apply_configuration: Option<MutationExpression>,
+    #[serde(default)]
+    pub json_patch: Option<MutationExpression>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
+pub enum PatchType {
+    #[serde(rename = "ApplyConfiguration")]
+    ApplyConfiguration,
+    #[serde(rename = "JSONPatch")]
+    JsonPatch,
+}
+
+impl PatchType {
+    /// The name as Kubernetes writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatchType::ApplyConfiguration => "ApplyConfiguration",
+            PatchType::JsonPatch => "JSONPatch",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MutationExpression {
+    pub expression: String,
+}
+
+/// Whether a mutating policy runs again when a later mutation changed the object.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+pub enum ReinvocationPolicy {
+    #[default]
+    Never,
+    IfNeeded,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MutatingAdmissionPolicyBinding {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: MutatingBindingSpec,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MutatingBindingSpec {
+    pub policy_name: String,
+    #[serde(default)]
+    pub param_ref: Option<ParamRef>,
+    #[serde(default)]
+    pub match_resources: Option<MatchResources>,
 }

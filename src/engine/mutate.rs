@@ -1,0 +1,476 @@
+//! The mutation phase: MutatingAdmissionPolicy bindings applied to the object, in order, before
+//! any validation sees it. Pure.
+//!
+//! Semantics follow Kubernetes: bindings run in name order; each selects its policy's resources,
+//! parameters and `matchConditions` as a validating binding does, then runs the policy's
+//! mutations in order, each seeing the object as the previous one left it. A `JSONPatch`
+//! mutation's expression builds RFC 6902 operations; an `ApplyConfiguration` mutation's builds a
+//! partial object that is merged in: maps merge key by key; a list whose items are all maps with
+//! a `name` merges item by item on that key (as server-side apply does for the list-maps keyed
+//! by name: containers, initContainers, env, volumes, ...); any other value, other lists
+//! included, replaces what was there; `null` removes the field. Without the resource's schema
+//! this is the nearest we can come to structured-merge-diff. A policy with `reinvocationPolicy: IfNeeded` runs once more when a later policy
+//! changed the object after it ran. A mutation that fails (an evaluation error, a result of the
+//! wrong type, a patch that does not apply) denies under `failurePolicy: Fail` and is skipped
+//! under `Ignore`.
+
+use super::{match_target, params_for, SharedVariables, Variables, Violation, Warning};
+use super::{Request, Scope};
+use crate::cel;
+use crate::manifest::{Entry, Node, NodeValue};
+use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, PatchType, ReinvocationPolicy};
+use crate::policy::{matching, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
+use serde::Serialize;
+
+/// What one binding's policy changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub policy: String,
+    pub binding: String,
+    /// The change as the smallest RFC 6902 patch from the object before to the object after.
+    pub patch: json_patch::Patch,
+}
+
+/// The outcome of the mutation phase.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mutated {
+    /// The object after every mutation, when some mutation changed it.
+    pub object: Option<Node>,
+    pub changes: Vec<Change>,
+    /// Failed mutations under `failurePolicy: Fail`, and missing parameters under `Deny`.
+    pub violations: Vec<Violation>,
+    /// One per change, saying what was changed (so that the author can commit it).
+    pub warnings: Vec<Warning>,
+    /// Whether any mutating binding selected the request.
+    pub matched: bool,
+}
+
+/// Runs every mutating binding against the request's object.
+pub fn mutate(set: &PolicySet, request: &Request) -> Mutated {
+    let mut outcome = Mutated::default();
+    let Some(original) = request.object else {
+        return outcome;
+    };
+    let mut state = State {
+        node: original.clone(),
+        json: original.to_json(),
+        version: 0,
+    };
+    // (binding index, object version when it last ran) of IfNeeded policies that ran.
+    let mut reinvoke = Vec::new();
+    for (index, binding) in set.mutating_bindings.iter().enumerate() {
+        let Some(policy) = set.mutating_policy_of(binding) else {
+            continue;
+        };
+        if run_binding(set, policy, binding, request, &mut state, &mut outcome)
+            && policy.reinvocation == ReinvocationPolicy::IfNeeded
+        {
+            reinvoke.push((index, state.version));
+        }
+    }
+    for (index, version) in reinvoke {
+        if state.version != version {
+            let binding = &set.mutating_bindings[index];
+            if let Some(policy) = set.mutating_policy_of(binding) {
+                run_binding(set, policy, binding, request, &mut state, &mut outcome);
+            }
+        }
+    }
+    if state.version > 0 && state.json != original.to_json() {
+        outcome.object = Some(state.node);
+    }
+    outcome
+}
+
+/// The object as mutations leave it, as a positioned tree (for CEL and messages) and as JSON
+/// (for patching), with a counter of changes.
+struct State {
+    node: Node,
+    json: serde_json::Value,
+    version: u64,
+}
+
+impl State {
+    fn set(&mut self, json: serde_json::Value) {
+        let mut node = Node::from_json(&json);
+        carry_marks(&mut node, &self.node);
+        self.node = node;
+        self.json = json;
+        self.version += 1;
+    }
+}
+
+/// Runs one binding; whether it selected the request.
+fn run_binding(
+    set: &PolicySet,
+    policy: &CompiledPolicy,
+    binding: &CompiledBinding,
+    request: &Request,
+    state: &mut State,
+    outcome: &mut Mutated,
+) -> bool {
+    let current = Request {
+        object: Some(&state.node),
+        ..request.clone()
+    };
+    let target = match_target(&current);
+    let no_constraints = crate::policy::types::MatchResources::default();
+    let constraints = policy
+        .spec
+        .match_constraints
+        .as_ref()
+        .unwrap_or(&no_constraints);
+    if !matching::matches(constraints, &target, true) {
+        return false;
+    }
+    if let Some(resources) = &binding.spec.match_resources {
+        if !matching::matches(resources, &target, false) {
+            return false;
+        }
+    }
+    outcome.matched = true;
+    let fail = |outcome: &mut Mutated, message: String| {
+        if policy.failure_policy == FailurePolicy::Fail {
+            outcome.violations.push(Violation {
+                policy: policy.name.clone(),
+                binding: binding.name.clone(),
+                message,
+                reason: "InternalError".into(),
+                line: None,
+                field: None,
+            });
+        }
+    };
+    let params = match params_for(set, policy, binding, &current) {
+        Ok(params) => params,
+        Err(message) => {
+            fail(outcome, message);
+            return true;
+        }
+    };
+    if params.is_empty() {
+        let action = binding
+            .spec
+            .param_ref
+            .as_ref()
+            .and_then(|r| r.parameter_not_found_action)
+            .unwrap_or(ParameterNotFoundAction::Deny);
+        if action == ParameterNotFoundAction::Deny {
+            fail(
+                outcome,
+                "no params found for policy binding with `Deny` parameterNotFoundAction".into(),
+            );
+        }
+        return true;
+    }
+    for param in params {
+        let before = state.json.clone();
+        if let Err(message) = run_policy(set, policy, request, param, state) {
+            fail(outcome, message);
+        }
+        if state.json != before {
+            let patch = json_patch::diff(&before, &state.json);
+            for op in &patch.0 {
+                outcome.warnings.push(Warning {
+                    policy: policy.name.clone(),
+                    binding: binding.name.clone(),
+                    message: describe_operation(op),
+                });
+            }
+            outcome.changes.push(Change {
+                policy: policy.name.clone(),
+                binding: binding.name.clone(),
+                patch,
+            });
+        }
+    }
+    true
+}
+
+/// Runs a policy's conditions and mutations for one parameter object.
+fn run_policy(
+    set: &PolicySet,
+    policy: &CompiledPolicy,
+    request: &Request,
+    param: Option<&ParamObject>,
+    state: &mut State,
+) -> Result<(), String> {
+    let env = &set.env;
+    let null = cel::null_val();
+    let params = param.map_or(&*null, |p| &*p.value);
+    let params_key = param.map_or(usize::MAX, |p| p as *const ParamObject as usize);
+    let mut conditions_checked = false;
+    for mutation in &policy.mutations {
+        // Each mutation sees the object as the previous one left it: a fresh scope and
+        // fresh variables (they may read `object`).
+        let current = Request {
+            object: Some(&state.node),
+            ..request.clone()
+        };
+        let base = env.scope(&super::base_activation(&current));
+        let scope: Scope = base.child("params", params);
+        let mut shared = SharedVariables::default();
+        let mut variables = Variables {
+            policy,
+            params_key,
+            shared: &mut shared,
+        };
+        if !conditions_checked {
+            conditions_checked = true;
+            for (name, condition) in &policy.match_conditions {
+                let failure = match variables.run(env, &scope, condition) {
+                    Ok(value) => match cel::as_bool(&*value) {
+                        Some(true) => continue,
+                        Some(false) => return Ok(()),
+                        None => format!("must return a bool, returned {}", cel::type_name(&*value)),
+                    },
+                    Err(e) => format!("failed: {e}"),
+                };
+                return Err(format!(
+                    "policy \"{}\": matchCondition \"{name}\" {failure}",
+                    policy.name
+                ));
+            }
+        }
+        let context = |message: String| {
+            format!(
+                "policy \"{}\", {}: {message}",
+                policy.name, mutation.expression.field
+            )
+        };
+        let value = variables
+            .run(env, &scope, &mutation.expression)
+            .map_err(|e| context(format!("evaluation failed: {e}")))?;
+        let result = cel::to_json(&*value).map_err(|e| context(e.0))?;
+        let mut next = state.json.clone();
+        match mutation.patch_type {
+            PatchType::JsonPatch => apply_json_patch(&mut next, result),
+            PatchType::ApplyConfiguration => apply_configuration(&mut next, result),
+        }
+        .map_err(context)?;
+        check_identity(&state.json, &next).map_err(context)?;
+        if next != state.json {
+            state.set(next);
+        }
+    }
+    Ok(())
+}
+
+/// Applies the operations a `JSONPatch` expression returned.
+fn apply_json_patch(
+    object: &mut serde_json::Value,
+    result: serde_json::Value,
+) -> Result<(), String> {
+    let serde_json::Value::Array(items) = &result else {
+        return Err(format!(
+            "must return a list of JSONPatch, returned {}",
+            json_type(&result)
+        ));
+    };
+    let mut operations = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let operation: json_patch::PatchOperation = serde_json::from_value(item.clone())
+            .map_err(|e| format!("JSONPatch {i} is not a valid RFC 6902 operation: {e}"))?;
+        operations.push(operation);
+    }
+    json_patch::patch(object, &operations)
+        .map_err(|e| format!("the JSON patch does not apply: {e}"))
+}
+
+/// Merges the object an `ApplyConfiguration` expression returned.
+fn apply_configuration(
+    object: &mut serde_json::Value,
+    result: serde_json::Value,
+) -> Result<(), String> {
+    if !result.is_object() {
+        return Err(format!(
+            "must return an Object{{...}}, returned {}",
+            json_type(&result)
+        ));
+    }
+    merge(object, result);
+    Ok(())
+}
+
+/// Merges an apply configuration into a value (see the module documentation).
+fn merge(target: &mut serde_json::Value, patch: serde_json::Value) {
+    use serde_json::Value as J;
+    match (target, patch) {
+        (J::Object(target), J::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(&key);
+                } else if let Some(existing) = target.get_mut(&key) {
+                    merge(existing, value);
+                } else {
+                    let mut fresh = J::Null;
+                    merge(&mut fresh, value);
+                    target.insert(key, fresh);
+                }
+            }
+        }
+        (J::Array(target), J::Array(patch)) if named_items(target) && named_items(&patch) => {
+            for item in patch {
+                match target
+                    .iter_mut()
+                    .find(|t| t.get("name") == item.get("name"))
+                {
+                    Some(existing) => merge(existing, item),
+                    None => target.push(item),
+                }
+            }
+        }
+        (target, J::Object(patch)) => {
+            *target = J::Object(Default::default());
+            merge(target, J::Object(patch));
+        }
+        (target, patch) => *target = patch,
+    }
+}
+
+/// Whether every item of a list is a map with a string `name` (a list-map keyed by name).
+fn named_items(items: &[serde_json::Value]) -> bool {
+    items
+        .iter()
+        .all(|i| i.get("name").is_some_and(serde_json::Value::is_string))
+}
+
+/// A mutation may not turn the object into another one.
+fn check_identity(before: &serde_json::Value, after: &serde_json::Value) -> Result<(), String> {
+    for pointer in [
+        "/apiVersion",
+        "/kind",
+        "/metadata/name",
+        "/metadata/namespace",
+    ] {
+        if before.pointer(pointer) != after.pointer(pointer) {
+            return Err(format!(
+                "a mutation may not change {}",
+                pointer[1..].replace('/', ".")
+            ));
+        }
+    }
+    if !after.is_object() {
+        return Err("a mutation must leave an object".into());
+    }
+    Ok(())
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "list",
+        serde_json::Value::Object(_) => "map",
+    }
+}
+
+/// A warning for one operation of a change: what was set where, so that the author can write it
+/// into the file. Values are policy-made (a key name), shown up to a length.
+fn describe_operation(operation: &json_patch::PatchOperation) -> String {
+    use json_patch::PatchOperation as Op;
+    let shown = |value: &serde_json::Value| {
+        let text = value.to_string();
+        if text.chars().count() > 200 {
+            format!("{}...", text.chars().take(200).collect::<String>())
+        } else {
+            text
+        }
+    };
+    let path = field_path(operation.path());
+    match operation {
+        Op::Add(op) => format!(
+            "added {path}: {} (commit it to the manifest, e.g. with cmek-gate fix, so that the file matches what is deployed)",
+            shown(&op.value)
+        ),
+        Op::Replace(op) => format!(
+            "set {path} to {} (commit it to the manifest, e.g. with cmek-gate fix, so that the file matches what is deployed)",
+            shown(&op.value)
+        ),
+        Op::Remove(_) => format!("removed {path}"),
+        Op::Move(op) => format!("moved {} to {path}", field_path(&op.from)),
+        Op::Copy(op) => format!("copied {} to {path}", field_path(&op.from)),
+        Op::Test(_) => format!("tested {path}"),
+    }
+}
+
+/// A JSON pointer as a field path: `spec.template.metadata.annotations["run.googleapis.com/x"]`.
+pub fn field_path(pointer: &json_patch::jsonptr::Pointer) -> String {
+    let mut path = String::new();
+    for token in pointer.tokens() {
+        let key = token.decoded();
+        let plain = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if key.chars().all(|c| c.is_ascii_digit()) && !key.is_empty() {
+            path.push_str(&format!("[{key}]"));
+        } else if plain {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&key);
+        } else {
+            path.push_str(&format!("[{}]", serde_json::Value::from(key.as_ref())));
+        }
+    }
+    if path.is_empty() {
+        "the object".into()
+    } else {
+        path
+    }
+}
+
+/// Gives the nodes of a mutated tree the positions of the same nodes in the tree it came from;
+/// a new node takes its parent's position (the place the change was made).
+pub fn carry_marks(new: &mut Node, old: &Node) {
+    new.mark = old.mark;
+    match (&mut new.value, &old.value) {
+        (NodeValue::Map(entries), NodeValue::Map(old_entries)) => {
+            for entry in entries.iter_mut() {
+                match old_entries.iter().find(|e| e.key == entry.key) {
+                    Some(old_entry) => {
+                        entry.key_mark = old_entry.key_mark;
+                        carry_marks(&mut entry.value, &old_entry.value);
+                    }
+                    None => mark_all(entry, old.mark),
+                }
+            }
+        }
+        (NodeValue::Seq(items), NodeValue::Seq(old_items)) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                match old_items.get(i) {
+                    Some(old_item) => carry_marks(item, old_item),
+                    None => mark_node(item, old.mark),
+                }
+            }
+        }
+        (value, _) => {
+            if let NodeValue::Map(entries) = value {
+                entries.iter_mut().for_each(|e| mark_all(e, old.mark));
+            } else if let NodeValue::Seq(items) = value {
+                items.iter_mut().for_each(|n| mark_node(n, old.mark));
+            }
+        }
+    }
+}
+
+fn mark_all(entry: &mut Entry, mark: crate::manifest::Mark) {
+    entry.key_mark = mark;
+    mark_node(&mut entry.value, mark);
+}
+
+fn mark_node(node: &mut Node, mark: crate::manifest::Mark) {
+    node.mark = mark;
+    match &mut node.value {
+        NodeValue::Map(entries) => entries.iter_mut().for_each(|e| mark_all(e, mark)),
+        NodeValue::Seq(items) => items.iter_mut().for_each(|n| mark_node(n, mark)),
+        NodeValue::Scalar(_) => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "mutate_tests.rs"]
+mod tests;
