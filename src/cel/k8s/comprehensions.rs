@@ -92,10 +92,8 @@ fn empty_list(helper: &mut MacroExprHelper<'_>) -> IdedExpr {
 
 fn comprehension(
     helper: &mut MacroExprHelper<'_>,
-    iter_range: IdedExpr,
-    iter_var: &str,
-    accu_var: &str,
-    accu_init: IdedExpr,
+    (iter_range, iter_var): (IdedExpr, &str),
+    (accu_var, accu_init): (&str, IdedExpr),
     loop_cond: IdedExpr,
     loop_step: IdedExpr,
     result: IdedExpr,
@@ -117,7 +115,7 @@ fn bind(helper: &mut MacroExprHelper<'_>, name: &str, value: IdedExpr, body: Ide
     let range = empty_list(helper);
     let cond = literal(helper, LiteralValue::Boolean(false.into()));
     let step = ident(helper, name);
-    comprehension(helper, range, "#unused", name, value, cond, step, body)
+    comprehension(helper, (range, "#unused"), (name, value), cond, step, body)
 }
 
 fn variable(
@@ -203,7 +201,7 @@ fn two_variable(
             };
             let step = call(helper, op, vec![a, body]);
             let result = accu(helper);
-            comprehension(helper, range, PAIR, RESULT, init, cond, step, result)
+            comprehension(helper, (range, PAIR), (RESULT, init), cond, step, result)
         }
         Kind::ExistsOne => {
             let init = literal(helper, LiteralValue::Int(0.into()));
@@ -217,7 +215,7 @@ fn two_variable(
             let a = accu(helper);
             let one = literal(helper, LiteralValue::Int(1.into()));
             let result = call(helper, operators::EQUALS, vec![a, one]);
-            comprehension(helper, range, PAIR, RESULT, init, cond, step, result)
+            comprehension(helper, (range, PAIR), (RESULT, init), cond, step, result)
         }
         Kind::TransformList | Kind::TransformMap | Kind::TransformMapEntry => {
             // The element each kept pair contributes: the value, a [key, value] pair, or a map.
@@ -243,7 +241,7 @@ fn two_variable(
                 None => append,
             };
             let result = accu(helper);
-            let list = comprehension(helper, range, PAIR, RESULT, init, cond, step, result);
+            let list = comprehension(helper, (range, PAIR), (RESULT, init), cond, step, result);
             match kind {
                 Kind::TransformMap => call(helper, MAP_FROM_PAIRS, vec![list]),
                 Kind::TransformMapEntry => call(helper, MERGE_ENTRIES, vec![list]),

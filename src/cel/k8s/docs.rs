@@ -229,9 +229,12 @@ pub(crate) const LIBRARY: &[FunctionDoc] = &[
 #[cfg(test)]
 /// What the gate does not provide, for the reference's last section.
 const NOT_SUPPORTED: &[(&str, &str)] = &[
-    ("authorizer, authorizer.group(...).resource(...).check(...), fieldSelector, labelSelector", "The gate has no API server to ask; a compile error says so."),
-    ("Quantity.mul, Quantity.div, Quantity.divInt, list.includes", "Not yet in a Kubernetes release the gate follows."),
-    ("Compile-time type checking", "Types are checked when an expression runs: a wrong argument type is an evaluation error, not a compile error."),
+    ("authorizer, authorizer.group(...).resource(...).check(...), fieldSelector, labelSelector", "Not supported: the gate has no API server to ask; a compile error says so."),
+    ("Quantity.mul, Quantity.div, Quantity.divInt, list.includes", "Not supported: not yet in a Kubernetes release the gate follows (unknown function)."),
+    ("Compile-time type checking", "Difference: types are checked when an expression runs, so a wrong argument type is an evaluation error, not a compile error."),
+    ("quantity('Mi'), quantity('+')", "Refused, as Kubernetes documents: a quantity needs a digit or a dot (the scanner of some apimachinery versions reads these as 0)."),
+    ("quantity('1e1000000000').add(quantity('1m'))", "Difference: a quantity whose exact decimal form needs more than 1024 digits is an evaluation error rather than a huge number."),
+    ("Error messages", "Difference: evaluation errors name functions and types, never the input (it may be a secret)."),
 ];
 
 /// The reference, as markdown.
@@ -262,7 +265,9 @@ pub(crate) fn markdown() -> String {
             cell(doc.result)
         ));
     }
-    out.push_str("\n## Not supported\n\n| What | Why |\n| --- | --- |\n");
+    out.push_str(
+        "\n## Not supported, and differences from Kubernetes\n\n| What | Why |\n| --- | --- |\n",
+    );
     for (what, why) in NOT_SUPPORTED {
         out.push_str(&format!("| {} | {} |\n", cell(what), cell(why)));
     }

@@ -116,3 +116,87 @@ macro_rules! value_type {
     };
 }
 use value_type;
+
+#[cfg(test)]
+mod tests {
+    use crate::cel::{Activation, Environment};
+    use std::time::{Duration, Instant};
+
+    fn run(source: &str) -> Result<cel::Value, String> {
+        let env = Environment::new();
+        let program = env
+            .compile(source, &[])
+            .map_err(|e| format!("compile: {e}"))?;
+        env.evaluate(&program, &Activation::default())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Inputs an attacker controls end quickly, in an error or a bounded result, never a panic.
+    #[test]
+    fn hostile_inputs_are_bounded() {
+        let cases = [
+            "'abc'.split('', 9223372036854775807).size()",
+            "'abc'.findAll('', 9223372036854775807).size()",
+            "'abc'.findAll('(', 2)",
+            "'%9999999999d'.format([1]).size()",
+            "'%.999999999f'.format([1.0]).size()",
+            "quantity('1e2147483647').add(quantity('1m'))",
+            "quantity('1e2147483647').compareTo(quantity('1e-9'))",
+            "quantity('-1e2147483647').sub(quantity('1e2147483647'))",
+            "quantity('1e-2147483647').isInteger()",
+            "quantity('0e2147483647').asInteger()",
+            "quantity('99999999999999999999999999999999999999999Ei').asApproximateFloat()",
+            "semver('99999999999999999999.0.0')",
+            "url('http://[::1').getHost()",
+            "cidr('1.2.3.4/0').containsCIDR('::/0')",
+            "[1, 2].transformMapEntry(i, v, {'k': v})",
+            "1.transformList(i, v, v)",
+            "[].min()",
+            "['a', 1].isSorted()",
+            "[1, 'a'].sum()",
+            "[9223372036854775807, 1].sum()",
+        ];
+        for source in cases {
+            let start = Instant::now();
+            let _ = run(source);
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "{source} took {:?}",
+                start.elapsed()
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_and_misused_calls_say_so_at_compile_time() {
+        let cases = [
+            ("[1].all(i, i, true)", "different names"),
+            ("[1].all(i, v + 1, true)", "must be a simple name"),
+            ("cel.bind(1, 2, 3)", "must be a simple name"),
+            ("quantity('1').mul(2)", "unknown function \"mul\""),
+            ("authorizer.group('g')", "no API server"),
+        ];
+        for (source, expected) in cases {
+            let err = run(source).unwrap_err();
+            assert!(err.contains(expected), "{source}: {err}");
+        }
+    }
+
+    #[test]
+    fn values_of_library_types_compare_and_name_their_type() {
+        let cases = [
+            "quantity('1Gi') == quantity('1024Mi')",
+            "quantity('1') != ip('1.2.3.4')",
+            "[quantity('1'), quantity('2')].exists(q, q == quantity('2000m'))",
+            "semver('1.0.0+a') == semver('1.0.0+b')",
+            "url('https://a/b') == url('https://a/b') && url('https://a/b') != url('https://a/c')",
+            "type(format.uuid()) == kubernetes.NamedFormat",
+            "cidr('10.0.0.0/8').containsCIDR('10.1.0.0/16')",
+            "[[1, 2], [2, 3]].exists(p, v, sets.contains(v, [2]))",
+            "{'a': [1]}.all(k, v, v.all(i, e, i == 0 && e == 1))",
+        ];
+        for source in cases {
+            assert_eq!(run(source), Ok(cel::Value::Bool(true)), "{source}");
+        }
+    }
+}

@@ -48,10 +48,30 @@ fn find_all_n(
 ) -> Result<CelList<'static>, ExecutionError> {
     let regex = compiled("findAll", pattern.inner())?;
     let limit = usize::try_from(*n.inner()).unwrap_or(usize::MAX);
+    // As Go does, an empty match right where the previous match ended is skipped.
+    let mut previous_end = None;
+    let matches = regex.find_iter(this.inner()).filter(|m| {
+        let abutting = m.is_empty() && previous_end == Some(m.start());
+        previous_end = Some(m.end());
+        !abutting
+    });
     Ok(string_list(
-        regex
-            .find_iter(this.inner())
-            .take(limit)
-            .map(|m| m.as_str().to_owned()),
+        matches.take(limit).map(|m| m.as_str().to_owned()),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_all_skips_empty_matches_as_go_does() {
+        let all = find_all(&"abc 123".into(), &"[0-9]*".into()).unwrap();
+        let found: Vec<&str> = all
+            .inner()
+            .iter()
+            .map(|v| v.downcast_ref::<CelString>().unwrap().inner())
+            .collect();
+        assert_eq!(found, ["", "", "", "", "123"]);
+    }
 }
