@@ -35,10 +35,24 @@ const TYPE_NAMES: &[&str] = &[
     "strings",
     "lists",
     "base64",
+    "sets",
+    "jsonpatch",
+    "net",
+    "kubernetes",
 ];
 
 /// Namespaces whose functions are called as `ns.fn(...)`.
-const NAMESPACES: &[&str] = &["math", "strings", "lists", "base64", "optional"];
+const NAMESPACES: &[&str] = &[
+    "math",
+    "strings",
+    "lists",
+    "base64",
+    "optional",
+    "sets",
+    "ip",
+    "jsonpatch",
+    "format",
+];
 
 /// The facts about one expression that the engine uses.
 #[derive(Debug, Clone, Default)]

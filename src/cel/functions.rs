@@ -5,6 +5,9 @@
 //! (~260 µs), while this one compiles each pattern once (constant patterns at load time) and
 //! bounds the compiled size of each.
 
+#[path = "k8s/mod.rs"]
+mod k8s;
+
 use cel::common::types::{CelBool, CelString};
 use cel::{Env, ExecutionError};
 use regex::Regex;
@@ -16,9 +19,11 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Most patterns kept; the cache is cleared when full (constant patterns come back on use).
 const CACHE_CAPACITY: usize = 1024;
 
-/// Every function a policy may call, by the name written in CEL (operators included).
+/// The names the parser gives operators and macro expansions, and the helpers expansions
+/// call: known at compile time, but not functions a policy author calls by name. Those are
+/// documented, one by one, in [`k8s::LIBRARY`] (and `docs/cel-functions.md`), which the
+/// compile-time check reads too.
 const KNOWN: &[&str] = &[
-    // operators and macros as the parser names them
     "_?_:_",
     "_&&_",
     "_||_",
@@ -43,98 +48,20 @@ const KNOWN: &[&str] = &[
     "math.@max",
     "math.@min",
     "@sortByAssociatedKeys",
-    "exists_one",
-    "has",
-    "all",
-    "exists",
-    "map",
-    "filter",
-    // standard library
-    "size",
-    "int",
-    "uint",
-    "double",
-    "string",
-    "bytes",
-    "bool",
-    "dyn",
-    "type",
-    "duration",
-    "timestamp",
-    "matches",
-    "contains",
-    "startsWith",
-    "endsWith",
-    "getDate",
-    "getDayOfMonth",
-    "getDayOfWeek",
-    "getDayOfYear",
-    "getFullYear",
-    "getHours",
-    "getMilliseconds",
-    "getMinutes",
-    "getMonth",
-    "getSeconds",
-    "optional.of",
-    "optional.none",
-    "optional.ofNonZeroValue",
-    "hasValue",
-    "value",
-    "orValue",
-    "or",
-    // strings extension
-    "charAt",
-    "indexOf",
-    "lastIndexOf",
-    "join",
-    "lowerAscii",
-    "upperAscii",
-    "trim",
-    "replace",
-    "split",
-    "substring",
-    "format",
-    "strings.quote",
-    "reverse",
-    // lists extension
-    "distinct",
-    "flatten",
-    "lists.range",
-    "sort",
-    "sortBy",
-    "slice",
-    // math extension
-    "math.greatest",
-    "math.least",
-    "math.abs",
-    "math.ceil",
-    "math.floor",
-    "math.round",
-    "math.sign",
-    "math.sqrt",
-    "math.trunc",
-    "math.isFinite",
-    "math.isInf",
-    "math.isNaN",
-    "math.bitAnd",
-    "math.bitOr",
-    "math.bitXor",
-    "math.bitNot",
-    "math.bitShiftLeft",
-    "math.bitShiftRight",
-    // encoders extension
-    "base64.encode",
-    "base64.decode",
+    "@pairs",
+    "@mapFromPairs",
+    "@mergeMapEntries",
 ];
 
+/// Whether a policy may call `name` (an operator or a documented function).
 pub(super) fn is_known(name: &str) -> bool {
-    KNOWN.contains(&name)
+    KNOWN.contains(&name) || k8s::LIBRARY.iter().any(|doc| doc.name == name)
 }
 
 pub(super) fn register(env: &mut Env) -> Result<(), cel::DeclarationError> {
     cel::add_member_overload!(env, fn matches: (CelString, CelString) -> Result<CelBool>)?;
     cel::add_overload!(env, fn matches: (CelString, CelString) -> Result<CelBool>, id = "matches")?;
-    Ok(())
+    k8s::register(env)
 }
 
 fn cache() -> &'static RwLock<HashMap<String, Arc<Regex>>> {
@@ -143,7 +70,7 @@ fn cache() -> &'static RwLock<HashMap<String, Arc<Regex>>> {
 }
 
 /// The compiled regex for a pattern, from the cache or compiled now.
-pub(super) fn precompile(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
+pub(crate) fn precompile(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
     if let Some(found) = cache().read().ok().and_then(|c| c.get(pattern).cloned()) {
         return Ok(found);
     }
