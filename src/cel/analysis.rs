@@ -137,9 +137,7 @@ impl Walk<'_> {
                     ..
                 }) = target
                 {
-                    if (NAMESPACES.contains(&ns.as_str()) || ns == literals::NAMESPACE)
-                        && !self.bound.contains(ns)
-                    {
+                    if NAMESPACES.contains(&ns.as_str()) && !self.bound.contains(ns) {
                         name = format!("{ns}.{name}");
                         target = None;
                     }
@@ -147,7 +145,7 @@ impl Walk<'_> {
                 if let Some(t) = target {
                     self.expr(t, next)?;
                 }
-                if !functions::is_known(&name) && name != literals::ESCAPE_KEY {
+                if !functions::is_known(&name) {
                     return Err(self.error(expr, format!("unknown function \"{name}\"")));
                 }
                 if name == "matches" {

@@ -8,7 +8,6 @@
 
 use super::CompileError;
 use cel::common::ast::{EntryExpr, Expr, LiteralValue, MapEntryExpr, MapExpr};
-use cel::common::types::CelString;
 use cel::IdedExpr;
 
 /// Whether a struct literal's type name is one a mutation may construct.
@@ -83,23 +82,4 @@ pub(super) fn rewrite(expr: &mut IdedExpr) -> Result<(), CompileError> {
         }
         Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Ok(()),
     }
-}
-
-/// The namespace of [`ESCAPE_KEY`].
-pub(super) const NAMESPACE: &str = "jsonpatch";
-/// The one function of that namespace.
-pub(super) const ESCAPE_KEY: &str = "jsonpatch.escapeKey";
-
-pub(super) fn register(env: &mut cel::Env) -> Result<(), cel::DeclarationError> {
-    cel::add_overload!(env, fn escape_key_val: (CelString) -> CelString, name = "jsonpatch.escapeKey")?;
-    Ok(())
-}
-
-fn escape_key_val(key: &CelString<'_>) -> CelString<'static> {
-    escape_key(key.inner()).into()
-}
-
-/// `jsonpatch.escapeKey(s)`: a map key made safe for a JSON pointer (`~` to `~0`, `/` to `~1`).
-pub(super) fn escape_key(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
 }

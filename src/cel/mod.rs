@@ -114,7 +114,6 @@ impl Environment {
             .and_then(|_| env.add_extension(cel::extensions::math))
             .and_then(|_| env.add_extension(cel::extensions::encoders))
             .and_then(|_| functions::register(&mut env))
-            .and_then(|_| literals::register(&mut env))
             .expect("the CEL extensions register without conflict");
         Environment { env: Arc::new(env) }
     }
