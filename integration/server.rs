@@ -465,3 +465,89 @@ async fn warnings_and_audit_annotations_over_tls() {
         1.0
     );
 }
+
+const DEFAULT_KEY: &str =
+    "projects/kms-central/locations/europe-west1/keyRings/run/cryptoKeys/default";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mutating_webhook_answers_a_patch_that_the_validating_webhook_then_allows() {
+    use base64::Engine as _;
+    let dir = temp_dir("server-mutate");
+    let params = fixtures().join("mutation/default-keys-params.yaml");
+    let (server, client) = start(&dir, &["--params", params.to_str().unwrap()]);
+    ready(&server, &client).await;
+    let body = admission("create-denied");
+    let mut sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let review = client.send("POST", "/mutate", &body).await.unwrap().json();
+    let response = &review["response"];
+    assert_eq!(response["uid"], sent["request"]["uid"]);
+    assert_eq!(response["allowed"], true, "{review}");
+    assert_eq!(response["patchType"], "JSONPatch");
+    let patch_bytes = base64::engine::general_purpose::STANDARD
+        .decode(response["patch"].as_str().unwrap())
+        .unwrap();
+    let patch: json_patch::Patch = serde_json::from_slice(&patch_bytes).unwrap();
+    // Minimal: one operation, adding only the key.
+    assert_eq!(patch.0.len(), 1, "{patch:?}");
+    assert_eq!(
+        patch.0[0].path().to_string(),
+        "/spec/template/metadata/annotations/run.googleapis.com~1encryption-key"
+    );
+    let warning = response["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("[cmek-default-key] added") && warning.contains(DEFAULT_KEY),
+        "{warning}"
+    );
+    // The API server applies the patch and sends the result to /validate: allowed.
+    let object = &mut sent["request"]["object"];
+    let before = object.clone();
+    json_patch::patch(object, &patch).unwrap();
+    assert_eq!(
+        object["spec"]["template"]["metadata"]["annotations"]["run.googleapis.com/encryption-key"],
+        DEFAULT_KEY
+    );
+    assert_eq!(json_patch::diff(&before, object).0.len(), 1);
+    let mutated = serde_json::to_vec(&sent).unwrap();
+    let validated = client
+        .send("POST", "/validate", &mutated)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(validated["response"]["allowed"], true, "{validated}");
+    // The mutated object is not changed again, and one with its own key is left alone.
+    for body in [mutated, admission("create-allowed")] {
+        let again = client.send("POST", "/mutate", &body).await.unwrap().json();
+        assert_eq!(again["response"]["allowed"], true);
+        assert!(again["response"].get("patch").is_none(), "{again}");
+    }
+    // /v1/check?mutate=true judges the mutated object and returns the patch.
+    let manifest = std::fs::read(repo().join("examples/service.yaml")).unwrap();
+    let reply = client
+        .send("POST", "/v1/check?mutate=true", &manifest)
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    let report = reply.json();
+    assert_eq!(report["results"][0]["allowed"], true, "{report}");
+    assert_eq!(report["results"][0]["patch"][0]["value"], DEFAULT_KEY);
+    let plain = client.send("POST", "/v1/check", &manifest).await.unwrap();
+    assert_eq!(
+        plain.status, 403,
+        "without mutation the same manifest is denied"
+    );
+    let typo = client
+        .send("POST", "/v1/check?mutat=true", &manifest)
+        .await
+        .unwrap();
+    assert_eq!(typo.status, 400);
+    assert!(typo.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("mutat=true"));
+    assert_eq!(
+        server
+            .metric("cmek_gate_requests_total{endpoint=\"mutate\",verdict=\"mutated\"}")
+            .await,
+        1.0
+    );
+}

@@ -7,7 +7,7 @@
 //! no object to check). The webhook has no view of the cluster: `namespaceObject` is set only
 //! when the object is itself a Namespace.
 
-use crate::engine::{self, Decision, Request};
+use crate::engine::{self, Decision, Phases, Request};
 use crate::manifest::{shape, Node};
 use crate::policy::PolicySet;
 use serde::{Deserialize, Serialize};
@@ -106,6 +106,12 @@ pub struct AdmissionResponse {
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub audit_annotations: BTreeMap<String, String>,
+    /// `JSONPatch` when `patch` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_type: Option<&'static str>,
+    /// The RFC 6902 patch of the object, base64-encoded (a mutating webhook's answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -144,8 +150,16 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest, ReviewError> {
     serde_json::from_value(request).map_err(|e| ReviewError::NotAReview(format!("request: {e}")))
 }
 
-/// Evaluates a review's request and builds the response.
+/// Evaluates a review's request with the validating policies (`/validate`) and builds the
+/// response.
 pub fn review(set: &PolicySet, request: &AdmissionRequest) -> Reviewed {
+    review_with(set, request, Phases::VALIDATE)
+}
+
+/// Evaluates a review's request in the given phases and builds the response: `/mutate` runs the
+/// mutation phase and answers with the patch (the smallest one, only what was changed), leaving
+/// judgement to `/validate`, which the API server calls with the mutated object.
+pub fn review_with(set: &PolicySet, request: &AdmissionRequest, phases: Phases) -> Reviewed {
     let object = request
         .object
         .as_ref()
@@ -180,6 +194,8 @@ pub fn review(set: &PolicySet, request: &AdmissionRequest) -> Reviewed {
                 status: None,
                 warnings: Vec::new(),
                 audit_annotations: BTreeMap::new(),
+                patch_type: None,
+                patch: None,
             },
         },
         decision: None,
@@ -212,8 +228,14 @@ pub fn review(set: &PolicySet, request: &AdmissionRequest) -> Reviewed {
         dry_run: request.dry_run.unwrap_or(false),
         uid: request.uid.clone(),
     };
-    let decision = engine::evaluate(set, &engine_request);
+    let decision = engine::admit(set, &engine_request, phases);
     let response = &mut reviewed.review.response;
+    if let Some(patch) = decision.patch.as_ref().filter(|_| decision.allowed()) {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(patch).expect("a patch serializes");
+        response.patch_type = Some("JSONPatch");
+        response.patch = Some(base64::engine::general_purpose::STANDARD.encode(json));
+    }
     response.allowed = decision.allowed();
     response.warnings = decision
         .warnings

@@ -1,5 +1,5 @@
-//! The endpoints: `POST /validate` (AdmissionReview), `POST /v1/check` (a manifest, the check
-//! report back), `GET /healthz`, `GET /readyz`, and `GET /metrics` on the metrics listener.
+//! The endpoints: `POST /validate` and `POST /mutate` (AdmissionReview), `POST /v1/check` (a
+//! manifest, the check report back; `?mutate=true` runs the mutating policies first), `GET /healthz`, `GET /readyz`, and `GET /metrics` on the metrics listener.
 //! Handlers read the body within the limits, call the library, record, and answer.
 
 use super::App;
@@ -41,9 +41,12 @@ pub async fn handle(request: Request<Incoming>, app: Arc<App>) -> Result<Answer,
     let answer = match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
         (&Method::GET, "/readyz") => readiness(&app),
-        (&Method::POST, "/validate") => validate(request, &app).await,
+        (&Method::POST, "/validate") => admission_review(request, &app, Endpoint::Validate).await,
+        (&Method::POST, "/mutate") => admission_review(request, &app, Endpoint::Mutate).await,
         (&Method::POST, "/v1/check") => check(request, &app).await,
-        (_, "/validate" | "/v1/check") => error(StatusCode::METHOD_NOT_ALLOWED, "use POST"),
+        (_, "/validate" | "/mutate" | "/v1/check") => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "use POST")
+        }
         (_, "/healthz" | "/readyz") => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
         (_, path) => error(StatusCode::NOT_FOUND, format!("no endpoint {path}")),
     };
@@ -93,29 +96,41 @@ async fn read_body(request: Request<Incoming>, app: &App) -> Result<Bytes, Answe
     }
 }
 
-async fn validate(request: Request<Incoming>, app: &App) -> Answer {
+/// The two admission webhooks.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Validate,
+    Mutate,
+}
+
+async fn admission_review(request: Request<Incoming>, app: &App, endpoint: Endpoint) -> Answer {
+    let (name, phases) = match endpoint {
+        Endpoint::Validate => ("validate", crate::engine::Phases::VALIDATE),
+        Endpoint::Mutate => ("mutate", crate::engine::Phases::MUTATE),
+    };
     let body = match read_body(request, app).await {
         Ok(body) => body,
         Err(answer) => return answer,
     };
     let started = Instant::now();
     let Some(set) = app.policy_set() else {
-        app.metrics.request("validate", "unavailable", 0.0);
+        app.metrics.request(name, "unavailable", 0.0);
         return error(StatusCode::SERVICE_UNAVAILABLE, "no policy set loaded yet");
     };
     let admission_request = match admission::parse_review(&body) {
         Ok(r) => r,
         Err(e) => {
             app.metrics
-                .request("validate", "bad-request", started.elapsed().as_secs_f64());
+                .request(name, "bad-request", started.elapsed().as_secs_f64());
             return error(StatusCode::BAD_REQUEST, e.to_string());
         }
     };
-    let reviewed = admission::review(&set, &admission_request);
+    let reviewed = admission::review_with(&set, &admission_request, phases);
     let seconds = started.elapsed().as_secs_f64();
     let verdict = match &reviewed.decision {
         None => "not-evaluated",
         Some(d) if !d.allowed() => "denied",
+        Some(d) if d.patch.is_some() => "mutated",
         Some(d) if !d.warnings.is_empty() => "allowed-with-warnings",
         Some(_) => "allowed",
     };
@@ -127,8 +142,15 @@ async fn validate(request: Request<Incoming>, app: &App) -> Answer {
     for policy in &policies {
         app.metrics.violation(policy);
     }
-    app.metrics.request("validate", verdict, seconds);
+    app.metrics.request(name, verdict, seconds);
+    let patched: Vec<String> = reviewed
+        .decision
+        .iter()
+        .flat_map(|d| d.patch.iter().flat_map(|p| p.0.iter()))
+        .map(|op| op.path().to_string())
+        .collect();
     tracing::info!(
+        endpoint = name,
         uid = %admission_request.uid,
         operation = %admission_request.operation,
         kind = %reviewed.kind,
@@ -137,6 +159,7 @@ async fn validate(request: Request<Incoming>, app: &App) -> Answer {
         dry_run = admission_request.dry_run.unwrap_or(false),
         verdict,
         policies = %policies.join(","),
+        patched = %patched.join(","),
         latency_us = (seconds * 1e6) as u64,
         "admission decision"
     );
@@ -144,6 +167,10 @@ async fn validate(request: Request<Incoming>, app: &App) -> Answer {
 }
 
 async fn check(request: Request<Incoming>, app: &App) -> Answer {
+    let mutate = match request.uri().query().map(check_query).transpose() {
+        Ok(mutate) => mutate.unwrap_or(false),
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
     let body = match read_body(request, app).await {
         Ok(body) => body,
         Err(answer) => return answer,
@@ -157,9 +184,14 @@ async fn check(request: Request<Incoming>, app: &App) -> Answer {
         name: "<request>".into(),
         text: body.to_vec(),
     }];
-    let report =
-        tokio::task::spawn_blocking(move || check_inputs(&set, &inputs, &CheckOptions::default()))
-            .await;
+    let report = tokio::task::spawn_blocking(move || {
+        let options = CheckOptions {
+            mutate,
+            ..CheckOptions::default()
+        };
+        check_inputs(&set, &inputs, &options)
+    })
+    .await;
     let Ok(report) = report else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "the check failed");
     };
@@ -185,6 +217,24 @@ async fn check(request: Request<Incoming>, app: &App) -> Answer {
         "check decision"
     );
     json(status, &report.to_json())
+}
+
+/// The query of `/v1/check`: `mutate=true|false`; anything else is refused (a typo must not
+/// silently check without what the caller asked for).
+fn check_query(query: &str) -> Result<bool, String> {
+    let mut mutate = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair {
+            "mutate" | "mutate=true" => mutate = true,
+            "mutate=false" => mutate = false,
+            _ => {
+                return Err(format!(
+                    "unknown query parameter {pair:?}: the only one is mutate=true|false"
+                ))
+            }
+        }
+    }
+    Ok(mutate)
 }
 
 /// Serves `GET /metrics` (and `/healthz`) over plain HTTP until told to stop.
