@@ -26,7 +26,9 @@ What it checks
        everything        ServiceMonitor, HPA, params, extraPolicies, policies.exclude, client CA,
                          failurePolicy Ignore, timeoutSeconds 5, extra args and env;
        other-release     release "gate" in namespace "security" (names follow the release).
-     In them it checks the ValidatingWebhookConfiguration (exactly the two rules: serving.knative.dev
+     In them it checks the ValidatingWebhookConfiguration and, when mutatingWebhook.enabled (off by
+     default; on in no-cert-manager and everything), the MutatingWebhookConfiguration the same way
+     on /mutate with its reinvocationPolicy (exactly the two rules: serving.knative.dev
      services+configurations and run.cnrm.cloud.google.com runservices+runjobs, CREATE/UPDATE,
      apiVersions "*", scope Namespaced; admissionReviewVersions [v1]; sideEffects None;
      failurePolicy Fail and timeoutSeconds 10 by default; matchPolicy Equivalent; matchConditions
@@ -1069,11 +1071,12 @@ SERVER_FLAGS = {"--cert", "--key", "--listen", "--metrics-listen", "--policies",
 
 def check_webhook(c, docs, scenario, fullname, namespace, failure_policy="Fail", timeout=10,
                   excluded=("kube-system",), ignore_label="cmek-gate.dev/ignore",
-                  ca_bundle=None, inject_from=None):
-    vwc = one(c, docs, "ValidatingWebhookConfiguration", scenario)
+                  ca_bundle=None, inject_from=None, kind="ValidatingWebhookConfiguration",
+                  path="/validate", reinvocation=None):
+    vwc = one(c, docs, kind, scenario)
     if vwc is None:
         return
-    s = f"{scenario}: ValidatingWebhookConfiguration"
+    s = f"{scenario}: {kind}"
     c.equal(vwc["apiVersion"], "admissionregistration.k8s.io/v1", f"{s} apiVersion")
     hooks = vwc.get("webhooks") or []
     if not c.equal(len(hooks), 1, f"{s} number of webhooks"):
@@ -1086,6 +1089,7 @@ def check_webhook(c, docs, scenario, fullname, namespace, failure_policy="Fail",
     c.equal(w.get("failurePolicy"), failure_policy, f"{s} failurePolicy")
     c.equal(w.get("timeoutSeconds"), timeout, f"{s} timeoutSeconds")
     c.equal(w.get("matchPolicy"), "Equivalent", f"{s} matchPolicy")
+    c.equal(w.get("reinvocationPolicy"), reinvocation, f"{s} reinvocationPolicy")
     c.expect("objectSelector" not in w, f"{s} has an objectSelector (users could opt out by label)")
     c.equal(w.get("matchConditions"), [{"name": "not-terminating",
                                         "expression": "!has(object.metadata.deletionTimestamp)"}],
@@ -1096,7 +1100,7 @@ def check_webhook(c, docs, scenario, fullname, namespace, failure_policy="Fail",
         expressions.append({"key": ignore_label, "operator": "DoesNotExist"})
     c.equal(w.get("namespaceSelector"), {"matchExpressions": expressions}, f"{s} namespaceSelector")
     cc = w.get("clientConfig") or {}
-    c.equal(cc.get("service"), {"name": fullname, "namespace": namespace, "path": "/validate", "port": 443},
+    c.equal(cc.get("service"), {"name": fullname, "namespace": namespace, "path": path, "port": 443},
             f"{s} clientConfig.service")
     c.expect("url" not in cc, f"{s} clientConfig has a url")
     annotations = vwc["metadata"].get("annotations") or {}
@@ -1329,9 +1333,11 @@ def run_scenarios(c, renderer, values):
     # no cert-manager: a given caBundle (PEM or base64) and an existing Secret
     b64 = base64.b64encode((PEM + "\n").encode()).decode()
     over = {"certManager": {"enabled": False}, "tls": {"secretName": "my-webhook-tls"},
-            "webhook": {"caBundle": PEM + "\n"}}
+            "webhook": {"caBundle": PEM + "\n"}, "mutatingWebhook": {"enabled": True}}
     docs = render(c, renderer, values, over, rel, ns, "no-cert-manager")
     check_webhook(c, docs, "no-cert-manager", full, ns, ca_bundle=b64)
+    check_webhook(c, docs, "no-cert-manager", full, ns, ca_bundle=b64, kind="MutatingWebhookConfiguration",
+                  path="/mutate", reinvocation="IfNeeded")
     dep = check_deployment(c, docs, "no-cert-manager", full, "my-webhook-tls")
     check_common(c, docs, "no-cert-manager", full, ns, dep)
     c.expect("Certificate" not in docs and "Issuer" not in docs, "no-cert-manager: cert-manager objects rendered")
@@ -1365,6 +1371,8 @@ def run_scenarios(c, renderer, values):
         "policies": {"exclude": ["cmek-over-applied.yaml"]},
         "clientCA": {"enabled": True, "configMapName": "apiserver-client-ca"},
         "webhook": {"failurePolicy": "Ignore", "timeoutSeconds": 5, "annotations": {"team": "security"}},
+        "mutatingWebhook": {"enabled": True, "reinvocationPolicy": "Never", "timeoutSeconds": 7,
+                            "annotations": {"team": "platform"}},
         "server": {"maxBodyBytes": 3145728, "maxConnections": 512, "extraArgs": ["--log-format=text"],
                    "extraEnv": [{"name": "RUST_BACKTRACE", "value": "1"}]},
         "podAnnotations": {"example.com/a": "b"},
@@ -1375,6 +1383,11 @@ def run_scenarios(c, renderer, values):
     vwc = one(c, docs, "ValidatingWebhookConfiguration", "everything")
     if vwc:
         c.equal(vwc["metadata"]["annotations"].get("team"), "security", "everything: webhook annotations")
+    check_webhook(c, docs, "everything", full, ns, timeout=7, inject_from=f"{ns}/{full}-serving",
+                  kind="MutatingWebhookConfiguration", path="/mutate", reinvocation="Never")
+    mwc = one(c, docs, "MutatingWebhookConfiguration", "everything")
+    if mwc:
+        c.equal(mwc["metadata"]["annotations"].get("team"), "platform", "everything: mutating webhook annotations")
     dep = check_deployment(c, docs, "everything", full, f"{full}-tls", replicas=None, client_ca=True, params=True)
     if dep:
         ct = dep["spec"]["template"]["spec"]["containers"][0]

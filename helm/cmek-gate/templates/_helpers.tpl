@@ -112,3 +112,63 @@ the API server's default roots trust.
 {{- $ca -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The matchConditions of both webhooks (see webhook.skipTerminating), indented for a webhook entry.
+*/}}
+{{- define "cmek-gate.webhookMatchConditions" -}}
+    {{- if .Values.webhook.skipTerminating }}
+    # An object being deleted is not checked: controllers (Config Connector, Knative) remove their
+    # finalizers with an UPDATE, and denying it would leave a non-compliant object stuck Terminating.
+    matchConditions:
+      - name: not-terminating
+        expression: "!has(object.metadata.deletionTimestamp)"
+    {{- end }}
+{{- end }}
+
+{{/*
+The namespaceSelector and rules of both webhooks: the same resources reach the mutating and the
+validating webhook.
+*/}}
+{{- define "cmek-gate.webhookSelection" }}
+    namespaceSelector:
+      matchExpressions:
+        # Never the gate's own namespace, nor webhook.excludedNamespaces.
+        - key: kubernetes.io/metadata.name
+          operator: NotIn
+          values:
+            - {{ .Release.Namespace | quote }}
+            {{- range .Values.webhook.excludedNamespaces }}
+            - {{ . | quote }}
+            {{- end }}
+        {{- if .Values.webhook.ignoreNamespaceLabel }}
+        # The opt-out label.
+        - key: {{ .Values.webhook.ignoreNamespaceLabel | quote }}
+          operator: DoesNotExist
+        {{- end }}
+    rules:
+      # Knative / Cloud Run for Anthos: a Configuration can be created directly, bypassing Services.
+      - apiGroups:
+          - serving.knative.dev
+        apiVersions:
+          - "*"
+        operations:
+          - CREATE
+          - UPDATE
+        resources:
+          - services
+          - configurations
+        scope: Namespaced
+      # Config Connector (how Config Sync usually manages Cloud Run).
+      - apiGroups:
+          - run.cnrm.cloud.google.com
+        apiVersions:
+          - "*"
+        operations:
+          - CREATE
+          - UPDATE
+        resources:
+          - runservices
+          - runjobs
+        scope: Namespaced
+{{- end }}
