@@ -18,30 +18,9 @@ pub enum Outcome {
 }
 
 fn outcome(result: Result<Shared, cel::EvalError>) -> Outcome {
-    match result {
-        Ok(value) => match ::cel::Value::try_from(&*value) {
-            Ok(v) => match v.json() {
-                Ok(json) => Outcome::Value(sorted(json)),
-                Err(e) => Outcome::Error(format!("the value has no JSON form: {e}")),
-            },
-            Err(e) => Outcome::Error(format!("the value has no JSON form: {e}")),
-        },
+    match result.and_then(|value| cel::to_json(&*value)) {
+        Ok(json) => Outcome::Value(json),
         Err(e) => Outcome::Error(e.0),
-    }
-}
-
-/// The same JSON with the keys of every object sorted (CEL maps have no order).
-fn sorted(value: serde_json::Value) -> serde_json::Value {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<_> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(sorted).collect())
-        }
-        other => other,
     }
 }
 

@@ -19,7 +19,12 @@
 //!       violations: [cmek-required]   # exactly these denying policies (sorted, once each)
 //!       warnings: [owner-label]       # exactly these warning policies
 //!       messages: ["no customer-managed encryption key"]   # each a substring of some message
+//!       patch: [{op: add, path: /spec/..., value: ...}]     # the mutations' patch, exactly ([] = none)
+//!       mutatedObject: {...}          # the whole object after the mutations, exactly
 //! ```
+//!
+//! Cases are admitted as the API server would: the mutating policies of the suite's policies
+//! first, then the validating ones on the object as mutated.
 
 use crate::engine::{self, Request};
 use crate::manifest::{self, Document, Node, ReadLimits};
@@ -79,7 +84,7 @@ pub struct UserInfo {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Expect {
     pub allowed: bool,
     #[serde(default)]
@@ -88,6 +93,12 @@ pub struct Expect {
     pub warnings: Option<Vec<String>>,
     #[serde(default)]
     pub messages: Vec<String>,
+    /// The RFC 6902 patch the mutating policies make (`[]`: none).
+    #[serde(default)]
+    pub patch: Option<serde_json::Value>,
+    /// The object after the mutating policies.
+    #[serde(default)]
+    pub mutated_object: Option<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +164,7 @@ pub fn run_case(
         }))
     });
     request.namespace_object = namespace.as_ref();
-    let decision = engine::evaluate(set, &request);
+    let decision = engine::admit(set, &request, engine::Phases::ALL);
     let names = |v: Vec<&str>| {
         let mut v: Vec<String> = v.into_iter().map(str::to_owned).collect();
         v.sort();
@@ -205,6 +216,25 @@ pub fn run_case(
             differences.push(format!("no message contains {pattern:?}"));
         }
     }
+    if let Some(expected) = &case.expect.patch {
+        let actual = decision
+            .patch
+            .as_ref()
+            .map(|p| serde_json::to_value(p).expect("a patch serializes"))
+            .unwrap_or_else(|| serde_json::json!([]));
+        if &actual != expected {
+            differences.push(format!("patch: expected {expected}\n         got {actual}"));
+        }
+    }
+    if let Some(expected) = &case.expect.mutated_object {
+        let actual = decision.mutated.as_ref().unwrap_or(object).to_json();
+        if &actual != expected {
+            differences.push(format!(
+                "mutatedObject differs:\n{}",
+                object_difference(expected, &actual)
+            ));
+        }
+    }
     if differences.is_empty() {
         return Ok(None);
     }
@@ -212,6 +242,37 @@ pub fn run_case(
         differences.push(format!("  message: {m}"));
     }
     Ok(Some(differences.join("\n")))
+}
+
+/// A readable difference between an expected and an actual object: one line per field.
+fn object_difference(expected: &serde_json::Value, actual: &serde_json::Value) -> String {
+    use json_patch::PatchOperation as Op;
+    json_patch::diff(expected, actual)
+        .0
+        .iter()
+        .map(|op| {
+            let path = op.path();
+            let at = crate::engine::mutate::field_path(path);
+            match op {
+                Op::Add(a) => format!("    + {at}: {} (not expected)", a.value),
+                Op::Remove(_) => format!(
+                    "    - {at}: {} (expected, missing)",
+                    expected
+                        .pointer(path.as_str())
+                        .unwrap_or(&serde_json::Value::Null)
+                ),
+                Op::Replace(r) => format!(
+                    "    ~ {at}: expected {}, got {}",
+                    expected
+                        .pointer(path.as_str())
+                        .unwrap_or(&serde_json::Value::Null),
+                    r.value
+                ),
+                other => format!("    ? {other:?}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -258,6 +319,41 @@ cases:
         assert!(
             err.contains("t.yaml: cases[0].expekt: unknown field `expekt`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn mutation_expectations_compare_the_patch_and_the_object_field_by_field() {
+        let params = crate::policy::Source {
+            name: "p.yaml".into(),
+            text: "apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata: {name: default}\nspec:\n  defaultKeys: {europe-west1: projects/k/locations/europe-west1/keyRings/r/cryptoKeys/d}\n".into(),
+        };
+        let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
+        let suite = parse_suite(
+            "t.yaml",
+            "apiVersion: cmek-gate.dev/v1alpha1
+kind: PolicyTest
+cases:
+  - name: m
+    object: {apiVersion: serving.knative.dev/v1, kind: Service, metadata: {name: s, labels: {data-classification: restricted, cloud.googleapis.com/location: europe-west1}}, spec: {template: {metadata: {annotations: {a: b}}}}}
+    expect:
+      allowed: true
+      patch: []
+      mutatedObject: {apiVersion: serving.knative.dev/v1, kind: Service, metadata: {name: s, labels: {data-classification: restricted, cloud.googleapis.com/location: europe-west1}}, spec: {template: {metadata: {annotations: {a: c}}}}}
+",
+        )
+        .unwrap();
+        let case = &suite.cases[0];
+        let object = Node::from_json(case.object.as_ref().unwrap());
+        let diff = run_case(&set, case, &object, None).unwrap().unwrap();
+        assert!(diff.contains("patch: expected []"), "{diff}");
+        assert!(
+            diff.contains("~ spec.template.metadata.annotations.a: expected \"c\", got \"b\""),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("+ spec.template.metadata.annotations[\"run.googleapis.com/encryption-key\"]: \"projects/k/locations/europe-west1/keyRings/r/cryptoKeys/d\" (not expected)"),
+            "{diff}"
         );
     }
 }

@@ -253,12 +253,32 @@ impl Scope<'_> {
     }
 }
 
-/// A result as JSON (maps keep the order the evaluator gives).
+/// A result as JSON. CEL maps have no order (the evaluator's may vary from run to run): keys come
+/// out sorted, so that the same result always gives the same JSON.
 pub fn to_json(value: &dyn Val) -> Result<serde_json::Value, EvalError> {
     let value = cel::Value::try_from(value).map_err(|e| EvalError(describe(&e)))?;
     value
         .json()
+        .map(sorted_keys)
         .map_err(|e| EvalError(format!("the value has no JSON form: {e}")))
+}
+
+fn sorted_keys(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        J::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            J::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        J::Array(items) => J::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
 }
 
 /// The result as a bool, if it is one.
