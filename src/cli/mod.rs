@@ -4,6 +4,7 @@
 pub mod certs;
 pub mod check;
 pub mod eval;
+pub mod fix;
 pub mod krm;
 pub mod scan;
 pub mod serve;
@@ -29,11 +30,14 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Evaluate a CEL expression on a manifest, or show a policy's variables and validations.
     Eval(eval::EvalArgs),
+    /// Write what the mutating policies add (the region's default key) into the files, keeping
+    /// every other byte: exit 0 when all is now allowed, 1 when something is still denied.
+    Fix(fix::FixArgs),
     /// Run as a KRM function (kpt): a ResourceList on stdin, the same with results on stdout.
     Krm(krm::KrmArgs),
     /// Report the CMEK compliance of Cloud Run resources: rate, breakdowns, keys in use.
     Scan(scan::ScanArgs),
-    /// Serve the HTTPS admission webhook (/validate) and check endpoint (/v1/check).
+    /// Serve the HTTPS admission webhooks (/validate, /mutate) and check endpoint (/v1/check).
     Serve(serve::ServeArgs),
     /// Run policy test suites (YAML files of kind PolicyTest): exit 1 when a case fails.
     Test(test::TestArgs),
@@ -46,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Fix(args) => fix::run(args),
         Command::Krm(args) => krm::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run_serve(args),

@@ -1,0 +1,250 @@
+//! `cmek-gate fix`: writes what the mutating policies add (the region's default key) into the
+//! manifest files, as textual edits that keep every other byte (see `crate::fix`), then judges
+//! the result. `--diff` prints a unified diff instead of writing, `--stdout` prints the result.
+//! Writes are atomic: a temporary file beside the original, then a rename.
+
+use super::check::read_inputs_reporting;
+use crate::check::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::report::{InputError, Report};
+use anyhow::{bail, Context};
+use clap::Args;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Manifest files or directories (walked for .yaml, .yml and .json), or - for stdin (the
+    /// result then goes to stdout).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
+    /// Print a unified diff of the changes and write nothing.
+    #[arg(long, conflicts_with = "stdout")]
+    pub diff: bool,
+    /// Write the fixed text to stdout instead of the file (one input only).
+    #[arg(long)]
+    pub stdout: bool,
+    /// The admission operation the documents are fixed and judged as.
+    #[arg(long, default_value = "CREATE", value_parser = ["CREATE", "UPDATE"])]
+    pub operation: String,
+}
+
+/// What happened to one input.
+struct Fixed {
+    input: Input,
+    /// The fixed text, when something changed.
+    text: Option<String>,
+    /// One line per change, for the summary.
+    changes: Vec<String>,
+}
+
+pub fn run(args: FixArgs) -> anyhow::Result<i32> {
+    let set = args.policy.load()?;
+    if !set.mutates() {
+        bail!("no mutating policy is loaded: there is nothing fix could add (the embedded library has cmek-default-key)");
+    }
+    let (inputs, unreadable) = read_inputs_reporting(&args.paths)?;
+    let to_stdout = args.stdout || inputs.iter().any(|i| i.name == "<stdin>");
+    if to_stdout && inputs.len() + unreadable.len() > 1 {
+        bail!("--stdout (and - for stdin) takes exactly one file");
+    }
+    let options = CheckOptions {
+        operation: args.operation.clone(),
+        mutate: true,
+        ..CheckOptions::default()
+    };
+    let mut errors: Vec<InputError> = unreadable;
+    let mut fixed = Vec::new();
+    for input in inputs {
+        match fix_input(&set, input, &options) {
+            Ok(f) => fixed.push(f),
+            Err(e) => errors.push(e),
+        }
+    }
+    // Judge what the files now say: the fixed text, without mutation, so that what is reported
+    // allowed is allowed as written.
+    let after: Vec<Input> = fixed
+        .iter()
+        .map(|f| Input {
+            name: f.input.name.clone(),
+            text: f
+                .text
+                .as_ref()
+                .map_or_else(|| f.input.text.clone(), |t| t.clone().into_bytes()),
+        })
+        .collect();
+    let judged = CheckOptions {
+        mutate: false,
+        ..options
+    };
+    let (mut report, _) = check_inputs_keeping_documents(&set, &after, &judged);
+    report.errors.splice(0..0, errors);
+
+    let mut stdout = std::io::stdout().lock();
+    let mut changed_files = 0;
+    for f in &fixed {
+        let Some(text) = &f.text else {
+            if to_stdout {
+                stdout.write_all(&f.input.text)?;
+            }
+            continue;
+        };
+        changed_files += 1;
+        if args.diff {
+            let original = String::from_utf8_lossy(&f.input.text);
+            let diff = similar::TextDiff::from_lines(original.as_ref(), text.as_str());
+            write!(
+                stdout,
+                "{}",
+                diff.unified_diff()
+                    .context_radius(3)
+                    .header(&format!("a/{}", f.input.name), &format!("b/{}", f.input.name))
+            )?;
+        } else if to_stdout {
+            stdout.write_all(text.as_bytes())?;
+        } else {
+            write_atomically(Path::new(&f.input.name), text.as_bytes())
+                .with_context(|| format!("cannot write {}", f.input.name))?;
+        }
+    }
+    drop(stdout);
+    // The summary goes to stderr when stdout carries the text or the diff.
+    let mut summary = String::new();
+    for f in &fixed {
+        for change in &f.changes {
+            summary.push_str(&format!("{}: {change}\n", f.input.name));
+        }
+    }
+    let verb = if args.diff { "would change" } else { "changed" };
+    summary.push_str(&format!(
+        "fix: {verb} {changed_files} file{}\n",
+        if changed_files == 1 { "" } else { "s" }
+    ));
+    summary.push_str(&still_denied(&report));
+    if args.diff || to_stdout {
+        eprint!("{summary}");
+    } else {
+        print!("{summary}");
+    }
+    for error in &report.errors {
+        eprintln!("error: {}: {}", error.file, error.message);
+    }
+    Ok(report.exit_code())
+}
+
+/// Plans and applies the mutations of every document of one input.
+fn fix_input(
+    set: &crate::policy::PolicySet,
+    input: Input,
+    options: &CheckOptions,
+) -> Result<Fixed, InputError> {
+    let error = |message: String| InputError {
+        file: input.name.clone(),
+        message,
+    };
+    let (report, documents) =
+        check_inputs_keeping_documents(set, std::slice::from_ref(&input), options);
+    if let Some(e) = report.errors.first() {
+        return Err(error(e.message.clone()));
+    }
+    let text = std::str::from_utf8(&input.text).map_err(|e| error(e.to_string()))?;
+    let mut edits = Vec::new();
+    let mut changes = Vec::new();
+    for (result, document) in report.results.iter().zip(&documents) {
+        let Some(patch) = &result.patch else {
+            continue;
+        };
+        let planned = crate::fix::plan(text, &document.root, &patch.0).map_err(|e| {
+            error(format!(
+                "document {} ({} {}): {e}",
+                document.index, document.kind, document.name
+            ))
+        })?;
+        edits.extend(planned);
+        for op in &patch.0 {
+            changes.push(format!(
+                "{}: {} {} {}: {}",
+                document.line,
+                document.kind,
+                document.name,
+                describe_op(op),
+                crate::engine::mutate::field_path(op.path())
+            ));
+        }
+    }
+    if edits.is_empty() {
+        return Ok(Fixed {
+            input,
+            text: None,
+            changes,
+        });
+    }
+    let fixed = crate::fix::apply(text, edits).map_err(|e| error(e.to_string()))?;
+    Ok(Fixed {
+        input,
+        text: Some(fixed),
+        changes,
+    })
+}
+
+fn describe_op(op: &json_patch::PatchOperation) -> &'static str {
+    use json_patch::PatchOperation as Op;
+    match op {
+        Op::Add(_) => "added",
+        Op::Replace(_) => "set",
+        Op::Remove(_) => "removed",
+        Op::Move(_) => "moved",
+        Op::Copy(_) => "copied",
+        Op::Test(_) => "tested",
+    }
+}
+
+/// What is still denied after fixing, and why (e.g. no default key for the region).
+fn still_denied(report: &Report) -> String {
+    let mut out = String::new();
+    for r in report.results.iter().filter(|r| !r.allowed) {
+        out.push_str(&format!(
+            "{}:{}: {} {}: still DENIED after fixing\n",
+            r.file, r.line, r.kind, r.name
+        ));
+        for v in &r.violations {
+            out.push_str(&format!(
+                "  {}:{}: error[{}]: {}\n",
+                r.file, v.line, v.policy, v.message
+            ));
+        }
+    }
+    out
+}
+
+/// Replaces a file by writing a temporary file in the same directory and renaming it over the
+/// original, so that a crash leaves either the old or the new file, never half of one. The
+/// original's permissions are kept.
+fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.cmek-gate-fix.{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            std::fs::set_permissions(&temporary, metadata.permissions())?;
+        }
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
