@@ -14,6 +14,7 @@ pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod eval;
+pub mod fix;
 pub mod krm;
 pub mod manifest;
 pub mod metrics;

@@ -1,0 +1,247 @@
+//! The text editor behind `cmek-gate fix`: writes JSON-patch changes into the user's YAML or
+//! JSON file as byte-range edits, without re-serialising it, so every byte outside a change
+//! (comments, key order, quoting, indentation, other documents, CRLF, a BOM) is kept.
+//!
+//! Pure: text and parsed documents in, edits out. Each planned edit is checked by parsing the
+//! edited text again: it must read as the patched document, or planning fails.
+
+mod edit;
+mod layout;
+mod render;
+#[cfg(test)]
+mod tests;
+mod text;
+
+use crate::manifest::yaml::{parse_stream, Limits};
+use crate::manifest::{Node, NodeValue};
+use edit::{Planner, Raw};
+use json_patch::PatchOperation;
+use text::Src;
+
+/// One replacement of a byte range of the file text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextEdit {
+    pub start: usize,
+    pub end: usize,
+    pub replacement: String,
+}
+
+/// Why a patch could not be written into a text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FixError {
+    #[error("cannot write \"{op} {path}\" into the file: {reason} (line {line})")]
+    Op {
+        op: &'static str,
+        path: String,
+        reason: String,
+        line: u32,
+    },
+    #[error("the document at line {line} is not in the text")]
+    NotInText { line: u32 },
+    #[error(
+        "edit {start}..{end} does not fit the text ({len} bytes, or not at a character boundary)"
+    )]
+    OutOfRange {
+        start: usize,
+        end: usize,
+        len: usize,
+    },
+    #[error("edits overlap at byte {at}")]
+    Overlap { at: usize },
+}
+
+/// Plans the edits that apply `ops` (RFC 6902, in order, as a JSON patch to the JSON form of
+/// `root`) to the text the document `root` was parsed from. `text` is the whole file (all its
+/// documents); the edits' offsets are in it.
+pub fn plan(text: &str, root: &Node, ops: &[PatchOperation]) -> Result<Vec<TextEdit>, FixError> {
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let not_in_text = FixError::NotInText {
+        line: root.mark.line,
+    };
+    let mut draft = Draft {
+        current: text[bom..].to_owned(),
+        edits: Vec::new(),
+    };
+    let mut candidates = objects(&draft.current).map_err(|_| not_in_text.clone())?;
+    let index = candidates
+        .iter()
+        .position(|c| c.mark == root.mark && c.to_json() == root.to_json())
+        .ok_or(not_in_text)?;
+    let mut current = candidates.swap_remove(index);
+    let mut json = current.to_json();
+    for op in ops {
+        let fail = |reason: String, line: u32| FixError::Op {
+            op: op_name(op),
+            path: op.path().to_string(),
+            reason,
+            line,
+        };
+        let src = Src::new(&draft.current);
+        let planned = Planner::new(&src, &current).and_then(|p| p.plan(op));
+        let mut raws = planned.map_err(|f| fail(f.reason, f.line))?;
+        let mut expected = json.clone();
+        json_patch::patch(&mut expected, std::slice::from_ref(op)).map_err(|e| {
+            let reason = format!("the patch does not apply to the document: {}", e.kind);
+            fail(reason, current.mark.line)
+        })?;
+        raws.sort_by_key(|r| std::cmp::Reverse((r.start, r.end)));
+        let sound = raws.iter().all(|r| {
+            r.start <= r.end
+                && draft.current.is_char_boundary(r.start)
+                && draft.current.is_char_boundary(r.end)
+        }) && raws.windows(2).all(|w| w[1].end <= w[0].start);
+        if !sound {
+            let reason = "the planned edits do not fit the text (please report this)".into();
+            return Err(fail(reason, current.mark.line));
+        }
+        for raw in raws {
+            draft.edit(raw);
+        }
+        let line = current.mark.line;
+        let reread = objects(&draft.current)
+            .map_err(|e| fail(format!("the edited text would not parse: {e}"), line))?
+            .into_iter()
+            .nth(index)
+            .ok_or_else(|| fail("the edited text would lose the document".into(), line))?;
+        if reread.to_json() != expected {
+            let reason = "the edited text would not read as the patched document".into();
+            return Err(fail(reason, line));
+        }
+        (current, json) = (reread, expected);
+    }
+    for edit in &mut draft.edits {
+        edit.start += bom;
+        edit.end += bom;
+    }
+    Ok(draft.edits)
+}
+
+/// Applies non-overlapping edits (from any number of documents of the same text). Insertions
+/// at the same offset keep their order.
+pub fn apply(text: &str, mut edits: Vec<TextEdit>) -> Result<String, FixError> {
+    edits.sort_by_key(|e| (e.start, e.end));
+    let mut out = String::with_capacity(text.len());
+    let mut position = 0;
+    for edit in &edits {
+        let fits = edit.start <= edit.end
+            && edit.end <= text.len()
+            && text.is_char_boundary(edit.start)
+            && text.is_char_boundary(edit.end);
+        if !fits {
+            return Err(FixError::OutOfRange {
+                start: edit.start,
+                end: edit.end,
+                len: text.len(),
+            });
+        }
+        if edit.start < position {
+            return Err(FixError::Overlap { at: edit.start });
+        }
+        out.push_str(&text[position..edit.start]);
+        out.push_str(&edit.replacement);
+        position = edit.end;
+    }
+    out.push_str(&text[position..]);
+    Ok(out)
+}
+
+fn op_name(op: &PatchOperation) -> &'static str {
+    match op {
+        PatchOperation::Add(_) => "add",
+        PatchOperation::Remove(_) => "remove",
+        PatchOperation::Replace(_) => "replace",
+        PatchOperation::Move(_) => "move",
+        PatchOperation::Copy(_) => "copy",
+        PatchOperation::Test(_) => "test",
+    }
+}
+
+/// Every node of a text a document can be: each YAML document's root, the items of a root
+/// list, and the items of a root map's `items` list (a `kind: List`), in text order.
+fn objects(text: &str) -> Result<Vec<Node>, String> {
+    let documents = parse_stream(text, &Limits::default()).map_err(|e| e.error.to_string())?;
+    let mut found = Vec::new();
+    for root in documents.into_iter().filter_map(|d| d.root) {
+        match root.value {
+            NodeValue::Seq(items) => found.extend(items),
+            NodeValue::Map(_) => {
+                let items = root.get("items").and_then(Node::items).map(<[_]>::to_vec);
+                found.push(root);
+                found.extend(items.unwrap_or_default());
+            }
+            NodeValue::Scalar(_) => {}
+        }
+    }
+    Ok(found)
+}
+
+/// The edits made so far, in the coordinates of the original text, and the text they make.
+struct Draft {
+    current: String,
+    edits: Vec<TextEdit>,
+}
+
+impl Draft {
+    /// Makes an edit given in the coordinates of the current text. Edits that touch earlier
+    /// ones merge with them.
+    fn edit(&mut self, raw: Raw) {
+        // Where each earlier edit lies in the current text, and the size change before it.
+        let mut spans = Vec::with_capacity(self.edits.len());
+        let mut shift = 0isize;
+        for e in &self.edits {
+            let start = e.start.saturating_add_signed(shift);
+            spans.push((start, start + e.replacement.len(), shift));
+            shift += e.replacement.len() as isize - (e.end - e.start) as isize;
+        }
+        let touching: Vec<usize> = (0..spans.len())
+            .filter(|&k| spans[k].0 <= raw.end && raw.start <= spans[k].1)
+            .collect();
+        let mut next = String::with_capacity(self.current.len() + raw.text.len());
+        next.push_str(&self.current[..raw.start]);
+        next.push_str(&raw.text);
+        next.push_str(&self.current[raw.end..]);
+        let growth = raw.text.len() as isize - (raw.end - raw.start) as isize;
+        match (touching.first(), touching.last()) {
+            (Some(&i), Some(&j)) => {
+                let shift_after_j = spans[j].2 + self.edits[j].replacement.len() as isize
+                    - (self.edits[j].end - self.edits[j].start) as isize;
+                let from = raw.start.min(spans[i].0);
+                let to = raw.end.max(spans[j].1);
+                let start = match raw.start < spans[i].0 {
+                    true => raw.start.saturating_add_signed(-spans[i].2),
+                    false => self.edits[i].start,
+                };
+                let end = match raw.end > spans[j].1 {
+                    true => raw.end.saturating_add_signed(-shift_after_j),
+                    false => self.edits[j].end,
+                };
+                let replacement = next[from..to.saturating_add_signed(growth)].to_owned();
+                self.edits.splice(
+                    i..=j,
+                    [TextEdit {
+                        start,
+                        end,
+                        replacement,
+                    }],
+                );
+            }
+            _ => {
+                let k = spans.partition_point(|s| s.1 < raw.start);
+                let shift = spans.get(k).map_or(shift, |s| s.2);
+                self.edits.insert(
+                    k,
+                    TextEdit {
+                        start: raw.start.saturating_add_signed(-shift),
+                        end: raw.end.saturating_add_signed(-shift),
+                        replacement: raw.text,
+                    },
+                );
+            }
+        }
+        self.current = next;
+    }
+}

@@ -1,0 +1,1099 @@
+//! Table tests: input text, ops, expected text byte for byte. Each case is also checked for
+//! meaning (the edited text reads as the patched document, the other documents unchanged) and
+//! for keeping every byte outside the edits.
+
+use super::*;
+use crate::manifest::{parse_documents, ReadLimits};
+use serde_json::Value;
+
+const KEY: &str = "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k";
+
+struct Case {
+    name: &'static str,
+    input: &'static str,
+    /// Which document of `parse_documents` to edit.
+    doc: usize,
+    ops: Value,
+    expected: &'static str,
+}
+
+/// `add` of the CMEK annotation at `path` (a map holding it when `nested` names the keys above).
+fn add_key(path: &str) -> Value {
+    let full = format!("{path}/run.googleapis.com~1encryption-key");
+    serde_json::json!([{"op": "add", "path": full, "value": KEY}])
+}
+
+fn add_map(path: &str, value: Value) -> Value {
+    serde_json::json!([{"op": "add", "path": path, "value": value}])
+}
+
+fn annotations() -> Value {
+    serde_json::json!({"run.googleapis.com/encryption-key": KEY})
+}
+
+fn patch_of(ops: &Value) -> json_patch::Patch {
+    serde_json::from_value(ops.clone()).unwrap()
+}
+
+/// Plans, applies and checks one case: the output, its meaning, and the bytes kept.
+fn check(case: &Case) {
+    let name = case.name;
+    let docs = parse_documents(case.input, &ReadLimits::default()).unwrap();
+    let patch = patch_of(&case.ops);
+    let edits =
+        plan(case.input, &docs[case.doc].root, &patch.0).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let output = apply(case.input, edits.clone()).unwrap();
+    assert_eq!(output, case.expected, "{name}: output");
+    let mut expected = docs.iter().map(|d| d.root.to_json()).collect::<Vec<_>>();
+    json_patch::patch(&mut expected[case.doc], &patch.0).unwrap();
+    assert_meaning(name, &output, &expected);
+    assert_kept(name, case.input, &edits, &output);
+}
+
+/// The output parses to `expected`, document by document.
+fn assert_meaning(name: &str, output: &str, expected: &[Value]) {
+    let reread = parse_documents(output, &ReadLimits::default()).unwrap();
+    let got: Vec<Value> = reread.iter().map(|d| d.root.to_json()).collect();
+    assert_eq!(got, expected, "{name}: meaning");
+}
+
+/// Every byte of `input` outside the edits is in `output`, in order, around the replacements.
+fn assert_kept(name: &str, input: &str, edits: &[TextEdit], output: &str) {
+    let mut sorted = edits.to_vec();
+    sorted.sort_by_key(|e| (e.start, e.end));
+    let (mut from, mut at) = (0, 0);
+    for edit in sorted.iter().chain([&TextEdit {
+        start: input.len(),
+        end: input.len(),
+        replacement: String::new(),
+    }]) {
+        let kept = &input[from..edit.start];
+        assert_eq!(&output[at..at + kept.len()], kept, "{name}: bytes kept");
+        at += kept.len();
+        let written = &output[at..at + edit.replacement.len()];
+        assert_eq!(written, edit.replacement, "{name}: replacement");
+        at += edit.replacement.len();
+        from = edit.end;
+    }
+    assert_eq!(at, output.len(), "{name}: length");
+}
+
+#[test]
+fn cmek_annotation_lands_in_every_layout() {
+    let cases = [
+        Case {
+            name: "block annotations present",
+            input: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/maxScale: "10"
+    spec:
+      containers:
+        - image: gcr.io/p/hello
+"#,
+            doc: 0,
+            ops: add_key("/spec/template/metadata/annotations"),
+            expected: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/maxScale: "10"
+        run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k
+    spec:
+      containers:
+        - image: gcr.io/p/hello
+"#,
+        },
+        Case {
+            name: "annotations missing, metadata with labels",
+            input: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      labels:
+        app: hello
+    spec:
+      containers:
+      - image: gcr.io/p/hello
+"#,
+            doc: 0,
+            ops: add_map("/spec/template/metadata/annotations", annotations()),
+            expected: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      labels:
+        app: hello
+      annotations:
+        run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k
+    spec:
+      containers:
+      - image: gcr.io/p/hello
+"#,
+        },
+        Case {
+            name: "template metadata missing",
+            input: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    spec:
+      containers:
+      - image: gcr.io/p/hello
+        env:
+        - name: A
+          value: b
+"#,
+            doc: 0,
+            ops: add_map(
+                "/spec/template/metadata",
+                serde_json::json!({"annotations": annotations()}),
+            ),
+            expected: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    spec:
+      containers:
+      - image: gcr.io/p/hello
+        env:
+        - name: A
+          value: b
+    metadata:
+      annotations:
+        run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k
+"#,
+        },
+        Case {
+            name: "flow annotations empty",
+            input: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations: {}
+    spec: {}
+"#,
+            doc: 0,
+            ops: add_key("/spec/template/metadata/annotations"),
+            expected: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations: {run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k}
+    spec: {}
+"#,
+        },
+        Case {
+            name: "flow annotations with a member",
+            input: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations: {a: b}  # flow
+"#,
+            doc: 0,
+            ops: add_key("/spec/template/metadata/annotations"),
+            expected: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations: {a: b, run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k}  # flow
+"#,
+        },
+        Case {
+            name: "annotations null, written as nothing",
+            input: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+    spec: {}
+"#,
+            doc: 0,
+            ops: serde_json::json!([{"op": "replace", "path": "/spec/template/metadata/annotations", "value": annotations()}]),
+            expected: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+        run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k
+    spec: {}
+"#,
+        },
+        Case {
+            name: "annotations null with a comment",
+            input: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+  annotations: null # none yet
+  labels: ~
+"#,
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "replace", "path": "/metadata/annotations", "value": annotations()},
+                {"op": "replace", "path": "/metadata/labels", "value": {"app": "hello"}},
+            ]),
+            expected: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+  annotations: # none yet
+    run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k
+  labels:
+    app: hello
+"#,
+        },
+        Case {
+            name: "comments everywhere",
+            input: r#"# head comment
+apiVersion: serving.knative.dev/v1  # trailing
+kind: Service
+metadata:
+  name: hello # the name
+spec:
+  template:
+    metadata:
+      annotations:
+        # about the scale
+        autoscaling.knative.dev/class: 'kpa.autoscaling.knative.dev' # the default
+        # a comment after the last annotation
+
+    # a comment before spec
+    spec:
+      containers:
+      - image: gcr.io/p/hello
+"#,
+            doc: 0,
+            ops: add_key("/spec/template/metadata/annotations"),
+            expected: r#"# head comment
+apiVersion: serving.knative.dev/v1  # trailing
+kind: Service
+metadata:
+  name: hello # the name
+spec:
+  template:
+    metadata:
+      annotations:
+        # about the scale
+        autoscaling.knative.dev/class: 'kpa.autoscaling.knative.dev' # the default
+        run.googleapis.com/encryption-key: 'projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k'
+        # a comment after the last annotation
+
+    # a comment before spec
+    spec:
+      containers:
+      - image: gcr.io/p/hello
+"#,
+        },
+        Case {
+            name: "quoted key style",
+            input: r#""apiVersion": "serving.knative.dev/v1"
+"kind": "Service"
+"metadata":
+  "name": "hello"
+"spec":
+  "template":
+    "metadata":
+      "labels":
+        "app": "hello"
+"#,
+            doc: 0,
+            ops: add_map("/spec/template/metadata/annotations", annotations()),
+            expected: r#""apiVersion": "serving.knative.dev/v1"
+"kind": "Service"
+"metadata":
+  "name": "hello"
+"spec":
+  "template":
+    "metadata":
+      "labels":
+        "app": "hello"
+      "annotations":
+        "run.googleapis.com/encryption-key": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"
+"#,
+        },
+        Case {
+            name: "4-space YAML",
+            input: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+    name: hello
+spec:
+    template:
+        spec:
+            containers:
+                - image: gcr.io/p/hello
+"#,
+            doc: 0,
+            ops: add_map(
+                "/spec/template/metadata",
+                serde_json::json!({"annotations": annotations()}),
+            ),
+            expected: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+    name: hello
+spec:
+    template:
+        spec:
+            containers:
+                - image: gcr.io/p/hello
+        metadata:
+            annotations:
+                run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k
+"#,
+        },
+        Case {
+            name: "a list at its key's indentation after the insertion point",
+            input: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    spec:
+      containers:
+      - image: gcr.io/p/hello
+      - image: gcr.io/p/sidecar
+"#,
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "add", "path": "/spec/template/spec/serviceAccountName", "value": "runner"},
+                {"op": "add", "path": "/spec/template/spec/volumes", "value": [{"name": "v", "emptyDir": {}}]},
+            ]),
+            expected: r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    spec:
+      containers:
+      - image: gcr.io/p/hello
+      - image: gcr.io/p/sidecar
+      serviceAccountName: runner
+      volumes:
+      - name: v
+        emptyDir: {}
+"#,
+        },
+    ];
+    for case in &cases {
+        check(case);
+    }
+}
+
+#[test]
+fn file_formats_keep_every_byte_around_the_edit() {
+    let cases = [
+        Case {
+            name: "second document only",
+            input: r#"# config first
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config
+  annotations:
+    a: b
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+  annotations:
+    a: b
+---
+"#,
+            doc: 1,
+            ops: add_key("/metadata/annotations"),
+            expected: r#"# config first
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config
+  annotations:
+    a: b
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+  annotations:
+    a: b
+    run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k
+---
+"#,
+        },
+        Case {
+            name: "CRLF",
+            input: "apiVersion: serving.knative.dev/v1\r\nkind: Service\r\nmetadata:\r\n  name: hello\r\n  labels:\r\n    app: hello\r\nspec: {}\r\n",
+            doc: 0,
+            ops: add_map("/metadata/annotations", annotations()),
+            expected: "apiVersion: serving.knative.dev/v1\r\nkind: Service\r\nmetadata:\r\n  name: hello\r\n  labels:\r\n    app: hello\r\n  annotations:\r\n    run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k\r\nspec: {}\r\n",
+        },
+        Case {
+            name: "no final newline",
+            input: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: hello\n  annotations:\n    a: b",
+            doc: 0,
+            ops: add_key("/metadata/annotations"),
+            expected: "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: hello\n  annotations:\n    a: b\n    run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k",
+        },
+        Case {
+            name: "BOM",
+            input: "\u{feff}apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: h\u{e9}llo\n  annotations: {}\n",
+            doc: 0,
+            ops: add_key("/metadata/annotations"),
+            expected: "\u{feff}apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: h\u{e9}llo\n  annotations: {run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k}\n",
+        },
+        Case {
+            name: "JSON, 2 spaces, metadata missing",
+            input: r#"{
+  "apiVersion": "serving.knative.dev/v1",
+  "kind": "Service",
+  "metadata": {
+    "name": "hello"
+  },
+  "spec": {
+    "template": {
+      "spec": {
+        "containers": [
+          {
+            "image": "gcr.io/p/hello"
+          }
+        ]
+      }
+    }
+  }
+}
+"#,
+            doc: 0,
+            ops: add_map(
+                "/spec/template/metadata",
+                serde_json::json!({"annotations": annotations()}),
+            ),
+            expected: r#"{
+  "apiVersion": "serving.knative.dev/v1",
+  "kind": "Service",
+  "metadata": {
+    "name": "hello"
+  },
+  "spec": {
+    "template": {
+      "spec": {
+        "containers": [
+          {
+            "image": "gcr.io/p/hello"
+          }
+        ]
+      },
+      "metadata": {
+        "annotations": {
+          "run.googleapis.com/encryption-key": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"
+        }
+      }
+    }
+  }
+}
+"#,
+        },
+        Case {
+            name: "JSON, 4 spaces, annotations present and empty",
+            input: r#"{
+    "apiVersion": "serving.knative.dev/v1",
+    "kind": "Service",
+    "metadata": {
+        "name": "hello",
+        "annotations": {
+            "a": "b"
+        },
+        "labels": {}
+    }
+}"#,
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "add", "path": "/metadata/annotations/run.googleapis.com~1encryption-key", "value": KEY},
+                {"op": "add", "path": "/metadata/labels/app", "value": "hello"},
+            ]),
+            expected: r#"{
+    "apiVersion": "serving.knative.dev/v1",
+    "kind": "Service",
+    "metadata": {
+        "name": "hello",
+        "annotations": {
+            "a": "b",
+            "run.googleapis.com/encryption-key": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"
+        },
+        "labels": {
+            "app": "hello"
+        }
+    }
+}"#,
+        },
+        Case {
+            name: "one-line JSON",
+            input: r#"{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "hello"}}
+"#,
+            doc: 0,
+            ops: add_map("/metadata/annotations", annotations()),
+            expected: r#"{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "hello", "annotations": {"run.googleapis.com/encryption-key": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"}}}
+"#,
+        },
+        Case {
+            name: "minified JSON",
+            input: r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"hello","annotations":{"a":"b"}}}"#,
+            doc: 0,
+            ops: add_key("/metadata/annotations"),
+            expected: r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"hello","annotations":{"a":"b","run.googleapis.com/encryption-key":"projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"}}}"#,
+        },
+        Case {
+            name: "JSON kind: List, second item",
+            input: r#"{
+  "apiVersion": "v1",
+  "kind": "List",
+  "items": [
+    {
+      "apiVersion": "serving.knative.dev/v1",
+      "kind": "Service",
+      "metadata": {"name": "one"}
+    },
+    {
+      "apiVersion": "serving.knative.dev/v1",
+      "kind": "Service",
+      "metadata": {
+        "name": "two"
+      }
+    }
+  ]
+}
+"#,
+            doc: 1,
+            ops: add_map("/metadata/annotations", annotations()),
+            expected: r#"{
+  "apiVersion": "v1",
+  "kind": "List",
+  "items": [
+    {
+      "apiVersion": "serving.knative.dev/v1",
+      "kind": "Service",
+      "metadata": {"name": "one"}
+    },
+    {
+      "apiVersion": "serving.knative.dev/v1",
+      "kind": "Service",
+      "metadata": {
+        "name": "two",
+        "annotations": {
+          "run.googleapis.com/encryption-key": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"
+        }
+      }
+    }
+  ]
+}
+"#,
+        },
+        Case {
+            name: "JSON array, second item",
+            input: r#"[
+	{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one"}},
+	{
+		"apiVersion": "serving.knative.dev/v1",
+		"kind": "Service",
+		"metadata": {
+			"name": "two"
+		}
+	}
+]
+"#,
+            doc: 1,
+            ops: add_map("/metadata/annotations", annotations()),
+            expected: r#"[
+	{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one"}},
+	{
+		"apiVersion": "serving.knative.dev/v1",
+		"kind": "Service",
+		"metadata": {
+			"name": "two",
+			"annotations": {
+				"run.googleapis.com/encryption-key": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"
+			}
+		}
+	}
+]
+"#,
+        },
+        Case {
+            name: "YAML kind: List, second item",
+            input: r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: one
+- apiVersion: serving.knative.dev/v1
+  kind: Service
+  metadata:
+    name: two
+"#,
+            doc: 1,
+            ops: add_map("/metadata/annotations", annotations()),
+            expected: r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: one
+- apiVersion: serving.knative.dev/v1
+  kind: Service
+  metadata:
+    name: two
+    annotations:
+      run.googleapis.com/encryption-key: projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k
+"#,
+        },
+    ];
+    for case in &cases {
+        check(case);
+    }
+}
+
+#[test]
+fn edits_of_two_documents_apply_together() {
+    let input = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: two\n";
+    let docs = parse_documents(input, &ReadLimits::default()).unwrap();
+    let ops = patch_of(&add_map("/metadata/annotations", annotations()));
+    let mut edits = plan(input, &docs[0].root, &ops.0).unwrap();
+    edits.extend(plan(input, &docs[1].root, &ops.0).unwrap());
+    let output = apply(input, edits.clone()).unwrap();
+    let added = format!("  annotations:\n    run.googleapis.com/encryption-key: {KEY}\n");
+    let expected = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n{added}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: two\n{added}"
+    );
+    assert_eq!(output, expected);
+    let mut patched: Vec<Value> = docs.iter().map(|d| d.root.to_json()).collect();
+    for doc in &mut patched {
+        json_patch::patch(doc, &ops.0).unwrap();
+    }
+    assert_meaning("two documents", &output, &patched);
+    assert_kept("two documents", input, &edits, &output);
+}
+
+#[test]
+fn scalars_are_quoted_only_when_they_must_be() {
+    let ops = serde_json::json!([
+        {"op": "add", "path": "/metadata/labels/t", "value": "true"},
+        {"op": "add", "path": "/metadata/labels/i", "value": "123"},
+        {"op": "add", "path": "/metadata/labels/c", "value": "a: b"},
+        {"op": "add", "path": "/metadata/labels/e", "value": ""},
+        {"op": "add", "path": "/metadata/labels/no", "value": "no"},
+        {"op": "add", "path": "/metadata/labels/x", "value": "0x1F"},
+        {"op": "add", "path": "/metadata/labels/d", "value": "-x"},
+        {"op": "add", "path": "/metadata/labels/h", "value": "a #b"},
+        {"op": "add", "path": "/metadata/labels/s", "value": " lead"},
+        {"op": "add", "path": "/metadata/labels/m", "value": "two\nlines\t\u{1}"},
+        {"op": "add", "path": "/metadata/labels/q", "value": "it's fine, a:b"},
+        {"op": "add", "path": "/metadata/labels/u", "value": "\u{e9}t\u{e9}"},
+        {"op": "add", "path": "/metadata/labels/num", "value": 123},
+        {"op": "add", "path": "/metadata/labels/f", "value": 1.5},
+        {"op": "add", "path": "/metadata/labels/b", "value": false},
+        {"op": "add", "path": "/metadata/labels/z", "value": null},
+        {"op": "add", "path": "/metadata/labels/true", "value": "k"},
+        {"op": "add", "path": "/metadata/labels/a: b", "value": []},
+        {"op": "add", "path": "/metadata/flow/m", "value": "plain text"},
+        {"op": "add", "path": "/metadata/flow/k", "value": "a,b"},
+        {"op": "add", "path": "/metadata/flow/l", "value": "[x]"},
+    ]);
+    check(&Case {
+        name: "quoting",
+        input: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: q\n  labels:\n    app: q\n  flow: {}\n",
+        doc: 0,
+        ops,
+        expected: r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: q
+  labels:
+    app: q
+    t: "true"
+    i: "123"
+    c: "a: b"
+    e: ""
+    "no": "no"
+    x: "0x1F"
+    d: "-x"
+    h: "a #b"
+    s: " lead"
+    m: "two\nlines\t\u0001"
+    q: it's fine, a:b
+    u: été
+    num: 123
+    f: 1.5
+    b: false
+    z: null
+    "true": k
+    "a: b": []
+  flow: {m: plain text, k: "a,b", l: "[x]"}
+"#,
+    });
+}
+
+#[test]
+fn replaced_scalars_keep_their_quoting_when_they_can() {
+    let cases = [
+        Case {
+            name: "block scalars",
+            input: r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hello # the name
+data:
+  a: 'x'
+  b: "y"
+  c: plain
+  d: |
+    block
+    text
+  e: 1
+  f: &anchor value
+  g: 'two
+    lines'
+  h: multi
+    line plain
+"#,
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "replace", "path": "/metadata/name", "value": "world"},
+                {"op": "replace", "path": "/data/a", "value": "it's"},
+                {"op": "replace", "path": "/data/b", "value": "new\nline"},
+                {"op": "replace", "path": "/data/c", "value": "true"},
+                {"op": "replace", "path": "/data/d", "value": "one"},
+                {"op": "replace", "path": "/data/e", "value": 2},
+                {"op": "replace", "path": "/data/f", "value": "other"},
+                {"op": "replace", "path": "/data/g", "value": "one line"},
+                {"op": "replace", "path": "/data/h", "value": "short"},
+            ]),
+            expected: r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: world # the name
+data:
+  a: 'it''s'
+  b: "new\nline"
+  c: "true"
+  d: one
+  e: 2
+  f: other
+  g: 'one line'
+  h: short
+"#,
+        },
+        Case {
+            name: "flow and JSON scalars",
+            input: r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hello"}, "data": {"n": 1, "s": "x"}}"#,
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "replace", "path": "/metadata/name", "value": "world"},
+                {"op": "replace", "path": "/data/n", "value": "1"},
+                {"op": "replace", "path": "/data/s", "value": {"k": ["v"]}},
+            ]),
+            expected: r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "world"}, "data": {"n": "1", "s": {"k": ["v"]}}}"#,
+        },
+        Case {
+            name: "YAML flow scalars",
+            input: "apiVersion: v1\nkind: ConfigMap\ndata: {a: b, c: 'd'}\n",
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "replace", "path": "/data/a", "value": "x, y"},
+                {"op": "replace", "path": "/data/c", "value": "e"},
+            ]),
+            expected: "apiVersion: v1\nkind: ConfigMap\ndata: {a: \"x, y\", c: 'e'}\n",
+        },
+    ];
+    for case in &cases {
+        check(case);
+    }
+}
+
+#[test]
+fn lists_take_new_items() {
+    let cases = [
+        Case {
+            // `y` is a bool to YAML 1.1 readers: quoted.
+            name: "block list, indented dashes",
+            input: r#"apiVersion: v1
+kind: Pod
+spec:
+  containers:
+    - name: a
+      args:
+        - one
+    - name: b # last
+  volumes: []
+"#,
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "add", "path": "/spec/containers/-", "value": {"name": "c", "args": ["x", "y"]}},
+                {"op": "add", "path": "/spec/containers/0", "value": {"name": "first"}},
+                {"op": "add", "path": "/spec/containers/1/args/1", "value": "two"},
+                {"op": "add", "path": "/spec/volumes/0", "value": {"name": "v"}},
+            ]),
+            expected: r#"apiVersion: v1
+kind: Pod
+spec:
+  containers:
+    - name: first
+    - name: a
+      args:
+        - one
+        - two
+    - name: b # last
+    - name: c
+      args:
+        - x
+        - "y"
+  volumes: [{name: v}]
+"#,
+        },
+        Case {
+            name: "flow and JSON lists",
+            input: r#"{
+  "apiVersion": "v1",
+  "kind": "Pod",
+  "spec": {
+    "args": ["a", "c"],
+    "ports": [
+      {"containerPort": 80}
+    ]
+  }
+}
+"#,
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "add", "path": "/spec/args/1", "value": "b"},
+                {"op": "add", "path": "/spec/args/-", "value": "d"},
+                {"op": "add", "path": "/spec/ports/1", "value": {"containerPort": 443}},
+                {"op": "add", "path": "/spec/ports/0", "value": {"containerPort": 22}},
+            ]),
+            expected: r#"{
+  "apiVersion": "v1",
+  "kind": "Pod",
+  "spec": {
+    "args": ["a", "b", "c", "d"],
+    "ports": [
+      {
+        "containerPort": 22
+      },
+      {"containerPort": 80},
+      {
+        "containerPort": 443
+      }
+    ]
+  }
+}
+"#,
+        },
+    ];
+    for case in &cases {
+        check(case);
+    }
+}
+
+#[test]
+fn removed_entries_take_their_lines() {
+    let cases = [
+        Case {
+            name: "block entries and items",
+            input: r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  labels:
+    a: b # gone
+    c:
+      d: e
+    f: g
+  annotations:
+    only: one
+spec:
+  args:
+  - x
+  - y
+"#,
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "remove", "path": "/metadata/labels/a"},
+                {"op": "remove", "path": "/metadata/labels/c"},
+                {"op": "remove", "path": "/metadata/annotations/only"},
+                {"op": "remove", "path": "/spec/args/1"},
+            ]),
+            expected: r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  labels:
+    f: g
+  annotations: {}
+spec:
+  args:
+  - x
+"#,
+        },
+        Case {
+            name: "last entry of a file without a final newline",
+            input: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    a: b\n    c: d",
+            doc: 0,
+            ops: serde_json::json!([{"op": "remove", "path": "/metadata/labels/c"}]),
+            expected: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    a: b",
+        },
+        Case {
+            name: "flow and JSON members",
+            input: r#"{
+  "apiVersion": "v1",
+  "kind": "Pod",
+  "metadata": {
+    "name": "p",
+    "labels": {"a": "b", "c": "d", "e": "f"},
+    "annotations": {"only": "one"},
+    "finalizers": ["x", "y"]
+  }
+}
+"#,
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "remove", "path": "/metadata/labels/c"},
+                {"op": "remove", "path": "/metadata/labels/e"},
+                {"op": "remove", "path": "/metadata/annotations/only"},
+                {"op": "remove", "path": "/metadata/finalizers/0"},
+                {"op": "remove", "path": "/metadata/finalizers"},
+            ]),
+            expected: r#"{
+  "apiVersion": "v1",
+  "kind": "Pod",
+  "metadata": {
+    "name": "p",
+    "labels": {"a": "b"},
+    "annotations": {}
+  }
+}
+"#,
+        },
+    ];
+    for case in &cases {
+        check(case);
+    }
+}
+
+#[test]
+fn ops_apply_in_order_and_see_earlier_ones() {
+    check(&Case {
+        name: "an empty map, then a key in it, then another",
+        input: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+        doc: 0,
+        ops: serde_json::json!([
+            {"op": "add", "path": "/metadata/annotations", "value": {}},
+            {"op": "add", "path": "/metadata/annotations/a", "value": "1"},
+            {"op": "add", "path": "/metadata/annotations/b", "value": "two"},
+            {"op": "replace", "path": "/metadata/name", "value": "d"},
+        ]),
+        expected: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n  annotations: {a: \"1\", b: two}\n",
+    });
+}
+
+#[test]
+fn what_cannot_be_written_is_an_error_that_says_where() {
+    let input = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+  annotations:
+  labels:
+    a: b
+data:
+  list: [1, 2]
+base: &base
+  x: 1
+alias: *base
+"#;
+    let cases = [
+        (
+            serde_json::json!([{"op": "add", "path": "/spec/template/x", "value": 1}]),
+            r#"cannot write "add /spec/template/x" into the file: the map has no key "spec" (line 1)"#,
+        ),
+        (
+            serde_json::json!([{"op": "add", "path": "/metadata/labels/a", "value": "c"}]),
+            r#"cannot write "add /metadata/labels/a" into the file: the key "a" already exists (line 7)"#,
+        ),
+        (
+            serde_json::json!([{"op": "add", "path": "/metadata/annotations/k", "value": "v"}]),
+            r#"cannot write "add /metadata/annotations/k" into the file: the value is a null, not a map or a list (line 5)"#,
+        ),
+        (
+            serde_json::json!([{"op": "replace", "path": "/metadata", "value": {}}]),
+            r#"cannot write "replace /metadata" into the file: replacing a map is not supported (line 4)"#,
+        ),
+        (
+            serde_json::json!([{"op": "move", "from": "/metadata/name", "path": "/kind"}]),
+            r#"cannot write "move /kind" into the file: the move operation is not supported (line 1)"#,
+        ),
+        (
+            serde_json::json!([{"op": "test", "path": "/kind", "value": "ConfigMap"}]),
+            r#"cannot write "test /kind" into the file: the test operation is not supported (line 1)"#,
+        ),
+        (
+            serde_json::json!([{"op": "add", "path": "/data/list/5", "value": 3}]),
+            r#"cannot write "add /data/list/5" into the file: the list has no index 5 (2 items) (line 9)"#,
+        ),
+        (
+            serde_json::json!([{"op": "add", "path": "/alias/y", "value": 2}]),
+            r#"cannot write "add /alias/y" into the file: a value written as an alias (*name) is not supported (line 12)"#,
+        ),
+        (
+            serde_json::json!([{"op": "remove", "path": ""}]),
+            r#"cannot write "remove " into the file: removing the whole document is not supported (line 1)"#,
+        ),
+    ];
+    let docs = parse_documents(input, &ReadLimits::default()).unwrap();
+    for (ops, expected) in cases {
+        let err = plan(input, &docs[0].root, &patch_of(&ops).0).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+    }
+}
