@@ -37,6 +37,8 @@ struct Fixed {
     text: Option<String>,
     /// One line per change, for the summary.
     changes: Vec<String>,
+    /// For each document (by index): whether a mutation changed it, and its region if known.
+    documents: Vec<(bool, Option<String>)>,
 }
 
 pub fn run(args: FixArgs) -> anyhow::Result<i32> {
@@ -94,12 +96,15 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
         if args.diff {
             let original = String::from_utf8_lossy(&f.input.text);
             let diff = similar::TextDiff::from_lines(original.as_ref(), text.as_str());
+            let (old, new) = if Path::new(&f.input.name).is_relative() {
+                (format!("a/{}", f.input.name), format!("b/{}", f.input.name))
+            } else {
+                (f.input.name.clone(), f.input.name.clone())
+            };
             write!(
                 stdout,
                 "{}",
-                diff.unified_diff()
-                    .context_radius(3)
-                    .header(&format!("a/{}", f.input.name), &format!("b/{}", f.input.name))
+                diff.unified_diff().context_radius(3).header(&old, &new)
             )?;
         } else if to_stdout {
             stdout.write_all(text.as_bytes())?;
@@ -113,7 +118,7 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
     let mut summary = String::new();
     for f in &fixed {
         for change in &f.changes {
-            summary.push_str(&format!("{}: {change}\n", f.input.name));
+            summary.push_str(&format!("{}:{change}\n", f.input.name));
         }
     }
     let verb = if args.diff { "would change" } else { "changed" };
@@ -121,7 +126,7 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
         "fix: {verb} {changed_files} file{}\n",
         if changed_files == 1 { "" } else { "s" }
     ));
-    summary.push_str(&still_denied(&report));
+    summary.push_str(&still_denied(&report, &fixed));
     if args.diff || to_stdout {
         eprint!("{summary}");
     } else {
@@ -151,7 +156,17 @@ fn fix_input(
     let text = std::str::from_utf8(&input.text).map_err(|e| error(e.to_string()))?;
     let mut edits = Vec::new();
     let mut changes = Vec::new();
+    let mut states = Vec::new();
     for (result, document) in report.results.iter().zip(&documents) {
+        let region = crate::manifest::shape::field(
+            &document.root,
+            document.group(),
+            &document.kind,
+            "region",
+        )
+        .and_then(|n| n.scalar_text())
+        .map(str::to_owned);
+        states.push((result.patch.is_some(), region));
         let Some(patch) = &result.patch else {
             continue;
         };
@@ -163,8 +178,13 @@ fn fix_input(
         })?;
         edits.extend(planned);
         for op in &patch.0 {
+            let value = match op {
+                json_patch::PatchOperation::Add(a) => format!(": {}", a.value),
+                json_patch::PatchOperation::Replace(r) => format!(" to {}", r.value),
+                _ => String::new(),
+            };
             changes.push(format!(
-                "{}: {} {} {}: {}",
+                "{}: {} {}: {} {}{value}",
                 document.line,
                 document.kind,
                 document.name,
@@ -178,6 +198,7 @@ fn fix_input(
             input,
             text: None,
             changes,
+            documents: states,
         });
     }
     let fixed = crate::fix::apply(text, edits).map_err(|e| error(e.to_string()))?;
@@ -185,6 +206,7 @@ fn fix_input(
         input,
         text: Some(fixed),
         changes,
+        documents: states,
     })
 }
 
@@ -201,7 +223,7 @@ fn describe_op(op: &json_patch::PatchOperation) -> &'static str {
 }
 
 /// What is still denied after fixing, and why (e.g. no default key for the region).
-fn still_denied(report: &Report) -> String {
+fn still_denied(report: &Report, fixed: &[Fixed]) -> String {
     let mut out = String::new();
     for r in report.results.iter().filter(|r| !r.allowed) {
         out.push_str(&format!(
@@ -212,6 +234,19 @@ fn still_denied(report: &Report) -> String {
             out.push_str(&format!(
                 "  {}:{}: error[{}]: {}\n",
                 r.file, v.line, v.policy, v.message
+            ));
+        }
+        let state = fixed
+            .iter()
+            .find(|f| f.input.name == r.file)
+            .and_then(|f| f.documents.get(r.document));
+        if let Some((false, region)) = state {
+            let region = match region {
+                Some(region) => format!("region {region:?}"),
+                None => "no region (label cloud.googleapis.com/location, or spec.location)".into(),
+            };
+            out.push_str(&format!(
+                "  note: no mutating policy changed it; cmek-default-key adds a key only for a region in the params' spec.defaultKeys, and this resource has {region}\n"
             ));
         }
     }
