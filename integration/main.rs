@@ -2,6 +2,7 @@
 //! `cmek-gate` binary driven as a user would.
 
 mod cli;
+mod fix;
 mod golden;
 mod kpt;
 mod sarif;
