@@ -104,3 +104,58 @@ fn kpt_fn_render_runs_the_gate_as_a_validator() {
         "render rewrote the package: comments and formatting must survive"
     );
 }
+
+#[test]
+fn kpt_fn_render_runs_the_gate_as_a_mutator_then_a_validator() {
+    let dir = package("kpt-render-mutate", true);
+    let params = crate::support::fixtures().join("mutation/default-keys-params.yaml");
+    std::fs::write(
+        dir.join("pkg/Kptfile"),
+        format!(
+            "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\npipeline:\n  mutators:\n    - exec: {gate} krm --mutate --params {params}\n  validators:\n    - exec: {gate} krm --params {params}\n",
+            gate = gate_binary(),
+            params = params.display()
+        ),
+    )
+    .unwrap();
+    let before = std::fs::read_to_string(dir.join("pkg/service.yaml")).unwrap();
+    let (code, text) = kpt(&["fn", "render", "pkg", "--allow-exec"], &dir);
+    assert_eq!(code, 0, "the mutated package passes the validator: {text}");
+    let after = std::fs::read_to_string(dir.join("pkg/service.yaml")).unwrap();
+    assert!(
+        after.contains(
+            "run.googleapis.com/encryption-key: projects/kms-central/locations/europe-west1/keyRings/run/cryptoKeys/default"
+        ),
+        "{after}"
+    );
+    for comment in before.lines().filter(|l| l.trim_start().starts_with('#')) {
+        assert!(after.contains(comment.trim()), "lost {comment:?}:\n{after}");
+    }
+    // The same package through `kpt fn eval` with the ConfigMap functionConfig asking for it.
+    let dir = package("kpt-eval-mutate", true);
+    std::fs::write(
+        dir.join("fn-config.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cmek-gate\ndata:\n  mutate: \"true\"\n",
+    )
+    .unwrap();
+    let exec = format!("{} krm --params {}", gate_binary(), params.display());
+    let (code, text) = kpt(
+        &[
+            "fn",
+            "eval",
+            "pkg",
+            "--exec",
+            &exec,
+            "--fn-config",
+            "fn-config.yaml",
+        ],
+        &dir,
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("[info]"), "{text}");
+    let after = std::fs::read_to_string(dir.join("pkg/service.yaml")).unwrap();
+    assert!(
+        after.contains("run.googleapis.com/encryption-key: projects/kms-central"),
+        "{after}"
+    );
+}

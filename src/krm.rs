@@ -6,8 +6,12 @@
 //! points at, and `file.path`/`file.index` from the item's `internal.config.kubernetes.io/path`
 //! and `index` annotations. The items are returned byte for byte (comments and all): the results
 //! are appended to the input text. A `functionConfig` of kind `CmekGateParams` replaces the
-//! parameters; a ConfigMap functionConfig may only say `mutate: "false"` (mutation is not yet
-//! supported, and asking for it is an error rather than a silent no-op).
+//! parameters; a ConfigMap functionConfig says `mutate: "true"` or `"false"`.
+//!
+//! With mutation (the ConfigMap, or `cmek-gate krm --mutate`), the mutating policies run first:
+//! their changes are written into the items as textual edits (see `crate::fix`), so the rest of
+//! each item keeps its bytes, each change is an `info` result, and the validating policies judge
+//! the items as changed.
 
 use crate::engine::{self, Request};
 use crate::manifest::{self, shape, Document, Node, ReadLimits};
@@ -20,6 +24,8 @@ pub enum KrmError {
     NotAResourceList(String),
     #[error("functionConfig: {0}")]
     FunctionConfig(String),
+    #[error("cannot write the mutation into the items: {0}")]
+    Mutation(String),
 }
 
 /// The function's answer: the ResourceList text with results, and whether an error result is in it.
@@ -29,33 +35,58 @@ pub struct KrmOutput {
     pub has_errors: bool,
 }
 
-/// The parameter override a `functionConfig` carries, as a policy source (`None` when it has none).
-pub fn function_config_params(input: &str) -> Result<Option<Source>, KrmError> {
+/// What a `functionConfig` asks for.
+#[derive(Debug, Default)]
+pub struct FunctionConfig {
+    /// The parameter override, as a policy source.
+    pub params: Option<Source>,
+    /// `Some(true)` when it asks for mutation, `Some(false)` when it refuses it.
+    pub mutate: Option<bool>,
+}
+
+/// Reads the ResourceList's `functionConfig`.
+pub fn function_config(input: &str) -> Result<FunctionConfig, KrmError> {
     let list = read_list(input)?;
     let Some(config) = list.get("functionConfig").filter(|c| !c.is_null()) else {
-        return Ok(None);
+        return Ok(FunctionConfig::default());
     };
     let kind = config
         .get("kind")
         .and_then(Node::as_str)
         .unwrap_or_default();
     match kind {
-        "CmekGateParams" => Ok(Some(Source {
-            name: "<functionConfig>".into(),
-            text: serde_json::to_string(&config.to_json()).unwrap_or_default(),
-        })),
+        "CmekGateParams" => Ok(FunctionConfig {
+            params: Some(Source {
+                name: "<functionConfig>".into(),
+                text: serde_json::to_string(&config.to_json()).unwrap_or_default(),
+            }),
+            mutate: None,
+        }),
         "ConfigMap" => {
-            let mutate = config
-                .get("data")
-                .and_then(|d| d.get("mutate"))
-                .and_then(Node::scalar_text)
-                .unwrap_or("false");
-            if mutate != "false" {
-                return Err(KrmError::FunctionConfig(
-                    "mutate: mutation is not supported by this version of cmek-gate".into(),
-                ));
+            let data = config.get("data").filter(|d| !d.is_null());
+            if let Some(key) = data
+                .and_then(Node::entries)
+                .and_then(|entries| entries.iter().find(|e| e.key != "mutate"))
+            {
+                return Err(KrmError::FunctionConfig(format!(
+                    "data.{}: unknown key (the ConfigMap takes only mutate: \"true\" or \"false\"; parameters come as a CmekGateParams functionConfig)",
+                    key.key
+                )));
             }
-            Ok(None)
+            let mutate = match data.and_then(|d| d.get("mutate")).map(Node::scalar_text) {
+                None => None,
+                Some(Some("true")) => Some(true),
+                Some(Some("false")) => Some(false),
+                Some(_) => {
+                    return Err(KrmError::FunctionConfig(
+                        "data.mutate: must be \"true\" or \"false\"".into(),
+                    ))
+                }
+            };
+            Ok(FunctionConfig {
+                params: None,
+                mutate,
+            })
         }
         other => Err(KrmError::FunctionConfig(format!(
             "kind {other:?}: expected CmekGateParams or a ConfigMap"
@@ -81,8 +112,9 @@ fn read_list(input: &str) -> Result<Node, KrmError> {
     Ok(root)
 }
 
-/// Checks every item and returns the ResourceList with `results`.
-pub fn run(set: &PolicySet, input: &str) -> Result<KrmOutput, KrmError> {
+/// Checks every item (after the mutating policies, with `mutate`) and returns the ResourceList
+/// with `results`.
+pub fn run(set: &PolicySet, input: &str, mutate: bool) -> Result<KrmOutput, KrmError> {
     let list = read_list(input)?;
     let items: Vec<Node> = match list.get("items") {
         None => Vec::new(),
@@ -106,13 +138,49 @@ pub fn run(set: &PolicySet, input: &str) -> Result<KrmOutput, KrmError> {
         .iter()
         .filter(|d| d.kind == "Namespace" && d.api_version == "v1")
         .collect();
+    let phases = if mutate {
+        engine::Phases::ALL
+    } else {
+        engine::Phases::VALIDATE
+    };
+    let mut edits = Vec::new();
     for document in &documents {
         let mut request = Request::create(document);
         request.namespace_object = namespaces
             .iter()
             .find(|n| n.name == document.namespace)
             .map(|n| &n.root);
-        let decision = engine::evaluate(set, &request);
+        let decision = engine::admit(set, &request, phases);
+        if let Some(patch) = &decision.patch {
+            // The item's positions are those of the ResourceList text: edit it in place.
+            let planned = crate::fix::plan(input, &document.root, &patch.0).map_err(|e| {
+                KrmError::Mutation(format!(
+                    "item {} ({} {}): {e}",
+                    document.index, document.kind, document.name
+                ))
+            })?;
+            edits.extend(planned);
+        }
+        for change in &decision.mutations {
+            for op in &change.patch.0 {
+                let message = match op {
+                    json_patch::PatchOperation::Add(a) => format!(
+                        "added {}: {}",
+                        engine::mutate::field_path(op.path()),
+                        a.value
+                    ),
+                    _ => format!("changed {}", engine::mutate::field_path(op.path())),
+                };
+                let mut info = result(document, &change.policy, &message, "info", None);
+                info["field"] = json!({"path": json_pointer_to_field(op.path())});
+                results.push(info);
+            }
+        }
+        let mutating: Vec<&str> = decision
+            .mutations
+            .iter()
+            .map(|c| c.policy.as_str())
+            .collect();
         for v in &decision.violations {
             results.push(result(
                 document,
@@ -122,15 +190,55 @@ pub fn run(set: &PolicySet, input: &str) -> Result<KrmOutput, KrmError> {
                 v.field.as_deref(),
             ));
         }
-        for w in &decision.warnings {
+        // A mutation's own warnings (what it added) are the info results above.
+        for w in decision
+            .warnings
+            .iter()
+            .filter(|w| !mutating.contains(&w.policy.as_str()))
+        {
             results.push(result(document, &w.policy, &w.message, "warning", None));
         }
     }
     let has_errors = results.iter().any(|r| r["severity"] == "error");
+    if edits.is_empty() {
+        return Ok(KrmOutput {
+            text: with_results(input, &list, results),
+            has_errors,
+        });
+    }
+    let edited = crate::fix::apply(input, edits).map_err(|e| KrmError::Mutation(e.to_string()))?;
+    let list = read_list(&edited)?;
     Ok(KrmOutput {
-        text: with_results(input, &list, results),
+        text: with_results(&edited, &list, results),
         has_errors,
     })
+}
+
+/// A JSON pointer as the field path KRM results use, as for violations:
+/// `spec.template.metadata.annotations['run.googleapis.com/encryption-key']`.
+fn json_pointer_to_field(pointer: &json_patch::jsonptr::Pointer) -> String {
+    let mut path = String::new();
+    for token in pointer.tokens() {
+        let key = token.decoded();
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_digit()) {
+            path.push_str(&format!("[{key}]"));
+        } else if !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&key);
+        } else {
+            path.push_str(&format!(
+                "['{}']",
+                key.replace('\\', "\\\\").replace('\'', "\\'")
+            ));
+        }
+    }
+    path
 }
 
 fn result(
@@ -229,7 +337,7 @@ items:
     #[test]
     fn results_are_appended_and_items_kept() {
         let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
-        let out = run(&set, LIST).unwrap();
+        let out = run(&set, LIST, false).unwrap();
         assert!(out.has_errors);
         assert!(
             out.text.starts_with(LIST),
@@ -253,18 +361,61 @@ items:
     #[test]
     fn bad_inputs_and_function_configs() {
         let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
-        assert!(run(&set, "apiVersion: v1\nkind: List\nitems: []\n").is_err());
-        assert!(run(&set, "a: [\n").is_err());
-        let empty = run(&set, "{\"apiVersion\": \"config.kubernetes.io/v1\", \"kind\": \"ResourceList\", \"items\": []}").unwrap();
+        assert!(run(&set, "apiVersion: v1\nkind: List\nitems: []\n", false).is_err());
+        assert!(run(&set, "a: [\n", false).is_err());
+        let empty = run(&set, "{\"apiVersion\": \"config.kubernetes.io/v1\", \"kind\": \"ResourceList\", \"items\": []}", false).unwrap();
         assert!(!empty.has_errors);
         assert!(empty.text.contains("\"results\": []"), "{}", empty.text);
-        let mutate = format!("{LIST}functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  data: {{mutate: 'true'}}\n");
-        assert!(function_config_params(&mutate)
+        let config = |data: &str| {
+            function_config(&format!(
+                "{LIST}functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  data: {data}\n"
+            ))
+        };
+        assert_eq!(config("{mutate: 'true'}").unwrap().mutate, Some(true));
+        assert_eq!(config("{mutate: 'false'}").unwrap().mutate, Some(false));
+        assert_eq!(config("{}").unwrap().mutate, None);
+        assert!(config("{mutate: 'yes'}")
             .unwrap_err()
             .to_string()
-            .contains("mutation is not supported"));
+            .contains("data.mutate: must be \"true\" or \"false\""));
+        assert!(config("{mutat: 'true'}")
+            .unwrap_err()
+            .to_string()
+            .contains("data.mutat: unknown key"));
         let params = format!("{LIST}functionConfig:\n  apiVersion: cmek-gate.dev/v1alpha1\n  kind: CmekGateParams\n  metadata: {{name: default}}\n  spec: {{}}\n");
-        assert!(function_config_params(&params).unwrap().is_some());
-        assert!(function_config_params(LIST).unwrap().is_none());
+        assert!(function_config(&params).unwrap().params.is_some());
+        assert!(function_config(LIST).unwrap().params.is_none());
+    }
+
+    #[test]
+    fn mutation_edits_the_items_in_place_and_reports_info_results() {
+        let params = Source {
+            name: "params".into(),
+            text: "apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata: {name: default}\nspec:\n  defaultKeys: {europe-west1: projects/kms-central/locations/europe-west1/keyRings/r/cryptoKeys/d}\n".into(),
+        };
+        let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
+        let input = LIST.replace(
+            "labels: {data-classification: confidential, owner: x}",
+            "labels: {data-classification: confidential, owner: x, cloud.googleapis.com/location: europe-west1}",
+        );
+        let out = run(&set, &input, true).unwrap();
+        assert!(!out.has_errors, "{}", out.text);
+        let expected_items = input.replace(
+            "annotations: {}",
+            "annotations: {run.googleapis.com/encryption-key: projects/kms-central/locations/europe-west1/keyRings/r/cryptoKeys/d}",
+        );
+        assert!(out.text.starts_with(&expected_items), "{}", out.text);
+        let list = read_list(&out.text).unwrap();
+        let results = list.get("results").unwrap().to_json();
+        assert_eq!(results.as_array().unwrap().len(), 1, "{results}");
+        assert_eq!(results[0]["severity"], "info");
+        assert_eq!(results[0]["tags"]["policy"], "cmek-default-key");
+        assert_eq!(
+            results[0]["field"]["path"],
+            "spec.template.metadata.annotations['run.googleapis.com/encryption-key']"
+        );
+        // Without mutation the same list is denied and unchanged.
+        let plain = run(&set, &input, false).unwrap();
+        assert!(plain.has_errors && plain.text.starts_with(&input));
     }
 }

@@ -5,6 +5,7 @@
 //! ```text
 //! kpt fn eval PACKAGE --exec "cmek-gate krm"
 //! kpt fn render PACKAGE --allow-exec        (Kptfile: pipeline.validators: - exec: cmek-gate krm)
+//! kpt fn render PACKAGE --allow-exec        (pipeline.mutators: - exec: cmek-gate krm --mutate)
 //! ```
 
 use crate::krm;
@@ -18,6 +19,10 @@ use std::io::{Read, Write};
 pub struct KrmArgs {
     #[command(flatten)]
     pub policy: super::PolicyArgs,
+    /// Apply the mutating policies to the items (e.g. add the region's default key) before
+    /// judging them; a ConfigMap functionConfig's `mutate: "true"|"false"` says the same.
+    #[arg(long)]
+    pub mutate: bool,
 }
 
 pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
@@ -25,8 +30,9 @@ pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
     std::io::stdin()
         .read_to_string(&mut input)
         .context("cannot read the ResourceList on stdin")?;
-    let config_params = krm::function_config_params(&input)?;
-    let set = match config_params {
+    let config = krm::function_config(&input)?;
+    let mutate = config.mutate.unwrap_or(args.mutate);
+    let set = match config.params {
         None => args.policy.load()?,
         Some(params) => {
             let policies =
@@ -34,7 +40,7 @@ pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
             PolicySet::compile(&policies, &[params]).context("cannot load the policies")?
         }
     };
-    let output = krm::run(&set, &input)?;
+    let output = krm::run(&set, &input, mutate)?;
     std::io::stdout().lock().write_all(output.text.as_bytes())?;
     Ok(if output.has_errors { 1 } else { 0 })
 }
