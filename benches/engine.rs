@@ -96,9 +96,41 @@ fn ten_thousand(c: &mut Criterion) {
     group.finish();
 }
 
+/// The mutation phase on the README's service (no key): the shipped library with a default key
+/// for its region, `admit` with mutation (which adds the key, then judges the result) against
+/// `admit` without, and `fix`'s text edit.
+fn mutation(c: &mut Criterion) {
+    use cmek_gate::engine::{admit, Phases};
+    use cmek_gate::policy::Source;
+    const DENIED: &str = include_str!("../examples/service.yaml");
+    let params = Source {
+        name: "params".into(),
+        text: include_str!("../integration/fixtures/mutation/default-keys-params.yaml").into(),
+    };
+    let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
+    let docs = parse_documents(DENIED, &ReadLimits::default()).unwrap();
+    let request = Request::create(&docs[0]);
+    let mut group = c.benchmark_group("mutation");
+    group.bench_function("admit-validate-only", |b| {
+        b.iter(|| admit(&set, black_box(&request), Phases::VALIDATE))
+    });
+    group.bench_function("admit-mutate-and-validate", |b| {
+        b.iter(|| admit(&set, black_box(&request), Phases::ALL))
+    });
+    let patch = admit(&set, &request, Phases::ALL).patch.unwrap();
+    group.bench_function("fix-text-edit", |b| {
+        b.iter(|| {
+            let edits = cmek_gate::fix::plan(black_box(DENIED), &docs[0].root, &patch.0).unwrap();
+            cmek_gate::fix::apply(DENIED, edits).unwrap()
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     stages,
+    mutation,
     per_policy,
     expression_overhead,
     ten_thousand
