@@ -12,6 +12,7 @@ pub mod cel;
 pub mod certs;
 pub mod check;
 pub mod cli;
+pub mod cloudrun;
 pub mod engine;
 pub mod eval;
 pub mod fix;

@@ -68,6 +68,77 @@ const CNRM_JOB: &[(&str, &str)] = &[
     ),
 ];
 
+/// The Cloud Run Admin API v2 REST shape of a service or worker pool (no apiVersion or kind:
+/// the URL says what it is; the region is the URL's `locations/{l}`). The API gate maps a v2 body
+/// onto the v1 shape through these rows and [`V1_TEMPLATE`]'s, so the same policies judge it.
+pub const V2_SERVICE: &[(&str, &str)] = &[
+    ("labels", "$.labels"),
+    ("annotations", "$.annotations"),
+    ("templateLabels", "$.template.labels"),
+    ("templateAnnotations", "$.template.annotations"),
+    ("key", "$.template.encryptionKey"),
+    (
+        "revocationAction",
+        "$.template.encryptionKeyRevocationAction",
+    ),
+    ("shutdownHours", "$.template.encryptionKeyShutdownDuration"),
+];
+
+/// The v2 shape of a job: the key is on the task template, `template.template`.
+pub const V2_JOB: &[(&str, &str)] = &[
+    ("labels", "$.labels"),
+    ("annotations", "$.annotations"),
+    ("templateLabels", "$.template.labels"),
+    ("templateAnnotations", "$.template.annotations"),
+    ("key", "$.template.template.encryptionKey"),
+    (
+        "revocationAction",
+        "$.template.template.encryptionKeyRevocationAction",
+    ),
+    (
+        "shutdownHours",
+        "$.template.template.encryptionKeyShutdownDuration",
+    ),
+];
+
+/// Where the v1 shape keeps the v2 rows' fields that are not in the main table.
+pub const V1_EXTRA: &[(&str, &str)] = &[
+    ("annotations", "$.metadata.annotations"),
+    (
+        "templateAnnotations",
+        "$.spec.template.metadata.annotations",
+    ),
+];
+
+/// The v1 JSONPath of a field, for the v2 mapping.
+pub fn v1_path(field: &str) -> Option<&'static str> {
+    V1_TEMPLATE
+        .iter()
+        .chain(V1_EXTRA)
+        .find(|(f, _)| *f == field)
+        .map(|(_, p)| *p)
+}
+
+/// The segments of one of the table's paths: `$.a.b['c.d']` is `[a, b, c.d]`.
+pub fn path_segments(path: &str) -> Vec<String> {
+    let mut segments = Vec::new();
+    let mut rest = path.strip_prefix('$').unwrap_or(path);
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("['") {
+            let end = after.find("']").unwrap_or(after.len());
+            segments.push(after[..end].to_owned());
+            rest = after.get(end + 2..).unwrap_or("");
+        } else if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            segments.push(after[..end].to_owned());
+            rest = &after[end..];
+        } else {
+            break;
+        }
+    }
+    segments
+}
+
 /// A kind the gate knows: its resource plural, and where its CMEK fields live (if it has any).
 #[derive(Debug)]
 pub struct KindInfo {
