@@ -53,6 +53,50 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "CMEK_GATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Also serve the Cloud Run API gate on this address: point users' gcloud at it with
+    /// `gcloud config set api_endpoint_overrides/run https://HOST/` (see docs/cloud-run-api-gate.md).
+    #[arg(long, env = "CMEK_GATE_CLOUD_RUN_LISTEN", value_name = "ADDR")]
+    pub cloud_run_listen: Option<SocketAddr>,
+    /// Where the API gate forwards (default: https://REGION-run.googleapis.com, the region read
+    /// from the Host header that gcloud prefixes with it).
+    #[arg(
+        long,
+        env = "CMEK_GATE_CLOUD_RUN_UPSTREAM",
+        value_name = "URL",
+        requires = "cloud_run_listen"
+    )]
+    pub cloud_run_upstream: Option<hyper::Uri>,
+    /// The API gate's own host name, so that the region is read as what precedes `-HOST`.
+    #[arg(
+        long,
+        env = "CMEK_GATE_CLOUD_RUN_HOST",
+        value_name = "HOST",
+        requires = "cloud_run_listen"
+    )]
+    pub cloud_run_host: Option<String>,
+    /// Serve the API gate over plain HTTP (behind a TLS-terminating load balancer).
+    #[arg(
+        long,
+        env = "CMEK_GATE_CLOUD_RUN_PLAINTEXT",
+        requires = "cloud_run_listen"
+    )]
+    pub cloud_run_plaintext: bool,
+    /// Run the mutating policies in the API gate: an allowed write is forwarded with what they
+    /// add (the region's default key), said in an `x-cmek-gate-mutated` response header.
+    #[arg(
+        long,
+        env = "CMEK_GATE_CLOUD_RUN_MUTATE",
+        requires = "cloud_run_listen"
+    )]
+    pub cloud_run_mutate: bool,
+    /// Extra CA certificates (PEM) the API gate trusts for the upstream.
+    #[arg(
+        long,
+        env = "CMEK_GATE_CLOUD_RUN_UPSTREAM_CA",
+        value_name = "FILE",
+        requires = "cloud_run_listen"
+    )]
+    pub cloud_run_upstream_ca: Option<PathBuf>,
 }
 
 /// `500ms`, `10s`, `2m`, or a number of seconds.
@@ -96,6 +140,16 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
         read_timeout: args.read_timeout,
         reload_interval: args.reload_interval,
         shutdown_grace: args.shutdown_grace,
+        cloud_run: args
+            .cloud_run_listen
+            .map(|listen| crate::server::cloudrun::CloudRunConfig {
+                listen,
+                upstream: args.cloud_run_upstream.clone(),
+                gate_host: args.cloud_run_host.clone(),
+                plaintext: args.cloud_run_plaintext,
+                mutate: args.cloud_run_mutate,
+                upstream_ca: args.cloud_run_upstream_ca.clone(),
+            }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -130,6 +184,10 @@ fn announce(bound: Bound) {
     let _ = writeln!(out, "listening on https://{}", bound.listen);
     if let Some(metrics) = bound.metrics {
         let _ = writeln!(out, "metrics on http://{metrics}/metrics");
+    }
+    if let Some((gate, tls)) = bound.cloud_run {
+        let scheme = if tls { "https" } else { "http" };
+        let _ = writeln!(out, "cloud run API gate on {scheme}://{gate}");
     }
     let _ = out.flush();
     tracing::info!(listen = %bound.listen, metrics = ?bound.metrics, "serving");

@@ -8,6 +8,7 @@
 //! policies on SIGHUP); a failed reload keeps the previous one serving. SIGTERM stops accepting
 //! and lets requests in flight finish.
 
+pub mod cloudrun;
 mod reload;
 mod routes;
 pub mod tls;
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     pub reload_interval: Duration,
     /// Longest wait for requests in flight at shutdown.
     pub shutdown_grace: Duration,
+    /// The Cloud Run API gate listener, when enabled.
+    pub cloud_run: Option<cloudrun::CloudRunConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +92,8 @@ fn unix_now() -> f64 {
 pub struct Bound {
     pub listen: SocketAddr,
     pub metrics: Option<SocketAddr>,
+    /// The Cloud Run API gate, and whether it speaks TLS.
+    pub cloud_run: Option<(SocketAddr, bool)>,
 }
 
 /// Binds the listeners, loads the certificate, and serves until `shutdown` resolves; then stops
@@ -122,6 +127,22 @@ pub async fn run(
         ),
         None => None,
     };
+    let cloud_run_listener =
+        match &config.cloud_run {
+            Some(gate) => Some(TcpListener::bind(gate.listen).await.map_err(|source| {
+                ServerError::Listen {
+                    addr: gate.listen,
+                    source,
+                }
+            })?),
+            None => None,
+        };
+    // The API gate serves users' gcloud: no client certificates, whatever the webhook requires.
+    let gate_tls = Arc::new(tls::server_config(Arc::clone(&store), None)?);
+    let upstream_tls = match &config.cloud_run {
+        Some(gate) => Some(tls::client_config(gate.upstream_ca.as_deref())?),
+        None => None,
+    };
     let app = Arc::new(App {
         config: config.clone(),
         metrics: Metrics::new(),
@@ -141,10 +162,41 @@ pub async fn run(
     on_bound(Bound {
         listen: listener.local_addr().unwrap_or(config.listen),
         metrics: metrics_listener.as_ref().and_then(|l| l.local_addr().ok()),
+        cloud_run: match (&cloud_run_listener, &config.cloud_run) {
+            (Some(l), Some(gate)) => l.local_addr().ok().map(|a| (a, !gate.plaintext)),
+            _ => None,
+        },
     });
     let metrics_task = metrics_listener
         .map(|l| tokio::spawn(routes::serve_metrics(l, Arc::clone(&app), stop_rx.clone())));
-    let serving = serve_tls(listener, tls_config, Arc::clone(&app), stop_rx);
+    let gate_task = match (cloud_run_listener, &config.cloud_run, upstream_tls) {
+        (Some(listener), Some(gate_config), Some(upstream_tls)) => {
+            let gate = Arc::new(cloudrun::Gate {
+                app: Arc::clone(&app),
+                config: gate_config.clone(),
+                tls: tokio_rustls::TlsConnector::from(Arc::new(upstream_tls)),
+            });
+            let acceptor =
+                (!gate_config.plaintext).then(|| tokio_rustls::TlsAcceptor::from(gate_tls));
+            Some(tokio::spawn(serve_connections(
+                listener,
+                acceptor,
+                Arc::clone(&app),
+                stop_rx.clone(),
+                move |request| cloudrun::handle(request, Arc::clone(&gate)),
+            )))
+        }
+        _ => None,
+    };
+    let acceptor = Some(tokio_rustls::TlsAcceptor::from(tls_config));
+    let webhook_app = Arc::clone(&app);
+    let serving = serve_connections(
+        listener,
+        acceptor,
+        Arc::clone(&app),
+        stop_rx,
+        move |request| routes::handle(request, Arc::clone(&webhook_app)),
+    );
     tokio::pin!(serving);
     tokio::select! {
         _ = &mut serving => {}
@@ -154,6 +206,9 @@ pub async fn run(
             serving.await;
         }
     }
+    if let Some(task) = gate_task {
+        let _ = task.await;
+    }
     reloader.abort();
     if let Some(task) = metrics_task {
         task.abort();
@@ -161,14 +216,23 @@ pub async fn run(
     Ok(())
 }
 
-/// Accepts TLS connections until told to stop, then waits for open ones (up to the grace period).
-async fn serve_tls(
+/// Accepts connections (TLS, or plain HTTP without an acceptor) until told to stop, then waits
+/// for open ones (up to the grace period). Each request goes to `handler`.
+async fn serve_connections<H, F, B>(
     listener: TcpListener,
-    tls_config: Arc<rustls::ServerConfig>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     app: Arc<App>,
     mut stop: watch::Receiver<bool>,
-) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
+    handler: H,
+) where
+    H: Fn(hyper::Request<hyper::body::Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<hyper::Response<B>, std::convert::Infallible>>
+        + Send
+        + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limit = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
@@ -191,11 +255,24 @@ async fn serve_tls(
             _ = stop.changed() => break,
         };
         let acceptor = acceptor.clone();
-        let app = Arc::clone(&app);
+        let timeout = app.config.read_timeout;
         let watcher = graceful.watcher();
+        let handler = handler.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let timeout = app.config.read_timeout;
+            let service = hyper::service::service_fn(handler);
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .keep_alive(true);
+            let Some(acceptor) = acceptor else {
+                let connection = builder.serve_connection(TokioIo::new(tcp), service);
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            };
             let stream = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => {
@@ -207,14 +284,6 @@ async fn serve_tls(
                     return;
                 }
             };
-            let service = hyper::service::service_fn(move |request| {
-                routes::handle(request, Arc::clone(&app))
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(timeout)
-                .keep_alive(true);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

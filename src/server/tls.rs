@@ -137,3 +137,30 @@ pub fn server_config(
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
+
+/// The rustls client configuration for upstream calls (the API gate forwarding to Google): the
+/// Mozilla roots of `webpki-roots`, plus the CA certificates of `extra_ca` when given (a private
+/// upstream, or a test's).
+pub fn client_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        let pem = std::fs::read(path).map_err(|e| file_error(path, e))?;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| file_error(path, format!("not a PEM certificate: {e}")))?;
+            roots.add(cert).map_err(|e| file_error(path, e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(file_error(path, "no CA certificate in the file"));
+        }
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
