@@ -1324,3 +1324,46 @@ fn mutated_texts_never_panic() {
         }
     }
 }
+
+/// Ops as mutation makes them, `json_patch::diff(original, mutated)`, with the CMEK annotation
+/// set on the revision template whatever is there already.
+#[test]
+fn diffs_of_a_mutation_write_the_annotation() {
+    let inputs = [
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  template:\n    spec:\n      containers:\n      - image: x\n",
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  template:\n    metadata:\n      labels: {a: b}\n    spec: {}\n",
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  template:\n    metadata:\n      annotations: # none\n    spec: {}\n",
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  template:\n    metadata:\n      annotations:\n        run.googleapis.com/encryption-key: old\n",
+        "{\"apiVersion\": \"serving.knative.dev/v1\", \"kind\": \"Service\", \"metadata\": {\"name\": \"s\"}, \"spec\": {}}",
+    ];
+    for input in inputs {
+        let docs = parse_documents(input, &ReadLimits::default()).unwrap();
+        let original = docs[0].root.to_json();
+        let mut mutated = original.clone();
+        let template = mutated["spec"]
+            .as_object_mut()
+            .unwrap()
+            .entry("template")
+            .or_insert_with(|| serde_json::json!({}));
+        let metadata = template
+            .as_object_mut()
+            .unwrap()
+            .entry("metadata")
+            .or_insert_with(|| serde_json::json!({}));
+        let annotations = metadata
+            .as_object_mut()
+            .unwrap()
+            .entry("annotations")
+            .or_insert(Value::Null);
+        if annotations.is_null() {
+            *annotations = serde_json::json!({});
+        }
+        annotations["run.googleapis.com/encryption-key"] = Value::from(KEY);
+        let patch = json_patch::diff(&original, &mutated);
+        let edits = plan(input, &docs[0].root, &patch.0).unwrap_or_else(|e| panic!("{e}"));
+        let output = apply(input, edits.clone()).unwrap();
+        assert_meaning(input, &output, &[mutated]);
+        assert_kept(input, input, &edits, &output);
+        assert!(output.contains(KEY), "{output}");
+    }
+}
