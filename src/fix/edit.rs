@@ -2,10 +2,10 @@
 //! names, then writes the change in the style of the text around it.
 
 use super::layout::{
-    collection_start, colon_end, dash, entry_ctx, is_empty, is_flow, item_ctx, node_end, offset,
-    value_start, Ctx, Fail, Flow,
+    dash, entry_ctx, is_empty, is_flow, item_ctx, node_end, offset, value_start, Ctx, Fail, Flow,
 };
-use super::render::{plain_ok, Json, Quote, Yaml};
+use super::render::{Json, Quote, Yaml};
+use super::style::{self, json_style, JsonStyle};
 use super::text::Src;
 use crate::manifest::{Node, NodeValue};
 use json_patch::PatchOperation;
@@ -41,14 +41,6 @@ struct Link<'n> {
     ctx: Ctx,
 }
 
-/// The JSON style of a document written as JSON (its root in flow style).
-struct JsonStyle {
-    /// The indentation step when the document spans lines.
-    step: Option<String>,
-    colon: &'static str,
-    comma: &'static str,
-}
-
 /// Plans edits on one document of a text.
 pub(super) struct Planner<'a> {
     src: &'a Src<'a>,
@@ -71,14 +63,39 @@ impl<'a> Planner<'a> {
             }
             _ => None,
         };
-        let mut planner = Planner {
+        if let (Some(first), false) = (root.entries().and_then(<[_]>::first), json.is_some()) {
+            // A block map starts its line or follows a dash; else it is a pair in a flow list.
+            let key = offset(src, first.key_mark).map_err(at)?;
+            let before = src.text[src.line_start(key)..key].trim_end_matches([' ', '\t']);
+            if !(before.is_empty() || before.ends_with('-')) {
+                let reason = "a map written as a pair (`[a: b]`) in a flow list is not supported";
+                return Err(at(reason.into()));
+            }
+        }
+        Ok(Planner {
             src,
             root,
             json,
-            seq_indent: 0,
+            seq_indent: style::seq_indent(src, root).unwrap_or(0),
+        })
+    }
+
+    /// The part of the text the document takes, from its first line to the line break after
+    /// its last: edits stay inside it.
+    pub fn span(&self) -> Result<(usize, usize), Failure> {
+        let start = self.layout(offset(self.src, self.root.mark), self.root)?;
+        let ctx = Ctx {
+            flow: self.json.is_some(),
+            indent: 0,
+            after: start,
         };
-        planner.seq_indent = planner.find_seq_indent().unwrap_or(0);
-        Ok(planner)
+        let end = self.layout(node_end(self.src, self.root, ctx), self.root)?;
+        let first = match self.src.first_on_line(start) {
+            true => self.src.line_start(start),
+            false => start,
+        };
+        let last = self.src.next_line(end).unwrap_or(self.src.len());
+        Ok((first, last))
     }
 
     pub fn plan(&self, op: &PatchOperation) -> Planned {
@@ -170,6 +187,11 @@ impl<'a> Planner<'a> {
                     line: before.line,
                 });
             }
+            let collection = !matches!(child.value, NodeValue::Scalar(_));
+            if flow && collection && !self.layout(is_flow(self.src, child), child)? {
+                let reason = "a map written as a pair (`[a: b]`) in a flow list is not supported";
+                return Err(self.fail(reason.into(), child));
+            }
             chain.push(Link {
                 node: child,
                 slot,
@@ -249,20 +271,17 @@ impl<'a> Planner<'a> {
         let Some(first) = items.first() else {
             return self.unsupported("adding to an empty block list");
         };
-        let dash_at = self.layout(dash(self.src, first), seq)?;
-        let column = self.src.column(dash_at);
-        let body = self.yaml(chain).item_body(value, column);
-        let item = format!("{}- {body}", " ".repeat(column));
+        let yaml = self.yaml(chain);
         if let Some(next) = items.get(index) {
+            // At the dash of the item it goes before, which then starts the next line.
             let next_dash = self.layout(dash(self.src, next), next)?;
-            if !self.src.first_on_line(next_dash) {
-                let reason = "inserting before an item that shares its line with another item \
-                              is not supported";
-                return Err(self.fail(reason.into(), next));
-            }
-            let at = self.src.line_start(next_dash);
-            return Ok(vec![insert(at, format!("{item}{}", self.src.nl))]);
+            let column = self.src.column(next_dash);
+            let body = yaml.item_body(value, column);
+            let text = format!("- {body}{}{}", self.src.nl, " ".repeat(column));
+            return Ok(vec![insert(next_dash, text)]);
         }
+        let column = self.src.column(self.layout(dash(self.src, first), seq)?);
+        let item = format!("{}- {}", " ".repeat(column), yaml.item_body(value, column));
         let last = &items[items.len() - 1];
         let ctx = self.layout(item_ctx(self.src, last, false), seq)?;
         let end = self.layout(node_end(self.src, last, ctx), seq)?;
@@ -356,7 +375,10 @@ impl<'a> Planner<'a> {
         let end = self.layout(node_end(self.src, node, ctx), node)?;
         let space = if is_empty(node) { " " } else { "" };
         if let Some(style) = &self.json {
-            let json = self.json_writer(style, style.step.is_some());
+            // Pretty-printed where the collection around it spans lines.
+            let parent = chain[chain.len() - 2].node;
+            let around = self.layout(Flow::read(self.src, parent), parent)?;
+            let json = self.json_writer(style, around.multi_line(self.src));
             let text = json.value(value, self.src.indent_str(start));
             return Ok(vec![replace(start, end, format!("{space}{text}"))]);
         }
@@ -417,35 +439,50 @@ impl<'a> Planner<'a> {
             _ => return self.unsupported("removing this value"),
         };
         if flow {
-            let layout = self.layout(Flow::read(self.src, parent.node), parent.node)?;
-            let m = &layout.members;
-            let (from, to) = match (count, index + 1 < count) {
-                (1, _) => (layout.open + 1, layout.close),
-                (_, true) => (m[index].start, m[index + 1].start),
-                (_, false) => (m[index - 1].end, m[index].end),
-            };
-            return Ok(vec![replace(from, to, String::new())]);
+            return self.remove_flow(parent.node, index);
         }
         let end = self.layout(node_end(self.src, node, ctx), node)?;
-        if count == 1 {
-            let empty = if matches!(slot, Slot::Entry(_)) {
-                " {}"
-            } else {
-                " []"
-            };
-            return match parent.slot {
-                Slot::Entry(_) => Ok(vec![replace(
-                    parent.ctx.after,
-                    self.src.content_end(end),
-                    empty.into(),
-                )]),
-                _ => self.unsupported("removing the only entry of a map or list not under a key"),
-            };
+        match (count, self.src.first_on_line(start)) {
+            (1, _) => self.empty_block(&chain, end),
+            (_, true) => Ok(vec![self.remove_lines(start, end)]),
+            (_, false) => self.remove_after_dash(parent.node, index, start),
         }
-        if !self.src.first_on_line(start) {
-            let reason = "removing a value that shares its line with a list dash is not supported";
-            return Err(self.fail(reason.into(), node));
+    }
+
+    /// A member of a flow collection, with the comma before or after it.
+    fn remove_flow(&self, collection: &Node, index: usize) -> Planned {
+        let layout = self.layout(Flow::read(self.src, collection), collection)?;
+        let m = &layout.members;
+        let (from, to) = match (m.len(), index + 1 < m.len()) {
+            (1, _) => (layout.open + 1, layout.close),
+            (_, true) => (m[index].start, m[index + 1].start),
+            (_, false) if index > 0 => (m[index - 1].end, m[index].end),
+            _ => return self.unsupported("removing this member"),
+        };
+        Ok(vec![replace(from, to, String::new())])
+    }
+
+    /// The only entry of a block map (or item of a block list) removed: `{}` (`[]`) after the
+    /// collection's key, in place of its lines.
+    fn empty_block(&self, chain: &[Link], end: usize) -> Planned {
+        let removed = &chain[chain.len() - 1];
+        let collection = &chain[chain.len() - 2];
+        let empty = match removed.slot {
+            Slot::Entry(_) => " {}",
+            _ => " []",
+        };
+        match collection.slot {
+            Slot::Entry(_) => {
+                let to = self.src.content_end(end);
+                Ok(vec![replace(collection.ctx.after, to, empty.into())])
+            }
+            _ => self.unsupported("removing the only entry of a map or list not under a key"),
         }
+    }
+
+    /// The lines from `start` to `end`, with the line break after them (or, at the end of a
+    /// text without one, before them).
+    fn remove_lines(&self, start: usize, end: usize) -> Raw {
         let mut from = self.src.line_start(start);
         let to = match self.src.next_line(end) {
             Some(next) => next,
@@ -454,112 +491,28 @@ impl<'a> Planner<'a> {
                 self.src.len()
             }
         };
-        Ok(vec![replace(from, to, String::new())])
+        replace(from, to, String::new())
     }
 
-    /// The YAML writer for new values under the last node of `chain`: the file's indentation
-    /// and the quoting of the nearest keys and string values.
+    /// The first of a list item's entries, or a list's first item, on the line of a dash:
+    /// removed up to the next one, which takes its place.
+    fn remove_after_dash(&self, collection: &Node, index: usize, start: usize) -> Planned {
+        let next = match &collection.value {
+            NodeValue::Map(entries) => entries.get(index + 1).map(|e| offset(self.src, e.key_mark)),
+            NodeValue::Seq(items) => items.get(index + 1).map(|i| dash(self.src, i)),
+            NodeValue::Scalar(_) => None,
+        };
+        let Some(next) = next else {
+            return self.unsupported("removing a value that shares its line with a dash");
+        };
+        let next = self.layout(next, collection)?;
+        Ok(vec![replace(start, next, String::new())])
+    }
+
+    /// The YAML writer for new values under the last node of `chain`.
     fn yaml(&self, chain: &[Link]) -> Yaml<'a> {
-        let (mut keys, mut values) = (None, None);
-        for link in chain.iter().rev() {
-            let flow = is_flow(self.src, link.node).unwrap_or(false);
-            // A quoted scalar shows the file's style only if it could have been plain.
-            let style_of = |mark, text: &str| {
-                let at = self.src.offset(mark)?;
-                let quote = match self.src.byte(self.src.skip_properties(at)) {
-                    Some(b'"') => Quote::Double,
-                    Some(b'\'') => Quote::Single,
-                    Some(b'|' | b'>') => return None,
-                    _ => return Some(Quote::Plain),
-                };
-                plain_ok(text, flow).then_some(quote)
-            };
-            for entry in link.node.entries().unwrap_or_default() {
-                keys = keys.or_else(|| style_of(entry.key_mark, &entry.key));
-                if let Some(text) = entry
-                    .value
-                    .as_str()
-                    .filter(|_| entry.value.mark > entry.key_mark)
-                {
-                    values = values.or_else(|| style_of(entry.value.mark, text));
-                }
-            }
-        }
-        let keys = keys.unwrap_or(Quote::Plain);
-        Yaml {
-            nl: self.src.nl,
-            step: self.step(chain).unwrap_or(2),
-            seq_indent: self.seq_indent,
-            keys,
-            values: values.unwrap_or(keys),
-        }
-    }
-
-    /// The indentation step of nested block maps: on the path first, else anywhere.
-    fn step(&self, chain: &[Link]) -> Option<usize> {
-        let on_path = chain
-            .windows(2)
-            .rev()
-            .find_map(|w| self.nested_step(w[0].node, w[1].node));
-        on_path.or_else(|| self.walk(&|parent, child| self.nested_step(parent, child)))
-    }
-
-    fn nested_step(&self, parent: &Node, child: &Node) -> Option<usize> {
-        let parent_key = parent
-            .entries()?
-            .iter()
-            .find(|e| std::ptr::eq(&e.value, child))?;
-        let child_key = child.entries()?.first()?;
-        if is_flow(self.src, parent).ok()? || is_flow(self.src, child).ok()? {
-            return None;
-        }
-        let column = |mark| Some(self.src.column(self.src.offset(mark)?));
-        column(child_key.key_mark)?
-            .checked_sub(column(parent_key.key_mark)?)
-            .filter(|&s| s > 0)
-    }
-
-    /// How far the dashes of a block list are indented under its key, anywhere in the document.
-    fn find_seq_indent(&self) -> Option<usize> {
-        self.walk(&|parent, child| {
-            let key = parent
-                .entries()?
-                .iter()
-                .find(|e| std::ptr::eq(&e.value, child))?;
-            let first = child.items()?.first()?;
-            if is_flow(self.src, parent).ok()? || is_flow(self.src, child).ok()? {
-                return None;
-            }
-            let dash_at = dash(self.src, first).ok()?;
-            let key_at = self.src.offset(key.key_mark)?;
-            let below = self.src.line_no(dash_at) > self.src.line_no(key_at);
-            below.then(|| {
-                self.src
-                    .column(dash_at)
-                    .checked_sub(self.src.column(key_at))
-            })?
-        })
-    }
-
-    /// The first answer of `f` for a (parent, child) pair, depth first from the root.
-    fn walk(&self, f: &dyn Fn(&Node, &Node) -> Option<usize>) -> Option<usize> {
-        let mut todo = vec![self.root];
-        while let Some(node) = todo.pop() {
-            let children: Vec<&Node> = match &node.value {
-                NodeValue::Map(entries) => entries.iter().map(|e| &e.value).collect(),
-                NodeValue::Seq(items) => items.iter().collect(),
-                NodeValue::Scalar(_) => continue,
-            };
-            for child in &children {
-                if child.mark >= node.mark {
-                    if let Some(found) = f(node, child) {
-                        return Some(found);
-                    }
-                }
-            }
-            todo.extend(children.into_iter().rev().filter(|c| c.mark >= node.mark));
-        }
-        None
+        let path: Vec<&Node> = chain.iter().map(|link| link.node).collect();
+        style::yaml_writer(self.src, self.root, &path, self.seq_indent)
     }
 
     fn json_writer<'s>(&'s self, style: &'s JsonStyle, pretty: bool) -> Json<'s> {
@@ -570,38 +523,6 @@ impl<'a> Planner<'a> {
             comma: style.comma,
         }
     }
-}
-
-/// How a JSON document is laid out: its indentation step and separators.
-fn json_style(src: &Src, root: &Node) -> Result<JsonStyle, Fail> {
-    let flow = Flow::read(src, root)?;
-    let open = collection_start(src, root)?;
-    let pretty = src.text[open..flow.close].contains(['\n', '\r']);
-    let step = pretty.then(|| {
-        let base = src.indent_str(open);
-        flow.members
-            .iter()
-            .filter(|m| src.first_on_line(m.start))
-            .find_map(|m| src.indent_str(m.start).strip_prefix(base))
-            .filter(|s| !s.is_empty())
-            .unwrap_or("  ")
-            .to_owned()
-    });
-    let colon = match root.entries().and_then(<[_]>::first) {
-        Some(entry) => {
-            let after = colon_end(src, entry)?;
-            match src.byte(after) {
-                Some(b' ' | b'\t' | b'\n' | b'\r') => ": ",
-                _ => ":",
-            }
-        }
-        None => ": ",
-    };
-    let comma = match flow.members.get(..2) {
-        Some([a, b]) if &src.text[a.end..b.start] == "," => ",",
-        _ => ", ",
-    };
-    Ok(JsonStyle { step, colon, comma })
 }
 
 fn insert(at: usize, text: String) -> Raw {

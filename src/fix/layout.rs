@@ -133,6 +133,9 @@ fn block_scalar_header(src: &Src, node: &Node, ctx: Ctx) -> Option<usize> {
 pub(super) fn node_end(src: &Src, node: &Node, ctx: Ctx) -> Result<usize, Fail> {
     match &node.value {
         NodeValue::Scalar(_) => scalar_end(src, node, ctx),
+        _ if ctx.flow && !is_flow(src, node)? => {
+            Err("a map written as a pair (`[a: b]`) in a flow list is not supported".into())
+        }
         NodeValue::Map(entries) => {
             let flow = is_flow(src, node)?;
             let inner = match entries.last() {
@@ -164,7 +167,13 @@ pub(super) fn node_end(src: &Src, node: &Node, ctx: Ctx) -> Result<usize, Fail> 
 
 fn scalar_end(src: &Src, node: &Node, ctx: Ctx) -> Result<usize, Fail> {
     if is_empty(node) {
-        return Ok(ctx.after);
+        // Nothing, or only an anchor or a tag (`key: &a`).
+        let value = src.skip_blanks(ctx.after);
+        let properties = src.skip_properties(value);
+        return Ok(match properties > value {
+            true => src.text[..properties].trim_end_matches([' ', '\t']).len(),
+            false => ctx.after,
+        });
     }
     if let Some(header) = block_scalar_header(src, node, ctx) {
         return Ok(src.block_scalar_end(header, ctx.indent));

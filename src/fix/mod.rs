@@ -8,6 +8,7 @@
 mod edit;
 mod layout;
 mod render;
+mod style;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -80,9 +81,15 @@ pub fn plan(text: &str, root: &Node, ops: &[PatchOperation]) -> Result<Vec<TextE
             reason,
             line,
         };
+        if op_value(op).is_some_and(|v| too_deep(v, Limits::default().max_depth)) {
+            return Err(fail(
+                "the value is nested too deeply".into(),
+                root.mark.line,
+            ));
+        }
         let src = Src::new(&draft.current);
-        let planned = Planner::new(&src, &current).and_then(|p| p.plan(op));
-        let mut raws = planned.map_err(|f| fail(f.reason, f.line))?;
+        let planned = Planner::new(&src, &current).and_then(|p| Ok((p.span()?, p.plan(op)?)));
+        let ((first, last), mut raws) = planned.map_err(|f| fail(f.reason, f.line))?;
         let mut expected = json.clone();
         json_patch::patch(&mut expected, std::slice::from_ref(op)).map_err(|e| {
             let reason = format!("the patch does not apply to the document: {}", e.kind);
@@ -90,7 +97,9 @@ pub fn plan(text: &str, root: &Node, ops: &[PatchOperation]) -> Result<Vec<TextE
         })?;
         raws.sort_by_key(|r| std::cmp::Reverse((r.start, r.end)));
         let sound = raws.iter().all(|r| {
-            r.start <= r.end
+            first <= r.start
+                && r.start <= r.end
+                && r.end <= last
                 && draft.current.is_char_boundary(r.start)
                 && draft.current.is_char_boundary(r.end)
         }) && raws.windows(2).all(|w| w[1].end <= w[0].start);
@@ -158,6 +167,32 @@ fn op_name(op: &PatchOperation) -> &'static str {
         PatchOperation::Copy(_) => "copy",
         PatchOperation::Test(_) => "test",
     }
+}
+
+fn op_value(op: &PatchOperation) -> Option<&serde_json::Value> {
+    match op {
+        PatchOperation::Add(add) => Some(&add.value),
+        PatchOperation::Replace(replace) => Some(&replace.value),
+        PatchOperation::Test(test) => Some(&test.value),
+        _ => None,
+    }
+}
+
+/// Whether a value nests deeper than `limit` (checked without recursion: values are rendered
+/// recursively).
+fn too_deep(value: &serde_json::Value, limit: usize) -> bool {
+    let mut todo = vec![(value, 0usize)];
+    while let Some((value, depth)) = todo.pop() {
+        if depth > limit {
+            return true;
+        }
+        match value {
+            serde_json::Value::Array(items) => todo.extend(items.iter().map(|v| (v, depth + 1))),
+            serde_json::Value::Object(map) => todo.extend(map.values().map(|v| (v, depth + 1))),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Every node of a text a document can be: each YAML document's root, the items of a root

@@ -838,6 +838,16 @@ data:
             expected: r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "world"}, "data": {"n": "1", "s": {"k": ["v"]}}}"#,
         },
         Case {
+            name: "pretty JSON, one-line objects stay on one line",
+            input: "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\"name\": \"c\", \"labels\": null},\n  \"data\": null\n}\n",
+            doc: 0,
+            ops: serde_json::json!([
+                {"op": "replace", "path": "/metadata/labels", "value": {"a": "b"}},
+                {"op": "replace", "path": "/data", "value": {"k": ["v"]}},
+            ]),
+            expected: "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\"name\": \"c\", \"labels\": {\"a\": \"b\"}},\n  \"data\": {\n    \"k\": [\n      \"v\"\n    ]\n  }\n}\n",
+        },
+        Case {
             name: "YAML flow scalars",
             input: "apiVersion: v1\nkind: ConfigMap\ndata: {a: b, c: 'd'}\n",
             doc: 0,
@@ -1095,5 +1105,265 @@ alias: *base
     for (ops, expected) in cases {
         let err = plan(input, &docs[0].root, &patch_of(&ops).0).unwrap_err();
         assert_eq!(err.to_string(), expected);
+    }
+}
+
+/// Texts with every layout the editor meets, for the sweep below.
+const SWEEP: &[&str] = &[
+    r#"# head
+a: &x 1   # anchored
+b:
+  - c: |
+      block
+      text
+
+    d: >-
+      folded
+  -   e: 'q''s'
+      f: "dq \" x"
+  - [1, {g: h}]
+  -
+  - - nested
+    - seq
+i: {j: [k, l], m: {}}   # flow
+n:
+o: ~
+o2: &anchored   # only an anchor
+p: plain
+  continued
+"q r": {"s": 1,}
+t: [
+  1,
+  2, # c
+]
+u: |+
+  keep
+
+v: end
+w:
+- x
+- y: z
+  y2: |
+    text
+# tail
+"#,
+    r#"{
+  "a": [1, {"b": [], "c": {}}],
+  "d": {
+    "e": "f",
+    "g": null
+  },
+  "h": "\u00e9\"x"
+}"#,
+    r#"[{"a": 1, "b": {"c": [1,2]}}, {"d": {}}]"#,
+    "k:\n    l:\n        - m: 1\n          n: [o]\n    p: q\n---\nr: s\n...\n",
+];
+
+fn sweep_ops(path: &str, node: &Node) -> Vec<Value> {
+    let new = |value: Value| serde_json::json!({"op": "add", "path": format!("{path}/new"), "value": value});
+    let mut ops = Vec::new();
+    match &node.value {
+        NodeValue::Map(_) => {
+            for value in [
+                serde_json::json!("v"),
+                serde_json::json!({"k": {"l": "true"}}),
+                serde_json::json!([1, {"k": ["v"]}]),
+                serde_json::json!({}),
+            ] {
+                ops.push(new(value));
+            }
+        }
+        NodeValue::Seq(_) => {
+            for index in ["-", "0", "1"] {
+                for value in [
+                    serde_json::json!("v"),
+                    serde_json::json!({"k": "v", "l": [1]}),
+                ] {
+                    ops.push(serde_json::json!({"op": "add", "path": format!("{path}/{index}"), "value": value}));
+                }
+            }
+        }
+        NodeValue::Scalar(_) => {
+            for value in [
+                serde_json::json!("new: v"),
+                serde_json::json!(7),
+                serde_json::json!({"k": {"l": "v"}}),
+                serde_json::json!([]),
+                serde_json::json!(["a", {"b": "c"}]),
+            ] {
+                ops.push(serde_json::json!({"op": "replace", "path": path, "value": value}));
+            }
+        }
+    }
+    if !path.is_empty() {
+        ops.push(serde_json::json!({"op": "remove", "path": path}));
+    }
+    ops
+}
+
+fn paths(path: String, node: &Node, out: &mut Vec<(String, Node)>) {
+    out.push((path.clone(), node.clone()));
+    match &node.value {
+        NodeValue::Map(entries) => {
+            for e in entries {
+                let key = e.key.replace('~', "~0").replace('/', "~1");
+                paths(format!("{path}/{key}"), &e.value, out);
+            }
+        }
+        NodeValue::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                paths(format!("{path}/{i}"), item, out);
+            }
+        }
+        NodeValue::Scalar(_) => {}
+    }
+}
+
+/// Every op at every node of texts in every layout, with CRLF, without a final newline and
+/// with a BOM: never a panic, and whatever is planned means what the patch means.
+#[test]
+fn sweep_plans_only_what_the_patch_means() {
+    let mut texts: Vec<String> = Vec::new();
+    for text in SWEEP {
+        texts.push(text.to_string());
+        texts.push(text.replace('\n', "\r\n"));
+        texts.push(text.replace('\n', "\r"));
+        texts.push(text.trim_end().to_string());
+        texts.push(format!("\u{feff}{text}"));
+    }
+    let (mut planned, mut refused) = (0, Vec::new());
+    for text in &texts {
+        let roots = objects(text.trim_start_matches('\u{feff}')).unwrap();
+        for root in &roots {
+            let mut all = Vec::new();
+            paths(String::new(), root, &mut all);
+            for (path, node) in &all {
+                for op in sweep_ops(path, node) {
+                    let patch = patch_of(&Value::Array(vec![op.clone()]));
+                    match plan(text, root, &patch.0) {
+                        Ok(edits) => {
+                            planned += 1;
+                            let output = apply(text, edits.clone()).unwrap();
+                            let reread = objects(output.trim_start_matches('\u{feff}')).unwrap();
+                            let mut expected = root.to_json();
+                            json_patch::patch(&mut expected, &patch.0).unwrap();
+                            assert!(
+                                reread.iter().any(|r| r.to_json() == expected),
+                                "{op} in {text:?}"
+                            );
+                            assert_kept("sweep", text, &edits, &output);
+                        }
+                        Err(e) => refused.push(format!("{e}")),
+                    }
+                }
+            }
+        }
+    }
+    refused.sort();
+    refused.dedup();
+    for r in &refused {
+        println!("{r}");
+    }
+    println!("planned {planned}, refused {}", refused.len());
+    let bugs: Vec<_> = refused
+        .iter()
+        .filter(|r| r.contains("would") || r.contains("report"))
+        .collect();
+    assert!(bugs.is_empty(), "{bugs:#?}");
+}
+
+/// Random small mutations of the sweep texts: whatever still parses is planned without a
+/// panic, and a planned edit always fits the text. Slow: `cargo test --release -- --ignored`.
+#[test]
+#[ignore]
+fn mutated_texts_never_panic() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let pieces = [
+        " ", "\n", "- ", ": ", "#", "'", "\"", "{", "}", "[", "]", ",", "|", "\t", "\r", "\u{e9}",
+        "&a ", "*a", "? ", "a", "  ",
+    ];
+    for round in 0..20_000 {
+        let mut text: Vec<char> = SWEEP[round % SWEEP.len()].chars().collect();
+        for _ in 0..1 + random(3) {
+            let at = random(text.len() + 1);
+            if random(3) == 0 && at < text.len() {
+                text.remove(at);
+            } else {
+                let piece = pieces[random(pieces.len())];
+                for (i, c) in piece.chars().enumerate() {
+                    text.insert(at + i, c);
+                }
+            }
+        }
+        let text: String = text.into_iter().collect();
+        let Ok(roots) = objects(&text) else {
+            continue;
+        };
+        for root in roots.iter().take(2) {
+            let mut all = Vec::new();
+            paths(String::new(), root, &mut all);
+            for (path, node) in all.iter().take(12) {
+                for op in sweep_ops(path, node) {
+                    let patch = patch_of(&Value::Array(vec![op.clone()]));
+                    let planned = std::panic::catch_unwind(|| plan(&text, root, &patch.0));
+                    match planned {
+                        Err(_) => panic!("{op} in {text:?}: panicked"),
+                        Ok(Ok(edits)) => assert!(apply(&text, edits).is_ok(), "{op} in {text:?}"),
+                        Ok(Err(e)) => {
+                            assert!(!e.to_string().contains("fit"), "{op} in {text:?}: {e}")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Ops as mutation makes them, `json_patch::diff(original, mutated)`, with the CMEK annotation
+/// set on the revision template whatever is there already.
+#[test]
+fn diffs_of_a_mutation_write_the_annotation() {
+    let inputs = [
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  template:\n    spec:\n      containers:\n      - image: x\n",
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  template:\n    metadata:\n      labels: {a: b}\n    spec: {}\n",
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  template:\n    metadata:\n      annotations: # none\n    spec: {}\n",
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  template:\n    metadata:\n      annotations:\n        run.googleapis.com/encryption-key: old\n",
+        "{\"apiVersion\": \"serving.knative.dev/v1\", \"kind\": \"Service\", \"metadata\": {\"name\": \"s\"}, \"spec\": {}}",
+    ];
+    for input in inputs {
+        let docs = parse_documents(input, &ReadLimits::default()).unwrap();
+        let original = docs[0].root.to_json();
+        let mut mutated = original.clone();
+        let template = mutated["spec"]
+            .as_object_mut()
+            .unwrap()
+            .entry("template")
+            .or_insert_with(|| serde_json::json!({}));
+        let metadata = template
+            .as_object_mut()
+            .unwrap()
+            .entry("metadata")
+            .or_insert_with(|| serde_json::json!({}));
+        let annotations = metadata
+            .as_object_mut()
+            .unwrap()
+            .entry("annotations")
+            .or_insert(Value::Null);
+        if annotations.is_null() {
+            *annotations = serde_json::json!({});
+        }
+        annotations["run.googleapis.com/encryption-key"] = Value::from(KEY);
+        let patch = json_patch::diff(&original, &mutated);
+        let edits = plan(input, &docs[0].root, &patch.0).unwrap_or_else(|e| panic!("{e}"));
+        let output = apply(input, edits.clone()).unwrap();
+        assert_meaning(input, &output, &[mutated]);
+        assert_kept(input, input, &edits, &output);
+        assert!(output.contains(KEY), "{output}");
     }
 }

@@ -22,8 +22,10 @@ impl<'a> Src<'a> {
                 line_starts.push(i + 1);
             }
         }
-        let nl = match text.find(['\n', '\r']) {
-            Some(i) if text[i..].starts_with("\r\n") => "\r\n",
+        let first_break = text.find(['\n', '\r']).map(|i| &text[i..]);
+        let nl = match first_break {
+            Some(rest) if rest.starts_with("\r\n") => "\r\n",
+            Some(rest) if rest.starts_with('\r') => "\r",
             _ => "\n",
         };
         Src {
