@@ -38,7 +38,7 @@ pub enum Command {
     /// Report the CMEK compliance of Cloud Run resources: rate, breakdowns, keys in use.
     Scan(scan::ScanArgs),
     /// Serve the HTTPS admission webhooks (/validate, /mutate) and check endpoint (/v1/check).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Run policy test suites (YAML files of kind PolicyTest): exit 1 when a case fails.
     Test(test::TestArgs),
     /// Write development certificates (a CA and a serving certificate) and print the caBundle.
@@ -53,7 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Fix(args) => fix::run(args),
         Command::Krm(args) => krm::run(args),
         Command::Scan(args) => scan::run(args),
-        Command::Serve(args) => serve::run_serve(args),
+        Command::Serve(args) => serve::run_serve(*args),
         Command::Certs(args) => certs::run_certs(args),
         Command::Test(args) => test::run(args),
     }

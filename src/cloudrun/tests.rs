@@ -5,7 +5,8 @@ use crate::policy::{embedded, Source};
 
 #[test]
 fn writes_are_told_from_everything_else() {
-    let cases: &[(&str, &str, Option<&str>, Option<(&str, &str, Option<&str>)>)] = &[
+    type Expected<'a> = Option<(&'a str, &'a str, Option<&'a str>)>;
+    let cases: &[(&str, &str, Option<&str>, Expected)] = &[
         (
             "POST",
             "/apis/serving.knative.dev/v1/namespaces/123/services",
