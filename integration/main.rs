@@ -3,6 +3,7 @@
 
 mod cli;
 mod fix;
+mod gcloud;
 mod golden;
 mod kpt;
 mod sarif;

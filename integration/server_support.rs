@@ -44,6 +44,8 @@ pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
     pub metrics: SocketAddr,
+    /// The Cloud Run API gate, when started with --cloud-run-listen.
+    pub cloud_run: Option<SocketAddr>,
     pub stderr_path: PathBuf,
 }
 
@@ -76,7 +78,9 @@ impl Server {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut addr = None;
         let mut metrics = None;
-        while addr.is_none() || metrics.is_none() {
+        let mut cloud_run = None;
+        let want_gate = extra.contains(&"--cloud-run-listen");
+        while addr.is_none() || metrics.is_none() || (want_gate && cloud_run.is_none()) {
             let line = match lines.next() {
                 Some(Ok(line)) => line,
                 _ => panic!(
@@ -90,11 +94,18 @@ impl Server {
             if let Some(m) = line.strip_prefix("metrics on http://") {
                 metrics = Some(m.trim_end_matches("/metrics").parse().unwrap());
             }
+            if let Some(g) = line
+                .strip_prefix("cloud run API gate on https://")
+                .or_else(|| line.strip_prefix("cloud run API gate on http://"))
+            {
+                cloud_run = Some(g.parse().unwrap());
+            }
         }
         Server {
             child,
             addr: addr.unwrap(),
             metrics: metrics.unwrap(),
+            cloud_run,
             stderr_path,
         }
     }
@@ -169,6 +180,7 @@ pub struct Client {
 /// What one request got back.
 pub struct Reply {
     pub status: u16,
+    pub headers: hyper::HeaderMap,
     pub body: Bytes,
     /// The server's certificate as presented in the handshake.
     pub server_cert: Vec<u8>,
@@ -250,6 +262,18 @@ impl Client {
 
     /// One request on a new connection.
     pub async fn send(&self, method: &str, path: &str, body: &[u8]) -> Result<Reply, String> {
+        self.send_with(method, path, body, &[("host", "localhost")])
+            .await
+    }
+
+    /// One request on a new connection, with these headers (and a JSON content type).
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, String> {
         let tls = self.connect().await.map_err(|e| format!("TLS: {e}"))?;
         let server_cert = tls
             .get_ref()
@@ -263,11 +287,14 @@ impl Client {
                 .await
                 .map_err(|e| format!("HTTP handshake: {e}"))?;
         tokio::spawn(connection);
-        let request = hyper::Request::builder()
+        let mut request = hyper::Request::builder()
             .method(method)
             .uri(path)
-            .header("host", "localhost")
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
             .body(Full::new(Bytes::copy_from_slice(body)))
             .unwrap();
         let response = sender
@@ -275,6 +302,7 @@ impl Client {
             .await
             .map_err(|e| format!("request: {e}"))?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let body = response
             .into_body()
             .collect()
@@ -283,6 +311,7 @@ impl Client {
             .to_bytes();
         Ok(Reply {
             status,
+            headers,
             body,
             server_cert,
         })

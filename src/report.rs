@@ -4,12 +4,12 @@
 
 use crate::engine::{Decision, Violation, Warning};
 use crate::manifest::Document;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The verdict on one document.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentResult {
     pub file: String,
@@ -28,11 +28,11 @@ pub struct DocumentResult {
     pub audit_annotations: BTreeMap<String, String>,
     /// With mutation: the change the mutating policies made, as an RFC 6902 patch of the
     /// document; the verdict above is on the changed object.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<json_patch::Patch>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ViolationResult {
     pub policy: String,
     pub binding: String,
@@ -42,14 +42,14 @@ pub struct ViolationResult {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WarningResult {
     pub policy: String,
     pub message: String,
 }
 
 /// An input that could not be read.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InputError {
     pub file: String,
     pub message: String,
@@ -75,11 +75,11 @@ fn is_zero(n: &usize) -> bool {
 }
 
 /// Everything a check found.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Report {
     pub results: Vec<DocumentResult>,
     /// Inputs that could not be read (the check then fails with exit code 2).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<InputError>,
 }
 

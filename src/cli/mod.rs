@@ -5,6 +5,7 @@ pub mod certs;
 pub mod check;
 pub mod eval;
 pub mod fix;
+pub mod gcloud;
 pub mod krm;
 pub mod scan;
 pub mod serve;
@@ -33,6 +34,9 @@ pub enum Command {
     /// Write what the mutating policies add (the region's default key) into the files, keeping
     /// every other byte: exit 0 when all is now allowed, 1 when something is still denied.
     Fix(fix::FixArgs),
+    /// Check FILE, then run `gcloud run services|jobs|worker-pools replace FILE ...` only if it is
+    /// allowed: exit 1 (gcloud not run) when denied, else gcloud's exit code.
+    Gcloud(gcloud::GcloudArgs),
     /// Run as a KRM function (kpt): a ResourceList on stdin, the same with results on stdout.
     Krm(krm::KrmArgs),
     /// Report the CMEK compliance of Cloud Run resources: rate, breakdowns, keys in use.
@@ -51,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Fix(args) => fix::run(args),
+        Command::Gcloud(args) => gcloud::run(args),
         Command::Krm(args) => krm::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run_serve(*args),
