@@ -244,11 +244,6 @@ pub fn review_with(set: &PolicySet, request: &AdmissionRequest, phases: Phases) 
         .collect();
     response.audit_annotations = decision.audit_annotations.clone();
     if !decision.allowed() {
-        let listed: Vec<String> = decision
-            .violations
-            .iter()
-            .map(|v| format!("[{}] {}", v.policy, v.message))
-            .collect();
         let subject = match (reviewed.namespace.is_empty(), reviewed.name.is_empty()) {
             (_, true) => reviewed.kind.clone(),
             (true, false) => format!("{} {}", reviewed.kind, reviewed.name),
@@ -256,7 +251,10 @@ pub fn review_with(set: &PolicySet, request: &AdmissionRequest, phases: Phases) 
         };
         response.status = Some(Status {
             code: 403,
-            message: format!("cmek-gate denied {subject}: {}", listed.join("; ")),
+            message: format!(
+                "cmek-gate denied {subject}: {}",
+                decision.violation_summary()
+            ),
             reason: decision.violations[0].reason.clone(),
         });
     }

@@ -205,16 +205,11 @@ pub fn judge_write(
     };
     let decision = engine::admit(set, &request, phases);
     if !decision.allowed() {
-        let listed: Vec<String> = decision
-            .violations
-            .iter()
-            .map(|v| format!("[{}] {}", v.policy, v.message))
-            .collect();
         let message = format!(
             "cmek-gate denied {} {}: {}",
             write.kind,
             document.name,
-            listed.join("; ")
+            decision.violation_summary()
         );
         return Verdict::Refuse {
             code: 400,

@@ -170,6 +170,16 @@ impl Decision {
     pub fn allowed(&self) -> bool {
         self.violations.is_empty()
     }
+
+    /// Every violation as `[policy] message`, joined with `; `: the denial message of the
+    /// webhook and the API gate.
+    pub fn violation_summary(&self) -> String {
+        self.violations
+            .iter()
+            .map(|v| format!("[{}] {}", v.policy, v.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// Evaluates every validating binding of the set against the request (no mutation).
@@ -179,23 +189,12 @@ pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
     // The request's values are converted only if some binding selects it.
     let mut scope = None;
     let mut shared = SharedVariables::default();
-    let no_constraints = crate::policy::types::MatchResources::default();
     for binding in &set.bindings {
         let Some(policy) = set.policy_of(binding) else {
             continue;
         };
-        let constraints = policy
-            .spec
-            .match_constraints
-            .as_ref()
-            .unwrap_or(&no_constraints);
-        if !matching::matches(constraints, &target, true) {
+        if !selects(policy, binding, &target) {
             continue;
-        }
-        if let Some(resources) = &binding.spec.match_resources {
-            if !matching::matches(resources, &target, false) {
-                continue;
-            }
         }
         decision.matched = true;
         let mut judge = Judge {
@@ -222,6 +221,23 @@ pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
         }
     }
     decision
+}
+
+/// Whether a binding selects the request: its policy's `matchConstraints` and its own
+/// `matchResources` both match.
+fn selects(policy: &CompiledPolicy, binding: &CompiledBinding, target: &MatchTarget) -> bool {
+    let no_constraints = crate::policy::types::MatchResources::default();
+    let constraints = policy
+        .spec
+        .match_constraints
+        .as_ref()
+        .unwrap_or(&no_constraints);
+    matching::matches(constraints, target, true)
+        && binding
+            .spec
+            .match_resources
+            .as_ref()
+            .is_none_or(|resources| matching::matches(resources, target, false))
 }
 
 fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {

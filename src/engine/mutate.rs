@@ -14,12 +14,12 @@
 //! wrong type, a patch that does not apply) denies under `failurePolicy: Fail` and is skipped
 //! under `Ignore`.
 
-use super::{match_target, params_for, SharedVariables, Variables, Violation, Warning};
+use super::{match_target, params_for, selects, SharedVariables, Variables, Violation, Warning};
 use super::{Request, Scope};
 use crate::cel;
 use crate::manifest::{Entry, Node, NodeValue};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, PatchType, ReinvocationPolicy};
-use crate::policy::{matching, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
+use crate::policy::{CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
 use serde::Serialize;
 
 /// What one binding's policy changed.
@@ -113,20 +113,8 @@ fn run_binding(
         object: Some(&state.node),
         ..request.clone()
     };
-    let target = match_target(&current);
-    let no_constraints = crate::policy::types::MatchResources::default();
-    let constraints = policy
-        .spec
-        .match_constraints
-        .as_ref()
-        .unwrap_or(&no_constraints);
-    if !matching::matches(constraints, &target, true) {
+    if !selects(policy, binding, &match_target(&current)) {
         return false;
-    }
-    if let Some(resources) = &binding.spec.match_resources {
-        if !matching::matches(resources, &target, false) {
-            return false;
-        }
     }
     outcome.matched = true;
     let fail = |outcome: &mut Mutated, message: String| {
