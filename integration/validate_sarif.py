@@ -160,6 +160,9 @@ def main():
         if levels != {"error", "warning"}:
             fail("denied and warned", f"levels {levels}")
     check_case(v, binary, "compliant", ["examples/service-compliant.yaml"], 0)
+    mutated = check_case(v, binary, "check --mutate: the default key added", ["--mutate", "--params", "integration/fixtures/mutation/default-keys-params.yaml", "examples/service.yaml"], 0)
+    if mutated and not any(r["ruleId"] == "cmek-default-key" and r["level"] == "warning" for r in mutated["runs"][0]["results"]):
+        fail("check --mutate", "expected a cmek-default-key warning")
     check_case(v, binary, "examples/config-sync", ["examples/config-sync/"], 0)
     with open("examples/service.yaml", "rb") as f:
         check_case(v, binary, "stdin (no file: logical locations only)", ["-"], 1, stdin=f.read())

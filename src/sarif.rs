@@ -35,13 +35,20 @@ const STDIN_NAME: &str = "<stdin>";
 
 /// The SARIF log of one check.
 pub fn to_sarif(report: &Report, set: &PolicySet, tool_version: &str) -> Value {
-    let rule_index: HashMap<&str, usize> = set
+    let mut rule_index: HashMap<&str, usize> = set
         .policies
         .iter()
         .enumerate()
         .map(|(i, p)| (p.name.as_str(), i))
         .collect();
-    let rules: Vec<Value> = (0..set.policies.len()).map(|i| rule(set, i)).collect();
+    let mut rules: Vec<Value> = (0..set.policies.len()).map(|i| rule(set, i)).collect();
+    // Mutating policies report what they add as warnings (`check --mutate`).
+    for policy in &set.mutating_policies {
+        if !rule_index.contains_key(policy.name.as_str()) {
+            rule_index.insert(&policy.name, rules.len());
+            rules.push(mutating_rule(policy));
+        }
+    }
 
     let mut results = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -197,6 +204,27 @@ fn rule(set: &PolicySet, index: usize) -> Value {
         "fullDescription": { "text": full },
         "defaultConfiguration": { "level": level.as_str() },
         "properties": { "validationActions": actions },
+    })
+}
+
+fn mutating_rule(policy: &crate::policy::CompiledPolicy) -> Value {
+    let short = policy
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .unwrap_or(&policy.name);
+    let full = format!(
+        "{short} (MutatingAdmissionPolicy {} from {}:{}; with check --mutate, each change it makes is a warning naming what was added.)",
+        policy.name, policy.source_name, policy.line
+    );
+    json!({
+        "id": policy.name,
+        "name": policy.name,
+        "shortDescription": { "text": short },
+        "fullDescription": { "text": full },
+        "defaultConfiguration": { "level": Level::Warning.as_str() },
+        "properties": { "validationActions": [] },
     })
 }
 
