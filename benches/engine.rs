@@ -117,6 +117,18 @@ fn mutation(c: &mut Criterion) {
     group.bench_function("admit-mutate-and-validate", |b| {
         b.iter(|| admit(&set, black_box(&request), Phases::ALL))
     });
+    group.bench_function("admit-mutate-only", |b| {
+        b.iter(|| admit(&set, black_box(&request), Phases::MUTATE))
+    });
+    // A compliant service: the mutating policy matches but changes nothing.
+    let compliant = parse_documents(SERVICE, &ReadLimits::default()).unwrap();
+    let unchanged = Request::create(&compliant[0]);
+    group.bench_function("compliant-validate-only", |b| {
+        b.iter(|| admit(&set, black_box(&unchanged), Phases::VALIDATE))
+    });
+    group.bench_function("compliant-mutate-and-validate", |b| {
+        b.iter(|| admit(&set, black_box(&unchanged), Phases::ALL))
+    });
     let patch = admit(&set, &request, Phases::ALL).patch.unwrap();
     group.bench_function("fix-text-edit", |b| {
         b.iter(|| {

@@ -135,8 +135,9 @@ impl Phases {
 /// The admission of one request: the mutating policies (if asked), then the validating policies
 /// on the object as mutated. A failed mutation under `failurePolicy: Fail` denies.
 pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
+    let mut cache = SharedVariables::default();
     let mutated = if phases.mutate {
-        mutate::mutate(set, request)
+        mutate::mutate_sharing(set, request, &mut cache)
     } else {
         Mutated::default()
     };
@@ -148,7 +149,8 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
                 ..request.clone()
             },
         ),
-        (None, true) => evaluate(set, request),
+        // The object is unchanged: the variables the mutation phase evaluated still hold.
+        (None, true) => evaluate_sharing(set, request, cache),
         (_, false) => Decision::default(),
     };
     decision.matched |= mutated.matched;
@@ -158,9 +160,7 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
     let mut warnings = mutated.warnings;
     warnings.append(&mut decision.warnings);
     decision.warnings = warnings;
-    if let (Some(object), Some(original)) = (&mutated.object, request.object) {
-        decision.patch = Some(json_patch::diff(&original.to_json(), &object.to_json()));
-    }
+    decision.patch = mutated.patch;
     decision.mutations = mutated.changes;
     decision.mutated = mutated.object;
     decision
@@ -184,11 +184,14 @@ impl Decision {
 
 /// Evaluates every validating binding of the set against the request (no mutation).
 pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
+    evaluate_sharing(set, request, SharedVariables::default())
+}
+
+fn evaluate_sharing(set: &PolicySet, request: &Request, mut shared: SharedVariables) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
     // The request's values are converted only if some binding selects it.
     let mut scope = None;
-    let mut shared = SharedVariables::default();
     for binding in &set.bindings {
         let Some(policy) = set.policy_of(binding) else {
             continue;

@@ -36,6 +36,8 @@ pub struct Change {
 pub struct Mutated {
     /// The object after every mutation, when some mutation changed it.
     pub object: Option<Node>,
+    /// The whole change, as the smallest RFC 6902 patch of the request's object.
+    pub patch: Option<json_patch::Patch>,
     pub changes: Vec<Change>,
     /// Failed mutations under `failurePolicy: Fail`, and missing parameters under `Deny`.
     pub violations: Vec<Violation>,
@@ -47,14 +49,27 @@ pub struct Mutated {
 
 /// Runs every mutating binding against the request's object.
 pub fn mutate(set: &PolicySet, request: &Request) -> Mutated {
+    mutate_sharing(set, request, &mut SharedVariables::default())
+}
+
+/// [`mutate`], with the variable values of the unchanged object kept in `cache`: while no
+/// mutation has changed the object, the validating policies' variables of the same definition
+/// need not be evaluated again.
+pub(super) fn mutate_sharing(
+    set: &PolicySet,
+    request: &Request,
+    cache: &mut SharedVariables,
+) -> Mutated {
     let mut outcome = Mutated::default();
     let Some(original) = request.object else {
         return outcome;
     };
     let mut state = State {
         node: original.clone(),
-        json: original.to_json(),
+        json: None,
+        original_json: None,
         version: 0,
+        steps: Vec::new(),
     };
     // (binding index, object version when it last ran) of IfNeeded policies that ran.
     let mut reinvoke = Vec::new();
@@ -62,8 +77,15 @@ pub fn mutate(set: &PolicySet, request: &Request) -> Mutated {
         let Some(policy) = set.mutating_policy_of(binding) else {
             continue;
         };
-        if run_binding(set, policy, binding, request, &mut state, &mut outcome)
-            && policy.reinvocation == ReinvocationPolicy::IfNeeded
+        if run_binding(
+            set,
+            policy,
+            binding,
+            request,
+            &mut state,
+            &mut outcome,
+            cache,
+        ) && policy.reinvocation == ReinvocationPolicy::IfNeeded
         {
             reinvoke.push((index, state.version));
         }
@@ -72,31 +94,63 @@ pub fn mutate(set: &PolicySet, request: &Request) -> Mutated {
         if state.version != version {
             let binding = &set.mutating_bindings[index];
             if let Some(policy) = set.mutating_policy_of(binding) {
-                run_binding(set, policy, binding, request, &mut state, &mut outcome);
+                run_binding(
+                    set,
+                    policy,
+                    binding,
+                    request,
+                    &mut state,
+                    &mut outcome,
+                    cache,
+                );
             }
         }
     }
-    if state.version > 0 && state.json != original.to_json() {
-        outcome.object = Some(state.node);
+    if let (Some(before), Some(after)) = (&state.original_json, &state.json) {
+        if state.version > 0 && before != after {
+            outcome.patch = Some(json_patch::diff(before, after));
+            outcome.object = Some(state.node);
+        }
     }
     outcome
 }
 
 /// The object as mutations leave it, as a positioned tree (for CEL and messages) and as JSON
-/// (for patching), with a counter of changes.
+/// (for patching), with a counter of changes. The JSON is made only when a mutation has
+/// something to apply: most requests (a compliant object) never need it.
 struct State {
     node: Node,
-    json: serde_json::Value,
+    json: Option<serde_json::Value>,
+    /// The request's object as JSON, kept from the first time JSON was needed.
+    original_json: Option<serde_json::Value>,
     version: u64,
+    /// The operations of each change since the last [`State::take_steps`].
+    steps: Vec<json_patch::PatchOperation>,
 }
 
 impl State {
+    fn json(&mut self) -> &serde_json::Value {
+        if self.json.is_none() {
+            let json = self.node.to_json();
+            self.original_json = Some(json.clone());
+            self.json = Some(json);
+        }
+        self.json.as_ref().expect("just set")
+    }
+
     fn set(&mut self, json: serde_json::Value) {
         let mut node = Node::from_json(&json);
         carry_marks(&mut node, &self.node);
+        if let Some(before) = &self.json {
+            self.steps.extend(json_patch::diff(before, &json).0);
+        }
         self.node = node;
-        self.json = json;
+        self.json = Some(json);
         self.version += 1;
+    }
+
+    fn take_steps(&mut self) -> Vec<json_patch::PatchOperation> {
+        std::mem::take(&mut self.steps)
     }
 }
 
@@ -108,6 +162,7 @@ fn run_binding(
     request: &Request,
     state: &mut State,
     outcome: &mut Mutated,
+    cache: &mut SharedVariables,
 ) -> bool {
     let current = Request {
         object: Some(&state.node),
@@ -152,12 +207,12 @@ fn run_binding(
         return true;
     }
     for param in params {
-        let before = state.json.clone();
-        if let Err(message) = run_policy(set, policy, request, param, state) {
+        if let Err(message) = run_policy(set, policy, request, param, state, cache) {
             fail(outcome, message);
         }
-        if state.json != before {
-            let patch = json_patch::diff(&before, &state.json);
+        let steps = state.take_steps();
+        if !steps.is_empty() {
+            let patch = json_patch::Patch(steps);
             for op in &patch.0 {
                 outcome.warnings.push(Warning {
                     policy: policy.name.clone(),
@@ -182,6 +237,7 @@ fn run_policy(
     request: &Request,
     param: Option<&ParamObject>,
     state: &mut State,
+    cache: &mut SharedVariables,
 ) -> Result<(), String> {
     let env = &set.env;
     let null = cel::null_val();
@@ -197,11 +253,17 @@ fn run_policy(
         };
         let base = env.scope(&super::base_activation(&current));
         let scope: Scope = base.child("params", params);
-        let mut shared = SharedVariables::default();
+        // Values of the request's own object may be shared; after a change, they may not.
+        let mut fresh = SharedVariables::default();
+        let shared = if state.version == 0 {
+            &mut *cache
+        } else {
+            &mut fresh
+        };
         let mut variables = Variables {
             policy,
             params_key,
-            shared: &mut shared,
+            shared,
         };
         if !conditions_checked {
             conditions_checked = true;
@@ -230,14 +292,24 @@ fn run_policy(
             .run(env, &scope, &mutation.expression)
             .map_err(|e| context(format!("evaluation failed: {e}")))?;
         let result = cel::to_json(&*value).map_err(|e| context(e.0))?;
-        let mut next = state.json.clone();
+        // Nothing to apply (`[]`, `Object{}`): no JSON needed, nothing changes.
+        let empty = match (&result, mutation.patch_type) {
+            (serde_json::Value::Array(items), PatchType::JsonPatch) => items.is_empty(),
+            (serde_json::Value::Object(map), PatchType::ApplyConfiguration) => map.is_empty(),
+            _ => false,
+        };
+        if empty {
+            continue;
+        }
+        let current = state.json();
+        let mut next = current.clone();
         match mutation.patch_type {
             PatchType::JsonPatch => apply_json_patch(&mut next, result),
             PatchType::ApplyConfiguration => apply_configuration(&mut next, result),
         }
         .map_err(context)?;
-        check_identity(&state.json, &next).map_err(context)?;
-        if next != state.json {
+        check_identity(current, &next).map_err(context)?;
+        if &next != current {
             state.set(next);
         }
     }
