@@ -58,9 +58,14 @@ pub struct PolicyTrace {
     pub variables: Vec<(String, Outcome)>,
     /// Each validation's expression and result (`true` passes).
     pub validations: Vec<(String, Outcome)>,
+    /// A mutating policy's mutations: each one's patch type and what its expression built (the
+    /// JSON patch operations, or the apply configuration), before it is applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mutations: Vec<(String, Outcome)>,
 }
 
-/// Evaluates every variable (in order) and every validation of every policy of the set, using
+/// Evaluates every variable (in order) and every validation or mutation of every policy of the
+/// set (validating, then mutating), using
 /// the first parameter object of each policy's `paramKind`.
 pub fn trace_policies(
     set: &PolicySet,
@@ -73,6 +78,7 @@ pub fn trace_policies(
     let null = cel::null_val();
     set.policies
         .iter()
+        .chain(&set.mutating_policies)
         .map(|policy| {
             let param = policy.spec.param_kind.as_ref().and_then(|kind| {
                 set.params
@@ -100,11 +106,20 @@ pub fn trace_policies(
                     )
                 })
                 .collect();
+            let mutations = policy
+                .mutations
+                .iter()
+                .map(|m| {
+                    let result = env.run(&scope, &m.expression.program, bound.clone());
+                    (m.patch_type.as_str().to_owned(), outcome(result))
+                })
+                .collect();
             PolicyTrace {
                 policy: policy.name.clone(),
                 params: param.map(|p| format!("{}/{}", p.kind, p.name)),
                 variables,
                 validations,
+                mutations,
             }
         })
         .collect()
@@ -179,5 +194,29 @@ mod tests {
             .unwrap();
         assert_eq!(sensitive.1, Outcome::Value(json!(true)));
         assert_eq!(required.validations[0].1, Outcome::Value(json!(false)));
+    }
+
+    #[test]
+    fn a_mutating_policy_is_traced_with_what_its_mutations_build() {
+        let params = crate::policy::Source {
+            name: "p".into(),
+            text: "apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata: {name: default}\nspec:\n  defaultKeys: {europe-west1: projects/kms-central/locations/europe-west1/keyRings/r/cryptoKeys/d}\n".into(),
+        };
+        let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
+        let traces = trace_policies(&set, &service(), None);
+        let default_key = traces
+            .iter()
+            .find(|t| t.policy == "cmek-default-key")
+            .unwrap();
+        assert!(default_key.validations.is_empty());
+        assert_eq!(
+            default_key.mutations,
+            [(
+                "ApplyConfiguration".to_owned(),
+                Outcome::Value(json!({"spec": {"template": {"metadata": {"annotations": {
+                    "run.googleapis.com/encryption-key": "projects/kms-central/locations/europe-west1/keyRings/r/cryptoKeys/d"
+                }}}}}))
+            )]
+        );
     }
 }

@@ -20,7 +20,8 @@ pub struct EvalArgs {
         required_unless_present = "policy"
     )]
     pub expression: Option<String>,
-    /// Instead of an expression: policy files whose variables and validations to show.
+    /// Instead of an expression: policy files whose variables and validations (or mutations) to
+    /// show.
     #[arg(long = "policy", value_name = "FILE", conflicts_with = "expression")]
     pub policy: Vec<PathBuf>,
     /// The manifest (`object`), or - for stdin.
@@ -129,6 +130,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
                 if source.contains('\n') { " ..." } else { "" },
                 show(outcome)
             );
+        }
+        for (i, (patch_type, outcome)) in trace.mutations.iter().enumerate() {
+            println!("  mutations[{i}] {patch_type} => {}", show(outcome));
         }
     }
     Ok(0)
