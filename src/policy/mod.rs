@@ -44,10 +44,18 @@ pub enum PolicyError {
         path: String,
         message: String,
     },
-    #[error("{source_name}:{line}: policy \"{policy}\", {field}: {error}")]
+    /// A compile error at `line` and `column` of the policy file: where the expression went
+    /// wrong when that is known, else (no column) the line of the field, with the position inside
+    /// the expression in the message.
+    #[error(
+        "{source_name}:{line}{}: policy \"{policy}\", {field}: {}",
+        column.map(|c| format!(":{c}")).unwrap_or_default(),
+        if column.is_some() { error.message.clone() } else { error.to_string() }
+    )]
     Compile {
         source_name: String,
         line: u32,
+        column: Option<u32>,
         policy: String,
         field: String,
         #[source]
@@ -550,13 +558,17 @@ fn compile_policy(
                     uses,
                 })
             }
-            Err(error) => Err(PolicyError::Compile {
-                source_name: source.name.clone(),
-                line: doc.root.deepest(&segments).1.line,
-                policy: name.clone(),
-                field,
-                error,
-            }),
+            Err(error) => {
+                let (line, column) = expression_position(source, doc, &segments, &error);
+                Err(PolicyError::Compile {
+                    source_name: source.name.clone(),
+                    line,
+                    column,
+                    policy: name.clone(),
+                    field,
+                    error,
+                })
+            }
         }
     };
     let compile = |field: String, expression: &str, visible: &[&str]| {
@@ -668,6 +680,41 @@ fn compile_policy(
         audit_annotations,
         mutations,
         reinvocation,
+    })
+}
+
+/// Where a compile error is in the policy file: the line and column of the error's position in
+/// the expression, or (when the error has no position, or the scalar cannot be re-read) the line
+/// of the field and no column.
+pub fn expression_position<S: AsRef<str>>(
+    source: &Source,
+    doc: &Document,
+    segments: &[S],
+    error: &CompileError,
+) -> (u32, Option<u32>) {
+    let field_line = doc.root.deepest(segments).1.line;
+    let mapped = error.position.and_then(|(line, column)| {
+        let node = node_at(&doc.root, segments)?;
+        manifest::scalar::position_in_value(&source.text, node.mark, node.as_str()?, line, column)
+    });
+    match mapped {
+        Some(mark) => (mark.line, Some(mark.column)),
+        None => (field_line, None),
+    }
+}
+
+/// The node at `path` (mapping keys and sequence indexes) under `root`.
+pub fn node_at<'a, S: AsRef<str>>(
+    root: &'a manifest::Node,
+    path: &[S],
+) -> Option<&'a manifest::Node> {
+    path.iter().try_fold(root, |node, segment| {
+        let segment = segment.as_ref();
+        match &node.value {
+            manifest::NodeValue::Map(_) => node.get(segment),
+            manifest::NodeValue::Seq(items) => items.get(segment.parse::<usize>().ok()?),
+            manifest::NodeValue::Scalar(_) => None,
+        }
     })
 }
 

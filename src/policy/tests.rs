@@ -57,12 +57,18 @@ fn mistakes_name_the_file_line_policy_and_field() {
             "p.yaml:12: document 0: spec.variabels: unknown field `variabels`",
         ),
         (
-            VALID.replace("expression: variables.a != ''", "expression: variables.a !="),
-            "p.yaml:16: policy \"p\", spec.validations[0].expression: line 1, column 16: Syntax error",
+            VALID.replace(
+                "expression: variables.a != ''",
+                "expression: variables.a !=",
+            ),
+            "p.yaml:16:33: policy \"p\", spec.validations[0].expression: Syntax error",
         ),
         (
-            VALID.replace("expression: object.metadata.name", "expression: objct.metadata.name"),
-            "p.yaml:14: policy \"p\", spec.variables[0].expression: line 1, column 1: unknown variable \"objct\"",
+            VALID.replace(
+                "expression: object.metadata.name",
+                "expression: objct.metadata.name",
+            ),
+            "p.yaml:14:19: policy \"p\", spec.variables[0].expression: unknown variable \"objct\"",
         ),
         (
             VALID.replace("variables.a != ''", "variables.b != ''"),
