@@ -1,5 +1,6 @@
 //! Loading and compiling policies: what is accepted, and how mistakes are reported.
 
+use super::embedded;
 use super::*;
 
 const VALID: &str = "apiVersion: admissionregistration.k8s.io/v1
@@ -133,4 +134,28 @@ fn identical_variable_definitions_share_a_slot() {
     );
     let set = compile(&format!("{VALID}---\n{other}")).unwrap();
     assert_eq!(set.variable_slots, 2);
+}
+
+#[test]
+fn zz_print_costs() {
+    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+    for p in set.policies.iter().chain(&set.mutating_policies) {
+        let all: Vec<&Compiled> =
+            p.variables
+                .iter()
+                .map(|(_, c)| c)
+                .chain(p.match_conditions.iter().map(|(_, c)| c))
+                .chain(p.validations.iter().flat_map(|v| {
+                    std::iter::once(&v.expression).chain(v.message_expression.as_ref())
+                }))
+                .chain(p.audit_annotations.iter().map(|(_, c)| c))
+                .chain(p.mutations.iter().map(|m| &m.expression))
+                .collect();
+        let total: u64 = all.iter().map(|c| c.program.estimate.cost).sum();
+        let max = all.iter().max_by_key(|c| c.program.estimate.cost).unwrap();
+        eprintln!(
+            "COST {}: total {total}, max {} ({})",
+            p.name, max.program.estimate.cost, max.field
+        );
+    }
 }
