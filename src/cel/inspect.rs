@@ -76,8 +76,8 @@ pub struct PathUse {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
     pub paths: Vec<PathUse>,
-    /// Keys tested before being read: `'k' in P` and `has(P.k)`, as (the text of P, k).
-    pub guards: Vec<(String, String)>,
+    /// Keys tested before being read: `'k' in P` and `has(P.k)`, as (P, k).
+    pub guards: Vec<(Path, String)>,
     /// Whether it reads no variable: its value is the same for every request.
     pub constant: bool,
     /// The CEL type of its value, when the syntax alone decides it.
@@ -143,7 +143,7 @@ impl Walk<'_> {
             }
             Expr::Select(select) if select.test => {
                 if let Some(path) = chain(self.source, &select.operand, &self.bound) {
-                    self.facts.guards.push((path.text(), select.field.clone()));
+                    self.facts.guards.push((path.clone(), select.field.clone()));
                     // The node is written at `has(`: the name is after the operand's last one.
                     let after = path
                         .steps
@@ -175,9 +175,7 @@ impl Walk<'_> {
                     }, collection] = call.args.as_slice()
                     {
                         if let Some(path) = chain(self.source, collection, &self.bound) {
-                            self.facts
-                                .guards
-                                .push((path.text(), key.inner().to_owned()));
+                            self.facts.guards.push((path, key.inner().to_owned()));
                         }
                     }
                 }
@@ -471,8 +469,13 @@ mod tests {
     #[test]
     fn guards_constants_types_and_aliases() {
         let f = facts("'k' in object.metadata.labels && has(object.metadata.annotations.x)");
+        let guards: Vec<(String, String)> = f
+            .guards
+            .iter()
+            .map(|(p, k)| (p.text(), k.clone()))
+            .collect();
         assert_eq!(
-            f.guards,
+            guards,
             vec![
                 ("object.metadata.labels".to_owned(), "k".to_owned()),
                 ("object.metadata.annotations".to_owned(), "x".to_owned())

@@ -6,6 +6,7 @@ pub mod check;
 pub mod eval;
 pub mod fix;
 pub mod krm;
+pub mod lint;
 pub mod scan;
 pub mod serve;
 pub mod test;
@@ -33,6 +34,8 @@ pub enum Command {
     /// Write what the mutating policies add (the region's default key) into the files, keeping
     /// every other byte: exit 0 when all is now allowed, 1 when something is still denied.
     Fix(fix::FixArgs),
+    /// Lint policy files: compile errors, unknown fields, unguarded keys, cost, bindings.
+    Lint(lint::LintArgs),
     /// Run as a KRM function (kpt): a ResourceList on stdin, the same with results on stdout.
     Krm(krm::KrmArgs),
     /// Report the CMEK compliance of Cloud Run resources: rate, breakdowns, keys in use.
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Eval(args) => eval::run(args),
         Command::Fix(args) => fix::run(args),
         Command::Krm(args) => krm::run(args),
+        Command::Lint(args) => lint::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run_serve(args),
         Command::Certs(args) => certs::run_certs(args),

@@ -592,7 +592,7 @@ fn invalid(source: &Source, line: u32, message: String) -> PolicyError {
 }
 
 /// Strictly decodes a document into a Kubernetes type, naming the field and line on failure.
-fn decode<T: serde::de::DeserializeOwned>(
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     source: &Source,
     doc: &Document,
 ) -> Result<T, PolicyError> {
