@@ -623,7 +623,13 @@ impl Walk<'_> {
                 }
                 .min(MAX_RANGE);
                 cost = add(cost, n);
-                Shape::list(n, Shape::Scalar)
+                let shape = Shape::list(n, Shape::Scalar);
+                let expr = rebuilt(target_out, args);
+                return Out {
+                    cost,
+                    expr: sized(expr, &shape),
+                    shape,
+                };
             }
             _ if LIST_SCANS.contains(&name.as_str())
                 && matches!(
@@ -714,6 +720,41 @@ impl Walk<'_> {
     fn done(&self, cost: u64, shape: Shape, expr: IdedExpr) -> Out {
         Out { cost, shape, expr }
     }
+}
+
+/// The deepest nesting of calls and comprehensions in a tree.
+pub(super) fn call_depth(e: &IdedExpr) -> usize {
+    let children: Vec<&IdedExpr> = match &e.expr {
+        Expr::Call(c) => c.target.as_deref().into_iter().chain(&c.args).collect(),
+        Expr::Select(s) => vec![&s.operand],
+        Expr::List(l) => l.elements.iter().collect(),
+        Expr::Map(m) => m
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
+                EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Expr::Struct(s) => s
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
+                EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Expr::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        Expr::Literal(_) | Expr::Ident(_) | Expr::Unspecified => Vec::new(),
+    };
+    let own = usize::from(matches!(e.expr, Expr::Call(_) | Expr::Comprehension(_)));
+    own + children.into_iter().map(call_depth).max().unwrap_or(0)
 }
 
 /// How many elements a comprehension's loop step appends to its accumulator, when the step is

@@ -105,12 +105,17 @@ impl Program {
         facts
     }
 
-    /// The character offset of a node's token in the source.
+    /// The character offset of a node's token in the source (the parser's is in bytes).
     fn offset(&self, expr: &IdedExpr) -> usize {
-        self.program
+        let byte = self
+            .program
             .source_info()
             .offset_for(expr.id)
-            .map_or(0, |(start, _)| start as usize)
+            .map_or(0, |(start, _)| start as usize);
+        self.source
+            .char_indices()
+            .take_while(|(i, _)| *i < byte)
+            .count()
     }
 }
 

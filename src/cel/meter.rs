@@ -208,3 +208,263 @@ fn join<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionEr
     charge(Shape::string_units(bytes))?;
     Ok(CowVal::owned(CelString::from(parts.join(separator))))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cel::{to_val, Activation, Environment, Shape, Shapes};
+    use crate::manifest::Node;
+    use serde_json::json;
+
+    fn activation() -> Activation {
+        let mut activation = Activation::default();
+        let object = json!({
+            "big": "a".repeat(1_000_000),
+            "names": ["a", "bb", "ccc"],
+            "labels": {"team": "x", "owner": "y"},
+        });
+        activation.set("object", to_val(&Node::from_json(&object)));
+        activation
+    }
+
+    /// Evaluates with a budget: the result as JSON, or the error.
+    fn run(source: &str, budget: u64) -> Result<serde_json::Value, String> {
+        let env = Environment::new().with_budget(budget);
+        let program = env.compile(source, &[]).map_err(|e| e.to_string())?;
+        let scope = env.scope(&activation());
+        let value = env.run(&scope, &program, Vec::new()).map_err(|e| e.0)?;
+        crate::cel::to_json(&*value).map_err(|e| e.0)
+    }
+
+    /// Hostile expressions: each ends with a clear error (at compile time, or when it has spent
+    /// its budget), never a crash, a stack overflow or a hang. Bounded by the budget, not time.
+    #[test]
+    fn hostile_expressions_stop_with_a_clear_error() {
+        let budget = 100_000;
+        let list: String = format!("[{}]", vec!["1"; 1000].join(","));
+        let doubling = (0..30).fold("'aaaaaaaaaaaaaaaa'".to_owned(), |inner, i| {
+            format!("cel.bind(v{i}, {inner}, v{i} + v{i})")
+        });
+        let quote = |n| {
+            (0..n).fold("'\"'".to_owned(), |inner, _| {
+                format!("strings.quote({inner})")
+            })
+        };
+        let (quoting, deep_quoting) = (quote(20), quote(30));
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "nested comprehensions over big ranges",
+                "lists.range(100000).all(x, lists.range(100000).all(y, x != y || true))".into(),
+                "exceeded its cost budget",
+            ),
+            (
+                "three nested comprehensions over a 1000-element literal",
+                format!("{list}.all(x, {list}.all(y, {list}.all(z, true)))"),
+                "exceeded its cost budget",
+            ),
+            (
+                "a big range sorted",
+                "lists.range(1000000).sort().size() > 0".into(),
+                "exceeded its cost budget",
+            ),
+            (
+                "a filter over a big range",
+                "lists.range(1000000).filter(x, true).size()".into(),
+                "exceeded its cost budget",
+            ),
+            (
+                "two-variable comprehension over a big range",
+                "lists.range(200000).transformMap(i, v, v).size()".into(),
+                "exceeded its cost budget",
+            ),
+            (
+                "string doubling 30 times",
+                format!("size({doubling})"),
+                "exceeded its cost budget",
+            ),
+            (
+                "quoting 20 times",
+                format!("size({quoting})"),
+                "exceeded its cost budget",
+            ),
+            (
+                "quoting 30 times: too deep once metered",
+                format!("size({deep_quoting})"),
+                "nests calls and comprehensions deeper than",
+            ),
+            (
+                "replace that multiplies a string",
+                format!("size(object.big.replace('a', '{}'))", "b".repeat(100)),
+                "exceeded its cost budget",
+            ),
+            (
+                "join with a big separator",
+                "size(lists.range(5000).map(x, '').join(object.big))".into(),
+                "exceeded its cost budget",
+            ),
+            (
+                "a list of copies of a big string",
+                format!("size([{}])", vec!["object.big"; 50].join(", ")),
+                "exceeded its cost budget",
+            ),
+            (
+                "a big string concatenated with itself in a loop",
+                "lists.range(100).map(i, object.big + object.big).size()".into(),
+                "exceeded its cost budget",
+            ),
+            (
+                "exists, which would swallow an error, still fails",
+                "lists.range(2).exists(i, i == 1 || lists.range(1000000).size() > 0)".into(),
+                "exceeded its cost budget",
+            ),
+            (
+                "deeply nested brackets",
+                format!("{}1{}", "(".repeat(200), ")".repeat(200)),
+                "nests brackets deeper than",
+            ),
+            (
+                "a huge expression",
+                vec!["1"; 10_000].join(" + "),
+                "longer than",
+            ),
+            (
+                "a long chain",
+                format!("object{}", ".a".repeat(500)),
+                "nested deeper than",
+            ),
+        ];
+        let mut failed = Vec::new();
+        for (name, source, expected) in &cases {
+            match run(source, budget) {
+                Err(e) if e.contains(expected) => {}
+                other => failed.push(format!("{name}: {other:?}, expected {expected:?}")),
+            }
+        }
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+
+    /// The deepest metered trees accepted evaluate on a 2 MiB (test thread) stack.
+    #[test]
+    fn the_deepest_metered_trees_evaluate() {
+        let nest = |n: usize, open: &str, close: &str| {
+            format!("{}'\"'{}", open.repeat(n), close.repeat(n))
+        };
+        let sources = [
+            nest(23, "strings.quote(", ")"),
+            format!("size({})", nest(23, "strings.quote(", ")")),
+            format!("{}true{}", "[1].all(x, ".repeat(23), ")".repeat(23)),
+            (0..31).fold("object".to_owned(), |inner, i| {
+                format!("cel.bind(v{i}, {inner}, v{i})")
+            }),
+        ];
+        let env = Environment::new();
+        for source in sources {
+            let program = env
+                .compile(&source, &[])
+                .unwrap_or_else(|e| panic!("{source:.40}: {e}"));
+            let _ = env.evaluate(&program, &activation());
+        }
+    }
+
+    /// What the meter counts at run time never exceeds the static estimate, on an input within
+    /// the shapes the estimate assumed.
+    #[test]
+    fn runtime_cost_stays_within_the_estimate() {
+        let env = Environment::new();
+        let object = json!({
+            "names": ["a", "bb", "ccc"],
+            "labels": {"team": "x", "owner": "y"},
+            "text": "hello world",
+        });
+        let mut activation = Activation::default();
+        activation.set("object", to_val(&Node::from_json(&object)));
+        let mut shapes = Shapes::unknown();
+        shapes.object = Shape::of_node(&Node::from_json(&object));
+        let scope = env.scope(&activation);
+        let sources = [
+            "object.names.all(n, n.size() < 5)",
+            "object.names.map(n, n + '!').join(',')",
+            "object.names.exists(a, object.names.exists(b, a + b == 'abb'))",
+            "object.labels.all(k, object.labels[k] != '')",
+            "object.text.replace('o', '0').split(' ')",
+            "[object.text, object.text + object.text].filter(t, t.size() > 3)",
+            "lists.range(50).map(i, [i, i * 2]).size()",
+            "cel.bind(t, object.text + object.text, t + t)",
+        ];
+        for source in sources {
+            let mut program = env.compile(source, &[]).unwrap();
+            let estimate = program.meter(&shapes).cost;
+            let (result, spent) = env.run_metered(&scope, &program, Vec::new());
+            assert!(result.is_ok(), "{source}: {:?}", result.err());
+            assert!(
+                spent <= estimate,
+                "{source}: spent {spent}, estimated {estimate}"
+            );
+        }
+    }
+
+    /// The metered `replace` and `join` give what the crate's give.
+    #[test]
+    fn metered_functions_give_the_same_results() {
+        // (the crate's, on literals; ours, on a value read from the object ('x'); the result)
+        let cases = [
+            (
+                "'xbanana'.replace('a', 'o')",
+                "(object.labels.team + 'banana').replace('a', 'o')",
+                "xbonono",
+            ),
+            (
+                "'xbanana'.replace('a', 'o', 2)",
+                "(object.labels.team + 'banana').replace('a', 'o', 2)",
+                "xbonona",
+            ),
+            (
+                "'xbanana'.replace('a', 'o', -1)",
+                "(object.labels.team + 'banana').replace('a', 'o', -1)",
+                "xbonono",
+            ),
+            (
+                "'xb'.replace('', '-')",
+                "(object.labels.team + 'b').replace('', '-')",
+                "-x-b-",
+            ),
+            (
+                "['x', 'b', 'c'].join()",
+                "[object.labels.team, 'b', 'c'].join()",
+                "xbc",
+            ),
+            (
+                "['x', 'b', 'c'].join('; ')",
+                "['x', 'b', 'c'].join(object.labels.team)",
+                "xxbxc",
+            ),
+            (
+                "[].join(',')",
+                "object.names.filter(n, false).join(',')",
+                "",
+            ),
+        ];
+        for (plain, metered, expected) in cases {
+            let program = Environment::new().compile(metered, &[]).unwrap();
+            let text = format!("{:?}", program.metered);
+            assert!(
+                text.contains("@cost.replace") || text.contains("@cost.join"),
+                "{metered}"
+            );
+            if plain.contains("'; '") {
+                assert_eq!(run(plain, 1000), Ok(json!("x; b; c")), "{plain}");
+            } else {
+                assert_eq!(run(plain, 1000), Ok(json!(expected)), "{plain}");
+            }
+            assert_eq!(run(metered, 1000), Ok(json!(expected)), "{metered}");
+        }
+        let program = Environment::new()
+            .compile("object.labels.team.replace('x', 'y')", &[])
+            .unwrap();
+        assert!(format!("{:?}", program.metered).contains("@cost.replace"));
+        assert!(run("object.labels.team.replace(1, 'y')", 1000)
+            .unwrap_err()
+            .contains("replace"));
+        let error = run("[1, 2].join(object.labels.team)", 1000).unwrap_err();
+        assert!(error.contains("join"), "{error}");
+    }
+}

@@ -254,6 +254,8 @@ pub fn lint(sources: &[Source], options: &LintOptions) -> Vec<Finding> {
 /// Sorts a document into policies, bindings and parameter candidates; one that does not decode
 /// is a finding.
 fn classify<'a>(doc: Doc<'a>, loaded: &mut Loaded<'a>, findings: &mut Vec<Finding>) {
+    // The column of the deepest key of a decode error's path that exists, on its line.
+    let root = doc.doc.root.clone();
     let decode_error = |error: PolicyError| match error {
         PolicyError::Decode {
             source_name,
@@ -261,12 +263,16 @@ fn classify<'a>(doc: Doc<'a>, loaded: &mut Loaded<'a>, findings: &mut Vec<Findin
             path,
             message,
             ..
-        } => finding(
-            &source_name,
-            (line, 1),
-            "decode",
-            format!("{path}: {message}"),
-        ),
+        } => {
+            let mark = root.deepest(&expressions::segments(&path)).1;
+            let column = if mark.line == line { mark.column } else { 1 };
+            finding(
+                &source_name,
+                (line, column),
+                "decode",
+                format!("{path}: {message}"),
+            )
+        }
         other => load_finding(&other),
     };
     match (doc.doc.group(), doc.doc.kind.as_str()) {
