@@ -5,6 +5,7 @@ mod cli;
 mod fix;
 mod golden;
 mod kpt;
+mod lint;
 mod sarif;
 mod scan;
 mod server;

@@ -136,10 +136,14 @@ fn sized(expr: IdedExpr, shape: &Shape) -> IdedExpr {
     }
 }
 
-/// The shape of `a + b`.
+/// The shape of `a + b`: an unknown operand is as large as a request can make it, and the sum
+/// of two is larger still.
 fn concatenation(a: &Shape, b: &Shape) -> Shape {
     match (a, b) {
         (Shape::String(x), Shape::String(y)) => Shape::String(add(*x, *y)),
+        (Shape::String(_) | Shape::Unknown, Shape::String(_) | Shape::Unknown) => {
+            Shape::String(add(a.text_bytes(), b.text_bytes()))
+        }
         (
             Shape::List {
                 max: x, item: i, ..

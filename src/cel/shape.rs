@@ -23,6 +23,15 @@ pub const BYTES_PER_UNIT: u64 = 10;
 /// a slash and a 63-byte name).
 pub const UNBOUNDED_KEY_BYTES: u64 = 317;
 
+/// A cost for messages: the number, or (saturated) that it is past counting.
+pub fn cost_text(cost: u64) -> String {
+    if cost == u64::MAX {
+        format!("over {}", u64::MAX)
+    } else {
+        cost.to_string()
+    }
+}
+
 /// The largest a value can be.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Shape {

@@ -157,10 +157,9 @@ impl<'a> Context<'a> {
                                 step.offset,
                                 "unguarded-key",
                                 format!(
-                                    "{}: key \"{}\" is read without a guard, and the evaluation fails when it is absent: test it first (has(), '{}' in ...) or read it as optional ([?'{}'], .?)",
+                                    "{}: {}['{}'] is read without a guard, and fails when the key is absent: test it first (has(), `in`) or read it as optional ([?'...'], .?)",
                                     self.subject(expression),
-                                    step.name,
-                                    step.name,
+                                    path.prefix(i).text(),
                                     step.name
                                 ),
                             ));

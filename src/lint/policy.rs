@@ -2,6 +2,7 @@
 
 use super::expressions::{self, Expression, Role};
 use super::{schema, Doc, Finding, LintOptions, Loaded};
+use crate::cel::shape::cost_text;
 use crate::cel::{Environment, Purpose};
 use crate::policy::types::{
     MutatingAdmissionPolicy, ObjectMeta, ParamKind, PolicySpec, ValidatingAdmissionPolicy,
@@ -258,7 +259,7 @@ fn cost(
                     "policy \"{}\", {}: estimated cost {} is over the limit of {} per expression",
                     policy.name(),
                     expression.field,
-                    estimate.cost,
+                    cost_text(estimate.cost),
                     options.max_expression_cost
                 ),
             ));
@@ -269,8 +270,9 @@ fn cost(
             (policy.doc.doc.line, 1),
             "cost",
             format!(
-                "policy \"{}\": estimated cost {total} (all its expressions) is over the limit of {} per policy",
+                "policy \"{}\": estimated cost {} (all its expressions) is over the limit of {} per policy",
                 policy.name(),
+                cost_text(total),
                 options.max_policy_cost
             ),
         ));
@@ -320,7 +322,7 @@ pub(crate) fn lint_bindings(loaded: &Loaded<'_>, findings: &mut Vec<Finding>) {
                 doc.key_position(&["spec", "policyName"]),
                 "param-ref",
                 format!(
-                    "binding \"{name}\" has no paramRef, but policy \"{policy_name}\" has paramKind {} {}: the policy fails on every request it matches",
+                    "binding \"{name}\" has no paramRef, but policy \"{policy_name}\" has paramKind {} {}: evaluating it is an error on every request it matches (its failurePolicy decides)",
                     kind.api_version, kind.kind
                 ),
             )),

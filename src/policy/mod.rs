@@ -97,8 +97,9 @@ pub enum PolicyError {
     /// An expression (`field`) or a whole policy (no field) whose estimated cost is over its
     /// limit.
     #[error(
-        "{source_name}:{line}: policy \"{policy}\"{}: estimated cost {cost} is over the limit of {limit} (see docs/lint.md for the cost model)",
-        field.as_ref().map(|f| format!(", {f}")).unwrap_or_default()
+        "{source_name}:{line}: policy \"{policy}\"{}: estimated cost {} is over the limit of {limit} (see docs/lint.md for the cost model)",
+        field.as_ref().map(|f| format!(", {f}")).unwrap_or_default(),
+        crate::cel::shape::cost_text(*cost)
     )]
     Cost {
         source_name: String,
