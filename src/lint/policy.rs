@@ -169,12 +169,7 @@ pub(crate) fn lint_policy(
 fn unused_variables(policy: &PolicyDoc<'_>, compiled: &[Expression], findings: &mut Vec<Finding>) {
     for (i, variable) in policy.spec.variables.iter().enumerate() {
         let used = compiled.iter().any(|e| {
-            e.role != Role::Variable(i)
-                && e.program
-                    .analysis
-                    .variables
-                    .iter()
-                    .any(|v| *v == variable.name)
+            e.role != Role::Variable(i) && e.program.analysis.variables.contains(&variable.name)
         });
         let compiles = compiled.iter().any(|e| e.role == Role::Variable(i));
         if !used && compiles {

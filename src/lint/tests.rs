@@ -265,3 +265,12 @@ fn exit_codes() {
     assert_eq!(exit_code(&[warning, error.clone()], false), 1);
     assert_eq!(error.to_string(), "p.yaml:1:1: error:  [unused-variable]");
 }
+
+#[test]
+fn docs_list_every_rule_with_its_severity() {
+    let docs = include_str!("../../docs/lint.md");
+    for rule in RULES {
+        let row = format!("| `{}` | {} |", rule.id, rule.severity.as_str());
+        assert!(docs.contains(&row), "docs/lint.md lacks the row {row}");
+    }
+}
