@@ -61,6 +61,9 @@ pub(crate) struct Context<'a> {
     aliases: Vec<Option<Path>>,
     /// Keys the match conditions guard, resolved.
     condition_guards: Vec<(String, String)>,
+    /// For each variable, the keys it guards (and those it uses do): `variables.hasOwner` guards
+    /// what `has(object.metadata.labels.owner)` does.
+    variable_guards: Vec<Vec<(String, String)>>,
 }
 
 impl<'a> Context<'a> {
@@ -76,6 +79,7 @@ impl<'a> Context<'a> {
             env,
             aliases: vec![None; policy.spec.variables.len()],
             condition_guards: Vec::new(),
+            variable_guards: vec![Vec::new(); policy.spec.variables.len()],
         };
         for expression in compiled {
             if let Role::Variable(i) = expression.role {
@@ -87,11 +91,32 @@ impl<'a> Context<'a> {
                     .map(|(path, _)| path);
             }
         }
+        for expression in compiled {
+            if let Role::Variable(i) = expression.role {
+                let mut guards = context.guards(&expression.facts);
+                guards.extend(context.used_variable_guards(expression));
+                context.variable_guards[i] = guards;
+            }
+        }
         for expression in compiled.iter().filter(|e| e.role == Role::MatchCondition) {
-            let guards = context.guards(&expression.facts);
+            let mut guards = context.guards(&expression.facts);
+            guards.extend(context.used_variable_guards(expression));
             context.condition_guards.extend(guards);
         }
         context
+    }
+
+    /// The keys guarded by the variables an expression uses.
+    fn used_variable_guards(&self, expression: &Expression) -> Vec<(String, String)> {
+        let names = &self.policy.spec.variables;
+        expression
+            .program
+            .analysis
+            .variables
+            .iter()
+            .filter_map(|used| names.iter().position(|v| v.name == *used))
+            .flat_map(|i| self.variable_guards[i].iter().cloned())
+            .collect()
     }
 
     /// A path with `variables.NAME` replaced by what the variable stands for, and how many of
@@ -122,7 +147,8 @@ impl<'a> Context<'a> {
 
     /// Applies the expression rules to one expression.
     pub fn check(&self, expression: &Expression, findings: &mut Vec<Finding>) {
-        let guards = self.guards(&expression.facts);
+        let mut guards = self.guards(&expression.facts);
+        guards.extend(self.used_variable_guards(expression));
         for used in &expression.facts.paths {
             let Some((path, inherited)) = self.resolve(&used.path) else {
                 continue;

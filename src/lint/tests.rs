@@ -139,6 +139,18 @@ fn each_rule_at_its_line_and_column() {
             &[],
         ),
         (
+            "unguarded-key: guarded by a variable the expression uses",
+            policy(
+                "  variables:
+    - name: owned
+      expression: has(object.metadata.labels.owner)
+  validations:
+    - expression: variables.owned && object.metadata.labels.owner != ''
+",
+            ) + BINDING,
+            &[],
+        ),
+        (
             "expression-type: a message that is not a string, a validation that is not a bool",
             policy(
                 "  validations:

@@ -91,7 +91,7 @@ pub enum PolicyError {
         column: Option<u32>,
         policy: String,
         field: String,
-        #[source]
+        /// Not a `#[source]`: the message already says it (a chain would repeat it).
         error: CompileError,
     },
     /// An expression (`field`) or a whole policy (no field) whose estimated cost is over its
