@@ -122,7 +122,10 @@ spec:
         b"",
     )
     .expect_code(2)
-    .stderr_has("policy.yaml:10: policy \"broken\", spec.validations[0].expression");
+    // The line and column in the policy file: just past the end of the expression.
+    .stderr_has(
+        "error: cannot load the policies: policy.yaml:10:42: policy \"broken\", spec.validations[0].expression: Syntax error: mismatched input '<EOF>'",
+    );
 }
 
 #[test]

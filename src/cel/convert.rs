@@ -168,6 +168,11 @@ macro_rules! shared_container {
                 BuiltinRef::$variant(&*self.0)
             }
 
+            /// Lets the cost meter tell a shared container (1 unit to copy) from a built one.
+            fn as_any(&self) -> Option<&dyn std::any::Any> {
+                Some(self)
+            }
+
             fn into_builtin<'w>(self: Box<Self>) -> Option<Builtin<'w>>
             where
                 Self: 'w,
@@ -177,6 +182,8 @@ macro_rules! shared_container {
                 ))
             }
         }
+
+        impl cel::common::value::StaticVal for $name {}
 
         impl Indexer for $name {
             fn get<'b, 'w>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'w>, ExecutionError>

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod fix;
 pub mod gcloud;
 pub mod krm;
+pub mod lint;
 pub mod scan;
 pub mod serve;
 pub mod test;
@@ -37,6 +38,8 @@ pub enum Command {
     /// Check FILE, then run `gcloud run services|jobs|worker-pools replace FILE ...` only if it is
     /// allowed: exit 1 (gcloud not run) when denied, else gcloud's exit code.
     Gcloud(gcloud::GcloudArgs),
+    /// Lint policy files: compile errors, unknown fields, unguarded keys, cost, bindings.
+    Lint(lint::LintArgs),
     /// Run as a KRM function (kpt): a ResourceList on stdin, the same with results on stdout.
     Krm(krm::KrmArgs),
     /// Report the CMEK compliance of Cloud Run resources: rate, breakdowns, keys in use.
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Fix(args) => fix::run(args),
         Command::Gcloud(args) => gcloud::run(args),
         Command::Krm(args) => krm::run(args),
+        Command::Lint(args) => lint::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run_serve(*args),
         Command::Certs(args) => certs::run_certs(args),

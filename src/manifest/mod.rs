@@ -6,6 +6,7 @@
 //! it is never skipped.
 
 pub mod node;
+pub mod scalar;
 pub mod shape;
 pub mod yaml;
 

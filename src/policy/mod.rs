@@ -10,7 +10,7 @@ pub mod load;
 pub mod matching;
 pub mod types;
 
-use crate::cel::{CompileError, Environment, Program, Purpose};
+use crate::cel::{CompileError, Environment, Program, Purpose, Shape, Shapes};
 use crate::manifest::{self, Document, ManifestError, ReadLimits};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use types::*;
@@ -20,6 +20,39 @@ pub const POLICY_GROUP: &str = "admissionregistration.k8s.io";
 pub const FIELD_ANNOTATION: &str = "cmek-gate.dev/field";
 /// The same, one field per validation, comma-separated.
 pub const FIELDS_ANNOTATION: &str = "cmek-gate.dev/fields";
+
+/// The default limit of a policy's estimated cost: every expression's, each variable once
+/// (Kubernetes' `StaticEstimatedCRDCostLimit`; see `docs/lint.md`).
+pub const DEFAULT_MAX_POLICY_COST: u64 = 100_000_000;
+
+/// Limits applied when compiling a policy set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// The most an expression's estimated cost may be; also the cost units one evaluation of
+    /// one expression may spend at run time.
+    pub max_expression_cost: u64,
+    /// The most a policy's estimated cost may be (all its expressions).
+    pub max_policy_cost: u64,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            max_expression_cost: crate::cel::DEFAULT_MAX_EXPRESSION_COST,
+            max_policy_cost: DEFAULT_MAX_POLICY_COST,
+        }
+    }
+}
+
+impl CompileOptions {
+    /// No limit at load (the runtime budget stays the default): to estimate without refusing.
+    pub fn unlimited() -> CompileOptions {
+        CompileOptions {
+            max_policy_cost: u64::MAX,
+            max_expression_cost: u64::MAX,
+        }
+    }
+}
 
 /// A policy source: its name (a path, or `<embedded>/...`) and its text.
 #[derive(Debug, Clone)]
@@ -44,14 +77,37 @@ pub enum PolicyError {
         path: String,
         message: String,
     },
-    #[error("{source_name}:{line}: policy \"{policy}\", {field}: {error}")]
+    /// A compile error at `line` and `column` of the policy file: where the expression went
+    /// wrong when that is known, else (no column) the line of the field, with the position inside
+    /// the expression in the message.
+    #[error(
+        "{source_name}:{line}{}: policy \"{policy}\", {field}: {}",
+        column.map(|c| format!(":{c}")).unwrap_or_default(),
+        if column.is_some() { error.message.clone() } else { error.to_string() }
+    )]
     Compile {
         source_name: String,
         line: u32,
+        column: Option<u32>,
         policy: String,
         field: String,
-        #[source]
+        /// Not a `#[source]`: the message already says it (a chain would repeat it).
         error: CompileError,
+    },
+    /// An expression (`field`) or a whole policy (no field) whose estimated cost is over its
+    /// limit.
+    #[error(
+        "{source_name}:{line}: policy \"{policy}\"{}: estimated cost {} is over the limit of {limit} (see docs/lint.md for the cost model)",
+        field.as_ref().map(|f| format!(", {f}")).unwrap_or_default(),
+        crate::cel::shape::cost_text(*cost)
+    )]
+    Cost {
+        source_name: String,
+        line: u32,
+        policy: String,
+        field: Option<String>,
+        cost: u64,
+        limit: u64,
     },
     #[error("{source_name}:{line}: {message}")]
     Invalid {
@@ -71,6 +127,8 @@ pub struct Compiled {
     pub field: String,
     /// The policy's variables it uses (`variables.NAME`), as indexes into its `variables`.
     pub uses: Vec<usize>,
+    /// The line of the field in the policy file.
+    pub line: u32,
 }
 
 #[derive(Debug)]
@@ -177,7 +235,21 @@ impl PolicySet {
     /// Parses and compiles policy sources. `params` sources hold parameter objects; a parameter
     /// object there replaces one of the same kind, namespace and name from `policies`.
     pub fn compile(policies: &[Source], params: &[Source]) -> Result<PolicySet, PolicyError> {
-        let env = Environment::new();
+        PolicySet::compile_with(policies, params, &CompileOptions::default())
+    }
+
+    /// [`PolicySet::compile`] with other limits: a policy whose estimated cost is over them is
+    /// refused, and each evaluation of an expression may spend `max_expression_cost` units.
+    pub fn compile_with(
+        policies: &[Source],
+        params: &[Source],
+        options: &CompileOptions,
+    ) -> Result<PolicySet, PolicyError> {
+        let budget = match options.max_expression_cost {
+            u64::MAX => crate::cel::DEFAULT_MAX_EXPRESSION_COST,
+            limit => limit,
+        };
+        let env = Environment::new().with_budget(budget);
         let mut set = PolicySet {
             env,
             policies: Vec::new(),
@@ -201,7 +273,67 @@ impl PolicySet {
         }
         set.resolve(pending_params, override_params)?;
         set.assign_variable_slots();
+        set.estimate_costs(options)?;
         Ok(set)
+    }
+
+    /// Estimates every expression's cost with the shapes its policy knows (the schemas of the
+    /// kinds it matches, its parameters as loaded), meters what they leave unbounded, and
+    /// refuses what is over the limits.
+    fn estimate_costs(&mut self, options: &CompileOptions) -> Result<(), PolicyError> {
+        let params = &self.params;
+        for policy in self.policies.iter_mut().chain(&mut self.mutating_policies) {
+            let mut shapes = root_shapes(
+                policy.spec.match_constraints.as_ref(),
+                policy.spec.param_kind.as_ref(),
+                params
+                    .iter()
+                    .map(|p| (p.api_version.as_str(), p.kind.as_str(), &p.root)),
+            );
+            let mut total: u64 = 0;
+            let mut check = |compiled: &mut Compiled, shapes: &Shapes| {
+                let estimate = compiled.program.meter(shapes).clone();
+                total = total.saturating_add(estimate.cost);
+                if estimate.cost > options.max_expression_cost {
+                    return Err(PolicyError::Cost {
+                        source_name: policy.source_name.clone(),
+                        line: compiled.line,
+                        policy: policy.name.clone(),
+                        field: Some(compiled.field.clone()),
+                        cost: estimate.cost,
+                        limit: options.max_expression_cost,
+                    });
+                }
+                Ok(estimate.shape)
+            };
+            for (name, compiled) in &mut policy.variables {
+                let shape = check(compiled, &shapes)?;
+                shapes.variables.push((name.to_string(), shape));
+            }
+            let others = policy
+                .match_conditions
+                .iter_mut()
+                .map(|(_, c)| c)
+                .chain(policy.validations.iter_mut().flat_map(|v| {
+                    std::iter::once(&mut v.expression).chain(v.message_expression.as_mut())
+                }))
+                .chain(policy.audit_annotations.iter_mut().map(|(_, c)| c))
+                .chain(policy.mutations.iter_mut().map(|m| &mut m.expression));
+            for compiled in others {
+                check(compiled, &shapes)?;
+            }
+            if total > options.max_policy_cost {
+                return Err(PolicyError::Cost {
+                    source_name: policy.source_name.clone(),
+                    line: policy.line,
+                    policy: policy.name.clone(),
+                    field: None,
+                    cost: total,
+                    limit: options.max_policy_cost,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn add_document(
@@ -461,7 +593,7 @@ fn invalid(source: &Source, line: u32, message: String) -> PolicyError {
 }
 
 /// Strictly decodes a document into a Kubernetes type, naming the field and line on failure.
-fn decode<T: serde::de::DeserializeOwned>(
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     source: &Source,
     doc: &Document,
 ) -> Result<T, PolicyError> {
@@ -546,17 +678,22 @@ fn compile_policy(
                     .collect();
                 Ok(Compiled {
                     program,
+                    line: doc.root.deepest(&segments).1.line,
                     field,
                     uses,
                 })
             }
-            Err(error) => Err(PolicyError::Compile {
-                source_name: source.name.clone(),
-                line: doc.root.deepest(&segments).1.line,
-                policy: name.clone(),
-                field,
-                error,
-            }),
+            Err(error) => {
+                let (line, column) = expression_position(source, doc, &segments, &error);
+                Err(PolicyError::Compile {
+                    source_name: source.name.clone(),
+                    line,
+                    column,
+                    policy: name.clone(),
+                    field,
+                    error,
+                })
+            }
         }
     };
     let compile = |field: String, expression: &str, visible: &[&str]| {
@@ -668,6 +805,80 @@ fn compile_policy(
         audit_annotations,
         mutations,
         reinvocation,
+    })
+}
+
+/// The shapes a policy's expressions read: `object` (and `oldObject`) by the schemas of the kinds
+/// its match constraints select (unknown when one has none), `params` by the parameter objects
+/// of its `paramKind` (`null` when there is none), `namespaceObject` as a Namespace.
+pub fn root_shapes<'a>(
+    constraints: Option<&MatchResources>,
+    param_kind: Option<&ParamKind>,
+    params: impl Iterator<Item = (&'a str, &'a str, &'a manifest::Node)>,
+) -> Shapes {
+    let object = crate::lint::schema::for_match(constraints).map_or(Shape::Unknown, |s| s.shape());
+    let params = match param_kind {
+        Some(kind) => params
+            .filter(|(api_version, k, _)| *api_version == kind.api_version && *k == kind.kind)
+            .map(|(_, _, node)| Shape::of_node(node))
+            .fold(Shape::Null, |acc, s| acc.join(&s)),
+        None => Shape::Null,
+    };
+    let mut namespace = std::collections::BTreeMap::new();
+    namespace.insert("apiVersion".to_owned(), Shape::String(2));
+    namespace.insert("kind".to_owned(), Shape::String(9));
+    namespace.insert(
+        "metadata".to_owned(),
+        crate::lint::schema::object_meta().shape(),
+    );
+    Shapes {
+        old_object: object.clone(),
+        object,
+        params,
+        request: Shape::Unknown,
+        namespace_object: Shape::Map {
+            max: 5,
+            key: 10,
+            fields: std::sync::Arc::new(namespace),
+            other: Some(std::sync::Arc::new(Shape::Unknown)),
+            shared: true,
+        },
+        variables: Vec::new(),
+    }
+}
+
+/// Where a compile error is in the policy file: the line and column of the error's position in
+/// the expression, or (when the error has no position, or the scalar cannot be re-read) the line
+/// of the field and no column.
+pub fn expression_position<S: AsRef<str>>(
+    source: &Source,
+    doc: &Document,
+    segments: &[S],
+    error: &CompileError,
+) -> (u32, Option<u32>) {
+    let field_line = doc.root.deepest(segments).1.line;
+    let mapped = error.position.and_then(|(line, column)| {
+        let node = node_at(&doc.root, segments)?;
+        manifest::scalar::position_in_value(&source.text, node.mark, node.as_str()?, line, column)
+    });
+    match mapped {
+        Some(mark) => (mark.line, Some(mark.column)),
+        None => (field_line, None),
+    }
+}
+
+/// The node at `path` (mapping keys and sequence indexes) under `root`.
+pub fn node_at<'a, S: AsRef<str>>(
+    root: &'a manifest::Node,
+    path: &[S],
+) -> Option<&'a manifest::Node> {
+    path.iter().try_fold(root, |node, segment| {
+        let segment = segment.as_ref();
+        match &node.value {
+            manifest::NodeValue::Map(_) => node.get(segment),
+            manifest::NodeValue::Seq(items) => items.get(segment.parse::<usize>().ok()?),
+            manifest::NodeValue::Scalar(_) => None,
+        }
     })
 }
 

@@ -1,5 +1,6 @@
 //! Loading and compiling policies: what is accepted, and how mistakes are reported.
 
+use super::embedded;
 use super::*;
 
 const VALID: &str = "apiVersion: admissionregistration.k8s.io/v1
@@ -57,12 +58,18 @@ fn mistakes_name_the_file_line_policy_and_field() {
             "p.yaml:12: document 0: spec.variabels: unknown field `variabels`",
         ),
         (
-            VALID.replace("expression: variables.a != ''", "expression: variables.a !="),
-            "p.yaml:16: policy \"p\", spec.validations[0].expression: line 1, column 16: Syntax error",
+            VALID.replace(
+                "expression: variables.a != ''",
+                "expression: variables.a !=",
+            ),
+            "p.yaml:16:33: policy \"p\", spec.validations[0].expression: Syntax error",
         ),
         (
-            VALID.replace("expression: object.metadata.name", "expression: objct.metadata.name"),
-            "p.yaml:14: policy \"p\", spec.variables[0].expression: line 1, column 1: unknown variable \"objct\"",
+            VALID.replace(
+                "expression: object.metadata.name",
+                "expression: objct.metadata.name",
+            ),
+            "p.yaml:14:19: policy \"p\", spec.variables[0].expression: unknown variable \"objct\"",
         ),
         (
             VALID.replace("variables.a != ''", "variables.b != ''"),
@@ -127,4 +134,62 @@ fn identical_variable_definitions_share_a_slot() {
     );
     let set = compile(&format!("{VALID}---\n{other}")).unwrap();
     assert_eq!(set.variable_slots, 2);
+}
+
+/// Every shipped policy is far below the cost limits (docs/lint.md gives these numbers).
+#[test]
+fn the_shipped_library_is_far_below_the_cost_limits() {
+    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+    for p in set.policies.iter().chain(&set.mutating_policies) {
+        let costs: Vec<u64> =
+            p.variables
+                .iter()
+                .map(|(_, c)| c)
+                .chain(p.match_conditions.iter().map(|(_, c)| c))
+                .chain(p.validations.iter().flat_map(|v| {
+                    std::iter::once(&v.expression).chain(v.message_expression.as_ref())
+                }))
+                .chain(p.audit_annotations.iter().map(|(_, c)| c))
+                .chain(p.mutations.iter().map(|m| &m.expression))
+                .map(|c| c.program.estimate.cost)
+                .collect();
+        let total: u64 = costs.iter().sum();
+        assert!(total < 1_500_000, "{}: {total}", p.name);
+        assert!(costs.iter().all(|c| *c < 400_000), "{}: {costs:?}", p.name);
+    }
+}
+
+#[test]
+fn policies_over_the_cost_limits_are_refused_with_the_field() {
+    let nested = VALID.replace(
+        "expression: variables.a != ''",
+        "expression: object.spec.list.all(x, object.spec.list.all(y, x == y))",
+    );
+    let sources = [Source {
+        name: "p.yaml".into(),
+        text: nested,
+    }];
+    let error = PolicySet::compile(&sources, &[]).unwrap_err().to_string();
+    assert!(
+        error.starts_with(
+            "p.yaml:16: policy \"p\", spec.validations[0].expression: estimated cost "
+        ),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("is over the limit of 10000000 (see docs/lint.md for the cost model)"),
+        "{error}"
+    );
+    let tight = CompileOptions {
+        max_expression_cost: u64::MAX - 1,
+        max_policy_cost: 100,
+    };
+    let error = PolicySet::compile_with(&sources, &[], &tight)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("p.yaml:1: policy \"p\": estimated cost "),
+        "{error}"
+    );
+    assert!(PolicySet::compile_with(&sources, &[], &CompileOptions::unlimited()).is_ok());
 }

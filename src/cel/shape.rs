@@ -1,0 +1,348 @@
+//! What the cost estimate knows of a value: the largest it can be. Pure.
+//!
+//! A [`Shape`] is an upper bound: a string's longest length in bytes, a list's or map's most
+//! entries and the shape of each, or [`Shape::Unknown`] (anything a request can hold). Shapes of
+//! `object` come from the reduced schemas of the kinds a policy matches (`lint::schema`), of
+//! `params` from the parameter objects loaded, of `variables` from their own expressions.
+//! Sizes are measured in cost units (see `docs/lint.md`): a scalar is 1, a string 1 per 10
+//! bytes (Kubernetes' traversal cost factor), a list or map the sum of its entries.
+
+use crate::manifest::{Node, NodeValue};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Largest request the API server accepts (Kubernetes' `MaxRequestSizeBytes`): what bounds a
+/// value nothing else bounds.
+pub const MAX_REQUEST_BYTES: u64 = 3 * 1024 * 1024;
+/// Most entries of a list or map nothing else bounds: the request size over 3 bytes, the
+/// smallest entry with its separator (`"",` or `{},`).
+pub const UNBOUNDED_ENTRIES: u64 = MAX_REQUEST_BYTES / 3;
+/// Bytes of a string per cost unit (Kubernetes charges 0.1 per byte traversed).
+pub const BYTES_PER_UNIT: u64 = 10;
+/// Longest key of a map nothing else bounds: a label or annotation key (a 253-byte DNS prefix,
+/// a slash and a 63-byte name).
+pub const UNBOUNDED_KEY_BYTES: u64 = 317;
+
+/// A cost for messages: the number, or (saturated) that it is past counting.
+pub fn cost_text(cost: u64) -> String {
+    if cost == u64::MAX {
+        format!("over {}", u64::MAX)
+    } else {
+        cost.to_string()
+    }
+}
+
+/// The largest a value can be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// Anything up to the request size.
+    Unknown,
+    /// `null`: nothing to evaluate (no parameter object loaded).
+    Null,
+    /// A bool, number, duration, timestamp or other fixed-size value.
+    Scalar,
+    /// A string (or bytes) of at most this many bytes.
+    String(u64),
+    List {
+        max: u64,
+        item: Arc<Shape>,
+        /// Read from the request or parameters: copied by reference, not element by element.
+        shared: bool,
+    },
+    Map {
+        max: u64,
+        /// Longest key, in bytes.
+        key: u64,
+        /// Fields known by name (an object's properties).
+        fields: Arc<BTreeMap<String, Shape>>,
+        /// The shape of any other key's value; `None`: no other key.
+        other: Option<Arc<Shape>>,
+        shared: bool,
+    },
+}
+
+fn add(a: u64, b: u64) -> u64 {
+    a.saturating_add(b)
+}
+
+fn mul(a: u64, b: u64) -> u64 {
+    a.saturating_mul(b)
+}
+
+impl Shape {
+    pub fn string_units(bytes: u64) -> u64 {
+        1 + bytes / BYTES_PER_UNIT
+    }
+
+    /// A list of up to `max` items, built by an expression.
+    pub fn list(max: u64, item: Shape) -> Shape {
+        Shape::List {
+            max,
+            item: Arc::new(item),
+            shared: false,
+        }
+    }
+
+    /// A map of any keys, built by an expression.
+    pub fn map(max: u64, key: u64, value: Shape) -> Shape {
+        Shape::Map {
+            max,
+            key,
+            fields: Arc::new(BTreeMap::new()),
+            other: Some(Arc::new(value)),
+            shared: false,
+        }
+    }
+
+    /// The shape of one value exactly (a parameter object as loaded).
+    pub fn of_node(node: &Node) -> Shape {
+        match &node.value {
+            NodeValue::Scalar(s) if s.kind == crate::manifest::ScalarKind::Str => {
+                Shape::String(s.text.len() as u64)
+            }
+            NodeValue::Scalar(s) if s.kind == crate::manifest::ScalarKind::Null => Shape::Null,
+            NodeValue::Scalar(_) => Shape::Scalar,
+            NodeValue::Seq(items) => Shape::List {
+                max: items.len() as u64,
+                item: Arc::new(
+                    items
+                        .iter()
+                        .map(Shape::of_node)
+                        .reduce(|a, b| a.join(&b))
+                        .unwrap_or(Shape::Null),
+                ),
+                shared: true,
+            },
+            NodeValue::Map(entries) => Shape::Map {
+                max: entries.len() as u64,
+                key: entries
+                    .iter()
+                    .map(|e| e.key.len() as u64)
+                    .max()
+                    .unwrap_or(0),
+                fields: Arc::new(
+                    entries
+                        .iter()
+                        .map(|e| (e.key.clone(), Shape::of_node(&e.value)))
+                        .collect(),
+                ),
+                other: None,
+                shared: true,
+            },
+        }
+    }
+
+    /// The smallest shape that bounds both.
+    pub fn join(&self, other: &Shape) -> Shape {
+        use Shape::*;
+        match (self, other) {
+            (a, b) if a == b => a.clone(),
+            (Unknown, _) | (_, Unknown) => Unknown,
+            (Null, x) | (x, Null) => x.clone(),
+            (Scalar, Scalar) => Scalar,
+            (String(a), String(b)) => String(*a.max(b)),
+            (
+                List {
+                    max: a,
+                    item: ia,
+                    shared: sa,
+                },
+                List {
+                    max: b,
+                    item: ib,
+                    shared: sb,
+                },
+            ) => List {
+                max: *a.max(b),
+                item: Arc::new(ia.join(ib)),
+                shared: *sa && *sb,
+            },
+            (
+                Map {
+                    max: a,
+                    key: ka,
+                    fields: fa,
+                    other: oa,
+                    shared: sa,
+                },
+                Map {
+                    max: b,
+                    key: kb,
+                    fields: fb,
+                    other: ob,
+                    shared: sb,
+                },
+            ) => {
+                let mut fields = (**fa).clone();
+                for (name, shape) in fb.iter() {
+                    let joined = match fields.get(name) {
+                        Some(mine) => mine.join(shape),
+                        None => shape.clone(),
+                    };
+                    fields.insert(name.clone(), joined);
+                }
+                let other = match (oa, ob) {
+                    (Some(a), Some(b)) => Some(Arc::new(a.join(b))),
+                    (a, b) => a.clone().or_else(|| b.clone()),
+                };
+                Map {
+                    // A value is one or the other: at most the larger's entries.
+                    max: *a.max(b),
+                    key: *ka.max(kb),
+                    fields: Arc::new(fields),
+                    other,
+                    shared: *sa && *sb,
+                }
+            }
+            _ => Unknown,
+        }
+    }
+
+    /// The shape of field `name` of a map (an object's field, or any key).
+    pub fn select(&self, name: &str) -> Shape {
+        match self {
+            Shape::Map { fields, other, .. } => match fields.get(name) {
+                Some(shape) => shape.clone(),
+                None => other.as_deref().cloned().unwrap_or(Shape::Null),
+            },
+            Shape::Null | Shape::Scalar | Shape::String(_) => Shape::Null,
+            _ => Shape::Unknown,
+        }
+    }
+
+    /// The shape of an element: a list's item or a map's value (`key` when known).
+    pub fn element(&self, key: Option<&str>) -> Shape {
+        match (self, key) {
+            (Shape::List { item, .. }, _) => (**item).clone(),
+            (Shape::Map { .. }, Some(key)) => self.select(key),
+            (Shape::Map { fields, other, .. }, None) => fields
+                .values()
+                .chain(other.as_deref())
+                .fold(Shape::Null, |acc, s| acc.join(s)),
+            (Shape::Null | Shape::Scalar, _) => Shape::Null,
+            _ => Shape::Unknown,
+        }
+    }
+
+    /// What a comprehension's first variable is bound to: a list's items, a map's keys.
+    pub fn iteration_variable(&self) -> Shape {
+        match self {
+            Shape::Map { key, .. } => Shape::String(*key),
+            _ => self.element(None),
+        }
+    }
+
+    /// Most entries (a list's or map's), or bytes (a string's).
+    pub fn entries(&self) -> u64 {
+        match self {
+            Shape::Unknown => UNBOUNDED_ENTRIES,
+            Shape::Null | Shape::Scalar => 0,
+            Shape::String(n) => *n,
+            Shape::List { max, .. } => *max,
+            Shape::Map {
+                max, fields, other, ..
+            } => match other {
+                Some(_) => *max,
+                None => (*max).min(fields.len() as u64),
+            },
+        }
+    }
+
+    /// The bytes of a string, or of anything as text (a number is at most 32).
+    pub fn text_bytes(&self) -> u64 {
+        match self {
+            Shape::String(n) => *n,
+            Shape::Unknown => MAX_REQUEST_BYTES,
+            Shape::Null | Shape::Scalar => 32,
+            _ => MAX_REQUEST_BYTES.min(mul(self.units(), BYTES_PER_UNIT)),
+        }
+    }
+
+    /// Cost units of reading the whole value once.
+    pub fn units(&self) -> u64 {
+        match self {
+            Shape::Unknown => Shape::string_units(MAX_REQUEST_BYTES),
+            Shape::Null | Shape::Scalar => 1,
+            Shape::String(n) => Shape::string_units(*n),
+            Shape::List { max, item, .. } => add(1, mul(*max, item.units())),
+            Shape::Map {
+                max,
+                key,
+                fields,
+                other,
+                ..
+            } => {
+                let known = fields.iter().fold(1u64, |acc, (k, v)| {
+                    add(acc, add(Shape::string_units(k.len() as u64), v.units()))
+                });
+                match other {
+                    Some(value) => add(
+                        known,
+                        mul(*max, add(Shape::string_units(*key), value.units())),
+                    ),
+                    None => known,
+                }
+            }
+        }
+    }
+
+    /// Cost units of copying the value: 1 for a shared list or map (a pointer), else all of it.
+    pub fn copy_units(&self) -> u64 {
+        match self {
+            Shape::List { shared: true, .. } | Shape::Map { shared: true, .. } => 1,
+            other => other.units(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sizes_in_units() {
+        let labels = Shape::Map {
+            max: 64,
+            key: 317,
+            fields: Arc::new(BTreeMap::new()),
+            other: Some(Arc::new(Shape::String(63))),
+            shared: true,
+        };
+        let cases: &[(Shape, u64, u64, u64)] = &[
+            // shape, entries, units, copy units
+            (Shape::Scalar, 0, 1, 1),
+            (Shape::String(95), 95, 10, 10),
+            (Shape::Unknown, UNBOUNDED_ENTRIES, 314_573, 314_573),
+            (Shape::list(3, Shape::String(10)), 3, 7, 7),
+            (labels.clone(), 64, 1 + 64 * (32 + 7), 1),
+        ];
+        for (shape, entries, units, copy) in cases {
+            assert_eq!(shape.entries(), *entries, "{shape:?}");
+            assert_eq!(shape.units(), *units, "{shape:?}");
+            assert_eq!(shape.copy_units(), *copy, "{shape:?}");
+        }
+        assert_eq!(labels.select("owner"), Shape::String(63));
+        assert_eq!(labels.iteration_variable(), Shape::String(317));
+    }
+
+    #[test]
+    fn parameter_objects_have_their_exact_shape() {
+        let node = Node::from_json(&json!({"spec": {"values": ["a", "bcd"], "n": 1}}));
+        let shape = Shape::of_node(&node);
+        let values = shape.select("spec").select("values");
+        assert_eq!(values.entries(), 2);
+        assert_eq!(values.element(None), Shape::String(3));
+        assert_eq!(shape.select("spec").select("n"), Shape::Scalar);
+        assert_eq!(shape.select("nope"), Shape::Null);
+    }
+
+    #[test]
+    fn joins_bound_both() {
+        let a = Shape::list(2, Shape::String(5));
+        let b = Shape::list(7, Shape::String(1));
+        assert_eq!(a.join(&b), Shape::list(7, Shape::String(5)));
+        assert_eq!(Shape::Null.join(&a), a);
+        assert_eq!(Shape::Scalar.join(&a), Shape::Unknown);
+    }
+}

@@ -1,0 +1,327 @@
+//! The rules on one policy (its expressions, variables, parameters and cost) and on bindings.
+
+use super::expressions::{self, Expression, Role};
+use super::{schema, Doc, Finding, LintOptions, Loaded};
+use crate::cel::shape::cost_text;
+use crate::cel::{Environment, Purpose};
+use crate::policy::types::{
+    MutatingAdmissionPolicy, ObjectMeta, ParamKind, PolicySpec, ValidatingAdmissionPolicy,
+};
+use crate::policy::PolicyError;
+
+/// A decoded policy, validating or mutating, and the expressions it holds.
+pub(crate) struct PolicyDoc<'a> {
+    pub doc: Doc<'a>,
+    pub metadata: ObjectMeta,
+    pub spec: PolicySpec,
+    /// A mutating policy's mutations: (field, expression).
+    pub mutations: Option<Vec<(String, String)>>,
+}
+
+impl<'a> PolicyDoc<'a> {
+    pub fn decode(doc: Doc<'a>) -> Result<PolicyDoc<'a>, PolicyError> {
+        if doc.doc.kind == "MutatingAdmissionPolicy" {
+            let policy: MutatingAdmissionPolicy = crate::policy::decode(doc.source, &doc.doc)?;
+            let spec = policy.spec;
+            let mutations = spec
+                .mutations
+                .iter()
+                .enumerate()
+                .flat_map(|(i, m)| {
+                    let json = m.json_patch.as_ref().map(|e| {
+                        (
+                            format!("spec.mutations[{i}].jsonPatch.expression"),
+                            e.expression.clone(),
+                        )
+                    });
+                    let apply = m.apply_configuration.as_ref().map(|e| {
+                        (
+                            format!("spec.mutations[{i}].applyConfiguration.expression"),
+                            e.expression.clone(),
+                        )
+                    });
+                    json.into_iter().chain(apply)
+                })
+                .collect();
+            return Ok(PolicyDoc {
+                doc,
+                metadata: policy.metadata,
+                spec: PolicySpec {
+                    param_kind: spec.param_kind,
+                    match_constraints: spec.match_constraints,
+                    validations: Vec::new(),
+                    failure_policy: spec.failure_policy,
+                    audit_annotations: Vec::new(),
+                    match_conditions: spec.match_conditions,
+                    variables: spec.variables,
+                },
+                mutations: Some(mutations),
+            });
+        }
+        let policy: ValidatingAdmissionPolicy = crate::policy::decode(doc.source, &doc.doc)?;
+        Ok(PolicyDoc {
+            doc,
+            metadata: policy.metadata,
+            spec: policy.spec,
+            mutations: None,
+        })
+    }
+
+    pub fn is_mutating(&self) -> bool {
+        self.mutations.is_some()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// Every expression of the policy: variables first (each sees those before it), then match
+    /// conditions, validations and their messages, audit annotations and mutations.
+    fn expressions(&self) -> Vec<(String, &str, Role, usize)> {
+        let spec = &self.spec;
+        let all = spec.variables.len();
+        let mut out: Vec<(String, &str, Role, usize)> = Vec::new();
+        for (i, v) in spec.variables.iter().enumerate() {
+            let field = format!("spec.variables[{i}].expression");
+            out.push((field, &v.expression, Role::Variable(i), i));
+        }
+        for (i, c) in spec.match_conditions.iter().enumerate() {
+            let field = format!("spec.matchConditions[{i}].expression");
+            out.push((field, &c.expression, Role::MatchCondition, all));
+        }
+        for (i, v) in spec.validations.iter().enumerate() {
+            let field = format!("spec.validations[{i}].expression");
+            out.push((field, &v.expression, Role::Validation, all));
+            if let Some(m) = &v.message_expression {
+                let field = format!("spec.validations[{i}].messageExpression");
+                out.push((field, m, Role::Message, all));
+            }
+        }
+        for (i, a) in spec.audit_annotations.iter().enumerate() {
+            let field = format!("spec.auditAnnotations[{i}].valueExpression");
+            out.push((field, &a.value_expression, Role::AuditAnnotation, all));
+        }
+        for (field, expression) in self.mutations.iter().flatten() {
+            out.push((field.clone(), expression, Role::Mutation, all));
+        }
+        out
+    }
+}
+
+/// Compiles every expression of a policy and applies the expression, variable, parameter and
+/// cost rules.
+pub(crate) fn lint_policy(
+    env: &Environment,
+    policy: &PolicyDoc<'_>,
+    loaded: &Loaded<'_>,
+    options: &LintOptions,
+    findings: &mut Vec<Finding>,
+) {
+    let names: Vec<&str> = policy
+        .spec
+        .variables
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    let mut compiled: Vec<Expression> = Vec::new();
+    for (field, text, role, visible) in policy.expressions() {
+        let purpose = match role {
+            Role::Mutation => Purpose::Mutation,
+            _ => Purpose::Check,
+        };
+        match env.compile_for(text, &names[..visible], purpose) {
+            Ok(program) => compiled.push(Expression::new(field, text, role, program)),
+            Err(error) => {
+                let segments = expressions::segments(&field);
+                let (line, column) = crate::policy::expression_position(
+                    policy.doc.source,
+                    &policy.doc.doc,
+                    &segments,
+                    &error,
+                );
+                findings.push(policy.doc.finding(
+                    (line, column.unwrap_or(1)),
+                    "compile",
+                    format!(
+                        "policy \"{}\", {field}: {}",
+                        policy.name(),
+                        if column.is_some() {
+                            error.message.clone()
+                        } else {
+                            error.to_string()
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    let object = schema::for_match(policy.spec.match_constraints.as_ref());
+    let context = expressions::Context::new(policy, object.as_ref(), &compiled, env);
+    for expression in &compiled {
+        context.check(expression, findings);
+    }
+    unused_variables(policy, &compiled, findings);
+    params_loaded(policy, loaded, findings);
+    cost(policy, loaded, &compiled, options, findings);
+}
+
+/// Variables no other expression uses.
+fn unused_variables(policy: &PolicyDoc<'_>, compiled: &[Expression], findings: &mut Vec<Finding>) {
+    for (i, variable) in policy.spec.variables.iter().enumerate() {
+        let used = compiled.iter().any(|e| {
+            e.role != Role::Variable(i) && e.program.analysis.variables.contains(&variable.name)
+        });
+        let compiles = compiled.iter().any(|e| e.role == Role::Variable(i));
+        if !used && compiles {
+            let index = i.to_string();
+            findings.push(
+                policy.doc.finding(
+                    policy
+                        .doc
+                        .key_position(&["spec", "variables", &index, "name"]),
+                    "unused-variable",
+                    format!(
+                        "policy \"{}\": variable \"{}\" is never used",
+                        policy.name(),
+                        variable.name
+                    ),
+                ),
+            );
+        }
+    }
+}
+
+/// Whether a parameter object of the policy's paramKind is loaded.
+fn params_loaded(policy: &PolicyDoc<'_>, loaded: &Loaded<'_>, findings: &mut Vec<Finding>) {
+    let Some(kind) = &policy.spec.param_kind else {
+        return;
+    };
+    if !loaded.params.iter().any(|p| is_param_of(p, kind)) {
+        findings.push(policy.doc.finding(
+            policy.doc.key_position(&["spec", "paramKind"]),
+            "params-not-loaded",
+            format!(
+                "policy \"{}\": no {} {} parameter object is loaded: its bindings find no parameters (lint the file that holds them too)",
+                policy.name(),
+                kind.api_version,
+                kind.kind
+            ),
+        ));
+    }
+}
+
+fn is_param_of(doc: &Doc<'_>, kind: &ParamKind) -> bool {
+    doc.doc.api_version == kind.api_version && doc.doc.kind == kind.kind
+}
+
+/// Each expression's estimated cost, and the policy's, against the limits.
+fn cost(
+    policy: &PolicyDoc<'_>,
+    loaded: &Loaded<'_>,
+    compiled: &[Expression],
+    options: &LintOptions,
+    findings: &mut Vec<Finding>,
+) {
+    let mut shapes = crate::policy::root_shapes(
+        policy.spec.match_constraints.as_ref(),
+        policy.spec.param_kind.as_ref(),
+        loaded
+            .params
+            .iter()
+            .map(|p| (p.doc.api_version.as_str(), p.doc.kind.as_str(), &p.doc.root)),
+    );
+    let mut total: u64 = 0;
+    for expression in compiled {
+        let estimate = expression.program.estimate(&shapes);
+        total = total.saturating_add(estimate.cost);
+        if let Role::Variable(i) = expression.role {
+            shapes.variables.push((
+                policy.spec.variables[i].name.clone(),
+                estimate.shape.clone(),
+            ));
+        }
+        if estimate.cost > options.max_expression_cost {
+            let segments = expressions::segments(&expression.field);
+            let node = crate::policy::node_at(&policy.doc.doc.root, &segments);
+            let position = node.map_or_else(
+                || policy.doc.key_position(&[]),
+                |n| (n.mark.line, n.mark.column),
+            );
+            findings.push(policy.doc.finding(
+                position,
+                "cost",
+                format!(
+                    "policy \"{}\", {}: estimated cost {} is over the limit of {} per expression",
+                    policy.name(),
+                    expression.field,
+                    cost_text(estimate.cost),
+                    options.max_expression_cost
+                ),
+            ));
+        }
+    }
+    if total > options.max_policy_cost {
+        findings.push(policy.doc.finding(
+            (policy.doc.doc.line, 1),
+            "cost",
+            format!(
+                "policy \"{}\": estimated cost {} (all its expressions) is over the limit of {} per policy",
+                policy.name(),
+                cost_text(total),
+                options.max_policy_cost
+            ),
+        ));
+    }
+}
+
+/// Bindings that name no loaded policy, and paramRefs that do not fit their policy.
+pub(crate) fn lint_bindings(loaded: &Loaded<'_>, findings: &mut Vec<Finding>) {
+    let validating = loaded.validating_bindings.iter().map(|(doc, b)| {
+        (
+            doc,
+            &b.metadata.name,
+            &b.spec.policy_name,
+            b.spec.param_ref.is_some(),
+            &loaded.validating,
+        )
+    });
+    let mutating = loaded.mutating_bindings.iter().map(|(doc, b)| {
+        (
+            doc,
+            &b.metadata.name,
+            &b.spec.policy_name,
+            b.spec.param_ref.is_some(),
+            &loaded.mutating,
+        )
+    });
+    for (doc, name, policy_name, has_param_ref, policies) in validating.chain(mutating) {
+        let Some(policy) = policies.iter().find(|p| p.name() == policy_name.as_str()) else {
+            findings.push(doc.finding(
+                doc.key_position(&["spec", "policyName"]),
+                "binding-without-policy",
+                format!(
+                    "binding \"{name}\" names policy \"{policy_name}\", which is not loaded: the binding does nothing"
+                ),
+            ));
+            continue;
+        };
+        match (&policy.spec.param_kind, has_param_ref) {
+            (None, true) => findings.push(doc.finding(
+                doc.key_position(&["spec", "paramRef"]),
+                "param-ref",
+                format!(
+                    "binding \"{name}\" has a paramRef, but policy \"{policy_name}\" has no paramKind: the parameters are never read"
+                ),
+            )),
+            (Some(kind), false) => findings.push(doc.finding(
+                doc.key_position(&["spec", "policyName"]),
+                "param-ref",
+                format!(
+                    "binding \"{name}\" has no paramRef, but policy \"{policy_name}\" has paramKind {} {}: evaluating it is an error on every request it matches (its failurePolicy decides)",
+                    kind.api_version, kind.kind
+                ),
+            )),
+            _ => {}
+        }
+    }
+}

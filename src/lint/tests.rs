@@ -1,0 +1,288 @@
+//! Every rule on a small policy, with the exact line and column of what it finds.
+
+use super::*;
+
+/// A ValidatingAdmissionPolicy `p` matching Knative Services: 11 lines, then `body` (its
+/// spec's other fields, indented by 2) from line 12.
+fn policy(body: &str) -> String {
+    format!(
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: p
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [serving.knative.dev]
+        apiVersions: [v1]
+        operations: [CREATE]
+        resources: [services]
+{body}"
+    )
+}
+
+const BINDING: &str = "---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: b
+spec:
+  policyName: p
+  validationActions: [Deny]
+";
+
+/// The findings of linting `text` (as `p.yaml`), as `line:column rule`.
+fn found(text: &str) -> Vec<String> {
+    found_with(text, &LintOptions::default())
+}
+
+fn found_with(text: &str, options: &LintOptions) -> Vec<String> {
+    let sources = [Source {
+        name: "p.yaml".into(),
+        text: text.into(),
+    }];
+    lint(&sources, options)
+        .iter()
+        .map(|f| format!("{}:{} {}", f.line, f.column, f.rule))
+        .collect()
+}
+
+#[test]
+fn each_rule_at_its_line_and_column() {
+    let cases: Vec<(&str, String, &[&str])> = vec![
+        (
+            "clean",
+            policy("  validations:\n    - expression: has(object.spec.template)\n") + BINDING,
+            &[],
+        ),
+        ("parse", "a: [\n".to_owned(), &["2:1 parse"]),
+        (
+            "decode: an unknown field",
+            policy("  validatons:\n    - expression: 'true'\n"),
+            &["12:3 decode"],
+        ),
+        (
+            "compile: plain scalar",
+            policy("  validations:\n    - expression: object.metadata.name ==\n") + BINDING,
+            &["13:42 compile"],
+        ),
+        (
+            "compile: double-quoted, after an escape",
+            policy("  validations:\n    - expression: \"'\\u00e9' == objet.x\"\n") + BINDING,
+            &["13:32 compile"],
+        ),
+        (
+            "compile: literal block, second line",
+            policy("  validations:\n    - expression: |\n        1 == 1 &&\n          foo(1)\n")
+                + BINDING,
+            &["15:11 compile"],
+        ),
+        (
+            "compile: folded block",
+            policy("  validations:\n    - expression: >-\n        true &&\n        nope.x\n")
+                + BINDING,
+            &["15:9 compile"],
+        ),
+        (
+            "load: a binding without actions",
+            policy("  validations:\n    - expression: has(object.spec)\n")
+                + &BINDING.replace("[Deny]", "[]"),
+            &["15:1 load"],
+        ),
+        (
+            "unknown-field, with the column of the name",
+            policy("  validations:\n    - expression: object.metadata.anotations == {}\n")
+                + BINDING,
+            &["13:35 unknown-field"],
+        ),
+        (
+            "unknown-field through a variable and a comprehension variable",
+            policy(
+                "  variables:
+    - name: spec
+      expression: \"!has(object.spec) ? {} : object.spec\"
+  validations:
+    - expression: variables.spec.template.spec.containers.all(c, c.imag != '')
+",
+            ) + BINDING,
+            &["16:68 unknown-field"],
+        ),
+        (
+            "unknown-field in has() and in an optional access",
+            policy(
+                "  validations:
+    - expression: has(object.spec.tempalte) || object.?metdata.orValue(null) == null
+",
+            ) + BINDING,
+            &["13:35 unknown-field", "13:56 unknown-field"],
+        ),
+        (
+            "unguarded-key: an index and a select into labels",
+            policy(
+                "  validations:
+    - expression: object.metadata.labels['team'] == 'a' || object.metadata.labels.owner == 'b'
+",
+            ) + BINDING,
+            &["13:43 unguarded-key", "13:83 unguarded-key"],
+        ),
+        (
+            "unguarded-key: guarded by in, has(), optional access, a match condition",
+            policy(
+                "  matchConditions:
+    - name: owned
+      expression: has(object.metadata.labels.owner)
+  validations:
+    - expression: \"'team' in object.metadata.labels && object.metadata.labels['team'] == 'a'\"
+    - expression: object.metadata.labels[?'x'].orValue('') == '' && object.metadata.labels.owner != ''
+",
+            ) + BINDING,
+            &[],
+        ),
+        (
+            "unguarded-key: guarded by a variable the expression uses",
+            policy(
+                "  variables:
+    - name: owned
+      expression: has(object.metadata.labels.owner)
+  validations:
+    - expression: variables.owned && object.metadata.labels.owner != ''
+",
+            ) + BINDING,
+            &[],
+        ),
+        (
+            "expression-type: a message that is not a string, a validation that is not a bool",
+            policy(
+                "  validations:
+    - expression: object.metadata.name
+      messageExpression: object.metadata.name == 'x'
+",
+            ) + BINDING,
+            &["14:26 expression-type"],
+        ),
+        (
+            "expression-type: a literal",
+            policy("  validations:\n    - expression: \"'yes'\"\n") + BINDING,
+            &["13:20 constant-validation", "13:20 expression-type"],
+        ),
+        (
+            "constant-validation",
+            policy("  validations:\n    - expression: 1 == 1\n") + BINDING,
+            &["13:19 constant-validation"],
+        ),
+        (
+            "unused-variable",
+            policy(
+                "  variables:
+    - name: used
+      expression: object.metadata
+    - name: idle
+      expression: object.spec
+  validations:
+    - expression: has(variables.used.name)
+",
+            ) + BINDING,
+            &["15:7 unused-variable"],
+        ),
+        (
+            "binding-without-policy",
+            policy("  validations:\n    - expression: has(object.spec)\n")
+                + &BINDING.replace("policyName: p", "policyName: q"),
+            &["20:3 binding-without-policy"],
+        ),
+        (
+            "param-ref: a paramRef for a policy without paramKind",
+            policy("  validations:\n    - expression: has(object.spec)\n")
+                + &BINDING.replace("  policyName: p\n", "  policyName: p\n  paramRef: {name: x}\n"),
+            &["21:3 param-ref"],
+        ),
+        (
+            "param-ref and params-not-loaded: a paramKind, no paramRef, no parameters",
+            policy(
+                "  paramKind: {apiVersion: example.com/v1, kind: Params}
+  validations:
+    - expression: params == null
+",
+            ) + BINDING,
+            &["12:3 params-not-loaded", "21:3 param-ref"],
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (name, text, expected) in &cases {
+        let got = found(text);
+        if got != *expected {
+            failed.push(format!("{name}: got {got:?}, expected {expected:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
+fn cost_over_the_limits() {
+    let text = policy(
+        "  validations:
+    - expression: object.spec.template.spec.containers.all(c, c.env.all(e, e.name != ''))
+    - expression: has(object.spec)
+",
+    ) + BINDING;
+    assert_eq!(found(&text), Vec::<String>::new());
+    let tight = LintOptions {
+        max_expression_cost: 1000,
+        max_policy_cost: 100_000,
+    };
+    assert_eq!(found_with(&text, &tight), ["13:19 cost"]);
+    let tighter = LintOptions {
+        max_expression_cost: 1_000_000,
+        max_policy_cost: 1000,
+    };
+    assert_eq!(found_with(&text, &tighter), ["1:1 cost"]);
+    // Nested comprehensions over lists nothing bounds are over the default limit.
+    let unbounded = policy(
+        "  validations:
+    - expression: object.spec.template.spec.containers.all(c, params.a.all(x, params.b.all(y, x == y)))
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+",
+    ) + BINDING.replace("  policyName: p\n", "  policyName: p\n  paramRef: {name: x}\n").as_str()
+        + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {}\n";
+    assert_eq!(
+        found(&unbounded),
+        Vec::<String>::new(),
+        "params as loaded are small"
+    );
+}
+
+#[test]
+fn the_shipped_library_lints_clean() {
+    let findings = lint(&crate::policy::embedded::sources(), &LintOptions::default());
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn exit_codes() {
+    let warning = Finding {
+        file: "p.yaml".into(),
+        line: 1,
+        column: 1,
+        severity: Severity::Warning,
+        rule: "unused-variable",
+        message: String::new(),
+    };
+    let error = Finding {
+        severity: Severity::Error,
+        ..warning.clone()
+    };
+    assert_eq!(exit_code(&[], false), 0);
+    assert_eq!(exit_code(std::slice::from_ref(&warning), false), 0);
+    assert_eq!(exit_code(std::slice::from_ref(&warning), true), 1);
+    assert_eq!(exit_code(&[warning, error.clone()], false), 1);
+    assert_eq!(error.to_string(), "p.yaml:1:1: error:  [unused-variable]");
+}
+
+#[test]
+fn docs_list_every_rule_with_its_severity() {
+    let docs = include_str!("../../docs/lint.md");
+    for rule in RULES {
+        let row = format!("| `{}` | {} |", rule.id, rule.severity.as_str());
+        assert!(docs.contains(&row), "docs/lint.md lacks the row {row}");
+    }
+}
