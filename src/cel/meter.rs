@@ -267,6 +267,12 @@ mod tests {
                 "exceeded its cost budget",
             ),
             (
+                "a map piling up small strings",
+                // 30,601 iterations, well within the budget: what piles up is not.
+                "lists.range(300).map(i, lists.range(100).map(j, 'abcdefghijklmnopqrstuvwxyz0123456789')).size()".into(),
+                "exceeded its cost budget",
+            ),
+            (
                 "a filter over a big range",
                 "lists.range(1000000).filter(x, true).size()".into(),
                 "exceeded its cost budget",

@@ -156,7 +156,7 @@ pub(crate) fn lint_policy(
         }
     }
     let object = schema::for_match(policy.spec.match_constraints.as_ref());
-    let context = expressions::Context::new(policy, object.as_ref(), &compiled, env);
+    let context = expressions::Context::new(policy, object.as_deref(), &compiled, env);
     for expression in &compiled {
         context.check(expression, findings);
     }

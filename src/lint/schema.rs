@@ -11,8 +11,8 @@ use crate::cel::shape::{MAX_REQUEST_BYTES, UNBOUNDED_ENTRIES, UNBOUNDED_KEY_BYTE
 use crate::cel::Shape;
 use crate::policy::types::MatchResources;
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 const FILES: &[(&str, &str)] = &[
     ("meta.json", include_str!("schemas/meta.json")),
@@ -159,26 +159,58 @@ fn resolve(components: &BTreeMap<String, Value>, value: &Value, depth: usize) ->
 }
 
 /// The schema of `object` for a policy with these match constraints: the kinds it selects,
-/// merged; `None` when it can select a kind without a schema (or selects nothing).
-pub fn for_match(constraints: Option<&MatchResources>) -> Option<Schema> {
-    let rules = &constraints?.resource_rules;
-    let mut merged: Option<Schema> = None;
-    for rule in rules {
+/// merged; `None` when it can select a kind without a schema (or selects nothing). Merged
+/// schemas are kept, one per set of kinds.
+pub fn for_match(constraints: Option<&MatchResources>) -> Option<Arc<Schema>> {
+    matched(constraints).map(|kinds| merged(&kinds).0)
+}
+
+/// The shape (for the cost estimate) of `object` for a policy with these match constraints:
+/// [`for_match`]'s, or unknown.
+pub fn object_shape(constraints: Option<&MatchResources>) -> Shape {
+    matched(constraints).map_or(Shape::Unknown, |kinds| merged(&kinds).1)
+}
+
+/// The indexes (into [`kinds`]) of the kinds the rules select, sorted; `None` when one of them
+/// has no schema.
+fn matched(constraints: Option<&MatchResources>) -> Option<Vec<usize>> {
+    let mut found = Vec::new();
+    for rule in &constraints?.resource_rules {
         for group in &rule.api_groups {
             for resource in &rule.resources {
-                let kind = kinds().iter().find(|k| {
+                let index = kinds().iter().position(|k| {
                     k.group == *group
                         && crate::manifest::shape::kind_info(&k.group, &k.kind)
                             .is_some_and(|info| info.resource == resource)
                 })?;
-                merged = Some(match merged {
-                    Some(schema) => schema.union(&kind.schema),
-                    None => kind.schema.clone(),
-                });
+                found.push(index);
             }
         }
     }
-    merged
+    found.sort_unstable();
+    found.dedup();
+    (!found.is_empty()).then_some(found)
+}
+
+/// The merged schema of some kinds, and its shape.
+fn merged(indexes: &[usize]) -> (Arc<Schema>, Shape) {
+    type Cache = Mutex<HashMap<Vec<usize>, (Arc<Schema>, Shape)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache.lock().ok().and_then(|c| c.get(indexes).cloned()) {
+        return found;
+    }
+    let all = kinds();
+    let mut schema = all[indexes[0]].schema.clone();
+    for &i in &indexes[1..] {
+        schema = schema.union(&all[i].schema);
+    }
+    let shape = schema.shape();
+    let entry = (Arc::new(schema), shape);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(indexes.to_vec(), entry.clone());
+    }
+    entry
 }
 
 impl Schema {

@@ -816,7 +816,7 @@ pub fn root_shapes<'a>(
     param_kind: Option<&ParamKind>,
     params: impl Iterator<Item = (&'a str, &'a str, &'a manifest::Node)>,
 ) -> Shapes {
-    let object = crate::lint::schema::for_match(constraints).map_or(Shape::Unknown, |s| s.shape());
+    let object = crate::lint::schema::object_shape(constraints);
     let params = match param_kind {
         Some(kind) => params
             .filter(|(api_version, k, _)| *api_version == kind.api_version && *k == kind.kind)
@@ -824,25 +824,29 @@ pub fn root_shapes<'a>(
             .fold(Shape::Null, |acc, s| acc.join(&s)),
         None => Shape::Null,
     };
-    let mut namespace = std::collections::BTreeMap::new();
-    namespace.insert("apiVersion".to_owned(), Shape::String(2));
-    namespace.insert("kind".to_owned(), Shape::String(9));
-    namespace.insert(
-        "metadata".to_owned(),
-        crate::lint::schema::object_meta().shape(),
-    );
+    static NAMESPACE: std::sync::OnceLock<Shape> = std::sync::OnceLock::new();
+    let namespace = NAMESPACE.get_or_init(|| {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("apiVersion".to_owned(), Shape::String(2));
+        fields.insert("kind".to_owned(), Shape::String(9));
+        fields.insert(
+            "metadata".to_owned(),
+            crate::lint::schema::object_meta().shape(),
+        );
+        Shape::Map {
+            max: 5,
+            key: 10,
+            fields: std::sync::Arc::new(fields),
+            other: Some(std::sync::Arc::new(Shape::Unknown)),
+            shared: true,
+        }
+    });
     Shapes {
         old_object: object.clone(),
         object,
         params,
         request: Shape::Unknown,
-        namespace_object: Shape::Map {
-            max: 5,
-            key: 10,
-            fields: std::sync::Arc::new(namespace),
-            other: Some(std::sync::Arc::new(Shape::Unknown)),
-            shared: true,
-        },
+        namespace_object: namespace.clone(),
         variables: Vec::new(),
     }
 }

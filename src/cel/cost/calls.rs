@@ -1,0 +1,344 @@
+//! The cost and the shape of a function call or operator (see the module above for the model).
+
+use super::{add, call, log2, mul, node, sized, Out, Walk, MAX_RANGE, SMALL};
+use crate::cel::meter;
+use crate::cel::shape::{Shape, UNBOUNDED_KEY_BYTES};
+use cel::common::ast::{CallExpr, Expr, LiteralValue};
+use cel::IdedExpr;
+
+/// The shape of `a + b`: an unknown operand is as large as a request can make it, and the sum
+/// of two is larger still.
+fn concatenation(a: &Shape, b: &Shape) -> Shape {
+    match (a, b) {
+        (Shape::String(x), Shape::String(y)) => Shape::String(add(*x, *y)),
+        (Shape::String(_) | Shape::Unknown, Shape::String(_) | Shape::Unknown) => {
+            Shape::String(add(a.text_bytes(), b.text_bytes()))
+        }
+        (
+            Shape::List {
+                max: x, item: i, ..
+            },
+            Shape::List {
+                max: y, item: j, ..
+            },
+        ) => Shape::list(add(*x, *y), i.join(j)),
+        (Shape::Unknown, _) | (_, Shape::Unknown) => Shape::Unknown,
+        (Shape::List { .. }, other) | (other, Shape::List { .. })
+            if matches!(other, Shape::Null) =>
+        {
+            Shape::Unknown
+        }
+        _ => Shape::Scalar,
+    }
+}
+
+/// Functions whose target is a string they read once.
+const STRING_SCANS: &[&str] = &[
+    "contains",
+    "matches",
+    "find",
+    "findAll",
+    "indexOf",
+    "lastIndexOf",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
+    "split",
+    "substring",
+    "charAt",
+    "reverse",
+    "url",
+    "isURL",
+    "ip",
+    "isIP",
+    "cidr",
+    "isCIDR",
+    "semver",
+    "isSemver",
+    "quantity",
+    "isQuantity",
+    "base64.decode",
+    "base64.encode",
+    "strings.quote",
+    "format",
+];
+
+/// Functions whose target is a list they read once.
+const LIST_SCANS: &[&str] = &[
+    "isSorted",
+    "sum",
+    "min",
+    "max",
+    "indexOf",
+    "lastIndexOf",
+    "slice",
+    "reverse",
+    "flatten",
+    "math.greatest",
+    "math.least",
+    "@pairs",
+    "@mapFromPairs",
+    "@mergeMapEntries",
+];
+
+/// Namespaces whose functions are called as `ns.fn(...)`.
+const NAMESPACES: &[&str] = &[
+    "math", "strings", "lists", "base64", "optional", "sets", "ip", "format",
+];
+
+impl Walk<'_> {
+    pub(super) fn call(&mut self, e: &IdedExpr, c: &CallExpr, in_sum: bool) -> Out {
+        let mut name = c.func_name.clone();
+        let mut target = c.target.as_deref();
+        if let Some(IdedExpr {
+            expr: Expr::Ident(ns),
+            ..
+        }) = target
+        {
+            if NAMESPACES.contains(&ns.as_str()) && !self.is_bound(ns) {
+                name = format!("{ns}.{name}");
+                target = None;
+            }
+        }
+        let is_sum = name == "_+_";
+        let target_out = target.map(|t| self.expr(t, false));
+        let args: Vec<Out> = c.args.iter().map(|a| self.expr(a, is_sum)).collect();
+        // Helpers macros expand to (`@not_strictly_false`) cost only their arguments.
+        let mut cost = add(
+            u64::from(!name.starts_with('@') || name == "@in"),
+            args.iter()
+                .chain(target_out.as_ref())
+                .fold(0, |acc, o| add(acc, o.cost)),
+        );
+        // The shapes of the receiver, then of the arguments.
+        let shapes: Vec<Shape> = target_out
+            .iter()
+            .chain(args.iter())
+            .map(|o| o.shape.clone())
+            .collect();
+        let first = shapes.first().cloned().unwrap_or(Shape::Null);
+        let arg = |i: usize| shapes.get(i).cloned().unwrap_or(Shape::Null);
+        let rebuilt = |target_out: Option<Out>, args: Vec<Out>| {
+            node(
+                e.id,
+                Expr::Call(CallExpr {
+                    func_name: c.func_name.clone(),
+                    target: match (c.target.as_deref(), target_out) {
+                        (Some(_), Some(t)) => Some(Box::new(t.expr)),
+                        (Some(original), None) => Some(Box::new(original.clone())),
+                        (None, _) => None,
+                    },
+                    args: args.into_iter().map(|o| o.expr).collect(),
+                }),
+            )
+        };
+        let literal_string = |i: usize| match c.args.get(i).map(|a| &a.expr) {
+            Some(Expr::Literal(LiteralValue::String(s))) => Some(s.inner().to_owned()),
+            _ => None,
+        };
+
+        let shape = match name.as_str() {
+            "_?._" => first.select(literal_string(1).as_deref().unwrap_or("")),
+            "_[_]" | "_[?_]" => first.element(literal_string(1).as_deref()),
+            "_?_:_" => {
+                // One branch runs: the costlier bounds it.
+                let branches = args[1].cost.max(args[2].cost);
+                cost = add(add(1, args[0].cost), branches);
+                arg(1).join(&arg(2))
+            }
+            "_+_" => {
+                let shape = concatenation(&arg(0), &arg(1));
+                let accumulator = matches!(&c.args[0].expr, Expr::Ident(n) if n.starts_with('@'));
+                if !in_sum && !accumulator {
+                    cost = add(cost, shape.units());
+                    let expr = rebuilt(target_out, args);
+                    return Out {
+                        cost,
+                        expr: sized(expr, &shape),
+                        shape,
+                    };
+                }
+                shape
+            }
+            "_==_" | "_!=_" | "_<_" | "_<=_" | "_>_" | "_>=_" => {
+                cost = add(cost, arg(0).units().min(arg(1).units()));
+                Shape::Scalar
+            }
+            "@in" => {
+                let collection = arg(1);
+                if !matches!(collection, Shape::Map { .. }) {
+                    let per = arg(0).units().min(collection.element(None).units());
+                    cost = add(cost, mul(collection.entries(), per));
+                }
+                Shape::Scalar
+            }
+            "dyn" | "optional.of" | "optional.ofNonZeroValue" | "value" => first,
+            "orValue" | "or" => first.join(&arg(1)),
+            "optional.none" => Shape::Null,
+            "string" => {
+                cost = add(cost, first.units());
+                Shape::String(first.text_bytes())
+            }
+            "startsWith" | "endsWith" => {
+                cost = add(cost, arg(1).units());
+                Shape::Scalar
+            }
+            "replace" => {
+                let bytes = first.text_bytes();
+                let result = Shape::String(add(bytes, mul(add(bytes, 1), arg(2).text_bytes())));
+                cost = add(cost, add(first.units(), result.units()));
+                if result.units() > SMALL {
+                    let operands = target_out.into_iter().chain(args).map(|o| o.expr).collect();
+                    return Out {
+                        cost,
+                        expr: call(e.id, meter::REPLACE, operands),
+                        shape: result,
+                    };
+                }
+                result
+            }
+            "join" => {
+                let entries = first.entries();
+                let separator = if shapes.len() > 1 {
+                    arg(1).text_bytes()
+                } else {
+                    0
+                };
+                let bytes = add(
+                    mul(entries, first.element(None).text_bytes()),
+                    mul(entries, separator),
+                );
+                let result = Shape::String(bytes);
+                cost = add(cost, add(entries, result.units()));
+                if result.units() > SMALL {
+                    let operands = target_out.into_iter().chain(args).map(|o| o.expr).collect();
+                    return Out {
+                        cost,
+                        expr: call(e.id, meter::JOIN, operands),
+                        shape: result,
+                    };
+                }
+                result
+            }
+            "sets.contains" | "sets.equivalent" | "sets.intersects" => {
+                cost = add(cost, mul(arg(0).entries(), arg(1).entries()));
+                Shape::Scalar
+            }
+            "sort" | "distinct" | "@sortByAssociatedKeys" => {
+                let n = first.entries();
+                let work = if name == "distinct" {
+                    mul(n, n)
+                } else {
+                    mul(n, log2(n))
+                };
+                cost = add(cost, work);
+                match first {
+                    Shape::List { max, item, .. } => Shape::list(max, (*item).clone()),
+                    other => other,
+                }
+            }
+            "lists.range" => {
+                let n = match c.args.first().map(|a| &a.expr) {
+                    Some(Expr::Literal(LiteralValue::Int(n))) => (*n.inner()).max(0) as u64,
+                    _ => MAX_RANGE,
+                }
+                .min(MAX_RANGE);
+                cost = add(cost, n);
+                let shape = Shape::list(n, Shape::Scalar);
+                let expr = rebuilt(target_out, args);
+                return Out {
+                    cost,
+                    expr: sized(expr, &shape),
+                    shape,
+                };
+            }
+            _ if LIST_SCANS.contains(&name.as_str())
+                && matches!(
+                    first,
+                    Shape::List { .. } | Shape::Map { .. } | Shape::Unknown
+                ) =>
+            {
+                cost = add(cost, first.entries());
+                match name.as_str() {
+                    "sum" | "min" | "max" => first.element(None),
+                    "slice" | "reverse" => match first {
+                        Shape::List { max, item, .. } => Shape::list(max, (*item).clone()),
+                        other => other,
+                    },
+                    "flatten" => {
+                        let inner = first.element(None);
+                        Shape::list(
+                            mul(first.entries(), inner.entries().max(1)),
+                            inner.element(None),
+                        )
+                    }
+                    "@pairs" => Shape::list(
+                        first.entries(),
+                        Shape::list(2, first.iteration_variable().join(&first.element(None))),
+                    ),
+                    "@mapFromPairs" | "@mergeMapEntries" => Shape::map(
+                        first.entries(),
+                        UNBOUNDED_KEY_BYTES,
+                        first.element(None).element(None),
+                    ),
+                    _ => Shape::Scalar,
+                }
+            }
+            _ if STRING_SCANS.contains(&name.as_str()) => {
+                let scanned = shapes
+                    .iter()
+                    .filter(|s| matches!(s, Shape::String(_) | Shape::Unknown))
+                    .fold(0, |acc, s| add(acc, s.units()));
+                cost = add(cost, scanned);
+                let bytes = first.text_bytes();
+                let grown = match name.as_str() {
+                    "lowerAscii" | "upperAscii" | "trim" | "reverse" | "substring" | "charAt"
+                    | "find" | "base64.decode" => {
+                        return self.done(cost, Shape::String(bytes), rebuilt(target_out, args))
+                    }
+                    "split" | "findAll" => {
+                        return self.done(
+                            cost,
+                            Shape::list(add(bytes, 1), Shape::String(bytes)),
+                            rebuilt(target_out, args),
+                        )
+                    }
+                    "strings.quote" => Shape::String(add(2, mul(bytes, 6))),
+                    "base64.encode" => Shape::String(add(4, bytes / 3 * 4)),
+                    "format" => {
+                        let list = arg(1);
+                        Shape::String(add(
+                            bytes,
+                            mul(list.entries(), list.element(None).text_bytes()),
+                        ))
+                    }
+                    _ => return self.done(cost, Shape::Scalar, rebuilt(target_out, args)),
+                };
+                cost = add(cost, grown.units());
+                let expr = rebuilt(target_out, args);
+                return Out {
+                    cost,
+                    expr: sized(expr, &grown),
+                    shape: grown,
+                };
+            }
+            _ => {
+                let scanned = shapes
+                    .iter()
+                    .filter(|s| matches!(s, Shape::String(_)))
+                    .fold(0, |acc, s| add(acc, s.units()));
+                cost = add(cost, scanned);
+                Shape::Scalar
+            }
+        };
+        Out {
+            cost,
+            shape,
+            expr: rebuilt(target_out, args),
+        }
+    }
+
+    fn done(&self, cost: u64, shape: Shape, expr: IdedExpr) -> Out {
+        Out { cost, shape, expr }
+    }
+}
