@@ -94,6 +94,29 @@ fn errors_exit_2_with_the_file_named() {
 }
 
 #[test]
+fn cost_limits_apply_to_every_command_that_loads_policies() {
+    // The shipped library is within the default limits, and refused, naming the policy, the
+    // field and the estimate, under a tiny one.
+    gate(&["check", "examples/service-compliant.yaml"]).expect_code(0);
+    gate(&[
+        "check",
+        "--max-expression-cost",
+        "100",
+        "examples/service-compliant.yaml",
+    ])
+    .expect_code(2)
+    .stderr_has("is over the limit of 100");
+    gate(&[
+        "check",
+        "--max-policy-cost",
+        "1000",
+        "examples/service-compliant.yaml",
+    ])
+    .expect_code(2)
+    .stderr_has("over the limit of 1000");
+}
+
+#[test]
 fn a_broken_policy_file_is_an_error_naming_it() {
     let dir = temp_dir("broken-policy");
     std::fs::write(

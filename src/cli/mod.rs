@@ -89,6 +89,23 @@ pub struct PolicyArgs {
         value_delimiter = ','
     )]
     pub params: Vec<std::path::PathBuf>,
+    /// The most an expression's estimated cost may be: a policy with a costlier one is refused
+    /// at load; also the cost one evaluation of an expression may spend (see docs/lint.md).
+    #[arg(
+        long,
+        value_name = "UNITS",
+        env = "CMEK_GATE_MAX_EXPRESSION_COST",
+        default_value_t = crate::policy::CompileOptions::default().max_expression_cost
+    )]
+    pub max_expression_cost: u64,
+    /// The most a policy's estimated cost (all its expressions) may be: refused at load above.
+    #[arg(
+        long,
+        value_name = "UNITS",
+        env = "CMEK_GATE_MAX_POLICY_COST",
+        default_value_t = crate::policy::CompileOptions::default().max_policy_cost
+    )]
+    pub max_policy_cost: u64,
 }
 
 impl PolicyArgs {
@@ -103,7 +120,15 @@ impl PolicyArgs {
 
     pub fn load(&self) -> anyhow::Result<crate::policy::PolicySet> {
         use anyhow::Context;
-        crate::policy::load::load_policy_set(&self.paths(), &self.params)
+        crate::policy::load::load_policy_set(&self.paths(), &self.params, &self.compile_options())
             .context("cannot load the policies")
+    }
+
+    /// The cost limits the policies are compiled with.
+    pub fn compile_options(&self) -> crate::policy::CompileOptions {
+        crate::policy::CompileOptions {
+            max_expression_cost: self.max_expression_cost,
+            max_policy_cost: self.max_policy_cost,
+        }
     }
 }

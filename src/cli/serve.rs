@@ -140,6 +140,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
         read_timeout: args.read_timeout,
         reload_interval: args.reload_interval,
         shutdown_grace: args.shutdown_grace,
+        compile_options: args.policy.compile_options(),
         cloud_run: args
             .cloud_run_listen
             .map(|listen| crate::server::cloudrun::CloudRunConfig {

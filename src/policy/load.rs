@@ -76,8 +76,9 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, PolicyError> {
 pub fn load_policy_set(
     policy_paths: &[PathBuf],
     param_paths: &[PathBuf],
+    options: &super::CompileOptions,
 ) -> Result<PolicySet, PolicyError> {
     let policies = policy_sources(policy_paths)?;
     let params = read_sources(param_paths)?;
-    PolicySet::compile(&policies, &params)
+    PolicySet::compile_with(&policies, &params, options)
 }

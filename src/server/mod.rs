@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The Cloud Run API gate listener, when enabled.
     pub cloud_run: Option<cloudrun::CloudRunConfig>,
+    /// The cost limits policies are compiled with (a reload over them is refused).
+    pub compile_options: crate::policy::CompileOptions,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -75,7 +75,9 @@ fn check_certificate(app: &App, store: &CertStore, seen: &mut PemPair) {
 /// Loads the policy set (on a blocking thread) and swaps it in.
 async fn load_policies(app: &Arc<App>, why: &'static str) {
     let (policies, params) = (app.config.policies.clone(), app.config.params.clone());
-    let loaded = tokio::task::spawn_blocking(move || load_policy_set(&policies, &params)).await;
+    let options = app.config.compile_options;
+    let loaded =
+        tokio::task::spawn_blocking(move || load_policy_set(&policies, &params, &options)).await;
     match loaded {
         Ok(Ok(set)) => {
             let count = set.policies.len();
