@@ -181,12 +181,7 @@ fn actions_and_level(set: &PolicySet, index: usize) -> (BTreeSet<ValidationActio
 fn rule(set: &PolicySet, index: usize) -> Value {
     let policy = &set.policies[index];
     let (actions, level) = actions_and_level(set, index);
-    let short = policy
-        .description
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .unwrap_or(&policy.name);
+    let short = short_description(policy);
     let actions: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
     let bound = if actions.is_empty() {
         "no binding selects it, so it reports nothing".to_owned()
@@ -207,13 +202,18 @@ fn rule(set: &PolicySet, index: usize) -> Value {
     })
 }
 
-fn mutating_rule(policy: &crate::policy::CompiledPolicy) -> Value {
-    let short = policy
+/// A policy's `cmek-gate.dev/description`, else its name.
+fn short_description(policy: &crate::policy::CompiledPolicy) -> &str {
+    policy
         .description
         .as_deref()
         .map(str::trim)
         .filter(|d| !d.is_empty())
-        .unwrap_or(&policy.name);
+        .unwrap_or(&policy.name)
+}
+
+fn mutating_rule(policy: &crate::policy::CompiledPolicy) -> Value {
+    let short = short_description(policy);
     let full = format!(
         "{short} (MutatingAdmissionPolicy {} from {}:{}; with check --mutate, each change it makes is a warning naming what was added.)",
         policy.name, policy.source_name, policy.line
