@@ -30,7 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Check manifests against the policies: exit 0 allowed, 1 denied, 2 error.
     Check(check::CheckArgs),
-    /// Evaluate a CEL expression on a manifest, or show a policy's variables and validations.
+    /// Evaluate a CEL expression on a manifest, or show a policy's variables and validations
+    /// (or mutations).
     Eval(eval::EvalArgs),
     /// Write what the mutating policies add (the region's default key) into the files, keeping
     /// every other byte: exit 0 when all is now allowed, 1 when something is still denied.
@@ -44,7 +45,8 @@ pub enum Command {
     Krm(krm::KrmArgs),
     /// Report the CMEK compliance of Cloud Run resources: rate, breakdowns, keys in use.
     Scan(scan::ScanArgs),
-    /// Serve the HTTPS admission webhooks (/validate, /mutate) and check endpoint (/v1/check).
+    /// Serve the HTTPS admission webhooks (/validate, /mutate), the check endpoint (/v1/check),
+    /// and optionally the Cloud Run API gate (--cloud-run-listen).
     Serve(Box<serve::ServeArgs>),
     /// Run policy test suites (YAML files of kind PolicyTest): exit 1 when a case fails.
     Test(test::TestArgs),
