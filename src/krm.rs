@@ -217,28 +217,9 @@ pub fn run(set: &PolicySet, input: &str, mutate: bool) -> Result<KrmOutput, KrmE
 /// A JSON pointer as the field path KRM results use, as for violations:
 /// `spec.template.metadata.annotations['run.googleapis.com/encryption-key']`.
 fn json_pointer_to_field(pointer: &json_patch::jsonptr::Pointer) -> String {
-    let mut path = String::new();
-    for token in pointer.tokens() {
-        let key = token.decoded();
-        if !key.is_empty() && key.chars().all(|c| c.is_ascii_digit()) {
-            path.push_str(&format!("[{key}]"));
-        } else if !key.is_empty()
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(&key);
-        } else {
-            path.push_str(&format!(
-                "['{}']",
-                key.replace('\\', "\\\\").replace('\'', "\\'")
-            ));
-        }
-    }
-    path
+    engine::mutate::dotted_path(pointer, |key| {
+        format!("'{}'", key.replace('\\', "\\\\").replace('\'', "\\'"))
+    })
 }
 
 fn result(

@@ -106,21 +106,7 @@ pub fn to_sarif(report: &Report, set: &PolicySet, tool_version: &str) -> Value {
         let notifications: Vec<Value> = report
             .errors
             .iter()
-            .map(|e| {
-                let mut notification = Map::new();
-                notification.insert("level".into(), json!("error"));
-                notification.insert(
-                    "message".into(),
-                    json!({ "text": format!("{}: {}", e.file, e.message) }),
-                );
-                if let Some(artifact) = artifact_location(&e.file) {
-                    notification.insert(
-                        "locations".into(),
-                        json!([{ "physicalLocation": { "artifactLocation": artifact } }]),
-                    );
-                }
-                Value::Object(notification)
-            })
+            .map(|e| unreadable_notification(&e.file, &e.message))
             .collect();
         invocation.insert("toolExecutionNotifications".into(), json!(notifications));
     }
@@ -192,14 +178,41 @@ fn rule(set: &PolicySet, index: usize) -> Value {
         "{short} (ValidatingAdmissionPolicy {} from {}:{}; {bound}.)",
         policy.name, policy.source_name, policy.line
     );
+    rule_json(policy, &full, level, json!(actions))
+}
+
+/// A `reportingDescriptor` for a policy.
+fn rule_json(
+    policy: &crate::policy::CompiledPolicy,
+    full: &str,
+    level: Level,
+    actions: Value,
+) -> Value {
     json!({
         "id": policy.name,
         "name": policy.name,
-        "shortDescription": { "text": short },
+        "shortDescription": { "text": short_description(policy) },
         "fullDescription": { "text": full },
         "defaultConfiguration": { "level": level.as_str() },
         "properties": { "validationActions": actions },
     })
+}
+
+/// A `toolExecutionNotification` for an input that could not be read.
+pub(crate) fn unreadable_notification(file: &str, message: &str) -> Value {
+    let mut notification = Map::new();
+    notification.insert("level".into(), json!("error"));
+    notification.insert(
+        "message".into(),
+        json!({ "text": format!("{file}: {message}") }),
+    );
+    if let Some(artifact) = artifact_location(file) {
+        notification.insert(
+            "locations".into(),
+            json!([{ "physicalLocation": { "artifactLocation": artifact } }]),
+        );
+    }
+    Value::Object(notification)
 }
 
 /// A policy's `cmek-gate.dev/description`, else its name.
@@ -218,14 +231,7 @@ fn mutating_rule(policy: &crate::policy::CompiledPolicy) -> Value {
         "{short} (MutatingAdmissionPolicy {} from {}:{}; with check --mutate, each change it makes is a warning naming what was added.)",
         policy.name, policy.source_name, policy.line
     );
-    json!({
-        "id": policy.name,
-        "name": policy.name,
-        "shortDescription": { "text": short },
-        "fullDescription": { "text": full },
-        "defaultConfiguration": { "level": Level::Warning.as_str() },
-        "properties": { "validationActions": [] },
-    })
+    rule_json(policy, &full, Level::Warning, json!([]))
 }
 
 /// Where a result is: the file and line, and the object as a logical location.

@@ -6,7 +6,7 @@
 //! everything else is forwarded unchanged.
 
 use crate::engine::{self, Phases, Request};
-use crate::manifest::{self, shape, ReadLimits};
+use crate::manifest::{self, shape, Node};
 use crate::policy::PolicySet;
 use serde_json::{json, Value};
 
@@ -188,15 +188,12 @@ pub fn judge_write(
         ApiVersion::V1 => v1_view(&original, region),
         ApiVersion::V2 => v2_to_v1(&original, write),
     };
-    let text = view.to_string();
-    let documents = match manifest::parse_documents(&text, &ReadLimits::default()) {
-        Ok(documents) => documents,
+    // The body is JSON already: the tree is built from it directly (no positions to keep).
+    let document = match manifest::document_from_node(0, Node::from_json(&view)) {
+        Ok(document) => document,
         Err(e) => return bad_request(format!("the resource cannot be read: {e}")),
     };
-    let Some(document) = documents.first() else {
-        return bad_request("the request body is empty".into());
-    };
-    let mut request = Request::create(document);
+    let mut request = Request::create(&document);
     request.operation = write.operation.into();
     let phases = if mutate {
         Phases::ALL

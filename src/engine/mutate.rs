@@ -458,29 +458,40 @@ fn describe_operation(operation: &json_patch::PatchOperation) -> String {
 
 /// A JSON pointer as a field path: `spec.template.metadata.annotations["run.googleapis.com/x"]`.
 pub fn field_path(pointer: &json_patch::jsonptr::Pointer) -> String {
-    let mut path = String::new();
-    for token in pointer.tokens() {
-        let key = token.decoded();
-        let plain = !key.is_empty()
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if key.chars().all(|c| c.is_ascii_digit()) && !key.is_empty() {
-            path.push_str(&format!("[{key}]"));
-        } else if plain {
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(&key);
-        } else {
-            path.push_str(&format!("[{}]", serde_json::Value::from(key.as_ref())));
-        }
-    }
+    let path = dotted_path(pointer, |key| serde_json::Value::from(key).to_string());
     if path.is_empty() {
         "the object".into()
     } else {
         path
     }
+}
+
+/// A JSON pointer as a dotted path: plain keys joined with `.`, indexes as `[N]`, and other keys
+/// bracketed as `quote` writes them (JSON strings in messages, `'...'` in JSONPath-like paths).
+pub fn dotted_path(
+    pointer: &json_patch::jsonptr::Pointer,
+    quote: impl Fn(&str) -> String,
+) -> String {
+    let mut path = String::new();
+    for token in pointer.tokens() {
+        let key = token.decoded();
+        if key.is_empty() {
+            path.push_str(&format!("[{}]", quote(&key)));
+        } else if key.chars().all(|c| c.is_ascii_digit()) {
+            path.push_str(&format!("[{key}]"));
+        } else if key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&key);
+        } else {
+            path.push_str(&format!("[{}]", quote(&key)));
+        }
+    }
+    path
 }
 
 /// Gives the nodes of a mutated tree the positions of the same nodes in the tree it came from;

@@ -7,7 +7,7 @@
 //! unsuccessful.
 
 use super::{Finding, RULES};
-use crate::sarif::{artifact_location, fnv1a64, SCHEMA_URI};
+use crate::sarif::{artifact_location, fnv1a64, unreadable_notification, SCHEMA_URI};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -72,21 +72,7 @@ pub fn to_sarif(
     if !unreadable.is_empty() {
         let notifications: Vec<Value> = unreadable
             .iter()
-            .map(|(file, message)| {
-                let mut notification = Map::new();
-                notification.insert("level".into(), json!("error"));
-                notification.insert(
-                    "message".into(),
-                    json!({ "text": format!("{file}: {message}") }),
-                );
-                if let Some(artifact) = artifact_location(file) {
-                    notification.insert(
-                        "locations".into(),
-                        json!([{ "physicalLocation": { "artifactLocation": artifact } }]),
-                    );
-                }
-                Value::Object(notification)
-            })
+            .map(|(file, message)| unreadable_notification(file, message))
             .collect();
         invocation.insert("toolExecutionNotifications".into(), json!(notifications));
     }
