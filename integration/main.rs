@@ -7,6 +7,8 @@ mod gcloud;
 mod golden;
 mod kpt;
 mod lint;
+mod policy_sets;
+mod reload;
 mod sarif;
 mod scan;
 mod server;

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-fn admission(name: &str) -> Vec<u8> {
+pub(crate) fn admission(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join(format!("admission/{name}.json"))).unwrap()
 }
 
-fn start(dir: &Path, extra: &[&str]) -> (Server, Client) {
+pub(crate) fn start(dir: &Path, extra: &[&str]) -> (Server, Client) {
     make_certs(dir, true);
     let server = Server::start(&dir.join("tls.crt"), &dir.join("tls.key"), extra, dir);
     let client = Client::new(server.addr, &[&dir.join("ca.crt")], None);
@@ -19,7 +19,7 @@ fn start(dir: &Path, extra: &[&str]) -> (Server, Client) {
 }
 
 /// Waits until the server answers `/readyz` with 200.
-async fn ready(server: &Server, client: &Client) {
+pub(crate) async fn ready(server: &Server, client: &Client) {
     eventually(server, "readiness", || async {
         client
             .send("GET", "/readyz", b"")
@@ -30,7 +30,7 @@ async fn ready(server: &Server, client: &Client) {
 }
 
 /// Waits (polling, bounded) until `ready` holds; panics with the server log if it never does.
-async fn eventually<F, Fut>(server: &Server, what: &str, mut ready: F)
+pub(crate) async fn eventually<F, Fut>(server: &Server, what: &str, mut ready: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -302,7 +302,15 @@ async fn a_broken_policy_file_keeps_the_old_set_serving() {
             std::fs::copy(&path, policies.join(path.file_name().unwrap())).unwrap();
         }
     }
-    let (server, client) = start(&dir, &["--policies", policies.to_str().unwrap()]);
+    // The fix below removes a policy: a shrink the operator allows.
+    let (server, client) = start(
+        &dir,
+        &[
+            "--policies",
+            policies.to_str().unwrap(),
+            "--allow-policy-shrink",
+        ],
+    );
     ready(&server, &client).await;
     let generation = server.metric("cmek_gate_policy_set_generation").await;
     assert_eq!(generation, 1.0);
@@ -321,7 +329,7 @@ async fn a_broken_policy_file_keeps_the_old_set_serving() {
     .unwrap();
     eventually(&server, "a counted reload failure", || async {
         server
-            .metric("cmek_gate_reload_failures_total{what=\"policies\"}")
+            .metric("cmek_gate_reload_failures_total{what=\"policies\",reason=\"invalid\"}")
             .await
             >= 1.0
     })

@@ -66,7 +66,11 @@ impl Server {
             .arg(cert)
             .arg("--key")
             .arg(key)
-            .args(["--reload-interval", "200ms"])
+            .args(if extra.contains(&"--reload-interval") {
+                &[][..]
+            } else {
+                &["--reload-interval", "200ms"][..]
+            })
             .args(extra)
             .current_dir(repo())
             .env_remove("CMEK_GATE_POLICIES")

@@ -30,6 +30,9 @@ pub struct PolicyLabels {
 pub struct ReloadLabels {
     /// `policies` or `certificate`.
     pub what: String,
+    /// Why: `invalid` (does not parse or compile), `unreadable`, `unstable` (the files kept
+    /// changing while read), `binds-nothing`, or `shrink` (fewer policies bound than serving).
+    pub reason: String,
 }
 
 /// Every metric, registered once.
@@ -139,10 +142,11 @@ impl Metrics {
             .inc();
     }
 
-    pub fn reload_failed(&self, what: &str) {
+    pub fn reload_failed(&self, what: &str, reason: &str) {
         self.reload_failures
             .get_or_create(&ReloadLabels {
                 what: what.to_owned(),
+                reason: reason.to_owned(),
             })
             .inc();
     }
@@ -165,13 +169,13 @@ mod tests {
         let metrics = Metrics::new();
         metrics.request("validate", "denied", 0.0002);
         metrics.violation("cmek-required");
-        metrics.reload_failed("policies");
+        metrics.reload_failed("policies", "shrink");
         metrics.policy_generation.set(3);
         let text = metrics.encode();
         for line in [
             "cmek_gate_requests_total{endpoint=\"validate\",verdict=\"denied\"} 1",
             "cmek_gate_violations_total{policy=\"cmek-required\"} 1",
-            "cmek_gate_reload_failures_total{what=\"policies\"} 1",
+            "cmek_gate_reload_failures_total{what=\"policies\",reason=\"shrink\"} 1",
             "cmek_gate_policy_set_generation 3",
             "cmek_gate_request_duration_seconds_count{endpoint=\"validate\"} 1",
         ] {

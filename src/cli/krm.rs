@@ -9,7 +9,7 @@
 //! ```
 
 use crate::krm;
-use crate::policy::load::policy_sources;
+use crate::policy::load::{policy_sources, refuse_unbound};
 use crate::policy::PolicySet;
 use anyhow::Context;
 use clap::Args;
@@ -37,7 +37,9 @@ pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
         Some(params) => {
             let policies =
                 policy_sources(&args.policy.paths()).context("cannot read the policies")?;
-            PolicySet::compile(&policies, &[params]).context("cannot load the policies")?
+            PolicySet::compile_with(&policies, &[params], &args.policy.compile_options())
+                .and_then(|set| refuse_unbound(set, &args.policy.paths()))
+                .context("cannot load the policies")?
         }
     };
     let output = krm::run(&set, &input, mutate)?;

@@ -44,9 +44,14 @@ pub struct ServeArgs {
     /// Longest wait for a TLS handshake, request headers or a request body (e.g. 10s, 500ms).
     #[arg(long, env = "CMEK_GATE_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub read_timeout: Duration,
-    /// How often the certificate and policy files are checked for changes.
+    /// How often the certificate and policy files are checked for changes (a changed policy set
+    /// is loaded once two checks in a row see the same files).
     #[arg(long, env = "CMEK_GATE_RELOAD_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub reload_interval: Duration,
+    /// Let a reload bind fewer policies than the serving set (by default such a reload fails
+    /// and the previous set keeps serving). A set that binds no policy is refused regardless.
+    #[arg(long, env = "CMEK_GATE_ALLOW_POLICY_SHRINK")]
+    pub allow_policy_shrink: bool,
     /// Longest wait for requests in flight after SIGTERM.
     #[arg(long, env = "CMEK_GATE_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -141,6 +146,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
         reload_interval: args.reload_interval,
         shutdown_grace: args.shutdown_grace,
         compile_options: args.policy.compile_options(),
+        allow_policy_shrink: args.allow_policy_shrink,
         cloud_run: args
             .cloud_run_listen
             .map(|listen| crate::server::cloudrun::CloudRunConfig {

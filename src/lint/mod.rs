@@ -336,6 +336,9 @@ fn load_finding(error: &PolicyError) -> Finding {
             ..
         } => (source_name.as_str(), *line, column.unwrap_or(1)),
         PolicyError::Read { path, .. } => (path.as_str(), 1, 1),
+        PolicyError::NothingBound { paths, .. } | PolicyError::Unstable { paths, .. } => {
+            (paths.as_str(), 1, 1)
+        }
     };
     // The message without the file and line the finding already gives.
     let text = error.to_string();

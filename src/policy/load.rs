@@ -1,6 +1,8 @@
 //! Reads policy and parameter files from disk (the one part of `policy` that does I/O) and hands
 //! their text to [`PolicySet::compile`]. Directories are walked recursively for `.yaml`, `.yml`
 //! and `.json` files, in sorted order, skipping hidden entries and `tests/` folders (test suites).
+//! A load reads a consistent snapshot of the files (see [`read_snapshot`]) and refuses a set
+//! that binds no policy.
 
 use super::{embedded, PolicyError, PolicySet, Source};
 use std::path::{Path, PathBuf};
@@ -71,14 +73,183 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, PolicyError> {
     Ok(sources)
 }
 
+/// The files a load reads, as one consistent snapshot: their names and contents, and a
+/// fingerprint of both (to notice a change without compiling).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub policies: Vec<Source>,
+    pub params: Vec<Source>,
+    pub fingerprint: u64,
+}
+
+/// How many times [`read_snapshot`] reads the files before giving up on their changing.
+pub const SNAPSHOT_ATTEMPTS: usize = 5;
+
+/// Reads the policy files (the embedded library when there are none) and the parameter files
+/// as one consistent snapshot: everything is read, then read again, until two reads in a row
+/// agree (at most [`SNAPSHOT_ATTEMPTS`] times), so a directory being written is never taken
+/// part-way through one read. A directory mounted from a Kubernetes ConfigMap or Secret (its
+/// `..data` symlink pointing at a timestamped folder the kubelet swaps atomically) is read
+/// through `..data`, resolved once, so a swap is seen whole or not at all.
+pub fn read_snapshot(
+    policy_paths: &[PathBuf],
+    param_paths: &[PathBuf],
+) -> Result<Snapshot, PolicyError> {
+    let read = || -> Result<(Vec<Source>, Vec<Source>), PolicyError> {
+        let policies = if policy_paths.is_empty() {
+            embedded::sources()
+        } else {
+            read_resolved(policy_paths)?
+        };
+        Ok((policies, read_resolved(param_paths)?))
+    };
+    let mut previous = read()?;
+    for _ in 1..SNAPSHOT_ATTEMPTS {
+        let current = read()?;
+        if same_sources(&current.0, &previous.0) && same_sources(&current.1, &previous.1) {
+            let fingerprint = fingerprint(&current.0, &current.1);
+            return Ok(Snapshot {
+                policies: current.0,
+                params: current.1,
+                fingerprint,
+            });
+        }
+        previous = current;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err(PolicyError::Unstable {
+        paths: display_paths(policy_paths.iter().chain(param_paths)),
+        attempts: SNAPSHOT_ATTEMPTS,
+    })
+}
+
+/// Compiles a snapshot; a set that binds no policy is an error naming `policy_paths`.
+pub fn compile_snapshot(
+    snapshot: &Snapshot,
+    policy_paths: &[PathBuf],
+    options: &super::CompileOptions,
+) -> Result<PolicySet, PolicyError> {
+    let set = PolicySet::compile_with(&snapshot.policies, &snapshot.params, options)?;
+    refuse_unbound(set, policy_paths)
+}
+
+/// `set`, unless it binds no policy (then an error naming `policy_paths`): a set that binds
+/// nothing allows everything, which no caller wants from a mistake.
+pub fn refuse_unbound(set: PolicySet, policy_paths: &[PathBuf]) -> Result<PolicySet, PolicyError> {
+    if set.bound_policies().is_empty() {
+        return Err(PolicyError::NothingBound {
+            paths: if policy_paths.is_empty() {
+                "<embedded>".into()
+            } else {
+                display_paths(policy_paths.iter())
+            },
+            policies: set.policies.len() + set.mutating_policies.len(),
+            bindings: set.bindings.len() + set.mutating_bindings.len(),
+        });
+    }
+    Ok(set)
+}
+
 /// Loads the policy set: the given policy paths, or the embedded library when there are none;
-/// then the given parameter files, which replace parameter objects of the same identity.
+/// then the given parameter files, which replace parameter objects of the same identity. Read as
+/// a consistent snapshot; a set that binds no policy is an error.
 pub fn load_policy_set(
     policy_paths: &[PathBuf],
     param_paths: &[PathBuf],
     options: &super::CompileOptions,
 ) -> Result<PolicySet, PolicyError> {
-    let policies = policy_sources(policy_paths)?;
-    let params = read_sources(param_paths)?;
-    PolicySet::compile_with(&policies, &params, options)
+    let snapshot = read_snapshot(policy_paths, param_paths)?;
+    compile_snapshot(&snapshot, policy_paths, options)
+}
+
+/// The directory to walk for `path`: the folder its `..data` symlink points at, when it is a
+/// mounted ConfigMap or Secret, else `path` itself.
+fn resolve_mount(path: &Path) -> PathBuf {
+    let data = path.join("..data");
+    match std::fs::symlink_metadata(&data) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            std::fs::canonicalize(&data).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// [`read_sources`] through each directory's resolved `..data`; the names stay under the path
+/// given (`mount/policy.yaml`, not `mount/..2026_.../policy.yaml`).
+fn read_resolved(paths: &[PathBuf]) -> Result<Vec<Source>, PolicyError> {
+    let mut sources = Vec::new();
+    for path in paths {
+        let root = resolve_mount(path);
+        for file in manifest_files(&root, true)? {
+            let text = std::fs::read_to_string(&file).map_err(|e| PolicyError::Read {
+                path: file.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let name = match file.strip_prefix(&root) {
+                Ok(relative) if root != *path => path.join(relative),
+                _ => file,
+            };
+            sources.push(Source {
+                name: name.display().to_string(),
+                text,
+            });
+        }
+    }
+    Ok(sources)
+}
+
+fn same_sources(a: &[Source], b: &[Source]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.name == y.name && x.text == y.text)
+}
+
+fn fingerprint(policies: &[Source], params: &[Source]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (list, tag) in [(policies, 0u8), (params, 1u8)] {
+        tag.hash(&mut hasher);
+        for source in list {
+            source.name.hash(&mut hasher);
+            source.text.hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
+fn display_paths<'a>(paths: impl Iterator<Item = &'a PathBuf>) -> String {
+    paths
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mounted_configmap_is_read_through_its_resolved_data_link() {
+        let dir = std::env::temp_dir().join(format!("cmek-gate-load-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (old, new) = (dir.join("..v1"), dir.join("..v2"));
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(old.join("a.yaml"), "old: a").unwrap();
+        std::fs::write(new.join("a.yaml"), "new: a").unwrap();
+        std::fs::write(new.join("b.yaml"), "new: b").unwrap();
+        std::os::unix::fs::symlink("..v2", dir.join("..data")).unwrap();
+        // Stale top-level links as the kubelet leaves them for a moment: one to the old folder,
+        // none yet for b.yaml.
+        std::os::unix::fs::symlink("..v1/a.yaml", dir.join("a.yaml")).unwrap();
+        let read = read_resolved(std::slice::from_ref(&dir)).unwrap();
+        let seen: Vec<(String, String)> = read.into_iter().map(|s| (s.name, s.text)).collect();
+        let expected = vec![
+            (dir.join("a.yaml").display().to_string(), "new: a".into()),
+            (dir.join("b.yaml").display().to_string(), "new: b".into()),
+        ];
+        assert_eq!(seen, expected);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

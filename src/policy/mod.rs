@@ -5,6 +5,7 @@
 //! Every expression is compiled at load; a mistake is a [`PolicyError`] naming the file, the
 //! document's line, the policy and the field (`spec.validations[2].expression`).
 
+pub mod bound;
 pub mod embedded;
 pub mod load;
 pub mod matching;
@@ -117,6 +118,18 @@ pub enum PolicyError {
     },
     #[error("{path}: {message}")]
     Read { path: String, message: String },
+    /// A set in which no binding names a loaded policy: it would allow everything.
+    #[error(
+        "{paths}: no policy is bound ({policies} policies, {bindings} bindings): a policy takes effect only through a binding whose spec.policyName names it, and a set that binds nothing would allow everything"
+    )]
+    NothingBound {
+        paths: String,
+        policies: usize,
+        bindings: usize,
+    },
+    /// The files kept changing while they were read: no consistent snapshot.
+    #[error("{paths}: the files kept changing while they were read ({attempts} attempts)")]
+    Unstable { paths: String, attempts: usize },
 }
 
 /// A compiled CEL expression and where it was written.

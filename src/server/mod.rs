@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub cloud_run: Option<cloudrun::CloudRunConfig>,
     /// The cost limits policies are compiled with (a reload over them is refused).
     pub compile_options: crate::policy::CompileOptions,
+    /// Whether a reload may bind fewer policies than the serving set (never none).
+    pub allow_policy_shrink: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,8 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("cannot serve these policies: {0}")]
+    Policies(#[from] crate::policy::PolicyError),
 }
 
 /// What every request handler shares: immutable but for the swappable policy set.
@@ -100,8 +104,9 @@ pub struct Bound {
 
 /// Binds the listeners, loads the certificate, and serves until `shutdown` resolves; then stops
 /// accepting and waits up to the grace period for requests in flight. `on_bound` is told the
-/// bound addresses once the server accepts connections. The policy set loads in the background:
-/// `/readyz` answers 503 until it has.
+/// bound addresses once the server accepts connections. The policy set is loaded first: one that
+/// binds no policy is an error; one that fails otherwise leaves `/readyz` answering 503 until
+/// the files change and load.
 pub async fn run(
     config: ServerConfig,
     shutdown: impl std::future::Future<Output = ()>,
@@ -153,11 +158,13 @@ pub async fn run(
     if let Some(expiry) = tls::expiry_unix(&pair.cert) {
         app.metrics.certificate_expiry_seconds.set(expiry as f64);
     }
+    let seen_policies = reload::initial_load(&app).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let reloader = tokio::spawn(reload::watch(
         Arc::clone(&app),
         store,
         pair,
+        seen_policies,
         reload_now,
         stop_rx.clone(),
     ));
