@@ -7,6 +7,7 @@ mod gcloud;
 mod golden;
 mod kpt;
 mod lint;
+mod namespaces;
 mod policy_sets;
 mod reload;
 mod sarif;

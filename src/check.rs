@@ -25,6 +25,9 @@ pub struct CheckOptions {
     pub threads: usize,
     /// Run the mutating policies first and judge the mutated objects (`check --mutate`, `fix`).
     pub mutate: bool,
+    /// Namespaces given by their labels (a `kind: Namespace` document in the input comes first),
+    /// and what a namespace selector does for the others.
+    pub namespaces: crate::namespaces::KnownNamespaces,
 }
 
 impl Default for CheckOptions {
@@ -34,13 +37,15 @@ impl Default for CheckOptions {
             operation: "CREATE".into(),
             threads: 1,
             mutate: false,
+            namespaces: Default::default(),
         }
     }
 }
 
 /// Parses and evaluates every input. Inputs that cannot be read are reported as errors, never
-/// skipped; `kind: Namespace` documents give the namespace labels and `namespaceObject` of the
-/// other documents.
+/// skipped; `kind: Namespace` documents (else `options.namespaces`) give the namespace labels and
+/// `namespaceObject` of the other documents. A binding whose namespace selector needs labels
+/// nobody gave leaves its document undecided (not allowed).
 pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Report {
     check_inputs_keeping_documents(set, inputs, options).0
 }
@@ -79,7 +84,11 @@ pub fn check_inputs_keeping_documents(
     let judge = |(file, document): &(&str, &Document)| {
         let mut request = Request::create(document);
         request.operation = options.operation.clone();
-        request.namespace_object = namespaces.get(document.namespace.as_str()).copied();
+        request.namespace_object = namespaces
+            .get(document.namespace.as_str())
+            .copied()
+            .or_else(|| options.namespaces.object(&document.namespace));
+        request.unknown_namespaces = options.namespaces.unknown;
         let phases = if options.mutate {
             engine::Phases::ALL
         } else {
@@ -258,21 +267,75 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
             name: "m.yaml".into(),
             text: MANIFESTS.into(),
         };
-        let report = check_inputs(&set, &[input], &CheckOptions::default());
-        let verdicts: Vec<_> = report
-            .results
-            .iter()
-            .map(|r| (r.name.as_str(), r.skipped, r.allowed))
-            .collect();
-        assert_eq!(
-            verdicts,
-            vec![
-                ("shop", true, true),
-                ("a", false, true),
-                ("b", false, false),
-                ("c", true, true)
-            ]
-        );
+        use crate::namespaces::KnownNamespaces;
+        use crate::policy::matching::UnknownNamespaces;
+        let known = |labels: &[&str], unknown| {
+            let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+            KnownNamespaces::parse(&labels, unknown).unwrap()
+        };
+        // `c` is in a namespace no document describes: (how, skipped, allowed, undecided).
+        let cases = [
+            (known(&[], UnknownNamespaces::Undecided), false, false, true),
+            (known(&[], UnknownNamespaces::NoMatch), true, true, false),
+            // Matched without a namespace object: the expression fails (failurePolicy Fail).
+            (known(&[], UnknownNamespaces::MatchAll), false, false, false),
+            (
+                known(
+                    &["elsewhere=env=prod,team=search"],
+                    UnknownNamespaces::Undecided,
+                ),
+                false,
+                true,
+                false,
+            ),
+            (
+                known(&["elsewhere=env=test"], UnknownNamespaces::Undecided),
+                true,
+                true,
+                false,
+            ),
+            // A Namespace document comes before the labels given.
+            (
+                known(&["shop=env=test"], UnknownNamespaces::NoMatch),
+                true,
+                true,
+                false,
+            ),
+        ];
+        for (i, (namespaces, skipped, allowed, undecided)) in cases.into_iter().enumerate() {
+            let options = CheckOptions {
+                namespaces,
+                ..CheckOptions::default()
+            };
+            let report = check_inputs(&set, std::slice::from_ref(&input), &options);
+            let verdicts: Vec<_> = report
+                .results
+                .iter()
+                .map(|r| {
+                    (
+                        r.name.as_str(),
+                        r.skipped,
+                        r.allowed,
+                        !r.undecided.is_empty(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                verdicts,
+                vec![
+                    ("shop", true, true, false),
+                    ("a", false, true, false),
+                    ("b", false, false, false),
+                    ("c", skipped, allowed, undecided)
+                ],
+                "case {i}"
+            );
+            assert_eq!(
+                report.exit_code(),
+                if undecided { 2 } else { 1 },
+                "case {i}"
+            );
+        }
     }
 
     /// 600 copies of the example (large enough to be split for parsing) and `tail`, checked on

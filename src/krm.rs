@@ -115,6 +115,17 @@ fn read_list(input: &str) -> Result<Node, KrmError> {
 /// Checks every item (after the mutating policies, with `mutate`) and returns the ResourceList
 /// with `results`.
 pub fn run(set: &PolicySet, input: &str, mutate: bool) -> Result<KrmOutput, KrmError> {
+    run_knowing(set, input, mutate, &Default::default())
+}
+
+/// [`run`], with namespaces given by their labels (a Namespace item comes first) and the rule for
+/// the others: a binding whose namespace selector cannot be decided is an error result.
+pub fn run_knowing(
+    set: &PolicySet,
+    input: &str,
+    mutate: bool,
+    known: &crate::namespaces::KnownNamespaces,
+) -> Result<KrmOutput, KrmError> {
     let list = read_list(input)?;
     let items: Vec<Node> = match list.get("items") {
         None => Vec::new(),
@@ -149,7 +160,9 @@ pub fn run(set: &PolicySet, input: &str, mutate: bool) -> Result<KrmOutput, KrmE
         request.namespace_object = namespaces
             .iter()
             .find(|n| n.name == document.namespace)
-            .map(|n| &n.root);
+            .map(|n| &n.root)
+            .or_else(|| known.object(&document.namespace));
+        request.unknown_namespaces = known.unknown;
         let decision = engine::admit(set, &request, phases);
         if let Some(patch) = &decision.patch {
             // The item's positions are those of the ResourceList text: edit it in place.
@@ -189,6 +202,10 @@ pub fn run(set: &PolicySet, input: &str, mutate: bool) -> Result<KrmOutput, KrmE
                 "error",
                 v.field.as_deref(),
             ));
+        }
+        for u in &decision.undecided {
+            let message = format!("undecided: {}", u.message());
+            results.push(result(document, &u.policy, &message, "error", None));
         }
         // A mutation's own warnings (what it added) are the info results above.
         for w in decision

@@ -20,6 +20,7 @@ pub mod krm;
 pub mod lint;
 pub mod manifest;
 pub mod metrics;
+pub mod namespaces;
 pub mod policy;
 pub mod report;
 pub mod sarif;

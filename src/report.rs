@@ -26,6 +26,10 @@ pub struct DocumentResult {
     pub violations: Vec<ViolationResult>,
     pub warnings: Vec<WarningResult>,
     pub audit_annotations: BTreeMap<String, String>,
+    /// Bindings whose namespace selector needs labels nobody gave: the document is not allowed,
+    /// and the check fails with exit code 2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<UndecidedResult>,
     /// With mutation: the change the mutating policies made, as an RFC 6902 patch of the
     /// document; the verdict above is on the changed object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +44,15 @@ pub struct ViolationResult {
     pub reason: String,
     /// The line of the offending field, else of the document.
     pub line: u32,
+}
+
+/// A binding that could not be decided.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UndecidedResult {
+    pub policy: String,
+    pub binding: String,
+    pub namespace: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -65,6 +78,9 @@ pub struct Summary {
     pub violations: usize,
     pub warnings: usize,
     pub errors: usize,
+    /// Documents not allowed because a binding could not be decided (and none denied them).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub undecided: usize,
     /// Documents a mutating policy changed (with mutation only).
     #[serde(skip_serializing_if = "is_zero")]
     pub mutated: usize,
@@ -109,6 +125,16 @@ impl DocumentResult {
             violations: decision.violations.into_iter().map(violation).collect(),
             warnings: decision.warnings.into_iter().map(warning).collect(),
             audit_annotations: decision.audit_annotations,
+            undecided: decision
+                .undecided
+                .iter()
+                .map(|u| UndecidedResult {
+                    policy: u.policy.clone(),
+                    binding: u.binding.clone(),
+                    namespace: u.namespace.clone(),
+                    message: u.message(),
+                })
+                .collect(),
             patch: decision.patch,
         }
     }
@@ -130,6 +156,8 @@ impl Report {
             s.mutated += usize::from(r.patch.is_some());
             if r.allowed {
                 s.allowed += 1;
+            } else if r.violations.is_empty() {
+                s.undecided += 1;
             } else {
                 s.denied += 1;
             }
@@ -139,9 +167,10 @@ impl Report {
         s
     }
 
-    /// 0 when everything is allowed, 1 when something is denied, 2 when an input could not be read.
+    /// 0 when everything is allowed, 1 when something is denied, 2 when an input could not be
+    /// read or a binding could not be decided.
     pub fn exit_code(&self) -> i32 {
-        if !self.errors.is_empty() {
+        if !self.errors.is_empty() || self.results.iter().any(|r| !r.undecided.is_empty()) {
             2
         } else if self.results.iter().any(|r| !r.allowed) {
             1
@@ -166,6 +195,7 @@ impl Report {
             }
             let verdict = match (r.skipped, r.allowed, r.warnings.is_empty()) {
                 (true, _, _) => "skipped (no policy applies)",
+                (false, false, _) if r.violations.is_empty() => "UNDECIDED",
                 (false, false, _) => "DENIED",
                 (false, true, true) => "allowed",
                 (false, true, false) => "allowed with warnings",
@@ -185,6 +215,13 @@ impl Report {
                     out,
                     "  {}:{}: error[{}]: {}",
                     r.file, v.line, v.policy, v.message
+                );
+            }
+            for u in &r.undecided {
+                let _ = writeln!(
+                    out,
+                    "  {}:{}: undecided[{}]: {}",
+                    r.file, r.line, u.policy, u.message
                 );
             }
             for w in &r.warnings {
@@ -219,6 +256,14 @@ impl Report {
                 String::new()
             }
         );
+        if s.undecided > 0 {
+            let _ = writeln!(
+                out,
+                "{} document{} undecided: a binding selects namespaces by label and the labels are not known (see above)",
+                s.undecided,
+                plural(s.undecided)
+            );
+        }
         out
     }
 }

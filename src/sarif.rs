@@ -97,16 +97,35 @@ pub fn to_sarif(report: &Report, set: &PolicySet, tool_version: &str) -> Value {
     }
 
     let mut invocation = Map::new();
+    // A binding that could not be decided is, like an unreadable input, a failed execution.
+    let undecided: Vec<(String, String)> = report
+        .results
+        .iter()
+        .flat_map(|r| {
+            r.undecided.iter().map(move |u| {
+                let message = format!(
+                    "line {}: {} {}: undecided: {}",
+                    r.line, r.kind, r.name, u.message
+                );
+                (r.file.clone(), message)
+            })
+        })
+        .collect();
     invocation.insert(
         "executionSuccessful".into(),
-        json!(report.errors.is_empty()),
+        json!(report.errors.is_empty() && undecided.is_empty()),
     );
     invocation.insert("exitCode".into(), json!(report.exit_code()));
-    if !report.errors.is_empty() {
+    if !report.errors.is_empty() || !undecided.is_empty() {
         let notifications: Vec<Value> = report
             .errors
             .iter()
             .map(|e| unreadable_notification(&e.file, &e.message))
+            .chain(
+                undecided
+                    .iter()
+                    .map(|(file, message)| unreadable_notification(file, message)),
+            )
             .collect();
         invocation.insert("toolExecutionNotifications".into(), json!(notifications));
     }
@@ -426,6 +445,7 @@ spec:
             violations: vec![],
             warnings: vec![],
             audit_annotations: Default::default(),
+            undecided: vec![],
             patch: None,
         }
     }

@@ -9,6 +9,7 @@
 
 use crate::engine::{self, Decision, Phases, Request};
 use crate::manifest::{shape, Node};
+use crate::namespaces::KnownNamespaces;
 use crate::policy::PolicySet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -160,6 +161,18 @@ pub fn review(set: &PolicySet, request: &AdmissionRequest) -> Reviewed {
 /// mutation phase and answers with the patch (the smallest one, only what was changed), leaving
 /// judgement to `/validate`, which the API server calls with the mutated object.
 pub fn review_with(set: &PolicySet, request: &AdmissionRequest, phases: Phases) -> Reviewed {
+    review_knowing(set, request, phases, &KnownNamespaces::default())
+}
+
+/// [`review_with`], with the namespace labels the server was given: the AdmissionReview carries
+/// none, so a namespace selector of a binding is decided by `namespaces` (labels given for the
+/// object's namespace, else its `unknown` rule: by default undecided, which denies).
+pub fn review_knowing(
+    set: &PolicySet,
+    request: &AdmissionRequest,
+    phases: Phases,
+    namespaces: &KnownNamespaces,
+) -> Reviewed {
     let object = request
         .object
         .as_ref()
@@ -212,6 +225,11 @@ pub fn review_with(set: &PolicySet, request: &AdmissionRequest, phases: Phases) 
     } else {
         request.resource.resource.clone()
     };
+    let namespace_object = if is_namespace {
+        object.as_ref()
+    } else {
+        namespaces.object(&namespace)
+    };
     let engine_request = Request {
         object: object.as_ref(),
         old_object: old_object.as_ref(),
@@ -222,11 +240,12 @@ pub fn review_with(set: &PolicySet, request: &AdmissionRequest, phases: Phases) 
         name,
         namespace,
         operation: request.operation.clone(),
-        namespace_object: if is_namespace { object.as_ref() } else { None },
+        namespace_object,
         username: request.user_info.username.clone(),
         groups: request.user_info.groups.clone(),
         dry_run: request.dry_run.unwrap_or(false),
         uid: request.uid.clone(),
+        unknown_namespaces: namespaces.unknown,
     };
     let decision = engine::admit(set, &engine_request, phases);
     let response = &mut reviewed.review.response;
@@ -255,7 +274,10 @@ pub fn review_with(set: &PolicySet, request: &AdmissionRequest, phases: Phases) 
                 "cmek-gate denied {subject}: {}",
                 decision.violation_summary()
             ),
-            reason: decision.violations[0].reason.clone(),
+            reason: decision
+                .violations
+                .first()
+                .map_or_else(|| "Forbidden".to_owned(), |v| v.reason.clone()),
         });
     }
     reviewed.decision = Some(decision);

@@ -24,6 +24,8 @@ pub struct CheckArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub policy: super::PolicyArgs,
+    #[command(flatten)]
+    pub namespaces: super::NamespaceArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Human)]
     pub output: Output,
@@ -47,6 +49,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
         operation: args.operation.clone(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         mutate: args.mutate,
+        namespaces: args.namespaces.known()?,
         ..CheckOptions::default()
     };
     let mut report = check_inputs(&set, &inputs, &options);
@@ -66,6 +69,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     }
     for error in &report.errors {
         eprintln!("error: {}: {}", error.file, error.message);
+    }
+    for r in &report.results {
+        for u in &r.undecided {
+            eprintln!(
+                "error: {}:{}: {} {}: {}",
+                r.file, r.line, r.kind, r.name, u.message
+            );
+        }
     }
     Ok(report.exit_code())
 }

@@ -19,6 +19,8 @@ pub struct FixArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub policy: super::PolicyArgs,
+    #[command(flatten)]
+    pub namespaces: super::NamespaceArgs,
     /// Print a unified diff of the changes and write nothing.
     #[arg(long, conflicts_with = "stdout")]
     pub diff: bool,
@@ -54,6 +56,7 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
     let options = CheckOptions {
         operation: args.operation.clone(),
         mutate: true,
+        namespaces: args.namespaces.known()?,
         ..CheckOptions::default()
     };
     let mut errors: Vec<InputError> = unreadable;
@@ -152,6 +155,17 @@ fn fix_input(
         check_inputs_keeping_documents(set, std::slice::from_ref(&input), options);
     if let Some(e) = report.errors.first() {
         return Err(error(e.message.clone()));
+    }
+    // A mutating binding that could not be decided: the file is left as it is.
+    if let Some((r, u)) = report
+        .results
+        .iter()
+        .find_map(|r| r.undecided.first().map(|u| (r, u)))
+    {
+        return Err(error(format!(
+            "document {} ({} {}): {}",
+            r.document, r.kind, r.name, u.message
+        )));
     }
     let text = std::str::from_utf8(&input.text).map_err(|e| error(e.to_string()))?;
     let mut edits = Vec::new();

@@ -19,6 +19,8 @@ use std::io::{Read, Write};
 pub struct KrmArgs {
     #[command(flatten)]
     pub policy: super::PolicyArgs,
+    #[command(flatten)]
+    pub namespaces: super::NamespaceArgs,
     /// Apply the mutating policies to the items (e.g. add the region's default key) before
     /// judging them; a ConfigMap functionConfig's `mutate: "true"|"false"` says the same.
     #[arg(long)]
@@ -42,7 +44,7 @@ pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
                 .context("cannot load the policies")?
         }
     };
-    let output = krm::run(&set, &input, mutate)?;
+    let output = krm::run_knowing(&set, &input, mutate, &args.namespaces.known()?)?;
     std::io::stdout().lock().write_all(output.text.as_bytes())?;
     Ok(if output.has_errors { 1 } else { 0 })
 }

@@ -134,3 +134,54 @@ impl PolicyArgs {
         }
     }
 }
+
+/// What a binding's `namespaceSelector` does for a namespace whose labels are not known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnknownNamespacesArg {
+    /// The document is undecided: not allowed, exit code 2 (the default).
+    Undecided,
+    /// The selector does not match: the binding is skipped.
+    NoMatch,
+    /// The selector matches: the binding applies.
+    MatchAll,
+}
+
+/// `--namespace-labels` and `--unknown-namespaces`, shared by the subcommands that evaluate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NamespaceArgs {
+    /// The labels of a namespace, as a binding's namespaceSelector and `namespaceObject` see
+    /// them: NAMESPACE=KEY=VALUE[,KEY=VALUE...] (NAMESPACE= for none; repeatable, or
+    /// `;`-separated in the environment variable). A `kind: Namespace` document in the input
+    /// says the same and comes first.
+    #[arg(
+        long = "namespace-labels",
+        value_name = "NS=KEY=VALUE,...",
+        env = "CMEK_GATE_NAMESPACE_LABELS",
+        value_delimiter = ';'
+    )]
+    pub namespace_labels: Vec<String>,
+    /// What a namespaceSelector does for a namespace whose labels are not given.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "RULE",
+        env = "CMEK_GATE_UNKNOWN_NAMESPACES",
+        default_value_t = UnknownNamespacesArg::Undecided
+    )]
+    pub unknown_namespaces: UnknownNamespacesArg,
+}
+
+impl NamespaceArgs {
+    pub fn known(&self) -> anyhow::Result<crate::namespaces::KnownNamespaces> {
+        use crate::policy::matching::UnknownNamespaces as U;
+        let unknown = match self.unknown_namespaces {
+            UnknownNamespacesArg::Undecided => U::Undecided,
+            UnknownNamespacesArg::NoMatch => U::NoMatch,
+            UnknownNamespacesArg::MatchAll => U::MatchAll,
+        };
+        Ok(crate::namespaces::KnownNamespaces::parse(
+            &self.namespace_labels,
+            unknown,
+        )?)
+    }
+}

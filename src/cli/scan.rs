@@ -24,6 +24,8 @@ pub struct ScanArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub policy: super::PolicyArgs,
+    #[command(flatten)]
+    pub namespaces: super::NamespaceArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = ScanOutput::Table)]
     pub output: ScanOutput,
@@ -39,6 +41,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             "--min-compliance {p}: must be a percentage from 0 to 100"
         );
     }
+    let namespaces = args.namespaces.known()?;
     let progress = std::io::stderr().is_terminal();
     let set = args.policy.load()?;
     let (inputs, unreadable) = read_inputs_reporting(&args.paths)?;
@@ -52,6 +55,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     }
     let options = CheckOptions {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        namespaces,
         ..CheckOptions::default()
     };
     let (mut report, documents) = check_inputs_keeping_documents(&set, &inputs, &options);
@@ -75,7 +79,18 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     for error in &report.errors {
         eprintln!("error: {}: {}", error.file, error.message);
     }
-    if !report.errors.is_empty() {
+    let undecided: Vec<_> = report
+        .results
+        .iter()
+        .flat_map(|r| r.undecided.iter().map(move |u| (r, u)))
+        .collect();
+    for (r, u) in &undecided {
+        eprintln!(
+            "error: {}:{}: {} {}: {}",
+            r.file, r.line, r.kind, r.name, u.message
+        );
+    }
+    if !report.errors.is_empty() || !undecided.is_empty() {
         return Ok(2);
     }
     if let Some(minimum) = args.min_compliance {

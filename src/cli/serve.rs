@@ -35,6 +35,10 @@ pub struct ServeArgs {
     pub client_ca: Option<PathBuf>,
     #[command(flatten)]
     pub policy: super::PolicyArgs,
+    /// Namespace labels for namespaceSelector: the AdmissionReview carries none, so without
+    /// them a binding that selects namespaces by label denies (undecided).
+    #[command(flatten)]
+    pub namespaces: super::NamespaceArgs,
     /// Largest request body, in bytes (answered with 413 above).
     #[arg(long, env = "CMEK_GATE_MAX_BODY_BYTES", default_value_t = 3 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -147,6 +151,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
         shutdown_grace: args.shutdown_grace,
         compile_options: args.policy.compile_options(),
         allow_policy_shrink: args.allow_policy_shrink,
+        namespaces: args.namespaces.known()?,
         cloud_run: args
             .cloud_run_listen
             .map(|listen| crate::server::cloudrun::CloudRunConfig {

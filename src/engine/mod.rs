@@ -17,7 +17,7 @@ pub use mutate::{Change, Mutated};
 
 use crate::cel::{self, Activation, EvalError, Scope, Shared};
 use crate::manifest::{shape, Node};
-use crate::policy::matching::{self, MatchTarget};
+use crate::policy::matching::{self, MatchTarget, Matched, UnknownNamespaces};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
 use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
 use serde::Serialize;
@@ -44,6 +44,9 @@ pub struct Request<'a> {
     pub groups: Vec<String>,
     pub dry_run: bool,
     pub uid: String,
+    /// What a namespace selector does when the namespace's labels are not known (no
+    /// `namespace_object`).
+    pub unknown_namespaces: UnknownNamespaces,
 }
 
 impl<'a> Request<'a> {
@@ -64,7 +67,35 @@ impl<'a> Request<'a> {
             groups: Vec::new(),
             dry_run: false,
             uid: String::new(),
+            unknown_namespaces: UnknownNamespaces::default(),
         }
+    }
+}
+
+/// A binding that could not be decided: its namespace selector needs the labels of a
+/// namespace nobody gave. The document is not allowed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Undecided {
+    pub policy: String,
+    pub binding: String,
+    /// The object's namespace (empty when the object names none).
+    pub namespace: String,
+}
+
+impl Undecided {
+    /// What cannot be decided, and how to decide it.
+    pub fn message(&self) -> String {
+        let namespace = if self.namespace.is_empty() {
+            "the object's namespace (it names none)".to_owned()
+        } else {
+            format!("namespace \"{}\"", self.namespace)
+        };
+        format!(
+            "binding \"{}\" of policy \"{}\" selects namespaces by label, and the labels of {namespace} are not known: give them (a kind: Namespace document, or --namespace-labels {}=KEY=VALUE,...), or say --unknown-namespaces=no-match|match-all",
+            self.binding,
+            self.policy,
+            if self.namespace.is_empty() { "NAMESPACE" } else { &self.namespace },
+        )
     }
 }
 
@@ -98,6 +129,9 @@ pub struct Decision {
     pub warnings: Vec<Warning>,
     #[serde(rename = "auditAnnotations")]
     pub audit_annotations: BTreeMap<String, String>,
+    /// Bindings whose namespace selector could not be decided: the request is not allowed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<Undecided>,
     /// What the mutating policies changed, policy by policy (with [`Phases::mutate`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mutations: Vec<Change>,
@@ -160,6 +194,9 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
     let mut warnings = mutated.warnings;
     warnings.append(&mut decision.warnings);
     decision.warnings = warnings;
+    let mut undecided = mutated.undecided;
+    undecided.append(&mut decision.undecided);
+    decision.undecided = undecided;
     decision.patch = mutated.patch;
     decision.mutations = mutated.changes;
     decision.mutated = mutated.object;
@@ -167,16 +204,22 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
 }
 
 impl Decision {
+    /// No violation, and no binding left undecided.
     pub fn allowed(&self) -> bool {
-        self.violations.is_empty()
+        self.violations.is_empty() && self.undecided.is_empty()
     }
 
-    /// Every violation as `[policy] message`, joined with `; `: the denial message of the
-    /// webhook and the API gate.
+    /// Every violation as `[policy] message`, then every undecided binding the same way, joined
+    /// with `; `: the denial message of the webhook and the API gate.
     pub fn violation_summary(&self) -> String {
         self.violations
             .iter()
             .map(|v| format!("[{}] {}", v.policy, v.message))
+            .chain(
+                self.undecided
+                    .iter()
+                    .map(|u| format!("[{}] undecided: {}", u.policy, u.message())),
+            )
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -196,10 +239,15 @@ fn evaluate_sharing(set: &PolicySet, request: &Request, mut shared: SharedVariab
         let Some(policy) = set.policy_of(binding) else {
             continue;
         };
-        if !selects(policy, binding, &target) {
-            continue;
+        match selects(policy, binding, &target) {
+            Matched::No => continue,
+            Matched::Undecided => {
+                decision.matched = true;
+                decision.undecided.push(undecided(policy, binding, request));
+                continue;
+            }
+            Matched::Yes => decision.matched = true,
         }
-        decision.matched = true;
         let mut judge = Judge {
             set,
             policy,
@@ -228,19 +276,29 @@ fn evaluate_sharing(set: &PolicySet, request: &Request, mut shared: SharedVariab
 
 /// Whether a binding selects the request: its policy's `matchConstraints` and its own
 /// `matchResources` both match.
-fn selects(policy: &CompiledPolicy, binding: &CompiledBinding, target: &MatchTarget) -> bool {
+fn selects(policy: &CompiledPolicy, binding: &CompiledBinding, target: &MatchTarget) -> Matched {
     let no_constraints = crate::policy::types::MatchResources::default();
     let constraints = policy
         .spec
         .match_constraints
         .as_ref()
         .unwrap_or(&no_constraints);
-    matching::matches(constraints, target, true)
-        && binding
-            .spec
-            .match_resources
-            .as_ref()
-            .is_none_or(|resources| matching::matches(resources, target, false))
+    let by_binding = binding
+        .spec
+        .match_resources
+        .as_ref()
+        .map_or(Matched::Yes, |resources| {
+            matching::matches(resources, target, false)
+        });
+    matching::matches(constraints, target, true).and(by_binding)
+}
+
+fn undecided(policy: &CompiledPolicy, binding: &CompiledBinding, request: &Request) -> Undecided {
+    Undecided {
+        policy: policy.name.clone(),
+        binding: binding.name.clone(),
+        namespace: request.namespace.clone(),
+    }
 }
 
 fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
@@ -248,9 +306,9 @@ fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
     let namespaced = shape::kind_info(&request.group, &request.kind).is_none_or(|k| k.namespaced);
     let object_labels = labels_of(request.object.or(request.old_object));
     let namespace_labels = if request.kind == "Namespace" && request.group.is_empty() {
-        object_labels.clone()
+        Some(object_labels.clone())
     } else {
-        labels_of(request.namespace_object)
+        request.namespace_object.map(Node::metadata_labels)
     };
     MatchTarget {
         group: &request.group,
@@ -261,6 +319,7 @@ fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
         namespaced,
         object_labels,
         namespace_labels,
+        unknown_namespaces: request.unknown_namespaces,
     }
 }
 

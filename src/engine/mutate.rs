@@ -18,6 +18,7 @@ use super::{match_target, params_for, selects, SharedVariables, Variables, Viola
 use super::{Request, Scope};
 use crate::cel;
 use crate::manifest::{Entry, Node, NodeValue};
+use crate::policy::matching::Matched;
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, PatchType, ReinvocationPolicy};
 use crate::policy::{CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
 use serde::Serialize;
@@ -45,6 +46,8 @@ pub struct Mutated {
     pub warnings: Vec<Warning>,
     /// Whether any mutating binding selected the request.
     pub matched: bool,
+    /// Mutating bindings whose namespace selector could not be decided.
+    pub undecided: Vec<super::Undecided>,
 }
 
 /// Runs every mutating binding against the request's object.
@@ -168,10 +171,17 @@ fn run_binding(
         object: Some(&state.node),
         ..request.clone()
     };
-    if !selects(policy, binding, &match_target(&current)) {
-        return false;
+    match selects(policy, binding, &match_target(&current)) {
+        Matched::No => return false,
+        Matched::Undecided => {
+            outcome.matched = true;
+            outcome
+                .undecided
+                .push(super::undecided(policy, binding, request));
+            return false;
+        }
+        Matched::Yes => outcome.matched = true,
     }
-    outcome.matched = true;
     let fail = |outcome: &mut Mutated, message: String| {
         if policy.failure_policy == FailurePolicy::Fail {
             outcome.violations.push(Violation {

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub compile_options: crate::policy::CompileOptions,
     /// Whether a reload may bind fewer policies than the serving set (never none).
     pub allow_policy_shrink: bool,
+    /// Namespace labels given for `namespaceSelector` (the AdmissionReview carries none).
+    pub namespaces: crate::namespaces::KnownNamespaces,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -125,7 +125,8 @@ async fn admission_review(request: Request<Incoming>, app: &App, endpoint: Endpo
             return error(StatusCode::BAD_REQUEST, e.to_string());
         }
     };
-    let reviewed = admission::review_with(&set, &admission_request, phases);
+    let reviewed =
+        admission::review_knowing(&set, &admission_request, phases, &app.config.namespaces);
     let seconds = started.elapsed().as_secs_f64();
     let verdict = match &reviewed.decision {
         None => "not-evaluated",
@@ -184,9 +185,11 @@ async fn check(request: Request<Incoming>, app: &App) -> Answer {
         name: "<request>".into(),
         text: body.to_vec(),
     }];
+    let namespaces = app.config.namespaces.clone();
     let report = tokio::task::spawn_blocking(move || {
         let options = CheckOptions {
             mutate,
+            namespaces,
             ..CheckOptions::default()
         };
         check_inputs(&set, &inputs, &options)
@@ -199,6 +202,7 @@ async fn check(request: Request<Incoming>, app: &App) -> Answer {
     let (status, verdict) = match report.exit_code() {
         0 => (StatusCode::OK, "allowed"),
         1 => (StatusCode::FORBIDDEN, "denied"),
+        _ if report.errors.is_empty() => (StatusCode::BAD_REQUEST, "undecided"),
         _ => (StatusCode::BAD_REQUEST, "bad-request"),
     };
     for result in &report.results {
