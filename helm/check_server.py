@@ -44,7 +44,7 @@ sys.dont_write_bytecode = True  # no __pycache__ beside the chart
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import check_chart as cc  # noqa: E402  (the renderer)
 
-RELOAD_WAIT = 4.0  # the server polls every 2 s by default
+RELOAD_WAIT = 6.0  # the server polls every 2 s by default and loads a policy change seen by two polls
 
 
 class Run:
@@ -183,7 +183,9 @@ def stop(proc):
 
 
 def plain_webhook_run(run, service):
-    docs = run.render({"params": {"allowedKeyProjects": ["kms-central"]}})
+    # The policy swap below removes a policy: a shrink, which the server takes only when allowed.
+    docs = run.render({"params": {"allowedKeyProjects": ["kms-central"]},
+                       "server": {"allowPolicyShrink": True}})
     first, first_dir = run.certs("gen1")
     second, second_dir = run.certs("gen2")
     policies = docs["ConfigMap"]["cmek-gate-policies"]["data"]
@@ -220,7 +222,7 @@ def plain_webhook_run(run, service):
         run.volume(run.root / "policies", {k: v for k, v in policies.items() if k != "cmek-required.yaml"})
         time.sleep(RELOAD_WAIT)
         run.check(metric(ports[1], "cmek_gate_policies") == "8",
-                  "a ConfigMap-style swap of /policies reloads the policies (8)")
+                  "a ConfigMap-style swap of /policies reloads the policies (8, with server.allowPolicyShrink)")
         grace = docs["Deployment"]["cmek-gate"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         started = time.time()
         proc.send_signal(signal.SIGTERM)

@@ -193,6 +193,13 @@ pub fn run_case(
             decision.allowed()
         ));
     }
+    // A namespace selector without the case's namespaceLabels cannot be decided.
+    for undecided in &decision.undecided {
+        differences.push(format!(
+            "undecided: {} (give the case namespaceLabels)",
+            undecided.message()
+        ));
+    }
     if let Some(expected) = &case.expect.violations {
         if names(expected.iter().map(String::as_str).collect()) != violations {
             differences.push(format!(
