@@ -45,25 +45,49 @@ fn every_command_refuses_a_policy_set_that_binds_nothing() {
                 .stderr_has(&format!("{policies}: no policy is bound"));
         }
     }
-}
-
-#[test]
-fn a_policy_with_its_binding_is_a_set() {
-    let dir = temp_dir("cli-bound");
-    let policies = fixtures().join("reload/policies");
+    // With its binding, the same policy is a set, and denies.
+    let bound = fixtures().join("reload/policies");
+    let blocked = fixtures().join("reload/blocked-service.yaml");
     gate_in(
         &dir,
         &[
             "check",
             "--policies",
-            policies.to_str().unwrap(),
-            fixtures()
-                .join("reload/blocked-service.yaml")
-                .to_str()
-                .unwrap(),
+            bound.to_str().unwrap(),
+            blocked.to_str().unwrap(),
         ],
         b"",
     )
     .expect_code(1)
     .stdout_has("error[blocked-name]");
+}
+
+#[test]
+fn a_test_suite_whose_policies_bind_nothing_is_an_error() {
+    let dir = temp_dir("suite-binds-nothing");
+    std::fs::copy(
+        fixtures().join("reload/policies/blocked-name-policy.yaml"),
+        dir.join("blocked-name-policy.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("suite.yaml"),
+        "apiVersion: cmek-gate.dev/v1alpha1
+kind: PolicyTest
+metadata: {name: unbound}
+policies: [blocked-name-policy.yaml]
+cases:
+  - name: would pass with nothing bound
+    object:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      metadata: {name: blocked-api, namespace: '123'}
+      spec: {template: {spec: {containers: [{image: x}]}}}
+    expect: {allowed: true}
+",
+    )
+    .unwrap();
+    gate_in(&dir, &["test", "suite.yaml"], b"")
+        .expect_code(2)
+        .stderr_has("blocked-name-policy.yaml: no policy is bound");
 }

@@ -3,7 +3,7 @@
 //! `N passed, N failed`. Exit 1 when a case fails, 2 when a suite or its policies cannot be read.
 
 use crate::manifest::{self, Node, ReadLimits};
-use crate::policy::load::{manifest_files, policy_sources, read_sources};
+use crate::policy::load::{manifest_files, policy_sources, read_sources, refuse_unbound};
 use crate::policy::PolicySet;
 use crate::suite::{parse_suite, run_case, Case};
 use anyhow::{bail, Context};
@@ -77,7 +77,9 @@ pub fn run(args: TestArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("{name}: policies"))?;
         let params =
             read_sources(&resolve(&suite.params)).with_context(|| format!("{name}: params"))?;
+        // A suite's policies that bind nothing would pass every case expecting an allow.
         let set = PolicySet::compile(&policies, &params)
+            .and_then(|set| refuse_unbound(set, &resolve(&suite.policies)))
             .with_context(|| format!("{name}: cannot load the policies"))?;
         println!("running {} case(s) from {name}", suite.cases.len());
         for case in &suite.cases {
