@@ -100,6 +100,47 @@ fn the_ways_to_decide_a_namespace_selector() {
         .stderr_has("expected NAMESPACE=KEY=VALUE");
 }
 
+#[test]
+fn scan_and_krm_do_not_skip_an_undecidable_selector() {
+    let (policy, services) = (fixture("policy.yaml"), fixture("services.yaml"));
+    gate(&["scan", "--policies", &policy, &services])
+        .expect_code(2)
+        .stderr_has("the labels of namespace \"demo\" are not known");
+    gate(&[
+        "scan",
+        "--policies",
+        &policy,
+        "--unknown-namespaces",
+        "no-match",
+        &services,
+    ])
+    .expect_code(0);
+    let list = "apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+  - apiVersion: serving.knative.dev/v1
+    kind: Service
+    metadata: {name: api, namespace: demo}
+    spec: {template: {spec: {containers: [{image: x}]}}}
+";
+    let dir = temp_dir("namespaces-krm");
+    let run = crate::support::gate_in(&dir, &["krm", "--policies", &policy], list.as_bytes());
+    run.expect_code(1)
+        .stdout_has(r#"undecided: binding \"key-required-binding-test.example.com\""#);
+    crate::support::gate_in(
+        &dir,
+        &[
+            "krm",
+            "--policies",
+            &policy,
+            "--namespace-labels",
+            "demo=environment=prod",
+        ],
+        list.as_bytes(),
+    )
+    .expect_code(0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_denies_an_undecidable_selector_unless_told_the_labels() {
     let policy = fixture("policy.yaml");
