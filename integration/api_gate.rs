@@ -185,6 +185,8 @@ const ALLOWED: &[u8] = br#"{"apiVersion":"serving.knative.dev/v1","kind":"Servic
 const V2_DENIED: &[u8] =
     br#"{"labels":{"compliance":"hipaa"},"template":{"containers":[{"image":"x"}]}}"#;
 const NOT_A_SERVICE: &[u8] = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"api","labels":{"data-classification":"confidential"}}}"#;
+/// Labelled sensitive, then not: a parser where the first key wins reads a sensitive service.
+const DUPLICATE_LABELS: &[u8] = br#"{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"api","labels":{"data-classification":"confidential"},"labels":{}},"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}"#;
 const SVC: &str = "/apis/serving.knative.dev/v1/namespaces/1/services";
 const HOST: &str = "host: europe-west1-gate.test";
 
@@ -240,6 +242,7 @@ async fn hostile_paths_methods_and_hosts_never_reach_the_upstream_unjudged() {
         (line("OPTIONS", SVC, &[HOST]), b"", 403, "PERMISSION_DENIED", None),
         (line("DELETE", SVC, &[HOST]), b"", 403, "PERMISSION_DENIED", None),
         (line("POST", SVC, &[HOST]), NOT_A_SERVICE, 400, "INVALID_ARGUMENT", None),
+        (line("POST", SVC, &[HOST]), DUPLICATE_LABELS, 400, "INVALID_ARGUMENT", None),
         // The pass-through list and reads: forwarded as normalised.
         (line("DELETE", &format!("{SVC}//api/"), &[HOST]), b"", 200, "", Some(("DELETE", "/apis/serving.knative.dev/v1/namespaces/1/services/api"))),
         (line("POST", "/apis/run.googleapis.com/v1/namespaces/1/jobs/j%3Arun", &[HOST]), b"{}", 200, "", Some(("POST", "/apis/run.googleapis.com/v1/namespaces/1/jobs/j:run"))),

@@ -7,6 +7,7 @@
 //! calls the same engine as every other entry point.
 
 pub mod host;
+mod json;
 pub mod path;
 pub mod route;
 
@@ -90,6 +91,10 @@ pub fn judge_write(
     };
     if !original.is_object() {
         return bad_request("the request body is not a JSON object".into());
+    }
+    // Parsers differ on a repeated key (first or last wins): the upstream must read what was judged.
+    if let Err(e) = json::check_no_duplicate_keys(body) {
+        return bad_request(format!("the request body is ambiguous: {e}"));
     }
     let region = write.location.as_deref().or(region);
     if write.version == ApiVersion::V1 {
