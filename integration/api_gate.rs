@@ -390,6 +390,41 @@ async fn a_silent_upstream_times_out_and_big_bodies_are_refused() {
         silent.take().is_empty(),
         "a body over the limit was forwarded"
     );
+    drop(server);
+
+    // An upstream that sends its headers and 3 of the 100 bytes it announced, then nothing: the
+    // gate ends the response after the timeout instead of holding the connection.
+    let stalling = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stalling_url = format!("http://{}", stalling.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let Ok((mut tcp, _)) = stalling.accept() else {
+            return;
+        };
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && tcp.read(&mut byte).is_ok_and(|n| n == 1) {
+            head.push(byte[0]);
+        }
+        let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc");
+        std::thread::sleep(Duration::from_secs(120));
+    });
+    let (server, _, gate) = start_gate(
+        &dir,
+        &[
+            "--cloud-run-upstream",
+            &stalling_url,
+            "--cloud-run-upstream-timeout",
+            "1s",
+        ],
+    )
+    .await;
+    let answer = raw(&gate, &format!("GET {SVC}/api HTTP/1.1\r\n{HOST}"), b"").await;
+    assert_eq!(answer.status, 200, "{answer:?}\n{}", server.log());
+    assert_eq!(
+        answer.body, "abc",
+        "the body ends where the upstream stalled"
+    );
 }
 
 /// A Service named `a[junk-1]`, denied by the API gate and by the webhook: the violation metric
