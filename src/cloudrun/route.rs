@@ -57,6 +57,7 @@ const IAM: &str = "changes who may call the resource, not what runs or how it is
 const TEST_IAM: &str = "reads the caller's permissions";
 const DOMAIN: &str = "maps a domain to a service; it runs nothing";
 const WAIT: &str = "waits for an operation";
+const BUILD: &str = "builds an image from uploaded source (`deploy --source`); it deploys nothing: the create or replace that follows is judged";
 
 /// The writes forwarded unjudged. Anything else that is not a read or a judged write is refused.
 pub const PASS_THROUGH: &[PassThrough] = &[
@@ -204,6 +205,51 @@ pub const PASS_THROUGH: &[PassThrough] = &[
         method: "POST",
         path: "/v2/projects/*/locations/*/workerPools/*:testIamPermissions",
         why: TEST_IAM,
+    },
+    PassThrough {
+        method: "DELETE",
+        path: "/v1/projects/*/locations/*/revisions/*",
+        why: DELETE,
+    },
+    PassThrough {
+        method: "DELETE",
+        path: "/v1/projects/*/locations/*/domainmappings/*",
+        why: DELETE,
+    },
+    PassThrough {
+        method: "POST",
+        path: "/v1/projects/*/locations/*/domainmappings",
+        why: DOMAIN,
+    },
+    PassThrough {
+        method: "DELETE",
+        path: "/v1/projects/*/locations/*/operations/*",
+        why: DELETE,
+    },
+    PassThrough {
+        method: "POST",
+        path: "/v1/projects/*/locations/*/operations/*:wait",
+        why: WAIT,
+    },
+    PassThrough {
+        method: "POST",
+        path: "/v1/projects/*/locations/*/workerpools/*:setIamPolicy",
+        why: IAM,
+    },
+    PassThrough {
+        method: "POST",
+        path: "/v1/projects/*/locations/*/workerpools/*:testIamPermissions",
+        why: TEST_IAM,
+    },
+    PassThrough {
+        method: "DELETE",
+        path: "/v2/projects/*/locations/*/workerPools/*/revisions/*",
+        why: DELETE,
+    },
+    PassThrough {
+        method: "POST",
+        path: "/v2/projects/*/locations/*/builds:submit",
+        why: BUILD,
     },
 ];
 

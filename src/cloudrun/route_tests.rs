@@ -277,6 +277,24 @@ fn requests_are_judged_passed_through_read_or_refused() {
             None,
             "read /apis/run.googleapis.com/v1/namespaces/p/jobs/j:run",
         ),
+        (
+            "POST",
+            "/v2/projects/p/locations/europe-west1/builds:submit",
+            None,
+            "pass POST /v2/projects/p/locations/europe-west1/builds:submit",
+        ),
+        (
+            "POST",
+            "/v2/projects/p/locations/europe-west1/xbuilds:submit",
+            None,
+            "refuse 403",
+        ),
+        (
+            "DELETE",
+            "/v2/projects/p/locations/europe-west1/workerPools/w/revisions/r",
+            None,
+            "pass DELETE /v2/projects/p/locations/europe-west1/workerPools/w/revisions/r",
+        ),
         // Reads.
         (
             "GET",
