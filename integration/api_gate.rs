@@ -470,3 +470,49 @@ async fn violation_metrics_are_labelled_with_policy_names_only() {
     );
     assert!(google.take().is_empty());
 }
+
+/// A gate host or an upstream that could not be parsed safely stops `serve` before it listens.
+#[test]
+fn serve_refuses_a_gate_host_or_upstream_it_cannot_trust() {
+    let dir = temp_dir("api-gate-config");
+    make_certs(&dir, false);
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "--cloud-run-host",
+            "gate.example.com:443",
+            "lower-case DNS name",
+        ),
+        (
+            "--cloud-run-host",
+            "Gate.example.com",
+            "lower-case DNS name",
+        ),
+        ("--cloud-run-host", "10.0.0.1", "IP address"),
+        (
+            "--cloud-run-upstream",
+            "ftp://run.googleapis.com",
+            "http:// or https://",
+        ),
+        ("--cloud-run-upstream", "/relative", "http:// or https://"),
+        (
+            "--cloud-run-upstream",
+            "https://run.googleapis.com/?x=1",
+            "query",
+        ),
+    ];
+    for (flag, value, message) in cases {
+        let out = std::process::Command::new(crate::server_support::gate_binary())
+            .arg("serve")
+            .arg("--cert")
+            .arg(dir.join("tls.crt"))
+            .arg("--key")
+            .arg(dir.join("tls.key"))
+            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+            .args(["--cloud-run-listen", "127.0.0.1:0", flag, value])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(message), "{flag} {value}: {stderr}");
+    }
+}
