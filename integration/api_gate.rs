@@ -32,12 +32,16 @@ struct Seen {
 struct FakeGoogle {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// How many connections it accepted.
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeGoogle {
     fn start(answer: bool) -> FakeGoogle {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&seen);
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -51,6 +55,7 @@ impl FakeGoogle {
                     let Ok((tcp, _)) = listener.accept().await else {
                         continue;
                     };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let seen = Arc::clone(&shared);
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(
@@ -96,6 +101,7 @@ impl FakeGoogle {
         FakeGoogle {
             addr: rx.recv().unwrap(),
             seen,
+            connections,
         }
     }
 
@@ -288,6 +294,14 @@ async fn hostile_paths_methods_and_hosts_never_reach_the_upstream_unjudged() {
                 answer.status, answer.body
             ));
         }
+    }
+    // The forwarded requests came one after the other: the pooled connection was reused.
+    let forwarded = rows.iter().filter(|r| r.4.is_some()).count();
+    let connections = google.connections.load(std::sync::atomic::Ordering::SeqCst);
+    if connections != 1 {
+        failures.push(format!(
+            "{forwarded} requests forwarded one after the other over {connections} connections, not 1"
+        ));
     }
     assert!(
         failures.is_empty(),
