@@ -515,7 +515,7 @@ fn serve_refuses_a_gate_host_or_upstream_it_cannot_trust() {
         ),
     ];
     for (flag, value, message) in cases {
-        let out = std::process::Command::new(crate::server_support::gate_binary())
+        let mut child = std::process::Command::new(crate::server_support::gate_binary())
             .arg("serve")
             .arg("--cert")
             .arg(dir.join("tls.crt"))
@@ -523,10 +523,27 @@ fn serve_refuses_a_gate_host_or_upstream_it_cannot_trust() {
             .arg(dir.join("tls.key"))
             .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
             .args(["--cloud-run-listen", "127.0.0.1:0", flag, value])
-            .output()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        // A serve that accepted the value runs until killed: wait a bounded time for the exit.
+        let mut status = None;
+        for _ in 0..200 {
+            status = child.try_wait().unwrap();
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve accepted {flag} {value} and started serving");
+        }
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.unwrap().code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(message), "{flag} {value}: {stderr}");
     }
 }
