@@ -1,6 +1,7 @@
 //! The one integration-test binary: golden fixtures through the library, and the real
 //! `cmek-gate` binary driven as a user would.
 
+mod api_gate;
 mod cli;
 mod fix;
 mod gcloud;

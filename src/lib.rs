@@ -16,6 +16,7 @@ pub mod cloudrun;
 pub mod engine;
 pub mod eval;
 pub mod fix;
+pub mod http_client;
 pub mod krm;
 pub mod lint;
 pub mod manifest;

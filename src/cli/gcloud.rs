@@ -213,6 +213,9 @@ fn local_check(
     Ok((report, patches))
 }
 
+/// The largest check report accepted from a central gate.
+const MAX_REPORT_BYTES: usize = 16 * 1024 * 1024;
+
 /// Asks a central gate: `POST URL/v1/check` (with `?mutate=true` for `--fix`).
 fn remote_check(
     url: &hyper::Uri,
@@ -227,14 +230,26 @@ fn remote_check(
         if mutate { "?mutate=true" } else { "" }
     );
     let target: hyper::Uri = target.parse().context("--remote is not a URL")?;
-    let body = input.text.clone();
-    let tls = crate::server::tls::client_config(ca)?;
+    let options = crate::http_client::ClientOptions {
+        extra_ca: ca.map(Path::to_path_buf),
+        ..Default::default()
+    };
+    let request = hyper::Request::post(target)
+        .header(hyper::header::CONTENT_TYPE, "application/yaml")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            input.text.clone(),
+        )))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (status, answer) = runtime
-        .block_on(post(&target, body, tls))
+    let response = runtime
+        .block_on(async {
+            let client = crate::http_client::HttpClient::new(&options)?;
+            anyhow::Ok(client.send_collect(request, MAX_REPORT_BYTES).await?)
+        })
         .with_context(|| format!("cannot reach the gate at {base}"))?;
+    let status = response.status().as_u16();
+    let answer = response.into_body();
     if !matches!(status, 200 | 403) {
         bail!(
             "the gate at {base} answered {status}: {}",
@@ -258,43 +273,6 @@ fn remote_check(
         })
         .unwrap_or_default();
     Ok((report, patches))
-}
-
-async fn post(
-    target: &hyper::Uri,
-    body: Vec<u8>,
-    tls: rustls::ClientConfig,
-) -> anyhow::Result<(u16, Vec<u8>)> {
-    use http_body_util::{BodyExt, Full};
-    use hyper_util::rt::TokioIo;
-    let https = target.scheme_str() == Some("https");
-    let host = target.host().context("no host")?.to_owned();
-    let port = target.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let authority = target
-        .authority()
-        .map_or_else(|| host.clone(), |a| a.to_string());
-    let request = hyper::Request::post(target.path_and_query().map_or("/", |p| p.as_str()))
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::CONTENT_TYPE, "application/yaml")
-        .body(Full::new(bytes::Bytes::from(body)))?;
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-    let response = if https {
-        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
-        let name = rustls::pki_types::ServerName::try_from(host)?;
-        let stream = connector.connect(name, tcp).await?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(connection);
-        sender.send_request(request).await?
-    } else {
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
-        tokio::spawn(connection);
-        sender.send_request(request).await?
-    };
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await?.to_bytes();
-    Ok((status, bytes.to_vec()))
 }
 
 #[cfg(test)]

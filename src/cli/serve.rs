@@ -66,23 +66,36 @@ pub struct ServeArgs {
     /// `gcloud config set api_endpoint_overrides/run https://HOST/` (see docs/cloud-run-api-gate.md).
     #[arg(long, env = "CMEK_GATE_CLOUD_RUN_LISTEN", value_name = "ADDR")]
     pub cloud_run_listen: Option<SocketAddr>,
-    /// Where the API gate forwards (default: https://REGION-run.googleapis.com, the region read
-    /// from the Host header that gcloud prefixes with it).
+    /// Where the API gate forwards (default: https://REGION-run.googleapis.com, the region parsed
+    /// from the Host header that gcloud prefixes with it, or https://run.googleapis.com).
     #[arg(
         long,
         env = "CMEK_GATE_CLOUD_RUN_UPSTREAM",
         value_name = "URL",
-        requires = "cloud_run_listen"
+        requires = "cloud_run_listen",
+        value_parser = parse_upstream
     )]
     pub cloud_run_upstream: Option<hyper::Uri>,
-    /// The API gate's own host name, so that the region is read as what precedes `-HOST`.
+    /// The API gate's own host name: only `HOST` and `REGION-HOST` are then accepted as the
+    /// Host header (lower case, no port).
     #[arg(
         long,
         env = "CMEK_GATE_CLOUD_RUN_HOST",
         value_name = "HOST",
-        requires = "cloud_run_listen"
+        requires = "cloud_run_listen",
+        value_parser = parse_gate_host
     )]
     pub cloud_run_host: Option<String>,
+    /// Longest wait for the TCP connection to the API gate's upstream.
+    #[arg(long, env = "CMEK_GATE_CLOUD_RUN_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub cloud_run_connect_timeout: Duration,
+    /// Longest wait for the upstream's response headers (connect and TLS included), and then
+    /// between two pieces of its body; past it the gate answers 504.
+    #[arg(long, env = "CMEK_GATE_CLOUD_RUN_UPSTREAM_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub cloud_run_upstream_timeout: Duration,
+    /// How long an idle connection to the upstream is kept for reuse.
+    #[arg(long, env = "CMEK_GATE_CLOUD_RUN_IDLE_TIMEOUT", default_value = "90s", value_parser = parse_duration)]
+    pub cloud_run_idle_timeout: Duration,
     /// Serve the API gate over plain HTTP (behind a TLS-terminating load balancer).
     #[arg(
         long,
@@ -106,6 +119,17 @@ pub struct ServeArgs {
         requires = "cloud_run_listen"
     )]
     pub cloud_run_upstream_ca: Option<PathBuf>,
+}
+
+fn parse_upstream(text: &str) -> Result<hyper::Uri, String> {
+    let uri: hyper::Uri = text.parse().map_err(|e| format!("{text:?}: {e}"))?;
+    crate::server::cloudrun::check_upstream(&uri)?;
+    Ok(uri)
+}
+
+fn parse_gate_host(text: &str) -> Result<String, String> {
+    crate::cloudrun::host::check_host_name(text).map_err(|e| e.to_string())?;
+    Ok(text.to_owned())
 }
 
 /// `500ms`, `10s`, `2m`, or a number of seconds.
@@ -161,6 +185,9 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
                 plaintext: args.cloud_run_plaintext,
                 mutate: args.cloud_run_mutate,
                 upstream_ca: args.cloud_run_upstream_ca.clone(),
+                connect_timeout: args.cloud_run_connect_timeout,
+                upstream_timeout: args.cloud_run_upstream_timeout,
+                idle_timeout: args.cloud_run_idle_timeout,
             }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

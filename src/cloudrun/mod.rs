@@ -2,8 +2,17 @@
 //! a v2 body maps onto the v1 shape the policies read, the region a request is for, and Google's
 //! error format. Pure: the server's API-gate listener (`server::cloudrun`) does the I/O.
 //!
-//! Writes are judged by [`judge_write`], which calls the same engine as every other entry point;
-//! everything else is forwarded unchanged.
+//! Requests are sorted by [`route::plan`] on their normalised form ([`path`]), with the region
+//! from a strictly parsed `Host` header ([`host`]); writes are judged by [`judge_write`], which
+//! calls the same engine as every other entry point.
+
+pub mod host;
+mod json;
+pub mod path;
+pub mod route;
+
+pub use host::{is_region, region_from_host, upstream_for};
+pub use route::{classify, plan, Plan, Refusal, RequestHead, Route, PASS_THROUGH};
 
 use crate::engine::{self, Phases, Request};
 use crate::manifest::{self, shape, Node};
@@ -28,120 +37,13 @@ pub struct Write {
     pub kind: &'static str,
     /// The project (v2) or namespace (v1: the project ID or number).
     pub namespace: String,
-    /// The region from the v2 URL; v1 takes it from the host (see [`region_from_host`]).
+    /// The region from the URL (v2, and v1's `/v1/projects/P/locations/L` form); v1's
+    /// namespaced form takes it from the host (see [`region_from_host`]).
     pub location: Option<String>,
     /// The name from the URL (`PUT`/`PATCH`, or v2's `?serviceId=`), if any.
     pub name: Option<String>,
     /// CREATE for POST, UPDATE for PUT and PATCH.
     pub operation: &'static str,
-}
-
-const V1_RESOURCES: &[(&str, &str, &str)] = &[
-    ("serving.knative.dev", "services", "Service"),
-    ("run.googleapis.com", "jobs", "Job"),
-    ("run.googleapis.com", "workerpools", "WorkerPool"),
-];
-
-const V2_RESOURCES: &[(&str, &str, &str, &str)] = &[
-    ("services", "serviceId", "serving.knative.dev", "Service"),
-    ("jobs", "jobId", "run.googleapis.com", "Job"),
-    (
-        "workerPools",
-        "workerPoolId",
-        "run.googleapis.com",
-        "WorkerPool",
-    ),
-];
-
-/// The write a request is, or `None` for anything to forward without judging (reads, deletes,
-/// IAM, operations, `:run` and other custom methods).
-pub fn classify(method: &str, path: &str, query: Option<&str>) -> Option<Write> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["apis", group, "v1", "namespaces", ns, plural, rest @ ..] => {
-            let (group, _, kind) = V1_RESOURCES
-                .iter()
-                .find(|(g, p, _)| g == group && p == plural)?;
-            let (operation, name) = match (method, rest) {
-                ("POST", []) => ("CREATE", None),
-                ("PUT", [name]) => ("UPDATE", Some((*name).to_owned())),
-                _ => return None,
-            };
-            Some(Write {
-                version: ApiVersion::V1,
-                group,
-                kind,
-                namespace: (*ns).to_owned(),
-                location: None,
-                name,
-                operation,
-            })
-        }
-        ["v2", "projects", project, "locations", location, plural, rest @ ..] => {
-            let (_, id_param, group, kind) = V2_RESOURCES.iter().find(|(p, ..)| p == plural)?;
-            let (operation, name) = match (method, rest) {
-                ("POST", []) => ("CREATE", query_param(query, id_param)),
-                ("PATCH", [name]) if !name.contains(':') => ("UPDATE", Some((*name).to_owned())),
-                _ => return None,
-            };
-            Some(Write {
-                version: ApiVersion::V2,
-                group,
-                kind,
-                namespace: (*project).to_owned(),
-                location: Some((*location).to_owned()),
-                name,
-                operation,
-            })
-        }
-        _ => None,
-    }
-}
-
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-/// The region of a request from its Host header: gcloud puts the region in front of the
-/// endpoint override's host (`europe-west1-gate.example.com`). With the gate's own host name
-/// given, the region is what precedes `-HOST`; without it, a leading `REGION-` that looks like a
-/// Cloud Run region (`europe-west1`, `us-central1`, `northamerica-northeast2`).
-pub fn region_from_host(host: &str, gate_host: Option<&str>) -> Option<String> {
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    let first = host.split('.').next()?;
-    if let Some(gate) = gate_host {
-        let region = host.strip_suffix(gate)?.strip_suffix('-')?;
-        return (!region.is_empty() && !region.contains('.')).then(|| region.to_owned());
-    }
-    let parts: Vec<&str> = first.split('-').collect();
-    if parts.len() < 3 {
-        return None;
-    }
-    let (area, rest) = (parts[0], parts[1]);
-    let valid = area.chars().all(|c| c.is_ascii_lowercase())
-        && rest.len() > 1
-        && rest.chars().last().is_some_and(|c| c.is_ascii_digit())
-        && rest.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && rest.chars().all(|c| c.is_ascii_alphanumeric());
-    valid.then(|| format!("{area}-{rest}"))
-}
-
-/// The regional Google endpoint for a region (the global one without).
-pub fn upstream_for(region: Option<&str>) -> String {
-    match region {
-        Some(region) => format!("https://{region}-run.googleapis.com"),
-        None => "https://run.googleapis.com".into(),
-    }
 }
 
 /// Google's error body: `{"error": {"code", "status", "message"}}`, which gcloud prints as
@@ -153,8 +55,13 @@ pub fn google_error(code: u16, status: &str, message: &str) -> Value {
 /// What the gate does with a write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// Refused: the HTTP status and Google's error body.
-    Refuse { code: u16, body: Value },
+    /// Refused: the HTTP status, Google's error body, and the policies that denied (from the
+    /// decision's violations; empty for a request that could not be read).
+    Refuse {
+        code: u16,
+        body: Value,
+        policies: Vec<String>,
+    },
     /// Forwarded: the original body, or (with mutation) a changed one, and what was added.
     Forward {
         body: Option<Vec<u8>>,
@@ -177,12 +84,27 @@ pub fn judge_write(
     let bad_request = |message: String| Verdict::Refuse {
         code: 400,
         body: google_error(400, "INVALID_ARGUMENT", &format!("cmek-gate: {message}")),
+        policies: Vec::new(),
     };
     let Ok(original) = serde_json::from_slice::<Value>(body) else {
         return bad_request("the request body is not JSON".into());
     };
     if !original.is_object() {
         return bad_request("the request body is not a JSON object".into());
+    }
+    // Parsers differ on a repeated key (first or last wins): the upstream must read what was judged.
+    if let Err(e) = json::check_no_duplicate_keys(body) {
+        return bad_request(format!("the request body is ambiguous: {e}"));
+    }
+    let region = write.location.as_deref().or(region);
+    if write.version == ApiVersion::V1 {
+        let api_version = format!("{}/v1", write.group);
+        if original["apiVersion"] != api_version.as_str() || original["kind"] != write.kind {
+            return bad_request(format!(
+                "the body is not a {api_version} {}, as the URL says",
+                write.kind
+            ));
+        }
     }
     let view = match write.version {
         ApiVersion::V1 => v1_view(&original, region),
@@ -208,9 +130,15 @@ pub fn judge_write(
             document.name,
             decision.violation_summary()
         );
+        let policies = decision
+            .violations
+            .iter()
+            .map(|v| v.policy.clone())
+            .collect();
         return Verdict::Refuse {
             code: 400,
             body: google_error(400, "FAILED_PRECONDITION", &message),
+            policies,
         };
     }
     let warnings = decision

@@ -3,6 +3,25 @@
 use super::*;
 use crate::policy::{embedded, Source};
 
+/// The write a request is, through the whole plan (host, normalisation, routing).
+fn write_of(method: &str, path: &str, query: Option<&str>) -> Option<Write> {
+    let head = RequestHead {
+        method,
+        path,
+        query,
+        hosts: vec![b"europe-west1-gate.test"],
+        has_body: true,
+        ..RequestHead::default()
+    };
+    match plan(&head, None) {
+        Ok(Plan {
+            route: Route::Judge(write),
+            ..
+        }) => Some(write),
+        _ => None,
+    }
+}
+
 #[test]
 fn writes_are_told_from_everything_else() {
     type Expected<'a> = Option<(&'a str, &'a str, Option<&'a str>)>;
@@ -99,13 +118,13 @@ fn writes_are_told_from_everything_else() {
         ),
     ];
     for (method, path, query, expected) in cases {
-        let got = classify(method, path, *query);
+        let got = write_of(method, path, *query);
         let got = got
             .as_ref()
             .map(|w| (w.kind, w.operation, w.name.as_deref()));
         assert_eq!(got, *expected, "{method} {path}");
     }
-    let v2 = classify(
+    let v2 = write_of(
         "POST",
         "/v2/projects/p/locations/europe-west1/services",
         None,
@@ -115,46 +134,12 @@ fn writes_are_told_from_everything_else() {
     assert_eq!(v2.namespace, "p");
 }
 
-#[test]
-fn the_region_comes_from_the_host() {
-    let cases = [
-        ("europe-west1-gate.test:8443", None, Some("europe-west1")),
-        ("us-central1-gate.example.com", None, Some("us-central1")),
-        (
-            "northamerica-northeast2-run.gate.example.com",
-            None,
-            Some("northamerica-northeast2"),
-        ),
-        ("gate.test:8443", None, None),
-        ("my-gate-host.example.com", None, None),
-        (
-            "europe-west1-gate.example.com",
-            Some("gate.example.com"),
-            Some("europe-west1"),
-        ),
-        ("gate.example.com", Some("gate.example.com"), None),
-        (
-            "europe-west1-other.example.com",
-            Some("gate.example.com"),
-            None,
-        ),
-    ];
-    for (host, gate, expected) in cases {
-        assert_eq!(region_from_host(host, gate).as_deref(), expected, "{host}");
-    }
-    assert_eq!(
-        upstream_for(Some("europe-west1")),
-        "https://europe-west1-run.googleapis.com"
-    );
-    assert_eq!(upstream_for(None), "https://run.googleapis.com");
-}
-
 fn v2_write(kind: &str) -> Write {
     let (plural, query) = match kind {
         "Job" => ("jobs", "jobId=nightly"),
         _ => ("services", "serviceId=api"),
     };
-    classify(
+    write_of(
         "POST",
         &format!("/v2/projects/my-project/locations/europe-west1/{plural}"),
         Some(query),
@@ -225,7 +210,7 @@ fn library(default_keys: bool) -> PolicySet {
 #[test]
 fn verdicts_on_v1_and_v2_bodies() {
     let set = library(false);
-    let v1 = classify(
+    let v1 = write_of(
         "POST",
         "/apis/serving.knative.dev/v1/namespaces/123/services",
         None,
@@ -235,7 +220,7 @@ fn verdicts_on_v1_and_v2_bodies() {
     let deploy = json!({"apiVersion": "serving.knative.dev/v1", "kind": "Service",
         "metadata": {"name": "api", "namespace": "123", "labels": {"data-classification": "confidential"}},
         "spec": {"template": {"metadata": {"annotations": {"run.googleapis.com/encryption-key": "projects/kms-central/locations/us-east1/keyRings/r/cryptoKeys/k"}}}}});
-    let Verdict::Refuse { code, body } = judge_write(
+    let Verdict::Refuse { code, body, .. } = judge_write(
         &set,
         &v1,
         deploy.to_string().as_bytes(),
@@ -280,7 +265,7 @@ fn verdicts_on_v1_and_v2_bodies() {
 #[test]
 fn with_mutation_the_default_key_is_forwarded_in_each_version_s_own_shape() {
     let set = library(true);
-    let v1 = classify(
+    let v1 = write_of(
         "POST",
         "/apis/serving.knative.dev/v1/namespaces/123/services",
         None,

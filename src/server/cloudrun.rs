@@ -1,29 +1,33 @@
 //! The Cloud Run API gate listener: speaks the Cloud Run Admin API to gcloud (pointed here by
-//! `api_endpoint_overrides/run`), judges the writes with [`crate::cloudrun::judge_write`], and
-//! forwards everything else, and allowed writes, to the upstream: the regional Google endpoint
-//! the Host header names, or a configured one. Responses are streamed back with their status and
-//! headers. The `Authorization` header is passed through and never logged.
+//! `api_endpoint_overrides/run`), and fails closed. Each request is first planned on its
+//! normalised form ([`crate::cloudrun::plan`]): a malformed or foreign `Host`, an ambiguous path,
+//! a method override, or a write the gate neither judges nor lists as pass-through is refused
+//! in Google's error format and never reaches the upstream. Creates and replaces are judged with
+//! [`crate::cloudrun::judge_write`]; what is forwarded is exactly what was judged (the
+//! normalised path and query, the body bytes read), to the upstream chosen from the parsed
+//! region (or `--cloud-run-upstream`), through the one [`HttpClient`] with its timeouts.
+//! The `Authorization` header is passed through and never logged.
 
 use super::App;
-use crate::cloudrun::{self, Verdict};
+use crate::cloudrun::{self, Plan, Refusal, RequestHead, Route, Verdict};
+use crate::http_client::{BodyError, ClientOptions, HttpClient};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::rt::TokioIo;
 use std::sync::Arc;
-use std::time::Instant;
-use tokio::net::TcpStream;
+use std::time::{Duration, Instant};
 
 /// How the API gate is configured.
 #[derive(Debug, Clone)]
 pub struct CloudRunConfig {
     pub listen: std::net::SocketAddr,
-    /// Forward here instead of the Host header's regional Google endpoint (e.g. a test stub).
+    /// Forward here instead of the region's Google endpoint (e.g. a test's stand-in, a proxy).
     pub upstream: Option<Uri>,
-    /// The gate's host name, for reading the region in front of it (`REGION-HOST`).
+    /// The gate's host name: then only `HOST` and `REGION-HOST` are accepted in `Host`.
     pub gate_host: Option<String>,
     /// Serve plain HTTP (behind a TLS-terminating load balancer) rather than TLS.
     pub plaintext: bool,
@@ -31,9 +35,42 @@ pub struct CloudRunConfig {
     pub mutate: bool,
     /// Extra CA certificates trusted for the upstream, besides the public roots.
     pub upstream_ca: Option<std::path::PathBuf>,
+    /// Longest wait for the TCP connection to the upstream.
+    pub connect_timeout: Duration,
+    /// Longest wait for the upstream's response headers, and between pieces of its body.
+    pub upstream_timeout: Duration,
+    /// How long an idle upstream connection is kept for reuse.
+    pub idle_timeout: Duration,
 }
 
-type Body = BoxBody<Bytes, hyper::Error>;
+impl CloudRunConfig {
+    /// The upstream client's options.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            extra_ca: self.upstream_ca.clone(),
+            connect_timeout: self.connect_timeout,
+            response_timeout: self.upstream_timeout,
+            idle_timeout: self.idle_timeout,
+            ..ClientOptions::default()
+        }
+    }
+}
+
+/// Checks a configured upstream: an `http` or `https` URL with a host, and no query.
+pub fn check_upstream(uri: &Uri) -> Result<(), String> {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err("the upstream must be an http:// or https:// URL".into());
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("the upstream URL has no host".into());
+    }
+    if uri.query().is_some() {
+        return Err("the upstream URL must not have a query".into());
+    }
+    Ok(())
+}
+
+type Body = BoxBody<Bytes, BodyError>;
 
 fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
@@ -43,21 +80,25 @@ fn full(bytes: impl Into<Bytes>) -> Body {
 
 fn google(status: StatusCode, status_name: &str, message: &str) -> Response<Body> {
     let body = cloudrun::google_error(status.as_u16(), status_name, message);
+    json_response(status, &body)
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(CONTENT_TYPE, "application/json; charset=UTF-8")
-        .body(full(serde_json::to_vec(&body).expect("JSON serializes")))
+        .body(full(serde_json::to_vec(body).expect("JSON serializes")))
         .expect("a response from valid parts")
 }
 
-/// The shared state of the listener: the app, and a TLS client for the upstream.
+/// The shared state of the listener: the app, and the client for the upstream.
 pub struct Gate {
     pub app: Arc<App>,
     pub config: CloudRunConfig,
-    pub tls: tokio_rustls::TlsConnector,
+    pub client: HttpClient,
 }
 
-/// Hop-by-hop headers, never forwarded (RFC 9110 section 7.6.1).
+/// Hop-by-hop headers, never forwarded either way (RFC 9110 section 7.6.1).
 const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
@@ -70,136 +111,165 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
+/// Request headers the gate sets itself for the upstream, or that concern only this hop.
+const SET_BY_THE_GATE: &[&str] = &["host", "content-length", "expect"];
+
+/// The parts of the request [`cloudrun::plan`] decides on.
+fn request_head(parts: &Parts) -> RequestHead<'_> {
+    let headers = &parts.headers;
+    let content_length_nonzero = headers
+        .get_all(CONTENT_LENGTH)
+        .iter()
+        .any(|v| v.as_bytes() != b"0");
+    RequestHead {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        absolute_form: parts.uri.scheme().is_some() || parts.uri.authority().is_some(),
+        hosts: headers
+            .get_all(HOST)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect(),
+        method_override_header: cloudrun::route::METHOD_OVERRIDE_HEADERS
+            .iter()
+            .any(|name| headers.contains_key(*name)),
+        has_body: content_length_nonzero || headers.contains_key("transfer-encoding"),
+    }
+}
+
 /// Handles one request from gcloud.
 pub async fn handle(
     request: Request<Incoming>,
     gate: Arc<Gate>,
 ) -> Result<Response<Body>, std::convert::Infallible> {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
-    let query = request.uri().query().map(str::to_owned);
-    let host = request
-        .headers()
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()))
-        .unwrap_or_default()
-        .to_owned();
-    let region = cloudrun::region_from_host(&host, gate.config.gate_host.as_deref());
-    let write = cloudrun::classify(&method, &path, query.as_deref());
-    let Some(write) = write else {
-        let (parts, body) = request.into_parts();
-        let request = Request::from_parts(parts, body.boxed());
-        let answer = forward_request(&gate, request, region.as_deref()).await;
-        log(&gate, &method, &path, "forwarded", started, answer.status());
-        return Ok(answer);
-    };
     let (parts, body) = request.into_parts();
+    let method = parts.method.as_str().to_owned();
+    let plan = cloudrun::plan(&request_head(&parts), gate.config.gate_host.as_deref());
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(Refusal {
+            code,
+            status,
+            message,
+        }) => {
+            let code = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+            let answer = google(code, status, &message);
+            let path = parts.uri.path().to_owned();
+            log(&gate, &method, &path, "refused", started, code);
+            return Ok(answer);
+        }
+    };
+    let path = plan.target.path();
+    let answer = match &plan.route {
+        Route::Read => {
+            let answer = forward(&gate, parts, Bytes::new(), &plan).await;
+            (answer, "forwarded")
+        }
+        Route::PassThrough(_) => match read_body(&gate, body).await {
+            Ok(bytes) => (forward(&gate, parts, bytes, &plan).await, "passed-through"),
+            Err((answer, verdict)) => (answer, verdict),
+        },
+        Route::Judge(write) => match read_body(&gate, body).await {
+            Ok(bytes) => judge_and_forward(&gate, parts, bytes, &plan, write).await,
+            Err((answer, verdict)) => (answer, verdict),
+        },
+    };
+    let (answer, verdict) = answer;
+    log(&gate, &method, &path, verdict, started, answer.status());
+    Ok(answer)
+}
+
+/// Reads a request body within the size limit and the read timeout.
+async fn read_body(gate: &Gate, body: Incoming) -> Result<Bytes, (Response<Body>, &'static str)> {
     let limit = gate.app.config.max_body_bytes;
-    let body = match tokio::time::timeout(
+    let collected = tokio::time::timeout(
         gate.app.config.read_timeout,
         Limited::new(body, limit).collect(),
     )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            let answer = google(
+    .await;
+    match collected {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err((
+            google(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "INVALID_ARGUMENT",
                 &format!("cmek-gate: the request body is larger than {limit} bytes"),
-            );
-            log(&gate, &method, &path, "too-large", started, answer.status());
-            return Ok(answer);
-        }
-        Ok(Err(_)) | Err(_) => {
-            let answer = google(
+            ),
+            "too-large",
+        )),
+        Ok(Err(_)) | Err(_) => Err((
+            google(
                 StatusCode::BAD_REQUEST,
                 "INVALID_ARGUMENT",
                 "cmek-gate: the request body could not be read",
-            );
-            log(
-                &gate,
-                &method,
-                &path,
-                "bad-request",
-                started,
-                answer.status(),
-            );
-            return Ok(answer);
-        }
-    };
+            ),
+            "bad-request",
+        )),
+    }
+}
+
+async fn judge_and_forward(
+    gate: &Gate,
+    parts: Parts,
+    body: Bytes,
+    plan: &Plan,
+    write: &cloudrun::Write,
+) -> (Response<Body>, &'static str) {
     let Some(set) = gate.app.policy_set() else {
         let answer = google(
             StatusCode::SERVICE_UNAVAILABLE,
             "UNAVAILABLE",
             "cmek-gate: no policy set loaded yet",
         );
-        log(
-            &gate,
-            &method,
-            &path,
-            "unavailable",
-            started,
-            answer.status(),
-        );
-        return Ok(answer);
+        return (answer, "unavailable");
     };
     let mutate = gate.config.mutate;
     let judged = {
-        let body = body.clone();
-        let region = region.clone();
+        let (body, write, region) = (body.clone(), write.clone(), plan.region.clone());
         tokio::task::spawn_blocking(move || {
             cloudrun::judge_write(&set, &write, &body, region.as_deref(), mutate)
         })
         .await
     };
     let Ok(verdict) = judged else {
-        return Ok(google(
+        let answer = google(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
             "cmek-gate: the check failed",
-        ));
+        );
+        return (answer, "error");
     };
     match verdict {
-        Verdict::Refuse { code, body } => {
+        Verdict::Refuse {
+            code,
+            body,
+            policies,
+        } => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
-            let verdict = if body["error"]["status"] == "FAILED_PRECONDITION" {
-                "denied"
-            } else {
-                "bad-request"
-            };
-            if let Some(message) = body["error"]["message"].as_str() {
-                for policy in message
-                    .split('[')
-                    .skip(1)
-                    .filter_map(|s| s.split_once(']').map(|(p, _)| p))
-                {
-                    gate.app.metrics.violation(policy);
-                }
+            // The policy names come from the decision, never from the message (which holds
+            // the resource's name).
+            for policy in &policies {
+                gate.app.metrics.violation(policy);
             }
-            let answer = Response::builder()
-                .status(status)
-                .header(CONTENT_TYPE, "application/json; charset=UTF-8")
-                .body(full(serde_json::to_vec(&body).expect("JSON serializes")))
-                .expect("a response from valid parts");
-            log(&gate, &method, &path, verdict, started, status);
-            Ok(answer)
+            let verdict = if policies.is_empty() {
+                "bad-request"
+            } else {
+                "denied"
+            };
+            (json_response(status, &body), verdict)
         }
         Verdict::Forward {
             body: changed,
             added,
             warnings,
         } => {
+            let method = parts.method.as_str().to_owned();
+            let path = plan.target.path();
             let mutated = changed.is_some();
             let body = changed.map(Bytes::from).unwrap_or(body);
-            let mut request = Request::from_parts(parts, full(body.clone()));
-            request.headers_mut().remove(CONTENT_LENGTH);
-            request
-                .headers_mut()
-                .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            let mut answer = forward_request(&gate, request, region.as_deref()).await;
+            let mut answer = forward(gate, parts, body, plan).await;
             if mutated {
                 tracing::info!(method, path, added = %added.join(","), "cloud run API gate: forwarded with the mutating policies' additions");
                 if let Ok(value) = HeaderValue::from_str(&added.join(", ")) {
@@ -209,9 +279,7 @@ pub async fn handle(
             if !warnings.is_empty() {
                 tracing::info!(method, path, warnings = %warnings.join(" | "), "cloud run API gate: allowed with warnings");
             }
-            let verdict = if mutated { "mutated" } else { "allowed" };
-            log(&gate, &method, &path, verdict, started, answer.status());
-            Ok(answer)
+            (answer, if mutated { "mutated" } else { "allowed" })
         }
     }
 }
@@ -221,7 +289,7 @@ fn log(gate: &Gate, method: &str, path: &str, verdict: &str, started: Instant, s
     gate.app.metrics.request("cloud-run", verdict, seconds);
     tracing::info!(
         method,
-        path,
+        path = ?path,
         verdict,
         status = status.as_u16(),
         latency_us = (seconds * 1e6) as u64,
@@ -229,27 +297,63 @@ fn log(gate: &Gate, method: &str, path: &str, verdict: &str, started: Instant, s
     );
 }
 
-/// Sends a request to the upstream and streams its response back; a failure to reach the
-/// upstream is answered in Google's error format (502).
-async fn forward_request(
-    gate: &Gate,
-    request: Request<Body>,
-    region: Option<&str>,
-) -> Response<Body> {
-    let upstream = match &gate.config.upstream {
-        Some(uri) => uri.clone(),
-        None => match cloudrun::upstream_for(region).parse::<Uri>() {
-            Ok(uri) => uri,
-            Err(_) => {
-                return google(
-                    StatusCode::BAD_GATEWAY,
-                    "UNAVAILABLE",
-                    "cmek-gate: no upstream",
-                )
-            }
-        },
+/// The URL a planned request is forwarded to: the configured upstream, or the Google endpoint
+/// of the parsed region; then the normalised path and query.
+fn upstream_uri(gate: &Gate, plan: &Plan) -> Result<Uri, String> {
+    let base = match &gate.config.upstream {
+        Some(uri) => {
+            let scheme = uri.scheme_str().unwrap_or("https");
+            let authority = uri.authority().map_or("", |a| a.as_str());
+            format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/'))
+        }
+        None => cloudrun::upstream_for(plan.region.as_deref()),
     };
-    match send(gate, &upstream, request).await {
+    format!("{base}{}", plan.target.path_and_query())
+        .parse()
+        .map_err(|e| format!("{e}"))
+}
+
+/// Sends the planned request (the normalised target, `body` as the body) to the upstream and
+/// streams its response back. A failure is answered in Google's format: 502 when the upstream
+/// cannot be reached, 504 when it does not answer within the timeout.
+async fn forward(gate: &Gate, parts: Parts, body: Bytes, plan: &Plan) -> Response<Body> {
+    let uri = match upstream_uri(gate, plan) {
+        Ok(uri) => uri,
+        Err(e) => {
+            return google(
+                StatusCode::BAD_GATEWAY,
+                "UNAVAILABLE",
+                &format!("cmek-gate: no upstream URL: {e}"),
+            )
+        }
+    };
+    let mut request = Request::new(Full::new(body.clone()));
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = uri.clone();
+    let listed: Vec<HeaderName> = parts
+        .headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    let headers = request.headers_mut();
+    for (name, value) in &parts.headers {
+        let own = HOP_BY_HOP.contains(&name.as_str()) || SET_BY_THE_GATE.contains(&name.as_str());
+        if !own && !listed.contains(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if !body.is_empty() || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH") {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    let upstream = format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or_default(),
+        uri.authority().map_or("", |a| a.as_str())
+    );
+    match gate.client.send(request).await {
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             for name in HOP_BY_HOP {
@@ -257,82 +361,18 @@ async fn forward_request(
             }
             Response::from_parts(parts, body.boxed())
         }
-        Err(message) => {
-            tracing::warn!(upstream = %upstream, error = %message, "cloud run API gate: upstream unreachable");
+        Err(e) => {
+            tracing::warn!(upstream, error = %e, "cloud run API gate: upstream failed");
+            let (code, status) = if e.is_timeout() {
+                (StatusCode::GATEWAY_TIMEOUT, "DEADLINE_EXCEEDED")
+            } else {
+                (StatusCode::BAD_GATEWAY, "UNAVAILABLE")
+            };
             google(
-                StatusCode::BAD_GATEWAY,
-                "UNAVAILABLE",
-                &format!("cmek-gate: the upstream {upstream} cannot be reached: {message}"),
+                code,
+                status,
+                &format!("cmek-gate: the upstream {upstream} failed: {e}"),
             )
         }
     }
-}
-
-async fn send(
-    gate: &Gate,
-    upstream: &Uri,
-    request: Request<Body>,
-) -> Result<Response<Incoming>, String> {
-    let https = upstream.scheme_str() == Some("https");
-    let host = upstream
-        .host()
-        .ok_or("the upstream has no host")?
-        .to_owned();
-    let port = upstream.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let authority = match upstream.port_u16() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.clone(),
-    };
-    let (mut parts, body) = request.into_parts();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let base = upstream.path().trim_end_matches('/');
-    parts.uri = format!("{base}{path_and_query}")
-        .parse()
-        .map_err(|e| format!("{e}"))?;
-    for name in HOP_BY_HOP {
-        parts.headers.remove(*name);
-    }
-    parts.headers.insert(
-        HOST,
-        HeaderValue::from_str(&authority).map_err(|e| e.to_string())?,
-    );
-    let request = Request::from_parts(parts, body);
-    let timeout = gate.app.config.read_timeout;
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
-        .await
-        .map_err(|_| "connect timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
-    if https {
-        let name =
-            rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
-        let tls = tokio::time::timeout(timeout, gate.tls.connect(name, tcp))
-            .await
-            .map_err(|_| "TLS handshake timed out".to_owned())?
-            .map_err(|e| e.to_string())?;
-        exchange(TokioIo::new(tls), request).await
-    } else {
-        exchange(TokioIo::new(tcp), request).await
-    }
-}
-
-async fn exchange<T>(io: T, request: Request<Body>) -> Result<Response<Incoming>, String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "upstream connection ended with an error");
-        }
-    });
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())
 }

@@ -148,8 +148,8 @@ pub async fn run(
         };
     // The API gate serves users' gcloud: no client certificates, whatever the webhook requires.
     let gate_tls = Arc::new(tls::server_config(Arc::clone(&store), None)?);
-    let upstream_tls = match &config.cloud_run {
-        Some(gate) => Some(tls::client_config(gate.upstream_ca.as_deref())?),
+    let upstream_client = match &config.cloud_run {
+        Some(gate) => Some(crate::http_client::HttpClient::new(&gate.client_options())?),
         None => None,
     };
     let app = Arc::new(App {
@@ -180,12 +180,12 @@ pub async fn run(
     });
     let metrics_task = metrics_listener
         .map(|l| tokio::spawn(routes::serve_metrics(l, Arc::clone(&app), stop_rx.clone())));
-    let gate_task = match (cloud_run_listener, &config.cloud_run, upstream_tls) {
-        (Some(listener), Some(gate_config), Some(upstream_tls)) => {
+    let gate_task = match (cloud_run_listener, &config.cloud_run, upstream_client) {
+        (Some(listener), Some(gate_config), Some(client)) => {
             let gate = Arc::new(cloudrun::Gate {
                 app: Arc::clone(&app),
                 config: gate_config.clone(),
-                tls: tokio_rustls::TlsConnector::from(Arc::new(upstream_tls)),
+                client,
             });
             let acceptor =
                 (!gate_config.plaintext).then(|| tokio_rustls::TlsAcceptor::from(gate_tls));
