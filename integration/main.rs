@@ -2,6 +2,7 @@
 //! `cmek-gate` binary driven as a user would.
 
 mod cli;
+mod disguised;
 mod fix;
 mod gcloud;
 mod golden;

@@ -47,7 +47,7 @@ pub enum YamlError {
     },
     #[error("line {}, column {}: a mapping key must be a scalar", .mark.line, .mark.column)]
     ComplexKey { mark: Mark },
-    #[error("line {}, column {}: alias to an anchor that is not defined before it in the same document (kubectl and gcloud do not carry anchors across documents)", .mark.line, .mark.column)]
+    #[error("line {}, column {}: alias to an unknown anchor (one not defined before it in the same document: kubectl and gcloud do not carry anchors across documents)", .mark.line, .mark.column)]
     UnknownAlias { mark: Mark },
     #[error("line {}, column {}: unsupported tag {tag}: kubectl and gcloud read tags differently; only !!str on a scalar, !!map and !!seq are accepted", .mark.line, .mark.column)]
     UnsupportedTag { mark: Mark, tag: String },
@@ -706,7 +706,7 @@ mod tests {
             ("a: !!python/name:os.system x\n", "unsupported tag !!python/name:os.system"),
             ("a: !foo x\n", "unsupported tag !foo"),
             // anchors of another document
-            ("a: &x 1\n---\nb: *x\n", "line 3, column 4: alias to an anchor that is not defined before it in the same document"),
+            ("a: &x 1\n---\nb: *x\n", "line 3, column 4: alias to an unknown anchor (one not defined before it in the same document"),
             // the text
             ("a: 1\n# \u{2028}b: 2\n", "line 2, column 3: a YAML 1.1 line break (U+2028)"),
             ("a: 'x\u{85}y'\n", "line 1, column 6: a YAML 1.1 line break (U+0085)"),
