@@ -322,6 +322,9 @@ fn disguised_services_are_refused_by_check_and_left_untouched_by_fix() {
     );
 }
 
+/// Puts a file (or link, or FIFO) into a test folder.
+type Place<'a> = dyn Fn(&std::path::Path) + 'a;
+
 /// A directory is read as any consumer might read it: hidden files and folders, extensions in
 /// any case and symbolic links are judged; loops, dangling links and FIFOs are errors; a file
 /// reached twice counts once. A denied Service in any of those places is never "allowed".
@@ -334,7 +337,7 @@ fn directories_are_walked_as_a_consumer_might_apply_them() {
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("svc.yaml"), &denied).unwrap();
     // (case, how the denied Service is placed) -> exit 1 and one denied document.
-    let placements: &[(&str, &dyn Fn(&std::path::Path))] = &[
+    let placements: &[(&str, &Place)] = &[
         ("hidden-file", &|d| {
             std::fs::write(d.join(".svc.yaml"), &denied).unwrap()
         }),
@@ -381,7 +384,7 @@ fn directories_are_walked_as_a_consumer_might_apply_them() {
         .stdout_has("1 document: 0 allowed, 1 denied");
     // Errors, never skipped: a loop, a dangling link, a FIFO. (Tests run as root, which reads
     // any file whatever its mode: an unreadable file is what a dangling link is to a reader.)
-    let errors: &[(&str, &dyn Fn(&std::path::Path), &str)] = &[
+    let errors: &[(&str, &Place, &str)] = &[
         (
             "symlink-loop",
             &|d| std::os::unix::fs::symlink(d, d.join("loop")).unwrap(),
