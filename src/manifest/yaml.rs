@@ -58,12 +58,6 @@ pub enum YamlError {
         construct: String,
         reason: &'static str,
     },
-    #[error("line {}, column {}: {text:?} is not a valid {tag}", .mark.line, .mark.column)]
-    InvalidTagged {
-        mark: Mark,
-        text: String,
-        tag: &'static str,
-    },
 }
 
 impl YamlError {
@@ -76,7 +70,6 @@ impl YamlError {
             | YamlError::ComplexKey { mark }
             | YamlError::UnknownAlias { mark }
             | YamlError::UnsupportedTag { mark, .. }
-            | YamlError::InvalidTagged { mark, .. }
             | YamlError::Refused { mark, .. } => *mark,
         }
     }
