@@ -385,6 +385,15 @@ impl Builder<'_> {
                     let NodeValue::Scalar(scalar) = node.value else {
                         return Err(YamlError::ComplexKey { mark });
                     };
+                    // An alias to a number, a boolean or a null as a key: a plain one is refused
+                    // where it is read (agreement::check_plain_key).
+                    if scalar.kind != ScalarKind::Str {
+                        return Err(YamlError::Refused {
+                            mark,
+                            construct: "a key that is not a string".into(),
+                            reason: "kubectl turns it into a string, gcloud keeps it a number, boolean or null; quote it",
+                        });
+                    }
                     *pending_key = Some((scalar.text, node.mark));
                     Ok(())
                 }
@@ -689,6 +698,7 @@ mod tests {
             ("1: a\n", "line 1, column 1: an unquoted key that kubectl or gcloud (YAML 1.1) read as a number, not a string"),
             ("x:\n  n: a\n", "line 2, column 3: an unquoted key"),
             ("~: a\n", "unquoted key"),
+            ("a: &n 1\nb: {*n : x}\n", "line 2, column 5: a key that is not a string"),
             // tags
             ("a: ! 12\n", "unsupported tag !"),
             ("a: !!int 12\n", "unsupported tag !!int"),
