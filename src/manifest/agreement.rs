@@ -230,7 +230,7 @@ pub fn check_plain_value(text: &str, core: ScalarKind) -> Result<(), String> {
         (_, None) => "something else",
     };
     Err(format!(
-        "an unquoted value that kubectl or gcloud (YAML 1.1) read as {read_as}"
+        "a plain scalar: an unquoted value that kubectl or gcloud (YAML 1.1) read as {read_as}"
     ))
 }
 
@@ -246,7 +246,7 @@ pub fn check_plain_key(text: &str, core: ScalarKind) -> Result<(), String> {
         None => Ok(()),
         Some("a merge key (<<)") => Err("a merge key (<<)".into()),
         Some(read_as) => Err(format!(
-            "an unquoted key that kubectl or gcloud (YAML 1.1) read as {read_as}, not a string"
+            "a key that is not a string: an unquoted key that kubectl or gcloud (YAML 1.1) read as {read_as}"
         )),
     }
 }

@@ -47,7 +47,7 @@ pub enum YamlError {
     },
     #[error("line {}, column {}: a mapping key must be a scalar", .mark.line, .mark.column)]
     ComplexKey { mark: Mark },
-    #[error("line {}, column {}: alias to an unknown anchor (one not defined before it in the same document: kubectl and gcloud do not carry anchors across documents)", .mark.line, .mark.column)]
+    #[error("line {}, column {}: alias to an unknown anchor (none is defined before it in its document, and an anchor of another document does not count: kubectl and gcloud do not carry anchors across documents)", .mark.line, .mark.column)]
     UnknownAlias { mark: Mark },
     #[error("line {}, column {}: unsupported tag {tag}: kubectl and gcloud read tags differently; only !!str on a scalar, !!map and !!seq are accepted", .mark.line, .mark.column)]
     UnsupportedTag { mark: Mark, tag: String },
@@ -683,9 +683,9 @@ mod tests {
             ("u:\n  \"<<\": {x: 1}\n", "line 2, column 3: a merge key (<<)"),
             ("u: {<<: {x: 1}}\n", "line 1, column 5: a merge key (<<)"),
             // plain scalars typed differently by YAML 1.1
-            ("a:\n  b: yes\n", "line 2, column 6: an unquoted value that kubectl or gcloud (YAML 1.1) read as a boolean"),
-            ("a: [x, off]\n", "line 1, column 8: an unquoted value"),
-            ("a: 0x1F\n", "line 1, column 4: an unquoted value"),
+            ("a:\n  b: yes\n", "line 2, column 6: a plain scalar: an unquoted value that kubectl or gcloud (YAML 1.1) read as a boolean"),
+            ("a: [x, off]\n", "line 1, column 8: a plain scalar: an unquoted value"),
+            ("a: 0x1F\n", "line 1, column 4: a plain scalar"),
             ("a: 0o17\n", "YAML 1.1 spelling"),
             ("a: 1_000\n", "read as a number"),
             ("a: 1:20\n", "read as a number"),
@@ -695,8 +695,8 @@ mod tests {
             ("a: 99999999999999999999\n", "unquoted value"),
             ("a: =\n", "value key"),
             // keys that are not strings to a consumer
-            ("1: a\n", "line 1, column 1: an unquoted key that kubectl or gcloud (YAML 1.1) read as a number, not a string"),
-            ("x:\n  n: a\n", "line 2, column 3: an unquoted key"),
+            ("1: a\n", "line 1, column 1: a key that is not a string: an unquoted key that kubectl or gcloud (YAML 1.1) read as a number"),
+            ("x:\n  n: a\n", "line 2, column 3: a key that is not a string"),
             ("~: a\n", "unquoted key"),
             ("a: &n 1\nb: {*n : x}\n", "line 2, column 5: a key that is not a string"),
             // tags
@@ -709,7 +709,7 @@ mod tests {
             ("a: !!python/name:os.system x\n", "unsupported tag !!python/name:os.system"),
             ("a: !foo x\n", "unsupported tag !foo"),
             // anchors of another document
-            ("a: &x 1\n---\nb: *x\n", "line 3, column 4: alias to an unknown anchor (one not defined before it in the same document"),
+            ("a: &x 1\n---\nb: *x\n", "line 3, column 4: alias to an unknown anchor (none is defined before it in its document, and an anchor of another document does not count"),
             // the text
             ("a: 1\n# \u{2028}b: 2\n", "line 2, column 3: a YAML 1.1 line break (U+2028)"),
             ("a: 'x\u{85}y'\n", "line 1, column 6: a YAML 1.1 line break (U+0085)"),
@@ -720,7 +720,7 @@ mod tests {
             // JSON
             ("{\"a\": \"\\ud800\"}", "line 1"),
             ("{\"a\": \"\\ud83d\\ude00\"}", "invalid Unicode"),
-            ("{\"a\": 1e400}", "line 1, column 7: an unquoted value"),
+            ("{\"a\": 1e400}", "line 1, column 7: a plain scalar"),
             ("{\"a\": 1, \"a\": 2}", "duplicate key"),
         ];
         for (text, expected) in cases {
