@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// sorted, as any consumer (`kubectl apply -R`, Config Sync) might read the directory, and more:
 /// every file whose extension is `.yaml`, `.yml` or `.json` in any case (`svc.YAML` included),
 /// hidden files and folders included (only `.git` folders are not entered), symbolic links
-/// followed; a file reached twice (through links) is listed once, under its first path. A symlink
+/// followed; a file reached twice (through links) is listed once, under its least hidden path. A symlink
 /// loop, a dangling link, an entry that cannot be read and a manifest that is not a regular file
 /// (a FIFO, a device) are errors, never skipped. `skip_test_dirs` leaves out `tests/` folders
 /// (policy test suites).
@@ -60,7 +60,16 @@ pub fn manifest_files(path: &Path, skip_test_dirs: bool) -> Result<Vec<PathBuf>,
         }
         found.push(entry.into_path());
     }
-    found.sort();
+    // A file reached by several paths is listed once, under the path with the fewest hidden
+    // parts (a ConfigMap volume's `policy.yaml`, not `..data/policy.yaml`), then the first.
+    let hidden_parts = |p: &Path| {
+        p.strip_prefix(path)
+            .unwrap_or(p)
+            .components()
+            .filter(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+            .count()
+    };
+    found.sort_by_cached_key(|p| (hidden_parts(p), p.clone()));
     let mut seen = HashSet::new();
     let mut unique = Vec::with_capacity(found.len());
     for file in found {
@@ -69,6 +78,7 @@ pub fn manifest_files(path: &Path, skip_test_dirs: bool) -> Result<Vec<PathBuf>,
             unique.push(file);
         }
     }
+    unique.sort();
     Ok(unique)
 }
 
@@ -118,4 +128,38 @@ pub fn load_policy_set(
     let policies = policy_sources(policy_paths)?;
     let params = read_sources(param_paths)?;
     PolicySet::compile_with(&policies, &params, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("cmek-gate-load-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A ConfigMap volume (how the Helm chart mounts the policies): each file is a link through
+    /// `..data` to a hidden, timestamped folder. Each policy is listed once, under its own name.
+    #[test]
+    fn a_config_map_volume_lists_each_file_once_under_its_own_name() {
+        let dir = fresh_dir("configmap");
+        let data = dir.join("..2026_12_04_17_00_00.123");
+        std::fs::create_dir_all(&data).unwrap();
+        for name in ["a.yaml", "b.YML"] {
+            std::fs::write(data.join(name), "x: 1\n").unwrap();
+            std::os::unix::fs::symlink(format!("..data/{name}"), dir.join(name)).unwrap();
+        }
+        std::fs::create_dir_all(data.join("tests")).unwrap();
+        std::fs::write(data.join("tests/t.yaml"), "x: 1\n").unwrap();
+        std::os::unix::fs::symlink("..2026_12_04_17_00_00.123", dir.join("..data")).unwrap();
+        let files = manifest_files(&dir, true).unwrap();
+        assert_eq!(files, vec![dir.join("a.yaml"), dir.join("b.YML")]);
+        // Without skipping test folders, the suite is found (once, through the hidden folder).
+        assert_eq!(manifest_files(&dir, false).unwrap().len(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
