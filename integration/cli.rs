@@ -373,6 +373,9 @@ fn directories_are_walked_as_a_consumer_might_apply_them() {
         gate(&["check", &dir.display().to_string()])
             .expect_code(1)
             .stdout_has("2 documents: 1 allowed, 1 denied");
+        let scan = gate(&["scan", "--output", "json", &dir.display().to_string()]);
+        scan.expect_code(0);
+        assert_eq!(scan.json()["total"]["resources"], 2, "{case}\n{scan}");
     }
     // A file reached twice (through a link) counts once.
     let twice = root.join("twice");
