@@ -90,6 +90,33 @@ pub fn screen_text(text: &str, line_offset: u32) -> Result<(), Refusal> {
             }
         }
     }
+    screen_lone_carriage_returns(text, line_offset)
+}
+
+/// kubectl's document splitter reads lines ended by LF; YAML also ends a line at a CR alone. A
+/// `---`, `...` or `%` line after a lone CR is a document boundary to YAML that kubectl does not
+/// see: it hands both documents to go-yaml as one, which reads the first and drops the rest.
+fn screen_lone_carriage_returns(text: &str, line_offset: u32) -> Result<(), Refusal> {
+    let bytes = text.as_bytes();
+    // Lines as YAML counts them: LF, CRLF and a lone CR each end one.
+    let mut line = line_offset + 1;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\n' => line += 1,
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => {
+                line += 1;
+                let next = &bytes[i + 1..];
+                if next.starts_with(b"---") || next.starts_with(b"...") || next.starts_with(b"%") {
+                    return Err(Refusal {
+                        mark: Mark { line, column: 1 },
+                        construct: "a document marker after a lone carriage return (CR without LF)".into(),
+                        reason: "kubectl splits documents at LF line ends only and would read the first document alone; use LF or CRLF line ends",
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 
@@ -281,6 +308,10 @@ mod tests {
             ("--- {a: 1}\n", Some("content after a `---`"), 1),
             ("a: 1\n---#x\nb: 2\n", Some("content after a `---`"), 2),
             ("a: 1\n----\n", Some("content after a `---`"), 2),
+            ("a: 1\rb: 2\r", None, 0),
+            ("a: 1\r\n---\r\nb: 2\r\n", None, 0),
+            ("a: 1\rb: 2\r---\rc: 3\r", Some("lone carriage return"), 3),
+            ("a: 1\n\r...\r", Some("lone carriage return"), 3),
         ];
         for (text, expected, line) in cases {
             match (screen_text(text, 0), expected) {
