@@ -20,6 +20,35 @@ fn stages(c: &mut Criterion) {
     group.bench_function("parse", |b| {
         b.iter(|| parse_documents(black_box(SERVICE), &limits).unwrap())
     });
+    // What the agreement with kubectl and gcloud adds to `parse`: the text screen and the check
+    // of every scalar (issue 13).
+    group.bench_function("agreement-checks", |b| {
+        let mut scalars = Vec::new();
+        let mut todo = vec![&docs[0].root];
+        while let Some(node) = todo.pop() {
+            match &node.value {
+                cmek_gate::manifest::NodeValue::Scalar(s) => scalars.push(s.clone()),
+                cmek_gate::manifest::NodeValue::Seq(items) => todo.extend(items),
+                cmek_gate::manifest::NodeValue::Map(entries) => {
+                    for e in entries {
+                        let _ = cmek_gate::manifest::agreement::check_plain_key(
+                            &e.key,
+                            cmek_gate::manifest::ScalarKind::Str,
+                        );
+                        todo.push(&e.value);
+                    }
+                }
+            }
+        }
+        b.iter(|| {
+            cmek_gate::manifest::agreement::screen_text(black_box(SERVICE), 0).unwrap();
+            for s in &scalars {
+                let _ = black_box(cmek_gate::manifest::agreement::check_plain_value(
+                    &s.text, s.kind,
+                ));
+            }
+        })
+    });
     group.bench_function("json-parse-baseline", |b| {
         let json = serde_json::to_string(&docs[0].root.to_json()).unwrap();
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&json)).unwrap())

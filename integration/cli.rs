@@ -274,3 +274,174 @@ cases:
         .expect_code(2)
         .stderr_has("cases[0]: missing field `expect`");
 }
+
+/// Each file that hides a sensitive Service behind a construct kubectl or gcloud read differently
+/// is refused by `check` (exit 2, the construct and its line named), and `fix` leaves it byte for
+/// byte as it was (exit 2).
+#[test]
+fn disguised_services_are_refused_by_check_and_left_untouched_by_fix() {
+    let dir = temp_dir("disguised");
+    let params = fixtures().join("mutation/default-keys-params.yaml");
+    let params = params.display().to_string();
+    let variants = crate::disguised::variants();
+    assert!(variants.len() >= 10);
+    for variant in &variants {
+        let file = format!("{}.yaml", variant.name);
+        std::fs::write(dir.join(&file), &variant.text).unwrap();
+        let line = format!("line {}", variant.line);
+        gate_in(&dir, &["check", &file], b"")
+            .expect_code(2)
+            .stderr_has(&file)
+            .stderr_has(variant.message)
+            .stderr_has(&line);
+        let json = gate_in(&dir, &["check", "--output", "json", &file], b"");
+        json.expect_code(2);
+        assert_eq!(
+            json.json()["summary"]["allowed"],
+            0,
+            "{}\n{json}",
+            variant.name
+        );
+        gate_in(&dir, &["fix", "--params", &params, &file], b"")
+            .expect_code(2)
+            .stderr_has(variant.message);
+        assert_eq!(
+            std::fs::read(dir.join(&file)).unwrap(),
+            variant.text,
+            "{}: fix changed the file",
+            variant.name
+        );
+    }
+    // The whole directory: every file refused, nothing allowed, nothing written.
+    let run = gate_in(&dir, &["check", "--output", "json", "."], b"");
+    run.expect_code(2);
+    assert_eq!(
+        run.json()["summary"]["errors"],
+        variants.len(),
+        "one error per file\n{run}"
+    );
+}
+
+/// Puts a file (or link, or FIFO) into a test folder.
+type Place<'a> = dyn Fn(&std::path::Path) + 'a;
+
+/// A directory is read as any consumer might read it: hidden files and folders, extensions in
+/// any case and symbolic links are judged; loops, dangling links and FIFOs are errors; a file
+/// reached twice counts once. A denied Service in any of those places is never "allowed".
+#[test]
+fn directories_are_walked_as_a_consumer_might_apply_them() {
+    let denied = std::fs::read(repo().join("examples/service.yaml")).unwrap();
+    let allowed = std::fs::read(repo().join("examples/service-compliant.yaml")).unwrap();
+    let root = temp_dir("walk");
+    let outside = root.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("svc.yaml"), &denied).unwrap();
+    // (case, how the denied Service is placed) -> exit 1 and one denied document.
+    let placements: &[(&str, &Place)] = &[
+        ("hidden-file", &|d| {
+            std::fs::write(d.join(".svc.yaml"), &denied).unwrap()
+        }),
+        ("named-only-by-its-extension", &|d| {
+            std::fs::write(d.join(".yaml"), &denied).unwrap()
+        }),
+        ("hidden-folder", &|d| {
+            std::fs::create_dir_all(d.join(".hidden/deeper")).unwrap();
+            std::fs::write(d.join(".hidden/deeper/svc.yml"), &denied).unwrap();
+        }),
+        ("upper-case-extension", &|d| {
+            std::fs::write(d.join("svc.YAML"), &denied).unwrap()
+        }),
+        ("mixed-case-json", &|d| {
+            std::fs::write(
+                d.join("svc.Json"),
+                br#"{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "j", "labels": {"data-classification": "confidential"}}, "spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}"#,
+            )
+            .unwrap()
+        }),
+        ("symlink-to-a-file", &|d| {
+            std::os::unix::fs::symlink(outside.join("svc.yaml"), d.join("link.yaml")).unwrap()
+        }),
+        ("symlink-to-a-folder", &|d| {
+            std::os::unix::fs::symlink(&outside, d.join("linked")).unwrap()
+        }),
+    ];
+    for (case, place) in placements {
+        let dir = root.join(case);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ok.yaml"), &allowed).unwrap();
+        place(&dir);
+        gate(&["check", &dir.display().to_string()])
+            .expect_code(1)
+            .stdout_has("2 documents: 1 allowed, 1 denied");
+        let scan = gate(&["scan", "--output", "json", &dir.display().to_string()]);
+        scan.expect_code(0);
+        assert_eq!(scan.json()["total"]["resources"], 2, "{case}\n{scan}");
+    }
+    // A file reached twice (through a link) counts once.
+    let twice = root.join("twice");
+    std::fs::create_dir_all(&twice).unwrap();
+    std::fs::write(twice.join("svc.yaml"), &denied).unwrap();
+    std::os::unix::fs::symlink(twice.join("svc.yaml"), twice.join("again.yaml")).unwrap();
+    gate(&["check", &twice.display().to_string()])
+        .expect_code(1)
+        .stdout_has("1 document: 0 allowed, 1 denied");
+    // Errors, never skipped: a loop, a dangling link, a FIFO. (Tests run as root, which reads
+    // any file whatever its mode: an unreadable file is what a dangling link is to a reader.)
+    let errors: &[(&str, &Place, &str)] = &[
+        (
+            "symlink-loop",
+            &|d| std::os::unix::fs::symlink(d, d.join("loop")).unwrap(),
+            "symbolic link loop",
+        ),
+        (
+            "dangling-symlink",
+            &|d| std::os::unix::fs::symlink(d.join("gone"), d.join("gone.yaml")).unwrap(),
+            "dangling symbolic link",
+        ),
+        (
+            "fifo",
+            &|d| {
+                let made = std::process::Command::new("mkfifo")
+                    .arg(d.join("pipe.yaml"))
+                    .status()
+                    .unwrap();
+                assert!(made.success());
+            },
+            "not a regular file",
+        ),
+    ];
+    for (case, place, message) in errors {
+        let dir = root.join(case);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("svc.yaml"), &denied).unwrap();
+        place(&dir);
+        gate(&["check", &dir.display().to_string()])
+            .expect_code(2)
+            .stderr_has(message);
+    }
+    // `.git` folders are not entered: git's own files are not manifests any consumer applies.
+    let git = root.join("git");
+    std::fs::create_dir_all(git.join(".git")).unwrap();
+    std::fs::write(git.join("ok.yaml"), &allowed).unwrap();
+    std::fs::write(git.join(".git/svc.yaml"), &denied).unwrap();
+    gate(&["check", &git.display().to_string()])
+        .expect_code(0)
+        .stdout_has("1 document: 1 allowed");
+    // `fix DIR` walks the same way: the hidden file gets the key.
+    let fix_dir = root.join("fix-hidden");
+    std::fs::create_dir_all(fix_dir.join(".hidden")).unwrap();
+    std::fs::write(fix_dir.join(".hidden/svc.yaml"), &denied).unwrap();
+    let params = fixtures().join("mutation/default-keys-params.yaml");
+    gate(&[
+        "fix",
+        "--params",
+        &params.display().to_string(),
+        &fix_dir.display().to_string(),
+    ])
+    .expect_code(0);
+    let fixed = std::fs::read_to_string(fix_dir.join(".hidden/svc.yaml")).unwrap();
+    assert!(
+        fixed.contains("run.googleapis.com/encryption-key"),
+        "{fixed}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod api_gate;
 mod cli;
+mod disguised;
 mod fix;
 mod gcloud;
 mod golden;

@@ -73,4 +73,17 @@ if ! run; then
 fi
 cat "$work/out"
 grep -q 'Passed' "$work/out" || { echo "FAIL: the hook did not run (no Passed line)" >&2; exit 1; }
+
+echo "== pre-commit ($hook): the denied Service hidden, with an upper-case extension: must fail"
+mkdir -p "$project/services/.hidden"
+cp "$root/examples/service.yaml" "$project/services/.hidden/payments-api.YAML"
+git -C "$project" add -A
+git -C "$project" commit --quiet -m "a denied Service where a case-sensitive filter would miss it"
+if run; then
+  cat "$work/out"
+  echo "FAIL: pre-commit passed with a denied Service in services/.hidden/payments-api.YAML" >&2
+  exit 1
+fi
+cat "$work/out"
+grep -q 'services/.hidden/payments-api.YAML' "$work/out" || { echo "FAIL: the output does not name the file" >&2; exit 1; }
 echo "pre-commit hook $hook: ok"

