@@ -299,11 +299,6 @@ mod tests {
         assert_eq!(seen, expected);
         let _ = std::fs::remove_dir_all(&dir);
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     fn fresh_dir(name: &str) -> PathBuf {
         let dir =
