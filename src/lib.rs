@@ -17,6 +17,7 @@ pub mod engine;
 pub mod eval;
 pub mod fix;
 pub mod krm;
+pub mod limits;
 pub mod lint;
 pub mod manifest;
 pub mod metrics;

@@ -13,6 +13,7 @@ mod reload;
 mod routes;
 pub mod tls;
 
+use crate::limits::RequestLimits;
 use crate::metrics::Metrics;
 use crate::policy::PolicySet;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -45,6 +46,12 @@ pub struct ServerConfig {
     pub cloud_run: Option<cloudrun::CloudRunConfig>,
     /// The cost limits policies are compiled with (a reload over them is refused).
     pub compile_options: crate::policy::CompileOptions,
+    /// The budgets of one request body (with `max_body_bytes`).
+    pub request_limits: RequestLimits,
+    /// Most evaluations (parsing and judging a body) running at once, on blocking threads.
+    pub max_concurrent_evaluations: usize,
+    /// Longest wait for an evaluation slot before answering 429.
+    pub evaluation_queue_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +71,51 @@ pub struct App {
     pub config: ServerConfig,
     pub metrics: Metrics,
     policies: RwLock<Option<Arc<PolicySet>>>,
+    evaluations: Arc<Semaphore>,
+}
+
+/// Why an evaluation did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EvaluationError {
+    /// Every evaluation slot stayed taken for the queue timeout: answer 429 with `Retry-After`.
+    #[error("the server is busy: {slots} evaluations running, none finished within {waited:?}")]
+    Busy { slots: usize, waited: Duration },
+    /// The evaluation panicked.
+    #[error("the evaluation failed")]
+    Failed,
 }
 
 impl App {
+    /// Runs `work` (parsing and judging a body: CPU-bound) on a blocking thread, once one of
+    /// the `--max-concurrent-evaluations` slots is free. A request waits at most the queue
+    /// timeout for a slot. Every handler that parses or evaluates a body goes through here, so
+    /// that hostile bodies can neither stall the async workers nor take more than the slots.
+    pub async fn evaluate<T, F>(&self, work: F) -> Result<T, EvaluationError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let waited = self.config.evaluation_queue_timeout;
+        let slots = self.config.max_concurrent_evaluations;
+        let permit =
+            match tokio::time::timeout(waited, Arc::clone(&self.evaluations).acquire_owned()).await
+            {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) | Err(_) => {
+                    self.metrics.evaluations_refused.inc();
+                    return Err(EvaluationError::Busy { slots, waited });
+                }
+            };
+        self.metrics.evaluations_running.inc();
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await;
+        self.metrics.evaluations_running.dec();
+        result.map_err(|_| EvaluationError::Failed)
+    }
+
     /// The serving policy set: a request keeps the one it started with.
     pub fn policy_set(&self) -> Option<Arc<PolicySet>> {
         self.policies.read().ok().and_then(|p| p.clone())
@@ -149,6 +198,7 @@ pub async fn run(
         config: config.clone(),
         metrics: Metrics::new(),
         policies: RwLock::new(None),
+        evaluations: Arc::new(Semaphore::new(config.max_concurrent_evaluations.max(1))),
     });
     if let Some(expiry) = tls::expiry_unix(&pair.cert) {
         app.metrics.certificate_expiry_seconds.set(expiry as f64);
@@ -218,8 +268,13 @@ pub async fn run(
     Ok(())
 }
 
-/// Accepts connections (TLS, or plain HTTP without an acceptor) until told to stop, then waits
-/// for open ones (up to the grace period). Each request goes to `handler`.
+/// Accepts connections (TLS, or plain HTTP without an acceptor) until told to stop; then serves
+/// the connections the kernel had already accepted (still in the listen backlog), and waits for
+/// open ones, up to the grace period. Each request goes to `handler`.
+///
+/// At the stop, a connection finishes what it was accepted for: a TLS handshake in progress
+/// completes, a connection that has not sent its first request yet gets to send it (within the
+/// header read timeout), and a request in flight is answered; then the connection closes.
 async fn serve_connections<H, F, B>(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
@@ -236,7 +291,25 @@ async fn serve_connections<H, F, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let limit = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Every connection task holds a sender: when all are dropped, every connection is done.
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+    let connection_stop = stop.clone();
+    let spawn = |tcp: tokio::net::TcpStream,
+                 peer: SocketAddr,
+                 permit: Option<tokio::sync::OwnedSemaphorePermit>| {
+        let connection = Connection {
+            acceptor: acceptor.clone(),
+            timeout: app.config.read_timeout,
+            stop: connection_stop.clone(),
+            peer,
+        };
+        let open = open.clone();
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let (_permit, _open) = (permit, open);
+            connection.serve(tcp, handler).await;
+        });
+    };
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&limit).acquire_owned() => match permit {
@@ -256,27 +329,71 @@ async fn serve_connections<H, F, B>(
             },
             _ = stop.changed() => break,
         };
-        let acceptor = acceptor.clone();
-        let timeout = app.config.read_timeout;
-        let watcher = graceful.watcher();
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let service = hyper::service::service_fn(handler);
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(timeout)
-                .keep_alive(true);
-            let Some(acceptor) = acceptor else {
-                let connection = builder.serve_connection(TokioIo::new(tcp), service);
-                if let Err(e) = watcher.watch(connection).await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
-                return;
-            };
-            let stream = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => stream,
+        spawn(tcp, peer, Some(permit));
+    }
+    // The backlog: connections the kernel completed before the stop are served, not reset.
+    let mut backlog = 0usize;
+    if let Ok(listener) = listener.into_std() {
+        while let Ok((tcp, peer)) = listener.accept() {
+            let tcp = tcp
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpStream::from_std(tcp));
+            if let Ok(tcp) = tcp {
+                backlog += 1;
+                spawn(tcp, peer, None);
+            }
+        }
+    }
+    if backlog > 0 {
+        tracing::info!(
+            connections = backlog,
+            "serving the connections accepted before the stop"
+        );
+    }
+    drop(open);
+    let grace = app.config.shutdown_grace;
+    if tokio::time::timeout(grace, all_closed.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {grace:?}: closing them");
+    }
+}
+
+/// One accepted connection.
+struct Connection {
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    timeout: Duration,
+    stop: watch::Receiver<bool>,
+    peer: SocketAddr,
+}
+
+/// A byte stream hyper can serve: plain TCP or TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
+impl Connection {
+    async fn serve<H, F, B>(self, tcp: tokio::net::TcpStream, handler: H)
+    where
+        H: Fn(hyper::Request<hyper::body::Incoming>) -> F + Send + Sync + 'static,
+        F: std::future::Future<Output = Result<hyper::Response<B>, std::convert::Infallible>>
+            + Send
+            + 'static,
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let Connection {
+            acceptor,
+            timeout,
+            mut stop,
+            peer,
+        } = self;
+        // A handshake in progress completes, stop or not (bounded by the read timeout).
+        let io: Box<dyn Stream> = match acceptor {
+            None => Box::new(tcp),
+            Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => Box::new(stream),
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
                     return;
@@ -285,19 +402,45 @@ async fn serve_connections<H, F, B>(
                     tracing::debug!(%peer, "TLS handshake timed out");
                     return;
                 }
-            };
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
+            },
+        };
+        let requests = Arc::new(tokio::sync::Notify::new());
+        let seen = Arc::clone(&requests);
+        let service = hyper::service::service_fn(move |request| {
+            seen.notify_one();
+            handler(request)
         });
-    }
-    drop(listener);
-    let grace = app.config.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("requests still in flight after {grace:?}: closing them");
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(timeout)
+            .keep_alive(true);
+        let connection = builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => Some(ended),
+            _ = stop.wait_for(|stopped| *stopped) => None,
+        };
+        let ended = match ended {
+            Some(ended) => ended,
+            None => {
+                // Stopping. A connection that has not sent a request yet gets to send one: it
+                // was accepted to be answered. (A request seen earlier left a notification.)
+                let ended = tokio::select! {
+                    ended = connection.as_mut() => Some(ended),
+                    _ = requests.notified() => None,
+                };
+                match ended {
+                    Some(ended) => ended,
+                    None => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                }
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
     }
 }
