@@ -10,5 +10,6 @@ mod lint;
 mod sarif;
 mod scan;
 mod server;
+mod server_attack;
 mod server_support;
 mod support;
