@@ -135,6 +135,16 @@ async fn read_answer<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> String 
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+async fn send_all<S: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
+    parts: &[&[u8]],
+) -> std::io::Result<()> {
+    for part in parts {
+        stream.write_all(part).await?;
+    }
+    stream.flush().await
+}
+
 fn request_head(body_len: usize) -> String {
     format!(
         "POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {body_len}\r\n\r\n"
@@ -192,20 +202,21 @@ async fn sigterm_answers_every_connection_accepted_before_it_and_exits_within_th
     let mut tasks = Vec::new();
     for (i, (mut tls, body)) in in_flight.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
-            tls.write_all(&body[body.len() / 2..]).await.unwrap();
-            tls.flush().await.unwrap();
-            (format!("in-flight-{i}"), read_answer(&mut tls).await)
+            let uid = format!("in-flight-{i}");
+            if let Err(e) = send_all(&mut tls, &[&body[body.len() / 2..]]).await {
+                return (uid, format!("the rest of the body could not be sent: {e}"));
+            }
+            (uid, read_answer(&mut tls).await)
         }));
     }
     for (i, mut tls) in handshaken.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
             let uid = format!("handshaken-{i}");
             let body = large_review(16, &uid);
-            tls.write_all(request_head(body.len()).as_bytes())
-                .await
-                .unwrap();
-            tls.write_all(&body).await.unwrap();
-            tls.flush().await.unwrap();
+            let head = request_head(body.len());
+            if let Err(e) = send_all(&mut tls, &[head.as_bytes(), &body]).await {
+                return (uid, format!("the request could not be sent: {e}"));
+            }
             (uid, read_answer(&mut tls).await)
         }));
     }
@@ -219,11 +230,10 @@ async fn sigterm_answers_every_connection_accepted_before_it_and_exits_within_th
                 Err(e) => return (uid, format!("TLS handshake failed: {e}")),
             };
             let body = large_review(16, &uid);
-            tls.write_all(request_head(body.len()).as_bytes())
-                .await
-                .unwrap();
-            tls.write_all(&body).await.unwrap();
-            tls.flush().await.unwrap();
+            let head = request_head(body.len());
+            if let Err(e) = send_all(&mut tls, &[head.as_bytes(), &body]).await {
+                return (uid, format!("the request could not be sent: {e}"));
+            }
             (uid, read_answer(&mut tls).await)
         }));
     }
@@ -246,7 +256,10 @@ async fn sigterm_answers_every_connection_accepted_before_it_and_exits_within_th
         failures.join("\n")
     );
     assert!(status.success(), "exit after SIGTERM: {status:?}\n{log}");
-    assert!(took < Duration::from_secs(20), "exited {took:?} after SIGTERM");
+    assert!(
+        took < Duration::from_secs(20),
+        "exited {took:?} after SIGTERM"
+    );
 }
 
 fn localhost() -> rustls::pki_types::ServerName<'static> {
@@ -257,10 +270,7 @@ fn localhost() -> rustls::pki_types::ServerName<'static> {
 async fn sigterm_with_hostile_bodies_and_a_stuck_client_in_flight_exits_within_the_grace() {
     let dir = temp_dir("server-attack-grace");
     let grace = Duration::from_secs(3);
-    let (server, client) = start(
-        &dir,
-        &["--shutdown-grace", "3s", "--read-timeout", "60s"],
-    );
+    let (server, client) = start(&dir, &["--shutdown-grace", "3s", "--read-timeout", "60s"]);
     ready(&server, &client).await;
     // A request that will never finish: its body is never sent whole.
     let body = large_review(1024, "stuck");
@@ -345,7 +355,10 @@ async fn request_values_cannot_forge_log_lines_in_either_format() {
                     ),
                     "{decision}"
                 );
-                assert!(decision.contains(r#"name="name\nFORGED name""#), "{decision}");
+                assert!(
+                    decision.contains(r#"name="name\nFORGED name""#),
+                    "{decision}"
+                );
             }
             _ => {
                 let line: serde_json::Value = serde_json::from_str(decision).unwrap();

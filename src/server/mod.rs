@@ -444,3 +444,73 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(slots: usize, queue_timeout: Duration) -> Arc<App> {
+        let config = ServerConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            metrics_listen: None,
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+            client_ca: None,
+            policies: Vec::new(),
+            params: Vec::new(),
+            max_body_bytes: 1024,
+            max_connections: 1,
+            read_timeout: Duration::from_secs(1),
+            reload_interval: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(1),
+            cloud_run: None,
+            compile_options: Default::default(),
+            request_limits: RequestLimits::default(),
+            max_concurrent_evaluations: slots,
+            evaluation_queue_timeout: queue_timeout,
+        };
+        Arc::new(App {
+            config,
+            metrics: Metrics::new(),
+            policies: RwLock::new(None),
+            evaluations: Arc::new(Semaphore::new(slots)),
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn evaluations_beyond_the_slots_wait_then_are_refused() {
+        let waited = Duration::from_millis(500);
+        let app = app(1, waited);
+        let (started, running) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = tokio::spawn({
+            let app = Arc::clone(&app);
+            async move {
+                app.evaluate(move || {
+                    let _ = started.send(std::thread::current().name().map(str::to_owned));
+                    released.recv().unwrap();
+                    1
+                })
+                .await
+            }
+        });
+        // The work runs on a blocking thread, not on an async worker.
+        let thread = running.await.unwrap();
+        assert_ne!(thread.as_deref(), Some("tokio-runtime-worker"));
+        assert_eq!(
+            app.evaluate(|| 2).await,
+            Err(EvaluationError::Busy { slots: 1, waited })
+        );
+        assert_eq!(app.metrics.evaluations_refused.get(), 1);
+        assert_eq!(app.metrics.evaluations_running.get(), 1);
+        // A request that finds the slot freed within the queue timeout is evaluated.
+        let waiting = tokio::spawn({
+            let app = Arc::clone(&app);
+            async move { app.evaluate(|| 3).await }
+        });
+        release.send(()).unwrap();
+        assert_eq!(holder.await.unwrap(), Ok(1));
+        assert_eq!(waiting.await.unwrap(), Ok(3));
+        assert_eq!(app.metrics.evaluations_running.get(), 0);
+    }
+}

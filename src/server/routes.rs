@@ -463,3 +463,58 @@ pub async fn serve_metrics(listener: TcpListener, app: Arc<App>, mut stop: watch
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_answer_says_when_to_retry_in_the_form_the_api_server_reads() {
+        let refused = super::super::EvaluationError::Busy {
+            slots: 2,
+            waited: std::time::Duration::from_secs(2),
+        };
+        for kubernetes in [true, false] {
+            let answer = busy(&refused, kubernetes);
+            assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(answer.headers()[RETRY_AFTER], "1");
+            let body = body_of(answer);
+            if kubernetes {
+                assert_eq!(body["kind"], "Status");
+                assert_eq!(body["reason"], "TooManyRequests");
+                assert_eq!(body["details"]["retryAfterSeconds"], 1);
+            } else {
+                assert!(body["error"].as_str().unwrap().contains("busy"), "{body}");
+            }
+        }
+    }
+
+    #[test]
+    fn review_uids_are_read_without_building_the_body() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                r#"{"request": {"uid": "u-1", "object": {"a": [1, 2, {"b": null}]}}}"#,
+                Some("u-1"),
+            ),
+            (
+                r#"{"kind": "AdmissionReview", "request": {"object": {}}}"#,
+                None,
+            ),
+            (r#"{"request": null}"#, None),
+            ("not json", None),
+        ];
+        for (body, uid) in cases {
+            assert_eq!(review_uid(body.as_bytes()).as_deref(), *uid, "{body}");
+        }
+    }
+
+    fn body_of(answer: Answer) -> serde_json::Value {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(answer.into_body().collect())
+            .unwrap()
+            .to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
