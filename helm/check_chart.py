@@ -1066,6 +1066,8 @@ SERVER_SHUTDOWN_GRACE = 20  # cmek-gate serve --shutdown-grace default, seconds
 
 SERVER_FLAGS = {"--cert", "--key", "--listen", "--metrics-listen", "--policies", "--params",
                 "--client-ca", "--max-body-bytes", "--max-connections", "--read-timeout",
+                "--max-concurrent-evaluations", "--evaluation-queue-timeout",
+                "--max-request-nodes", "--max-request-labels",
                 "--reload-interval", "--shutdown-grace", "--log-format"}
 
 
@@ -1373,7 +1375,7 @@ def run_scenarios(c, renderer, values):
         "webhook": {"failurePolicy": "Ignore", "timeoutSeconds": 5, "annotations": {"team": "security"}},
         "mutatingWebhook": {"enabled": True, "reinvocationPolicy": "Never", "timeoutSeconds": 7,
                             "annotations": {"team": "platform"}},
-        "server": {"maxBodyBytes": 3145728, "maxConnections": 512, "extraArgs": ["--log-format=text"],
+        "server": {"maxBodyBytes": 3145728, "maxConnections": 512, "maxConcurrentEvaluations": 3, "extraArgs": ["--log-format=text"],
                    "extraEnv": [{"name": "RUST_BACKTRACE", "value": "1"}]},
         "podAnnotations": {"example.com/a": "b"},
     }
@@ -1391,7 +1393,7 @@ def run_scenarios(c, renderer, values):
     dep = check_deployment(c, docs, "everything", full, f"{full}-tls", replicas=None, client_ca=True, params=True)
     if dep:
         ct = dep["spec"]["template"]["spec"]["containers"][0]
-        for want in ("--max-body-bytes=3145728", "--max-connections=512", "--client-ca=/client-ca/ca.crt"):
+        for want in ("--max-body-bytes=3145728", "--max-connections=512", "--max-concurrent-evaluations=3", "--client-ca=/client-ca/ca.crt"):
             c.expect(want in ct["args"], f"everything: Deployment args lack {want} (got {ct['args']})")
         c.equal(ct.get("env"), [{"name": "RUST_BACKTRACE", "value": "1"}], "everything: env")
         vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
