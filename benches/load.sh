@@ -99,7 +99,7 @@ review = json.load(open("integration/fixtures/admission/create-allowed.json"))
 labels = review["request"]["object"]["metadata"]["labels"]
 for i in range(150_000):
     labels[f"label-{i:06}"] = "v"
-json.dump(review, open(sys.argv[1], "w"))
+json.dump(review, open(sys.argv[1], "w"), separators=(",", ":"))
 PY
 cat >"$work/attack.lua" <<LUA
 local function slurp(path) local f = io.open(path, "r"); local s = f:read("*a"); f:close(); return s end
