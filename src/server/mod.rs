@@ -72,6 +72,7 @@ pub struct App {
     pub metrics: Metrics,
     policies: RwLock<Option<Arc<PolicySet>>>,
     evaluations: Arc<Semaphore>,
+    large_evaluations: Arc<Semaphore>,
 }
 
 /// Why an evaluation did not run.
@@ -85,30 +86,42 @@ pub enum EvaluationError {
     Failed,
 }
 
+/// Bodies from this size on are large: they also take one of the fewer large-body slots, so
+/// that however many arrive, they never hold every evaluation slot and small requests (an
+/// ordinary AdmissionReview is a few KiB) are not queued behind them.
+pub const LARGE_BODY_BYTES: usize = 256 * 1024;
+
 impl App {
-    /// Runs `work` (parsing and judging a body: CPU-bound) on a blocking thread, once one of
-    /// the `--max-concurrent-evaluations` slots is free. A request waits at most the queue
-    /// timeout for a slot. Every handler that parses or evaluates a body goes through here, so
-    /// that hostile bodies can neither stall the async workers nor take more than the slots.
-    pub async fn evaluate<T, F>(&self, work: F) -> Result<T, EvaluationError>
+    /// Runs `work` (parsing and judging a body of `body_bytes`: CPU-bound) on a blocking
+    /// thread, once one of the `--max-concurrent-evaluations` slots is free; a large body
+    /// ([`LARGE_BODY_BYTES`]) first takes one of half as many large-body slots. A request waits
+    /// at most the queue timeout for its slots. Every handler that parses or evaluates a body
+    /// goes through here, so that hostile bodies can neither stall the async workers, nor take
+    /// more than the slots, nor starve small requests.
+    pub async fn evaluate<T, F>(&self, body_bytes: usize, work: F) -> Result<T, EvaluationError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let waited = self.config.evaluation_queue_timeout;
         let slots = self.config.max_concurrent_evaluations;
-        let permit =
-            match tokio::time::timeout(waited, Arc::clone(&self.evaluations).acquire_owned()).await
-            {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_)) | Err(_) => {
-                    self.metrics.evaluations_refused.inc();
-                    return Err(EvaluationError::Busy { slots, waited });
-                }
+        let large = body_bytes >= LARGE_BODY_BYTES;
+        let permits = tokio::time::timeout(waited, async {
+            let large_permit = match large {
+                true => Some(Arc::clone(&self.large_evaluations).acquire_owned().await?),
+                false => None,
             };
+            let permit = Arc::clone(&self.evaluations).acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>((permit, large_permit))
+        })
+        .await;
+        let Ok(Ok(permits)) = permits else {
+            self.metrics.evaluations_refused.inc();
+            return Err(EvaluationError::Busy { slots, waited });
+        };
         self.metrics.evaluations_running.inc();
         let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _permits = permits;
             work()
         })
         .await;
@@ -130,6 +143,11 @@ impl App {
         self.metrics.policies_loaded.set(count);
         self.metrics.policy_loaded_seconds.set(unix_now());
     }
+}
+
+/// Half the evaluation slots, at least one.
+fn large_slots(slots: usize) -> usize {
+    (slots / 2).max(1)
 }
 
 fn unix_now() -> f64 {
@@ -199,6 +217,9 @@ pub async fn run(
         metrics: Metrics::new(),
         policies: RwLock::new(None),
         evaluations: Arc::new(Semaphore::new(config.max_concurrent_evaluations.max(1))),
+        large_evaluations: Arc::new(Semaphore::new(large_slots(
+            config.max_concurrent_evaluations,
+        ))),
     });
     if let Some(expiry) = tls::expiry_unix(&pair.cert) {
         app.metrics.certificate_expiry_seconds.set(expiry as f64);
@@ -474,6 +495,7 @@ mod tests {
             metrics: Metrics::new(),
             policies: RwLock::new(None),
             evaluations: Arc::new(Semaphore::new(slots)),
+            large_evaluations: Arc::new(Semaphore::new(large_slots(slots))),
         })
     }
 
@@ -486,7 +508,7 @@ mod tests {
         let holder = tokio::spawn({
             let app = Arc::clone(&app);
             async move {
-                app.evaluate(move || {
+                app.evaluate(0, move || {
                     let _ = started.send(std::thread::current().name().map(str::to_owned));
                     released.recv().unwrap();
                     1
@@ -498,7 +520,7 @@ mod tests {
         let thread = running.await.unwrap();
         assert_ne!(thread.as_deref(), Some("tokio-runtime-worker"));
         assert_eq!(
-            app.evaluate(|| 2).await,
+            app.evaluate(0, || 2).await,
             Err(EvaluationError::Busy { slots: 1, waited })
         );
         assert_eq!(app.metrics.evaluations_refused.get(), 1);
@@ -506,11 +528,39 @@ mod tests {
         // A request that finds the slot freed within the queue timeout is evaluated.
         let waiting = tokio::spawn({
             let app = Arc::clone(&app);
-            async move { app.evaluate(|| 3).await }
+            async move { app.evaluate(0, || 3).await }
         });
         release.send(()).unwrap();
         assert_eq!(holder.await.unwrap(), Ok(1));
         assert_eq!(waiting.await.unwrap(), Ok(3));
         assert_eq!(app.metrics.evaluations_running.get(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_bodies_never_take_every_slot() {
+        let waited = Duration::from_millis(300);
+        let app = app(2, waited);
+        let (started, running) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = tokio::spawn({
+            let app = Arc::clone(&app);
+            async move {
+                app.evaluate(LARGE_BODY_BYTES, move || {
+                    let _ = started.send(());
+                    released.recv().unwrap();
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        // The one large-body slot is taken: a second large body waits, then is refused...
+        assert_eq!(
+            app.evaluate(LARGE_BODY_BYTES, || ()).await,
+            Err(EvaluationError::Busy { slots: 2, waited })
+        );
+        // ...while a small one takes the other slot at once.
+        assert_eq!(app.evaluate(LARGE_BODY_BYTES - 1, || 7).await, Ok(7));
+        release.send(()).unwrap();
+        assert_eq!(holder.await.unwrap(), Ok(()));
     }
 }

@@ -231,7 +231,9 @@ async fn admission_review(request: Request<Incoming>, app: &App, endpoint: Endpo
     };
     let limits = app.config.request_limits;
     let outcome = app
-        .evaluate(move || review_body(&body, &set, &limits, phases))
+        .evaluate(body.len(), move || {
+            review_body(&body, &set, &limits, phases)
+        })
         .await;
     let seconds = || started.elapsed().as_secs_f64();
     let (reviewed, uid, operation, dry_run) = match outcome {
@@ -330,7 +332,9 @@ async fn check(request: Request<Incoming>, app: &App) -> Answer {
     let limits = app.config.request_limits;
     let max_bytes = app.config.max_body_bytes;
     let report = app
-        .evaluate(move || check_body(&body, &set, &limits, max_bytes, mutate))
+        .evaluate(body.len(), move || {
+            check_body(&body, &set, &limits, max_bytes, mutate)
+        })
         .await;
     let report = match report {
         Ok(report) => report,
