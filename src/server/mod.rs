@@ -91,13 +91,19 @@ pub enum EvaluationError {
 /// ordinary AdmissionReview is a few KiB) are not queued behind them.
 pub const LARGE_BODY_BYTES: usize = 256 * 1024;
 
+/// After a large body's evaluation of `t`, its large-body slot stays taken for this many times
+/// `t`: large bodies get at most 1/(1 + this) of a large-body slot's time, so a stream of them
+/// (a label flood) cannot take the CPU that small requests need.
+pub const LARGE_BODY_REST: u32 = 4;
+
 impl App {
     /// Runs `work` (parsing and judging a body of `body_bytes`: CPU-bound) on a blocking
     /// thread, once one of the `--max-concurrent-evaluations` slots is free; a large body
-    /// ([`LARGE_BODY_BYTES`]) first takes one of half as many large-body slots. A request waits
-    /// at most the queue timeout for its slots. Every handler that parses or evaluates a body
-    /// goes through here, so that hostile bodies can neither stall the async workers, nor take
-    /// more than the slots, nor starve small requests.
+    /// ([`LARGE_BODY_BYTES`]) first takes one of half as many large-body slots, which rests
+    /// after it ([`LARGE_BODY_REST`]). A request waits at most the queue timeout for its slots.
+    /// Every handler that parses or evaluates a body goes through here, so that hostile bodies
+    /// can neither stall the async workers, nor take more than the slots, nor starve small
+    /// requests.
     pub async fn evaluate<T, F>(&self, body_bytes: usize, work: F) -> Result<T, EvaluationError>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -115,18 +121,26 @@ impl App {
             Ok::<_, tokio::sync::AcquireError>((permit, large_permit))
         })
         .await;
-        let Ok(Ok(permits)) = permits else {
+        let Ok(Ok((permit, large_permit))) = permits else {
             self.metrics.evaluations_refused.inc();
             return Err(EvaluationError::Busy { slots, waited });
         };
         self.metrics.evaluations_running.inc();
         let result = tokio::task::spawn_blocking(move || {
-            let _permits = permits;
-            work()
+            let _permit = permit;
+            let started = std::time::Instant::now();
+            (work(), started.elapsed())
         })
         .await;
         self.metrics.evaluations_running.dec();
-        result.map_err(|_| EvaluationError::Failed)
+        let (value, took) = result.map_err(|_| EvaluationError::Failed)?;
+        if let Some(large_permit) = large_permit {
+            tokio::spawn(async move {
+                tokio::time::sleep(took * LARGE_BODY_REST).await;
+                drop(large_permit);
+            });
+        }
+        Ok(value)
     }
 
     /// The serving policy set: a request keeps the one it started with.
