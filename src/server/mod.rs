@@ -94,7 +94,7 @@ pub const LARGE_BODY_BYTES: usize = 256 * 1024;
 /// After a large body's evaluation of `t`, its large-body slot stays taken for this many times
 /// `t`: large bodies get at most 1/(1 + this) of a large-body slot's time, so a stream of them
 /// (a label flood) cannot take the CPU that small requests need.
-pub const LARGE_BODY_REST: u32 = 4;
+pub const LARGE_BODY_REST: u32 = 9;
 
 impl App {
     /// Runs `work` (parsing and judging a body of `body_bytes`: CPU-bound) on a blocking
