@@ -74,7 +74,8 @@ fn peak_rss_kb(server: &Server) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_alias_bombs_and_label_floods_stay_within_a_memory_bound() {
     let dir = temp_dir("server-attack-memory");
-    let (server, client) = start(&dir, &[]);
+    // Refused floods make the large-body slot rest: let them wait for it (else 429, busy).
+    let (server, client) = start(&dir, &["--evaluation-queue-timeout", "120s"]);
     ready(&server, &client).await;
     let bomb = alias_bomb();
     let flood = label_heavy_review();
@@ -169,7 +170,14 @@ async fn sigterm_answers_every_connection_accepted_before_it_and_exits_within_th
     // backlog when the signal comes.
     let (server, client) = start(
         &dir,
-        &["--max-connections", "30", "--shutdown-grace", "20s"],
+        &[
+            "--max-connections",
+            "30",
+            "--shutdown-grace",
+            "20s",
+            "--evaluation-queue-timeout",
+            "20s",
+        ],
     );
     ready(&server, &client).await;
     let large = 512 * 1024;

@@ -91,23 +91,40 @@ pub enum EvaluationError {
 /// ordinary AdmissionReview is a few KiB) are not queued behind them.
 pub const LARGE_BODY_BYTES: usize = 256 * 1024;
 
-/// After a large body's evaluation of `t`, its large-body slot stays taken for this many times
-/// `t`: large bodies get at most 1/(1 + this) of a large-body slot's time, so a stream of them
-/// (a label flood) cannot take the CPU that small requests need.
+/// After a large body's evaluation of `t` that refused it (over budget, unreadable), its
+/// large-body slot stays taken for this many times `t`: refused large bodies get at most
+/// 1/(1 + this) of a large-body slot's time, so that a stream of them (a label flood) cannot take
+/// the CPU that other requests need.
 pub const LARGE_BODY_REST: u32 = 9;
 
 impl App {
     /// Runs `work` (parsing and judging a body of `body_bytes`: CPU-bound) on a blocking
     /// thread, once one of the `--max-concurrent-evaluations` slots is free; a large body
-    /// ([`LARGE_BODY_BYTES`]) first takes one of half as many large-body slots, which rests
-    /// after it ([`LARGE_BODY_REST`]). A request waits at most the queue timeout for its slots.
-    /// Every handler that parses or evaluates a body goes through here, so that hostile bodies
-    /// can neither stall the async workers, nor take more than the slots, nor starve small
-    /// requests.
+    /// ([`LARGE_BODY_BYTES`]) first takes one of half as many large-body slots. A request waits
+    /// at most the queue timeout for its slots. Every handler that parses or evaluates a body
+    /// goes through here (or [`App::evaluate_refusing`]), so that hostile bodies can neither
+    /// stall the async workers, nor take more than the slots, nor starve small requests.
     pub async fn evaluate<T, F>(&self, body_bytes: usize, work: F) -> Result<T, EvaluationError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
+    {
+        self.evaluate_refusing(body_bytes, work, |_| false).await
+    }
+
+    /// [`App::evaluate`], where `refused` tells from the result whether the body was refused
+    /// unjudged (over budget, unreadable): the large-body slot of such a large body then rests
+    /// ([`LARGE_BODY_REST`]).
+    pub async fn evaluate_refusing<T, F, R>(
+        &self,
+        body_bytes: usize,
+        work: F,
+        refused: R,
+    ) -> Result<T, EvaluationError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        R: FnOnce(&T) -> bool,
     {
         let waited = self.config.evaluation_queue_timeout;
         let slots = self.config.max_concurrent_evaluations;
@@ -134,7 +151,7 @@ impl App {
         .await;
         self.metrics.evaluations_running.dec();
         let (value, took) = result.map_err(|_| EvaluationError::Failed)?;
-        if let Some(large_permit) = large_permit {
+        if let Some(large_permit) = large_permit.filter(|_| refused(&value)) {
             tokio::spawn(async move {
                 tokio::time::sleep(took * LARGE_BODY_REST).await;
                 drop(large_permit);

@@ -231,9 +231,11 @@ async fn admission_review(request: Request<Incoming>, app: &App, endpoint: Endpo
     };
     let limits = app.config.request_limits;
     let outcome = app
-        .evaluate(body.len(), move || {
-            review_body(&body, &set, &limits, phases)
-        })
+        .evaluate_refusing(
+            body.len(),
+            move || review_body(&body, &set, &limits, phases),
+            |outcome| !matches!(outcome, ReviewOutcome::Reviewed { .. }),
+        )
         .await;
     let seconds = || started.elapsed().as_secs_f64();
     let (reviewed, uid, operation, dry_run) = match outcome {
@@ -332,9 +334,11 @@ async fn check(request: Request<Incoming>, app: &App) -> Answer {
     let limits = app.config.request_limits;
     let max_bytes = app.config.max_body_bytes;
     let report = app
-        .evaluate(body.len(), move || {
-            check_body(&body, &set, &limits, max_bytes, mutate)
-        })
+        .evaluate_refusing(
+            body.len(),
+            move || check_body(&body, &set, &limits, max_bytes, mutate),
+            |report| report.exit_code() == 2,
+        )
         .await;
     let report = match report {
         Ok(report) => report,
