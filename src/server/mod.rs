@@ -568,6 +568,32 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_large_body_rests_its_slot_and_a_judged_one_does_not() {
+        let waited = Duration::from_millis(200);
+        let app = app(2, waited);
+        let work = || std::thread::sleep(Duration::from_millis(50));
+        // Judged: the next large body gets the slot at once.
+        assert_eq!(
+            app.evaluate_refusing(LARGE_BODY_BYTES, work, |_| false)
+                .await,
+            Ok(())
+        );
+        assert_eq!(app.evaluate(LARGE_BODY_BYTES, || 1).await, Ok(1));
+        // Refused after 50 ms of work: the slot rests at least 450 ms, longer than the wait.
+        assert_eq!(
+            app.evaluate_refusing(LARGE_BODY_BYTES, work, |_| true)
+                .await,
+            Ok(())
+        );
+        assert_eq!(
+            app.evaluate(LARGE_BODY_BYTES, || 2).await,
+            Err(EvaluationError::Busy { slots: 2, waited })
+        );
+        // Small bodies are not held back meanwhile.
+        assert_eq!(app.evaluate(1024, || 3).await, Ok(3));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn large_bodies_never_take_every_slot() {
         let waited = Duration::from_millis(300);
         let app = app(2, waited);
