@@ -8,7 +8,15 @@
 # at concurrency 8 and 64. Prints requests/s, p50 and p99 as wrk sees them, the server-side p99
 # from the server's own latency histogram, the ratio to the baselines, and the servers' peak RSS.
 #
-#   bash benches/load.sh [SECONDS]      (default 10 s per run; 6 runs)
+# Then under attack: legitimate /validate traffic (c=8) alone, then again while an attacker
+# (a second wrk, 4 connections, loopback only, bounded by the run's time and ATTACK_MAX
+# requests) sends in turn the 829-byte alias bomb to /v1/check and a 2.3 MB AdmissionReview
+# with 150,000 labels to /validate; ATTACK_ROUNDS (3) rounds of both, alternating. Prints the
+# runs, the ratios of throughput and p99 (the goal: >= 0.80 of the throughput, and the p99
+# kept), what the attacker got, and the server's memory after the attack.
+#
+#   bash benches/load.sh [SECONDS]      (default 10 s per run; 12 runs)
+#   ATTACK_ONLY=1 bash benches/load.sh  (only the attack comparison)
 #
 # wrk and the servers share this machine's cores: the ratios within one run are what to compare.
 set -euo pipefail
@@ -82,6 +90,70 @@ run() { # label, url, concurrency, [lua]
 
 gate_url=$(cat "$work/gate.url"); bare_url=$(cat "$work/bare.url")
 echo "cmek-gate serve, $(nproc) cores, wrk -t2, ${seconds}s per run, $(date -u +%Y-%m-%dT%H:%MZ)"
+
+# The attacker's bodies and script.
+cp integration/fixtures/hostile/billion-laughs/input.yaml "$work/bomb.yaml"
+python3 - "$work/flood.json" <<'PY'
+import json, sys
+review = json.load(open("integration/fixtures/admission/create-allowed.json"))
+labels = review["request"]["object"]["metadata"]["labels"]
+for i in range(150_000):
+    labels[f"label-{i:06}"] = "v"
+json.dump(review, open(sys.argv[1], "w"), separators=(",", ":"))
+PY
+cat >"$work/attack.lua" <<LUA
+local function slurp(path) local f = io.open(path, "r"); local s = f:read("*a"); f:close(); return s end
+local bomb, flood = slurp("$work/bomb.yaml"), slurp("$work/flood.json")
+local sent, max = 0, tonumber(os.getenv("ATTACK_MAX") or "100000")
+request = function()
+  sent = sent + 1
+  if sent % 2 == 0 then
+    return wrk.format("POST", "/v1/check", {["Content-Type"] = "application/yaml"}, bomb)
+  end
+  return wrk.format("POST", "/validate", {["Content-Type"] = "application/json"}, flood)
+end
+response = function(status, headers, body)
+  if sent >= max then wrk.thread:stop() end
+end
+LUA
+
+attack_comparison() {
+  # Alone and attacked runs alternate (ATTACK_ROUNDS, default 3): other load on the machine
+  # shifts both alike; the ratios are those of the sums and of the mean p99s.
+  local rounds=${ATTACK_ROUNDS:-3}
+  echo "== legitimate /validate (c=8) alone, then under attack (alias bombs + 2.3 MB label floods, 4 connections), $rounds rounds"
+  p99_ms() { awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub(/us$/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v *= 1000}; print v}' "$1"; }
+  : >"$work/attack-rounds.txt"
+  for round in $(seq "$rounds"); do
+    run "alone$round" "$gate_url/validate" 8 "$work/post.lua"
+    wrk -t1 -c4 -d"$((seconds + 2))s" --latency -s "$work/attack.lua" "$gate_url" >"$work/attacker$round.txt" &
+    local attacker=$!
+    sleep 1
+    run "attacked$round" "$gate_url/validate" 8 "$work/post.lua"
+    wait "$attacker" || true
+    echo "$(cat "$work/alone$round-8.rps") $(cat "$work/attacked$round-8.rps") $(p99_ms "$work/alone$round-8.txt") $(p99_ms "$work/attacked$round-8.txt")" >>"$work/attack-rounds.txt"
+    echo "  attacker: $(awk '/requests in/ {print $1, "requests"}' "$work/attacker$round.txt"), $(grep -E 'Non-2xx' "$work/attacker$round.txt" | tr -s ' ' || echo 'all 2xx'), $(awk '/^Requests\/sec/ {print $2}' "$work/attacker$round.txt") req/s"
+  done
+  python3 - "$work/attack-rounds.txt" <<'PY'
+import sys
+rows = [tuple(map(float, line.split())) for line in open(sys.argv[1]) if line.strip()]
+alone, attacked = sum(r[0] for r in rows), sum(r[1] for r in rows)
+p_alone, p_attacked = (sum(r[i] for r in rows) / len(rows) for i in (2, 3))
+for i, (a, b, pa, pb) in enumerate(rows, 1):
+    print(f"  round {i}: throughput {b / a:.2f} of alone, p99 {pb:.2f} ms vs {pa:.2f} ms")
+print(f"under attack: throughput {attacked / alone:.2f} of alone (goal >= 0.80); "
+      f"mean p99 {p_attacked:.2f} ms vs {p_alone:.2f} ms ({p_attacked / p_alone:.2f}x)")
+PY
+  local pid; pid=$(cat "$work/gate.pid")
+  echo "gate server after the attack: $(awk '/VmRSS/ {print "RSS", $2, $3}' "/proc/$pid/status"), $(awk '/VmHWM/ {print "peak", $2, $3}' "/proc/$pid/status")"
+  curl -s "$(cat "$work/gate.metrics")" | grep -E '^cmek_gate_(requests_total\{endpoint="(check|validate)"|evaluations_refused)' || true
+}
+
+if [ -n "${ATTACK_ONLY:-}" ]; then
+  attack_comparison
+  exit 0
+fi
+
 for c in 8 64; do
   run validate "$gate_url/validate" "$c" "$work/post.lua"
   run no-policy "$bare_url/validate" "$c" "$work/post.lua"
@@ -99,3 +171,5 @@ echo "server-side p99 of /validate (empty policy set, all runs): $(server_p99 "$
 for name in gate bare; do
   echo "peak RSS of the $name server: $(awk '/VmHWM/ {print $2, $3}' "/proc/$(cat "$work/$name.pid")/status")"
 done
+echo
+attack_comparison

@@ -1066,6 +1066,8 @@ SERVER_SHUTDOWN_GRACE = 20  # cmek-gate serve --shutdown-grace default, seconds
 
 SERVER_FLAGS = {"--cert", "--key", "--listen", "--metrics-listen", "--policies", "--params",
                 "--client-ca", "--max-body-bytes", "--max-connections", "--read-timeout",
+                "--max-concurrent-evaluations", "--evaluation-queue-timeout",
+                "--max-request-nodes", "--max-request-labels",
                 "--reload-interval", "--shutdown-grace", "--log-format", "--allow-policy-shrink",
                 "--namespace-labels", "--unknown-namespaces"}
 
@@ -1375,7 +1377,7 @@ def run_scenarios(c, renderer, values):
         "mutatingWebhook": {"enabled": True, "reinvocationPolicy": "Never", "timeoutSeconds": 7,
                             "annotations": {"team": "platform"}},
         "server": {"maxBodyBytes": 3145728, "maxConnections": 512, "allowPolicyShrink": True,
-                   "extraArgs": ["--log-format=text"],
+                   "maxConcurrentEvaluations": 3, "extraArgs": ["--log-format=text"],
                    "extraEnv": [{"name": "RUST_BACKTRACE", "value": "1"}]},
         "podAnnotations": {"example.com/a": "b"},
     }
@@ -1394,7 +1396,7 @@ def run_scenarios(c, renderer, values):
     if dep:
         ct = dep["spec"]["template"]["spec"]["containers"][0]
         for want in ("--max-body-bytes=3145728", "--max-connections=512", "--client-ca=/client-ca/ca.crt",
-                     "--allow-policy-shrink"):
+                     "--allow-policy-shrink", "--max-concurrent-evaluations=3"):
             c.expect(want in ct["args"], f"everything: Deployment args lack {want} (got {ct['args']})")
         c.equal(ct.get("env"), [{"name": "RUST_BACKTRACE", "value": "1"}], "everything: env")
         vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}

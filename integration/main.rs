@@ -15,5 +15,6 @@ mod reload;
 mod sarif;
 mod scan;
 mod server;
+mod server_attack;
 mod server_support;
 mod support;

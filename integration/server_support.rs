@@ -235,6 +235,11 @@ impl Client {
         }
     }
 
+    /// The TLS connector (for a connection whose TCP part is opened first).
+    pub fn connector(&self) -> tokio_rustls::TlsConnector {
+        self.connector.clone()
+    }
+
     /// Opens a TLS connection (a new one for every call).
     pub async fn connect(&self) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
         let tcp = TcpStream::connect(self.addr).await?;

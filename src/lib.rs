@@ -18,6 +18,7 @@ pub mod eval;
 pub mod fix;
 pub mod http_client;
 pub mod krm;
+pub mod limits;
 pub mod lint;
 pub mod manifest;
 pub mod metrics;

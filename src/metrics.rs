@@ -1,6 +1,7 @@
 //! The server's Prometheus metrics: requests by endpoint and verdict, violations by policy, a
-//! latency histogram, the policy set's generation and load time, reload failures, and the
-//! serving certificate's expiry. Served as text on the metrics listener.
+//! latency histogram, the policy set's generation and load time, reload failures, the
+//! serving certificate's expiry, and the evaluations running and refused for want of a slot.
+//! Served as text on the metrics listener.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -46,6 +47,10 @@ pub struct Metrics {
     pub policies_loaded: Gauge,
     pub reload_failures: Family<ReloadLabels, Counter>,
     pub certificate_expiry_seconds: Gauge<f64, AtomicU64>,
+    /// Evaluations running on the blocking threads now.
+    pub evaluations_running: Gauge,
+    /// Requests answered 429 because every evaluation slot stayed taken.
+    pub evaluations_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -107,6 +112,18 @@ impl Metrics {
             "Unix time the serving certificate expires",
             certificate_expiry_seconds.clone(),
         );
+        let evaluations_running = Gauge::default();
+        registry.register(
+            "evaluations_running",
+            "Evaluations running now (at most --max-concurrent-evaluations)",
+            evaluations_running.clone(),
+        );
+        let evaluations_refused = Counter::default();
+        registry.register(
+            "evaluations_refused",
+            "Requests answered 429 because no evaluation slot freed within the queue timeout",
+            evaluations_refused.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -117,6 +134,8 @@ impl Metrics {
             policies_loaded,
             reload_failures,
             certificate_expiry_seconds,
+            evaluations_running,
+            evaluations_refused,
         }
     }
 

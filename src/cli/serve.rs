@@ -1,6 +1,7 @@
 //! `cmek-gate serve`: flags (and environment variables, as a container expects) into a
 //! [`ServerConfig`], logging, signals, and the tokio runtime around [`crate::server::run`].
 
+use crate::limits::RequestLimits;
 use crate::server::{run, Bound, ServerConfig};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -42,6 +43,21 @@ pub struct ServeArgs {
     /// Largest request body, in bytes (answered with 413 above).
     #[arg(long, env = "CMEK_GATE_MAX_BODY_BYTES", default_value_t = 3 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Most evaluations (parsing and judging a body) at once, on threads of their own; a request
+    /// that finds none free within --evaluation-queue-timeout is answered 429 with Retry-After.
+    /// Default: the number of cores.
+    #[arg(long, env = "CMEK_GATE_MAX_CONCURRENT_EVALUATIONS", value_name = "N")]
+    pub max_concurrent_evaluations: Option<usize>,
+    /// Longest wait for an evaluation slot (e.g. 1s, 200ms).
+    #[arg(long, env = "CMEK_GATE_EVALUATION_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub evaluation_queue_timeout: Duration,
+    /// Most nodes in one request body (YAML aliases counted by what they expand to); above, the
+    /// request is refused before it is evaluated.
+    #[arg(long, env = "CMEK_GATE_MAX_REQUEST_NODES", default_value_t = RequestLimits::default().max_nodes)]
+    pub max_request_nodes: usize,
+    /// Most labels and annotations, together, in any one `metadata` of a request body.
+    #[arg(long, env = "CMEK_GATE_MAX_REQUEST_LABELS", default_value_t = RequestLimits::default().max_labels)]
+    pub max_request_labels: usize,
     /// Most connections served at once; more wait to be accepted.
     #[arg(long, env = "CMEK_GATE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
@@ -176,6 +192,16 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
         compile_options: args.policy.compile_options(),
         allow_policy_shrink: args.allow_policy_shrink,
         namespaces: args.namespaces.known()?,
+        request_limits: RequestLimits {
+            max_nodes: args.max_request_nodes,
+            max_labels: args.max_request_labels,
+            ..RequestLimits::default()
+        },
+        max_concurrent_evaluations: args
+            .max_concurrent_evaluations
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1),
+        evaluation_queue_timeout: args.evaluation_queue_timeout,
         cloud_run: args
             .cloud_run_listen
             .map(|listen| crate::server::cloudrun::CloudRunConfig {
@@ -194,6 +220,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
+    let grace = config.shutdown_grace;
     runtime.block_on(async move {
         let (reload_tx, reload_rx) = tokio::sync::watch::channel(());
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -210,11 +237,25 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
                 _ = terminate.recv() => tracing::info!("SIGTERM"),
                 _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
             }
+            exit_at_the_latest(grace);
         };
         run(config, shutdown, reload_rx, announce).await?;
         Ok::<_, anyhow::Error>(())
     })?;
+    // Evaluations cut at the grace period may still run on blocking threads: not waited for.
+    runtime.shutdown_background();
     Ok(0)
+}
+
+/// The process exits at most `grace` after the signal, whatever still runs: a thread of its own
+/// ends it then (exit code 1) if the drain has not.
+fn exit_at_the_latest(grace: Duration) {
+    let deadline = std::time::Instant::now() + grace;
+    std::thread::spawn(move || {
+        std::thread::sleep(deadline.saturating_duration_since(std::time::Instant::now()));
+        tracing::warn!("the grace period of {grace:?} is over with requests in flight: exiting");
+        std::process::exit(1);
+    });
 }
 
 /// Tells the bound addresses on stdout (one line each), for scripts and tests.
@@ -232,23 +273,78 @@ fn announce(bound: Bound) {
     tracing::info!(listen = %bound.listen, metrics = ?bound.metrics, "serving");
 }
 
+/// Logs to stderr, one line per event in both formats: JSON escapes every value; the text
+/// format writes text fields quoted and escaped (handlers log request values as `&str`), and
+/// escapes control characters in every other value and the message, so that no value from a
+/// request can start a line of its own or end the line early.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CMEK_GATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
+    use tracing_subscriber::field::MakeExt;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(
+                tracing_subscriber::fmt::format::debug_fn(|out, field, value| {
+                    let text = format!("{value:?}");
+                    let text = escape_controls(&text);
+                    match field.name() {
+                        "message" => write!(out, "{text}"),
+                        name => write!(out, "{name}={text}"),
+                    }
+                })
+                .delimited(" "),
+            )
+            .try_init(),
     };
+}
+
+/// Control characters (line breaks, escape sequences, ...) and the Unicode line and paragraph
+/// separators as `\n`, `\u{1b}`, ...; the rest
+/// unchanged. Text that `Debug` already escaped has none left.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(breaks) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if breaks(c) {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_log_values_are_escaped() {
+        let cases = [
+            (
+                "plain text, quoted \"or\" not",
+                "plain text, quoted \"or\" not",
+            ),
+            ("a\nb", "a\\nb"),
+            ("a\r\nb", "a\\r\\nb"),
+            ("\u{1b}[31mred", "\\u{1b}[31mred"),
+            ("tab\there", "tab\\there"),
+            ("\u{85}next line", "\\u{85}next line"),
+            ("caf\u{e9} \u{2028}", "caf\u{e9} \\u{2028}"),
+        ];
+        for (raw, logged) in cases {
+            assert_eq!(escape_controls(raw), logged, "{raw:?}");
+        }
+    }
 
     #[test]
     fn durations() {

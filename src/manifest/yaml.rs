@@ -19,6 +19,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most nodes in all the documents of one text, aliases counted by what they expand to.
     pub max_nodes: usize,
+    /// Most nodes that aliases may add, by expansion, in all the documents of one text (counted
+    /// before the copies are made).
+    pub max_alias_nodes: usize,
 }
 
 impl Default for Limits {
@@ -26,6 +29,7 @@ impl Default for Limits {
         Limits {
             max_depth: 100,
             max_nodes: 2_000_000,
+            max_alias_nodes: 2_000_000,
         }
     }
 }
@@ -39,6 +43,8 @@ pub enum YamlError {
     TooDeep { mark: Mark, limit: usize },
     #[error("line {}, column {}: more than {limit} nodes (alias expansion counts): refusing to build it", .mark.line, .mark.column)]
     TooManyNodes { mark: Mark, limit: usize },
+    #[error("line {}, column {}: aliases expand to more than {limit} nodes: refusing to build them", .mark.line, .mark.column)]
+    TooManyAliasNodes { mark: Mark, limit: usize },
     #[error("line {}, column {}: duplicate key {key:?} (first at line {first_line})", .mark.line, .mark.column)]
     DuplicateKey {
         mark: Mark,
@@ -66,6 +72,7 @@ impl YamlError {
             YamlError::Syntax { mark, .. }
             | YamlError::TooDeep { mark, .. }
             | YamlError::TooManyNodes { mark, .. }
+            | YamlError::TooManyAliasNodes { mark, .. }
             | YamlError::DuplicateKey { mark, .. }
             | YamlError::ComplexKey { mark }
             | YamlError::UnknownAlias { mark }
@@ -125,6 +132,7 @@ struct Builder<'l> {
     /// The anchors of the current document (the consumers forget them at each document).
     anchors: HashMap<usize, Anchored>,
     nodes: usize,
+    alias_nodes: usize,
     root: Option<Node>,
 }
 
@@ -147,6 +155,7 @@ pub fn parse_stream_at(
         stack: Vec::new(),
         anchors: HashMap::new(),
         nodes: 0,
+        alias_nodes: 0,
         root: None,
     };
     let mut start = Mark::default();
@@ -287,8 +296,16 @@ impl Builder<'_> {
                         limit: self.limits.max_depth,
                     });
                 }
-                let (count, node) = (anchored.nodes, anchored.node.clone());
+                let count = anchored.nodes;
+                self.alias_nodes = self.alias_nodes.saturating_add(count);
+                if self.alias_nodes > self.limits.max_alias_nodes {
+                    return Err(YamlError::TooManyAliasNodes {
+                        mark,
+                        limit: self.limits.max_alias_nodes,
+                    });
+                }
                 self.count(count, mark)?;
+                let node = self.anchors[&id].node.clone();
                 self.attach(node, mark)
             }
             Event::StreamStart | Event::StreamEnd | Event::Nothing => Ok(()),

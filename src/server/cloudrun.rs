@@ -226,20 +226,59 @@ async fn judge_and_forward(
         return (answer, "unavailable");
     };
     let mutate = gate.config.mutate;
+    // The request budgets of every endpoint that takes a body: scanned before anything is built.
+    let limits = gate.app.config.request_limits;
+    if let Err(e) = limits.check_json(&body) {
+        let message = format!("cmek-gate refused the request: {e}");
+        let answer = google(StatusCode::PAYLOAD_TOO_LARGE, "INVALID_ARGUMENT", &message);
+        return (answer, "over-budget");
+    }
     let judged = {
         let (body, write, region) = (body.clone(), write.clone(), plan.region.clone());
-        tokio::task::spawn_blocking(move || {
-            cloudrun::judge_write(&set, &write, &body, region.as_deref(), mutate)
-        })
-        .await
+        gate.app
+            .evaluate(body.len(), move || {
+                let labels = serde_json::from_slice::<serde_json::Value>(&body)
+                    .map(|value| limits.check_labels_json(&value));
+                if let Ok(Err(e)) = labels {
+                    return Err(e);
+                }
+                Ok(cloudrun::judge_write(
+                    &set,
+                    &write,
+                    &body,
+                    region.as_deref(),
+                    mutate,
+                ))
+            })
+            .await
     };
-    let Ok(verdict) = judged else {
-        let answer = google(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
-            "cmek-gate: the check failed",
-        );
-        return (answer, "error");
+    let verdict = match judged {
+        Ok(Ok(verdict)) => verdict,
+        Ok(Err(e)) => {
+            let message = format!("cmek-gate refused the request: {e}");
+            let answer = google(StatusCode::PAYLOAD_TOO_LARGE, "INVALID_ARGUMENT", &message);
+            return (answer, "over-budget");
+        }
+        Err(e @ crate::server::EvaluationError::Busy { .. }) => {
+            let mut answer = google(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RESOURCE_EXHAUSTED",
+                &format!("cmek-gate: {e}"),
+            );
+            answer.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from_static("1"),
+            );
+            return (answer, "busy");
+        }
+        Err(crate::server::EvaluationError::Failed) => {
+            let answer = google(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "cmek-gate: the check failed",
+            );
+            return (answer, "error");
+        }
     };
     match verdict {
         Verdict::Refuse {

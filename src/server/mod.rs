@@ -13,6 +13,7 @@ mod reload;
 mod routes;
 pub mod tls;
 
+use crate::limits::RequestLimits;
 use crate::metrics::Metrics;
 use crate::policy::PolicySet;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -49,6 +50,12 @@ pub struct ServerConfig {
     pub allow_policy_shrink: bool,
     /// Namespace labels given for `namespaceSelector` (the AdmissionReview carries none).
     pub namespaces: crate::namespaces::KnownNamespaces,
+    /// The budgets of one request body (with `max_body_bytes`).
+    pub request_limits: RequestLimits,
+    /// Most evaluations (parsing and judging a body) running at once, on blocking threads.
+    pub max_concurrent_evaluations: usize,
+    /// Longest wait for an evaluation slot before answering 429.
+    pub evaluation_queue_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,9 +77,95 @@ pub struct App {
     pub config: ServerConfig,
     pub metrics: Metrics,
     policies: RwLock<Option<Arc<PolicySet>>>,
+    evaluations: Arc<Semaphore>,
+    large_evaluations: Arc<Semaphore>,
 }
 
+/// Why an evaluation did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EvaluationError {
+    /// Every evaluation slot stayed taken for the queue timeout: answer 429 with `Retry-After`.
+    #[error("the server is busy: {slots} evaluations running, none finished within {waited:?}")]
+    Busy { slots: usize, waited: Duration },
+    /// The evaluation panicked.
+    #[error("the evaluation failed")]
+    Failed,
+}
+
+/// Bodies from this size on are large: they also take one of the fewer large-body slots, so
+/// that however many arrive, they never hold every evaluation slot and small requests (an
+/// ordinary AdmissionReview is a few KiB) are not queued behind them.
+pub const LARGE_BODY_BYTES: usize = 256 * 1024;
+
+/// After a large body's evaluation of `t` that refused it (over budget, unreadable), its
+/// large-body slot stays taken for this many times `t`: refused large bodies get at most
+/// 1/(1 + this) of a large-body slot's time, so that a stream of them (a label flood) cannot take
+/// the CPU that other requests need.
+pub const LARGE_BODY_REST: u32 = 9;
+
 impl App {
+    /// Runs `work` (parsing and judging a body of `body_bytes`: CPU-bound) on a blocking
+    /// thread, once one of the `--max-concurrent-evaluations` slots is free; a large body
+    /// ([`LARGE_BODY_BYTES`]) first takes one of half as many large-body slots. A request waits
+    /// at most the queue timeout for its slots. Every handler that parses or evaluates a body
+    /// goes through here (or [`App::evaluate_refusing`]), so that hostile bodies can neither
+    /// stall the async workers, nor take more than the slots, nor starve small requests.
+    pub async fn evaluate<T, F>(&self, body_bytes: usize, work: F) -> Result<T, EvaluationError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.evaluate_refusing(body_bytes, work, |_| false).await
+    }
+
+    /// [`App::evaluate`], where `refused` tells from the result whether the body was refused
+    /// unjudged (over budget, unreadable): the large-body slot of such a large body then rests
+    /// ([`LARGE_BODY_REST`]).
+    pub async fn evaluate_refusing<T, F, R>(
+        &self,
+        body_bytes: usize,
+        work: F,
+        refused: R,
+    ) -> Result<T, EvaluationError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        R: FnOnce(&T) -> bool,
+    {
+        let waited = self.config.evaluation_queue_timeout;
+        let slots = self.config.max_concurrent_evaluations;
+        let large = body_bytes >= LARGE_BODY_BYTES;
+        let permits = tokio::time::timeout(waited, async {
+            let large_permit = match large {
+                true => Some(Arc::clone(&self.large_evaluations).acquire_owned().await?),
+                false => None,
+            };
+            let permit = Arc::clone(&self.evaluations).acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>((permit, large_permit))
+        })
+        .await;
+        let Ok(Ok((permit, large_permit))) = permits else {
+            self.metrics.evaluations_refused.inc();
+            return Err(EvaluationError::Busy { slots, waited });
+        };
+        self.metrics.evaluations_running.inc();
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let started = std::time::Instant::now();
+            (work(), started.elapsed())
+        })
+        .await;
+        self.metrics.evaluations_running.dec();
+        let (value, took) = result.map_err(|_| EvaluationError::Failed)?;
+        if let Some(large_permit) = large_permit.filter(|_| refused(&value)) {
+            tokio::spawn(async move {
+                tokio::time::sleep(took * LARGE_BODY_REST).await;
+                drop(large_permit);
+            });
+        }
+        Ok(value)
+    }
+
     /// The serving policy set: a request keeps the one it started with.
     pub fn policy_set(&self) -> Option<Arc<PolicySet>> {
         self.policies.read().ok().and_then(|p| p.clone())
@@ -87,6 +180,11 @@ impl App {
         self.metrics.policies_loaded.set(count);
         self.metrics.policy_loaded_seconds.set(unix_now());
     }
+}
+
+/// Half the evaluation slots, at least one.
+fn large_slots(slots: usize) -> usize {
+    (slots / 2).max(1)
 }
 
 fn unix_now() -> f64 {
@@ -156,6 +254,10 @@ pub async fn run(
         config: config.clone(),
         metrics: Metrics::new(),
         policies: RwLock::new(None),
+        evaluations: Arc::new(Semaphore::new(config.max_concurrent_evaluations.max(1))),
+        large_evaluations: Arc::new(Semaphore::new(large_slots(
+            config.max_concurrent_evaluations,
+        ))),
     });
     if let Some(expiry) = tls::expiry_unix(&pair.cert) {
         app.metrics.certificate_expiry_seconds.set(expiry as f64);
@@ -227,8 +329,13 @@ pub async fn run(
     Ok(())
 }
 
-/// Accepts connections (TLS, or plain HTTP without an acceptor) until told to stop, then waits
-/// for open ones (up to the grace period). Each request goes to `handler`.
+/// Accepts connections (TLS, or plain HTTP without an acceptor) until told to stop; then serves
+/// the connections the kernel had already accepted (still in the listen backlog), and waits for
+/// open ones, up to the grace period. Each request goes to `handler`.
+///
+/// At the stop, a connection finishes what it was accepted for: a TLS handshake in progress
+/// completes, a connection that has not sent its first request yet gets to send it (within the
+/// header read timeout), and a request in flight is answered; then the connection closes.
 async fn serve_connections<H, F, B>(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
@@ -245,7 +352,25 @@ async fn serve_connections<H, F, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let limit = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Every connection task holds a sender: when all are dropped, every connection is done.
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+    let connection_stop = stop.clone();
+    let spawn = |tcp: tokio::net::TcpStream,
+                 peer: SocketAddr,
+                 permit: Option<tokio::sync::OwnedSemaphorePermit>| {
+        let connection = Connection {
+            acceptor: acceptor.clone(),
+            timeout: app.config.read_timeout,
+            stop: connection_stop.clone(),
+            peer,
+        };
+        let open = open.clone();
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let (_permit, _open) = (permit, open);
+            connection.serve(tcp, handler).await;
+        });
+    };
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&limit).acquire_owned() => match permit {
@@ -265,27 +390,71 @@ async fn serve_connections<H, F, B>(
             },
             _ = stop.changed() => break,
         };
-        let acceptor = acceptor.clone();
-        let timeout = app.config.read_timeout;
-        let watcher = graceful.watcher();
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let service = hyper::service::service_fn(handler);
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(timeout)
-                .keep_alive(true);
-            let Some(acceptor) = acceptor else {
-                let connection = builder.serve_connection(TokioIo::new(tcp), service);
-                if let Err(e) = watcher.watch(connection).await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
-                return;
-            };
-            let stream = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => stream,
+        spawn(tcp, peer, Some(permit));
+    }
+    // The backlog: connections the kernel completed before the stop are served, not reset.
+    let mut backlog = 0usize;
+    if let Ok(listener) = listener.into_std() {
+        while let Ok((tcp, peer)) = listener.accept() {
+            let tcp = tcp
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpStream::from_std(tcp));
+            if let Ok(tcp) = tcp {
+                backlog += 1;
+                spawn(tcp, peer, None);
+            }
+        }
+    }
+    if backlog > 0 {
+        tracing::info!(
+            connections = backlog,
+            "serving the connections accepted before the stop"
+        );
+    }
+    drop(open);
+    let grace = app.config.shutdown_grace;
+    if tokio::time::timeout(grace, all_closed.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {grace:?}: closing them");
+    }
+}
+
+/// One accepted connection.
+struct Connection {
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    timeout: Duration,
+    stop: watch::Receiver<bool>,
+    peer: SocketAddr,
+}
+
+/// A byte stream hyper can serve: plain TCP or TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
+impl Connection {
+    async fn serve<H, F, B>(self, tcp: tokio::net::TcpStream, handler: H)
+    where
+        H: Fn(hyper::Request<hyper::body::Incoming>) -> F + Send + Sync + 'static,
+        F: std::future::Future<Output = Result<hyper::Response<B>, std::convert::Infallible>>
+            + Send
+            + 'static,
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let Connection {
+            acceptor,
+            timeout,
+            mut stop,
+            peer,
+        } = self;
+        // A handshake in progress completes, stop or not (bounded by the read timeout).
+        let io: Box<dyn Stream> = match acceptor {
+            None => Box::new(tcp),
+            Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => Box::new(stream),
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
                     return;
@@ -294,19 +463,172 @@ async fn serve_connections<H, F, B>(
                     tracing::debug!(%peer, "TLS handshake timed out");
                     return;
                 }
-            };
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            },
+        };
+        let requests = Arc::new(tokio::sync::Notify::new());
+        let seen = Arc::clone(&requests);
+        let service = hyper::service::service_fn(move |request| {
+            seen.notify_one();
+            handler(request)
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(timeout)
+            .keep_alive(true);
+        let connection = builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => Some(ended),
+            _ = stop.wait_for(|stopped| *stopped) => None,
+        };
+        let ended = match ended {
+            Some(ended) => ended,
+            None => {
+                // Stopping. A connection that has not sent a request yet gets to send one: it
+                // was accepted to be answered. (A request seen earlier left a notification.)
+                let ended = tokio::select! {
+                    ended = connection.as_mut() => Some(ended),
+                    _ = requests.notified() => None,
+                };
+                match ended {
+                    Some(ended) => ended,
+                    None => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                }
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(slots: usize, queue_timeout: Duration) -> Arc<App> {
+        let config = ServerConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            metrics_listen: None,
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+            client_ca: None,
+            policies: Vec::new(),
+            params: Vec::new(),
+            max_body_bytes: 1024,
+            max_connections: 1,
+            read_timeout: Duration::from_secs(1),
+            reload_interval: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(1),
+            cloud_run: None,
+            compile_options: Default::default(),
+            allow_policy_shrink: false,
+            namespaces: Default::default(),
+            request_limits: RequestLimits::default(),
+            max_concurrent_evaluations: slots,
+            evaluation_queue_timeout: queue_timeout,
+        };
+        Arc::new(App {
+            config,
+            metrics: Metrics::new(),
+            policies: RwLock::new(None),
+            evaluations: Arc::new(Semaphore::new(slots)),
+            large_evaluations: Arc::new(Semaphore::new(large_slots(slots))),
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn evaluations_beyond_the_slots_wait_then_are_refused() {
+        let waited = Duration::from_millis(500);
+        let app = app(1, waited);
+        let (started, running) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = tokio::spawn({
+            let app = Arc::clone(&app);
+            async move {
+                app.evaluate(0, move || {
+                    let _ = started.send(std::thread::current().name().map(str::to_owned));
+                    released.recv().unwrap();
+                    1
+                })
+                .await
             }
         });
+        // The work runs on a blocking thread, not on an async worker.
+        let thread = running.await.unwrap();
+        assert_ne!(thread.as_deref(), Some("tokio-runtime-worker"));
+        assert_eq!(
+            app.evaluate(0, || 2).await,
+            Err(EvaluationError::Busy { slots: 1, waited })
+        );
+        assert_eq!(app.metrics.evaluations_refused.get(), 1);
+        assert_eq!(app.metrics.evaluations_running.get(), 1);
+        // A request that finds the slot freed within the queue timeout is evaluated.
+        let waiting = tokio::spawn({
+            let app = Arc::clone(&app);
+            async move { app.evaluate(0, || 3).await }
+        });
+        release.send(()).unwrap();
+        assert_eq!(holder.await.unwrap(), Ok(1));
+        assert_eq!(waiting.await.unwrap(), Ok(3));
+        assert_eq!(app.metrics.evaluations_running.get(), 0);
     }
-    drop(listener);
-    let grace = app.config.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("requests still in flight after {grace:?}: closing them");
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_large_body_rests_its_slot_and_a_judged_one_does_not() {
+        let waited = Duration::from_millis(200);
+        let app = app(2, waited);
+        let work = || std::thread::sleep(Duration::from_millis(50));
+        // Judged: the next large body gets the slot at once.
+        assert_eq!(
+            app.evaluate_refusing(LARGE_BODY_BYTES, work, |_| false)
+                .await,
+            Ok(())
+        );
+        assert_eq!(app.evaluate(LARGE_BODY_BYTES, || 1).await, Ok(1));
+        // Refused after 50 ms of work: the slot rests at least 450 ms, longer than the wait.
+        assert_eq!(
+            app.evaluate_refusing(LARGE_BODY_BYTES, work, |_| true)
+                .await,
+            Ok(())
+        );
+        assert_eq!(
+            app.evaluate(LARGE_BODY_BYTES, || 2).await,
+            Err(EvaluationError::Busy { slots: 2, waited })
+        );
+        // Small bodies are not held back meanwhile.
+        assert_eq!(app.evaluate(1024, || 3).await, Ok(3));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_bodies_never_take_every_slot() {
+        let waited = Duration::from_millis(300);
+        let app = app(2, waited);
+        let (started, running) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = tokio::spawn({
+            let app = Arc::clone(&app);
+            async move {
+                app.evaluate(LARGE_BODY_BYTES, move || {
+                    let _ = started.send(());
+                    released.recv().unwrap();
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        // The one large-body slot is taken: a second large body waits, then is refused...
+        assert_eq!(
+            app.evaluate(LARGE_BODY_BYTES, || ()).await,
+            Err(EvaluationError::Busy { slots: 2, waited })
+        );
+        // ...while a small one takes the other slot at once.
+        assert_eq!(app.evaluate(LARGE_BODY_BYTES - 1, || 7).await, Ok(7));
+        release.send(()).unwrap();
+        assert_eq!(holder.await.unwrap(), Ok(()));
     }
 }
