@@ -2,11 +2,14 @@
 //! `cmek-gate` binary driven as a user would.
 
 mod cli;
+mod consumers;
 mod fix;
 mod gcloud;
 mod golden;
 mod kpt;
 mod lint;
+mod parser_differential;
+mod parser_generator;
 mod sarif;
 mod scan;
 mod server;
