@@ -299,7 +299,198 @@ fn generated_manifests_are_refused_or_read_as_the_consumers_read_them() {
     }
 }
 
-#[allow(dead_code)]
 fn corpus_dir() -> std::path::PathBuf {
     fixtures().join("parser-corpus")
+}
+
+/// What a consumer does with an input: sends objects the gate's engine allows, sends an object
+/// it denies, or refuses the input (sending nothing).
+fn consumer_outcome(read: &ConsumerRead) -> &'static str {
+    if read
+        .objects
+        .iter()
+        .any(|o| !consumer_denied_by(o).is_empty())
+    {
+        "deny"
+    } else if read.error.is_some() && read.objects.is_empty() {
+        "refuse"
+    } else if read.error.is_some() {
+        "partial"
+    } else {
+        "allow"
+    }
+}
+
+fn gate_outcome(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Refused(message) => format!("refuse: {message}"),
+        Verdict::Denied(_) => "deny".into(),
+        Verdict::Allowed => "allow".into(),
+    }
+}
+
+/// One row of the corpus index: file, construct, the gate's expected outcome (`allow`, `deny`,
+/// or `refuse: TEXT`, TEXT being in the message), kubectl's and gcloud's (`allow`, `deny`,
+/// `refuse`, `partial`: objects sent before an error).
+struct IndexRow {
+    file: String,
+    gate: String,
+    kubectl: String,
+    gcloud: String,
+}
+
+fn corpus_index() -> Vec<IndexRow> {
+    let text = std::fs::read_to_string(corpus_dir().join("index.md")).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<String> = l
+                .split(" | ")
+                .map(|c| {
+                    c.trim_matches(|c| c == '|' || c == ' ' || c == '`')
+                        .to_owned()
+                })
+                .collect();
+            let first_word = |c: &str| c.split(" (").next().unwrap().trim().to_owned();
+            IndexRow {
+                file: cells[0].clone(),
+                gate: first_word(&cells[2]),
+                kubectl: first_word(&cells[3]),
+                gcloud: first_word(&cells[4]),
+            }
+        })
+        .collect()
+}
+
+fn corpus_files() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "index.md")
+        .collect();
+    files.sort();
+    files
+}
+
+/// The corpus read by the gate and both consumers; `None` when the consumers are not here
+/// (outside CI).
+fn read_corpus() -> Option<Vec<(String, Outcome, Reads)>> {
+    let files = corpus_files();
+    let inputs: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(corpus_dir().join(f)).unwrap())
+        .collect();
+    let results = run(&inputs)?;
+    Some(
+        files
+            .into_iter()
+            .zip(results)
+            .map(|(f, (o, r))| (f, o, r))
+            .collect(),
+    )
+}
+
+/// The consumers read every corpus file as its index says: the index stays a true record of
+/// what kubectl and gcloud do with each construct.
+#[test]
+fn parser_corpus_index_says_what_the_consumers_read() {
+    let Some(corpus) = read_corpus() else { return };
+    let index = corpus_index();
+    let mut wrong = Vec::new();
+    for (file, _, reads) in &corpus {
+        let kubectl = consumer_outcome(&reads.kubectl);
+        let gcloud = consumer_outcome(&reads.gcloud);
+        match index.iter().find(|r| &r.file == file) {
+            None => wrong.push(format!(
+                "{file}: not in index.md (now: gate {}, kubectl {kubectl}, gcloud {gcloud})",
+                gate_outcome(&reads.verdict)
+            )),
+            Some(row) if row.kubectl != kubectl || row.gcloud != gcloud => wrong.push(format!(
+                "{file}: index.md says kubectl {}, gcloud {}; they now {kubectl}, {gcloud}",
+                row.kubectl, row.gcloud
+            )),
+            Some(_) => {}
+        }
+    }
+    for row in &index {
+        if !corpus.iter().any(|(f, _, _)| *f == row.file) {
+            wrong.push(format!("{}: in index.md but not in the corpus", row.file));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "parser corpus index:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Every corpus file is refused by the gate, or read by the gate as both consumers read it
+/// (a consumer may refuse it: then it sends nothing, or only documents the gate read alike),
+/// and the gate's outcome is the one index.md expects (the decision table of issue 13).
+#[test]
+fn parser_corpus_is_refused_or_read_alike() {
+    let Some(corpus) = read_corpus() else { return };
+    let index = corpus_index();
+    let mut failures = Vec::new();
+    for (file, outcome, reads) in &corpus {
+        let gate = gate_outcome(&reads.verdict);
+        if outcome.interesting() {
+            failures.push(format!(
+                "{file}: the gate reads it ({gate}) but wrong allows {:?}, disagreements {:?}, split mismatch {}",
+                outcome.wrong_allows, outcome.disagreements, outcome.split_mismatch
+            ));
+        }
+        if let Some(row) = index.iter().find(|r| &r.file == file) {
+            let expected = match row
+                .gate
+                .strip_prefix("refuse")
+                .map(|r| r.trim_start_matches(": "))
+            {
+                Some(needle) => {
+                    gate.starts_with("refuse: ")
+                        && gate.to_lowercase().contains(&needle.to_lowercase())
+                }
+                None => gate == row.gate,
+            };
+            if !expected {
+                failures.push(format!(
+                    "{file}: index.md expects the gate to {}, it does: {gate}",
+                    row.gate
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} parser corpus files are not refused or read alike:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Prints every corpus file's readings (for writing index.md):
+/// `cargo test --test integration parser_corpus_readings -- --ignored --nocapture`.
+#[test]
+#[ignore = "a report, not a check"]
+fn parser_corpus_readings() {
+    let corpus = read_corpus().expect("the consumers are needed");
+    for (file, outcome, reads) in &corpus {
+        println!(
+            "{file}\tgate {}\tkubectl {}\tgcloud {}\t{}",
+            gate_outcome(&reads.verdict)
+                .chars()
+                .take(90)
+                .collect::<String>(),
+            consumer_outcome(&reads.kubectl),
+            consumer_outcome(&reads.gcloud),
+            if outcome.interesting() {
+                format!(
+                    "DIFF {:?} {:?}",
+                    outcome.wrong_allows, outcome.disagreements
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
 }
