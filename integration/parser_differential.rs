@@ -494,3 +494,84 @@ fn parser_corpus_readings() {
         );
     }
 }
+
+/// `metadata.labels: {}` dropped: `kubectl label` adds it to an object without labels.
+fn without_empty_labels(mut object: Value) -> Value {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        if metadata
+            .get("labels")
+            .is_some_and(|l| l.as_object().is_some_and(|m| m.is_empty()))
+        {
+            metadata.remove("labels");
+        }
+    }
+    object
+}
+
+/// The real kubectl (`/usr/bin/kubectl`, offline: `kubectl label --local -f FILE -o json
+/// LABEL-`, which reads the file with the same resource builder and prints every object,
+/// removing a label none has) reads each corpus file it accepts exactly as kubectl-yaml does.
+#[test]
+fn real_kubectl_reads_the_corpus_as_kubectl_yaml_does() {
+    let Some(corpus) = read_corpus() else { return };
+    let mut compared = 0;
+    let mut different = Vec::new();
+    for (file, _, reads) in &corpus {
+        let out = match std::process::Command::new("kubectl")
+            .args(["label", "--local", "-o", "json", "-f"])
+            .arg(corpus_dir().join(file))
+            .arg("zz-cmek-gate-probe-")
+            .env("KUBECONFIG", "/dev/null")
+            .output()
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+                assert!(!in_ci, "kubectl could not be run ({e}) and CI is set");
+                eprintln!("skipping the real kubectl check: kubectl could not be run ({e})");
+                return;
+            }
+        };
+        if !out.status.success() {
+            // `label` decodes metadata into typed fields (a label that is not a string is an
+            // error there, and only at the API server for apply): a refusal here proves nothing.
+            continue;
+        }
+        let real: Vec<Value> = serde_json::Deserializer::from_slice(&out.stdout)
+            .into_iter::<Value>()
+            .map(|v| without_empty_labels(v.expect("kubectl prints JSON")))
+            .collect();
+        let ours: Vec<Value> = reads
+            .kubectl
+            .objects
+            .iter()
+            .cloned()
+            .map(without_empty_labels)
+            .collect();
+        compared += 1;
+        let alike = reads.kubectl.error.is_none()
+            && real.len() == ours.len()
+            && real.iter().zip(&ours).all(|(a, b)| same(a, b));
+        if !alike {
+            different.push(format!(
+                "{file}: kubectl {} vs kubectl-yaml {}",
+                serde_json::to_string(&real).unwrap(),
+                show_read(&reads.kubectl)
+            ));
+        }
+    }
+    println!(
+        "real kubectl: {compared} of {} corpus files read, {} differently from kubectl-yaml",
+        corpus.len(),
+        different.len()
+    );
+    assert!(
+        different.is_empty(),
+        "the real kubectl reads these corpus files differently:\n{}",
+        different.join("\n")
+    );
+    assert!(
+        compared >= 20,
+        "only {compared} corpus files were read by the real kubectl: the check says little"
+    );
+}
