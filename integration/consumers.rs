@@ -301,13 +301,23 @@ fn python_str(key: &Value) -> String {
     }
 }
 
-/// The gate's engine on a consumer's object (as JSON): the policies that deny it, if any.
+/// The gate's engine on a consumer's object: the policies that deny it, if any. The object goes
+/// to the engine as a value (not as text through the gate's parser, which may refuse what a
+/// consumer's JSON holds, a BOM in a string, say).
 pub fn consumer_denied_by(object: &Value) -> Vec<String> {
-    let text = serde_json::to_vec(&plain(object)).expect("a JSON value serialises");
-    match verdict(&text) {
-        Verdict::Denied(policies) => policies,
-        _ => Vec::new(),
-    }
+    use cmek_gate::engine::{admit, Phases, Request};
+    let node = cmek_gate::manifest::Node::from_json(&plain(object));
+    let Ok(document) = manifest::document_from_node(0, node) else {
+        // No apiVersion or kind: no API server takes it.
+        return Vec::new();
+    };
+    let mut denying: Vec<String> = admit(policies(), &Request::create(&document), Phases::VALIDATE)
+        .violations
+        .into_iter()
+        .map(|v| v.policy)
+        .collect();
+    denying.dedup();
+    denying
 }
 
 /// The same JSON value, numbers compared by value (1 and 1.0 are the same), objects by their

@@ -8,7 +8,7 @@
 //! - a SPLIT MISMATCH (the gate's split, parallel path reads other objects than the whole-text
 //!   path) is a disagreement of the gate with itself.
 //!
-//! `CMEK_GATE_FUZZ_INPUTS` (default 3000) and `CMEK_GATE_FUZZ_SEED` set the run; findings are
+//! `CMEK_GATE_FUZZ_INPUTS` (default 6000) and `CMEK_GATE_FUZZ_SEED` set the run; findings are
 //! written to `target/parser-differential/findings.md`. The committed corpus
 //! (`integration/fixtures/parser-corpus/`) is replayed by `parser_corpus_is_refused_or_read_alike`.
 
@@ -183,7 +183,7 @@ pub fn describe(
 
 #[test]
 fn generated_manifests_are_refused_or_read_as_the_consumers_read_them() {
-    let count = env_number("CMEK_GATE_FUZZ_INPUTS", 3000) as usize;
+    let count = env_number("CMEK_GATE_FUZZ_INPUTS", 6000) as usize;
     let seed = env_number("CMEK_GATE_FUZZ_SEED", 13);
     let strict = std::env::var("CMEK_GATE_FUZZ_STRICT").is_ok_and(|v| v == "1");
     let mut rng = Rng::new(seed);

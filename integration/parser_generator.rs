@@ -208,7 +208,7 @@ fn payload(rng: &mut Rng, ind: &str) -> (String, &'static str) {
             format!("{k}: public\n{ind}<<: {{{k}: {v}}}"),
             "merge-under-explicit",
         ),
-        (format!("<<: *sens"), "merge-alias"),
+        ("<<: *sens".to_owned(), "merge-alias"),
         (format!("? <<\n{ind}: {{{k}: {v}}}"), "merge-explicit"),
         (format!("{k}: !!binary {}", b64(v)), "binary-tag"),
         (format!("{k}: !custom {v}"), "custom-tag"),
