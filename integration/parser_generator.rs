@@ -453,6 +453,14 @@ fn yaml_text(rng: &mut Rng, value: &Value, constructs: &mut Vec<String>) -> Stri
             body = format!("x-defs: &sens {{{k}: {v}}}\n{body}");
         }
     }
+    if rng.chance(5) {
+        // kubectl decodes any object with `items` as a list and sends its items.
+        constructs.push("items-outside-a-list".into());
+        let (k, v) = *rng.pick(SENSITIVE);
+        body.push_str(&format!(
+            "items:\n- apiVersion: serving.knative.dev/v1\n  kind: Service\n  metadata:\n    name: inner\n    labels: {{{k}: {v}}}\n"
+        ));
+    }
     if rng.chance(8) {
         constructs.push("list".into());
         let nested = rng.chance(50);
