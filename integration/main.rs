@@ -3,6 +3,7 @@
 
 mod api_gate;
 mod cli;
+mod consumers;
 mod disguised;
 mod fix;
 mod gcloud;
@@ -10,6 +11,8 @@ mod golden;
 mod kpt;
 mod lint;
 mod namespaces;
+mod parser_differential;
+mod parser_generator;
 mod policy_sets;
 mod reload;
 mod sarif;
