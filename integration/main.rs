@@ -6,6 +6,7 @@ mod fix;
 mod gcloud;
 mod golden;
 mod kpt;
+mod kube;
 mod lint;
 mod sarif;
 mod scan;

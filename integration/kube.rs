@@ -1,0 +1,582 @@
+//! cmek-gate behind a real kube-apiserver, driven by the real kubectl.
+//!
+//! The control plane is `integration/kube/cmd/kube-rig` (Go): an embedded etcd and Kubernetes' own
+//! integration-test API server (`k8s.io/kubernetes/cmd/kube-apiserver/app/testing`) at the pinned
+//! release, built once with `go build` (skipped while the binary is newer than the Go sources) and
+//! started once for the whole test run. It stops when its stdin closes, that is when this test
+//! binary exits.
+//!
+//! Each test gets its own namespace, its own `cmek-gate serve` on loopback TLS (certificates from
+//! `cmek-gate certs`) and its own ValidatingWebhookConfiguration pointing at it by `url`, so tests
+//! running in parallel never see each other's webhooks.
+
+use crate::server_support::{gate_binary, Server};
+use crate::support::{repo, temp_dir, Run};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{mpsc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The running control plane, shared by every test of the run.
+struct Rig {
+    kubeconfig: PathBuf,
+    log: PathBuf,
+    /// Held so that the rig's stdin closes, and it stops, only when this process exits.
+    _process: Mutex<(Child, ChildStdin, ChildStdout)>,
+}
+
+static RIG: OnceLock<Result<Rig, String>> = OnceLock::new();
+
+/// The shared control plane, started on first use with the CRDs installed; panics (failing the
+/// test) with the reason when it cannot be built or started.
+fn rig() -> &'static Rig {
+    match RIG.get_or_init(start_rig) {
+        Ok(rig) => rig,
+        Err(why) => panic!("the real Kubernetes rig is not available: {why}"),
+    }
+}
+
+/// The Go module of the rig.
+fn rig_module() -> PathBuf {
+    repo().join("integration/kube")
+}
+
+/// Builds the rig unless the binary is newer than every file of its module.
+fn build_rig() -> Result<PathBuf, String> {
+    let binary = repo().join("target/kube-bin/kube-rig");
+    let module = rig_module();
+    if let Ok(built) = std::fs::metadata(&binary).and_then(|m| m.modified()) {
+        if newest_mtime(&module) < built {
+            return Ok(binary);
+        }
+    }
+    let started = Instant::now();
+    let out = Command::new("bash")
+        .arg(module.join("build-rig.sh"))
+        .output()
+        .map_err(|e| format!("cannot run bash: {e}"))?;
+    if !out.status.success() {
+        let ci = if std::env::var_os("CI").is_some() {
+            " (CI is set: .ci/run builds the rig before cargo test, with Go 1.26 installed)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "building the rig (integration/kube/build-rig.sh: `go build ./cmd/kube-rig`) failed{ci}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    eprintln!(
+        "kube: built {} in {:.1}s",
+        binary.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(binary)
+}
+
+/// The newest modification time of the files under `dir`.
+fn newest_mtime(dir: &Path) -> SystemTime {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                newest = newest.max(modified);
+            }
+        }
+    }
+    newest
+}
+
+fn start_rig() -> Result<Rig, String> {
+    let binary = build_rig()?;
+    let dir = temp_dir("kube-rig");
+    let kubeconfig = dir.join("kubeconfig");
+    let log = dir.join("kube-rig.log");
+    let stderr = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    let mut child = Command::new(&binary)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--audit-log")
+        .arg(dir.join("audit.log"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", binary.display()))?;
+    let stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // The ready line, read on a thread so that a rig that hangs is a bounded wait here.
+    let (sender, receiver) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line);
+        let _ = sender.send(read.map(|_| line));
+        stdout
+    });
+    let tail = |log: &Path| {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    };
+    let line = match receiver.recv_timeout(Duration::from_secs(300)) {
+        Ok(Ok(line)) if !line.is_empty() => line,
+        Ok(_) => {
+            let _ = child.wait();
+            return Err(format!(
+                "kube-rig exited before it was ready; the end of {}:\n{}",
+                log.display(),
+                tail(&log)
+            ));
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "kube-rig was not ready within 300 s; the end of {}:\n{}",
+                log.display(),
+                tail(&log)
+            ));
+        }
+    };
+    let stdout = reader.join().unwrap().into_inner();
+    let ready: serde_json::Value = serde_json::from_str(&line)
+        .map_err(|e| format!("kube-rig's ready line is not JSON ({e}): {line}"))?;
+    if ready["ready"] != true || ready["kubeconfig"] != kubeconfig.to_str().unwrap() {
+        return Err(format!("unexpected ready line from kube-rig: {line}"));
+    }
+    let rig = Rig {
+        kubeconfig,
+        log,
+        _process: Mutex::new((child, stdin, stdout)),
+    };
+    let crds = rig.kubectl(&[
+        "apply",
+        "--server-side",
+        "-f",
+        "integration/fixtures/kube/crds/",
+    ]);
+    if crds.code != 0 {
+        return Err(format!("installing the CRDs failed:\n{crds}"));
+    }
+    let established = rig.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/services.serving.knative.dev",
+        "crd/configurations.serving.knative.dev",
+    ]);
+    if established.code != 0 {
+        return Err(format!("the CRDs were not established:\n{established}"));
+    }
+    Ok(rig)
+}
+
+impl Rig {
+    /// Runs the real kubectl with the rig's admin kubeconfig, in the repository folder.
+    fn kubectl(&self, args: &[&str]) -> Run {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .current_dir(repo())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run kubectl ({e}): the kube tests drive the real kubectl")
+            });
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            command: format!("kubectl {}", args.join(" ")),
+        }
+    }
+
+    /// kubectl that must succeed.
+    fn kubectl_ok(&self, args: &[&str]) -> Run {
+        let run = self.kubectl(args);
+        assert_eq!(run.code, 0, "{run}\n--- rig log: {}", self.log.display());
+        run
+    }
+}
+
+/// The chart's `webhook.name`.
+const WEBHOOK_NAME: &str = "validate.cmek-gate.dev";
+
+/// A namespace of the rig whose Knative and Config Connector writes go through a `cmek-gate serve`
+/// of its own. Dropping it deletes the webhook configuration and the namespace and stops the gate.
+struct GatedNamespace {
+    name: String,
+    webhook_configuration: String,
+    dir: PathBuf,
+    gate: Server,
+}
+
+impl GatedNamespace {
+    /// Creates `namespace`, starts a gate for it and registers the gate's validating webhook.
+    fn start(namespace: &str) -> GatedNamespace {
+        let rig = rig();
+        let dir = temp_dir(&format!("kube-{namespace}"));
+        rig.kubectl_ok(&["create", "namespace", namespace]);
+        // The API server calls https://127.0.0.1:PORT: the certificate names that IP address.
+        let certs = Command::new(gate_binary())
+            .args(["certs", "--out"])
+            .arg(dir.join("certs"))
+            .args(["--dns", "127.0.0.1"])
+            .output()
+            .unwrap();
+        assert!(
+            certs.status.success(),
+            "cmek-gate certs: {}",
+            String::from_utf8_lossy(&certs.stderr)
+        );
+        // `cmek-gate certs` prints the caBundle (the CA in base64) on stdout.
+        let ca_bundle = String::from_utf8(certs.stdout).unwrap().trim().to_owned();
+        let gate = Server::start(
+            &dir.join("certs/tls.crt"),
+            &dir.join("certs/tls.key"),
+            &[],
+            &dir,
+        );
+        let webhook_configuration = format!("cmek-gate-{namespace}");
+        let configuration = validating_webhook_configuration(
+            &webhook_configuration,
+            &format!("https://127.0.0.1:{}/validate", gate.addr.port()),
+            &ca_bundle,
+            namespace,
+        );
+        let file = dir.join("validating-webhook-configuration.yaml");
+        std::fs::write(&file, configuration).unwrap();
+        rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+        let gated = GatedNamespace {
+            name: namespace.to_owned(),
+            webhook_configuration,
+            dir,
+            gate,
+        };
+        gated.wait_until_enforced();
+        gated
+    }
+
+    /// The API server picks up a new webhook configuration asynchronously: waits (bounded) until a
+    /// server-side dry run of a denied object is refused by this gate.
+    fn wait_until_enforced(&self) {
+        let probe = self.dir.join("enforcement-probe.yaml");
+        std::fs::write(
+            &probe,
+            namespaced(
+                &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
+                &self.name,
+            )
+            .replace("name: payments-api\n", "name: enforcement-probe\n"),
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let run = rig().kubectl(&["create", "--dry-run=server", "-f", probe.to_str().unwrap()]);
+            if run.stderr.contains(&format!(
+                "admission webhook \"{WEBHOOK_NAME}\" denied the request"
+            )) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the webhook was not enforced within 30 s\n{run}\n--- gate log\n{}",
+                self.gate.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Writes `text` to a file of this test's folder and returns its path.
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for GatedNamespace {
+    fn drop(&mut self) {
+        if let Some(Ok(rig)) = RIG.get() {
+            rig.kubectl(&[
+                "delete",
+                "validatingwebhookconfiguration",
+                &self.webhook_configuration,
+                "--ignore-not-found",
+            ]);
+            rig.kubectl(&["delete", "namespace", &self.name, "--wait=false"]);
+        }
+    }
+}
+
+/// The chart's ValidatingWebhookConfiguration (helm/cmek-gate/templates/
+/// validatingwebhookconfiguration.yaml with its default values, certManager.enabled=false), with
+/// `clientConfig.url` in place of the in-cluster Service, written by hand because there is no helm
+/// binary yet. One expression is added to the chart's namespaceSelector: the test's own namespace.
+fn validating_webhook_configuration(
+    name: &str,
+    url: &str,
+    ca_bundle: &str,
+    namespace: &str,
+) -> String {
+    format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: {name}
+  labels:
+    app.kubernetes.io/name: cmek-gate
+    app.kubernetes.io/instance: {name}
+webhooks:
+  - name: {WEBHOOK_NAME}
+    admissionReviewVersions:
+      - v1
+    sideEffects: None
+    failurePolicy: Fail
+    timeoutSeconds: 10
+    matchPolicy: Equivalent
+    matchConditions:
+      - name: not-terminating
+        expression: "!has(object.metadata.deletionTimestamp)"
+    clientConfig:
+      url: {url}
+      caBundle: {ca_bundle}
+    namespaceSelector:
+      matchExpressions:
+        - key: kubernetes.io/metadata.name
+          operator: NotIn
+          values:
+            - "cmek-gate"
+            - "kube-system"
+        - key: "cmek-gate.dev/ignore"
+          operator: DoesNotExist
+        # Not in the chart: this test's namespace only.
+        - key: kubernetes.io/metadata.name
+          operator: In
+          values:
+            - "{namespace}"
+    rules:
+      - apiGroups:
+          - serving.knative.dev
+        apiVersions:
+          - "*"
+        operations:
+          - CREATE
+          - UPDATE
+        resources:
+          - services
+          - configurations
+        scope: Namespaced
+      - apiGroups:
+          - run.cnrm.cloud.google.com
+        apiVersions:
+          - "*"
+        operations:
+          - CREATE
+          - UPDATE
+        resources:
+          - runservices
+          - runjobs
+        scope: Namespaced
+"#
+    )
+}
+
+/// A manifest of `examples/` moved to `namespace` (the examples use the project number
+/// '123456789012', as `gcloud run services describe --format export` writes it).
+fn namespaced(manifest: &str, namespace: &str) -> String {
+    let example = "namespace: '123456789012'";
+    assert!(
+        manifest.contains(example),
+        "the example names its namespace"
+    );
+    manifest.replace(example, &format!("namespace: '{namespace}'"))
+}
+
+/// What kubectl prints, exactly, for the README example (examples/service.yaml) refused by the
+/// gate; the README's webhook section shows it.
+const README_EXAMPLE_DENIAL: &str = "Error from server (Forbidden): error when creating \"examples/service.yaml\": admission webhook \"validate.cmek-gate.dev\" denied the request: cmek-gate denied Service 123456789012/payments-api: [cmek-required] Service payments-api is labelled sensitive (data-classification=confidential, compliance=pci-dss) but has no customer-managed encryption key (CMEK): set the run.googleapis.com/encryption-key annotation in spec.template.metadata.annotations to projects/PROJECT/locations/REGION/keyRings/RING/cryptoKeys/KEY\n";
+
+#[test]
+fn kube_rig_serves_the_admission_apis_at_v1() {
+    let run = rig().kubectl_ok(&[
+        "api-resources",
+        "--api-group=admissionregistration.k8s.io",
+        "-o",
+        "name",
+    ]);
+    for resource in [
+        "validatingwebhookconfigurations",
+        "mutatingwebhookconfigurations",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    ] {
+        run.stdout_has(&format!("{resource}.admissionregistration.k8s.io\n"));
+    }
+    let versions = rig().kubectl_ok(&["api-versions"]);
+    versions.stdout_has("admissionregistration.k8s.io/v1\n");
+    versions.stdout_has("serving.knative.dev/v1\n");
+}
+
+#[test]
+fn kube_refuses_the_readme_example_and_creates_the_compliant_service() {
+    let gated = GatedNamespace::start("123456789012");
+    let rig = rig();
+
+    let denied = rig.kubectl(&["apply", "-f", "examples/service.yaml"]);
+    assert_eq!(denied.code, 1, "{denied}");
+    assert_eq!(denied.stdout, "", "{denied}");
+    assert_eq!(denied.stderr, README_EXAMPLE_DENIAL, "{denied}");
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains(README_EXAMPLE_DENIAL),
+        "the README's webhook section shows what kubectl prints:\n{README_EXAMPLE_DENIAL}"
+    );
+    let absent = rig.kubectl(&["get", "ksvc", "payments-api", "-n", &gated.name]);
+    absent.expect_code(1).stderr_has("NotFound");
+
+    let created = rig.kubectl_ok(&["apply", "-f", "examples/service-compliant.yaml"]);
+    assert_eq!(
+        created.stdout,
+        "service.serving.knative.dev/payments-api created\n"
+    );
+    let stored = rig.kubectl_ok(&[
+        "get",
+        "ksvc",
+        "payments-api",
+        "-n",
+        &gated.name,
+        "-o",
+        "jsonpath={.spec.template.metadata.annotations.run\\.googleapis\\.com/encryption-key}",
+    ]);
+    assert_eq!(
+        stored.stdout,
+        "projects/acme-payments-prod/locations/europe-west1/keyRings/cloud-run/cryptoKeys/payments-api"
+    );
+}
+
+#[test]
+fn kube_server_dry_run_is_judged_like_a_write_and_stores_nothing() {
+    let gated = GatedNamespace::start("kube-dry-run");
+    let rig = rig();
+    let denied_file = gated.file(
+        "service.yaml",
+        &namespaced(
+            &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
+            &gated.name,
+        ),
+    );
+    let compliant_file = gated.file(
+        "service-compliant.yaml",
+        &namespaced(
+            &std::fs::read_to_string(repo().join("examples/service-compliant.yaml")).unwrap(),
+            &gated.name,
+        ),
+    );
+
+    let denied = rig.kubectl(&[
+        "apply",
+        "--dry-run=server",
+        "-f",
+        denied_file.to_str().unwrap(),
+    ]);
+    assert_eq!(denied.code, 1, "{denied}");
+    denied.stderr_has(&format!(
+        "admission webhook \"{WEBHOOK_NAME}\" denied the request: cmek-gate denied Service kube-dry-run/payments-api: [cmek-required] "
+    ));
+
+    let allowed = rig.kubectl_ok(&[
+        "apply",
+        "--dry-run=server",
+        "-f",
+        compliant_file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        allowed.stdout,
+        "service.serving.knative.dev/payments-api created (server dry run)\n"
+    );
+    let none = rig.kubectl_ok(&["get", "ksvc", "-n", &gated.name, "-o", "name"]);
+    assert_eq!(none.stdout, "", "a dry run stores nothing");
+}
+
+#[test]
+fn kube_config_sync_server_side_apply_of_a_repository() {
+    let gated = GatedNamespace::start("configsync-repo");
+    let rig = rig();
+    let run = rig.kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager=configsync",
+        "-f",
+        "integration/fixtures/kube/configsync-repo/",
+    ]);
+    assert_eq!(run.code, 1, "{run}");
+    let mut applied: Vec<&str> = run.stdout.lines().collect();
+    applied.sort();
+    assert_eq!(
+        applied,
+        [
+            "service.serving.knative.dev/payments-api-ok serverside-applied",
+            "service.serving.knative.dev/public-site serverside-applied",
+        ],
+        "{run}"
+    );
+    // Server-side apply reports a denial without the file: the gate's message names the object.
+    let errors: Vec<&str> = run.stderr.lines().collect();
+    let expected = [
+        (
+            "Forbidden",
+            "Configuration configsync-repo/batch-export: [cmek-required] ",
+        ),
+        (
+            "Forbidden",
+            "Service configsync-repo/payments-api: [cmek-required] ",
+        ),
+        // The status reason is the violated validation's reason (cmek-key-location says Invalid).
+        (
+            "Invalid",
+            "Service configsync-repo/ledger-worker: [cmek-key-location] ",
+        ),
+    ];
+    assert_eq!(errors.len(), expected.len(), "{run}");
+    for (reason, denial) in expected {
+        let line = format!(
+            "Error from server ({reason}): admission webhook \"{WEBHOOK_NAME}\" denied the request: cmek-gate denied {denial}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with(&line)),
+            "no line starting {line:?}\n{run}"
+        );
+    }
+    let stored = rig.kubectl_ok(&[
+        "get",
+        "ksvc,configurations.serving.knative.dev",
+        "-n",
+        &gated.name,
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        stored.stdout,
+        "service.serving.knative.dev/payments-api-ok\nservice.serving.knative.dev/public-site\n"
+    );
+    let managers = rig.kubectl_ok(&[
+        "get",
+        "ksvc",
+        "public-site",
+        "-n",
+        &gated.name,
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
+    assert_eq!(managers.stdout, "configsync");
+}
