@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// The running control plane, shared by every test of the run.
 struct Rig {
     kubeconfig: PathBuf,
+    audit_log: PathBuf,
     log: PathBuf,
     /// Held so that the rig's stdin closes, and it stops, only when this process exits.
     _process: Mutex<(Child, ChildStdin, ChildStdout)>,
@@ -96,13 +97,14 @@ fn start_rig() -> Result<Rig, String> {
     let binary = build_rig()?;
     let dir = temp_dir("kube-rig");
     let kubeconfig = dir.join("kubeconfig");
+    let audit_log = dir.join("audit.log");
     let log = dir.join("kube-rig.log");
     let stderr = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let mut child = Command::new(&binary)
         .arg("--kubeconfig")
         .arg(&kubeconfig)
         .arg("--audit-log")
-        .arg(dir.join("audit.log"))
+        .arg(&audit_log)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -151,6 +153,7 @@ fn start_rig() -> Result<Rig, String> {
     }
     let rig = Rig {
         kubeconfig,
+        audit_log,
         log,
         _process: Mutex::new((child, stdin, stdout)),
     };
@@ -217,9 +220,30 @@ struct GatedNamespace {
     gate: Server,
 }
 
+/// How a test's gate runs and is registered.
+struct GateOptions<'a> {
+    /// Extra arguments of `cmek-gate serve`.
+    serve_args: &'a [&'a str],
+    /// The webhook's failurePolicy (the chart's default: Fail).
+    failure_policy: &'a str,
+}
+
+impl Default for GateOptions<'_> {
+    fn default() -> Self {
+        GateOptions {
+            serve_args: &[],
+            failure_policy: "Fail",
+        }
+    }
+}
+
 impl GatedNamespace {
     /// Creates `namespace`, starts a gate for it and registers the gate's validating webhook.
     fn start(namespace: &str) -> GatedNamespace {
+        GatedNamespace::start_with(namespace, GateOptions::default())
+    }
+
+    fn start_with(namespace: &str, options: GateOptions) -> GatedNamespace {
         let rig = rig();
         let dir = temp_dir(&format!("kube-{namespace}"));
         rig.kubectl_ok(&["create", "namespace", namespace]);
@@ -240,7 +264,7 @@ impl GatedNamespace {
         let gate = Server::start(
             &dir.join("certs/tls.crt"),
             &dir.join("certs/tls.key"),
-            &[],
+            options.serve_args,
             &dir,
         );
         let webhook_configuration = format!("cmek-gate-{namespace}");
@@ -249,6 +273,7 @@ impl GatedNamespace {
             &format!("https://127.0.0.1:{}/validate", gate.addr.port()),
             &ca_bundle,
             namespace,
+            options.failure_policy,
         );
         let file = dir.join("validating-webhook-configuration.yaml");
         std::fs::write(&file, configuration).unwrap();
@@ -324,6 +349,7 @@ fn validating_webhook_configuration(
     url: &str,
     ca_bundle: &str,
     namespace: &str,
+    failure_policy: &str,
 ) -> String {
     format!(
         r#"apiVersion: admissionregistration.k8s.io/v1
@@ -338,7 +364,7 @@ webhooks:
     admissionReviewVersions:
       - v1
     sideEffects: None
-    failurePolicy: Fail
+    failurePolicy: {failure_policy}
     timeoutSeconds: 10
     matchPolicy: Equivalent
     matchConditions:
@@ -579,4 +605,228 @@ fn kube_config_sync_server_side_apply_of_a_repository() {
         "jsonpath={.metadata.managedFields[*].manager}",
     ]);
     assert_eq!(managers.stdout, "configsync");
+}
+
+/// The shipped library plus a Warn + Audit policy on UPDATE that reads `oldObject`.
+const WITH_KEEP_KEY: &[&str] = &[
+    "--policies",
+    "policies",
+    "--policies",
+    "integration/fixtures/admission/keep-key-policy.yaml",
+];
+
+/// The audit events of the rig's log for `namespace`/`name` whose annotations include one
+/// recorded for the gate's webhook, waiting (bounded) for one to be written.
+fn audit_events_with_gate_annotations(namespace: &str, name: &str) -> Vec<serde_json::Value> {
+    let prefix = format!("{WEBHOOK_NAME}/");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&rig().audit_log).unwrap_or_default();
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| {
+                e["objectRef"]["namespace"] == namespace
+                    && e["objectRef"]["name"] == name
+                    && e["annotations"]
+                        .as_object()
+                        .is_some_and(|a| a.keys().any(|k| k.starts_with(&prefix)))
+            })
+            .collect();
+        if !events.is_empty() || Instant::now() > deadline {
+            return events;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn kube_warnings_reach_kubectl_and_an_update_is_judged_with_the_old_object() {
+    let gated = GatedNamespace::start_with(
+        "kube-update",
+        GateOptions {
+            serve_args: WITH_KEEP_KEY,
+            ..GateOptions::default()
+        },
+    );
+    let rig = rig();
+    let created = rig.kubectl_ok(&[
+        "apply",
+        "-f",
+        "integration/fixtures/kube/update/public-site-with-key.yaml",
+    ]);
+    assert_eq!(
+        created.stdout,
+        "service.serving.knative.dev/public-site created\n"
+    );
+    assert_eq!(
+        created.stderr,
+        "Warning: [cmek-over-applied] Service public-site is classified data-classification=public but carries a customer-managed encryption key: Cloud KMS charges per key and per operation, and a disabled or destroyed key stops new instances; drop the key or reclassify the workload\n"
+    );
+
+    // An UPDATE (kubectl apply sends a PATCH): keep-key compares oldObject with object.
+    let updated = rig.kubectl_ok(&[
+        "apply",
+        "-f",
+        "integration/fixtures/kube/update/public-site-without-key.yaml",
+    ]);
+    assert_eq!(
+        updated.stdout,
+        "service.serving.knative.dev/public-site configured\n"
+    );
+    assert_eq!(
+        updated.stderr,
+        "Warning: [keep-key] the encryption key may not be removed\n"
+    );
+    let annotations = rig.kubectl_ok(&[
+        "get",
+        "ksvc",
+        "public-site",
+        "-n",
+        &gated.name,
+        "-o",
+        "jsonpath={.spec.template.metadata.annotations}",
+    ]);
+    assert_eq!(
+        annotations.stdout, r#"{"autoscaling.knative.dev/maxScale":"5"}"#,
+        "the key was removed"
+    );
+
+    // A DELETE is not sent to the gate (the chart's rules name CREATE and UPDATE).
+    let deleted = rig.kubectl_ok(&["delete", "ksvc", "public-site", "-n", &gated.name]);
+    assert_eq!(
+        deleted.stdout,
+        "service.serving.knative.dev \"public-site\" deleted\n"
+    );
+}
+
+#[test]
+fn kube_the_gates_audit_annotations_reach_the_audit_log() {
+    let gated = GatedNamespace::start_with(
+        "kube-audit",
+        GateOptions {
+            serve_args: WITH_KEEP_KEY,
+            ..GateOptions::default()
+        },
+    );
+    let rig = rig();
+    let moved = |file: &str| {
+        gated.file(
+            file,
+            &std::fs::read_to_string(repo().join("integration/fixtures/kube/update").join(file))
+                .unwrap()
+                .replace("namespace: kube-update", "namespace: kube-audit"),
+        )
+    };
+    let with_key = moved("public-site-with-key.yaml");
+    let without_key = moved("public-site-without-key.yaml");
+    rig.kubectl_ok(&["apply", "-f", with_key.to_str().unwrap()]);
+    rig.kubectl_ok(&["apply", "-f", without_key.to_str().unwrap()]);
+    let events = audit_events_with_gate_annotations(&gated.name, "public-site");
+    let update = events
+        .iter()
+        .find(|e| e["verb"] == "patch" && e["stage"] == "ResponseComplete")
+        .unwrap_or_else(|| {
+            panic!(
+                "no audit event of the UPDATE with the gate's annotations in {}:\n{events:#?}\n--- rig log: {}",
+                rig.audit_log.display(),
+                rig.log.display()
+            )
+        });
+    let annotations = update["annotations"].as_object().unwrap();
+    assert_eq!(
+        annotations[&format!("{WEBHOOK_NAME}/keep-key.operation")],
+        "UPDATE by kube-rig-admin",
+        "{annotations:#?}"
+    );
+    let failure = annotations[&format!("{WEBHOOK_NAME}/validation_failure")]
+        .as_str()
+        .unwrap();
+    assert!(
+        failure.contains("the encryption key may not be removed"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn kube_a_namespace_opts_out_with_the_charts_label() {
+    let gated = GatedNamespace::start("kube-opt-out");
+    let rig = rig();
+    let denied = gated.file(
+        "service.yaml",
+        &namespaced(
+            &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
+            &gated.name,
+        ),
+    );
+    let denied = denied.to_str().unwrap();
+    rig.kubectl_ok(&[
+        "label",
+        "namespace",
+        &gated.name,
+        "cmek-gate.dev/ignore=true",
+    ]);
+    // The API server sees namespace labels through an informer: wait (bounded) for the label.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = rig.kubectl(&["apply", "-f", denied]);
+        if run.code == 0 {
+            assert_eq!(
+                run.stdout,
+                "service.serving.knative.dev/payments-api created\n"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the opt-out label was not honoured within 30 s\n{run}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    rig.kubectl_ok(&["label", "namespace", &gated.name, "cmek-gate.dev/ignore-"]);
+    gated.wait_until_enforced();
+}
+
+/// Registers a gate with `failure_policy`, stops it, and applies the README example.
+fn apply_with_the_gate_stopped(namespace: &str, failure_policy: &str) -> (Run, u16) {
+    let mut gated = GatedNamespace::start_with(
+        namespace,
+        GateOptions {
+            failure_policy,
+            ..GateOptions::default()
+        },
+    );
+    let port = gated.gate.addr.port();
+    gated.gate.child.kill().unwrap();
+    gated.gate.child.wait().unwrap();
+    let file = gated.file(
+        "service.yaml",
+        &namespaced(
+            &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
+            namespace,
+        ),
+    );
+    (
+        rig().kubectl(&["apply", "-f", file.to_str().unwrap()]),
+        port,
+    )
+}
+
+#[test]
+fn kube_a_stopped_gate_with_failure_policy_fail_refuses() {
+    let (run, port) = apply_with_the_gate_stopped("kube-fail", "Fail");
+    assert_eq!(run.code, 1, "{run}");
+    run.stderr_has(&format!(
+        "Internal error occurred: failed calling webhook \"{WEBHOOK_NAME}\": failed to call webhook: Post \"https://127.0.0.1:{port}/validate?timeout=10s\": dial tcp 127.0.0.1:{port}: connect: connection refused"
+    ));
+}
+
+#[test]
+fn kube_a_stopped_gate_with_failure_policy_ignore_admits() {
+    let (run, _) = apply_with_the_gate_stopped("kube-ignore", "Ignore");
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(
+        run.stdout,
+        "service.serving.knative.dev/payments-api created\n"
+    );
 }
