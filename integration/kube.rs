@@ -226,6 +226,8 @@ struct GateOptions<'a> {
     serve_args: &'a [&'a str],
     /// The webhook's failurePolicy (the chart's default: Fail).
     failure_policy: &'a str,
+    /// Also register the chart's MutatingWebhookConfiguration (mutatingWebhook.enabled).
+    mutating: bool,
 }
 
 impl Default for GateOptions<'_> {
@@ -233,6 +235,7 @@ impl Default for GateOptions<'_> {
         GateOptions {
             serve_args: &[],
             failure_policy: "Fail",
+            mutating: false,
         }
     }
 }
@@ -278,6 +281,17 @@ impl GatedNamespace {
         let file = dir.join("validating-webhook-configuration.yaml");
         std::fs::write(&file, configuration).unwrap();
         rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+        if options.mutating {
+            let configuration = mutating_webhook_configuration(
+                &webhook_configuration,
+                &format!("https://127.0.0.1:{}/mutate", gate.addr.port()),
+                &ca_bundle,
+                namespace,
+            );
+            let file = dir.join("mutating-webhook-configuration.yaml");
+            std::fs::write(&file, configuration).unwrap();
+            rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+        }
         let gated = GatedNamespace {
             name: namespace.to_owned(),
             webhook_configuration,
@@ -285,22 +299,53 @@ impl GatedNamespace {
             gate,
         };
         gated.wait_until_enforced();
+        if options.mutating {
+            gated.wait_until_mutating();
+        }
         gated
     }
 
-    /// The API server picks up a new webhook configuration asynchronously: waits (bounded) until a
-    /// server-side dry run of a denied object is refused by this gate.
-    fn wait_until_enforced(&self) {
-        let probe = self.dir.join("enforcement-probe.yaml");
-        std::fs::write(
-            &probe,
-            namespaced(
+    /// Waits (bounded) until a server-side dry run of the README example, which the mutating
+    /// webhook gives a key, is admitted.
+    fn wait_until_mutating(&self) {
+        let probe = self.file(
+            "mutation-probe.yaml",
+            &namespaced(
                 &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
                 &self.name,
             )
-            .replace("name: payments-api\n", "name: enforcement-probe\n"),
-        )
-        .unwrap();
+            .replace("name: payments-api\n", "name: mutation-probe\n"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let run = rig().kubectl(&["create", "--dry-run=server", "-f", probe.to_str().unwrap()]);
+            if run.code == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the mutating webhook was not called within 30 s\n{run}\n--- gate log\n{}",
+                self.gate.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The API server picks up a new webhook configuration asynchronously: waits (bounded) until a
+    /// server-side dry run of a denied object is refused by this gate. The probe's key is in
+    /// another region than the service (cmek-key-location), which no mutation changes.
+    fn wait_until_enforced(&self) {
+        let compliant =
+            std::fs::read_to_string(repo().join("examples/service-compliant.yaml")).unwrap();
+        let probe = self.file(
+            "enforcement-probe.yaml",
+            &namespaced(&compliant, &self.name)
+                .replace("name: payments-api\n", "name: enforcement-probe\n")
+                .replace(
+                    "locations/europe-west1/keyRings",
+                    "locations/us-central1/keyRings",
+                ),
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let run = rig().kubectl(&["create", "--dry-run=server", "-f", probe.to_str().unwrap()]);
@@ -329,12 +374,17 @@ impl GatedNamespace {
 impl Drop for GatedNamespace {
     fn drop(&mut self) {
         if let Some(Ok(rig)) = RIG.get() {
-            rig.kubectl(&[
-                "delete",
+            for kind in [
                 "validatingwebhookconfiguration",
-                &self.webhook_configuration,
-                "--ignore-not-found",
-            ]);
+                "mutatingwebhookconfiguration",
+            ] {
+                rig.kubectl(&[
+                    "delete",
+                    kind,
+                    &self.webhook_configuration,
+                    "--ignore-not-found",
+                ]);
+            }
             rig.kubectl(&["delete", "namespace", &self.name, "--wait=false"]);
         }
     }
@@ -351,6 +401,7 @@ fn validating_webhook_configuration(
     namespace: &str,
     failure_policy: &str,
 ) -> String {
+    let selection = webhook_selection(namespace);
     format!(
         r#"apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration
@@ -373,7 +424,52 @@ webhooks:
     clientConfig:
       url: {url}
       caBundle: {ca_bundle}
-    namespaceSelector:
+{selection}"#
+    )
+}
+
+/// The chart's MutatingWebhookConfiguration (helm/cmek-gate/templates/
+/// mutatingwebhookconfiguration.yaml, mutatingWebhook.enabled=true and its defaults), written by
+/// hand like the validating one, with `clientConfig.url`.
+fn mutating_webhook_configuration(
+    name: &str,
+    url: &str,
+    ca_bundle: &str,
+    namespace: &str,
+) -> String {
+    let selection = webhook_selection(namespace);
+    format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: {name}
+  labels:
+    app.kubernetes.io/name: cmek-gate
+    app.kubernetes.io/instance: {name}
+webhooks:
+  - name: mutate.cmek-gate.dev
+    admissionReviewVersions:
+      - v1
+    sideEffects: None
+    failurePolicy: Fail
+    timeoutSeconds: 10
+    reinvocationPolicy: IfNeeded
+    matchPolicy: Equivalent
+    matchConditions:
+      - name: not-terminating
+        expression: "!has(object.metadata.deletionTimestamp)"
+    clientConfig:
+      url: {url}
+      caBundle: {ca_bundle}
+{selection}"#
+    )
+}
+
+/// The chart's namespaceSelector and rules (`cmek-gate.webhookSelection`), with one expression
+/// more: the test's own namespace.
+fn webhook_selection(namespace: &str) -> String {
+    format!(
+        r#"    namespaceSelector:
       matchExpressions:
         - key: kubernetes.io/metadata.name
           operator: NotIn
@@ -828,5 +924,47 @@ fn kube_a_stopped_gate_with_failure_policy_ignore_admits() {
     assert_eq!(
         run.stdout,
         "service.serving.knative.dev/payments-api created\n"
+    );
+}
+
+#[test]
+fn kube_the_mutating_webhook_adds_the_regions_key_and_validation_admits_it() {
+    let gated = GatedNamespace::start_with(
+        "kube-mutate",
+        GateOptions {
+            serve_args: &[
+                "--params",
+                "integration/fixtures/mutation/default-keys-params.yaml",
+            ],
+            mutating: true,
+            ..GateOptions::default()
+        },
+    );
+    let rig = rig();
+    let file = gated.file(
+        "service.yaml",
+        &namespaced(
+            &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
+            &gated.name,
+        ),
+    );
+    let created = rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    assert_eq!(
+        created.stdout,
+        "service.serving.knative.dev/payments-api created\n"
+    );
+    created.stderr_has("Warning: [cmek-default-key] added spec.template.metadata.annotations[\"run.googleapis.com/encryption-key\"]");
+    let stored = rig.kubectl_ok(&[
+        "get",
+        "ksvc",
+        "payments-api",
+        "-n",
+        &gated.name,
+        "-o",
+        "jsonpath={.spec.template.metadata.annotations.run\\.googleapis\\.com/encryption-key}",
+    ]);
+    assert_eq!(
+        stored.stdout,
+        "projects/kms-central/locations/europe-west1/keyRings/run/cryptoKeys/default"
     );
 }
