@@ -968,3 +968,225 @@ fn kube_the_mutating_webhook_adds_the_regions_key_and_validation_admits_it() {
         "projects/kms-central/locations/europe-west1/keyRings/run/cryptoKeys/default"
     );
 }
+
+#[test]
+fn kube_a_body_over_the_gates_limit_is_refused_by_the_api_server() {
+    let gated = GatedNamespace::start_with(
+        "kube-body-limit",
+        GateOptions {
+            serve_args: &["--max-body-bytes", "65536"],
+            ..GateOptions::default()
+        },
+    );
+    // The compliant example with a 100 kB annotation: the API server's AdmissionReview is over
+    // the gate's limit.
+    let compliant = namespaced(
+        &std::fs::read_to_string(repo().join("examples/service-compliant.yaml")).unwrap(),
+        &gated.name,
+    );
+    let big = compliant.replace(
+        "    run.googleapis.com/client-name: gcloud\n    run.googleapis.com/client-version: 528.0.0\n    run.googleapis.com/ingress:",
+        &format!(
+            "    run.googleapis.com/client-name: gcloud\n    example.com/padding: {}\n    run.googleapis.com/client-version: 528.0.0\n    run.googleapis.com/ingress:",
+            "x".repeat(100_000)
+        ),
+    );
+    assert_ne!(big, compliant);
+    let file = gated.file("big-service.yaml", &big);
+    let run = rig().kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run}");
+    run.stderr_has(&format!(
+        "Internal error occurred: failed calling webhook \"{WEBHOOK_NAME}\": failed to call webhook: the server responded with the status code 413 but did not return more information\n"
+    ));
+    rig()
+        .kubectl(&["get", "ksvc", "payments-api", "-n", &gated.name])
+        .expect_code(1)
+        .stderr_has("NotFound");
+}
+
+/// Standard base64 (RFC 4648, padded), for a caBundle of several certificates.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `cmek-gate certs` for 127.0.0.1 into `dir`: returns the caBundle it prints.
+fn gate_certs(dir: &Path) -> String {
+    let certs = Command::new(gate_binary())
+        .args(["certs", "--out"])
+        .arg(dir)
+        .args(["--dns", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(
+        certs.status.success(),
+        "cmek-gate certs: {}",
+        String::from_utf8_lossy(&certs.stderr)
+    );
+    String::from_utf8(certs.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn kube_base64_matches_the_ca_bundle_cmek_gate_certs_prints() {
+    let dir = temp_dir("kube-base64");
+    let printed = gate_certs(&dir);
+    assert_eq!(base64(&std::fs::read(dir.join("ca.crt")).unwrap()), printed);
+    assert_eq!(base64(b"ab"), "YWI=");
+    assert_eq!(base64(b"a"), "YQ==");
+}
+
+#[test]
+fn kube_a_certificate_rotated_with_a_new_ca_bundle_while_kubectl_keeps_applying() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let gated = GatedNamespace::start("kube-rotate");
+    let rig = rig();
+    let url = format!("https://127.0.0.1:{}/validate", gated.gate.addr.port());
+    let old_ca = std::fs::read(gated.dir.join("certs/ca.crt")).unwrap();
+    let next = gated.dir.join("certs-next");
+    gate_certs(&next);
+    let new_ca = std::fs::read(next.join("ca.crt")).unwrap();
+    let both = base64(&[old_ca.clone(), new_ca.clone()].concat());
+
+    // kubectl keeps applying (server dry runs of the denied probe) through the whole rotation.
+    let probe = gated.dir.join("enforcement-probe.yaml");
+    let stop = Arc::new(AtomicBool::new(false));
+    let applying = {
+        let stop = stop.clone();
+        let probe = probe.clone();
+        std::thread::spawn(move || {
+            let mut runs = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                runs.push(self::rig().kubectl(&[
+                    "create",
+                    "--dry-run=server",
+                    "-f",
+                    probe.to_str().unwrap(),
+                ]));
+            }
+            runs
+        })
+    };
+
+    // 1. The caBundle trusts both CAs. A second webhook in the same configuration, served with
+    // the new CA's certificate for another namespace, shows when the API server uses it.
+    let witness_namespace = "kube-rotate-witness";
+    rig.kubectl_ok(&["create", "namespace", witness_namespace]);
+    let witness_dir = gated.dir.join("witness");
+    std::fs::create_dir_all(&witness_dir).unwrap();
+    let witness = Server::start(
+        &next.join("tls.crt"),
+        &next.join("tls.key"),
+        &[],
+        &witness_dir,
+    );
+    let witness_url = format!("https://127.0.0.1:{}/validate", witness.addr.port());
+    let witness_entry = validating_webhook_configuration(
+        &gated.webhook_configuration,
+        &witness_url,
+        &both,
+        witness_namespace,
+        "Fail",
+    );
+    let witness_entry = witness_entry.split_once("webhooks:\n").unwrap().1.replace(
+        &format!("  - name: {WEBHOOK_NAME}\n"),
+        "  - name: witness.cmek-gate.dev\n",
+    );
+    let configuration = format!(
+        "{}{witness_entry}",
+        validating_webhook_configuration(
+            &gated.webhook_configuration,
+            &url,
+            &both,
+            &gated.name,
+            "Fail"
+        )
+    );
+    let file = gated.file("both-cas.yaml", &configuration);
+    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    let witness_probe = gated.file(
+        "witness-probe.yaml",
+        &std::fs::read_to_string(&probe).unwrap().replace(
+            &format!("namespace: '{}'", gated.name),
+            &format!("namespace: '{witness_namespace}'"),
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = rig.kubectl(&[
+            "create",
+            "--dry-run=server",
+            "-f",
+            witness_probe.to_str().unwrap(),
+        ]);
+        if run
+            .stderr
+            .contains("admission webhook \"witness.cmek-gate.dev\" denied the request")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the configuration with both CAs was not in use within 30 s\n{run}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // 2. The gate's certificate is replaced on disk (as a Secret update would); it reloads it.
+    for file in ["tls.key", "tls.crt"] {
+        let staged = gated.dir.join(format!("certs/{file}.new"));
+        std::fs::copy(next.join(file), &staged).unwrap();
+        std::fs::rename(&staged, gated.dir.join("certs").join(file)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !gated.gate.log().contains("certificate reloaded") {
+        assert!(
+            Instant::now() < deadline,
+            "the gate did not reload its certificate\n{}",
+            gated.gate.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // 3. The old CA leaves the caBundle.
+    let configuration = validating_webhook_configuration(
+        &gated.webhook_configuration,
+        &url,
+        &base64(&new_ca),
+        &gated.name,
+        "Fail",
+    );
+    let file = gated.file("new-ca.yaml", &configuration);
+    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::SeqCst);
+    let runs = applying.join().unwrap();
+    rig.kubectl(&["delete", "namespace", witness_namespace, "--wait=false"]);
+
+    assert!(runs.len() >= 3, "kubectl applied {} times", runs.len());
+    for run in &runs {
+        assert!(
+            run.stderr.contains(&format!(
+                "admission webhook \"{WEBHOOK_NAME}\" denied the request: cmek-gate denied Service kube-rotate/enforcement-probe: [cmek-key-location]"
+            )),
+            "an apply during the rotation was not judged by the gate\n{run}\n--- gate log\n{}",
+            gated.gate.log()
+        );
+    }
+}
