@@ -1190,3 +1190,78 @@ fn kube_a_certificate_rotated_with_a_new_ca_bundle_while_kubectl_keeps_applying(
         );
     }
 }
+
+/// A loopback TCP proxy to `target` that holds every connection for `delay` before forwarding
+/// it: a gate slower than the webhook's timeoutSeconds, with the real TLS passing through.
+fn delaying_proxy(target: std::net::SocketAddr, delay: Duration) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    return;
+                };
+                let (mut client_read, mut server_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut server_read, mut client_write) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_read, &mut server_write);
+                    let _ = server_write.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut server_read, &mut client_write);
+                let _ = client_write.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn kube_a_gate_slower_than_timeout_seconds_is_a_failure_of_the_call() {
+    let gated = GatedNamespace::start("kube-slow");
+    let rig = rig();
+    let port = delaying_proxy(gated.gate.addr, Duration::from_secs(4));
+    let ca_bundle = base64(&std::fs::read(gated.dir.join("certs/ca.crt")).unwrap());
+    let configuration = validating_webhook_configuration(
+        &gated.webhook_configuration,
+        &format!("https://127.0.0.1:{port}/validate"),
+        &ca_bundle,
+        &gated.name,
+        "Fail",
+    )
+    .replace("timeoutSeconds: 10\n", "timeoutSeconds: 1\n");
+    let file = gated.file("slow.yaml", &configuration);
+    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    let compliant = gated.file(
+        "service-compliant.yaml",
+        &namespaced(
+            &std::fs::read_to_string(repo().join("examples/service-compliant.yaml")).unwrap(),
+            &gated.name,
+        ),
+    );
+    let failed = format!("failed calling webhook \"{WEBHOOK_NAME}\": failed to call webhook: Post \"https://127.0.0.1:{port}/validate?timeout=1s\"");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let run = loop {
+        let run = rig.kubectl(&[
+            "apply",
+            "--dry-run=server",
+            "-f",
+            compliant.to_str().unwrap(),
+        ]);
+        if run.stderr.contains(&failed) {
+            break run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slow configuration was not in use within 30 s\n{run}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // A compliant Service, refused: the call timed out and failurePolicy is Fail.
+    assert_eq!(run.code, 1, "{run}");
+    run.stderr_has(&format!(
+        "Internal error occurred: {failed}: context deadline exceeded\n"
+    ));
+}
