@@ -38,33 +38,39 @@ fn rig() -> &'static Rig {
     }
 }
 
-/// The Go module of the rig.
-fn rig_module() -> PathBuf {
-    repo().join("integration/kube")
+/// Builds the rig unless the binary is newer than every file of its Go module.
+fn build_rig() -> Result<PathBuf, String> {
+    build_go_tool("kube-rig", &repo().join("integration/kube"), "build-rig.sh")
 }
 
-/// Builds the rig unless the binary is newer than every file of its module.
-fn build_rig() -> Result<PathBuf, String> {
-    let binary = repo().join("target/kube-bin/kube-rig");
-    let module = rig_module();
+/// Builds the real Helm (integration/helm) unless the binary is newer than its Go module.
+fn build_helm() -> Result<PathBuf, String> {
+    build_go_tool("helm", &repo().join("integration/helm"), "build-helm.sh")
+}
+
+/// Runs `module/script`, which builds `target/kube-bin/name` with Go, unless that binary is newer
+/// than every file of the module.
+fn build_go_tool(name: &str, module: &Path, script: &str) -> Result<PathBuf, String> {
+    let binary = repo().join("target/kube-bin").join(name);
     if let Ok(built) = std::fs::metadata(&binary).and_then(|m| m.modified()) {
-        if newest_mtime(&module) < built {
+        if newest_mtime(module) < built {
             return Ok(binary);
         }
     }
     let started = Instant::now();
     let out = Command::new("bash")
-        .arg(module.join("build-rig.sh"))
+        .arg(module.join(script))
         .output()
         .map_err(|e| format!("cannot run bash: {e}"))?;
     if !out.status.success() {
         let ci = if std::env::var_os("CI").is_some() {
-            " (CI is set: .ci/run builds the rig before cargo test, with Go 1.26 installed)"
+            " (CI is set: .ci/run builds it before cargo test, with Go 1.26 installed)"
         } else {
             ""
         };
         return Err(format!(
-            "building the rig (integration/kube/build-rig.sh: `go build ./cmd/kube-rig`) failed{ci}:\n{}",
+            "building {name} ({}/{script}, with Go) failed{ci}:\n{}",
+            module.display(),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
@@ -1264,4 +1270,253 @@ fn kube_a_gate_slower_than_timeout_seconds_is_a_failure_of_the_call() {
     run.stderr_has(&format!(
         "Internal error occurred: {failed}: context deadline exceeded\n"
     ));
+}
+
+/// The real Helm, built once per run.
+fn helm_binary() -> &'static Path {
+    static HELM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match HELM.get_or_init(build_helm) {
+        Ok(path) => path,
+        Err(why) => panic!("the real Helm is not available: {why}"),
+    }
+}
+
+/// Runs the real helm in the repository folder (with the rig's kubeconfig when `cluster`).
+fn helm(args: &[&str], cluster: bool) -> Run {
+    let mut command = Command::new(helm_binary());
+    if cluster {
+        command.arg("--kubeconfig").arg(&rig().kubeconfig);
+    }
+    let out = command
+        .args(args)
+        .current_dir(repo())
+        .env("HELM_CACHE_HOME", repo().join("target/helm-home/cache"))
+        .env("HELM_CONFIG_HOME", repo().join("target/helm-home/config"))
+        .env("HELM_DATA_HOME", repo().join("target/helm-home/data"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        command: format!("helm {}", args.join(" ")),
+    }
+}
+
+/// The `kind/name` of every document in a rendered manifest, in order.
+fn rendered_kinds(manifest: &str) -> Vec<String> {
+    manifest
+        .split("\n---")
+        .filter_map(|doc| {
+            let kind = doc.lines().find_map(|l| l.strip_prefix("kind: "))?;
+            Some(kind.trim().to_owned())
+        })
+        .collect()
+}
+
+/// A caBundle from `cmek-gate certs` for the chart's `webhook.caBundle` (certManager off).
+fn chart_ca_bundle(test: &str) -> String {
+    gate_certs(&temp_dir(test).join("certs"))
+}
+
+#[test]
+fn kube_helm_lints_the_chart_strictly() {
+    let bundle = chart_ca_bundle("kube-helm-lint");
+    for values in [
+        vec![],
+        vec![
+            "--set".to_owned(),
+            "certManager.enabled=false".to_owned(),
+            "--set".to_owned(),
+            format!("webhook.caBundle={bundle}"),
+        ],
+    ] {
+        let mut args = vec!["lint", "--strict", "helm/cmek-gate"];
+        args.extend(values.iter().map(String::as_str));
+        let run = helm(&args, false);
+        assert_eq!(run.code, 0, "{run}");
+        run.stdout_has("1 chart(s) linted, 0 chart(s) failed");
+    }
+}
+
+#[test]
+fn kube_helm_renders_the_main_value_combinations() {
+    let bundle = chart_ca_bundle("kube-helm-template");
+    let without_cert_manager = format!("certManager.enabled=false,webhook.caBundle={bundle}");
+    let cases: [(&str, &[&str], &[&str]); 6] = [
+        (
+            "",
+            &[
+                "Certificate",
+                "Issuer",
+                "ValidatingWebhookConfiguration",
+                "PodDisruptionBudget",
+            ],
+            &[
+                "MutatingWebhookConfiguration",
+                "ServiceMonitor",
+                "HorizontalPodAutoscaler",
+            ],
+        ),
+        (
+            &without_cert_manager,
+            &["ValidatingWebhookConfiguration", "Deployment", "Service"],
+            &["Certificate", "Issuer"],
+        ),
+        (
+            "mutatingWebhook.enabled=true",
+            &[
+                "MutatingWebhookConfiguration",
+                "ValidatingWebhookConfiguration",
+            ],
+            &[],
+        ),
+        ("serviceMonitor.enabled=true", &["ServiceMonitor"], &[]),
+        (
+            "autoscaling.enabled=true",
+            &["HorizontalPodAutoscaler"],
+            &[],
+        ),
+        (
+            "podDisruptionBudget.enabled=false",
+            &[],
+            &["PodDisruptionBudget"],
+        ),
+    ];
+    for (set, present, absent) in cases {
+        let mut args = vec![
+            "template",
+            "cmek-gate",
+            "helm/cmek-gate",
+            "--namespace",
+            "cmek-gate",
+        ];
+        if !set.is_empty() {
+            args.extend(["--set", set]);
+        }
+        let run = helm(&args, false);
+        assert_eq!(run.code, 0, "{run}");
+        let kinds = rendered_kinds(&run.stdout);
+        for kind in present {
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "--set {set}: no {kind} in {kinds:?}"
+            );
+        }
+        for kind in absent {
+            assert!(
+                !kinds.iter().any(|k| k == kind),
+                "--set {set}: {kind} in {kinds:?}"
+            );
+        }
+    }
+    // Without cert-manager and without a caBundle, rendering fails with the chart's message.
+    let run = helm(
+        &[
+            "template",
+            "cmek-gate",
+            "helm/cmek-gate",
+            "--set",
+            "certManager.enabled=false",
+        ],
+        false,
+    );
+    assert_eq!(run.code, 1, "{run}");
+    run.stderr_has("webhook.caBundle is required when certManager.enabled is false");
+}
+
+#[test]
+fn kube_helm_installs_the_chart_and_the_api_server_accepts_every_object() {
+    let rig = rig();
+    let bundle = chart_ca_bundle("kube-helm-install");
+    let namespace = "cmek-gate-helm";
+    // Every object of the chart, the webhook configurations included, through the API server's
+    // own validation (OpenAPI, admission) in a server-side dry run: nothing is stored, so the
+    // webhooks (whose Service has no pods here) do not reach the other tests' namespaces.
+    let rendered = helm(
+        &[
+            "template",
+            "cmek-gate",
+            "helm/cmek-gate",
+            "--namespace",
+            namespace,
+            "--set",
+            &format!(
+                "certManager.enabled=false,webhook.caBundle={bundle},mutatingWebhook.enabled=true,autoscaling.enabled=true"
+            ),
+        ],
+        false,
+    );
+    assert_eq!(rendered.code, 0, "{rendered}");
+    let dir = temp_dir("kube-helm-install");
+    let manifest = dir.join("rendered.yaml");
+    std::fs::write(&manifest, &rendered.stdout).unwrap();
+    rig.kubectl_ok(&["create", "namespace", namespace]);
+    let dry_run = rig.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "-f",
+        manifest.to_str().unwrap(),
+    ]);
+    let kinds = rendered_kinds(&rendered.stdout);
+    assert_eq!(
+        dry_run.stdout.lines().count(),
+        kinds.len(),
+        "one line per object\n{dry_run}"
+    );
+    assert!(
+        dry_run
+            .stdout
+            .lines()
+            .all(|l| l.ends_with(" serverside-applied (server dry run)")),
+        "{dry_run}"
+    );
+    for kind in [
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+
+    // A real install, without the webhook configurations (see above).
+    let install = helm(
+        &[
+            "install",
+            "cmek-gate",
+            "helm/cmek-gate",
+            "--namespace",
+            namespace,
+            "--set",
+            &format!("certManager.enabled=false,webhook.caBundle={bundle},webhook.enabled=false"),
+        ],
+        true,
+    );
+    assert_eq!(install.code, 0, "{install}");
+    install.stdout_has("STATUS: deployed");
+    let objects = rig.kubectl_ok(&[
+        "get",
+        "deployment,service,serviceaccount,configmap,poddisruptionbudget",
+        "-n",
+        namespace,
+        "-l",
+        "app.kubernetes.io/instance=cmek-gate",
+        "-o",
+        "name",
+    ]);
+    for object in [
+        "deployment.apps/cmek-gate",
+        "service/cmek-gate",
+        "serviceaccount/cmek-gate",
+        "poddisruptionbudget.policy/cmek-gate",
+    ] {
+        objects.stdout_has(&format!("{object}\n"));
+    }
+    let uninstall = helm(&["uninstall", "cmek-gate", "--namespace", namespace], true);
+    assert_eq!(uninstall.code, 0, "{uninstall}");
+    rig.kubectl(&["delete", "namespace", namespace, "--wait=false"]);
 }
