@@ -179,6 +179,8 @@ fn start_rig() -> Result<Rig, String> {
         "--timeout=60s",
         "crd/services.serving.knative.dev",
         "crd/configurations.serving.knative.dev",
+        "crd/runservices.run.cnrm.cloud.google.com",
+        "crd/runjobs.run.cnrm.cloud.google.com",
     ]);
     if established.code != 0 {
         return Err(format!("the CRDs were not established:\n{established}"));
@@ -499,6 +501,7 @@ fn kube_rig_serves_the_admission_apis_at_v1() {
     let versions = rig().kubectl_ok(&["api-versions"]);
     versions.stdout_has("admissionregistration.k8s.io/v1\n");
     versions.stdout_has("serving.knative.dev/v1\n");
+    versions.stdout_has("run.cnrm.cloud.google.com/v1beta1\n");
 }
 
 #[test]
@@ -599,6 +602,7 @@ fn kube_config_sync_server_side_apply_of_a_repository() {
     assert_eq!(
         applied,
         [
+            "runjob.run.cnrm.cloud.google.com/claims-reconcile serverside-applied",
             "service.serving.knative.dev/payments-api-ok serverside-applied",
             "service.serving.knative.dev/public-site serverside-applied",
         ],
@@ -614,6 +618,10 @@ fn kube_config_sync_server_side_apply_of_a_repository() {
         (
             "Forbidden",
             "Service configsync-repo/payments-api: [cmek-required] ",
+        ),
+        (
+            "Forbidden",
+            "RunService configsync-repo/payments-api-kcc: [cmek-required] ",
         ),
         // The status reason is the violated validation's reason (cmek-key-location says Invalid).
         (
@@ -633,7 +641,7 @@ fn kube_config_sync_server_side_apply_of_a_repository() {
     }
     let stored = rig.kubectl_ok(&[
         "get",
-        "ksvc,configurations.serving.knative.dev",
+        "ksvc,configurations.serving.knative.dev,runservices.run.cnrm.cloud.google.com,runjobs.run.cnrm.cloud.google.com",
         "-n",
         &gated.name,
         "-o",
@@ -641,7 +649,7 @@ fn kube_config_sync_server_side_apply_of_a_repository() {
     ]);
     assert_eq!(
         stored.stdout,
-        "service.serving.knative.dev/payments-api-ok\nservice.serving.knative.dev/public-site\n"
+        "service.serving.knative.dev/payments-api-ok\nservice.serving.knative.dev/public-site\nrunjob.run.cnrm.cloud.google.com/claims-reconcile\n"
     );
     let managers = rig.kubectl_ok(&[
         "get",
