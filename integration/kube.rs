@@ -1468,3 +1468,129 @@ fn kube_helm_installs_the_chart_and_the_api_server_accepts_every_object() {
     assert_eq!(uninstall.code, 0, "{uninstall}");
     rig.kubectl(&["delete", "namespace", namespace, "--wait=false"]);
 }
+
+#[test]
+fn kube_the_mutating_webhook_is_reinvoked_after_a_later_webhook_changes_the_object() {
+    let gated = GatedNamespace::start_with(
+        "kube-reinvoke",
+        GateOptions {
+            serve_args: &[
+                "--params",
+                "integration/fixtures/mutation/default-keys-params.yaml",
+            ],
+            mutating: true,
+            ..GateOptions::default()
+        },
+    );
+    let rig = rig();
+    // A second gate whose only policy labels an unclassified Service confidential, registered
+    // under a configuration name that sorts after cmek-gate's, so the API server calls it later.
+    let classifier_dir = gated.dir.join("classifier");
+    std::fs::create_dir_all(&classifier_dir).unwrap();
+    let classifier = Server::start(
+        &gated.dir.join("certs/tls.crt"),
+        &gated.dir.join("certs/tls.key"),
+        &[
+            "--policies",
+            "integration/fixtures/kube/reinvocation/classify-confidential.yaml",
+        ],
+        &classifier_dir,
+    );
+    let ca_bundle = base64(&std::fs::read(gated.dir.join("certs/ca.crt")).unwrap());
+    let classifier_configuration = mutating_webhook_configuration(
+        &gated.name,
+        &format!("https://127.0.0.1:{}", classifier.addr.port()),
+        &ca_bundle,
+    )
+    .replace(
+        &format!("name: {}\n", gated.webhook_configuration),
+        "name: zz-classifier-kube-reinvoke\n",
+    )
+    .replace(
+        "- name: mutate.cmek-gate.dev\n",
+        "- name: classify.example.com\n",
+    );
+    let file = gated.file("classifier.yaml", &classifier_configuration);
+    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    let service = "integration/fixtures/kube/reinvocation/unclassified-service.yaml";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = rig.kubectl(&[
+            "create",
+            "--dry-run=server",
+            "-f",
+            service,
+            "-o",
+            "jsonpath={.metadata.labels.data-classification}",
+        ]);
+        if run.stdout == "confidential" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the classifier webhook was not called within 30 s\n{run}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // cmek-gate saw an unclassified Service first; reinvoked (reinvocationPolicy IfNeeded) after
+    // the classifier, it adds the region's key, and the validating webhook admits the result.
+    let created = rig.kubectl_ok(&["apply", "-f", service]);
+    assert_eq!(
+        created.stdout,
+        "service.serving.knative.dev/ledger-api created\n"
+    );
+    let stored = rig.kubectl_ok(&[
+        "get",
+        "ksvc",
+        "ledger-api",
+        "-n",
+        &gated.name,
+        "-o",
+        "jsonpath={.metadata.labels.data-classification} {.spec.template.metadata.annotations.run\\.googleapis\\.com/encryption-key}",
+    ]);
+    assert_eq!(
+        stored.stdout,
+        "confidential projects/kms-central/locations/europe-west1/keyRings/run/cryptoKeys/default"
+    );
+
+    // With reinvocationPolicy Never the same Service is refused: the key came from the second call.
+    let never = mutating_webhook_configuration(
+        &gated.name,
+        &format!("https://127.0.0.1:{}", gated.gate.addr.port()),
+        &ca_bundle,
+    )
+    .replace(
+        "reinvocationPolicy: IfNeeded\n",
+        "reinvocationPolicy: Never\n",
+    );
+    let file = gated.file("never.yaml", &never);
+    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    let renamed = gated.file(
+        "unclassified-2.yaml",
+        &std::fs::read_to_string(repo().join(service))
+            .unwrap()
+            .replace("name: ledger-api\n", "name: ledger-api-2\n"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = rig.kubectl(&["apply", "--dry-run=server", "-f", renamed.to_str().unwrap()]);
+        if run.code == 1 {
+            run.stderr_has(
+                "denied the request: cmek-gate denied Service kube-reinvoke/ledger-api-2: [cmek-required] ",
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reinvocationPolicy Never was not in force within 30 s\n{run}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    rig.kubectl(&[
+        "delete",
+        "mutatingwebhookconfiguration",
+        "zz-classifier-kube-reinvoke",
+        "--ignore-not-found",
+    ]);
+}
