@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
-"""Checks the cmek-gate Helm chart (helm/cmek-gate/) without a helm binary. CI runs it:
+"""Checks the cmek-gate Helm chart (helm/cmek-gate/), rendered by the real Helm. CI runs it:
 
-    python3 helm/check_chart.py [--out DIR]
+    bash integration/helm/build-helm.sh          # target/kube-bin/helm (v4.3.2, from Go modules)
+    python3 helm/check_chart.py [--out DIR] [--helm HELM]
 
-Python 3 (tested with 3.11) with PyYAML; nothing else. Exit code 0 when every check passes, 1 with a message per
-failure otherwise. --out DIR also writes each rendered scenario to DIR/<scenario>.yaml.
+Python 3 (tested with 3.11) with PyYAML, and helm ($CMEK_GATE_HELM or target/kube-bin/helm). Exit
+code 0 when every check passes, 1 with a message per failure otherwise. --out DIR also writes each
+rendered scenario to DIR/<scenario>.yaml.
 
 What it checks
   1. Chart.yaml and values.yaml parse; Chart.yaml has apiVersion v2, a name and a version, and its
      appVersion equals the package version in Cargo.toml.
   2. values.yaml is documented: every key (at any depth) has a comment line directly above it, at
      the key's indentation, and every key is written in block style (so it can carry one).
-  3. Every template is balanced: each `{{` has its `}}`, no stray `}}`, and every if / range /
-     with / define has its `end` (`else` only inside if / range / with).
+  3. (Template syntax is Helm's to check: a template that does not parse fails every render.)
   4. Every `.Values.x.y` a template reads exists in values.yaml (a typo would render as empty), and
      every `include` / `template` names a defined template.
-  5. The templates render (see the renderer below) in six scenarios, every rendered document parses
+  5. `helm template` renders the chart in six scenarios, every rendered document parses
      as YAML and is an object with apiVersion, kind and metadata.name (namespaced kinds also carry
      metadata.namespace, the release's):
        defaults          the chart as shipped;
@@ -49,36 +50,22 @@ What it checks
 
 helm/check_server.py goes one step further: it runs a built binary with the rendered args.
 
-The renderer, and its limits
-  A small interpreter of Go text/template as Helm uses it, enough for this chart and no more:
-  actions with `{{-`/`-}}` trimming and comments; pipelines with `|`; fields (`.a.b`, `$.a`,
-  `$v.a`); variables (`:=`, `=`); string, raw-string, number and boolean literals; parentheses;
-  if / else if / else, range (lists and maps, sorted keys, one or two variables, else), with,
-  define, template, include. Functions: include, toYaml, nindent, indent, quote, default, printf
-  (%s %d %v %q), trunc, trimSuffix, trim, hasPrefix, replace, contains, base, has, hasKey, b64enc,
-  int, eq, ne, not, and, or, fail, required. Objects: .Values (values.yaml plus overrides, deep
-  merged; numbers become floats as in Helm, so a number printed as-is formats like Go's %v: a
-  large one comes out as 1e+06, which is why the templates print such values through `int`),
-  .Release, .Chart, .Files.Get, .Files.Glob (.helmignore is not applied).
-  toYaml goes through PyYAML, not Go's yaml: keys sorted and lists unindented as in Helm, but the
-  quoting style can differ ('1' where Helm writes "1"); the parsed values are the same.
-  Not implemented, so not usable in the templates: every other Sprig/Helm function (tpl, lookup,
-  sha256sum, toJson, dict, list, ...), .Capabilities, .Template, `block`, `break`/`continue`,
-  `else with`, method calls other than .Files.Get/.Files.Glob, chart dependencies, values schema
-  validation, and Helm's post-render manifest sorting. It is stricter than Helm in three places: a
-  map or list printed directly is an error (Helm prints Go syntax), so is a comment-only document,
-  and so is a `}}` in template text outside an action (legal, but here a sign of imbalance). Passing here is evidence, not proof, that `helm template` would give the same output:
-  `helm lint` and `helm template` have not been run against this chart on this machine.
+Rendering
+  `helm template RELEASE helm/cmek-gate --namespace NS --values V` with the scenario's values (the
+  chart's values.yaml deep-merged with the scenario's overrides). This script used to carry its own
+  Go-template renderer, from before Helm could be built here; Helm replaced it. The tests in
+  integration/kube.rs also run `helm lint --strict`, `helm template` and `helm install` against a
+  real kube-apiserver.
 """
 
 import argparse
-import ast
 import base64
 import copy
-import decimal
-import posixpath
+import os
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -92,739 +79,51 @@ class TemplateError(Exception):
 
 
 # --------------------------------------------------------------------------------------------
-# Lexing: text and actions
-# --------------------------------------------------------------------------------------------
-
-WS = " \t\r\n"
-
-
-def lex(src, name):
-    """Splits a template into ('text', str) and ('action', content, line) items, applying trim
-    markers and dropping comments."""
-    items = []
-    pos = 0
-    trim_next = False
-    while True:
-        start = src.find("{{", pos)
-        text = src[pos:] if start < 0 else src[pos:start]
-        if trim_next:
-            text = text.lstrip(WS)
-        if "}}" in text:
-            line = src.count("\n", 0, pos + text.index("}}")) + 1
-            raise TemplateError(f"{name}:{line}: unbalanced '}}}}' outside an action")
-        if start < 0:
-            items.append(("text", text))
-            return items
-        line = src.count("\n", 0, start) + 1
-        j = start + 2
-        if src.startswith("-", j) and j + 1 < len(src) and src[j + 1] in WS:
-            text = text.rstrip(WS)
-            j += 2
-        items.append(("text", text))
-        k = j
-        while True:
-            if k >= len(src):
-                raise TemplateError(f"{name}:{line}: '{{{{' without its '}}}}'")
-            c = src[k]
-            if src.startswith("}}", k):
-                break
-            if src.startswith("{{", k):
-                raise TemplateError(f"{name}:{line}: '{{{{' without its '}}}}' (another '{{{{' follows)")
-            if c in "\"'":
-                k += 1
-                while k < len(src) and src[k] != c:
-                    k += 2 if src[k] == "\\" else 1
-                if k >= len(src):
-                    raise TemplateError(f"{name}:{line}: unterminated string in action")
-            elif c == "`":
-                end = src.find("`", k + 1)
-                if end < 0:
-                    raise TemplateError(f"{name}:{line}: unterminated raw string in action")
-                k = end
-            elif src.startswith("/*", k):
-                end = src.find("*/", k + 2)
-                if end < 0:
-                    raise TemplateError(f"{name}:{line}: unterminated comment")
-                k = end + 1
-            k += 1
-        content = src[j:k]
-        trim_next = False
-        if content.endswith("-") and len(content) >= 2 and content[-2] in WS:
-            content = content[:-2]
-            trim_next = True
-        pos = k + 2
-        stripped = content.strip(WS)
-        if stripped.startswith("/*"):
-            if not stripped.endswith("*/"):
-                raise TemplateError(f"{name}:{line}: a comment must end right before '}}}}'")
-            continue
-        items.append(("action", content, line))
-
-
-TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<str>"(?:[^"\\\n]|\\.)*")
-  | (?P<raw>`[^`]*`)
-  | (?P<decl>:=)
-  | (?P<assign>=)
-  | (?P<lp>\()
-  | (?P<rp>\))
-  | (?P<pipe>\|)
-  | (?P<comma>,)
-  | (?P<num>-?\d+(?:\.\d+)?)
-  | (?P<var>\$[A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-  | (?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-    """,
-    re.X,
-)
-
-KEYWORDS = {"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"}
-
-
-def tokenize(content, where):
-    toks = []
-    pos = 0
-    while pos < len(content):
-        m = TOKEN_RE.match(content, pos)
-        if not m:
-            raise TemplateError(f"{where}: cannot read action at {content[pos:pos + 20]!r}")
-        kind = m.lastgroup
-        if kind != "ws":
-            toks.append((kind, m.group(), m.start()))
-        pos = m.end()
-    return toks
-
-
-# --------------------------------------------------------------------------------------------
-# Parsing
+# Rendering: the real Helm
 # --------------------------------------------------------------------------------------------
 
 
-class Parser:
-    """Builds a tree of nodes from lexed items. Nodes are tuples:
-    ('text', s) ('action', pipe) ('if', pipe, body, else) ('range', pipe, body, else)
-    ('with', pipe, body, else) ('template', name, pipe|None).
-    A pipe is (decl_vars, is_assign, [command]); a command is [operand]; an operand is
-    ('field', names) ('var', name, names) ('str', s) ('num', n) ('bool', b) ('nil',)
-    ('ident', name) ('paren', pipe, names)."""
-
-    def __init__(self, items, name, defines):
-        self.items = items
-        self.name = name
-        self.defines = defines
-        self.pos = 0
-
-    def parse(self):
-        nodes, term, _, line = self.parse_list(set())
-        if term:
-            raise TemplateError(f"{self.name}:{line}: unexpected {{{{{term}}}}}")
-        return nodes
-
-    def parse_list(self, terminators):
-        nodes = []
-        while self.pos < len(self.items):
-            item = self.items[self.pos]
-            self.pos += 1
-            if item[0] == "text":
-                if item[1]:
-                    nodes.append(("text", item[1]))
-                continue
-            _, content, line = item
-            where = f"{self.name}:{line}"
-            toks = tokenize(content, where)
-            if not toks:
-                raise TemplateError(f"{where}: empty action")
-            kw = toks[0][1] if toks[0][0] == "ident" and toks[0][1] in KEYWORDS else None
-            if kw in ("end", "else"):
-                if kw not in terminators:
-                    raise TemplateError(f"{where}: unexpected {{{{{kw}}}}}")
-                if kw == "end" and len(toks) > 1:
-                    raise TemplateError(f"{where}: unexpected words after end")
-                return nodes, kw, toks, line
-            if kw == "if":
-                nodes.append(self.parse_if(toks[1:], where))
-            elif kw in ("range", "with"):
-                pipe = self.parse_pipe(toks[1:], where, allow_decl=True)
-                body, term, ttoks, tline = self.parse_list({"end", "else"})
-                if term is None:
-                    raise TemplateError(f"{where}: {{{{{kw}}}}} without its end")
-                other = []
-                if term == "else":
-                    if len(ttoks) > 1:
-                        raise TemplateError(f"{self.name}:{tline}: 'else {ttoks[1][1]}' is not supported")
-                    other, term2, _, _ = self.parse_list({"end"})
-                    if term2 is None:
-                        raise TemplateError(f"{where}: {{{{{kw}}}}} without its end")
-                nodes.append((kw, pipe, body, other))
-            elif kw == "define":
-                if len(toks) != 2 or toks[1][0] not in ("str", "raw"):
-                    raise TemplateError(f"{where}: define needs one quoted name")
-                body, term, _, _ = self.parse_list({"end"})
-                if term is None:
-                    raise TemplateError(f"{where}: define without its end")
-                self.defines[literal(toks[1])] = (body, self.name)
-            elif kw == "template":
-                if len(toks) < 2 or toks[1][0] not in ("str", "raw"):
-                    raise TemplateError(f"{where}: template needs a quoted name")
-                pipe = self.parse_pipe(toks[2:], where) if len(toks) > 2 else None
-                nodes.append(("template", literal(toks[1]), pipe, where))
-            elif kw is not None:
-                raise TemplateError(f"{where}: {{{{{kw}}}}} is not supported by this renderer")
-            else:
-                nodes.append(("action", self.parse_pipe(toks, where, allow_decl=True), where))
-        return nodes, None, None, None
-
-    def parse_if(self, toks, where):
-        cond = self.parse_pipe(toks, where, allow_decl=True)
-        body, term, ttoks, tline = self.parse_list({"end", "else"})
-        if term is None:
-            raise TemplateError(f"{where}: {{{{if}}}} without its end")
-        if term == "end":
-            return ("if", cond, body, [], where)
-        if len(ttoks) > 1:
-            if ttoks[1] != ("ident", "if", ttoks[1][2]):
-                raise TemplateError(f"{self.name}:{tline}: 'else {ttoks[1][1]}' is not supported")
-            return ("if", cond, body, [self.parse_if(ttoks[2:], f"{self.name}:{tline}")], where)
-        other, term2, _, _ = self.parse_list({"end"})
-        if term2 is None:
-            raise TemplateError(f"{where}: {{{{if}}}} without its end")
-        return ("if", cond, body, other, where)
-
-    def parse_pipe(self, toks, where, allow_decl=False):
-        decl, assign = [], False
-        # $a := ..., $a, $b := ..., $a = ...
-        i = 0
-        names = []
-        while i < len(toks) and toks[i][0] == "var" and "." not in toks[i][1][1:]:
-            names.append(toks[i][1])
-            if i + 1 < len(toks) and toks[i + 1][0] == "comma":
-                i += 2
-                continue
-            if i + 1 < len(toks) and toks[i + 1][0] in ("decl", "assign"):
-                if not allow_decl:
-                    raise TemplateError(f"{where}: a variable declaration is not allowed here")
-                decl, assign = names, toks[i + 1][0] == "assign"
-                toks = toks[i + 2:]
-            break
-        if not toks:
-            raise TemplateError(f"{where}: missing value in pipeline")
-        commands, current, depth = [], [], 0
-        for tok in toks:
-            if tok[0] == "lp":
-                depth += 1
-            elif tok[0] == "rp":
-                depth -= 1
-                if depth < 0:
-                    raise TemplateError(f"{where}: unbalanced ')'")
-            if tok[0] == "pipe" and depth == 0:
-                commands.append(current)
-                current = []
-            else:
-                current.append(tok)
-        if depth:
-            raise TemplateError(f"{where}: unbalanced '('")
-        commands.append(current)
-        parsed = []
-        for cmd in commands:
-            if not cmd:
-                raise TemplateError(f"{where}: empty command in pipeline")
-            parsed.append(self.parse_operands(cmd, where))
-        return (decl, assign, parsed)
-
-    def parse_operands(self, toks, where):
-        ops = []
-        i = 0
-        while i < len(toks):
-            kind, text, at = toks[i]
-            if kind == "lp":
-                depth, j = 1, i + 1
-                while depth:
-                    if toks[j][0] == "lp":
-                        depth += 1
-                    elif toks[j][0] == "rp":
-                        depth -= 1
-                    j += 1
-                inner = self.parse_pipe(toks[i + 1:j - 1], where)
-                names = []
-                if j < len(toks) and toks[j][0] == "field" and toks[j][2] == toks[j - 1][2] + 1:
-                    names = toks[j][1].split(".")[1:]
-                    j += 1
-                ops.append(("paren", inner, names))
-                i = j
-                continue
-            if kind in ("str", "raw"):
-                ops.append(("str", literal(toks[i])))
-            elif kind == "num":
-                ops.append(("num", float(text) if "." in text else int(text)))
-            elif kind == "field":
-                ops.append(("field", [] if text == "." else text.split(".")[1:]))
-            elif kind == "var":
-                parts = text.split(".")
-                ops.append(("var", parts[0], parts[1:]))
-            elif kind == "ident":
-                if text in ("true", "false"):
-                    ops.append(("bool", text == "true"))
-                elif text == "nil":
-                    ops.append(("nil",))
-                else:
-                    ops.append(("ident", text))
-            else:
-                raise TemplateError(f"{where}: unexpected {text!r}")
-            i += 1
-        return ops
-
-
-def literal(tok):
-    kind, text, _ = tok
-    if kind == "raw":
-        return text[1:-1]
-    return ast.literal_eval(text)
-
-
-# --------------------------------------------------------------------------------------------
-# Values as Helm sees them, and their printing
-# --------------------------------------------------------------------------------------------
+def default_helm():
+    """The helm binary: $CMEK_GATE_HELM, else the one integration/helm/build-helm.sh builds."""
+    return os.environ.get("CMEK_GATE_HELM") or str(REPO / "target" / "kube-bin" / "helm")
 
 
 def helm_numbers(value):
-    """Helm reads values through JSON: every number becomes a float64."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: helm_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [helm_numbers(v) for v in value]
+    """The values as given: Helm reads them itself (kept for helm/check_server.py)."""
     return value
 
 
-def go_float(f):
-    """A float64 as Go's %v prints it (strconv 'g', shortest): 2 -> "2", 1e6 -> "1e+06"."""
-    if f == 0:
-        return "0"
-    sign = "-" if f < 0 else ""
-    d = decimal.Decimal(repr(abs(f))).normalize()
-    digits = "".join(str(x) for x in d.as_tuple().digits)
-    exp = d.adjusted()
-    if exp < -4 or exp >= 6:  # strconv 'g' with the shortest precision switches to %e at 1e+06
-        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if exp >= 0:
-        whole = digits[: exp + 1].ljust(exp + 1, "0")
-        frac = digits[exp + 1:]
-        return sign + whole + ("." + frac if frac else "")
-    return sign + "0." + "0" * (-exp - 1) + digits
-
-
-def go_str(v, where):
-    """How an action prints a value."""
-    if v is None:
-        return ""  # Helm replaces "<no value>" with ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return go_float(v)
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, str):
-        return v
-    raise TemplateError(f"{where}: printing a {type(v).__name__} directly (use toYaml)")
-
-
-def go_quote(s):
-    """Go's %q of a string."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def to_yaml(v):
-    """Helm's toYaml: sigs.k8s.io/yaml (sorted keys, numbers via JSON), trailing newline trimmed."""
-
-    def plain(x):
-        if isinstance(x, float) and x == int(x) and abs(x) < 1e15:
-            return int(x)
-        if isinstance(x, dict):
-            return {str(k): plain(val) for k, val in x.items()}
-        if isinstance(x, list):
-            return [plain(val) for val in x]
-        return x
-
-    text = yaml.safe_dump(plain(v), default_flow_style=False, sort_keys=True, width=1 << 20,
-                          allow_unicode=True)
-    if text.endswith("\n...\n"):
-        text = text[: -len("\n...\n")]
-    return text.rstrip("\n")
-
-
-def truth(v):
-    if v is None:
-        return False
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, (int, float)):
-        return v != 0
-    if isinstance(v, (str, list, dict, tuple, bytes)):
-        return len(v) > 0
-    return True
-
-
-def empty(v):
-    return not truth(v)
-
-
-# --------------------------------------------------------------------------------------------
-# Evaluation
-# --------------------------------------------------------------------------------------------
-
-
-class Files:
-    """.Files: the chart's files, as Helm exposes them (Get -> text, Glob -> {path: bytes})."""
-
-    def __init__(self, root):
-        self.root = root
-        self.paths = sorted(
-            p.relative_to(root).as_posix()
-            for p in root.rglob("*")
-            if p.is_file() and not p.relative_to(root).as_posix().startswith("templates/")
-        )
-
-    def Get(self, path):
-        p = self.root / path
-        return p.read_text(encoding="utf-8") if p.is_file() else ""
-
-    def Glob(self, pattern):
-        regex = ""
-        i = 0
-        while i < len(pattern):
-            if pattern.startswith("**", i):
-                regex += ".*"
-                i += 2
-                continue
-            c = pattern[i]
-            regex += "[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c)
-            i += 1
-        rx = re.compile(regex + r"\Z")
-        return {p: (self.root / p).read_bytes() for p in self.paths if rx.match(p)}
-
-
 class Renderer:
-    def __init__(self, chart_dir):
-        self.chart_dir = chart_dir
-        self.defines = {}
-        self.templates = {}
-        for path in sorted((chart_dir / "templates").iterdir()):
+    """`helm template` of the chart with the given values, by the real Helm."""
+
+    def __init__(self, chart, helm=None):
+        self.chart = chart
+        self.helm = helm or default_helm()
+        if not Path(self.helm).is_file():
+            raise TemplateError(f"no helm binary at {self.helm}: build it with "
+                                "`bash integration/helm/build-helm.sh` or name one with --helm")
+        self.defines = set()
+        for path in (chart / "templates").iterdir():
             if path.is_file():
-                name = f"templates/{path.name}"
-                items = lex(path.read_text(encoding="utf-8"), name)
-                self.templates[name] = Parser(items, name, self.defines).parse()
+                self.defines.update(re.findall(r'\bdefine\s+"([^"]+)"', path.read_text(encoding="utf-8")))
 
-    # -- entry point
-    def render(self, values, release_name, namespace):
-        chart = yaml.safe_load((self.chart_dir / "Chart.yaml").read_text(encoding="utf-8"))
-        root = {
-            "Values": values,
-            "Release": {"Name": release_name, "Namespace": namespace, "Service": "Helm",
-                        "IsInstall": True, "IsUpgrade": False, "Revision": 1},
-            "Chart": {k[0].upper() + k[1:]: v for k, v in chart.items()},
-            "Files": Files(self.chart_dir),
-        }
+    def render(self, values, release, namespace):
+        """Returns {template path: rendered text}; raises TemplateError with Helm's message."""
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", encoding="utf-8") as f:
+            yaml.safe_dump(values, f)
+            f.flush()
+            proc = subprocess.run([self.helm, "template", release, str(self.chart), "--namespace", namespace,
+                                   "--values", f.name], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise TemplateError(proc.stderr.strip())
         out = {}
-        for name, nodes in self.templates.items():
-            if Path(name).name.startswith("_"):
+        for part in re.split(r"^---\n", proc.stdout, flags=re.M):
+            m = re.match(r"# Source: [^/\n]+/(.+)\n", part)
+            if not m:
                 continue
-            out[name] = self.exec_nodes(nodes, root, [{"$": root}], root)
+            name, text = m.group(1), part[m.end():]
+            out[name] = f"{out[name]}\n---\n{text}" if name in out else text
         return out
-
-    # -- statements
-    def exec_nodes(self, nodes, dot, scopes, root):
-        parts = []
-        for node in nodes:
-            kind = node[0]
-            if kind == "text":
-                parts.append(node[1])
-            elif kind == "action":
-                _, pipe, where = node
-                value = self.eval_pipe(pipe, dot, scopes, root, where)
-                if not pipe[0]:
-                    parts.append(go_str(value, where))
-            elif kind == "if":
-                _, cond, body, other, where = node
-                chosen = body if truth(self.eval_pipe(cond, dot, scopes, root, where)) else other
-                parts.append(self.exec_nodes(chosen, dot, scopes + [{}], root))
-            elif kind == "with":
-                _, pipe, body, other = node
-                where = "with"
-                value = self.eval_pipe(pipe, dot, scopes + [{}], root, where)
-                if truth(value):
-                    parts.append(self.exec_nodes(body, value, scopes + [{}], root))
-                else:
-                    parts.append(self.exec_nodes(other, dot, scopes + [{}], root))
-            elif kind == "range":
-                _, pipe, body, other = node
-                decl, assign, cmds = pipe
-                value = self.eval_pipe(([], False, cmds), dot, scopes, root, "range")
-                if value is None:
-                    pairs = []
-                elif isinstance(value, dict):
-                    pairs = [(k, value[k]) for k in sorted(value)]
-                elif isinstance(value, (list, tuple)):
-                    pairs = list(enumerate(value))
-                else:
-                    raise TemplateError(f"range over a {type(value).__name__}")
-                if not pairs:
-                    parts.append(self.exec_nodes(other, dot, scopes + [{}], root))
-                for key, item in pairs:
-                    frame = {}
-                    if len(decl) == 1:
-                        frame[decl[0]] = item
-                    elif len(decl) == 2:
-                        frame[decl[0]], frame[decl[1]] = key, item
-                    parts.append(self.exec_nodes(body, item, scopes + [frame], root))
-            elif kind == "template":
-                _, name, pipe, where = node
-                data = self.eval_pipe(pipe, dot, scopes, root, where) if pipe else None
-                parts.append(self.include(name, data, where))
-            else:
-                raise TemplateError(f"unknown node {kind}")
-        return "".join(parts)
-
-    def include(self, name, data, where):
-        if name not in self.defines:
-            raise TemplateError(f"{where}: no template named {name!r}")
-        body, _ = self.defines[name]
-        return self.exec_nodes(body, data, [{"$": data}], data)
-
-    # -- expressions
-    def eval_pipe(self, pipe, dot, scopes, root, where):
-        decl, assign, cmds = pipe
-        value = None
-        for i, cmd in enumerate(cmds):
-            value = self.eval_command(cmd, dot, scopes, root, where, piped=i > 0, last=value)
-        for name in decl:
-            if assign:
-                for frame in reversed(scopes):
-                    if name in frame:
-                        frame[name] = value
-                        break
-                else:
-                    raise TemplateError(f"{where}: undefined variable {name}")
-            else:
-                scopes[-1][name] = value
-        return value
-
-    def eval_command(self, cmd, dot, scopes, root, where, piped, last):
-        head = cmd[0]
-        if head[0] == "ident":
-            name = head[1]
-            if name in ("and", "or"):
-                args = cmd[1:]
-                thunks = [lambda a=a: self.eval_operand(a, dot, scopes, root, where) for a in args]
-                if piped:
-                    thunks.append(lambda: last)
-                result = None
-                for thunk in thunks:
-                    result = thunk()
-                    if (name == "and") != truth(result):
-                        return result
-                return result
-            args = [self.eval_operand(a, dot, scopes, root, where) for a in cmd[1:]]
-            if piped:
-                args.append(last)
-            return self.call(name, args, where)
-        value = self.eval_operand(head, dot, scopes, root, where)
-        if callable(value):
-            args = [self.eval_operand(a, dot, scopes, root, where) for a in cmd[1:]]
-            if piped:
-                args.append(last)
-            return value(*args)
-        if len(cmd) > 1 or piped:
-            raise TemplateError(f"{where}: can't give arguments to a non-function")
-        return value
-
-    def eval_operand(self, op, dot, scopes, root, where):
-        kind = op[0]
-        if kind in ("str", "num", "bool"):
-            return op[1]
-        if kind == "nil":
-            return None
-        if kind == "ident":
-            return self.call(op[1], [], where)
-        if kind == "field":
-            return self.walk(dot, op[1], where, ".")
-        if kind == "var":
-            for frame in reversed(scopes):
-                if op[1] in frame:
-                    return self.walk(frame[op[1]], op[2], where, op[1])
-            raise TemplateError(f"{where}: undefined variable {op[1]}")
-        if kind == "paren":
-            return self.walk(self.eval_pipe(op[1], dot, scopes, root, where), op[2], where, "(...)")
-        raise TemplateError(f"{where}: unknown operand {kind}")
-
-    @staticmethod
-    def walk(value, names, where, start):
-        path = start
-        for name in names:
-            if isinstance(value, Files):
-                if name not in ("Get", "Glob"):
-                    raise TemplateError(f"{where}: .Files.{name} is not supported")
-                value = getattr(value, name)
-            elif isinstance(value, dict):
-                value = value.get(name)
-            elif value is None:
-                raise TemplateError(f"{where}: nil pointer evaluating {path}.{name}")
-            else:
-                raise TemplateError(f"{where}: can't evaluate field {name} in {type(value).__name__}")
-            path = f"{path}.{name}" if path != "." else f".{name}"
-        return value
-
-    def call(self, name, args, where):
-        def need(n):
-            if len(args) != n:
-                raise TemplateError(f"{where}: {name} takes {n} arguments, got {len(args)}")
-
-        def text(v):
-            if isinstance(v, str):
-                return v
-            return go_str(v, where)
-
-        if name == "include":
-            need(2)
-            return self.include(args[0], args[1], where)
-        if name == "toYaml":
-            need(1)
-            return to_yaml(args[0])
-        if name in ("nindent", "indent"):
-            need(2)
-            pad = " " * int(args[0])
-            s = pad + text(args[1]).replace("\n", "\n" + pad)
-            return "\n" + s if name == "nindent" else s
-        if name == "quote":
-            return " ".join(go_quote(text(a)) for a in args if a is not None)
-        if name == "default":
-            if len(args) not in (1, 2):
-                raise TemplateError(f"{where}: default takes 1 or 2 arguments")
-            given = args[1] if len(args) == 2 else None
-            return args[0] if empty(given) else given
-        if name == "printf":
-            if not args:
-                raise TemplateError(f"{where}: printf needs a format")
-            return go_printf(args[0], args[1:], where)
-        if name == "trunc":
-            need(2)
-            n, s = int(args[0]), text(args[1])
-            if n < 0:
-                return s[len(s) + n:] if len(s) + n > 0 else s
-            return s[:n]
-        if name == "trimSuffix":
-            need(2)
-            suffix, s = text(args[0]), text(args[1])
-            return s[: -len(suffix)] if suffix and s.endswith(suffix) else s
-        if name == "trim":
-            need(1)
-            return text(args[0]).strip(" \t\r\n\v\f")
-        if name == "hasPrefix":
-            need(2)
-            return text(args[1]).startswith(text(args[0]))
-        if name == "replace":
-            need(3)
-            return text(args[2]).replace(text(args[0]), text(args[1]))
-        if name == "contains":
-            need(2)
-            return text(args[0]) in text(args[1])
-        if name == "base":
-            need(1)
-            return posixpath.basename(text(args[0]).rstrip("/")) or "."
-        if name == "has":
-            need(2)
-            return args[1] is not None and args[0] in args[1]
-        if name == "hasKey":
-            need(2)
-            return isinstance(args[0], dict) and args[1] in args[0]
-        if name == "b64enc":
-            need(1)
-            return base64.b64encode(text(args[0]).encode()).decode()
-        if name == "int":
-            need(1)
-            v = args[0]
-            if v is None:
-                return 0
-            if isinstance(v, str):
-                return int(v) if re.fullmatch(r"-?\d+", v) else 0
-            return int(v)
-        if name in ("eq", "ne"):
-            if len(args) < 2:
-                raise TemplateError(f"{where}: {name} needs two arguments")
-            for other in args[1:]:
-                if type(args[0]) is not type(other) and not (
-                    isinstance(args[0], (int, float)) and isinstance(other, (int, float))
-                    and not isinstance(args[0], bool) and not isinstance(other, bool)
-                ):
-                    raise TemplateError(f"{where}: incompatible types for comparison")
-            result = any(args[0] == other for other in args[1:])
-            return result if name == "eq" else not result
-        if name == "not":
-            need(1)
-            return not truth(args[0])
-        if name == "fail":
-            need(1)
-            raise TemplateError(f"{where}: execution error: {text(args[0])}")
-        if name == "required":
-            need(2)
-            if args[1] is None or args[1] == "":
-                raise TemplateError(f"{where}: execution error: {text(args[0])}")
-            return args[1]
-        raise TemplateError(f"{where}: function {name!r} is not supported by this renderer")
-
-
-def go_printf(fmt, args, where):
-    out, i, n = [], 0, 0
-    while i < len(fmt):
-        c = fmt[i]
-        if c != "%":
-            out.append(c)
-            i += 1
-            continue
-        verb = fmt[i + 1] if i + 1 < len(fmt) else ""
-        i += 2
-        if verb == "%":
-            out.append("%")
-            continue
-        if n >= len(args):
-            raise TemplateError(f"{where}: printf: missing argument for %{verb}")
-        a = args[n]
-        n += 1
-        if verb in ("s", "v"):
-            out.append(go_str(a, where))
-        elif verb == "d":
-            out.append(str(int(a)))
-        elif verb == "q":
-            out.append(go_quote(go_str(a, where)))
-        else:
-            raise TemplateError(f"{where}: printf verb %{verb} is not supported")
-    if n != len(args):
-        raise TemplateError(f"{where}: printf: extra arguments")
-    return "".join(out)
-
 
 # --------------------------------------------------------------------------------------------
 # The checks
@@ -928,39 +227,6 @@ def check_values_documented(c, text, values):
                "carry a comment")
     for p in sorted(found - expected):
         c.fail(f"line scan found key {'.'.join(p)} that YAML does not have (check the indentation)")
-
-
-BLOCK_OPEN = {"if", "range", "with", "define", "block"}
-
-
-def check_balanced(c, path):
-    """Each {{ has its }}, and if/range/with/define ... end nest properly."""
-    c.section = f"templates/{path.name}"
-    src = path.read_text(encoding="utf-8")
-    try:
-        items = lex(src, f"templates/{path.name}")
-    except TemplateError as e:
-        c.fail(str(e))
-        return
-    stack = []
-    for item in items:
-        if item[0] != "action":
-            continue
-        _, content, line = item
-        words = content.split()
-        word = words[0] if words else ""
-        if word in BLOCK_OPEN:
-            stack.append((word, line))
-        elif word == "else":
-            if not stack or stack[-1][0] not in ("if", "range", "with"):
-                c.fail(f"line {line}: else outside if/range/with")
-        elif word == "end":
-            if not stack:
-                c.fail(f"line {line}: end without an open if/range/with/define")
-            else:
-                stack.pop()
-    for word, line in stack:
-        c.fail(f"line {line}: {word} without its end")
 
 
 def check_values_references(c, path, values, defines):
@@ -1438,6 +704,7 @@ def run_scenarios(c, renderer, values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="also write each rendered scenario to DIR/<scenario>.yaml")
+    parser.add_argument("--helm", help="the helm binary (default: $CMEK_GATE_HELM or target/kube-bin/helm)")
     args = parser.parse_args()
     c = Checker(args.out)
 
@@ -1455,8 +722,6 @@ def main():
     check_values_documented(c, values_text, values)
 
     templates = sorted(p for p in (CHART / "templates").iterdir() if p.is_file())
-    for path in templates:
-        check_balanced(c, path)
     check_files_identical(c)
     check_dockerfile(c, values)
     if c.failures:  # rendering would only repeat the structural failures
@@ -1464,7 +729,7 @@ def main():
 
     c.section = ""  # the render checks name their scenario
     try:
-        renderer = Renderer(CHART)
+        renderer = Renderer(CHART, args.helm)
     except TemplateError as e:
         c.fail(f"templates do not parse: {e}")
         return report(c)
@@ -1484,8 +749,8 @@ def report(c):
         for f in c.failures:
             print(f"  - {f}", file=sys.stderr)
         return 1
-    print("check_chart: OK (Chart.yaml, values.yaml documentation, template balance, .Values references, "
-          "6 render scenarios, files/policies identical to policies/, Dockerfile)")
+    print("check_chart: OK (Chart.yaml, values.yaml documentation, .Values references, "
+          "6 scenarios rendered by helm template, files/policies identical to policies/, Dockerfile)")
     return 0
 
 

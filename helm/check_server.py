@@ -4,7 +4,8 @@
     cargo build --release --locked
     python3 helm/check_server.py [target/release/cmek-gate]
 
-It renders the chart with helm/check_chart.py's renderer and starts `cmek-gate` with the
+It renders the chart with the real Helm (through helm/check_chart.py's Renderer: $CMEK_GATE_HELM or
+target/kube-bin/helm, built by integration/helm/build-helm.sh) and starts `cmek-gate` with the
 container's rendered `args`. The paths are moved into a temporary folder and the ports onto free
 local ones; nothing else changes. /tls, /policies, /params and /client-ca are laid out as the
 kubelet lays out Secret and ConfigMap volumes: a timestamped folder, a `..data` symlink to it and

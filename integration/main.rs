@@ -9,6 +9,7 @@ mod fix;
 mod gcloud;
 mod golden;
 mod kpt;
+mod kube;
 mod lint;
 mod namespaces;
 mod parser_differential;

@@ -455,15 +455,13 @@ async fn warnings_and_audit_annotations_over_tls() {
         "[keep-key] the encryption key may not be removed"
     );
     assert_eq!(
-        response["auditAnnotations"]["keep-key/operation"],
+        response["auditAnnotations"]["keep-key.operation"],
         "UPDATE by system:serviceaccount:config-management-system:root-reconciler"
     );
-    assert!(
-        response["auditAnnotations"]["validation.policy.admission.k8s.io/validation_failure"]
-            .as_str()
-            .unwrap()
-            .contains("the encryption key may not be removed")
-    );
+    assert!(response["auditAnnotations"]["validation_failure"]
+        .as_str()
+        .unwrap()
+        .contains("the encryption key may not be removed"));
     assert_eq!(
         server
             .metric(

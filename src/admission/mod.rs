@@ -3,7 +3,7 @@
 //!
 //! The response keeps the request's `uid`. A denial carries `status.code` 403, a message naming
 //! every violated policy, and the first violation's reason; Warn actions become `warnings` and
-//! Audit actions `auditAnnotations`. DELETE and CONNECT are allowed without evaluation (there is
+//! Audit actions `auditAnnotations` (keyed without `/`, see [`webhook_audit_key`]). DELETE and CONNECT are allowed without evaluation (there is
 //! no object to check). The webhook has no view of the cluster: `namespaceObject` is set only
 //! when the object is itself a Namespace.
 
@@ -261,7 +261,11 @@ pub fn review_knowing(
         .iter()
         .map(|w| format!("[{}] {}", w.policy, w.message))
         .collect();
-    response.audit_annotations = decision.audit_annotations.clone();
+    response.audit_annotations = decision
+        .audit_annotations
+        .iter()
+        .map(|(key, value)| (webhook_audit_key(key), value.clone()))
+        .collect();
     if !decision.allowed() {
         let subject = match (reviewed.namespace.is_empty(), reviewed.name.is_empty()) {
             (_, true) => reviewed.kind.clone(),
@@ -286,3 +290,16 @@ pub fn review_knowing(
 
 #[cfg(test)]
 mod tests;
+
+/// The key of an audit annotation in a webhook's answer. The API server records it as
+/// `<webhook name>/<key>` and drops it (with only a log line) unless that is a qualified name, so
+/// the key may not hold a `/`: the engine's `policy/key` (as an in-process
+/// ValidatingAdmissionPolicy records it) becomes `policy.key`, and
+/// `validation.policy.admission.k8s.io/validation_failure` becomes `validation_failure`.
+pub fn webhook_audit_key(key: &str) -> String {
+    match key.split_once('/') {
+        Some(("validation.policy.admission.k8s.io", name)) => name.to_owned(),
+        Some((policy, name)) => format!("{policy}.{name}"),
+        None => key.to_owned(),
+    }
+}

@@ -157,20 +157,39 @@ fn warnings_audit_annotations_and_old_object_reach_the_response() {
         vec!["[keep-key] the encryption key may not be removed"]
     );
     assert_eq!(
-        out.response.audit_annotations["keep-key/operation"],
+        out.response.audit_annotations["keep-key.operation"],
         "UPDATE by system:serviceaccount:config-management-system:root-reconciler"
     );
     assert!(out
         .response
         .audit_annotations
-        .contains_key("validation.policy.admission.k8s.io/validation_failure"));
+        .contains_key("validation_failure"));
     let json = serde_json::to_value(&out).unwrap();
     assert_eq!(
-        json["response"]["auditAnnotations"]["keep-key/operation"],
+        json["response"]["auditAnnotations"]["keep-key.operation"],
         "UPDATE by system:serviceaccount:config-management-system:root-reconciler"
     );
     // CREATE is not matched by this policy.
     assert!(answer(&set, "create-denied").response.warnings.is_empty());
+}
+
+#[test]
+fn audit_keys_stay_qualified_names_under_the_webhooks_name() {
+    let cases = [
+        ("keep-key/operation", "keep-key.operation"),
+        (
+            "validation.policy.admission.k8s.io/validation_failure",
+            "validation_failure",
+        ),
+        ("plain", "plain"),
+    ];
+    for (engine_key, webhook_key) in cases {
+        assert_eq!(
+            super::webhook_audit_key(engine_key),
+            webhook_key,
+            "{engine_key}"
+        );
+    }
 }
 
 #[test]

@@ -146,6 +146,9 @@ validating webhook.
         - key: {{ .Values.webhook.ignoreNamespaceLabel | quote }}
           operator: DoesNotExist
         {{- end }}
+        {{- with .Values.webhook.namespaceSelectorExpressions }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
     rules:
       # Knative / Cloud Run for Anthos: a Configuration can be created directly, bypassing Services.
       - apiGroups:
