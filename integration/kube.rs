@@ -181,6 +181,9 @@ fn start_rig() -> Result<Rig, String> {
         "crd/configurations.serving.knative.dev",
         "crd/runservices.run.cnrm.cloud.google.com",
         "crd/runjobs.run.cnrm.cloud.google.com",
+        "crd/certificates.cert-manager.io",
+        "crd/issuers.cert-manager.io",
+        "crd/servicemonitors.monitoring.coreos.com",
     ]);
     if established.code != 0 {
         return Err(format!("the CRDs were not established:\n{established}"));
@@ -1381,91 +1384,138 @@ fn kube_helm_installs_the_chart_and_the_api_server_accepts_every_object() {
     let namespace = "cmek-gate-helm";
     // Every object of the chart, the webhook configurations included, through the API server's
     // own validation (OpenAPI, admission) in a server-side dry run: nothing is stored, so the
-    // webhooks (whose Service has no pods here) do not reach the other tests' namespaces.
-    let rendered = helm(
-        &[
-            "template",
-            "cmek-gate",
-            "helm/cmek-gate",
-            "--namespace",
-            namespace,
-            "--set",
-            &format!(
-                "certManager.enabled=false,webhook.caBundle={bundle},mutatingWebhook.enabled=true,autoscaling.enabled=true"
-            ),
-        ],
-        false,
-    );
-    assert_eq!(rendered.code, 0, "{rendered}");
+    // webhooks (whose Service has no pods here) do not reach the other tests' namespaces. The
+    // cert-manager and Prometheus operator objects are validated against the CRDs controller-gen
+    // generates from those projects' Go API types (integration/crds).
     let dir = temp_dir("kube-helm-install");
-    let manifest = dir.join("rendered.yaml");
-    std::fs::write(&manifest, &rendered.stdout).unwrap();
     rig.kubectl_ok(&["create", "namespace", namespace]);
-    let dry_run = rig.kubectl_ok(&[
-        "apply",
-        "--server-side",
-        "--dry-run=server",
-        "-f",
-        manifest.to_str().unwrap(),
-    ]);
-    let kinds = rendered_kinds(&rendered.stdout);
-    assert_eq!(
-        dry_run.stdout.lines().count(),
-        kinds.len(),
-        "one line per object\n{dry_run}"
+    let own_secret = format!(
+        "certManager.enabled=false,webhook.caBundle={bundle},mutatingWebhook.enabled=true,autoscaling.enabled=true"
     );
-    assert!(
-        dry_run
-            .stdout
-            .lines()
-            .all(|l| l.ends_with(" serverside-applied (server dry run)")),
-        "{dry_run}"
-    );
-    for kind in [
-        "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
-        "Deployment",
-        "HorizontalPodAutoscaler",
-        "PodDisruptionBudget",
-    ] {
-        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    let cert_manager = "mutatingWebhook.enabled=true,serviceMonitor.enabled=true".to_owned();
+    let scenarios: [(&str, &String, &[&str]); 2] = [
+        (
+            "own-secret",
+            &own_secret,
+            &[
+                "ValidatingWebhookConfiguration",
+                "MutatingWebhookConfiguration",
+                "Deployment",
+                "HorizontalPodAutoscaler",
+                "PodDisruptionBudget",
+            ],
+        ),
+        (
+            "cert-manager",
+            &cert_manager,
+            &[
+                "ValidatingWebhookConfiguration",
+                "MutatingWebhookConfiguration",
+                "Certificate",
+                "Issuer",
+                "ServiceMonitor",
+            ],
+        ),
+    ];
+    for (scenario, set, expected_kinds) in scenarios {
+        let rendered = helm(
+            &[
+                "template",
+                "cmek-gate",
+                "helm/cmek-gate",
+                "--namespace",
+                namespace,
+                "--set",
+                set,
+            ],
+            false,
+        );
+        assert_eq!(rendered.code, 0, "{scenario}: {rendered}");
+        let manifest = dir.join(format!("{scenario}.yaml"));
+        std::fs::write(&manifest, &rendered.stdout).unwrap();
+        let dry_run = rig.kubectl_ok(&[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-f",
+            manifest.to_str().unwrap(),
+        ]);
+        let kinds = rendered_kinds(&rendered.stdout);
+        assert_eq!(
+            dry_run.stdout.lines().count(),
+            kinds.len(),
+            "{scenario}: one line per object\n{dry_run}"
+        );
+        assert!(
+            dry_run
+                .stdout
+                .lines()
+                .all(|l| l.ends_with(" serverside-applied (server dry run)")),
+            "{scenario}: {dry_run}"
+        );
+        for kind in expected_kinds {
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "{scenario}: {kind} in {kinds:?}"
+            );
+        }
     }
 
-    // A real install, without the webhook configurations (see above).
-    let install = helm(
-        &[
-            "install",
-            "cmek-gate",
-            "helm/cmek-gate",
-            "--namespace",
+    // Real installs, without the webhook configurations (see above): the chart with its own
+    // Secret, then with cert-manager's objects and the ServiceMonitor, stored by the API server.
+    let installs: [(String, &[&str]); 2] = [
+        (
+            format!("certManager.enabled=false,webhook.caBundle={bundle},webhook.enabled=false"),
+            &[
+                "deployment.apps/cmek-gate",
+                "service/cmek-gate",
+                "serviceaccount/cmek-gate",
+                "poddisruptionbudget.policy/cmek-gate",
+            ],
+        ),
+        (
+            "webhook.enabled=false,serviceMonitor.enabled=true".to_owned(),
+            &[
+                "deployment.apps/cmek-gate",
+                "certificate.cert-manager.io/cmek-gate-ca",
+                "certificate.cert-manager.io/cmek-gate-serving",
+                "issuer.cert-manager.io/cmek-gate-selfsigned",
+                "issuer.cert-manager.io/cmek-gate-ca",
+                "servicemonitor.monitoring.coreos.com/cmek-gate",
+            ],
+        ),
+    ];
+    for (set, stored) in installs {
+        let install = helm(
+            &[
+                "install",
+                "cmek-gate",
+                "helm/cmek-gate",
+                "--namespace",
+                namespace,
+                "--set",
+                &set,
+            ],
+            true,
+        );
+        assert_eq!(install.code, 0, "--set {set}: {install}");
+        install.stdout_has("STATUS: deployed");
+        let objects = rig.kubectl_ok(&[
+            "get",
+            "deployment,service,serviceaccount,configmap,poddisruptionbudget,certificates.cert-manager.io,issuers.cert-manager.io,servicemonitors.monitoring.coreos.com",
+            "-n",
             namespace,
-            "--set",
-            &format!("certManager.enabled=false,webhook.caBundle={bundle},webhook.enabled=false"),
-        ],
-        true,
-    );
-    assert_eq!(install.code, 0, "{install}");
-    install.stdout_has("STATUS: deployed");
-    let objects = rig.kubectl_ok(&[
-        "get",
-        "deployment,service,serviceaccount,configmap,poddisruptionbudget",
-        "-n",
-        namespace,
-        "-l",
-        "app.kubernetes.io/instance=cmek-gate",
-        "-o",
-        "name",
-    ]);
-    for object in [
-        "deployment.apps/cmek-gate",
-        "service/cmek-gate",
-        "serviceaccount/cmek-gate",
-        "poddisruptionbudget.policy/cmek-gate",
-    ] {
-        objects.stdout_has(&format!("{object}\n"));
+            "-l",
+            "app.kubernetes.io/instance=cmek-gate",
+            "-o",
+            "name",
+        ]);
+        for object in stored {
+            objects.stdout_has(&format!("{object}\n"));
+        }
+        let uninstall = helm(&["uninstall", "cmek-gate", "--namespace", namespace], true);
+        assert_eq!(uninstall.code, 0, "--set {set}: {uninstall}");
     }
-    let uninstall = helm(&["uninstall", "cmek-gate", "--namespace", namespace], true);
-    assert_eq!(uninstall.code, 0, "{uninstall}");
     rig.kubectl(&["delete", "namespace", namespace, "--wait=false"]);
 }
 
