@@ -6,11 +6,11 @@
 //! normalised request the gate judged. Requests are written as raw bytes, so that Host headers,
 //! request targets and methods reach the gate exactly as an attacker would send them.
 
-use crate::server_support::{make_certs, Client, FakeUpstream, Server};
+use crate::server_support::{body_bytes, make_certs, Client, FakeUpstream, Server};
 use crate::support::{fixtures, temp_dir};
 use bytes::Bytes;
 use cmek_gate::policy::{embedded, PolicySet};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -47,13 +47,7 @@ impl FakeGoogle {
                         .uri()
                         .path_and_query()
                         .map_or("/".to_owned(), |p| p.to_string());
-                    let body = request
-                        .into_body()
-                        .collect()
-                        .await
-                        .unwrap()
-                        .to_bytes()
-                        .to_vec();
+                    let body = body_bytes(request.into_body()).await;
                     seen.lock().unwrap().push(Seen {
                         method,
                         target,

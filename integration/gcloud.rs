@@ -8,10 +8,10 @@
 //! endpoint override's host, so `europe-west1-gate.test` must resolve: the test adds that line
 //! to /etc/hosts (the tests run as root) and restores the file afterwards.
 
-use crate::server_support::{gate_binary, FakeUpstream, Server};
+use crate::server_support::{body_bytes, gate_binary, FakeUpstream, Server};
 use crate::support::{fixtures, repo, temp_dir};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::{Request, Response};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -87,13 +87,7 @@ async fn answer(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
+    let body = body_bytes(request.into_body()).await;
     let mut state = state.lock().unwrap();
     state.seen.push(Seen {
         method: method.clone(),

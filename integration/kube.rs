@@ -260,19 +260,7 @@ impl GatedNamespace {
         let dir = temp_dir(&format!("kube-{namespace}"));
         rig.kubectl_ok(&["create", "namespace", namespace]);
         // The API server calls https://127.0.0.1:PORT: the certificate names that IP address.
-        let certs = Command::new(gate_binary())
-            .args(["certs", "--out"])
-            .arg(dir.join("certs"))
-            .args(["--dns", "127.0.0.1"])
-            .output()
-            .unwrap();
-        assert!(
-            certs.status.success(),
-            "cmek-gate certs: {}",
-            String::from_utf8_lossy(&certs.stderr)
-        );
-        // `cmek-gate certs` prints the caBundle (the CA in base64) on stdout.
-        let ca_bundle = String::from_utf8(certs.stdout).unwrap().trim().to_owned();
+        let ca_bundle = gate_certs(&dir.join("certs"));
         let gate = Server::start(
             &dir.join("certs/tls.crt"),
             &dir.join("certs/tls.key"),
@@ -393,6 +381,15 @@ impl GatedNamespace {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The encryption key annotation of the stored Knative Service `name` of this namespace.
+    fn stored_key(&self, name: &str) -> String {
+        let jsonpath =
+            "jsonpath={.spec.template.metadata.annotations.run\\.googleapis\\.com/encryption-key}";
+        rig()
+            .kubectl_ok(&["get", "ksvc", name, "-n", &self.name, "-o", jsonpath])
+            .stdout
     }
 
     /// Writes `text` to a file of this test's folder and returns its path.
@@ -554,17 +551,8 @@ fn kube_refuses_the_readme_example_and_creates_the_compliant_service() {
         created.stdout,
         "service.serving.knative.dev/payments-api created\n"
     );
-    let stored = rig.kubectl_ok(&[
-        "get",
-        "ksvc",
-        "payments-api",
-        "-n",
-        &gated.name,
-        "-o",
-        "jsonpath={.spec.template.metadata.annotations.run\\.googleapis\\.com/encryption-key}",
-    ]);
     assert_eq!(
-        stored.stdout,
+        gated.stored_key("payments-api"),
         "projects/acme-payments-prod/locations/europe-west1/keyRings/cloud-run/cryptoKeys/payments-api"
     );
 }
@@ -906,17 +894,8 @@ fn kube_the_mutating_webhook_adds_the_regions_key_and_validation_admits_it() {
         "service.serving.knative.dev/payments-api created\n"
     );
     created.stderr_has("Warning: [cmek-default-key] added spec.template.metadata.annotations[\"run.googleapis.com/encryption-key\"]");
-    let stored = rig.kubectl_ok(&[
-        "get",
-        "ksvc",
-        "payments-api",
-        "-n",
-        &gated.name,
-        "-o",
-        "jsonpath={.spec.template.metadata.annotations.run\\.googleapis\\.com/encryption-key}",
-    ]);
     assert_eq!(
-        stored.stdout,
+        gated.stored_key("payments-api"),
         "projects/kms-central/locations/europe-west1/keyRings/run/cryptoKeys/default"
     );
 }

@@ -135,13 +135,7 @@ impl Server {
             .unwrap();
         let response = sender.send_request(request).await.unwrap();
         let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
+        let body = body_bytes(response.into_body()).await;
         (status, String::from_utf8(body).unwrap())
     }
 
@@ -333,6 +327,11 @@ impl Client {
             server_cert,
         })
     }
+}
+
+/// All the bytes of a request's or response's body.
+pub async fn body_bytes(body: hyper::body::Incoming) -> Vec<u8> {
+    body.collect().await.unwrap().to_bytes().to_vec()
 }
 
 /// A plain-HTTP/1.1 server on a loopback port, on a thread of its own (a current-thread
