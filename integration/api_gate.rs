@@ -6,17 +6,15 @@
 //! normalised request the gate judged. Requests are written as raw bytes, so that Host headers,
 //! request targets and methods reach the gate exactly as an attacker would send them.
 
-use crate::server_support::{make_certs, Client, Server};
+use crate::server_support::{body_bytes, make_certs, Client, FakeUpstream, Server};
 use crate::support::{fixtures, temp_dir};
 use bytes::Bytes;
 use cmek_gate::policy::{embedded, PolicySet};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One request the stand-in for Google received.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,68 +38,34 @@ impl FakeGoogle {
     fn start(answer: bool) -> FakeGoogle {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&seen);
-        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = Arc::clone(&connections);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                loop {
-                    let Ok((tcp, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let seen = Arc::clone(&shared);
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(
-                            move |request: hyper::Request<hyper::body::Incoming>| {
-                                let seen = Arc::clone(&seen);
-                                async move {
-                                    let method = request.method().to_string();
-                                    let target = request
-                                        .uri()
-                                        .path_and_query()
-                                        .map_or("/".to_owned(), |p| p.to_string());
-                                    let body = request
-                                        .into_body()
-                                        .collect()
-                                        .await
-                                        .unwrap()
-                                        .to_bytes()
-                                        .to_vec();
-                                    seen.lock().unwrap().push(Seen {
-                                        method,
-                                        target,
-                                        body,
-                                    });
-                                    if !answer {
-                                        std::future::pending::<()>().await;
-                                    }
-                                    Ok::<_, std::convert::Infallible>(
-                                        hyper::Response::builder()
-                                            .header("content-type", "application/json")
-                                            .body(Full::new(Bytes::from_static(b"{}")))
-                                            .unwrap(),
-                                    )
-                                }
-                            },
-                        );
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .await;
+        let upstream =
+            FakeUpstream::start(move |request: hyper::Request<hyper::body::Incoming>| {
+                let seen = Arc::clone(&shared);
+                async move {
+                    let method = request.method().to_string();
+                    let target = request
+                        .uri()
+                        .path_and_query()
+                        .map_or("/".to_owned(), |p| p.to_string());
+                    let body = body_bytes(request.into_body()).await;
+                    seen.lock().unwrap().push(Seen {
+                        method,
+                        target,
+                        body,
                     });
+                    if !answer {
+                        std::future::pending::<()>().await;
+                    }
+                    hyper::Response::builder()
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from_static(b"{}")))
+                        .unwrap()
                 }
             });
-        });
         FakeGoogle {
-            addr: rx.recv().unwrap(),
+            addr: upstream.addr,
             seen,
-            connections,
+            connections: upstream.connections,
         }
     }
 
@@ -162,17 +126,13 @@ impl Answer {
 /// Sends `head` (the request line and headers, without the final blank line) and `body` on a
 /// new TLS connection, with `content-length` and `connection: close`; reads the whole answer.
 async fn raw(gate: &Client, head: &str, body: &[u8]) -> Answer {
-    let mut tls = gate.connect().await.unwrap();
     let request = format!(
         "{head}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
-    let _ = tls.write_all(request.as_bytes()).await;
-    let _ = tls.write_all(body).await;
-    let _ = tls.flush().await;
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(60), tls.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "no answer to {head:?}");
+    let exchange = gate.exchange_raw(&request, body);
+    let answer = tokio::time::timeout(Duration::from_secs(60), exchange).await;
+    let answer = answer.unwrap_or_else(|_| panic!("no answer to {head:?}"));
     let text = String::from_utf8_lossy(&answer).into_owned();
     let (status_head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = status_head

@@ -8,12 +8,11 @@
 //! endpoint override's host, so `europe-west1-gate.test` must resolve: the test adds that line
 //! to /etc/hosts (the tests run as root) and restores the file afterwards.
 
-use crate::server_support::{gate_binary, Server};
+use crate::server_support::{body_bytes, gate_binary, FakeUpstream, Server};
 use crate::support::{fixtures, repo, temp_dir};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -48,37 +47,13 @@ struct Stub {
 impl Stub {
     fn start() -> Stub {
         let state = Arc::new(Mutex::new(StubState::default()));
-        let (tx, rx) = std::sync::mpsc::channel();
         let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                loop {
-                    let Ok((tcp, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let state = Arc::clone(&shared);
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |request| {
-                            let state = Arc::clone(&state);
-                            async move {
-                                Ok::<_, std::convert::Infallible>(answer(request, &state).await)
-                            }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .await;
-                    });
-                }
-            });
+        let upstream = FakeUpstream::start(move |request| {
+            let state = Arc::clone(&shared);
+            async move { answer(request, &state).await }
         });
         Stub {
-            addr: rx.recv().unwrap(),
+            addr: upstream.addr,
             state,
         }
     }
@@ -112,13 +87,7 @@ async fn answer(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
+    let body = body_bytes(request.into_body()).await;
     let mut state = state.lock().unwrap();
     state.seen.push(Seen {
         method: method.clone(),

@@ -263,19 +263,7 @@ impl GatedNamespace {
         let dir = temp_dir(&format!("kube-{namespace}"));
         rig.kubectl_ok(&["create", "namespace", namespace]);
         // The API server calls https://127.0.0.1:PORT: the certificate names that IP address.
-        let certs = Command::new(gate_binary())
-            .args(["certs", "--out"])
-            .arg(dir.join("certs"))
-            .args(["--dns", "127.0.0.1"])
-            .output()
-            .unwrap();
-        assert!(
-            certs.status.success(),
-            "cmek-gate certs: {}",
-            String::from_utf8_lossy(&certs.stderr)
-        );
-        // `cmek-gate certs` prints the caBundle (the CA in base64) on stdout.
-        let ca_bundle = String::from_utf8(certs.stdout).unwrap().trim().to_owned();
+        let ca_bundle = gate_certs(&dir.join("certs"));
         let gate = Server::start(
             &dir.join("certs/tls.crt"),
             &dir.join("certs/tls.key"),
@@ -317,57 +305,94 @@ impl GatedNamespace {
     fn wait_until_mutating(&self) {
         let probe = self.file(
             "mutation-probe.yaml",
-            &namespaced(
-                &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
-                &self.name,
-            )
-            .replace("name: payments-api\n", "name: mutation-probe\n"),
+            &self
+                .example_text("service.yaml")
+                .replace("name: payments-api\n", "name: mutation-probe\n"),
         );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let run = rig().kubectl(&["create", "--dry-run=server", "-f", probe.to_str().unwrap()]);
-            if run.code == 0 {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the mutating webhook was not called within 30 s\n{run}\n--- gate log\n{}",
-                self.gate.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        self.kubectl_until(
+            &["create", "--dry-run=server", "-f", probe.to_str().unwrap()],
+            "the mutating webhook was not called",
+            |run| run.code == 0,
+        );
     }
 
     /// The API server picks up a new webhook configuration asynchronously: waits (bounded) until a
     /// server-side dry run of a denied object is refused by this gate. The probe's key is in
     /// another region than the service (cmek-key-location), which no mutation changes.
     fn wait_until_enforced(&self) {
-        let compliant =
-            std::fs::read_to_string(repo().join("examples/service-compliant.yaml")).unwrap();
         let probe = self.file(
             "enforcement-probe.yaml",
-            &namespaced(&compliant, &self.name)
+            &self
+                .example_text("service-compliant.yaml")
                 .replace("name: payments-api\n", "name: enforcement-probe\n")
                 .replace(
                     "locations/europe-west1/keyRings",
                     "locations/us-central1/keyRings",
                 ),
         );
+        let denied = format!("admission webhook \"{WEBHOOK_NAME}\" denied the request");
+        self.kubectl_until(
+            &["create", "--dry-run=server", "-f", probe.to_str().unwrap()],
+            "the webhook was not enforced",
+            |run| run.stderr.contains(&denied),
+        );
+    }
+
+    /// `examples/FILE_NAME` moved to this namespace.
+    fn example_text(&self, file_name: &str) -> String {
+        let path = repo().join("examples").join(file_name);
+        namespaced(&std::fs::read_to_string(path).unwrap(), &self.name)
+    }
+
+    /// `examples/FILE_NAME` moved to this namespace, written under the same name to this test's
+    /// folder: returns its path.
+    fn example(&self, file_name: &str) -> PathBuf {
+        self.file(file_name, &self.example_text(file_name))
+    }
+
+    /// The caBundle (base64) of the CA that signed this gate's certificate.
+    fn ca_bundle(&self) -> String {
+        base64(&std::fs::read(self.dir.join("certs/ca.crt")).unwrap())
+    }
+
+    /// The URL the API server calls this gate at.
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.gate.addr.port())
+    }
+
+    /// Writes a webhook configuration (or any object) to `name` in this test's folder and applies
+    /// it with kubectl, which must succeed.
+    fn apply(&self, name: &str, text: &str) {
+        let file = self.file(name, text);
+        rig().kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    }
+
+    /// Runs kubectl with `args` every 200 ms until `done` holds for its run, and returns that run;
+    /// the API server picks up configurations and labels asynchronously. Panics after 30 s with
+    /// `not_yet` (what did not happen), the last run and the gate's log.
+    fn kubectl_until(&self, args: &[&str], not_yet: &str, done: impl Fn(&Run) -> bool) -> Run {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let run = rig().kubectl(&["create", "--dry-run=server", "-f", probe.to_str().unwrap()]);
-            if run.stderr.contains(&format!(
-                "admission webhook \"{WEBHOOK_NAME}\" denied the request"
-            )) {
-                return;
+            let run = rig().kubectl(args);
+            if done(&run) {
+                return run;
             }
             assert!(
                 Instant::now() < deadline,
-                "the webhook was not enforced within 30 s\n{run}\n--- gate log\n{}",
+                "{not_yet} within 30 s\n{run}\n--- gate log\n{}",
                 self.gate.log()
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The encryption key annotation of the stored Knative Service `name` of this namespace.
+    fn stored_key(&self, name: &str) -> String {
+        let jsonpath =
+            "jsonpath={.spec.template.metadata.annotations.run\\.googleapis\\.com/encryption-key}";
+        rig()
+            .kubectl_ok(&["get", "ksvc", name, "-n", &self.name, "-o", jsonpath])
+            .stdout
     }
 
     /// Writes `text` to a file of this test's folder and returns its path.
@@ -529,17 +554,8 @@ fn kube_refuses_the_readme_example_and_creates_the_compliant_service() {
         created.stdout,
         "service.serving.knative.dev/payments-api created\n"
     );
-    let stored = rig.kubectl_ok(&[
-        "get",
-        "ksvc",
-        "payments-api",
-        "-n",
-        &gated.name,
-        "-o",
-        "jsonpath={.spec.template.metadata.annotations.run\\.googleapis\\.com/encryption-key}",
-    ]);
     assert_eq!(
-        stored.stdout,
+        gated.stored_key("payments-api"),
         "projects/acme-payments-prod/locations/europe-west1/keyRings/cloud-run/cryptoKeys/payments-api"
     );
 }
@@ -548,20 +564,8 @@ fn kube_refuses_the_readme_example_and_creates_the_compliant_service() {
 fn kube_server_dry_run_is_judged_like_a_write_and_stores_nothing() {
     let gated = GatedNamespace::start("kube-dry-run");
     let rig = rig();
-    let denied_file = gated.file(
-        "service.yaml",
-        &namespaced(
-            &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
-            &gated.name,
-        ),
-    );
-    let compliant_file = gated.file(
-        "service-compliant.yaml",
-        &namespaced(
-            &std::fs::read_to_string(repo().join("examples/service-compliant.yaml")).unwrap(),
-            &gated.name,
-        ),
-    );
+    let denied_file = gated.example("service.yaml");
+    let compliant_file = gated.example("service-compliant.yaml");
 
     let denied = rig.kubectl(&[
         "apply",
@@ -812,13 +816,7 @@ fn kube_the_gates_audit_annotations_reach_the_audit_log() {
 fn kube_a_namespace_opts_out_with_the_charts_label() {
     let gated = GatedNamespace::start("kube-opt-out");
     let rig = rig();
-    let denied = gated.file(
-        "service.yaml",
-        &namespaced(
-            &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
-            &gated.name,
-        ),
-    );
+    let denied = gated.example("service.yaml");
     let denied = denied.to_str().unwrap();
     rig.kubectl_ok(&[
         "label",
@@ -827,22 +825,15 @@ fn kube_a_namespace_opts_out_with_the_charts_label() {
         "cmek-gate.dev/ignore=true",
     ]);
     // The API server sees namespace labels through an informer: wait (bounded) for the label.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let run = rig.kubectl(&["apply", "-f", denied]);
-        if run.code == 0 {
-            assert_eq!(
-                run.stdout,
-                "service.serving.knative.dev/payments-api created\n"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the opt-out label was not honoured within 30 s\n{run}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let run = gated.kubectl_until(
+        &["apply", "-f", denied],
+        "the opt-out label was not honoured",
+        |run| run.code == 0,
+    );
+    assert_eq!(
+        run.stdout,
+        "service.serving.knative.dev/payments-api created\n"
+    );
     rig.kubectl_ok(&["label", "namespace", &gated.name, "cmek-gate.dev/ignore-"]);
     gated.wait_until_enforced();
 }
@@ -859,13 +850,7 @@ fn apply_with_the_gate_stopped(namespace: &str, failure_policy: &str) -> (Run, u
     let port = gated.gate.addr.port();
     gated.gate.child.kill().unwrap();
     gated.gate.child.wait().unwrap();
-    let file = gated.file(
-        "service.yaml",
-        &namespaced(
-            &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
-            namespace,
-        ),
-    );
+    let file = gated.example("service.yaml");
     (
         rig().kubectl(&["apply", "-f", file.to_str().unwrap()]),
         port,
@@ -905,30 +890,15 @@ fn kube_the_mutating_webhook_adds_the_regions_key_and_validation_admits_it() {
         },
     );
     let rig = rig();
-    let file = gated.file(
-        "service.yaml",
-        &namespaced(
-            &std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap(),
-            &gated.name,
-        ),
-    );
+    let file = gated.example("service.yaml");
     let created = rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
     assert_eq!(
         created.stdout,
         "service.serving.knative.dev/payments-api created\n"
     );
     created.stderr_has("Warning: [cmek-default-key] added spec.template.metadata.annotations[\"run.googleapis.com/encryption-key\"]");
-    let stored = rig.kubectl_ok(&[
-        "get",
-        "ksvc",
-        "payments-api",
-        "-n",
-        &gated.name,
-        "-o",
-        "jsonpath={.spec.template.metadata.annotations.run\\.googleapis\\.com/encryption-key}",
-    ]);
     assert_eq!(
-        stored.stdout,
+        gated.stored_key("payments-api"),
         "projects/kms-central/locations/europe-west1/keyRings/run/cryptoKeys/default"
     );
 }
@@ -944,10 +914,7 @@ fn kube_a_body_over_the_gates_limit_is_refused_by_the_api_server() {
     );
     // The compliant example with a 100 kB annotation: the API server's AdmissionReview is over
     // the gate's limit.
-    let compliant = namespaced(
-        &std::fs::read_to_string(repo().join("examples/service-compliant.yaml")).unwrap(),
-        &gated.name,
-    );
+    let compliant = gated.example_text("service-compliant.yaml");
     let big = compliant.replace(
         "    run.googleapis.com/client-name: gcloud\n    run.googleapis.com/client-version: 528.0.0\n    run.googleapis.com/ingress:",
         &format!(
@@ -1033,7 +1000,7 @@ fn kube_a_certificate_rotated_with_a_new_ca_bundle_while_kubectl_keeps_applying(
     use std::sync::Arc;
     let gated = GatedNamespace::start("kube-rotate");
     let rig = rig();
-    let url = format!("https://127.0.0.1:{}", gated.gate.addr.port());
+    let url = gated.url();
     let old_ca = std::fs::read(gated.dir.join("certs/ca.crt")).unwrap();
     let next = gated.dir.join("certs-next");
     gate_certs(&next);
@@ -1083,8 +1050,7 @@ fn kube_a_certificate_rotated_with_a_new_ca_bundle_while_kubectl_keeps_applying(
         "{}{witness_entry}",
         validating_webhook_configuration(&gated.name, &url, &both, &[])
     );
-    let file = gated.file("both-cas.yaml", &configuration);
-    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    gated.apply("both-cas.yaml", &configuration);
     let witness_probe = gated.file(
         "witness-probe.yaml",
         &std::fs::read_to_string(&probe).unwrap().replace(
@@ -1092,26 +1058,19 @@ fn kube_a_certificate_rotated_with_a_new_ca_bundle_while_kubectl_keeps_applying(
             &format!("namespace: '{witness_namespace}'"),
         ),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let run = rig.kubectl(&[
+    gated.kubectl_until(
+        &[
             "create",
             "--dry-run=server",
             "-f",
             witness_probe.to_str().unwrap(),
-        ]);
-        if run
-            .stderr
-            .contains("admission webhook \"witness.cmek-gate.dev\" denied the request")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the configuration with both CAs was not in use within 30 s\n{run}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        ],
+        "the configuration with both CAs was not in use",
+        |run| {
+            run.stderr
+                .contains("admission webhook \"witness.cmek-gate.dev\" denied the request")
+        },
+    );
 
     // 2. The gate's certificate is replaced on disk (as a Secret update would); it reloads it.
     for file in ["tls.key", "tls.crt"] {
@@ -1131,8 +1090,7 @@ fn kube_a_certificate_rotated_with_a_new_ca_bundle_while_kubectl_keeps_applying(
 
     // 3. The old CA leaves the caBundle.
     let configuration = validating_webhook_configuration(&gated.name, &url, &base64(&new_ca), &[]);
-    let file = gated.file("new-ca.yaml", &configuration);
-    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    gated.apply("new-ca.yaml", &configuration);
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, Ordering::SeqCst);
     let runs = applying.join().unwrap();
@@ -1180,42 +1138,27 @@ fn delaying_proxy(target: std::net::SocketAddr, delay: Duration) -> u16 {
 #[test]
 fn kube_a_gate_slower_than_timeout_seconds_is_a_failure_of_the_call() {
     let gated = GatedNamespace::start("kube-slow");
-    let rig = rig();
     let port = delaying_proxy(gated.gate.addr, Duration::from_secs(4));
-    let ca_bundle = base64(&std::fs::read(gated.dir.join("certs/ca.crt")).unwrap());
+    let ca_bundle = gated.ca_bundle();
     let configuration = validating_webhook_configuration(
         &gated.name,
         &format!("https://127.0.0.1:{port}"),
         &ca_bundle,
         &["webhook.timeoutSeconds=1"],
     );
-    let file = gated.file("slow.yaml", &configuration);
-    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
-    let compliant = gated.file(
-        "service-compliant.yaml",
-        &namespaced(
-            &std::fs::read_to_string(repo().join("examples/service-compliant.yaml")).unwrap(),
-            &gated.name,
-        ),
-    );
+    gated.apply("slow.yaml", &configuration);
+    let compliant = gated.example("service-compliant.yaml");
     let failed = format!("failed calling webhook \"{WEBHOOK_NAME}\": failed to call webhook: Post \"https://127.0.0.1:{port}/validate?timeout=1s\"");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let run = loop {
-        let run = rig.kubectl(&[
+    let run = gated.kubectl_until(
+        &[
             "apply",
             "--dry-run=server",
             "-f",
             compliant.to_str().unwrap(),
-        ]);
-        if run.stderr.contains(&failed) {
-            break run;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the slow configuration was not in use within 30 s\n{run}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+        ],
+        "the slow configuration was not in use",
+        |run| run.stderr.contains(&failed),
+    );
     // A compliant Service, refused: the call timed out and failurePolicy is Fail.
     assert_eq!(run.code, 1, "{run}");
     run.stderr_has(&format!(
@@ -1546,7 +1489,7 @@ fn kube_the_mutating_webhook_is_reinvoked_after_a_later_webhook_changes_the_obje
         ],
         &classifier_dir,
     );
-    let ca_bundle = base64(&std::fs::read(gated.dir.join("certs/ca.crt")).unwrap());
+    let ca_bundle = gated.ca_bundle();
     let classifier_configuration = mutating_webhook_configuration(
         &gated.name,
         &format!("https://127.0.0.1:{}", classifier.addr.port()),
@@ -1560,28 +1503,20 @@ fn kube_the_mutating_webhook_is_reinvoked_after_a_later_webhook_changes_the_obje
         "- name: mutate.cmek-gate.dev\n",
         "- name: classify.example.com\n",
     );
-    let file = gated.file("classifier.yaml", &classifier_configuration);
-    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    gated.apply("classifier.yaml", &classifier_configuration);
     let service = "integration/fixtures/kube/reinvocation/unclassified-service.yaml";
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let run = rig.kubectl(&[
+    gated.kubectl_until(
+        &[
             "create",
             "--dry-run=server",
             "-f",
             service,
             "-o",
             "jsonpath={.metadata.labels.data-classification}",
-        ]);
-        if run.stdout == "confidential" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the classifier webhook was not called within 30 s\n{run}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        ],
+        "the classifier webhook was not called",
+        |run| run.stdout == "confidential",
+    );
 
     // cmek-gate saw an unclassified Service first; reinvoked (reinvocationPolicy IfNeeded) after
     // the classifier, it adds the region's key, and the validating webhook admits the result.
@@ -1605,38 +1540,26 @@ fn kube_the_mutating_webhook_is_reinvoked_after_a_later_webhook_changes_the_obje
     );
 
     // With reinvocationPolicy Never the same Service is refused: the key came from the second call.
-    let never = mutating_webhook_configuration(
-        &gated.name,
-        &format!("https://127.0.0.1:{}", gated.gate.addr.port()),
-        &ca_bundle,
-    )
-    .replace(
+    let never = mutating_webhook_configuration(&gated.name, &gated.url(), &ca_bundle).replace(
         "reinvocationPolicy: IfNeeded\n",
         "reinvocationPolicy: Never\n",
     );
-    let file = gated.file("never.yaml", &never);
-    rig.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    gated.apply("never.yaml", &never);
     let renamed = gated.file(
         "unclassified-2.yaml",
         &std::fs::read_to_string(repo().join(service))
             .unwrap()
             .replace("name: ledger-api\n", "name: ledger-api-2\n"),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let run = rig.kubectl(&["apply", "--dry-run=server", "-f", renamed.to_str().unwrap()]);
-        if run.code == 1 {
-            run.stderr_has(
-                "denied the request: cmek-gate denied Service kube-reinvoke/ledger-api-2: [cmek-required] ",
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "reinvocationPolicy Never was not in force within 30 s\n{run}"
+    gated
+        .kubectl_until(
+            &["apply", "--dry-run=server", "-f", renamed.to_str().unwrap()],
+            "reinvocationPolicy Never was not in force",
+            |run| run.code == 1,
+        )
+        .stderr_has(
+            "denied the request: cmek-gate denied Service kube-reinvoke/ledger-api-2: [cmek-required] ",
         );
-        std::thread::sleep(Duration::from_millis(200));
-    }
     rig.kubectl(&[
         "delete",
         "mutatingwebhookconfiguration",

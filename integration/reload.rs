@@ -43,6 +43,52 @@ fn failures(reason: &str) -> String {
     format!("cmek_gate_reload_failures_total{{what=\"policies\",reason=\"{reason}\"}}")
 }
 
+/// Waits (bounded) until the server has counted a policy reload failure for `reason`.
+async fn counted_failure(server: &Server, reason: &str) {
+    eventually(server, &format!("a counted {reason} failure"), || async {
+        server.metric(&failures(reason)).await >= 1.0
+    })
+    .await;
+}
+
+/// Asserts that the server loaded two policy sets (its generation and its log agree; `when`
+/// says which) and counted no reload failure.
+async fn two_loads_and_no_failure(server: &Server, when: &str) {
+    assert_eq!(
+        (
+            server.metric("cmek_gate_policy_set_generation").await,
+            loads(server)
+        ),
+        (2.0, 2),
+        "{when}\n{}",
+        server.log()
+    );
+    assert!(
+        !server
+            .metrics_text()
+            .await
+            .contains("cmek_gate_reload_failures_total{"),
+        "{}",
+        server.log()
+    );
+}
+
+/// Removes every file of the policy folder `policies`.
+fn remove_every_file(policies: &Path) {
+    for entry in std::fs::read_dir(policies).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+}
+
+/// Writes the reload fixture `policies/NAME` to `policies`/NAME.
+fn add_fixture(policies: &Path, name: &str) {
+    std::fs::write(
+        policies.join(name),
+        reload_fixture(&format!("policies/{name}")),
+    )
+    .unwrap();
+}
+
 /// How many policy sets the server says it loaded.
 fn loads(server: &Server) -> usize {
     server.log().matches("policy set loaded").count()
@@ -64,13 +110,8 @@ async fn serve_library(dir: &Path, extra: &[&str]) -> (Server, Client, PathBuf) 
 async fn deleting_every_policy_file_keeps_the_old_set_and_counts_the_failure() {
     let dir = temp_dir("reload-delete-all");
     let (server, client, policies) = serve_library(&dir, &[]).await;
-    for entry in std::fs::read_dir(&policies).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    eventually(&server, "a counted binds-nothing failure", || async {
-        server.metric(&failures("binds-nothing")).await >= 1.0
-    })
-    .await;
+    remove_every_file(&policies);
+    counted_failure(&server, "binds-nothing").await;
     assert_eq!(server.metric("cmek_gate_policy_set_generation").await, 1.0);
     assert_eq!(
         check_status(&client, SENSITIVE_WITHOUT_KEY).await,
@@ -88,29 +129,13 @@ async fn deleting_every_policy_file_keeps_the_old_set_and_counts_the_failure() {
 async fn a_policy_without_its_binding_never_replaces_the_set() {
     let dir = temp_dir("reload-unbound");
     let (server, client, policies) = serve_library(&dir, &[]).await;
-    for entry in std::fs::read_dir(&policies).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    std::fs::write(
-        policies.join("blocked-name-policy.yaml"),
-        reload_fixture("policies/blocked-name-policy.yaml"),
-    )
-    .unwrap();
-    eventually(&server, "a counted binds-nothing failure", || async {
-        server.metric(&failures("binds-nothing")).await >= 1.0
-    })
-    .await;
+    remove_every_file(&policies);
+    add_fixture(&policies, "blocked-name-policy.yaml");
+    counted_failure(&server, "binds-nothing").await;
     assert_eq!(check_status(&client, SENSITIVE_WITHOUT_KEY).await, 403);
     // With its binding the set binds one policy, fewer than the nine serving: a shrink.
-    std::fs::write(
-        policies.join("blocked-name-binding.yaml"),
-        reload_fixture("policies/blocked-name-binding.yaml"),
-    )
-    .unwrap();
-    eventually(&server, "a counted shrink", || async {
-        server.metric(&failures("shrink")).await >= 1.0
-    })
-    .await;
+    add_fixture(&policies, "blocked-name-binding.yaml");
+    counted_failure(&server, "shrink").await;
     assert_eq!(server.metric("cmek_gate_policy_set_generation").await, 1.0);
     assert_eq!(check_status(&client, SENSITIVE_WITHOUT_KEY).await, 403);
     assert_eq!(check_status(&client, BLOCKED_NAME).await, 200);
@@ -126,10 +151,7 @@ async fn a_shrink_is_refused_unless_the_operator_allows_it() {
     let dir = temp_dir("reload-shrink");
     let (server, client, policies) = serve_library(&dir, &[]).await;
     std::fs::remove_file(policies.join("cmek-required.yaml")).unwrap();
-    eventually(&server, "a counted shrink", || async {
-        server.metric(&failures("shrink")).await >= 1.0
-    })
-    .await;
+    counted_failure(&server, "shrink").await;
     assert_eq!(check_status(&client, SENSITIVE_WITHOUT_KEY).await, 403);
     assert!(
         server
@@ -203,11 +225,7 @@ fn serve_refuses_to_start_on_a_set_that_binds_nothing() {
     let dir = temp_dir("serve-binds-nothing");
     let only_policy = dir.join("only-policy");
     std::fs::create_dir_all(&only_policy).unwrap();
-    std::fs::write(
-        only_policy.join("blocked-name-policy.yaml"),
-        reload_fixture("policies/blocked-name-policy.yaml"),
-    )
-    .unwrap();
+    add_fixture(&only_policy, "blocked-name-policy.yaml");
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     for policies in [&only_policy, &empty] {
@@ -254,23 +272,7 @@ async fn files_written_one_by_one_load_once_when_complete() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        (
-            server.metric("cmek_gate_policy_set_generation").await,
-            loads(&server)
-        ),
-        (2.0, 2),
-        "one load at start, one when all files were there\n{}",
-        server.log()
-    );
-    assert!(
-        !server
-            .metrics_text()
-            .await
-            .contains("cmek_gate_reload_failures_total{"),
-        "{}",
-        server.log()
-    );
+    two_loads_and_no_failure(&server, "one load at start, one when all files were there").await;
     assert_eq!(check_status(&client, BLOCKED_NAME).await, 403);
     assert_eq!(check_status(&client, SENSITIVE_WITHOUT_KEY).await, 403);
 }
@@ -354,21 +356,5 @@ async fn a_configmap_data_swap_reloads_to_exactly_the_new_set() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(check_status(&client, BLOCKED_NAME).await, 403);
     assert_eq!(check_status(&client, SENSITIVE_WITHOUT_KEY).await, 403);
-    assert_eq!(
-        (
-            server.metric("cmek_gate_policy_set_generation").await,
-            loads(&server)
-        ),
-        (2.0, 2),
-        "one load at start, one at the swap\n{}",
-        server.log()
-    );
-    assert!(
-        !server
-            .metrics_text()
-            .await
-            .contains("cmek_gate_reload_failures_total{"),
-        "{}",
-        server.log()
-    );
+    two_loads_and_no_failure(&server, "one load at start, one at the swap").await;
 }

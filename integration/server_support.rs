@@ -135,13 +135,7 @@ impl Server {
             .unwrap();
         let response = sender.send_request(request).await.unwrap();
         let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
+        let body = body_bytes(response.into_body()).await;
         (status, String::from_utf8(body).unwrap())
     }
 
@@ -248,20 +242,28 @@ impl Client {
             .await
     }
 
-    /// Sends a request on a raw TLS connection, ignoring a failed write (a server may answer an
-    /// oversized body and close before the body is sent), and returns the status line.
-    pub async fn status_line_of_raw(&self, method: &str, path: &str, body: &[u8]) -> String {
+    /// Writes `head` (the request line and headers, with the blank line) and `body` on a new TLS
+    /// connection, ignoring a failed write (a server may answer an oversized body and close
+    /// before the body is sent), and returns all it reads until the server closes.
+    pub async fn exchange_raw(&self, head: &str, body: &[u8]) -> Vec<u8> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut tls = self.connect().await.unwrap();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        );
         let _ = tls.write_all(head.as_bytes()).await;
         let _ = tls.write_all(body).await;
         let _ = tls.flush().await;
         let mut answer = Vec::new();
         let _ = tls.read_to_end(&mut answer).await;
+        answer
+    }
+
+    /// Sends a request on a raw TLS connection ([`Client::exchange_raw`]) and returns the status
+    /// line.
+    pub async fn status_line_of_raw(&self, method: &str, path: &str, body: &[u8]) -> String {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let answer = self.exchange_raw(&head, body).await;
         String::from_utf8_lossy(&answer)
             .lines()
             .next()
@@ -324,5 +326,61 @@ impl Client {
             body,
             server_cert,
         })
+    }
+}
+
+/// All the bytes of a request's or response's body.
+pub async fn body_bytes(body: hyper::body::Incoming) -> Vec<u8> {
+    body.collect().await.unwrap().to_bytes().to_vec()
+}
+
+/// A plain-HTTP/1.1 server on a loopback port, on a thread of its own (a current-thread
+/// runtime), standing in for an upstream the gate forwards to.
+pub struct FakeUpstream {
+    pub addr: SocketAddr,
+    /// How many connections it accepted.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FakeUpstream {
+    /// Starts the server; every request it receives, on any connection, is answered by `answer`.
+    pub fn start<A, F>(answer: A) -> FakeUpstream
+    where
+        A: Fn(hyper::Request<hyper::body::Incoming>) -> F + Clone + Send + 'static,
+        F: std::future::Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+    {
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                loop {
+                    let Ok((tcp, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let answer = answer.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |request| {
+                            let response = answer(request);
+                            async move { Ok::<_, std::convert::Infallible>(response.await) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        FakeUpstream {
+            addr: rx.recv().unwrap(),
+            connections,
+        }
     }
 }

@@ -207,6 +207,18 @@ mod tests {
         }
     }
 
+    /// Asserts that checking `text` passed (`expected` None) or failed with an error that says
+    /// `expected`.
+    fn assert_outcome(result: Result<(), BudgetError>, expected: Option<&str>, text: &str) {
+        match expected {
+            None => assert_eq!(result, Ok(()), "{text}"),
+            Some(message) => {
+                let error = result.expect_err(text).to_string();
+                assert!(error.contains(message), "{text}: {error}");
+            }
+        }
+    }
+
     #[test]
     fn json_scans_count_depth_and_values_outside_strings() {
         let cases: &[(&str, Option<&str>)] = &[
@@ -221,14 +233,7 @@ mod tests {
             ("not json at all", None),
         ];
         for (text, expected) in cases {
-            let result = small().check_json(text.as_bytes());
-            match expected {
-                None => assert_eq!(result, Ok(()), "{text}"),
-                Some(message) => {
-                    let error = result.expect_err(text).to_string();
-                    assert!(error.contains(message), "{text}: {error}");
-                }
-            }
+            assert_outcome(small().check_json(text.as_bytes()), *expected, text);
         }
     }
 
@@ -253,18 +258,8 @@ mod tests {
         for (text, expected) in cases {
             let value: serde_json::Value = serde_json::from_str(text).unwrap();
             let node = Node::from_json(&value);
-            for result in [
-                small().check_labels_json(&value),
-                small().check_labels(&node),
-            ] {
-                match expected {
-                    None => assert_eq!(result, Ok(()), "{text}"),
-                    Some(message) => {
-                        let error = result.expect_err(text).to_string();
-                        assert!(error.contains(message), "{text}: {error}");
-                    }
-                }
-            }
+            assert_outcome(small().check_labels_json(&value), expected, text);
+            assert_outcome(small().check_labels(&node), expected, text);
         }
     }
 

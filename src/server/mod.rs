@@ -541,26 +541,46 @@ mod tests {
         })
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn evaluations_beyond_the_slots_wait_then_are_refused() {
-        let waited = Duration::from_millis(500);
-        let app = app(1, waited);
+    /// An evaluation of a `body_bytes` body holding its slot, running.
+    struct Holder {
+        /// The evaluation's outcome, once released.
+        task: tokio::task::JoinHandle<Result<(), EvaluationError>>,
+        /// The name of the thread its work runs on.
+        thread: Option<String>,
+        /// Sending (or dropping) it ends the work.
+        release: std::sync::mpsc::Sender<()>,
+    }
+
+    /// Starts an evaluation of `body_bytes` whose work waits for [`Holder::release`]; returns
+    /// once the work is running.
+    async fn hold_a_slot(app: &Arc<App>, body_bytes: usize) -> Holder {
         let (started, running) = tokio::sync::oneshot::channel();
         let (release, released) = std::sync::mpsc::channel::<()>();
-        let holder = tokio::spawn({
-            let app = Arc::clone(&app);
+        let task = tokio::spawn({
+            let app = Arc::clone(app);
             async move {
-                app.evaluate(0, move || {
+                app.evaluate(body_bytes, move || {
                     let _ = started.send(std::thread::current().name().map(str::to_owned));
                     released.recv().unwrap();
-                    1
                 })
                 .await
             }
         });
-        // The work runs on a blocking thread, not on an async worker.
         let thread = running.await.unwrap();
-        assert_ne!(thread.as_deref(), Some("tokio-runtime-worker"));
+        Holder {
+            task,
+            thread,
+            release,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn evaluations_beyond_the_slots_wait_then_are_refused() {
+        let waited = Duration::from_millis(500);
+        let app = app(1, waited);
+        let holder = hold_a_slot(&app, 0).await;
+        // The work runs on a blocking thread, not on an async worker.
+        assert_ne!(holder.thread.as_deref(), Some("tokio-runtime-worker"));
         assert_eq!(
             app.evaluate(0, || 2).await,
             Err(EvaluationError::Busy { slots: 1, waited })
@@ -572,8 +592,8 @@ mod tests {
             let app = Arc::clone(&app);
             async move { app.evaluate(0, || 3).await }
         });
-        release.send(()).unwrap();
-        assert_eq!(holder.await.unwrap(), Ok(1));
+        holder.release.send(()).unwrap();
+        assert_eq!(holder.task.await.unwrap(), Ok(()));
         assert_eq!(waiting.await.unwrap(), Ok(3));
         assert_eq!(app.metrics.evaluations_running.get(), 0);
     }
@@ -608,19 +628,7 @@ mod tests {
     async fn large_bodies_never_take_every_slot() {
         let waited = Duration::from_millis(300);
         let app = app(2, waited);
-        let (started, running) = tokio::sync::oneshot::channel();
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let holder = tokio::spawn({
-            let app = Arc::clone(&app);
-            async move {
-                app.evaluate(LARGE_BODY_BYTES, move || {
-                    let _ = started.send(());
-                    released.recv().unwrap();
-                })
-                .await
-            }
-        });
-        running.await.unwrap();
+        let holder = hold_a_slot(&app, LARGE_BODY_BYTES).await;
         // The one large-body slot is taken: a second large body waits, then is refused...
         assert_eq!(
             app.evaluate(LARGE_BODY_BYTES, || ()).await,
@@ -628,7 +636,7 @@ mod tests {
         );
         // ...while a small one takes the other slot at once.
         assert_eq!(app.evaluate(LARGE_BODY_BYTES - 1, || 7).await, Ok(7));
-        release.send(()).unwrap();
-        assert_eq!(holder.await.unwrap(), Ok(()));
+        holder.release.send(()).unwrap();
+        assert_eq!(holder.task.await.unwrap(), Ok(()));
     }
 }
