@@ -5,6 +5,7 @@ mod api_gate;
 mod cli;
 mod consumers;
 mod disguised;
+mod doc_snippets;
 mod fix;
 mod gcloud;
 mod golden;
