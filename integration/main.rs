@@ -13,6 +13,7 @@ mod kpt;
 mod kube;
 mod lint;
 mod namespaces;
+mod params_selection;
 mod parser_differential;
 mod parser_generator;
 mod policy_sets;

@@ -118,3 +118,110 @@ impl PolicySet {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::{embedded, PolicySet, Source};
+
+    fn params(name: &str, namespace: &str, labels: &str) -> String {
+        format!(
+            "apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata:\n  name: {name}\n  namespace: '{namespace}'\n  labels: {{{labels}}}\nspec: {{}}\n"
+        )
+    }
+
+    /// Over the shipped library (bindings select `name: default`): which extra objects are
+    /// named as ignored, and the message.
+    #[test]
+    fn objects_no_binding_selects_are_named_with_what_is_selected() {
+        for (object, ignored) in [
+            (params("default", "", ""), None),
+            (params("default", "shop", ""), None),
+            (
+                params("prod", "", ""),
+                Some("my.yaml: CmekGateParams \"prod\" is ignored: no binding selects it (the bindings' paramRef selects name \"default\"; name it \"default\" to use it)"),
+            ),
+            (
+                params("Default", "", "tier: gold"),
+                Some("my.yaml: CmekGateParams \"Default\" is ignored"),
+            ),
+        ] {
+            let set = PolicySet::compile(
+                &embedded::sources(),
+                &[Source {
+                    name: "my.yaml".into(),
+                    text: object.clone(),
+                }],
+            )
+            .unwrap();
+            let found: Vec<String> = set
+                .unselected_params()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            match ignored {
+                None => assert!(found.is_empty(), "{object}: {found:?}"),
+                Some(start) => {
+                    assert_eq!(found.len(), 1, "{object}: {found:?}");
+                    assert!(found[0].starts_with(start), "{object}: {found:?}");
+                }
+            }
+        }
+    }
+
+    /// A binding that selects by label, in a namespace: the rule the engine applies.
+    #[test]
+    fn selectors_and_namespaces_select_as_the_engine_does() {
+        let policy = "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: p}
+spec:
+  paramKind: {apiVersion: cmek-gate.dev/v1alpha1, kind: CmekGateParams}
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: [CREATE]}
+  validations:
+    - expression: 'true'
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: p}
+spec:
+  policyName: p
+  validationActions: [Deny]
+  paramRef:
+    namespace: shop
+    selector: {matchLabels: {tier: gold}}
+    parameterNotFoundAction: Deny
+";
+        let objects = [
+            params("a", "shop", "tier: gold"),
+            params("b", "shop", "tier: bronze"),
+            params("c", "other", "tier: gold"),
+        ]
+        .join("---\n");
+        let set = PolicySet::compile(
+            &[
+                Source {
+                    name: "p.yaml".into(),
+                    text: policy.into(),
+                },
+                Source {
+                    name: "objects.yaml".into(),
+                    text: objects,
+                },
+            ],
+            &[],
+        )
+        .unwrap();
+        let ignored: Vec<(String, Vec<String>)> = set
+            .unselected_params()
+            .into_iter()
+            .map(|u| (u.name, u.selected_by))
+            .collect();
+        let by = vec!["by a label selector in namespace \"shop\"".to_owned()];
+        assert_eq!(
+            ignored,
+            vec![("b".to_owned(), by.clone()), ("c".to_owned(), by)]
+        );
+    }
+}
