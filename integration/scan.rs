@@ -50,3 +50,68 @@ fn scan_outputs() {
     }
     gate(&["scan", "no/such/dir"]).expect_code(2);
 }
+
+/// Input with no sensitive resource: the rate is 100% (no sensitive resource lacks a key), said
+/// as such, and `--min-compliance` passes.
+#[test]
+fn scan_with_nothing_sensitive_is_fully_compliant_and_says_so() {
+    let config_map = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n";
+    let public = b"apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: site\n  labels: {data-classification: public}\nspec: {template: {spec: {containers: [{image: x}]}}}\n";
+    for input in [&config_map[..], &public[..]] {
+        let run = gate_in(&repo(), &["scan", "-", "--min-compliance", "95"], input);
+        run.expect_code(0)
+            .stdout_has("0 sensitive, 0 compliant: compliance 100.00% (no sensitive resources)");
+        let json = gate_in(&repo(), &["scan", "-", "--output", "json"], input);
+        assert_eq!(json.json()["total"]["compliancePercent"], 100.0, "{json}");
+        assert_eq!(json.json()["total"]["sensitive"], 0, "{json}");
+        gate_in(&repo(), &["scan", "-", "--output", "markdown"], input)
+            .expect_code(0)
+            .stdout_has("## CMEK compliance: 100.00% (no sensitive resources)");
+        let prometheus = gate_in(&repo(), &["scan", "-", "--output", "prometheus"], input);
+        prometheus
+            .expect_code(0)
+            .stdout_has("(1 when nothing is sensitive")
+            .stdout_has("\ncmek_gate_scan_compliance_ratio 1\n")
+            .stdout_has("\ncmek_gate_scan_sensitive_resources 0\n");
+    }
+}
+
+/// An empty list (`gcloud run services list --format json` in a new project prints `[]`) is a
+/// valid input with no resources; an input with no document at all is still an error.
+#[test]
+fn scan_of_an_empty_list_is_an_empty_inventory_and_of_nothing_an_error() {
+    for empty_list in [
+        &b"[]\n"[..],
+        b"[ ]",
+        b"apiVersion: v1\nkind: List\nitems: []\n",
+        b"apiVersion: v1\nkind: List\nitems:\n",
+    ] {
+        let run = gate_in(
+            &repo(),
+            &["scan", "-", "--output", "json", "--min-compliance", "100"],
+            empty_list,
+        );
+        run.expect_code(0);
+        let scan = run.json();
+        assert_eq!(scan["total"]["resources"], 0, "{run}");
+        assert_eq!(scan["total"]["compliancePercent"], 100.0, "{run}");
+        assert_eq!(scan["emptyLists"][0], "<stdin>", "{run}");
+        assert_eq!(scan["errors"].as_array().map(Vec::len), Some(0), "{run}");
+        gate_in(&repo(), &["scan", "-"], empty_list)
+            .expect_code(0)
+            .stdout_has("0 Cloud Run resources, 0 sensitive, 0 compliant: compliance 100.00% (no sensitive resources)")
+            .stdout_has("empty lists (no resources): <stdin>");
+    }
+    for nothing in [&b""[..], b"\n", b"# only a comment\n", b"---\n"] {
+        gate_in(&repo(), &["scan", "-"], nothing)
+            .expect_code(2)
+            .stderr_has("<stdin>: no documents in the input");
+    }
+    // An empty list beside real resources: both are read.
+    let dir = crate::support::temp_dir("scan-empty-list-and-services");
+    std::fs::write(dir.join("jobs.json"), "[]").unwrap();
+    std::fs::copy(repo().join(LIST), dir.join("services.json")).unwrap();
+    let run = gate_in(&dir, &["scan", "--output", "json", "."], b"");
+    run.expect_code(0);
+    assert_eq!(run.json()["total"]["resources"], 4, "{run}");
+}

@@ -120,10 +120,20 @@ impl PolicyArgs {
             .collect()
     }
 
+    /// Loads the policy set, warning on stderr about each parameter object no binding selects
+    /// (the policies never read it: a misnamed `CmekGateParams` would otherwise go unnoticed).
     pub fn load(&self) -> anyhow::Result<crate::policy::PolicySet> {
         use anyhow::Context;
-        crate::policy::load::load_policy_set(&self.paths(), &self.params, &self.compile_options())
-            .context("cannot load the policies")
+        let set = crate::policy::load::load_policy_set(
+            &self.paths(),
+            &self.params,
+            &self.compile_options(),
+        )
+        .context("cannot load the policies")?;
+        for unselected in set.unselected_params() {
+            eprintln!("warning: {unselected}");
+        }
+        Ok(set)
     }
 
     /// The cost limits the policies are compiled with.

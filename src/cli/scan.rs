@@ -3,7 +3,9 @@
 
 use super::check::read_inputs_reporting;
 use crate::check::{check_inputs_keeping_documents, CheckOptions};
-use crate::scan::{scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings};
+use crate::scan::{
+    is_empty_list, scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings,
+};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -45,6 +47,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let progress = std::io::stderr().is_terminal();
     let set = args.policy.load()?;
     let (inputs, unreadable) = read_inputs_reporting(&args.paths)?;
+    let limits = CheckOptions::default().limits;
+    let (empty_lists, inputs): (Vec<_>, Vec<_>) = inputs
+        .into_iter()
+        .partition(|input| is_empty_list(&input.text, &limits));
     if progress {
         let bytes: usize = inputs.iter().map(|i| i.text.len()).sum();
         eprint!(
@@ -60,7 +66,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     };
     let (mut report, documents) = check_inputs_keeping_documents(&set, &inputs, &options);
     report.errors.splice(0..0, unreadable);
-    let result = scan(&ScanSettings::from_policy_set(&set), &documents, &report);
+    let mut result = scan(&ScanSettings::from_policy_set(&set), &documents, &report);
+    result.empty_lists = empty_lists.into_iter().map(|i| i.name).collect();
     if progress {
         eprintln!(
             " {} documents, {} Cloud Run resources",

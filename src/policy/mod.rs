@@ -9,6 +9,7 @@ pub mod bound;
 pub mod embedded;
 pub mod load;
 pub mod matching;
+pub mod selection;
 pub mod types;
 
 use crate::cel::{CompileError, Environment, Program, Purpose, Shape, Shapes};
@@ -67,7 +68,7 @@ pub enum PolicyError {
     #[error("{source_name}: {error}")]
     Manifest {
         source_name: String,
-        #[source]
+        /// Not a `#[source]`: the message already says it (a chain would repeat it).
         error: ManifestError,
     },
     #[error("{source_name}:{line}: document {document}: {path}: {message}")]

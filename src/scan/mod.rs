@@ -107,8 +107,9 @@ pub struct Resource {
     pub failing: Vec<String>,
 }
 
-/// Counts for one group of resources.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+/// Counts for one group of resources. With nothing sensitive (no resources at all included) the
+/// rate is 100%: no sensitive resource lacks a key.
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Tally {
     pub resources: usize,
@@ -116,6 +117,17 @@ pub struct Tally {
     pub compliant: usize,
     /// compliant / sensitive, in percent (100 when nothing is sensitive).
     pub compliance_percent: f64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            resources: 0,
+            sensitive: 0,
+            compliant: 0,
+            compliance_percent: percent(0, 0),
+        }
+    }
 }
 
 impl Tally {
@@ -149,6 +161,8 @@ pub struct KeyUse {
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Scan {
+    /// Inputs that hold an empty list (`[]`, a `List` without items): read, with no resources.
+    pub empty_lists: Vec<String>,
     pub total: Tally,
     pub by_project: BTreeMap<String, Tally>,
     pub by_region: BTreeMap<String, Tally>,
@@ -165,6 +179,35 @@ pub struct Scan {
 }
 
 const UNSET: &str = "(none)";
+
+/// Whether a text is an empty list: `[]` (what `gcloud … list --format json` prints for a
+/// project with nothing in it) or a `kind: List` whose `items` are empty or null, and nothing
+/// else. Such an input is read and has no resources; a text with no document at all (empty,
+/// blank, only comments) is not an empty list: the command that made it most likely failed.
+pub fn is_empty_list(bytes: &[u8], limits: &crate::manifest::ReadLimits) -> bool {
+    let Ok(text) = crate::manifest::decode(bytes, limits) else {
+        return false;
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Ok(parsed) = crate::manifest::parse_part(text, limits, crate::manifest::Part::default())
+    else {
+        return false;
+    };
+    if !parsed.documents.is_empty() {
+        return false;
+    }
+    // No objects: an empty list when some document is `[]` or an empty `List`, not just comments.
+    crate::manifest::yaml::parse_stream(text, &limits.yaml)
+        .map(|streams| {
+            streams.iter().any(|doc| {
+                doc.root.as_ref().is_some_and(|root| {
+                    root.items().is_some_and(|items| items.is_empty())
+                        || root.get("kind").and_then(Node::scalar_text) == Some("List")
+                })
+            })
+        })
+        .unwrap_or(false)
+}
 
 /// Builds the scan from a check's documents and report (the same order).
 pub fn scan(settings: &ScanSettings, documents: &[Document], report: &Report) -> Scan {

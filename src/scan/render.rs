@@ -10,6 +10,27 @@ fn rate(t: &Tally) -> String {
     format!("{:.2}%", t.compliance_percent)
 }
 
+/// The total rate, saying why it is 100% when nothing is sensitive.
+fn total_rate(t: &Tally) -> String {
+    if t.sensitive == 0 {
+        format!("{} (no sensitive resources)", rate(t))
+    } else {
+        rate(t)
+    }
+}
+
+/// The inputs that were empty lists, for the reader who wonders why nothing was found.
+fn empty_lists_line(scan: &Scan) -> String {
+    if scan.empty_lists.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "empty lists (no resources): {}\n",
+            scan.empty_lists.join(", ")
+        )
+    }
+}
+
 fn tally_rows(title: &str, groups: &BTreeMap<String, Tally>) -> Vec<Vec<String>> {
     let mut rows = vec![vec![
         title.to_owned(),
@@ -83,11 +104,12 @@ fn resource_label(r: &Resource) -> String {
 pub fn to_table(scan: &Scan) -> String {
     let t = &scan.total;
     let mut out = format!(
-        "{} Cloud Run resources, {} sensitive, {} compliant: compliance {}\n",
+        "{} Cloud Run resources, {} sensitive, {} compliant: compliance {}\n{}",
         t.resources,
         t.sensitive,
         t.compliant,
-        rate(t)
+        total_rate(t),
+        empty_lists_line(scan)
     );
     for (title, groups) in [
         ("project", &scan.by_project),
@@ -193,11 +215,12 @@ fn md_table(rows: &[Vec<String>]) -> String {
 pub fn to_markdown(scan: &Scan) -> String {
     let t = &scan.total;
     let mut out = format!(
-        "## CMEK compliance: {}\n\n{} Cloud Run resources, {} sensitive, {} compliant.\n",
-        rate(t),
+        "## CMEK compliance: {}\n\n{} Cloud Run resources, {} sensitive, {} compliant.\n{}",
+        total_rate(t),
         t.resources,
         t.sensitive,
-        t.compliant
+        t.compliant,
+        empty_lists_line(scan)
     );
     for (title, groups) in [
         ("project", &scan.by_project),
@@ -281,7 +304,7 @@ pub fn to_prometheus(scan: &Scan) -> String {
         ),
         (
             "cmek_gate_scan_compliance_ratio",
-            "Compliant / sensitive (1 when nothing is sensitive)",
+            "Compliant / sensitive resources (1 when nothing is sensitive, no resources included)",
             t.compliance_percent / 100.0,
         ),
         (
@@ -314,7 +337,7 @@ pub fn to_prometheus(scan: &Scan) -> String {
         let name = format!("cmek_gate_scan_compliance_ratio_by_{dimension}");
         let _ = writeln!(
             out,
-            "# HELP {name} Compliant / sensitive, by {dimension}\n# TYPE {name} gauge"
+            "# HELP {name} Compliant / sensitive resources by {dimension} (1 when none is sensitive)\n# TYPE {name} gauge"
         );
         for (value, tally) in groups {
             let _ = writeln!(

@@ -107,3 +107,40 @@ fn renderings() {
     }
     assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
 }
+
+#[test]
+fn empty_lists_are_told_from_inputs_with_nothing_in_them() {
+    let limits = crate::manifest::ReadLimits::default();
+    for (text, empty_list) in [
+        ("[]", true),
+        ("[ ]\n", true),
+        ("\u{feff}[]", true),
+        ("apiVersion: v1\nkind: List\nitems: []\n", true),
+        ("apiVersion: v1\nkind: List\nitems:\n", true),
+        ("# a comment\n---\n[]\n", true),
+        ("", false),
+        ("\n", false),
+        ("# only a comment\n", false),
+        ("---\n", false),
+        ("null\n", false),
+        ("{}", false),
+        ("[{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"c\"}}]", false),
+        ("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}]\n", false),
+        ("[]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", false),
+        ("[", false),
+    ] {
+        assert_eq!(
+            is_empty_list(text.as_bytes(), &limits),
+            empty_list,
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn nothing_scanned_is_fully_compliant() {
+    assert_eq!(Scan::default().total.compliance_percent, 100.0);
+    assert!(to_table(&Scan::default())
+        .starts_with("0 Cloud Run resources, 0 sensitive, 0 compliant: compliance 100.00% (no sensitive resources)\n"));
+    assert!(to_prometheus(&Scan::default()).contains("\ncmek_gate_scan_compliance_ratio 1\n"));
+}
