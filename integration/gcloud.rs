@@ -6,7 +6,7 @@
 //! Service Usage for `gcloud run deploy`). It keeps what is created, so gcloud's polling for
 //! readiness ends, and records every request it receives. gcloud puts the region in front of the
 //! endpoint override's host, so `europe-west1-gate.test` must resolve: the test adds that line
-//! to /etc/hosts (the tests run as root) and restores the file afterwards.
+//! to /etc/hosts (the tests run as root), tagged with the test process, and removes it afterwards.
 
 use crate::server_support::{body_bytes, gate_binary, FakeUpstream, Server};
 use crate::support::{fixtures, repo, temp_dir};
@@ -172,38 +172,36 @@ async fn answer(
     }
 }
 
-/// Adds the region-prefixed host to /etc/hosts and puts the file back when dropped.
+/// Adds the region-prefixed host to /etc/hosts, on a line tagged with this process, and removes
+/// that line (only that line, re-reading the file) when dropped: test runs in other worktrees on
+/// the same machine may hold a line of their own meanwhile.
 struct Hosts {
-    original: Option<String>,
+    tag: String,
 }
 
 impl Hosts {
     fn add() -> Hosts {
-        let original = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        if original
-            .lines()
-            .any(|l| l.split_whitespace().skip(1).any(|h| h == HOST))
-        {
-            return Hosts { original: None };
-        }
-        let mut text = original.clone();
+        let tag = format!("# cmek-gate gcloud test {}", std::process::id());
+        let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
-        text.push_str(&format!("127.0.0.1 {HOST}\n"));
+        text.push_str(&format!("127.0.0.1 {HOST} {tag}\n"));
         std::fs::write("/etc/hosts", text).unwrap_or_else(|e| {
             panic!("cannot add {HOST} to /etc/hosts ({e}): gcloud needs it, and the tests run as root on these machines")
         });
-        Hosts {
-            original: Some(original),
-        }
+        Hosts { tag }
     }
 }
 
 impl Drop for Hosts {
     fn drop(&mut self) {
-        if let Some(original) = &self.original {
-            let _ = std::fs::write("/etc/hosts", original);
+        if let Ok(text) = std::fs::read_to_string("/etc/hosts") {
+            let kept: String = text
+                .split_inclusive('\n')
+                .filter(|line| !line.trim_end().ends_with(&self.tag))
+                .collect();
+            let _ = std::fs::write("/etc/hosts", kept);
         }
     }
 }
