@@ -168,10 +168,60 @@ fn mutation(c: &mut Criterion) {
     group.finish();
 }
 
+/// `fix` at scale: the library's plan and apply on a stream of N documents (the README's
+/// compliant service, every tenth one the service that needs the key), patches computed once.
+/// Linear growth: the time per document stays flat from 100 to 10,000 documents.
+fn fix_scale(c: &mut Criterion) {
+    use cmek_gate::engine::{admit, Phases};
+    use cmek_gate::policy::Source;
+    const DENIED: &str = include_str!("../examples/service.yaml");
+    let params = Source {
+        name: "params".into(),
+        text: include_str!("../integration/fixtures/mutation/default-keys-params.yaml").into(),
+    };
+    let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
+    let mut group = c.benchmark_group("fix-scale");
+    group.sample_size(10);
+    for count in [100usize, 1_000, 10_000] {
+        let text: String = (0..count)
+            .map(|k| {
+                let body = if k % 10 == 0 { DENIED } else { SERVICE };
+                format!("---\n{}", body.trim_start_matches("---\n"))
+            })
+            .collect();
+        let docs = parse_documents(&text, &ReadLimits::default()).unwrap();
+        let patches: Vec<_> = docs
+            .iter()
+            .filter_map(|d| {
+                let patch = admit(&set, &Request::create(d), Phases::ALL).patch?;
+                Some((&d.root, patch.0))
+            })
+            .collect();
+        assert_eq!(
+            patches.len(),
+            count / 10,
+            "every tenth document needs the key"
+        );
+        let roots: Vec<_> = patches
+            .iter()
+            .map(|(r, ops)| (*r, ops.as_slice()))
+            .collect();
+        group.throughput(Throughput::Elements(count as u64));
+        group.bench_function(format!("plan-and-apply-{count}"), |b| {
+            b.iter(|| {
+                let edits = cmek_gate::fix::plan_all(black_box(&text), &roots).unwrap();
+                cmek_gate::fix::apply(&text, edits).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     stages,
     mutation,
+    fix_scale,
     per_policy,
     expression_overhead,
     ten_thousand

@@ -301,3 +301,109 @@ fn fixing_generated_variants_is_idempotent_allowed_and_means_the_mutation() {
         .stdout_has("fix: changed 0 files");
     gate_in(&dir, &["check", "--params", &p, "."], b"").expect_code(0);
 }
+
+/// A fixable Service in europe-west1 (the params give that region a key).
+const FIXABLE: &str = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: near\n  labels: {cloud.googleapis.com/location: europe-west1, data-classification: restricted}\nspec:\n  template:\n    spec:\n      containers: [{image: x}]\n";
+
+#[test]
+fn an_error_in_any_file_writes_no_file() {
+    let dir = temp_dir("fix-all-or-nothing");
+    let p = params_arg();
+    let broken = "apiVersion: v1\nkind: Service\nmetadata: {name: [\n";
+    std::fs::write(dir.join("a-fixable.yaml"), FIXABLE).unwrap();
+    std::fs::write(dir.join("b-broken.yaml"), broken).unwrap();
+    gate_in(&dir, &["fix", "--params", &p, "."], b"")
+        .expect_code(2)
+        .stdout_has("nothing written")
+        .stderr_has("b-broken.yaml");
+    assert_eq!(
+        std::fs::read(dir.join("a-fixable.yaml")).unwrap(),
+        FIXABLE.as_bytes()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("b-broken.yaml")).unwrap(),
+        broken.as_bytes()
+    );
+    // No temporary file is left beside them.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a-fixable.yaml", "b-broken.yaml"]);
+    // Once the broken file is mended, the fixable one is written.
+    std::fs::remove_file(dir.join("b-broken.yaml")).unwrap();
+    gate_in(&dir, &["fix", "--params", &p, "."], b"")
+        .expect_code(0)
+        .stdout_has("fix: changed 1 file");
+    assert!(std::fs::read_to_string(dir.join("a-fixable.yaml"))
+        .unwrap()
+        .contains(KEY));
+}
+
+#[test]
+fn a_file_still_denied_exits_1_and_the_fixable_file_is_written() {
+    // Still denied is a verdict, not an error: what can be fixed is written, and exit 1 says
+    // that something is still denied (and why).
+    let dir = temp_dir("fix-denied-and-fixable");
+    let p = params_arg();
+    let far = FIXABLE
+        .replace("europe-west1", "asia-east1")
+        .replace("near", "far");
+    std::fs::write(dir.join("a-fixable.yaml"), FIXABLE).unwrap();
+    std::fs::write(dir.join("b-far.yaml"), &far).unwrap();
+    gate_in(&dir, &["fix", "--params", &p, "."], b"")
+        .expect_code(1)
+        .stdout_has("fix: changed 1 file")
+        .stdout_has("b-far.yaml:1: Service far: still DENIED after fixing")
+        .stdout_has("this resource has region \"asia-east1\"");
+    assert!(std::fs::read_to_string(dir.join("a-fixable.yaml"))
+        .unwrap()
+        .contains(KEY));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("b-far.yaml")).unwrap(),
+        far
+    );
+}
+
+#[test]
+fn every_document_of_a_long_stream_is_fixed_and_the_others_kept() {
+    // Every third of 30 documents needs the key; the others are compliant or not sensitive.
+    let dir = temp_dir("fix-stream");
+    let p = params_arg();
+    let mut text = String::from("# a stream\n");
+    for k in 0..30 {
+        let body = match k % 3 {
+            0 => FIXABLE.replace("name: near", &format!("name: s{k}")),
+            1 => format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{k}\ndata: {{a: b}}\n"),
+            _ => format!("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: public{k}\nspec:\n  template:\n    spec:\n      containers: [{{image: x}}]\n"),
+        };
+        text.push_str("---\n");
+        text.push_str(&body);
+    }
+    std::fs::write(dir.join("stream.yaml"), &text).unwrap();
+    let run = gate_in(&dir, &["fix", "--params", &p, "stream.yaml"], b"");
+    run.expect_code(0).stdout_has("fix: changed 1 file");
+    let fixed = std::fs::read_to_string(dir.join("stream.yaml")).unwrap();
+    assert_eq!(fixed.matches(KEY).count(), 10);
+    // Each fixed document reads as the mutation's result, and every other is unchanged.
+    let before = parse_documents(&text, &ReadLimits::default()).unwrap();
+    let after = parse_documents(&fixed, &ReadLimits::default()).unwrap();
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        let (b, a) = (b.root.to_json(), a.root.to_json());
+        if b["metadata"]["labels"]["data-classification"] == "restricted" {
+            let template = &a["spec"]["template"];
+            assert_eq!(
+                template["metadata"]["annotations"]["run.googleapis.com/encryption-key"],
+                KEY
+            );
+            let mut a = a.clone();
+            let template = a["spec"]["template"].as_object_mut().unwrap();
+            template.remove("metadata");
+            assert_eq!(a, b);
+        } else {
+            assert_eq!(a, b);
+        }
+    }
+}

@@ -1,12 +1,14 @@
 //! `cmek-gate fix`: writes what the mutating policies add (the region's default key) into the
 //! manifest files, as textual edits that keep every other byte (see `crate::fix`), then judges
 //! the result. `--diff` prints a unified diff instead of writing, `--stdout` prints the result.
-//! Writes are atomic: a temporary file beside the original, then a rename.
+//! All or nothing: every input is read, planned, re-parsed and judged before the first write,
+//! and nothing is written when any of that fails (exit 2). Then every new text is staged in a
+//! temporary file beside its original, and the temporary files are renamed over the originals.
 
 use super::check::read_inputs_reporting;
 use crate::check::{check_inputs_keeping_documents, CheckOptions, Input};
 use crate::report::{InputError, Report};
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,9 +88,13 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
     let (mut report, _) = check_inputs_keeping_documents(&set, &after, &judged);
     report.errors.splice(0..0, errors);
 
+    // All or nothing: every input was read, planned, re-parsed and judged above; on any error
+    // (exit 2) no file is written and no text is printed.
+    let failed = report.exit_code() == 2;
     let mut stdout = std::io::stdout().lock();
     let mut changed_files = 0;
-    for f in &fixed {
+    let mut staged = Vec::new();
+    for f in fixed.iter().filter(|_| !failed) {
         let Some(text) = &f.text else {
             if to_stdout {
                 stdout.write_all(&f.input.text)?;
@@ -112,10 +118,19 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
         } else if to_stdout {
             stdout.write_all(text.as_bytes())?;
         } else {
-            write_atomically(Path::new(&f.input.name), text.as_bytes())
-                .with_context(|| format!("cannot write {}", f.input.name))?;
+            let path = Path::new(&f.input.name);
+            match stage(path, text.as_bytes()) {
+                Ok(temporary) => staged.push((temporary, path)),
+                Err(e) => {
+                    for (temporary, _) in &staged {
+                        let _ = std::fs::remove_file(temporary);
+                    }
+                    bail!("cannot write {}: {e} (no file was changed)", f.input.name);
+                }
+            }
         }
     }
+    commit(&staged)?;
     drop(stdout);
     // The summary goes to stderr when stdout carries the text or the diff.
     let mut summary = String::new();
@@ -125,10 +140,14 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
         }
     }
     let verb = if args.diff { "would change" } else { "changed" };
-    summary.push_str(&format!(
-        "fix: {verb} {changed_files} file{}\n",
-        if changed_files == 1 { "" } else { "s" }
-    ));
+    if failed {
+        summary.push_str("fix: nothing written: an input has an error (below)\n");
+    } else {
+        summary.push_str(&format!(
+            "fix: {verb} {changed_files} file{}\n",
+            if changed_files == 1 { "" } else { "s" }
+        ));
+    }
     summary.push_str(&still_denied(&report, &fixed));
     if args.diff || to_stdout {
         eprint!("{summary}");
@@ -168,7 +187,7 @@ fn fix_input(
         )));
     }
     let text = std::str::from_utf8(&input.text).map_err(|e| error(e.to_string()))?;
-    let mut edits = Vec::new();
+    let mut patches = Vec::new();
     let mut changes = Vec::new();
     let mut states = Vec::new();
     for (result, document) in report.results.iter().zip(&documents) {
@@ -184,13 +203,7 @@ fn fix_input(
         let Some(patch) = &result.patch else {
             continue;
         };
-        let planned = crate::fix::plan(text, &document.root, &patch.0).map_err(|e| {
-            error(format!(
-                "document {} ({} {}): {e}",
-                document.index, document.kind, document.name
-            ))
-        })?;
-        edits.extend(planned);
+        patches.push((document, patch.0.as_slice()));
         for op in &patch.0 {
             let value = match op {
                 json_patch::PatchOperation::Add(a) => format!(": {}", a.value),
@@ -207,6 +220,16 @@ fn fix_input(
             ));
         }
     }
+    // Every document of the file at once: the text is cut into its YAML documents and each is
+    // edited and re-parsed on its own, so the time is linear in the file's size.
+    let roots: Vec<_> = patches.iter().map(|(d, ops)| (&d.root, *ops)).collect();
+    let edits = crate::fix::plan_all(text, &roots).map_err(|failure| {
+        let document = patches[failure.patch].0;
+        error(format!(
+            "document {} ({} {}): {}",
+            document.index, document.kind, document.name, failure.error
+        ))
+    })?;
     if edits.is_empty() {
         return Ok(Fixed {
             input,
@@ -267,10 +290,9 @@ fn still_denied(report: &Report, fixed: &[Fixed]) -> String {
     out
 }
 
-/// Replaces a file by writing a temporary file in the same directory and renaming it over the
-/// original, so that a crash leaves either the old or the new file, never half of one. The
-/// original's permissions are kept.
-fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Writes the new contents of a file into a temporary file in the same directory, with the
+/// original's permissions, ready to be renamed over it (see [`commit`]).
+fn stage(path: &Path, contents: &[u8]) -> std::io::Result<PathBuf> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -287,13 +309,41 @@ fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
             .open(&temporary)?;
         file.write_all(contents)?;
         file.sync_all()?;
-        if let Ok(metadata) = std::fs::metadata(path) {
-            std::fs::set_permissions(&temporary, metadata.permissions())?;
-        }
-        std::fs::rename(&temporary, path)
+        let metadata = std::fs::metadata(path)?;
+        std::fs::set_permissions(&temporary, metadata.permissions())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+    match result {
+        Ok(()) => Ok(temporary),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temporary);
+            Err(e)
+        }
     }
-    result
+}
+
+/// Renames every staged file over its original: each replacement is atomic (a crash leaves the
+/// old or the new file, never half of one). A rename that fails names the files already
+/// replaced and removes the temporary files left.
+fn commit(staged: &[(PathBuf, &Path)]) -> anyhow::Result<()> {
+    for (k, (temporary, path)) in staged.iter().enumerate() {
+        if let Err(e) = std::fs::rename(temporary, path) {
+            for (left, _) in &staged[k..] {
+                let _ = std::fs::remove_file(left);
+            }
+            let done: Vec<String> = staged[..k]
+                .iter()
+                .map(|(_, p)| p.display().to_string())
+                .collect();
+            bail!(
+                "cannot write {}: {e} (already written: {})",
+                path.display(),
+                if done.is_empty() {
+                    "none".into()
+                } else {
+                    done.join(", ")
+                }
+            );
+        }
+    }
+    Ok(())
 }

@@ -3,7 +3,8 @@
 //! (comments, key order, quoting, indentation, other documents, CRLF, a BOM) is kept.
 //!
 //! Pure: text and parsed documents in, edits out. Each planned edit is checked by parsing the
-//! edited text again: it must read as the patched document, or planning fails.
+//! edited YAML document again (each document of a stream on its own, so that fixing a file is
+//! linear in its size): it must read as the patched document, or planning fails.
 
 mod edit;
 mod layout;
@@ -55,76 +56,219 @@ pub enum FixError {
 /// `root`) to the text the document `root` was parsed from. `text` is the whole file (all its
 /// documents); the edits' offsets are in it.
 pub fn plan(text: &str, root: &Node, ops: &[PatchOperation]) -> Result<Vec<TextEdit>, FixError> {
+    plan_all(text, &[(root, ops)]).map_err(|failure| failure.error)
+}
+
+/// Why the patch of one document (its index in the list given to [`plan_all`]) could not be
+/// written into the text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error}")]
+pub struct DocumentFixError {
+    pub patch: usize,
+    pub error: FixError,
+}
+
+/// Plans the edits for the patches of any number of documents of one text, in time linear in
+/// the text: the text is cut into its YAML documents (at `---` lines) and each document that
+/// has a patch is edited and re-parsed on its own. Every edit is checked by parsing the edited
+/// YAML document again: it must read as the patched object, with its other objects unchanged.
+pub fn plan_all(
+    text: &str,
+    patches: &[(&Node, &[PatchOperation])],
+) -> Result<Vec<TextEdit>, DocumentFixError> {
     let bom = if text.starts_with('\u{feff}') {
         '\u{feff}'.len_utf8()
     } else {
         0
     };
-    let not_in_text = FixError::NotInText {
-        line: root.mark.line,
-    };
+    let body = &text[bom..];
+    let segments = segments(body);
+    // The patches of each segment, in the order given.
+    let mut by_segment: Vec<Vec<usize>> = vec![Vec::new(); segments.len()];
+    for (k, (root, _)) in patches.iter().enumerate() {
+        let line = root.mark.line;
+        let s = segments
+            .partition_point(|seg| seg.line_offset < line)
+            .saturating_sub(1);
+        by_segment[s].push(k);
+    }
+    let mut edits = Vec::new();
+    for (segment, members) in segments.iter().zip(by_segment) {
+        if members.is_empty() {
+            continue;
+        }
+        let planned = plan_segment(
+            &body[segment.start..segment.end],
+            segment,
+            patches,
+            &members,
+        )?;
+        edits.extend(planned.into_iter().map(|e| TextEdit {
+            start: e.start + bom + segment.start,
+            end: e.end + bom + segment.start,
+            replacement: e.replacement,
+        }));
+    }
+    Ok(edits)
+}
+
+/// One YAML document's part of a text: its byte range and the lines before it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Segment {
+    start: usize,
+    end: usize,
+    line_offset: u32,
+}
+
+/// Cuts a text at each line that starts with a document marker (`---`, which YAML forbids
+/// inside any scalar), except after a directive line (`%YAML`), which belongs to the marker.
+/// Line breaks are counted as the parser counts them (`\n`, `\r\n`, a lone `\r`).
+fn segments(text: &str) -> Vec<Segment> {
+    let bytes = text.as_bytes();
+    let mut found = vec![Segment {
+        start: 0,
+        end: text.len(),
+        line_offset: 0,
+    }];
+    let (mut line, mut line_start, mut previous_directive) = (0u32, 0usize, false);
+    let mut i = 0;
+    while i <= bytes.len() {
+        let at_end = i == bytes.len();
+        let lone_cr = !at_end && bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+        if at_end || bytes[i] == b'\n' || lone_cr {
+            // The line [line_start, i) ends here; the next starts after the break.
+            let next = i + 1;
+            let starts_line = &bytes[line_start..];
+            let is_marker = starts_line.starts_with(b"---")
+                && matches!(
+                    starts_line.get(3),
+                    None | Some(b' ' | b'\t' | b'\n' | b'\r')
+                );
+            if is_marker && !previous_directive && line_start > 0 {
+                if let Some(last) = found.last_mut() {
+                    last.end = line_start;
+                }
+                found.push(Segment {
+                    start: line_start,
+                    end: text.len(),
+                    line_offset: line,
+                });
+            }
+            previous_directive = starts_line.first() == Some(&b'%');
+            line += 1;
+            line_start = next;
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Plans the patches `members` (indexes into `patches`) of the objects of one segment.
+fn plan_segment(
+    text: &str,
+    segment: &Segment,
+    patches: &[(&Node, &[PatchOperation])],
+    members: &[usize],
+) -> Result<Vec<TextEdit>, DocumentFixError> {
+    let shift = segment.line_offset;
     let mut draft = Draft {
-        current: text[bom..].to_owned(),
+        current: text.to_owned(),
         edits: Vec::new(),
     };
-    let mut candidates = objects(&draft.current).map_err(|_| not_in_text.clone())?;
-    let index = candidates
-        .iter()
-        .position(|c| c.mark == root.mark && c.to_json() == root.to_json())
-        .ok_or(not_in_text)?;
-    let mut current = candidates.swap_remove(index);
-    let mut json = current.to_json();
-    for op in ops {
-        let fail = |reason: String, line: u32| FixError::Op {
-            op: op_name(op),
-            path: op.path().to_string(),
-            reason,
-            line,
-        };
-        if op_value(op).is_some_and(|v| too_deep(v, Limits::default().max_depth)) {
-            return Err(fail(
-                "the value is nested too deeply".into(),
-                root.mark.line,
-            ));
-        }
-        let src = Src::new(&draft.current);
-        let planned = Planner::new(&src, &current).and_then(|p| Ok((p.span()?, p.plan(op)?)));
-        let ((first, last), mut raws) = planned.map_err(|f| fail(f.reason, f.line))?;
-        let mut expected = json.clone();
-        json_patch::patch(&mut expected, std::slice::from_ref(op)).map_err(|e| {
-            let reason = format!("the patch does not apply to the document: {}", e.kind);
-            fail(reason, current.mark.line)
-        })?;
-        raws.sort_by_key(|r| std::cmp::Reverse((r.start, r.end)));
-        let sound = raws.iter().all(|r| {
-            first <= r.start
-                && r.start <= r.end
-                && r.end <= last
-                && draft.current.is_char_boundary(r.start)
-                && draft.current.is_char_boundary(r.end)
-        }) && raws.windows(2).all(|w| w[1].end <= w[0].start);
-        if !sound {
-            let reason = "the planned edits do not fit the text (please report this)".into();
-            return Err(fail(reason, current.mark.line));
-        }
-        for raw in raws {
-            draft.edit(raw);
-        }
-        let line = current.mark.line;
-        let reread = objects(&draft.current)
-            .map_err(|e| fail(format!("the edited text would not parse: {e}"), line))?
-            .into_iter()
-            .nth(index)
-            .ok_or_else(|| fail("the edited text would lose the document".into(), line))?;
-        if reread.to_json() != expected {
-            let reason = "the edited text would not read as the patched document".into();
-            return Err(fail(reason, line));
-        }
-        (current, json) = (reread, expected);
+    let first = |error: FixError| DocumentFixError {
+        patch: members[0],
+        error,
+    };
+    let not_in_text = |root: &Node| FixError::NotInText {
+        line: root.mark.line,
+    };
+    let mut objects_now =
+        objects(&draft.current).map_err(|_| first(not_in_text(patches[members[0]].0)))?;
+    let mut meaning: Vec<serde_json::Value> = objects_now.iter().map(Node::to_json).collect();
+    // Each patch's object, found before any edit moves the marks (edits keep the count).
+    let mut found = Vec::with_capacity(members.len());
+    for &k in members {
+        let root = patches[k].0;
+        let root_json = root.to_json();
+        let index = objects_now
+            .iter()
+            .zip(&meaning)
+            .position(|(c, json)| {
+                c.mark.line + shift == root.mark.line
+                    && c.mark.column == root.mark.column
+                    && *json == root_json
+            })
+            .ok_or_else(|| DocumentFixError {
+                patch: k,
+                error: not_in_text(root),
+            })?;
+        found.push((k, index));
     }
-    for edit in &mut draft.edits {
-        edit.start += bom;
-        edit.end += bom;
+    for (k, index) in found {
+        let (root, ops) = patches[k];
+        let at = |error: FixError| DocumentFixError { patch: k, error };
+        let mut current = objects_now[index].clone();
+        for op in ops {
+            let fail = |reason: String, line: u32| {
+                at(FixError::Op {
+                    op: op_name(op),
+                    path: op.path().to_string(),
+                    reason,
+                    line,
+                })
+            };
+            if op_value(op).is_some_and(|v| too_deep(v, Limits::default().max_depth)) {
+                return Err(fail(
+                    "the value is nested too deeply".into(),
+                    root.mark.line,
+                ));
+            }
+            let line = current.mark.line + shift;
+            let src = Src::new(&draft.current);
+            let planned = Planner::new(&src, &current).and_then(|p| Ok((p.span()?, p.plan(op)?)));
+            let ((first, last), mut raws) = planned.map_err(|f| fail(f.reason, f.line + shift))?;
+            let mut expected = meaning[index].clone();
+            json_patch::patch(&mut expected, std::slice::from_ref(op)).map_err(|e| {
+                let reason = format!("the patch does not apply to the document: {}", e.kind);
+                fail(reason, line)
+            })?;
+            raws.sort_by_key(|r| std::cmp::Reverse((r.start, r.end)));
+            let sound = raws.iter().all(|r| {
+                first <= r.start
+                    && r.start <= r.end
+                    && r.end <= last
+                    && draft.current.is_char_boundary(r.start)
+                    && draft.current.is_char_boundary(r.end)
+            }) && raws.windows(2).all(|w| w[1].end <= w[0].start);
+            if !sound {
+                let reason = "the planned edits do not fit the text (please report this)".into();
+                return Err(fail(reason, line));
+            }
+            for raw in raws {
+                draft.edit(raw);
+            }
+            let reread = objects(&draft.current)
+                .map_err(|e| fail(format!("the edited text would not parse: {e}"), line))?;
+            if reread.len() != meaning.len() {
+                return Err(fail("the edited text would lose the document".into(), line));
+            }
+            meaning[index] = expected;
+            let reads_as_patched =
+                reread
+                    .iter()
+                    .zip(&meaning)
+                    .enumerate()
+                    .all(|(j, (node, json))| match j == index {
+                        true => node.to_json() == *json,
+                        false => without_items(node.to_json()) == without_items(json.clone()),
+                    });
+            if !reads_as_patched {
+                let reason = "the edited text would not read as the patched document".into();
+                return Err(fail(reason, line));
+            }
+            objects_now = reread;
+            current = objects_now[index].clone();
+        }
     }
     Ok(draft.edits)
 }
@@ -193,6 +337,17 @@ fn too_deep(value: &serde_json::Value, limit: usize) -> bool {
         }
     }
     false
+}
+
+/// An object's JSON without a root `items` list: a `kind: List` holds the objects edited, which
+/// are compared on their own.
+fn without_items(mut json: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = json.as_object_mut() {
+        if map.get("items").is_some_and(serde_json::Value::is_array) {
+            map.remove("items");
+        }
+    }
+    json
 }
 
 /// Every node of a text a document can be: each YAML document's root, the items of a root

@@ -1370,3 +1370,73 @@ fn diffs_of_a_mutation_write_the_annotation() {
         assert!(output.contains(KEY), "{output}");
     }
 }
+
+#[test]
+fn segments_cut_at_document_markers_as_the_parser_counts_lines() {
+    // (text, [(start, line_offset)]): each segment ends where the next starts.
+    let cases: [(&str, &[(usize, u32)]); 7] = [
+        ("a: 1\n", &[(0, 0)]),
+        ("---\na: 1\n", &[(0, 0)]),
+        ("a: 1\n---\nb: 2\n", &[(0, 0), (5, 1)]),
+        ("a: 1\r\n--- \r\nb: 2\r\n", &[(0, 0), (6, 1)]),
+        // A lone CR is a line break, as the parser counts it.
+        ("a: 1\r---\rb: 2\r", &[(0, 0), (5, 1)]),
+        // A directive belongs to the marker after it; `----` and ` ---` are no markers.
+        (
+            "a: 1\n...\n%YAML 1.2\n---\nb: 2\n----: x\n ---\n",
+            &[(0, 0)],
+        ),
+        ("a: 1\n---\n---\n", &[(0, 0), (5, 1), (9, 2)]),
+    ];
+    for (text, expected) in cases {
+        let got: Vec<(usize, u32)> = segments(text)
+            .iter()
+            .map(|s| (s.start, s.line_offset))
+            .collect();
+        assert_eq!(got, expected, "{text:?}");
+        let found = segments(text);
+        assert_eq!(found.last().map(|s| s.end), Some(text.len()), "{text:?}");
+        assert!(found.windows(2).all(|w| w[0].end == w[1].start), "{text:?}");
+    }
+}
+
+#[test]
+fn plan_all_edits_many_documents_of_a_stream_at_once() {
+    // Ten documents, every other one patched, with CRLF and a BOM: the edits of every document
+    // are planned in one call and mean what the patches mean.
+    let mut input = String::from("\u{feff}# head\r\n");
+    for k in 0..10 {
+        input.push_str(&format!(
+            "---\r\napiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: c{k}\r\n"
+        ));
+    }
+    let docs = parse_documents(&input, &ReadLimits::default()).unwrap();
+    let patch = patch_of(&add_map("/metadata/annotations", annotations()));
+    let patched: Vec<(&Node, &[PatchOperation])> = docs
+        .iter()
+        .step_by(2)
+        .map(|d| (&d.root, patch.0.as_slice()))
+        .collect();
+    let edits = plan_all(&input, &patched).unwrap();
+    let output = apply(&input, edits.clone()).unwrap();
+    let mut expected: Vec<Value> = docs.iter().map(|d| d.root.to_json()).collect();
+    for json in expected.iter_mut().step_by(2) {
+        json_patch::patch(json, &patch.0).unwrap();
+    }
+    assert_meaning("stream", &output, &expected);
+    assert_kept("stream", &input, &edits, &output);
+    assert_eq!(output.matches(KEY).count(), 5);
+    // A document that is not in the text is named by its patch's index.
+    let other = parse_documents(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        &ReadLimits::default(),
+    )
+    .unwrap();
+    let failure = plan_all(
+        &input,
+        &[(&docs[0].root, &patch.0), (&other[0].root, &patch.0)],
+    )
+    .unwrap_err();
+    assert_eq!(failure.patch, 1);
+    assert_eq!(failure.error, FixError::NotInText { line: 1 });
+}
