@@ -22,7 +22,16 @@ fn resource_list() -> String {
 
 /// Runs `cmek-gate ARGS` in the repository with `stdin`, its stdout a pipe already closed.
 fn run_into_closed_pipe(args: &[&str], stdin: &[u8]) -> (Option<i32>, String) {
-    let (reader, writer) = std::io::pipe().unwrap();
+    let mut ends = [0; 2];
+    // SAFETY: `pipe` writes two new descriptors into `ends`; each is owned exactly once below.
+    assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0, "pipe(2)");
+    let (reader, writer) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::fs::File::from_raw_fd(ends[0]),
+            std::fs::File::from_raw_fd(ends[1]),
+        )
+    };
     drop(reader);
     let mut child = Command::new(env!("CARGO_BIN_EXE_cmek-gate"))
         .args(args)
