@@ -397,11 +397,11 @@ fn test_without_paths_runs_the_suites_in_policies_tests_and_nothing_else() {
             .all(|l| !l.starts_with("running") || l.contains("from policies/tests/")),
         "{default}"
     );
-    // Elsewhere it says where it looked.
+    // Elsewhere it walks the current directory, and says where it looked when nothing is there.
     let empty = temp_dir("test-no-suites");
     gate_in(&empty, &["test"], b"")
         .expect_code(2)
-        .stderr_has("there is no policies/tests directory here");
+        .stderr_has("no test suites (files of kind PolicyTest) under [\".\"] (with no path given, policies/tests if it exists, else .)");
 }
 
 #[test]

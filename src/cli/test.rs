@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct TestArgs {
     /// Suite files, or directories walked for them (files of kind PolicyTest); none:
-    /// `policies/tests`, the suites' conventional place.
+    /// `policies/tests`, the suites' conventional place, if it exists, else `.`.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -56,17 +56,11 @@ fn run_suite_case(set: &PolicySet, base: &Path, case: &Case) -> anyhow::Result<O
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<i32> {
-    let paths = if args.paths.is_empty() {
-        let default = PathBuf::from(DEFAULT_SUITE_DIR);
-        if !default.is_dir() {
-            bail!(
-                "no test suites given, and there is no {DEFAULT_SUITE_DIR} directory here (where \
-                 suites are looked for by default): give the suite files or directories"
-            );
-        }
-        vec![default]
-    } else {
-        args.paths.clone()
+    // No path: the conventional place when it is there, else the current directory.
+    let paths = match (args.paths.is_empty(), Path::new(DEFAULT_SUITE_DIR).is_dir()) {
+        (false, _) => args.paths.clone(),
+        (true, true) => vec![PathBuf::from(DEFAULT_SUITE_DIR)],
+        (true, false) => vec![PathBuf::from(".")],
     };
     let mut files = Vec::new();
     for path in &paths {
@@ -81,8 +75,13 @@ pub fn run(args: TestArgs) -> anyhow::Result<i32> {
     }
     if files.is_empty() {
         bail!(
-            "no test suites (files of kind PolicyTest) under {:?}",
-            paths
+            "no test suites (files of kind PolicyTest) under {:?}{}",
+            paths,
+            if args.paths.is_empty() {
+                format!(" (with no path given, {DEFAULT_SUITE_DIR} if it exists, else .)")
+            } else {
+                String::new()
+            }
         );
     }
     let mut out = std::io::stdout().lock();
