@@ -93,27 +93,131 @@ fn errors_exit_2_with_the_file_named() {
     gate(&["check"]).expect_code(2);
 }
 
+/// Runs `cmek-gate ARGS` in the repository with `stdin` and the environment variables `env`
+/// (the cost limits' variables otherwise unset).
+fn gate_with_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> crate::support::Run {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cmek-gate"));
+    command
+        .args(args)
+        .current_dir(repo())
+        .env_remove("CMEK_GATE_POLICIES")
+        .env_remove("CMEK_GATE_PARAMS")
+        .env_remove("CMEK_GATE_MAX_EXPRESSION_COST")
+        .env_remove("CMEK_GATE_MAX_POLICY_COST")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the binary starts");
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let out = child.wait_with_output().unwrap();
+    let shown_env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    crate::support::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        command: format!("{}cmek-gate {}", shown_env.concat(), args.join(" ")),
+    }
+}
+
+/// A ResourceList holding the README's Service, with `function_config` (YAML, indented by 2).
+fn resource_list(function_config: &str) -> String {
+    let service = std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap();
+    let item: String = service
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "---")
+        .map(|l| format!("    {l}\n"))
+        .collect();
+    format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n{function_config}items:\n  - {}",
+        item.trim_start()
+    )
+}
+
 #[test]
 fn cost_limits_apply_to_every_command_that_loads_policies() {
-    // The shipped library is within the default limits, and refused, naming the policy, the
-    // field and the estimate, under a tiny one.
-    gate(&["check", "examples/service-compliant.yaml"]).expect_code(0);
-    gate(&[
-        "check",
-        "--max-expression-cost",
-        "100",
-        "examples/service-compliant.yaml",
-    ])
-    .expect_code(2)
-    .stderr_has("is over the limit of 100");
-    gate(&[
-        "check",
-        "--max-policy-cost",
-        "1000",
-        "examples/service-compliant.yaml",
-    ])
-    .expect_code(2)
-    .stderr_has("over the limit of 1000");
+    let params = std::fs::read_to_string(repo().join("policies/cmek-gate-params.yaml")).unwrap();
+    let params_config: String = params
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "---")
+        .map(|l| format!("  {l}\n"))
+        .collect();
+    let plain_list = resource_list("");
+    let params_list = resource_list(&format!("functionConfig:\n{params_config}"));
+    // Each command, its input, and its exit code within the default limits (the shipped library
+    // fits them); over a limit, each refuses the policy naming it (lint reports it, exit 1; the
+    // others cannot load it, exit 2).
+    let commands: Vec<(Vec<&str>, &[u8], i32)> = vec![
+        (vec!["check", "examples/service-compliant.yaml"], b"", 0),
+        (vec!["scan", "examples/service-compliant.yaml"], b"", 0),
+        (
+            vec!["fix", "--diff", "examples/service-compliant.yaml"],
+            b"",
+            0,
+        ),
+        (
+            vec![
+                "gcloud",
+                "run",
+                "services",
+                "replace",
+                "examples/service.yaml",
+            ],
+            b"",
+            1,
+        ),
+        (vec!["krm"], plain_list.as_bytes(), 1),
+        (vec!["krm"], params_list.as_bytes(), 1),
+        (vec!["test", "policies/tests"], b"", 0),
+        (
+            vec![
+                "eval",
+                "--policy",
+                "policies/cmek-required.yaml",
+                "-f",
+                "examples/service.yaml",
+            ],
+            b"",
+            0,
+        ),
+        (vec!["lint", "policies/cmek-required.yaml"], b"", 0),
+    ];
+    for (args, stdin, within) in &commands {
+        gate_with_env(args, stdin, &[]).expect_code(*within);
+        let over = if args[0] == "lint" { 1 } else { 2 };
+        for (flag, variable, limit, says) in [
+            (
+                "--max-expression-cost",
+                "CMEK_GATE_MAX_EXPRESSION_COST",
+                "100",
+                "is over the limit of 100",
+            ),
+            (
+                "--max-policy-cost",
+                "CMEK_GATE_MAX_POLICY_COST",
+                "1000",
+                "is over the limit of 1000",
+            ),
+        ] {
+            let mut with_flag = vec![args[0], flag, limit];
+            with_flag.extend(&args[1..]);
+            let by_flag = gate_with_env(&with_flag, stdin, &[]);
+            let by_env = gate_with_env(args, stdin, &[(variable, limit)]);
+            for run in [by_flag, by_env] {
+                run.expect_code(over);
+                assert!(
+                    run.stdout.contains(says) || run.stderr.contains(says),
+                    "does not say {says:?}\n{run}"
+                );
+                assert!(
+                    run.stdout.contains("policy \"") || run.stderr.contains("policy \""),
+                    "does not name the policy\n{run}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -278,6 +382,28 @@ cases:
 /// Each file that hides a sensitive Service behind a construct kubectl or gcloud read differently
 /// is refused by `check` (exit 2, the construct and its line named), and `fix` leaves it byte for
 /// byte as it was (exit 2).
+#[test]
+fn test_without_paths_runs_the_suites_in_policies_tests_and_nothing_else() {
+    // In the repository root, whose fixtures include hostile YAML: the shipped suites only.
+    let default = gate(&["test"]);
+    default.expect_code(0);
+    let explicit = gate(&["test", "policies/tests"]);
+    explicit.expect_code(0);
+    assert_eq!(default.stdout, explicit.stdout, "{default}");
+    assert!(
+        default
+            .stdout
+            .lines()
+            .all(|l| !l.starts_with("running") || l.contains("from policies/tests/")),
+        "{default}"
+    );
+    // Elsewhere it walks the current directory, and says where it looked when nothing is there.
+    let empty = temp_dir("test-no-suites");
+    gate_in(&empty, &["test"], b"")
+        .expect_code(2)
+        .stderr_has("no test suites (files of kind PolicyTest) under [\".\"] (with no path given, policies/tests if it exists, else .)");
+}
+
 #[test]
 fn disguised_services_are_refused_by_check_and_left_untouched_by_fix() {
     let dir = temp_dir("disguised");

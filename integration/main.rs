@@ -3,6 +3,7 @@
 
 mod api_gate;
 mod cli;
+mod closed_pipe;
 mod consumers;
 mod disguised;
 mod doc_snippets;

@@ -72,6 +72,6 @@ pub fn run_certs(args: CertsArgs) -> anyhow::Result<i32> {
         },
         names = args.names.join(", "),
     );
-    println!("{ca_bundle}");
+    std::io::Write::write_all(&mut std::io::stdout(), format!("{ca_bundle}\n").as_bytes())?;
     Ok(0)
 }

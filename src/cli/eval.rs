@@ -8,6 +8,7 @@ use crate::policy::load::read_sources;
 use crate::policy::PolicySet;
 use anyhow::{bail, Context};
 use clap::Args;
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -39,6 +40,9 @@ pub struct EvalArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// The cost limits the `--policy` files are compiled with.
+    #[command(flatten)]
+    pub cost: super::CostArgs,
 }
 
 fn read_document(path: &PathBuf, index: usize) -> anyhow::Result<Document> {
@@ -64,6 +68,7 @@ fn show(outcome: &Outcome) -> String {
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
+    let mut out = std::io::stdout().lock();
     let document = read_document(&args.file, args.document)?;
     let old: Option<Node> = match &args.old {
         Some(path) => Some(read_document(path, args.document)?.root),
@@ -79,7 +84,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             .map_err(|e| anyhow::anyhow!("the expression does not compile: {e}"))?;
         return Ok(match outcome {
             Outcome::Value(value) => {
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
                 0
             }
             Outcome::Error(e) => {
@@ -93,7 +98,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         Some(path) => read_sources(std::slice::from_ref(path))?,
         None => Vec::new(),
     };
-    let mut set = PolicySet::compile(&policies, &params).context("cannot load the policy")?;
+    let options = args.cost.compile_options();
+    let mut set =
+        PolicySet::compile_with(&policies, &params, &options).context("cannot load the policy")?;
     let wants_library_params = set.policies.iter().any(|p| {
         p.spec
             .param_kind
@@ -106,11 +113,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             .into_iter()
             .filter(|s| s.name.ends_with("-params.yaml"))
             .collect();
-        set = PolicySet::compile(&policies, &library_params).context("cannot load the policy")?;
+        set = PolicySet::compile_with(&policies, &library_params, &options)
+            .context("cannot load the policy")?;
     }
     let traces = trace_policies(&set, &document, old.as_ref());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&traces)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&traces)?)?;
         return Ok(0);
     }
     for trace in &traces {
@@ -119,20 +127,21 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             .as_deref()
             .map(|p| format!(" (params {p})"))
             .unwrap_or_default();
-        println!("policy {}{params}", trace.policy);
+        writeln!(out, "policy {}{params}", trace.policy)?;
         for (name, outcome) in &trace.variables {
-            println!("  variables.{name} = {}", show(outcome));
+            writeln!(out, "  variables.{name} = {}", show(outcome))?;
         }
         for (i, (source, outcome)) in trace.validations.iter().enumerate() {
             let first_line = source.lines().next().unwrap_or_default();
-            println!(
+            writeln!(
+                out,
                 "  validations[{i}] {first_line}{} => {}",
                 if source.contains('\n') { " ..." } else { "" },
                 show(outcome)
-            );
+            )?;
         }
         for (i, (patch_type, outcome)) in trace.mutations.iter().enumerate() {
-            println!("  mutations[{i}] {patch_type} => {}", show(outcome));
+            writeln!(out, "  mutations[{i}] {patch_type} => {}", show(outcome))?;
         }
     }
     Ok(0)

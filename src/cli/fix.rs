@@ -152,7 +152,7 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
     if args.diff || to_stdout {
         eprint!("{summary}");
     } else {
-        print!("{summary}");
+        std::io::stdout().lock().write_all(summary.as_bytes())?;
     }
     for error in &report.errors {
         eprintln!("error: {}: {}", error.file, error.message);

@@ -23,19 +23,15 @@ pub struct LintArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
-    /// The most an expression's estimated cost may be (cost units: docs/lint.md).
-    #[arg(long, value_name = "UNITS", default_value_t = LintOptions::default().max_expression_cost)]
-    pub max_expression_cost: u64,
-    /// The most a policy's estimated cost may be (all its expressions).
-    #[arg(long, value_name = "UNITS", default_value_t = LintOptions::default().max_policy_cost)]
-    pub max_policy_cost: u64,
+    #[command(flatten)]
+    pub cost: super::CostArgs,
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     let (sources, unreadable) = read(&args.paths);
     let options = LintOptions {
-        max_expression_cost: args.max_expression_cost,
-        max_policy_cost: args.max_policy_cost,
+        max_expression_cost: args.cost.max_expression_cost,
+        max_policy_cost: args.cost.max_policy_cost,
     };
     let findings = lint(&sources, &options);
     let code = if unreadable.is_empty() {

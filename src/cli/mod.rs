@@ -1,5 +1,9 @@
 //! The command line: arguments in, a library call, output and an exit code out. One file per
 //! subcommand. Errors here carry context for people (anyhow); the library's are typed.
+//! Output goes through `write!` on a locked stdout, never `print!` (which panics when the
+//! reader has closed the pipe): a closed pipe is an error like any other, exit 2.
+
+#![deny(clippy::print_stdout)]
 
 pub mod certs;
 pub mod check;
@@ -91,6 +95,13 @@ pub struct PolicyArgs {
         value_delimiter = ','
     )]
     pub params: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub cost: CostArgs,
+}
+
+/// `--max-expression-cost` and `--max-policy-cost`, taken by every command that loads policies.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CostArgs {
     /// The most an expression's estimated cost may be: a policy with a costlier one is refused
     /// at load; also the cost one evaluation of an expression may spend (see docs/lint.md).
     #[arg(
@@ -108,6 +119,16 @@ pub struct PolicyArgs {
         default_value_t = crate::policy::CompileOptions::default().max_policy_cost
     )]
     pub max_policy_cost: u64,
+}
+
+impl CostArgs {
+    /// The cost limits the policies are compiled with.
+    pub fn compile_options(&self) -> crate::policy::CompileOptions {
+        crate::policy::CompileOptions {
+            max_expression_cost: self.max_expression_cost,
+            max_policy_cost: self.max_policy_cost,
+        }
+    }
 }
 
 impl PolicyArgs {
@@ -138,10 +159,7 @@ impl PolicyArgs {
 
     /// The cost limits the policies are compiled with.
     pub fn compile_options(&self) -> crate::policy::CompileOptions {
-        crate::policy::CompileOptions {
-            max_expression_cost: self.max_expression_cost,
-            max_policy_cost: self.max_policy_cost,
-        }
+        self.cost.compile_options()
     }
 }
 

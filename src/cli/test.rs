@@ -8,14 +8,21 @@ use crate::policy::PolicySet;
 use crate::suite::{parse_suite, run_case, Case};
 use anyhow::{bail, Context};
 use clap::Args;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Suite files, or directories walked for them (files of kind PolicyTest).
-    #[arg(value_name = "PATH", default_value = ".")]
+    /// Suite files, or directories walked for them (files of kind PolicyTest); none:
+    /// `policies/tests`, the suites' conventional place, if it exists, else `.`.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cost: super::CostArgs,
 }
+
+/// Where `cmek-gate test` looks when given no path.
+pub const DEFAULT_SUITE_DIR: &str = "policies/tests";
 
 fn is_suite(text: &str) -> bool {
     text.lines().any(|l| l.trim() == "kind: PolicyTest")
@@ -49,8 +56,14 @@ fn run_suite_case(set: &PolicySet, base: &Path, case: &Case) -> anyhow::Result<O
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<i32> {
+    // No path: the conventional place when it is there, else the current directory.
+    let paths = match (args.paths.is_empty(), Path::new(DEFAULT_SUITE_DIR).is_dir()) {
+        (false, _) => args.paths.clone(),
+        (true, true) => vec![PathBuf::from(DEFAULT_SUITE_DIR)],
+        (true, false) => vec![PathBuf::from(".")],
+    };
     let mut files = Vec::new();
-    for path in &args.paths {
+    for path in &paths {
         let explicit = path.is_file();
         for file in manifest_files(path, false)? {
             let text = std::fs::read_to_string(&file)
@@ -62,10 +75,16 @@ pub fn run(args: TestArgs) -> anyhow::Result<i32> {
     }
     if files.is_empty() {
         bail!(
-            "no test suites (files of kind PolicyTest) under {:?}",
-            args.paths
+            "no test suites (files of kind PolicyTest) under {:?}{}",
+            paths,
+            if args.paths.is_empty() {
+                format!(" (with no path given, {DEFAULT_SUITE_DIR} if it exists, else .)")
+            } else {
+                String::new()
+            }
         );
     }
+    let mut out = std::io::stdout().lock();
     let (mut passed, mut failed) = (0, 0);
     let mut failures = Vec::new();
     for (file, text) in &files {
@@ -78,32 +97,32 @@ pub fn run(args: TestArgs) -> anyhow::Result<i32> {
         let params =
             read_sources(&resolve(&suite.params)).with_context(|| format!("{name}: params"))?;
         // A suite's policies that bind nothing would pass every case expecting an allow.
-        let set = PolicySet::compile(&policies, &params)
+        let set = PolicySet::compile_with(&policies, &params, &args.cost.compile_options())
             .and_then(|set| refuse_unbound(set, &resolve(&suite.policies)))
             .with_context(|| format!("{name}: cannot load the policies"))?;
-        println!("running {} case(s) from {name}", suite.cases.len());
+        writeln!(out, "running {} case(s) from {name}", suite.cases.len())?;
         for case in &suite.cases {
             let outcome = run_suite_case(&set, base, case)
                 .with_context(|| format!("{name}: case {:?}", case.name))?;
             match outcome {
                 None => {
                     passed += 1;
-                    println!("test {name} :: {} ... ok", case.name);
+                    writeln!(out, "test {name} :: {} ... ok", case.name)?;
                 }
                 Some(difference) => {
                     failed += 1;
-                    println!("test {name} :: {} ... FAILED", case.name);
+                    writeln!(out, "test {name} :: {} ... FAILED", case.name)?;
                     failures.push(format!("---- {name} :: {} ----\n{difference}", case.name));
                 }
             }
         }
     }
     if !failures.is_empty() {
-        println!("\nfailures:\n");
+        writeln!(out, "\nfailures:\n")?;
         for failure in &failures {
-            println!("{failure}\n");
+            writeln!(out, "{failure}\n")?;
         }
     }
-    println!("\n{passed} passed, {failed} failed");
+    writeln!(out, "\n{passed} passed, {failed} failed")?;
     Ok(if failed > 0 { 1 } else { 0 })
 }
