@@ -80,7 +80,10 @@ impl FakeGoogle {
 
 /// Starts `serve` with the API gate and these flags, and waits until the policies are loaded.
 async fn start_gate(dir: &Path, extra: &[&str]) -> (Server, Client, Client) {
-    make_certs(dir, false);
+    // A second gate in the same folder keeps the first one's CA (`certs` would refuse to replace it).
+    if !dir.join("ca.crt").exists() {
+        make_certs(dir, false);
+    }
     let mut args = vec!["--cloud-run-listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     let server = Server::start(&dir.join("tls.crt"), &dir.join("tls.key"), &args, dir);

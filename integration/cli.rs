@@ -571,3 +571,62 @@ fn directories_are_walked_as_a_consumer_might_apply_them() {
         "{fixed}"
     );
 }
+
+/// How many times `needle` occurs in `haystack`.
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn errors_name_their_cause_once() {
+    let dir = temp_dir("errors-once");
+    crate::server_support::make_certs(&dir, false);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let run = gate(&[
+        "serve",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--listen",
+        &addr,
+        "--metrics-listen",
+        "off",
+    ]);
+    run.expect_code(2)
+        .stderr_has(&format!("cannot listen on {addr}: "));
+    let in_use = std::io::Error::from_raw_os_error(98).to_string();
+    assert_eq!(occurrences(&run.stderr, &in_use), 1, "{}", run.stderr);
+
+    let missing = dir.join("missing.yaml");
+    let missing = missing.to_str().unwrap();
+    for command in ["lint", "check"] {
+        let run = gate(&[command, missing]);
+        run.expect_code(2).stderr_has(missing);
+        assert_eq!(occurrences(&run.stderr, missing), 1, "{}", run.stderr);
+    }
+}
+
+#[test]
+fn certs_keeps_an_existing_ca_unless_forced() {
+    let dir = temp_dir("certs-force");
+    let out = dir.to_str().unwrap();
+    let first = gate(&["certs", "--out", out, "--dns", "localhost"]);
+    first.expect_code(0);
+    let ca = std::fs::read_to_string(dir.join("ca.crt")).unwrap();
+    let again = gate(&["certs", "--out", out, "--dns", "localhost"]);
+    again
+        .expect_code(2)
+        .stderr_has("ca.crt exists")
+        .stderr_has("--force");
+    assert_eq!(std::fs::read_to_string(dir.join("ca.crt")).unwrap(), ca);
+    let forced = gate(&["certs", "--out", out, "--dns", "localhost", "--force"]);
+    forced.expect_code(0);
+    assert_ne!(std::fs::read_to_string(dir.join("ca.crt")).unwrap(), ca);
+    assert_eq!(forced.stdout.trim(), {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(dir.join("ca.crt")).unwrap())
+    });
+}

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     match cmek_gate::cli::run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", cmek_gate::cli::error_text(&error));
             ExitCode::from(2)
         }
     }

@@ -23,6 +23,10 @@ pub struct CertsArgs {
     /// Days the certificates are valid.
     #[arg(long, default_value_t = 365)]
     pub days: i64,
+    /// Replace a CA already in --out. Without it an existing ca.crt or ca.key is an error:
+    /// a new CA breaks every caBundle installed from the old one.
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn write(dir: &Path, name: &str, text: &str, private: bool) -> anyhow::Result<()> {
@@ -42,6 +46,19 @@ fn write_pair(dir: &Path, stem: &str, pair: &Pair) -> anyhow::Result<()> {
 }
 
 pub fn run_certs(args: CertsArgs) -> anyhow::Result<i32> {
+    if !args.force {
+        if let Some(existing) = ["ca.crt", "ca.key"]
+            .iter()
+            .map(|name| args.out.join(name))
+            .find(|path| path.exists())
+        {
+            anyhow::bail!(
+                "{} exists: a new CA breaks every caBundle installed from it; \
+                 pass --force to replace it, or choose another --out",
+                existing.display()
+            );
+        }
+    }
     let now_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .context("the clock is before 1970")?

@@ -88,6 +88,11 @@ fn read(paths: &[PathBuf]) -> (Vec<Source>, Vec<(String, String)>) {
     for path in paths {
         let files = match manifest_files(path, true) {
             Ok(files) => files,
+            // The error names the file it is about (it may be one inside `path`): once.
+            Err(crate::policy::PolicyError::Read { path, message }) => {
+                unreadable.push((path, message));
+                continue;
+            }
             Err(error) => {
                 unreadable.push((path.display().to_string(), error.to_string()));
                 continue;

@@ -59,6 +59,25 @@ pub enum Command {
 }
 
 /// Runs the parsed command line; returns the process exit code.
+/// An error and its causes, `: `-separated, as `{:#}` prints them, but each cause only once: an
+/// error whose message already ends with its cause's (`cannot listen on ADDR: {source}`) is not
+/// followed by that cause again.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut previous = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.is_empty() {
+            text = message.clone();
+        } else if !previous.ends_with(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        previous = message;
+    }
+    text
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(args),
@@ -211,5 +230,40 @@ impl NamespaceArgs {
             &self.namespace_labels,
             unknown,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+    use anyhow::Context;
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let in_use = || std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let listen = || crate::server::ServerError::Listen {
+            addr: "127.0.0.1:8443".parse().unwrap(),
+            source: in_use(),
+        };
+        let cases: Vec<(anyhow::Error, String)> = vec![
+            (
+                anyhow::Error::new(listen()),
+                format!("cannot listen on 127.0.0.1:8443: {}", in_use()),
+            ),
+            (
+                Err::<(), _>(listen()).context("cannot serve").unwrap_err(),
+                format!(
+                    "cannot serve: cannot listen on 127.0.0.1:8443: {}",
+                    in_use()
+                ),
+            ),
+            (
+                Err::<(), _>(in_use()).context("cannot bind").unwrap_err(),
+                format!("cannot bind: {}", in_use()),
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error_text(&error), expected, "{error:?}");
+        }
     }
 }

@@ -124,11 +124,13 @@ pub fn judge_write(
     };
     let decision = engine::admit(set, &request, phases);
     if !decision.allowed() {
+        let summary = match write.version {
+            ApiVersion::V1 => decision.violation_summary(),
+            ApiVersion::V2 => v1_words_to_v2(&decision.violation_summary(), write),
+        };
         let message = format!(
-            "cmek-gate denied {} {}: {}",
-            write.kind,
-            document.name,
-            decision.violation_summary()
+            "cmek-gate denied {} {}: {summary}",
+            write.kind, document.name
         );
         let policies = decision
             .violations
@@ -173,6 +175,58 @@ pub fn judge_write(
         added,
         warnings,
     }
+}
+
+/// A policy message, worded for the v1 shape, in the v2 request's own words, through the shape
+/// table: "the run.googleapis.com/encryption-key annotation in spec.template.metadata.annotations"
+/// becomes `template.encryptionKey`, and `spec.template.metadata.annotations` becomes
+/// `template.annotations`. An annotation key named on its own stays: it is one in v2 as well.
+pub fn v1_words_to_v2(message: &str, write: &Write) -> String {
+    let dotted = |path: &str| shape::path_segments(path).join(".");
+    let mut rules: Vec<(String, String)> = Vec::new();
+    for (field, v2_path) in v2_table(write) {
+        let Some(v1) = shape::v1_path(field) else {
+            continue;
+        };
+        let segments = shape::path_segments(v1);
+        match segments.split_last() {
+            Some((key, container)) if key.contains('/') => rules.push((
+                format!("the {key} annotation in {}", container.join(".")),
+                dotted(v2_path),
+            )),
+            _ => rules.push((segments.join("."), dotted(v2_path))),
+        }
+    }
+    // The longest first: `spec.template.metadata.annotations` before `metadata.annotations`.
+    rules.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+    let part_of_a_name = |c: char| c.is_alphanumeric() || "._-/".contains(c);
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        let starts_a_name = !out.chars().next_back().is_some_and(part_of_a_name);
+        let rule = rules.iter().find(|(from, _)| {
+            rest.strip_prefix(from.as_str()).is_some_and(|after| {
+                let mut next = after.chars();
+                match next.next() {
+                    None => true,
+                    // A sentence's full stop ends the name; `.x` would continue it.
+                    Some('.') => !next.next().is_some_and(part_of_a_name),
+                    Some(c) => !part_of_a_name(c) && c != '[',
+                }
+            })
+        });
+        match rule {
+            Some((from, to)) if starts_a_name => {
+                out.push_str(to);
+                rest = &rest[from.len()..];
+            }
+            _ => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    out
 }
 
 /// The v1 body as the policies see it: with the host's region as the location label when the

@@ -249,10 +249,11 @@ fn verdicts_on_v1_and_v2_bodies() {
     else {
         panic!("a v2 service without a key is refused");
     };
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("[cmek-required]"));
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("[cmek-required]"), "{message}");
+    // Told in the v2 request's own words, not the v1 annotation's.
+    assert!(message.contains("set template.encryptionKey "), "{message}");
+    assert!(!message.contains("spec.template.metadata"), "{message}");
     for bad in ["not json", "[1]"] {
         let Verdict::Refuse { body, .. } = judge_write(&set, &v2, bad.as_bytes(), None, false)
         else {
@@ -325,4 +326,38 @@ fn with_mutation_the_default_key_is_forwarded_in_each_version_s_own_shape() {
         judge_write(&set, &v2, body.to_string().as_bytes(), None, false),
         Verdict::Refuse { .. }
     ));
+}
+
+#[test]
+fn v1_worded_messages_speak_the_v2_fields() {
+    let cases = [
+        (
+            "Service",
+            "set the run.googleapis.com/encryption-key annotation in spec.template.metadata.annotations (Config Connector: spec.template.encryptionKeyRef) to K.",
+            "set template.encryptionKey (Config Connector: spec.template.encryptionKeyRef) to K.",
+        ),
+        (
+            "Job",
+            "set the run.googleapis.com/encryption-key annotation in spec.template.metadata.annotations to K.",
+            "set template.template.encryptionKey to K.",
+        ),
+        (
+            "Service",
+            "run.googleapis.com/encryption-key is set in metadata.annotations, where it encrypts nothing: it belongs in spec.template.metadata.annotations.",
+            "run.googleapis.com/encryption-key is set in annotations, where it encrypts nothing: it belongs in template.annotations.",
+        ),
+        (
+            "Service",
+            "no owner label in metadata.labels or spec.template.metadata.labels; x.metadata.labels and metadata.labelsX stay",
+            "no owner label in labels or template.labels; x.metadata.labels and metadata.labelsX stay",
+        ),
+        (
+            "Service",
+            "metadata.labels.team and metadata.labels['a'] stay, as does run.googleapis.com/encryption-key-shutdown-hours",
+            "metadata.labels.team and metadata.labels['a'] stay, as does run.googleapis.com/encryption-key-shutdown-hours",
+        ),
+    ];
+    for (kind, v1, v2) in cases {
+        assert_eq!(v1_words_to_v2(v1, &v2_write(kind)), v2, "{kind}: {v1}");
+    }
 }

@@ -190,6 +190,26 @@ impl<'a> Context<'a> {
                                 ),
                             ));
                         }
+                        // A map-valued field (labels, annotations) is itself absent on many
+                        // objects: reading it whole (`in`, `.size()`, `.exists()`, `[k]`) fails
+                        // then, just as a missing key does.
+                        if own && !node.is_map() && next.is_map() && read && plain && !guarded {
+                            findings.push(self.at(
+                                expression,
+                                step.offset,
+                                "unguarded-key",
+                                format!(
+                                    "{}: {}.{} is read without a guard, and fails when the object has no {}: test it first (has({}.{})) or read it as optional (.?{}.orValue({{}}))",
+                                    self.subject(expression),
+                                    prefix,
+                                    step.name,
+                                    step.name,
+                                    prefix,
+                                    step.name,
+                                    step.name
+                                ),
+                            ));
+                        }
                         node = next;
                     }
                     Field::Unchecked => break,

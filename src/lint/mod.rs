@@ -99,7 +99,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "unguarded-key",
         severity: Severity::Warning,
-        description: "A map key (a label, an annotation) is read without has(), `in` or an optional access guarding it: the evaluation fails when the key is absent.",
+        description: "A map key (a label, an annotation), or a map field itself, is read without has(), `in` or an optional access guarding it: the evaluation fails when it is absent.",
     },
     Rule {
         id: "expression-type",

@@ -123,14 +123,53 @@ fn each_rule_at_its_line_and_column() {
     - expression: object.metadata.labels['team'] == 'a' || object.metadata.labels.owner == 'b'
 ",
             ) + BINDING,
-            &["13:43 unguarded-key", "13:83 unguarded-key"],
+            &[
+                "13:35 unguarded-key",
+                "13:43 unguarded-key",
+                "13:76 unguarded-key",
+                "13:83 unguarded-key",
+            ],
+        ),
+        (
+            "unguarded-key: a whole map read by `in`, size(), exists(), an index",
+            policy(
+                "  validations:
+    - expression: \"'team' in object.metadata.labels\"
+    - expression: object.metadata.labels.size() > 0
+    - expression: object.metadata.annotations.exists(k, k == 'a')
+    - expression: object.metadata.annotations[object.metadata.name] == 'x'
+    - expression: object.spec.template.metadata.annotations.all(k, k != 'a')
+",
+            ) + BINDING,
+            &[
+                "13:46 unguarded-key",
+                "14:35 unguarded-key",
+                "15:35 unguarded-key",
+                "16:35 unguarded-key",
+                "17:49 unguarded-key",
+            ],
+        ),
+        (
+            "unguarded-key: a whole map guarded by has(), `in`, optional access, a match condition",
+            policy(
+                "  matchConditions:
+    - name: annotated
+      expression: has(object.metadata.annotations)
+  validations:
+    - expression: \"has(object.metadata.labels) && 'team' in object.metadata.labels\"
+    - expression: \"'labels' in object.metadata && object.metadata.labels.size() > 0\"
+    - expression: object.?metadata.?labels.orValue({}).size() > 0
+    - expression: object.metadata.annotations.exists(k, k == 'a')
+",
+            ) + BINDING,
+            &[],
         ),
         (
             "unguarded-key: guarded by in, has(), optional access, a match condition",
             policy(
                 "  matchConditions:
     - name: owned
-      expression: has(object.metadata.labels.owner)
+      expression: has(object.metadata.labels) && has(object.metadata.labels.owner)
   validations:
     - expression: \"'team' in object.metadata.labels && object.metadata.labels['team'] == 'a'\"
     - expression: object.metadata.labels[?'x'].orValue('') == '' && object.metadata.labels.owner != ''
@@ -143,7 +182,7 @@ fn each_rule_at_its_line_and_column() {
             policy(
                 "  variables:
     - name: owned
-      expression: has(object.metadata.labels.owner)
+      expression: has(object.metadata.labels) && has(object.metadata.labels.owner)
   validations:
     - expression: variables.owned && object.metadata.labels.owner != ''
 ",
