@@ -1,6 +1,6 @@
 //! The real binary, run as a user runs it: exit codes, output, stdin, options.
 
-use crate::support::{fixtures, gate, gate_in, repo, temp_dir};
+use crate::support::{fixtures, gate, gate_in, repo, resource_list, temp_dir};
 
 #[test]
 fn the_readme_example_is_denied_and_the_compliant_one_allowed() {
@@ -120,20 +120,6 @@ fn gate_with_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> crate::su
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         command: format!("{}cmek-gate {}", shown_env.concat(), args.join(" ")),
     }
-}
-
-/// A ResourceList holding the README's Service, with `function_config` (YAML, indented by 2).
-fn resource_list(function_config: &str) -> String {
-    let service = std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap();
-    let item: String = service
-        .lines()
-        .filter(|l| !l.starts_with('#') && *l != "---")
-        .map(|l| format!("    {l}\n"))
-        .collect();
-    format!(
-        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n{function_config}items:\n  - {}",
-        item.trim_start()
-    )
 }
 
 #[test]

@@ -2,23 +2,9 @@
 //! gone: stdout is a pipe whose reading end is closed before the binary starts, so the first
 //! write fails (EPIPE) every time. The binary says so and exits 2; it never panics (exit 101).
 
-use crate::support::{fixtures, repo, temp_dir};
+use crate::support::{fixtures, repo, resource_list, temp_dir};
 use std::io::Write;
 use std::process::{Command, Stdio};
-
-/// A ResourceList with one Service, for `krm`.
-fn resource_list() -> String {
-    let service = std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap();
-    let indented: String = service
-        .lines()
-        .filter(|l| !l.starts_with('#') && *l != "---")
-        .map(|l| format!("    {l}\n"))
-        .collect();
-    format!(
-        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n  - {}",
-        indented.trim_start()
-    )
-}
 
 /// Runs `cmek-gate ARGS` in the repository with `stdin`, its stdout a pipe already closed.
 fn run_into_closed_pipe(args: &[&str], stdin: &[u8]) -> (Option<i32>, String) {
@@ -63,7 +49,7 @@ fn no_subcommand_panics_when_its_reader_has_gone() {
         .display()
         .to_string();
     let certs = temp_dir("closed-pipe-certs").display().to_string();
-    let list = resource_list();
+    let list = resource_list("");
     let cases: Vec<(Vec<&str>, &[u8])> = vec![
         (vec!["check", "examples/service.yaml"], b""),
         (vec!["check", "-o", "json", "examples/service.yaml"], b""),

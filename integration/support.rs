@@ -96,3 +96,17 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A ResourceList holding the README's Service, with `function_config` (YAML, indented by 2).
+pub fn resource_list(function_config: &str) -> String {
+    let service = std::fs::read_to_string(repo().join("examples/service.yaml")).unwrap();
+    let item: String = service
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "---")
+        .map(|l| format!("    {l}\n"))
+        .collect();
+    format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n{function_config}items:\n  - {}",
+        item.trim_start()
+    )
+}
