@@ -7,6 +7,7 @@
 //! The rest of the project sees compile, check, evaluate and [`Value`].
 
 pub mod error;
+pub mod library;
 pub mod types;
 pub mod value;
 
