@@ -11,7 +11,10 @@ pub mod encoders;
 pub mod jsonpatch;
 pub mod lists;
 pub mod math;
+pub mod net;
+pub mod quantity;
 pub mod regex;
+pub mod semver;
 pub mod sets;
 pub mod strings;
 mod support;
@@ -27,4 +30,7 @@ pub fn register_all(library: &mut Library) {
     math::register(library);
     encoders::register(library);
     jsonpatch::register(library);
+    quantity::register(library);
+    semver::register(library);
+    net::register(library);
 }

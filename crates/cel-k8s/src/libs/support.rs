@@ -113,10 +113,44 @@ pub(crate) fn string_list<'a>(items: impl IntoIterator<Item = String>) -> Value<
 }
 
 /// A built map.
-#[allow(dead_code)] // used by the URL library, next
 pub(crate) fn map_of<'a>(entries: Vec<(Value<'a>, Value<'a>)>) -> Value<'a> {
     Value::Map(Map::Owned(Arc::from(entries)))
 }
+
+/// The library value of type `T` a value holds, if it holds one.
+pub(crate) fn opaque<'v, T: 'static>(value: &'v Value<'_>) -> Option<&'v T> {
+    match value {
+        Value::Opaque(o) => o.as_any().downcast_ref::<T>(),
+        _ => None,
+    }
+}
+
+/// A library value.
+pub(crate) fn opaque_value<'a>(value: impl crate::value::Opaque) -> Value<'a> {
+    Value::Opaque(Arc::new(value))
+}
+
+/// Implements [`Opaque`](crate::value::Opaque) for a library value type: its Kubernetes type
+/// name, equality by `PartialEq` (false across types), downcasting.
+macro_rules! opaque_type {
+    ($rust:ty, $name:expr) => {
+        impl $crate::value::Opaque for $rust {
+            fn type_name(&self) -> &'static str {
+                $name
+            }
+            fn equals(&self, other: &dyn $crate::value::Opaque) -> bool {
+                other
+                    .as_any()
+                    .downcast_ref::<$rust>()
+                    .is_some_and(|o| o == self)
+            }
+            fn as_any(&self) -> &dyn std::any::Any {
+                self
+            }
+        }
+    };
+}
+pub(crate) use opaque_type;
 
 /// Numeric comparison across int, uint and double, as CEL's heterogeneous equality and
 /// cross-type ordering do. `None` for NaN or a non-number.
