@@ -11,6 +11,7 @@ pub mod encoders;
 pub mod jsonpatch;
 pub mod lists;
 pub mod math;
+pub mod named_formats;
 pub mod net;
 pub mod quantity;
 pub mod regex;
@@ -18,6 +19,7 @@ pub mod semver;
 pub mod sets;
 pub mod strings;
 mod support;
+pub mod url;
 
 use crate::library::Library;
 
@@ -33,4 +35,6 @@ pub fn register_all(library: &mut Library) {
     quantity::register(library);
     semver::register(library);
     net::register(library);
+    url::register(library);
+    named_formats::register(library);
 }
