@@ -17,6 +17,7 @@ pub mod quantity;
 pub mod regex;
 pub mod semver;
 pub mod sets;
+pub mod strfmt;
 pub mod strings;
 mod support;
 pub mod url;
@@ -26,6 +27,7 @@ use crate::library::Library;
 /// Registers every library function.
 pub fn register_all(library: &mut Library) {
     strings::register(library);
+    strfmt::register(library);
     lists::register(library);
     sets::register(library);
     regex::register(library);

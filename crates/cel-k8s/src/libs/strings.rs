@@ -242,7 +242,7 @@ fn join<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
 }
 
 /// The string as a double-quoted CEL literal.
-pub(crate) fn quote_str(s: &str) -> String {
+fn quote_str(s: &str) -> String {
     let mut quoted = String::with_capacity(s.len() + 2);
     quoted.push('"');
     for c in s.chars() {
