@@ -40,3 +40,138 @@ pub fn register_all(library: &mut Library) {
     url::register(library);
     named_formats::register(library);
 }
+
+/// The text `string()` gives a library value (`net.IP`, `net.CIDR`), `None` for the others,
+/// for the standard `string` function.
+pub fn opaque_to_string(value: &dyn crate::value::Opaque) -> Option<String> {
+    net::to_text(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::Style;
+    use crate::value::Value;
+
+    /// The function reference the policy author reads; every function of the tables this
+    /// module owns must be registered under its name.
+    const REFERENCE: &str = include_str!("../../../../docs/cel-functions.md");
+
+    /// Sections whose functions are the evaluator's (standard, optional) or macros.
+    const NOT_OURS: &[&str] = &[
+        "Standard functions and macros",
+        "Optional values",
+        "Bindings and two-variable comprehensions (cel-go ext)",
+        "Not supported, and differences from Kubernetes",
+    ];
+
+    #[test]
+    fn every_documented_library_function_is_registered() {
+        let mut library = Library::default();
+        register_all(&mut library);
+        let mut section = "";
+        let mut checked = 0;
+        for line in REFERENCE.lines() {
+            if let Some(title) = line.strip_prefix("## ") {
+                section = title;
+                continue;
+            }
+            let Some(row) = line.strip_prefix("| `") else {
+                continue;
+            };
+            if NOT_OURS.contains(&section) || row.contains("(macro)") {
+                continue;
+            }
+            let name = row.split('`').next().unwrap_or_default();
+            assert!(library.has(name), "{section}: {name} is not registered");
+            checked += 1;
+        }
+        assert!(checked > 100, "the reference was read ({checked} rows)");
+        // The helpers macro expansions call.
+        assert!(library
+            .lookup("@sortByAssociatedKeys", Style::Receiver, 2)
+            .is_some());
+        assert!(library.lookup("math.@max", Style::Global, 1).is_some());
+        assert!(library.lookup("math.@min", Style::Global, 2).is_some());
+    }
+
+    #[test]
+    fn shared_names_dispatch_on_the_receiver() {
+        use crate::libs::support::testing::*;
+        let mut library = Library::default();
+        register_all(&mut library);
+        let index_of = library.lookup("indexOf", Style::Receiver, 2).unwrap();
+        check("string", index_of(&[s("abc"), s("c")]), i(2));
+        check("list", index_of(&[l(vec![i(1), i(2)]), i(2)]), i(1));
+        check_err(
+            "other",
+            index_of(&[i(1), i(2)]),
+            "no matching overload for 'indexOf'",
+        );
+        let reverse = library.lookup("reverse", Style::Receiver, 1).unwrap();
+        check("string", reverse(&[s("ab")]), s("ba"));
+        check("list", reverse(&[l(vec![i(1), i(2)])]), l(vec![i(2), i(1)]));
+        let ip = library.lookup("ip", Style::Global, 1).unwrap();
+        let cidr = library.lookup("cidr", Style::Global, 1).unwrap();
+        let cidr_ip = library.lookup("ip", Style::Receiver, 1).unwrap();
+        let addr = cidr_ip(&[cidr(&[s("10.0.0.1/8")]).unwrap()]).unwrap();
+        assert!(crate::libs::support::equals(
+            &addr,
+            &ip(&[s("10.0.0.1")]).unwrap()
+        ));
+        let Value::Opaque(o) = addr else {
+            panic!("an IP")
+        };
+        assert_eq!(opaque_to_string(o.as_ref()).as_deref(), Some("10.0.0.1"));
+    }
+
+    /// Inputs an attacker controls end quickly, in an error or a result bounded by the input,
+    /// never a panic.
+    #[test]
+    fn hostile_inputs_are_bounded() {
+        use crate::libs::support::testing::*;
+        let mut library = Library::default();
+        register_all(&mut library);
+        let call = |name: &str, style: Style, args: Vec<Value<'static>>| {
+            let f = library
+                .lookup(name, style, args.len())
+                .unwrap_or_else(|| panic!("{name}"));
+            f(&args)
+        };
+        use Style::{Global, Receiver};
+        let q = |t: &str| call("quantity", Global, vec![s(t)]).unwrap();
+        let outcomes = [
+            call("split", Receiver, vec![s("abc"), s(""), i(i64::MAX)]).is_ok(),
+            call("findAll", Receiver, vec![s("abc"), s(""), i(i64::MAX)]).is_ok(),
+            call("findAll", Receiver, vec![s("abc"), s("("), i(2)]).is_err(),
+            call("format", Receiver, vec![s("%.999999999f"), l(vec![d(1.0)])]).is_err(),
+            call("add", Receiver, vec![q("1e2147483647"), q("1m")]).is_err(),
+            call("compareTo", Receiver, vec![q("1e2147483647"), q("1e-9")]).is_ok(),
+            call("sub", Receiver, vec![q("-1e2147483647"), q("1e2147483647")]).is_ok(),
+            call("isInteger", Receiver, vec![q("1e-2147483647")]).is_ok(),
+            call("asInteger", Receiver, vec![q("0e2147483647")]).is_ok(),
+            call(
+                "asApproximateFloat",
+                Receiver,
+                vec![q("99999999999999999999999999999999999999999Ei")],
+            )
+            .is_ok(),
+            call("semver", Global, vec![s("99999999999999999999.0.0")]).is_err(),
+            call("url", Global, vec![s("http://[::1")]).is_err(),
+            call("min", Receiver, vec![l(vec![])]).is_err(),
+            call("isSorted", Receiver, vec![l(vec![s("a"), i(1)])]).is_ok(),
+            call("sum", Receiver, vec![l(vec![i(1), s("a")])]).is_err(),
+            call("sum", Receiver, vec![l(vec![i(i64::MAX), i(1)])]).is_err(),
+            call("lists.range", Global, vec![i(i64::MAX)]).is_err(),
+            call("math.bitShiftLeft", Global, vec![i(1), i(i64::MAX)]).is_ok(),
+            call(
+                "substring",
+                Receiver,
+                vec![s("abc"), i(i64::MIN), i(i64::MAX)],
+            )
+            .is_err(),
+            call("charAt", Receiver, vec![s("abc"), i(i64::MAX)]).is_err(),
+        ];
+        assert!(outcomes.iter().all(|ok| *ok), "{outcomes:?}");
+    }
+}
