@@ -11,6 +11,10 @@ use crate::error::EvalError;
 use crate::library::{Library, Style};
 use crate::value::{List, Value};
 
+/// The largest string `replace` builds: an empty pattern replaced by a long string would
+/// otherwise multiply two input sizes.
+pub const MAX_REPLACED_BYTES: usize = 16 << 20;
+
 pub fn register(library: &mut Library) {
     use Style::{Global, Receiver};
     library.add("charAt", Receiver, 2, char_at);
@@ -142,10 +146,19 @@ fn replace<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
         [Value::String(s), Value::String(f), Value::String(t), Value::Int(n)] => (s, f, t, *n),
         _ => return Err(no_overload("replace", args)),
     };
-    Ok(Value::string(match usize::try_from(n) {
-        Ok(n) => s.replacen(&**from, to, n),
-        Err(_) => s.replace(&**from, to),
-    }))
+    let limit = usize::try_from(n).unwrap_or(usize::MAX);
+    if to.len() > from.len() {
+        let occurrences = if from.is_empty() {
+            s.chars().count() + 1
+        } else {
+            s.matches(&**from).count()
+        };
+        let grown = occurrences.min(limit).saturating_mul(to.len() - from.len());
+        if s.len().saturating_add(grown) > MAX_REPLACED_BYTES {
+            return Err(fail("replace", "the result would exceed 16 MiB"));
+        }
+    }
+    Ok(Value::string(s.replacen(&**from, to, limit)))
 }
 
 /// Go's `strings.SplitN`: at most `n` parts, the last holding the rest; none for `n == 0`,
