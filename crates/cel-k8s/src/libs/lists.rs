@@ -192,12 +192,21 @@ fn is_sorted<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
     let [Value::List(list)] = args else {
         return Err(no_overload("isSorted", args));
     };
-    let items = comparable_items("isSorted", list)?;
-    Ok(Value::Bool(
-        !items
-            .windows(2)
-            .any(|w| compare(&w[0], &w[1]) == Some(Ordering::Greater)),
-    ))
+    // In order, as Kubernetes: the first pair out of order answers, before later elements
+    // are looked at.
+    let mut previous: Option<Value<'a>> = None;
+    for item in list_iter(list) {
+        if !orderable(&item) {
+            return Err(no_overload("isSorted", &[item]));
+        }
+        if let Some(p) = &previous {
+            if compare(p, &item) == Some(Ordering::Greater) {
+                return Ok(Value::Bool(false));
+            }
+        }
+        previous = Some(item);
+    }
+    Ok(Value::Bool(true))
 }
 
 /// The least (`wanted` Less) or greatest element: the first of equal ones; elements that do
