@@ -41,6 +41,16 @@ pub fn register_all(library: &mut Library) {
     named_formats::register(library);
 }
 
+/// The names of the library value types, as expressions name them (`type(x) == net.IP`).
+pub const OPAQUE_TYPES: &[&str] = &[
+    quantity::QUANTITY_TYPE,
+    url::URL_TYPE,
+    net::IP_TYPE,
+    net::CIDR_TYPE,
+    semver::SEMVER_TYPE,
+    named_formats::FORMAT_TYPE,
+];
+
 /// The text `string()` gives a library value (`net.IP`, `net.CIDR`), `None` for the others,
 /// for the standard `string` function.
 pub fn opaque_to_string(value: &dyn crate::value::Opaque) -> Option<String> {
@@ -123,6 +133,30 @@ mod tests {
             panic!("an IP")
         };
         assert_eq!(opaque_to_string(o.as_ref()).as_deref(), Some("10.0.0.1"));
+    }
+
+    #[test]
+    fn library_values_name_their_types() {
+        use crate::libs::support::testing::*;
+        use crate::libs::support::type_name;
+        let mut library = Library::default();
+        register_all(&mut library);
+        let made = [
+            ("quantity", vec![s("1")]),
+            ("url", vec![s("/")]),
+            ("ip", vec![s("::1")]),
+            ("cidr", vec![s("::1/128")]),
+            ("semver", vec![s("1.0.0")]),
+            ("format.uuid", vec![]),
+        ];
+        let names: Vec<&str> = made
+            .iter()
+            .map(|(f, args)| {
+                let f = library.lookup(f, Style::Global, args.len()).unwrap();
+                type_name(&f(args).unwrap())
+            })
+            .collect();
+        assert_eq!(names, OPAQUE_TYPES);
     }
 
     /// Inputs an attacker controls end quickly, in an error or a result bounded by the input,

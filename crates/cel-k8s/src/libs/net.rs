@@ -11,8 +11,9 @@ use crate::library::{Library, Style};
 use crate::value::{Opaque, Value};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The type names Kubernetes gives addresses and ranges.
+/// The type name Kubernetes gives addresses.
 pub const IP_TYPE: &str = "net.IP";
+/// The type name Kubernetes gives ranges.
 pub const CIDR_TYPE: &str = "net.CIDR";
 
 /// An IP address.
