@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod library;
+pub mod libs;
 pub mod types;
 pub mod value;
 
