@@ -3,7 +3,7 @@
 //!
 //!     cargo bench --bench engine
 
-use cmek_gate::check::{check_inputs, CheckOptions, Input};
+use cmek_gate::batch::{check_inputs, CheckOptions, Input};
 use cmek_gate::engine::{evaluate, Request};
 use cmek_gate::manifest::{parse_documents, ReadLimits};
 use cmek_gate::policy::{embedded, PolicySet};

@@ -2,6 +2,8 @@
 //! Messages come from policies only: no value from a manifest is echoed beyond what a policy's
 //! message says (manifests carry secrets in env values).
 
+pub mod sarif;
+
 use crate::engine::{Decision, Violation, Warning};
 use crate::manifest::Document;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! `cmek-gate check`: reads manifest files, directories and stdin, checks them with the engine
 //! and prints the report.
 
-use crate::check::{check_inputs, CheckOptions, Input};
+use crate::batch::{check_inputs, CheckOptions, Input};
 use crate::policy::load::manifest_files;
 use crate::report::InputError;
 use anyhow::{bail, Context};
@@ -61,7 +61,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
             writeln!(stdout)?;
         }
         Output::Sarif => {
-            let log = crate::sarif::to_sarif(&report, &set, env!("CARGO_PKG_VERSION"));
+            let log = crate::report::sarif::to_sarif(&report, &set, env!("CARGO_PKG_VERSION"));
             serde_json::to_writer_pretty(&mut stdout, &log)?;
             writeln!(stdout)?;
         }

@@ -6,7 +6,7 @@
 //! temporary file beside its original, and the temporary files are renamed over the originals.
 
 use super::check::read_inputs_reporting;
-use crate::check::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::batch::{check_inputs_keeping_documents, CheckOptions, Input};
 use crate::report::{InputError, Report};
 use anyhow::bail;
 use clap::Args;

@@ -4,7 +4,7 @@
 //! the real gcloud with the same arguments, passing its exit code through. Denied: exit 1 and
 //! gcloud never runs. `--fix` deploys a temporary copy with the mutating policies' additions.
 
-use crate::check::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::batch::{check_inputs_keeping_documents, CheckOptions, Input};
 use crate::report::Report;
 use anyhow::{bail, Context};
 use clap::Args;

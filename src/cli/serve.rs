@@ -144,7 +144,7 @@ fn parse_upstream(text: &str) -> Result<hyper::Uri, String> {
 }
 
 fn parse_gate_host(text: &str) -> Result<String, String> {
-    crate::cloudrun::host::check_host_name(text).map_err(|e| e.to_string())?;
+    crate::cloudrun_api::host::check_host_name(text).map_err(|e| e.to_string())?;
     Ok(text.to_owned())
 }
 

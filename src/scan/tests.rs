@@ -1,7 +1,7 @@
 //! Scans of small inputs checked with the shipped library.
 
 use super::*;
-use crate::check::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::batch::{check_inputs_keeping_documents, CheckOptions, Input};
 use crate::policy::embedded;
 
 const INPUT: &str = r#"[

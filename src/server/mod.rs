@@ -1,5 +1,5 @@
 //! `cmek-gate serve`: the HTTPS admission webhook and check endpoint, a thin I/O edge over the
-//! engine. Every verdict comes from [`crate::admission::review`] or [`crate::check::check_inputs`],
+//! engine. Every verdict comes from [`crate::admission::review`] or [`crate::batch::check_inputs`],
 //! the functions the CLI uses.
 //!
 //! Connections are served by hyper (HTTP/1.1) over tokio-rustls; each has its own task, so a

@@ -1,4 +1,4 @@
-//! Checking manifest texts: parse each, evaluate every document with the engine, gather a
+//! A batch of manifest texts judged: parse each, evaluate every document with the engine, gather a
 //! [`Report`]. Pure (no files): the CLI reads the files, the server reads the body, and both call
 //! [`check_inputs`], so they give the same verdict for the same manifest and policies.
 
