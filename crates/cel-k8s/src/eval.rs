@@ -381,10 +381,12 @@ impl<'a> Frame<'_, 'a> {
                                     insert_entry(&mut entries, k, v)?;
                                 }
                             }
-                            other => return Err(EvalError::new(format!(
+                            other => {
+                                return Err(EvalError::new(format!(
                                 "transformMapEntry: the expression must produce a map, not a {}",
                                 other.type_name()
-                            ))),
+                            )))
+                            }
                         },
                     }
                 }
