@@ -7,7 +7,7 @@
 
 use cel_k8s::{Activation, CompileOptions, Environment, Program, Purpose, Root};
 use cmek_gate::cel::{self as old, Shared};
-use cmek_gate::engine::{base_activation, Request};
+use cmek_gate::engine::{reference_activation, Request};
 use cmek_gate::manifest::cel_tree::ObjectTree;
 use cmek_gate::manifest::Document;
 use cmek_gate::policy::{CompiledPolicy, PolicySet};
@@ -115,7 +115,7 @@ pub type Outcome = Result<serde_json::Value, String>;
 /// then every expression with the variables it uses bound.
 pub fn run_old(set: &PolicySet, document: &Document, json: bool) -> Vec<Outcome> {
     let request = Request::create(document);
-    let scope = set.env.scope(&base_activation(&request));
+    let scope = set.env.scope(&reference_activation(&request));
     let params = set.params.first();
     let mut outcomes = Vec::new();
     for policy in all_policies(set) {

@@ -2,12 +2,11 @@
 //! and validation of a policy, with their values. Pure: the CLI (`cmek-gate eval`) reads the
 //! files.
 
-use crate::cel::{self, CompileError, Scope, Shared};
-use crate::engine::{base_activation, Request};
+use crate::cel::{self, CompileError};
+use crate::engine::{activation, request_value, Request};
 use crate::manifest::{Document, Node};
 use crate::policy::PolicySet;
 use serde::Serialize;
-use std::sync::Arc;
 
 /// What an expression gave: its value as JSON, or the error.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -17,8 +16,8 @@ pub enum Outcome {
     Error(String),
 }
 
-fn outcome(result: Result<Shared, cel::EvalError>) -> Outcome {
-    match result.and_then(|value| cel::to_json(&*value)) {
+fn outcome(result: Result<cel_k8s::Value<'_>, cel_k8s::EvalError>) -> Outcome {
+    match result.and_then(|value| value.to_json()) {
         Ok(json) => Outcome::Value(json),
         Err(e) => Outcome::Error(e.0),
     }
@@ -43,10 +42,11 @@ pub fn eval_expression(
     params: Option<&Node>,
 ) -> Result<Outcome, CompileError> {
     let program = env.compile(expression, &[])?;
-    let mut activation = base_activation(&request(document, old));
-    activation.set("params", params.map_or_else(cel::null_val, cel::to_val));
-    let scope = env.scope(&activation);
-    Ok(outcome(env.run(&scope, &program, Vec::new())))
+    let request = request(document, old);
+    let request_value = request_value(&request);
+    let activation = activation(&request, &request_value, params);
+    let meter = &mut env.runtime().meter();
+    Ok(outcome(program.executable.evaluate(&activation, meter)))
 }
 
 /// One policy's variables and validations on a document.
@@ -72,10 +72,9 @@ pub fn trace_policies(
     document: &Document,
     old: Option<&Node>,
 ) -> Vec<PolicyTrace> {
-    let env = &set.env;
-    let activation = base_activation(&request(document, old));
-    let root = env.scope(&activation);
-    let null = cel::null_val();
+    let runtime = set.env.runtime();
+    let request = request(document, old);
+    let request_value = request_value(&request);
     set.policies
         .iter()
         .chain(&set.mutating_policies)
@@ -85,24 +84,38 @@ pub fn trace_policies(
                     .iter()
                     .find(|p| p.api_version == kind.api_version && p.kind == kind.kind)
             });
-            let scope: Scope = root.child("params", param.map_or(&*null, |p| &*p.value));
-            let mut bound: Vec<(Arc<str>, Shared)> = Vec::new();
-            let mut variables = Vec::new();
+            let mut activation = activation(&request, &request_value, param.map(|p| &p.root));
             for (name, compiled) in &policy.variables {
-                let result = env.run(&scope, &compiled.program, bound.clone());
-                if let Ok(value) = &result {
-                    bound.push((Arc::clone(name), Shared::clone(value)));
-                }
-                variables.push((name.to_string(), outcome(result)));
+                activation.define_variable(name, &compiled.program.executable);
+            }
+            let variables = policy
+                .variables
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _))| {
+                    let result = activation.variable(i, runtime.budget());
+                    (name.to_string(), outcome(result))
+                })
+                .collect();
+            fn run<'a>(
+                runtime: &cel_k8s::Environment,
+                activation: &cel_k8s::Activation<'a>,
+                program: &'a cel::Program,
+            ) -> Outcome {
+                outcome(
+                    program
+                        .executable
+                        .evaluate(activation, &mut runtime.meter()),
+                )
             }
             let validations = policy
                 .validations
                 .iter()
                 .map(|v| {
-                    let result = env.run(&scope, &v.expression.program, bound.clone());
+                    let program = &v.expression.program;
                     (
-                        v.expression.program.source.trim().to_owned(),
-                        outcome(result),
+                        program.source.trim().to_owned(),
+                        run(runtime, &activation, program),
                     )
                 })
                 .collect();
@@ -110,8 +123,11 @@ pub fn trace_policies(
                 .mutations
                 .iter()
                 .map(|m| {
-                    let result = env.run(&scope, &m.expression.program, bound.clone());
-                    (m.patch_type.as_str().to_owned(), outcome(result))
+                    let program = &m.expression.program;
+                    (
+                        m.patch_type.as_str().to_owned(),
+                        run(runtime, &activation, program),
+                    )
                 })
                 .collect();
             PolicyTrace {

@@ -300,6 +300,14 @@ impl Compiler<'_> {
                     if root == "variables" && self.local("variables").is_none() && !select.test {
                         return self.variable(expr, &select.field);
                     }
+                    // A library type's name: `net.IP`, `kubernetes.Quantity`.
+                    let shadowed = self.local(root).is_some() || Root::of(root).is_some();
+                    if !shadowed && !select.test {
+                        let name = format!("{root}.{}", select.field);
+                        if let Some(t) = crate::libs::OPAQUE_TYPES.iter().find(|t| **t == name) {
+                            return Ok(Node::Const(Value::Type(Type::Opaque(t))));
+                        }
+                    }
                 }
                 let operand = Box::new(self.expr(&select.operand)?);
                 let field: Box<str> = select.field.as_str().into();
