@@ -408,6 +408,40 @@ items:
         assert!(function_config(LIST).unwrap().params.is_none());
     }
 
+    /// A parameter object no binding selects is a warning result (not an error: the exit code
+    /// is the items'), with the object as `resourceRef` and its file unless it has none.
+    #[test]
+    fn ignored_params_are_warning_results() {
+        for (source, file) in [
+            ("<functionConfig>", None),
+            ("params/prod.yaml", Some("params/prod.yaml")),
+        ] {
+            let params = Source {
+                name: source.into(),
+                text: "apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata: {name: prod, namespace: shop}\nspec: {}\n".into(),
+            };
+            let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
+            let empty = "{\"apiVersion\": \"config.kubernetes.io/v1\", \"kind\": \"ResourceList\", \"items\": []}";
+            let out = run(&set, empty, false).unwrap();
+            assert!(!out.has_errors, "{}", out.text);
+            let results = read_list(&out.text)
+                .unwrap()
+                .get("results")
+                .unwrap()
+                .to_json();
+            assert_eq!(results.as_array().unwrap().len(), 1, "{results}");
+            let warning = &results[0];
+            assert_eq!(warning["severity"], "warning");
+            assert_eq!(warning["resourceRef"]["kind"], "CmekGateParams");
+            assert_eq!(warning["resourceRef"]["namespace"], "shop");
+            assert_eq!(warning["resourceRef"]["name"], "prod");
+            assert!(warning["message"].as_str().unwrap().starts_with(&format!(
+                "{source}: CmekGateParams \"prod\" is ignored: no binding selects it"
+            )));
+            assert_eq!(warning["file"]["path"].as_str(), file, "{warning}");
+        }
+    }
+
     #[test]
     fn mutation_edits_the_items_in_place_and_reports_info_results() {
         let params = Source {

@@ -188,3 +188,22 @@ fn nothing_scanned_is_fully_compliant() {
         .starts_with("0 Cloud Run resources, 0 sensitive, 0 compliant: compliance 100.00% (no sensitive resources)\n"));
     assert!(to_prometheus(&Scan::default()).contains("\ncmek_gate_scan_compliance_ratio 1.0\n"));
 }
+
+/// Label values are escaped as the exposition formats say (prometheus-client writes them as
+/// they are), and the text ends with `# EOF`.
+#[test]
+fn prometheus_label_values_are_escaped() {
+    for (owner, label) in [
+        ("web", "web"),
+        ("a\"b", "a\\\"b"),
+        ("back\\slash", "back\\\\slash"),
+        ("two\nlines", "two\\nlines"),
+    ] {
+        let mut scan = Scan::default();
+        scan.by_owner.insert(owner.to_owned(), Tally::default());
+        let text = to_prometheus(&scan);
+        let line = format!("\ncmek_gate_scan_compliance_ratio_by_owner{{owner=\"{label}\"}} 1.0\n");
+        assert!(text.contains(&line), "{owner:?}: {text}");
+        assert!(text.ends_with("\n# EOF\n"), "{text}");
+    }
+}
