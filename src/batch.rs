@@ -109,6 +109,7 @@ pub fn check_inputs_keeping_documents(
         .collect();
     }
     let documents = parsed.into_iter().flat_map(|(_, docs)| docs).collect();
+    report.ignored_params = set.unselected_params().iter().map(Into::into).collect();
     (report, documents)
 }
 

@@ -63,6 +63,38 @@ pub struct WarningResult {
     pub message: String,
 }
 
+/// A parameter object the policies never read (no binding selects it): a warning, which does
+/// not change the exit code.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoredParam {
+    /// The file it was loaded from (`<embedded>`, `<functionConfig>` for those sources).
+    pub file: String,
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+    /// Why: `no binding selects it (the bindings' paramRef selects name "default"; ...)`.
+    pub reason: String,
+    /// The whole warning, as `check` prints it on stderr.
+    pub message: String,
+}
+
+impl From<&crate::policy::selection::UnselectedParam> for IgnoredParam {
+    fn from(param: &crate::policy::selection::UnselectedParam) -> Self {
+        IgnoredParam {
+            file: param.source_name.clone(),
+            api_version: param.api_version.clone(),
+            kind: param.kind.clone(),
+            namespace: param.namespace.clone(),
+            name: param.name.clone(),
+            reason: param.reason(),
+            message: param.to_string(),
+        }
+    }
+}
+
 /// An input that could not be read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InputError {
@@ -99,6 +131,13 @@ pub struct Report {
     /// Inputs that could not be read (the check then fails with exit code 2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<InputError>,
+    /// Parameter objects no binding selects (warnings).
+    #[serde(
+        default,
+        rename = "ignoredParams",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub ignored_params: Vec<IgnoredParam>,
 }
 
 impl DocumentResult {

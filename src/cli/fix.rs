@@ -121,16 +121,12 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
             let path = Path::new(&f.input.name);
             match stage(path, text.as_bytes()) {
                 Ok(temporary) => staged.push((temporary, path)),
-                Err(e) => {
-                    for (temporary, _) in &staged {
-                        let _ = std::fs::remove_file(temporary);
-                    }
-                    bail!("cannot write {}: {e} (no file was changed)", f.input.name);
-                }
+                // The files staged so far are removed as `staged` is dropped.
+                Err(e) => bail!("cannot write {}: {e} (no file was changed)", f.input.name),
             }
         }
     }
-    commit(&staged)?;
+    commit(staged)?;
     drop(stdout);
     // The summary goes to stderr when stdout carries the text or the diff.
     let mut summary = String::new();
@@ -290,9 +286,10 @@ fn still_denied(report: &Report, fixed: &[Fixed]) -> String {
     out
 }
 
-/// Writes the new contents of a file into a temporary file in the same directory, with the
-/// original's permissions, ready to be renamed over it (see [`commit`]).
-fn stage(path: &Path, contents: &[u8]) -> std::io::Result<PathBuf> {
+/// Writes the new contents of a file into a temporary file in the same directory (a fresh
+/// name from `tempfile`, removed if it is not committed), with the original's permissions,
+/// ready to be renamed over it (see [`commit`]).
+fn stage(path: &Path, contents: &[u8]) -> std::io::Result<tempfile::TempPath> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -301,42 +298,28 @@ fn stage(path: &Path, contents: &[u8]) -> std::io::Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.cmek-gate-fix.{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        let metadata = std::fs::metadata(path)?;
-        std::fs::set_permissions(&temporary, metadata.permissions())
-    })();
-    match result {
-        Ok(()) => Ok(temporary),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(e)
-        }
-    }
+    let permissions = std::fs::metadata(path)?.permissions();
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".cmek-gate-fix")
+        .tempfile_in(dir)?;
+    file.write_all(contents)?;
+    file.as_file().sync_all()?;
+    file.as_file().set_permissions(permissions)?;
+    Ok(file.into_temp_path())
 }
 
 /// Renames every staged file over its original: each replacement is atomic (a crash leaves the
 /// old or the new file, never half of one). A rename that fails names the files already
-/// replaced and removes the temporary files left.
-fn commit(staged: &[(PathBuf, &Path)]) -> anyhow::Result<()> {
-    for (k, (temporary, path)) in staged.iter().enumerate() {
-        if let Err(e) = std::fs::rename(temporary, path) {
-            for (left, _) in &staged[k..] {
-                let _ = std::fs::remove_file(left);
-            }
-            let done: Vec<String> = staged[..k]
-                .iter()
-                .map(|(_, p)| p.display().to_string())
-                .collect();
+/// replaced; the temporary files left are removed.
+fn commit(staged: Vec<(tempfile::TempPath, &Path)>) -> anyhow::Result<()> {
+    let mut done: Vec<String> = Vec::new();
+    for (temporary, path) in staged {
+        if let Err(e) = temporary.persist(path) {
             bail!(
-                "cannot write {}: {e} (already written: {})",
+                "cannot write {}: {} (already written: {})",
                 path.display(),
+                e.error,
                 if done.is_empty() {
                     "none".into()
                 } else {
@@ -344,6 +327,36 @@ fn commit(staged: &[(PathBuf, &Path)]) -> anyhow::Result<()> {
                 }
             );
         }
+        done.push(path.display().to_string());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{commit, stage};
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Two stagings of one file get two temporary files (a name made from the process id, as
+    /// before, collided: the second failed), each removed unless committed; a commit replaces
+    /// the file and keeps its mode.
+    #[test]
+    fn staged_copies_have_fresh_names_and_vanish_unless_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.yaml");
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let first = stage(&path, b"first\n").unwrap();
+        let second = stage(&path, b"second\n").unwrap();
+        assert_ne!(first.to_path_buf(), second.to_path_buf());
+        let files = || std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files(), 3);
+        drop(first);
+        assert_eq!(files(), 2);
+        commit(vec![(second, path.as_path())]).unwrap();
+        assert_eq!(files(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+    }
 }
