@@ -142,10 +142,17 @@ pub fn run_old(set: &PolicySet, document: &Document, json: bool) -> Vec<Outcome>
                 })
                 .collect::<Vec<_>>()
         };
-        for (_, compiled) in &policy.variables {
-            let result = set
-                .env
-                .run(scope, &compiled.program, bound(&values, &compiled.uses));
+        for (i, (_, compiled)) in policy.variables.iter().enumerate() {
+            let slot = policy.variable_slots[i].slot;
+            let result = match shared.get(&slot) {
+                Some(result) => result.clone(),
+                None => {
+                    let uses = bound(&values, &compiled.uses);
+                    let result = set.env.run(scope, &compiled.program, uses);
+                    shared.insert(slot, result.clone());
+                    result
+                }
+            };
             values.push(result);
         }
         let uses = |p: &old::Program| -> Vec<usize> {
