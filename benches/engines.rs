@@ -5,7 +5,7 @@
 //! reading the document in place). Before timing, both must agree on every expression: same
 //! value, or both an error.
 
-use cel_k8s::{Activation, CompileOptions, Environment, Program, Purpose, Root};
+use cel_k8s::{Activation, CompileOptions, Environment, Program, Purpose, Root, VariableCell};
 use cmek_gate::cel::{self as old, Shared};
 use cmek_gate::engine::{reference_activation, Request};
 use cmek_gate::manifest::cel_tree::ObjectTree;
@@ -13,9 +13,11 @@ use cmek_gate::manifest::Document;
 use cmek_gate::policy::{CompiledPolicy, PolicySet};
 use std::sync::Arc;
 
-/// One policy compiled by the new engine: its variables in order, then its other expressions.
+/// One policy compiled by the new engine: its variables in order (with the slot each shares
+/// with the same definition in other policies), then its other expressions.
 pub struct NewPolicy {
     variables: Vec<(Arc<str>, Program)>,
+    slots: Vec<usize>,
     expressions: Vec<Program>,
     uses_params: bool,
 }
@@ -87,6 +89,7 @@ pub fn compile(env: &Environment, set: &PolicySet) -> Vec<NewPolicy> {
                     .any(|(_, c)| c.program.analysis.uses_params);
             NewPolicy {
                 variables,
+                slots: policy.variable_slots.iter().map(|s| s.slot).collect(),
                 expressions,
                 uses_params,
             }
@@ -111,13 +114,16 @@ pub fn request_json(request: &Request) -> serde_json::Value {
 /// (when timing, `Ok(null)` for every value: its JSON form is not built).
 pub type Outcome = Result<serde_json::Value, String>;
 
-/// The old engine: the document converted once, each policy's variables evaluated in order,
+/// The old engine: the document converted once, each policy's variables evaluated in order
+/// (each definition once per document, shared between policies as the engine shares them),
 /// then every expression with the variables it uses bound.
 pub fn run_old(set: &PolicySet, document: &Document, json: bool) -> Vec<Outcome> {
     let request = Request::create(document);
     let scope = set.env.scope(&reference_activation(&request));
     let params = set.params.first();
     let mut outcomes = Vec::new();
+    let mut shared: std::collections::HashMap<usize, Result<Shared, old::EvalError>> =
+        std::collections::HashMap::new();
     for policy in all_policies(set) {
         let child;
         let scope = match params {
@@ -136,10 +142,17 @@ pub fn run_old(set: &PolicySet, document: &Document, json: bool) -> Vec<Outcome>
                 })
                 .collect::<Vec<_>>()
         };
-        for (_, compiled) in &policy.variables {
-            let result = set
-                .env
-                .run(scope, &compiled.program, bound(&values, &compiled.uses));
+        for (i, (_, compiled)) in policy.variables.iter().enumerate() {
+            let slot = policy.variable_slots[i].slot;
+            let result = match shared.get(&slot) {
+                Some(result) => result.clone(),
+                None => {
+                    let uses = bound(&values, &compiled.uses);
+                    let result = set.env.run(scope, &compiled.program, uses);
+                    shared.insert(slot, result.clone());
+                    result
+                }
+            };
             values.push(result);
         }
         let uses = |p: &old::Program| -> Vec<usize> {
@@ -167,7 +180,7 @@ fn old_outcome(result: Result<Shared, old::EvalError>, json: bool) -> Outcome {
 }
 
 /// The new engine: the document read in place, one activation per policy whose variables are
-/// evaluated on first use.
+/// evaluated on first use (each definition once per document: cells shared by slot).
 pub fn run_new(
     env: &Environment,
     set: &PolicySet,
@@ -179,6 +192,12 @@ pub fn run_new(
     let object = ObjectTree::of(&document.root);
     let params = set.params.first().map(|p| ObjectTree::of(&p.root));
     let mut outcomes = Vec::new();
+    let slots = policies
+        .iter()
+        .flat_map(|p| &p.slots)
+        .max()
+        .map_or(0, |m| m + 1);
+    let cells: Vec<VariableCell> = (0..slots).map(|_| VariableCell::new()).collect();
     for policy in policies {
         let mut activation = Activation::new();
         activation.bind_tree(Root::Object, object);
@@ -186,8 +205,8 @@ pub fn run_new(
         if let (Some(p), true) = (params, policy.uses_params) {
             activation.bind_tree(Root::Params, p);
         }
-        for (name, program) in &policy.variables {
-            activation.define_variable(name, program);
+        for ((name, program), slot) in policy.variables.iter().zip(&policy.slots) {
+            activation.define_shared_variable(name, program, &cells[*slot]);
         }
         for i in 0..policy.variables.len() {
             outcomes.push(new_outcome(activation.variable(i, env.budget()), json));

@@ -162,12 +162,30 @@ impl Environment {
     }
 }
 
+/// Where a variable's value is kept once evaluated: a cell of the activation's own, or one
+/// the caller shares between activations (the same definition in several policies).
+pub type VariableCell<'a> = OnceCell<Result<Value<'a>, EvalError>>;
+
+enum Cached<'a> {
+    Own(VariableCell<'a>),
+    Shared(&'a VariableCell<'a>),
+}
+
 /// One `variables.NAME` of an activation: a program evaluated on first use, or a value given.
 struct VariableSlot<'a> {
     name: &'a str,
     program: Option<&'a Program>,
-    value: OnceCell<Result<Value<'a>, EvalError>>,
+    cached: Cached<'a>,
     evaluating: Cell<bool>,
+}
+
+impl<'a> VariableSlot<'a> {
+    fn cell(&self) -> &VariableCell<'a> {
+        match &self.cached {
+            Cached::Own(cell) => cell,
+            Cached::Shared(cell) => cell,
+        }
+    }
 }
 
 /// What an expression sees: the root variables (unset ones are `null`) and the `variables`,
@@ -223,7 +241,25 @@ impl<'a> Activation<'a> {
         self.variables.push(VariableSlot {
             name,
             program: Some(program),
-            value: OnceCell::new(),
+            cached: Cached::Own(OnceCell::new()),
+            evaluating: Cell::new(false),
+        });
+        self
+    }
+
+    /// Adds the next variable, kept in a cell the caller shares with other activations (of
+    /// other policies with the same definition, reading the same documents): evaluated on
+    /// first use in any of them.
+    pub fn define_shared_variable(
+        &mut self,
+        name: &'a str,
+        program: &'a Program,
+        cell: &'a VariableCell<'a>,
+    ) -> &mut Self {
+        self.variables.push(VariableSlot {
+            name,
+            program: Some(program),
+            cached: Cached::Shared(cell),
             evaluating: Cell::new(false),
         });
         self
@@ -240,7 +276,7 @@ impl<'a> Activation<'a> {
         self.variables.push(VariableSlot {
             name,
             program: None,
-            value: cell,
+            cached: Cached::Own(cell),
             evaluating: Cell::new(false),
         });
         self
@@ -253,7 +289,7 @@ impl<'a> Activation<'a> {
 
     /// The value of variable `index` if it was evaluated (or set) already.
     pub fn variable_if_evaluated(&self, index: usize) -> Option<&Result<Value<'a>, EvalError>> {
-        self.variables.get(index).and_then(|slot| slot.value.get())
+        self.variables.get(index).and_then(|slot| slot.cell().get())
     }
 
     /// The value of variable `index`, evaluated now if it was not yet (with a budget of
@@ -263,8 +299,26 @@ impl<'a> Activation<'a> {
             .variables
             .get(index)
             .ok_or_else(|| EvalError::new(format!("variables #{index} is not defined")))?;
-        if let Some(value) = slot.value.get() {
+        if let Some(value) = slot.cell().get() {
             return value.clone();
+        }
+        // Usually what it reads is cached already: evaluate it alone.
+        let ready = |i: usize| {
+            self.variables
+                .get(i)
+                .is_none_or(|s| s.cell().get().is_some())
+        };
+        if slot
+            .program
+            .is_none_or(|p| p.variables_used().iter().all(|&d| ready(d)))
+        {
+            self.evaluate_variable(index, budget);
+            return slot.cell().get().cloned().unwrap_or_else(|| {
+                Err(EvalError::new(format!(
+                    "variables.{}: refers to itself",
+                    slot.name
+                )))
+            });
         }
         // Evaluate what it needs first, in definition order, so that no evaluation nests
         // another: each finds the variables it reads cached.
@@ -276,7 +330,7 @@ impl<'a> Activation<'a> {
                     let known = self
                         .variables
                         .get(d)
-                        .is_none_or(|s| s.value.get().is_some());
+                        .is_none_or(|s| s.cell().get().is_some());
                     if d < i && !known && !needed.contains(&d) {
                         needed.push(d);
                         pending.push(d);
@@ -288,7 +342,7 @@ impl<'a> Activation<'a> {
         for i in needed {
             self.evaluate_variable(i, budget);
         }
-        slot.value.get().cloned().unwrap_or_else(|| {
+        slot.cell().get().cloned().unwrap_or_else(|| {
             Err(EvalError::new(format!(
                 "variables.{}: refers to itself",
                 slot.name
@@ -298,7 +352,7 @@ impl<'a> Activation<'a> {
 
     fn evaluate_variable(&self, index: usize, budget: u64) {
         let slot = &self.variables[index];
-        if slot.value.get().is_some() || slot.evaluating.get() {
+        if slot.cell().get().is_some() || slot.evaluating.get() {
             return;
         }
         let Some(program) = slot.program else {
@@ -315,7 +369,7 @@ impl<'a> Activation<'a> {
                 }
             });
         slot.evaluating.set(false);
-        let _ = slot.value.set(result);
+        let _ = slot.cell().set(result);
     }
 }
 

@@ -5,7 +5,9 @@
 use crate::cost::{result_units_before, string_units, value_units, Meter};
 use crate::env::Activation;
 use crate::error::EvalError;
-use crate::program::{BinaryOp, Call, CallCost, Comprehension, Node, Program, Step};
+use crate::program::{
+    BinaryOp, Call, CallCost, Chain, ChainEnd, ChainStep, Comprehension, Node, Program, Step,
+};
 use crate::value::{Duration, List, Map, Str, Timestamp, Value};
 use crate::value_ops::{compare, equals};
 use std::cmp::Ordering;
@@ -19,14 +21,26 @@ pub(crate) fn run<'a>(
     activation: &Activation<'a>,
     meter: &mut Meter,
 ) -> Result<Value<'a>> {
+    // Comprehension variables live on the stack when they are few.
+    let mut on_stack: [Result<Value<'a>>; 4];
+    let mut on_heap;
+    let locals: &mut [Result<Value<'a>>] = match program.locals {
+        0 => &mut [],
+        n if n <= 4 => {
+            on_stack = std::array::from_fn(|_| Ok(Value::Null));
+            &mut on_stack[..n]
+        }
+        n => {
+            on_heap = Vec::with_capacity(n);
+            on_heap.resize_with(n, || Ok(Value::Null));
+            &mut on_heap
+        }
+    };
     let mut frame = Frame {
         activation,
         meter,
-        locals: Vec::new(),
+        locals,
     };
-    if program.locals > 0 {
-        frame.locals = (0..program.locals).map(|_| Ok(Value::Null)).collect();
-    }
     frame.eval(&program.root)
 }
 
@@ -54,7 +68,7 @@ pub(crate) fn fold(node: Node) -> Node {
     let mut frame = Frame {
         activation: &activation,
         meter: &mut meter,
-        locals: Vec::new(),
+        locals: &mut [],
     };
     let folded = frame.eval(&node).ok().and_then(Value::into_static);
     match folded {
@@ -70,7 +84,7 @@ const FOLD_BUDGET: u64 = 1_000;
 struct Frame<'r, 'a> {
     activation: &'r Activation<'a>,
     meter: &'r mut Meter,
-    locals: Vec<Result<Value<'a>>>,
+    locals: &'r mut [Result<Value<'a>>],
 }
 
 fn no_overload(function: &str, values: &[&Value<'_>]) -> EvalError {
@@ -157,11 +171,58 @@ impl<'a> Frame<'_, 'a> {
                 }
                 map_insert(&values)
             }
+            Node::Chain(chain) => self.chain(chain),
+            Node::TypeIs(operand, t, equal) => {
+                let value = self.eval(operand)?;
+                Ok(Value::Bool(crate::value_ops::has_type(&value, t) == *equal))
+            }
             Node::SortByKeys(pair) => {
                 let list = self.eval(&pair.0)?;
                 let keys = self.eval(&pair.1)?;
                 sort_by_keys(&list, &keys)
             }
+        }
+    }
+
+    /// A fused chain: the same result as its steps one by one, the optionals between them
+    /// never built.
+    #[inline(never)]
+    fn chain(&mut self, chain: &'a Chain) -> Result<Value<'a>> {
+        // `None`: an empty optional; the chain has an optional step, so its value is optional.
+        let mut state = match self.eval(&chain.base)? {
+            Value::Optional(None) => None,
+            Value::Optional(Some(v)) => Some((*v).clone()),
+            v => Some(v),
+        };
+        for step in &chain.steps {
+            let key = match step {
+                ChainStep::Key(node, _) => Some(self.eval(node)?),
+                ChainStep::Field(..) => None,
+            };
+            let Some(value) = state.take() else {
+                continue;
+            };
+            // Plain steps keep the chain's state; optional ones replace it with what they find.
+            state = match (step, &key) {
+                (ChainStep::Field(f, false), _) => Some(select(value, f)?),
+                (ChainStep::Key(node, false), Some(k)) => {
+                    Some(index(value, k, matches!(node, Node::Const(_)))?)
+                }
+                (ChainStep::Field(f, true), _) => match &value {
+                    Value::Map(map) => map.get_str(f),
+                    _ => unwrap_optional(optional_select(value, f)?),
+                },
+                (ChainStep::Key(_, true), Some(k)) => unwrap_optional(optional_index(value, k)?),
+                (ChainStep::Key(..), None) => unreachable!("a key step evaluates its key"),
+            };
+        }
+        match &chain.end {
+            ChainEnd::OrValue(default) => {
+                let default = self.eval(default)?;
+                Ok(state.unwrap_or(default))
+            }
+            ChainEnd::HasValue => Ok(Value::Bool(state.is_some())),
+            ChainEnd::Value => state.ok_or_else(|| EvalError::new("optional.none() dereference")),
         }
     }
 
@@ -213,10 +274,7 @@ impl<'a> Frame<'_, 'a> {
             (Value::String(a), Value::String(b)) => {
                 self.meter
                     .charge(string_units((a.len() + b.len()) as u64))?;
-                let mut s = String::with_capacity(a.len() + b.len());
-                s.push_str(a);
-                s.push_str(b);
-                Ok(Value::string(s))
+                Ok(Value::String(Str::Owned(concat(a, b))))
             }
             (Value::Bytes(a), Value::Bytes(b)) => {
                 self.meter
@@ -242,19 +300,31 @@ impl<'a> Frame<'_, 'a> {
 
     #[inline(never)]
     fn call(&mut self, call: &'a Call) -> Result<Value<'a>> {
-        let mut buffer: [Value<'a>; 4] = [Value::Null, Value::Null, Value::Null, Value::Null];
-        let mut spilled = Vec::new();
-        let args: &[Value<'a>] = if call.args.len() <= buffer.len() {
-            for (slot, arg) in buffer.iter_mut().zip(call.args.iter()) {
-                *slot = self.eval(arg)?;
+        match &*call.args {
+            [a] => {
+                let args = [self.eval(a)?];
+                self.apply(call, &args)
             }
-            &buffer[..call.args.len()]
-        } else {
-            for arg in call.args.iter() {
-                spilled.push(self.eval(arg)?);
+            [a, b] => {
+                let args = [self.eval(a)?, self.eval(b)?];
+                self.apply(call, &args)
             }
-            &spilled
-        };
+            [a, b, c] => {
+                let args = [self.eval(a)?, self.eval(b)?, self.eval(c)?];
+                self.apply(call, &args)
+            }
+            nodes => {
+                let mut args = Vec::with_capacity(nodes.len());
+                for node in nodes {
+                    args.push(self.eval(node)?);
+                }
+                self.apply(call, &args)
+            }
+        }
+    }
+
+    /// Calls a function on its evaluated arguments, charging what it builds.
+    fn apply(&mut self, call: &Call, args: &[Value<'a>]) -> Result<Value<'a>> {
         if call.cost == CallCost::Before {
             if let Some(units) = result_units_before(&call.name, args) {
                 self.meter.charge(units)?;
@@ -270,20 +340,29 @@ impl<'a> Frame<'_, 'a> {
 
     #[inline(never)]
     fn list(&mut self, items: &'a [(Node, bool)]) -> Result<Value<'a>> {
-        let mut values = Vec::with_capacity(items.len());
-        for (node, optional) in items.iter() {
-            let value = self.eval(node)?;
-            if *optional {
-                match value {
-                    Value::Optional(Some(v)) => values.push((*v).clone()),
-                    Value::Optional(None) => {}
-                    other => return Err(no_overload("optional element", &[&other])),
-                }
-            } else {
-                values.push(value);
+        let value = if items.len() <= 8 && items.iter().all(|(_, optional)| !optional) {
+            // Few elements: evaluated on the stack, then allocated once.
+            let mut values: [Value<'a>; 8] = std::array::from_fn(|_| Value::Null);
+            for (slot, (node, _)) in values.iter_mut().zip(items) {
+                *slot = self.eval(node)?;
             }
-        }
-        let value = Value::List(List::Owned(values.into()));
+            Value::List(List::Owned(values.into_iter().take(items.len()).collect()))
+        } else {
+            let mut values = Vec::with_capacity(items.len());
+            for (node, optional) in items.iter() {
+                let value = self.eval(node)?;
+                if *optional {
+                    match value {
+                        Value::Optional(Some(v)) => values.push((*v).clone()),
+                        Value::Optional(None) => {}
+                        other => return Err(no_overload("optional element", &[&other])),
+                    }
+                } else {
+                    values.push(value);
+                }
+            }
+            Value::List(List::Owned(values.into()))
+        };
         let units = value_units(&value, self.meter.remaining().saturating_add(1));
         self.meter.charge(units)?;
         Ok(value)
@@ -427,6 +506,13 @@ impl<'a> Frame<'_, 'a> {
             }
             _ => {}
         }
+    }
+}
+
+fn unwrap_optional(value: Value<'_>) -> Option<Value<'_>> {
+    match value {
+        Value::Optional(inner) => inner.map(|v| (*v).clone()),
+        other => Some(other),
     }
 }
 
@@ -692,4 +778,22 @@ fn arithmetic<'a>(op: BinaryOp, left: &Value<'a>, right: &Value<'a>) -> Result<V
 
 fn shift(t: Timestamp, nanos: i128) -> Result<Timestamp> {
     crate::stdlib::timestamp_from_nanos(t.nanos_since_epoch() + nanos)
+}
+
+/// Two strings joined into one shared string, allocated once when short.
+fn concat(a: &str, b: &str) -> Arc<str> {
+    let len = a.len() + b.len();
+    if len <= 256 {
+        let mut buffer = [0u8; 256];
+        buffer[..a.len()].copy_from_slice(a.as_bytes());
+        buffer[a.len()..len].copy_from_slice(b.as_bytes());
+        // Two strings joined are UTF-8: the check cannot fail.
+        if let Ok(joined) = std::str::from_utf8(&buffer[..len]) {
+            return Arc::from(joined);
+        }
+    }
+    let mut joined = String::with_capacity(len);
+    joined.push_str(a);
+    joined.push_str(b);
+    Arc::from(joined)
 }

@@ -37,7 +37,9 @@ pub mod value_ops;
 mod tests;
 
 pub use cost::{Meter, DEFAULT_MAX_EXPRESSION_COST};
-pub use env::{Activation, CompileOptions, Environment, Purpose, Root, ROOT_VARIABLES};
+pub use env::{
+    Activation, CompileOptions, Environment, Purpose, Root, VariableCell, ROOT_VARIABLES,
+};
 pub use error::{CompileError, EvalError};
 pub use program::Program;
 pub use syntax::{MAX_BRACKET_DEPTH, MAX_EXPRESSION_BYTES, MAX_TREE_DEPTH};

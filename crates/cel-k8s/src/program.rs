@@ -154,6 +154,100 @@ pub(crate) enum Node {
     MapInsert(Box<[Node]>),
     /// `list.@sortByAssociatedKeys(keys)` (`sortBy`'s expansion).
     SortByKeys(Box<(Node, Node)>),
+    /// A chain of selections and indexes with an optional one, ended by `orValue`,
+    /// `hasValue` or `value`: walked without building the optionals in between.
+    Chain(Box<Chain>),
+    /// `type(x) == T` (`true`) or `type(x) != T` (`false`), without building `type(x)`.
+    TypeIs(Box<Node>, Type, bool),
+}
+
+/// One step of a [`Chain`]: `.f`, `.?f`, `[k]` or `[?k]`.
+pub(crate) enum ChainStep {
+    Field(Box<str>, bool),
+    Key(Node, bool),
+}
+
+/// What ends a [`Chain`].
+pub(crate) enum ChainEnd {
+    OrValue(Node),
+    HasValue,
+    Value,
+}
+
+pub(crate) struct Chain {
+    pub base: Node,
+    pub steps: Vec<ChainStep>,
+    pub end: ChainEnd,
+}
+
+/// `type(x) == T` or `type(x) != T` as a [`Node::TypeIs`]; any other binary operation as it is.
+fn type_test(op: BinaryOp, pair: Box<(Node, Node)>) -> Node {
+    let is_type_call =
+        |n: &Node| matches!(n, Node::Call(c) if &*c.name == "type" && c.args.len() == 1);
+    let is_type = |n: &Node| matches!(n, Node::Const(Value::Type(_)));
+    let equal = match op {
+        BinaryOp::Eq => true,
+        BinaryOp::Ne => false,
+        _ => return Node::Binary(op, pair),
+    };
+    let (call, constant) = match *pair {
+        (c, t) if is_type_call(&c) && is_type(&t) => (c, t),
+        (t, c) if is_type_call(&c) && is_type(&t) => (c, t),
+        other => return Node::Binary(op, Box::new(other)),
+    };
+    match (call, constant) {
+        (Node::Call(call), Node::Const(Value::Type(t))) => {
+            let operand = call.args.into_vec().pop().expect("one argument");
+            Node::TypeIs(Box::new(operand), t, equal)
+        }
+        _ => unreachable!("matched above"),
+    }
+}
+
+/// `target.orValue(d)`, `target.hasValue()` or `target.value()` as a [`Chain`], when the
+/// target is a chain of selections and indexes with an optional one.
+fn chain(target: Node, end: ChainEnd) -> Result<Node, (Node, ChainEnd)> {
+    let optional = |n: &Node| matches!(n, Node::OptSelect(..) | Node::OptIndex(_));
+    let mut probe = &target;
+    let mut any_optional = false;
+    loop {
+        any_optional |= optional(probe);
+        probe = match probe {
+            Node::Select(o, _) | Node::OptSelect(o, _) => o,
+            Node::Index(p) | Node::OptIndex(p) => &p.0,
+            _ => break,
+        };
+    }
+    if !any_optional {
+        return Err((target, end));
+    }
+    let mut steps = Vec::new();
+    let mut node = target;
+    let base = loop {
+        node = match node {
+            Node::Select(o, f) => {
+                steps.push(ChainStep::Field(f, false));
+                *o
+            }
+            Node::OptSelect(o, f) => {
+                steps.push(ChainStep::Field(f, true));
+                *o
+            }
+            Node::Index(p) => {
+                let (o, k) = *p;
+                steps.push(ChainStep::Key(k, false));
+                o
+            }
+            Node::OptIndex(p) => {
+                let (o, k) = *p;
+                steps.push(ChainStep::Key(k, true));
+                o
+            }
+            other => break other,
+        };
+    };
+    steps.reverse();
+    Ok(Node::Chain(Box::new(Chain { base, steps, end })))
 }
 
 /// A compiled expression, kept beside its source text.
@@ -446,6 +540,30 @@ impl Compiler<'_> {
             nodes.push(self.expr(t)?);
         }
         nodes.extend(self.exprs(args)?);
+        // `dyn(x)` is `x` at run time.
+        if full_name == "dyn" && target.is_none() && nodes.len() == 1 {
+            return Ok(nodes.swap_remove(0));
+        }
+        if target.is_some() {
+            let end = match (name, nodes.len()) {
+                ("orValue", 2) => nodes.pop().map(ChainEnd::OrValue),
+                ("hasValue", 1) => Some(ChainEnd::HasValue),
+                ("value", 1) => Some(ChainEnd::Value),
+                _ => None,
+            };
+            if let Some(end) = end {
+                let target = nodes.swap_remove(0);
+                match chain(target, end) {
+                    Ok(fused) => return Ok(fused),
+                    Err((target, end)) => {
+                        nodes.insert(0, target);
+                        if let ChainEnd::OrValue(default) = end {
+                            nodes.push(default);
+                        }
+                    }
+                }
+            }
+        }
         let style = if target.is_some() {
             Style::Receiver
         } else {
@@ -539,7 +657,7 @@ impl Compiler<'_> {
                 Node::OptSelect(Box::new(operand), field.inner().into())
             }
             (name, 2) => match BinaryOp::of(name) {
-                Some(op) => Node::Binary(op, pair(self)?),
+                Some(op) => type_test(op, pair(self)?),
                 None => return Ok(None),
             },
             _ => return Ok(None),

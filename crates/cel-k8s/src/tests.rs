@@ -623,3 +623,78 @@ fn values_out() {
     assert_eq!(value.type_name(), "string");
     assert!(matches!(value, Value::String(crate::Str::Borrowed(_))));
 }
+
+/// Chains of selections ending in `orValue`, `hasValue` or `value` are walked without building
+/// the optionals between: the same results as step by step.
+#[test]
+fn fused_optional_chains_keep_their_meaning() {
+    all_true(&[
+        "object.?spec.?m.?k.orValue('') == 'v'",
+        "object.?spec.?m.?zz.orValue('none') == 'none'",
+        "object.?nope.m.k.orValue('none') == 'none'",
+        "object.?spec.m.k.orValue('') == 'v'",
+        "object.spec.?list[?1].orValue('') == 'b'",
+        "object.spec.?list[?9].orValue('') == ''",
+        "object.?spec.list[1].orValue('') == 'b'",
+        "object.?spec.?m.hasValue() && !object.?spec.?zz.hasValue()",
+        "object.?spec.?m.?k.value() == 'v'",
+        "{'a': optional.of(1)}.?a.orValue(0) == optional.of(1)",
+        "optional.of({'a': 1}).?a.orValue(0) == 1",
+        "optional.none().?a.orValue(0) == 0",
+        "{'a': {'b': 1}}[?'a'].b.orValue(0) == 1",
+    ]);
+    all_fail(&[
+        ("object.?spec.m.zz.orValue('')", "no such key: zz"),
+        (
+            "object.?spec.list[9].orValue('')",
+            "list index out of bounds",
+        ),
+        ("object.?spec.?nope.orValue(1 / 0)", "division by zero"),
+        ("object.?spec.?nope.value()", "optional.none() dereference"),
+        (
+            "object.metadata.name.?x.orValue('')",
+            "does not support field selection",
+        ),
+    ]);
+}
+
+#[test]
+fn type_tests() {
+    all_true(&[
+        "type(object.spec.m) == map && type(object.spec.m) != list",
+        "map == type(object.spec.m) && list == type(object.n)",
+        "type(object.metadata.name) == string && type(object.spec.d) == double",
+        "type(null) == null_type && type(int) == type",
+        "type(optional.none()) == optional_type && type(1) != uint",
+        "type(dyn(1)) == int",
+    ]);
+}
+
+#[test]
+fn variables_shared_between_activations_are_evaluated_once() {
+    let env = Environment::new();
+    let variable = env
+        .compile("object.n.map(x, x * 2)", &CompileOptions::default())
+        .unwrap();
+    let options = CompileOptions {
+        variables: &["doubled"],
+        purpose: Purpose::Check,
+    };
+    let first = env.compile("variables.doubled[0] == 2", &options).unwrap();
+    let second = env.compile("variables.doubled.size()", &options).unwrap();
+    let doc = document();
+    let cell = crate::VariableCell::new();
+    let mut one = Activation::new();
+    one.bind_tree(Root::Object, &doc)
+        .define_shared_variable("doubled", &variable, &cell);
+    let mut two = Activation::new();
+    two.bind_tree(Root::Object, &doc)
+        .define_shared_variable("doubled", &variable, &cell);
+    assert_eq!(env.evaluate(&first, &one).unwrap().as_bool(), Some(true));
+    assert!(cell.get().is_some_and(|v| v.is_ok()));
+    // The second activation reads the value the first computed: no comprehension runs.
+    let mut meter = crate::Meter::new(100);
+    let size = second.evaluate(&two, &mut meter).unwrap();
+    assert_eq!(size.as_int(), Some(3));
+    assert_eq!(meter.spent(), 0);
+}

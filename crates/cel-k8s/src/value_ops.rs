@@ -6,6 +6,12 @@ use crate::error::EvalError;
 use crate::types::Type;
 use crate::value::{Duration, List, Map, Str, Timestamp, Tree, Value};
 use std::cmp::Ordering;
+use std::sync::LazyLock;
+
+/// The runtime types of lists, maps and optionals, built once.
+static LIST: LazyLock<Type> = LazyLock::new(|| Type::list(Type::Dyn));
+static MAP: LazyLock<Type> = LazyLock::new(|| Type::map(Type::Dyn, Type::Dyn));
+static OPTIONAL: LazyLock<Type> = LazyLock::new(|| Type::optional(Type::Dyn));
 
 impl<'a> List<'a> {
     /// The number of elements.
@@ -143,9 +149,9 @@ impl<'a> Value<'a> {
             Value::Bytes(_) => Type::Bytes,
             Value::Duration(_) => Type::Duration,
             Value::Timestamp(_) => Type::Timestamp,
-            Value::List(_) => Type::list(Type::Dyn),
-            Value::Map(_) => Type::map(Type::Dyn, Type::Dyn),
-            Value::Optional(_) => Type::optional(Type::Dyn),
+            Value::List(_) => LIST.clone(),
+            Value::Map(_) => MAP.clone(),
+            Value::Optional(_) => OPTIONAL.clone(),
             Value::Type(_) => Type::Type(None),
             Value::Opaque(o) => Type::Opaque(o.type_name()),
         }
@@ -289,6 +295,28 @@ fn json_key(key: &Value<'_>) -> Result<String, EvalError> {
 /// A value as a JSON tree, for tests and callers that hold JSON: see [`Value::to_json`].
 pub fn tree_to_json(tree: &dyn Tree) -> Result<serde_json::Value, EvalError> {
     Value::from_tree(tree).to_json()
+}
+
+/// Whether `type(value) == t`, without building the value's type.
+pub fn has_type(value: &Value<'_>, t: &Type) -> bool {
+    match (value, t) {
+        (Value::Null, Type::Null)
+        | (Value::Bool(_), Type::Bool)
+        | (Value::Int(_), Type::Int)
+        | (Value::Uint(_), Type::Uint)
+        | (Value::Double(_), Type::Double)
+        | (Value::String(_), Type::String)
+        | (Value::Bytes(_), Type::Bytes)
+        | (Value::Duration(_), Type::Duration)
+        | (Value::Timestamp(_), Type::Timestamp) => true,
+        (Value::Type(_), Type::Type(None)) => true,
+        (Value::Opaque(o), Type::Opaque(name)) => o.type_name() == *name,
+        (Value::List(_), Type::List(e)) | (Value::Optional(_), Type::Optional(e)) => {
+            **e == Type::Dyn
+        }
+        (Value::Map(_), Type::Map(k, v)) => **k == Type::Dyn && **v == Type::Dyn,
+        _ => false,
+    }
 }
 
 /// CEL equality (`==`): numbers across int, uint and double by value; lists element-wise;
