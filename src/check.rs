@@ -3,7 +3,7 @@
 //! [`check_inputs`], so they give the same verdict for the same manifest and policies.
 
 use crate::engine::{self, Request};
-use crate::manifest::{self, Document, ManifestError, Node, ParsedPart, Part, ReadLimits};
+use crate::manifest::{self, Document, ManifestError, Node, Part, ReadLimits};
 use crate::policy::PolicySet;
 use crate::report::{DocumentResult, InputError, Report};
 use std::collections::HashMap;
@@ -42,12 +42,33 @@ impl Default for CheckOptions {
     }
 }
 
+/// Receives a check's findings as they are decided (see [`check_inputs_streaming`]).
+pub trait ReportSink {
+    /// The results of one input, in document order, once the whole input has been read: an input
+    /// that cannot be read gives an error and no results.
+    fn input_results(&mut self, results: Vec<DocumentResult>);
+    /// An input that could not be read.
+    fn input_error(&mut self, error: InputError);
+}
+
+impl ReportSink for Report {
+    fn input_results(&mut self, mut results: Vec<DocumentResult>) {
+        self.results.append(&mut results);
+    }
+
+    fn input_error(&mut self, error: InputError) {
+        self.errors.push(error);
+    }
+}
+
 /// Parses and evaluates every input. Inputs that cannot be read are reported as errors, never
 /// skipped; `kind: Namespace` documents (else `options.namespaces`) give the namespace labels and
 /// `namespaceObject` of the other documents. A binding whose namespace selector needs labels
 /// nobody gave leaves its document undecided (not allowed).
 pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Report {
-    check_inputs_keeping_documents(set, inputs, options).0
+    let mut report = Report::default();
+    check_inputs_streaming(set, inputs, options, &mut report);
+    report
 }
 
 /// [`check_inputs`], also giving back the documents, in the order of the report's results.
@@ -56,32 +77,38 @@ pub fn check_inputs_keeping_documents(
     inputs: &[Input],
     options: &CheckOptions,
 ) -> (Report, Vec<Document>) {
-    let threads = options.threads.clamp(1, 64);
     let mut report = Report::default();
-    let mut parsed: Vec<(usize, Vec<Document>)> = Vec::new();
-    for (i, result) in parse_inputs(inputs, options, threads)
-        .into_iter()
-        .enumerate()
-    {
-        match result {
-            Ok(documents) => parsed.push((i, documents)),
-            Err(error) => report.errors.push(InputError {
-                file: inputs[i].name.clone(),
-                message: error.to_string(),
-            }),
-        }
-    }
-    let namespaces: HashMap<&str, &Node> = parsed
+    let documents = check(set, inputs, options, &mut report, true);
+    (report, documents)
+}
+
+/// [`check_inputs`], giving each input's results to `sink` as soon as the input is decided.
+/// Texts are parsed and judged piece by piece (a few hundred kilobytes of whole documents at a
+/// time, on `options.threads` threads), and each piece's documents are released once judged, so
+/// memory does not grow with the number of documents beyond their (small) results.
+pub fn check_inputs_streaming(
+    set: &PolicySet,
+    inputs: &[Input],
+    options: &CheckOptions,
+    sink: &mut dyn ReportSink,
+) {
+    check(set, inputs, options, sink, false);
+}
+
+fn check(
+    set: &PolicySet,
+    inputs: &[Input],
+    options: &CheckOptions,
+    sink: &mut dyn ReportSink,
+    keep_documents: bool,
+) -> Vec<Document> {
+    let threads = options.threads.clamp(1, 64);
+    let namespace_documents = namespace_documents(inputs, options, threads);
+    let namespaces: HashMap<&str, &Node> = namespace_documents
         .iter()
-        .flat_map(|(_, docs)| docs.iter())
-        .filter(|d| d.kind == "Namespace" && d.api_version == "v1")
         .map(|d| (d.name.as_str(), &d.root))
         .collect();
-    let jobs: Vec<(&str, &Document)> = parsed
-        .iter()
-        .flat_map(|(i, docs)| docs.iter().map(move |d| (inputs[*i].name.as_str(), d)))
-        .collect();
-    let judge = |(file, document): &(&str, &Document)| {
+    let judge = |file: &str, document: &Document| {
         let mut request = Request::create(document);
         request.operation = options.operation.clone();
         request.namespace_object = namespaces
@@ -97,96 +124,244 @@ pub fn check_inputs_keeping_documents(
         let decision = engine::admit(set, &request, phases);
         DocumentResult::new(file, document, decision)
     };
-    if threads == 1 || jobs.len() < 64 {
-        report.results = jobs.iter().map(judge).collect();
-    } else {
-        let chunk = jobs.len().div_ceil(threads);
-        report.results = in_parallel(jobs.chunks(chunk), |part| {
-            part.iter().map(judge).collect::<Vec<_>>()
-        })
-        .into_iter()
-        .flatten()
-        .collect();
-    }
-    let documents = parsed.into_iter().flat_map(|(_, docs)| docs).collect();
-    (report, documents)
+    let mut kept = Vec::new();
+    let texts: Vec<&[u8]> = inputs.iter().map(|i| i.text.as_slice()).collect();
+    for_each_piece(
+        &texts,
+        options,
+        threads,
+        |input, documents| {
+            let file = inputs[input].name.as_str();
+            let results: Vec<DocumentResult> = documents.iter().map(|d| judge(file, d)).collect();
+            (results, keep_documents.then_some(documents))
+        },
+        |input, decided| match decided {
+            Ok(pieces) => {
+                let mut results = Vec::new();
+                for (objects_before, (mut piece_results, documents)) in pieces {
+                    for result in &mut piece_results {
+                        result.document += objects_before;
+                    }
+                    results.append(&mut piece_results);
+                    if let Some(documents) = documents {
+                        kept.extend(documents.into_iter().map(|mut d| {
+                            d.index += objects_before;
+                            d
+                        }));
+                    }
+                }
+                sink.input_results(results);
+            }
+            Err(error) => sink.input_error(InputError {
+                file: inputs[input].name.clone(),
+                message: error.to_string(),
+            }),
+        },
+    );
+    kept
 }
 
-/// Below this size a text is parsed in one piece.
-const SPLIT_BYTES: usize = 512 * 1024;
+/// The `kind: Namespace` documents (apiVersion v1) of the inputs that can be read, in order.
+/// Only the inputs whose text could spell `Namespace` (the word itself, or an escape) are parsed
+/// for them: the others cannot hold one.
+fn namespace_documents(inputs: &[Input], options: &CheckOptions, threads: usize) -> Vec<Document> {
+    let could_hold_one = |input: &Input| {
+        let text = &input.text;
+        text.contains(&b'\\') || text.windows(9).any(|w| w == b"Namespace")
+    };
+    let candidates: Vec<&[u8]> = inputs
+        .iter()
+        .filter(|i| could_hold_one(i))
+        .map(|i| i.text.as_slice())
+        .collect();
+    let mut found = Vec::new();
+    if candidates.is_empty() {
+        return found;
+    }
+    for_each_piece(
+        &candidates,
+        options,
+        threads,
+        |_, documents| {
+            documents
+                .into_iter()
+                .filter(|d| d.kind == "Namespace" && d.api_version == "v1")
+                .collect::<Vec<_>>()
+        },
+        |_, pieces| {
+            if let Ok(pieces) = pieces {
+                found.extend(pieces.into_iter().flat_map(|(_, documents)| documents));
+            }
+        },
+    );
+    found
+}
 
-/// Parses every input; large YAML streams are split at document boundaries and their parts
-/// parsed on `threads` threads. Positions and document numbers are those of the whole text.
-fn parse_inputs(
-    inputs: &[Input],
+/// A text is parsed and judged in pieces of about this size (whole YAML documents).
+const PIECE_BYTES: usize = 256 * 1024;
+
+/// One piece of an input to parse: where it starts in its text, and whether it is the last.
+struct Piece<'a> {
+    input: usize,
+    line_offset: u32,
+    text: &'a str,
+    last: bool,
+}
+
+/// An input as its pieces are joined, in order.
+struct Joined<R> {
+    yaml_documents: usize,
+    objects: usize,
+    counts: manifest::yaml::Counts,
+    pieces: Vec<(usize, R)>,
+    error: Option<ManifestError>,
+}
+
+impl<R> Default for Joined<R> {
+    fn default() -> Self {
+        Joined {
+            yaml_documents: 0,
+            objects: 0,
+            counts: Default::default(),
+            pieces: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+/// Cuts every input into pieces at YAML document boundaries, parses each piece and gives its
+/// documents to `work` (on `threads` threads, a batch of pieces at a time, so that only a batch's
+/// documents are alive at once). `done` gets each input, in order, once all its pieces are
+/// parsed: every piece's result with the number of objects before it, or the first error, named
+/// as in the whole text (document numbers, lines and the budgets of [`ReadLimits`] count over the
+/// whole text, as if it were parsed in one piece).
+fn for_each_piece<R: Send>(
+    inputs: &[&[u8]],
     options: &CheckOptions,
     threads: usize,
-) -> Vec<Result<Vec<Document>, ManifestError>> {
+    work: impl Fn(usize, Vec<Document>) -> R + Sync,
+    mut done: impl FnMut(usize, Result<Vec<(usize, R)>, ManifestError>),
+) {
     let limits = &options.limits;
-    let mut results: Vec<Result<Vec<Document>, ManifestError>> = Vec::with_capacity(inputs.len());
-    let mut tasks: Vec<(usize, u32, &str)> = Vec::new();
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut decoded: Vec<Result<(), ManifestError>> = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
-        match manifest::decode(&input.text, limits) {
+        match manifest::decode(input, limits) {
             Ok(text) => {
                 let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-                let parts = if threads > 1 && text.len() >= SPLIT_BYTES {
-                    threads
-                } else {
-                    1
-                };
-                for (line_offset, piece) in manifest::split_stream(text, parts) {
-                    tasks.push((i, line_offset, piece));
-                }
-                results.push(Ok(Vec::new()));
+                let split = manifest::split_stream(text, text.len().div_ceil(PIECE_BYTES));
+                let count = split.len();
+                pieces.extend(
+                    split
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, (line_offset, text))| Piece {
+                            input: i,
+                            line_offset,
+                            text,
+                            last: k + 1 == count,
+                        }),
+                );
+                decoded.push(Ok(()));
             }
-            Err(error) => results.push(Err(error)),
+            Err(error) => decoded.push(Err(error)),
         }
     }
-    let parse = |&(_, line_offset, piece): &(usize, u32, &str)| {
+    let parse = |piece: &Piece| {
         let part = Part {
-            line_offset,
+            line_offset: piece.line_offset,
             ..Part::default()
         };
-        manifest::parse_part(piece, limits, part)
-    };
-    let total: usize = tasks.iter().map(|t| t.2.len()).sum();
-    let parsed: Vec<Result<ParsedPart, ManifestError>> = if threads == 1 || total < SPLIT_BYTES {
-        tasks.iter().map(parse).collect()
-    } else {
-        in_parallel(tasks.chunks(tasks.len().div_ceil(threads)), |chunk| {
-            chunk.iter().map(parse).collect::<Vec<_>>()
+        manifest::parse_part(piece.text, limits, part).map(|parsed| {
+            let objects = parsed.documents.len();
+            let (yaml_documents, counts) = (parsed.yaml_documents, parsed.counts);
+            (
+                yaml_documents,
+                objects,
+                counts,
+                work(piece.input, parsed.documents),
+            )
         })
-        .into_iter()
-        .flatten()
-        .collect()
     };
-    // Join the parts of each input in order, numbering their documents as in the whole text.
-    let mut counts: Vec<(usize, usize)> = vec![(0, 0); inputs.len()];
-    for ((input, _, _), part) in tasks.iter().zip(parsed) {
-        let (yaml_before, objects_before) = counts[*input];
-        let Ok(documents) = &mut results[*input] else {
-            continue;
-        };
-        match part {
-            Ok(mut part) => {
-                for document in &mut part.documents {
-                    document.index += objects_before;
-                }
-                counts[*input] = (
-                    yaml_before + part.yaml_documents,
-                    objects_before + part.documents.len(),
-                );
-                documents.append(&mut part.documents);
+    // Inputs are handed to `done` in order; those that could not be decoded have no pieces.
+    let mut next_input = 0;
+    let flush_undecoded = |next_input: &mut usize, upto: usize, done: &mut dyn FnMut(_, _)| {
+        while *next_input < upto {
+            if let Err(error) = &decoded[*next_input] {
+                done(*next_input, Err(error.clone()));
             }
-            Err(error) => results[*input] = Err(error.shifted(yaml_before, objects_before)),
+            *next_input += 1;
         }
-    }
-    for result in &mut results {
-        if matches!(result, Ok(documents) if documents.is_empty()) {
-            *result = Err(ManifestError::NoDocuments);
+    };
+    let mut joined: Joined<R> = Joined::default();
+    let batch_bytes = PIECE_BYTES * threads;
+    let mut start = 0;
+    while start < pieces.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < pieces.len() && (end == start || bytes < batch_bytes) {
+            bytes += pieces[end].text.len();
+            end += 1;
         }
+        let batch = &pieces[start..end];
+        let parsed: Vec<_> = if threads == 1 || batch.len() == 1 {
+            batch.iter().map(parse).collect()
+        } else {
+            in_parallel(batch.chunks(batch.len().div_ceil(threads)), |chunk| {
+                chunk.iter().map(parse).collect::<Vec<_>>()
+            })
+            .into_iter()
+            .flatten()
+            .collect()
+        };
+        for (piece, result) in batch.iter().zip(parsed) {
+            flush_undecoded(&mut next_input, piece.input, &mut done);
+            // The piece parsed again from the counts before it: the budgets run out where they
+            // would in the whole text.
+            let part = Part {
+                line_offset: piece.line_offset,
+                yaml_documents: joined.yaml_documents,
+                objects: joined.objects,
+                counts: joined.counts,
+            };
+            if joined.error.is_none() {
+                match result {
+                    Ok((yaml_documents, objects, counts, output)) => {
+                        let total = counts.after(joined.counts);
+                        if total.exceed(&limits.yaml) {
+                            joined.error = manifest::parse_part(piece.text, limits, part).err();
+                        }
+                        if joined.error.is_none() {
+                            joined.pieces.push((joined.objects, output));
+                            joined.yaml_documents += yaml_documents;
+                            joined.objects += objects;
+                            joined.counts = total;
+                        }
+                    }
+                    Err(_) if joined.counts != Default::default() => {
+                        joined.error = manifest::parse_part(piece.text, limits, part).err();
+                    }
+                    Err(error) => {
+                        joined.error = Some(error.shifted(joined.yaml_documents, joined.objects));
+                    }
+                }
+            }
+            if piece.last {
+                let input = std::mem::take(&mut joined);
+                done(
+                    piece.input,
+                    match input.error {
+                        Some(error) => Err(error),
+                        None if input.objects == 0 => Err(ManifestError::NoDocuments),
+                        None => Ok(input.pieces),
+                    },
+                );
+                next_input = piece.input + 1;
+            }
+        }
+        start = end;
     }
-    results
+    flush_undecoded(&mut next_input, inputs.len(), &mut done);
 }
 
 /// Runs `work` on each chunk on its own thread and returns the results in order.
@@ -352,7 +527,7 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
         text.extend((0..600).map(|_| format!("---\n{service}")));
         text.push_str(tail);
         assert!(
-            text.len() > SPLIT_BYTES,
+            text.len() > 2 * PIECE_BYTES,
             "the text must be large enough to be split"
         );
         let input = Input {

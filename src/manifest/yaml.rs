@@ -148,14 +148,49 @@ pub fn parse_stream_at(
     limits: &Limits,
     line_offset: u32,
 ) -> Result<Vec<YamlDocument>, StreamError> {
+    parse_stream_counted(text, limits, line_offset, Counts::default())
+        .map(|(documents, _)| documents)
+}
+
+/// What the budgets of [`Limits`] count, for a text read in parts: the nodes and alias nodes of
+/// the parts before.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub nodes: usize,
+    pub alias_nodes: usize,
+}
+
+impl Counts {
+    /// The counts of this part after `before`.
+    pub fn after(self, before: Counts) -> Counts {
+        Counts {
+            nodes: before.nodes.saturating_add(self.nodes),
+            alias_nodes: before.alias_nodes.saturating_add(self.alias_nodes),
+        }
+    }
+
+    /// Whether these counts exceed the budgets.
+    pub fn exceed(self, limits: &Limits) -> bool {
+        self.nodes > limits.max_nodes || self.alias_nodes > limits.max_alias_nodes
+    }
+}
+
+/// Like [`parse_stream_at`], with `before` already counted against the budgets (the parts of the
+/// text before this one); gives the counts at the end of this part, `before` included.
+pub fn parse_stream_counted(
+    text: &str,
+    limits: &Limits,
+    line_offset: u32,
+    before: Counts,
+) -> Result<(Vec<YamlDocument>, Counts), StreamError> {
     let mut documents = Vec::new();
     let mut builder = Builder {
         limits,
         line_offset,
         stack: Vec::new(),
         anchors: HashMap::new(),
-        nodes: 0,
-        alias_nodes: 0,
+        nodes: before.nodes,
+        alias_nodes: before.alias_nodes,
         root: None,
     };
     let mut start = Mark::default();
@@ -209,7 +244,11 @@ pub fn parse_stream_at(
             error: refused(r),
         });
     }
-    Ok(documents)
+    let counts = Counts {
+        nodes: builder.nodes,
+        alias_nodes: builder.alias_nodes,
+    };
+    Ok((documents, counts))
 }
 
 fn refused(refusal: Refusal) -> YamlError {
