@@ -612,4 +612,192 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
         assert_eq!(report.results.len(), 1);
         assert_eq!(report.exit_code(), 2);
     }
+
+    /// The report written as it is decided has the bytes of the whole report, for reports with
+    /// and without results, unreadable inputs, undecided bindings and mutations.
+    #[test]
+    fn the_streamed_report_has_the_bytes_of_the_whole_report() {
+        use crate::report::{InputError, ReportWriter, StreamFormat};
+        let params = crate::policy::Source {
+            name: "params.yaml".into(),
+            text: include_str!("../integration/fixtures/mutation/default-keys-params.yaml").into(),
+        };
+        let with_params =
+            PolicySet::compile(&crate::policy::embedded::sources(), &[params]).unwrap();
+        let selector = PolicySet::compile(
+            &[crate::policy::Source {
+                name: "p.yaml".into(),
+                text: POLICY.into(),
+            }],
+            &[],
+        )
+        .unwrap();
+        let input = |name: &str, text: &str| Input {
+            name: name.into(),
+            text: text.as_bytes().to_vec(),
+        };
+        let service = include_str!("../examples/service.yaml");
+        let compliant = include_str!("../examples/service-compliant.yaml");
+        let many: String = (0..300)
+            .map(|i| format!("---\n{}", if i % 3 == 0 { service } else { compliant }))
+            .collect();
+        let unreadable = || {
+            vec![InputError {
+                file: "gone.yaml".into(),
+                message: "cannot read gone.yaml".into(),
+            }]
+        };
+        let cases: Vec<(&PolicySet, Vec<Input>, bool, Vec<InputError>)> = vec![
+            (&with_params, vec![], false, vec![]),
+            (&with_params, vec![], false, unreadable()),
+            (&with_params, vec![input("a.yaml", service)], false, vec![]),
+            (&with_params, vec![input("a.yaml", service)], true, vec![]),
+            (
+                &with_params,
+                vec![
+                    input("bad.yaml", "a: [\n"),
+                    input("many.yaml", &many),
+                    input("empty.yaml", "# nothing\n"),
+                    input("c.yaml", compliant),
+                ],
+                true,
+                unreadable(),
+            ),
+            (&selector, vec![input("m.yaml", MANIFESTS)], false, vec![]),
+        ];
+        for (i, (set, inputs, mutate, unreadable)) in cases.into_iter().enumerate() {
+            let options = CheckOptions {
+                mutate,
+                threads: 2,
+                ..CheckOptions::default()
+            };
+            let mut whole = check_inputs(set, &inputs, &options);
+            whole.errors.splice(0..0, unreadable.clone());
+            let json = serde_json::to_string_pretty(&whole.to_json()).unwrap();
+            let formats = [
+                (StreamFormat::Json, json),
+                (
+                    StreamFormat::Human { verbose: false },
+                    whole.to_human(false),
+                ),
+                (StreamFormat::Human { verbose: true }, whole.to_human(true)),
+            ];
+            for (format, expected) in formats {
+                let mut out = Vec::new();
+                let mut writer = ReportWriter::new(&mut out, format, unreadable.clone());
+                check_inputs_streaming(set, &inputs, &options, &mut writer);
+                let finished = writer.finish().unwrap();
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    expected,
+                    "case {i}, {format:?}"
+                );
+                assert_eq!(finished.exit_code, whole.exit_code(), "case {i}");
+                assert_eq!(finished.errors, whole.errors, "case {i}");
+                let undecided: usize = whole.results.iter().map(|r| r.undecided.len()).sum();
+                assert_eq!(finished.undecided.len(), undecided, "case {i}");
+            }
+        }
+    }
+
+    /// A text read in pieces spends the node budget of the whole text: the error is the one the
+    /// text read in one piece gives, at the same document and line.
+    #[test]
+    fn the_node_budget_counts_over_the_whole_text_read_in_pieces() {
+        let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
+        let service = include_str!("../examples/service.yaml");
+        let text: String = (0..600).map(|_| format!("---\n{service}")).collect();
+        assert!(
+            text.len() > 4 * PIECE_BYTES,
+            "the text must be read in pieces"
+        );
+        let whole_nodes = |limits: &ReadLimits| {
+            crate::manifest::parse_documents(&text, limits)
+                .map(|docs| docs.len())
+                .map_err(|e| e.to_string())
+        };
+        let mut limits = ReadLimits::default();
+        assert_eq!(whole_nodes(&limits), Ok(600));
+        // Enough for about a third of the text: more than any one piece needs.
+        limits.yaml.max_nodes = 30_000;
+        let expected = whole_nodes(&limits).unwrap_err();
+        assert!(expected.contains("more than 30000 nodes"), "{expected}");
+        for threads in [1, 2] {
+            let options = CheckOptions {
+                limits,
+                threads,
+                ..CheckOptions::default()
+            };
+            let input = Input {
+                name: "many.yaml".into(),
+                text: text.clone().into_bytes(),
+            };
+            let report = check_inputs(&set, &[input], &options);
+            assert_eq!(report.results.len(), 0, "{threads} threads");
+            assert_eq!(report.errors.len(), 1, "{threads} threads");
+            assert_eq!(report.errors[0].message, expected, "{threads} threads");
+        }
+    }
+
+    /// A `kind: Namespace` document at the end of a large text, written plainly or with escapes,
+    /// gives its labels to the documents before it (the inputs that could hold one are read for
+    /// them first); one in an input that cannot be read gives nothing.
+    #[test]
+    fn namespace_documents_count_wherever_they_are_in_large_texts() {
+        let set = PolicySet::compile(
+            &[crate::policy::Source {
+                name: "p.yaml".into(),
+                text: POLICY.into(),
+            }],
+            &[],
+        )
+        .unwrap();
+        let service = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a, namespace: shop, labels: {team: search}, annotations: {padding: 'PADDING'}}\n";
+        let service = service.replace("PADDING", &"x".repeat(2000));
+        let body: String = (0..400).map(|_| format!("---\n{service}")).collect();
+        assert!(body.len() > 2 * PIECE_BYTES);
+        let namespaces = [
+            "kind: Namespace",
+            "kind: \"Name\\x73pace\"",
+            "kind: \"Namespac\\u0065\"",
+        ];
+        let options = CheckOptions::default();
+        let denied = |r: &DocumentResult| r.violations.len() == 1 && r.undecided.is_empty();
+        for kind in namespaces {
+            let namespace = format!(
+                "---\napiVersion: v1\n{kind}\nmetadata: {{name: shop, labels: {{env: prod, team: payments}}}}\n"
+            );
+            let whole = Input {
+                name: "all.yaml".into(),
+                text: format!("{body}{namespace}").into_bytes(),
+            };
+            let report = check_inputs(&set, &[whole], &options);
+            assert_eq!(report.results.len(), 401, "{kind}");
+            assert!(
+                report.results[..400].iter().all(denied),
+                "{kind}: the namespace's labels select the services"
+            );
+            // The namespace in a separate input; or in one that cannot be read.
+            let services = Input {
+                name: "services.yaml".into(),
+                text: body.clone().into_bytes(),
+            };
+            let separate = Input {
+                name: "ns.yaml".into(),
+                text: namespace.clone().into_bytes(),
+            };
+            let broken = Input {
+                name: "ns-broken.yaml".into(),
+                text: format!("{namespace}---\na: [\n").into_bytes(),
+            };
+            let report = check_inputs(&set, &[services.clone(), separate], &options);
+            assert!(report.results[..400].iter().all(denied), "{kind}");
+            let report = check_inputs(&set, &[broken, services], &options);
+            assert_eq!(report.errors.len(), 1);
+            assert!(
+                report.results.iter().all(|r| !r.undecided.is_empty()),
+                "{kind}: an unreadable input's namespace gives no labels"
+            );
+        }
+    }
 }
