@@ -6,6 +6,7 @@
 //! it is never skipped.
 
 pub mod agreement;
+pub mod cel_tree;
 pub mod node;
 pub mod scalar;
 pub mod shape;
