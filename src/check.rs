@@ -77,9 +77,47 @@ pub fn check_inputs_keeping_documents(
     inputs: &[Input],
     options: &CheckOptions,
 ) -> (Report, Vec<Document>) {
+    let judged = check_inputs_judging(set, inputs, options);
+    (judged.report, judged.documents)
+}
+
+/// A check's report with its documents, in the order of the report's results.
+#[derive(Debug)]
+pub struct Judged {
+    pub report: Report,
+    pub documents: Vec<Document>,
+    /// For each result: whether its verdict is the one validation alone gives for the document as
+    /// written (see [`engine::admit_telling`]).
+    pub validation_alone: Vec<bool>,
+}
+
+/// [`check_inputs_keeping_documents`], also telling which verdicts validation alone gives.
+pub fn check_inputs_judging(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Judged {
     let mut report = Report::default();
-    let documents = check(set, inputs, options, &mut report, true);
-    (report, documents)
+    let (documents, validation_alone) = check(set, inputs, options, &mut report, true, None);
+    Judged {
+        report,
+        documents,
+        validation_alone,
+    }
+}
+
+/// A verdict to take instead of judging a document: given the input's index and the document
+/// (its line is its line in the whole text), the result validation alone gave for the same text,
+/// if there is one (see [`recheck_inputs`]). The result's document number is set by the check.
+pub type Earlier<'a> = dyn Fn(usize, &Document) -> Option<DocumentResult> + Sync + 'a;
+
+/// [`check_inputs`] of texts that are mostly judged already (`fix`'s fixed texts): every text is
+/// parsed and read whole, and each document is judged unless `earlier` gives its verdict.
+pub fn recheck_inputs(
+    set: &PolicySet,
+    inputs: &[Input],
+    options: &CheckOptions,
+    earlier: &Earlier,
+) -> Report {
+    let mut report = Report::default();
+    check(set, inputs, options, &mut report, false, Some(earlier));
+    report
 }
 
 /// [`check_inputs`], giving each input's results to `sink` as soon as the input is decided.
@@ -92,8 +130,12 @@ pub fn check_inputs_streaming(
     options: &CheckOptions,
     sink: &mut dyn ReportSink,
 ) {
-    check(set, inputs, options, sink, false);
+    check(set, inputs, options, sink, false, None);
 }
+
+/// One piece's verdicts: the results, whether validation alone gave each, and the documents
+/// when they are kept.
+type PieceVerdicts = (Vec<DocumentResult>, Vec<bool>, Option<Vec<Document>>);
 
 fn check(
     set: &PolicySet,
@@ -101,14 +143,21 @@ fn check(
     options: &CheckOptions,
     sink: &mut dyn ReportSink,
     keep_documents: bool,
-) -> Vec<Document> {
+    earlier: Option<&Earlier>,
+) -> (Vec<Document>, Vec<bool>) {
     let threads = options.threads.clamp(1, 64);
     let namespace_documents = namespace_documents(inputs, options, threads);
     let namespaces: HashMap<&str, &Node> = namespace_documents
         .iter()
         .map(|d| (d.name.as_str(), &d.root))
         .collect();
-    let judge = |file: &str, document: &Document| {
+    let judge = |input: usize, document: &Document| {
+        let file = inputs[input].name.as_str();
+        if let Some(mut result) = earlier.and_then(|earlier| earlier(input, document)) {
+            // Numbered within its piece, like the documents the check judges itself.
+            result.document = document.index;
+            return (result, true);
+        }
         let mut request = Request::create(document);
         request.operation = options.operation.clone();
         request.namespace_object = namespaces
@@ -121,29 +170,37 @@ fn check(
         } else {
             engine::Phases::VALIDATE
         };
-        let decision = engine::admit(set, &request, phases);
-        DocumentResult::new(file, document, decision)
+        let (decision, validation_alone) = engine::admit_telling(set, &request, phases);
+        (
+            DocumentResult::new(file, document, decision),
+            validation_alone,
+        )
     };
-    let mut kept = Vec::new();
+    let (mut kept, mut alone) = (Vec::new(), Vec::new());
     let texts: Vec<&[u8]> = inputs.iter().map(|i| i.text.as_slice()).collect();
     for_each_piece(
         &texts,
         options,
         threads,
-        |input, documents| {
-            let file = inputs[input].name.as_str();
-            let results: Vec<DocumentResult> = documents.iter().map(|d| judge(file, d)).collect();
-            (results, keep_documents.then_some(documents))
+        |input, documents| -> PieceVerdicts {
+            let (results, validation_alone) = documents.iter().map(|d| judge(input, d)).unzip();
+            (
+                results,
+                validation_alone,
+                keep_documents.then_some(documents),
+            )
         },
         |input, decided| match decided {
             Ok(pieces) => {
                 let mut results = Vec::new();
-                for (objects_before, (mut piece_results, documents)) in pieces {
+                for (objects_before, (mut piece_results, mut validation_alone, documents)) in pieces
+                {
                     for result in &mut piece_results {
                         result.document += objects_before;
                     }
                     results.append(&mut piece_results);
                     if let Some(documents) = documents {
+                        alone.append(&mut validation_alone);
                         kept.extend(documents.into_iter().map(|mut d| {
                             d.index += objects_before;
                             d
@@ -158,7 +215,7 @@ fn check(
             }),
         },
     );
-    kept
+    (kept, alone)
 }
 
 /// The `kind: Namespace` documents (apiVersion v1) of the inputs that can be read, in order.
