@@ -7,6 +7,7 @@
 
 pub mod agreement;
 pub mod cel_tree;
+pub mod json;
 pub mod node;
 pub mod scalar;
 pub mod shape;
