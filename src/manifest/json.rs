@@ -270,7 +270,14 @@ impl<'t> Reader<'t> {
                     self.advance_ascii(length);
                     chunk = self.position;
                 }
-                0x20..=0x7e => self.advance_ascii(1),
+                0x20..=0x7e => {
+                    // The run of characters that need no attention.
+                    let run = self.bytes[self.position..]
+                        .iter()
+                        .position(|&b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b))
+                        .unwrap_or(self.bytes.len() - self.position);
+                    self.advance_ascii(run);
+                }
                 0x00..=0x7f => return Err(GiveUp),
                 _ => {
                     let c = self.text[self.position..].chars().next().ok_or(GiveUp)?;
