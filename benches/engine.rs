@@ -184,6 +184,8 @@ fn fix_scale(c: &mut Criterion) {
     let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
     let mut group = c.benchmark_group("fix-scale");
     group.sample_size(10);
+    group.warm_up_time(std::time::Duration::from_secs(1));
+    group.measurement_time(std::time::Duration::from_secs(4));
     for count in [100usize, 1_000, 10_000] {
         let text: String = (0..count)
             .map(|k| {

@@ -61,7 +61,12 @@ fn policy_sets() -> (Vec<Corpus>, Vec<String>) {
             Err(e) => refused.push(format!("{name}: {e}")),
         }
     };
-    add("the shipped library".into(), yaml_files("policies"), Vec::new(), false);
+    add(
+        "the shipped library".into(),
+        yaml_files("policies"),
+        Vec::new(),
+        false,
+    );
     for suite_file in yaml_files("policies/tests") {
         let text = std::fs::read_to_string(&suite_file).unwrap();
         let suite = parse_suite(&suite_file.display().to_string(), &text).unwrap();
@@ -184,7 +189,11 @@ fn eager_variable_error(expression: &str, failed: &[String]) -> bool {
 fn cel_k8s_agrees_with_the_reference_interpreter_on_every_expression_of_the_corpora() {
     let (sets, refused) = policy_sets();
     let inputs = documents();
-    assert!(sets.len() >= 15, "only {} policy sets loaded: {refused:#?}", sets.len());
+    assert!(
+        sets.len() >= 15,
+        "only {} policy sets loaded: {refused:#?}",
+        sets.len()
+    );
     assert!(inputs.len() >= 100, "only {} documents", inputs.len());
     // Per expression: (inputs that agree, inputs where only Kubernetes' lazy variables differ).
     let mut per_expression: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -207,7 +216,9 @@ fn cel_k8s_agrees_with_the_reference_interpreter_on_every_expression_of_the_corp
                 match (n, r) {
                     (Outcome::Value(a), Outcome::Value(b)) if a == b => counts.0 += 1,
                     (Outcome::Error(_), Outcome::Error(_)) => counts.0 += 1,
-                    (Outcome::Value(_), Outcome::Error(_)) if eager_variable_error(&name, &failed) => {
+                    (Outcome::Value(_), Outcome::Error(_))
+                        if eager_variable_error(&name, &failed) =>
+                    {
                         counts.1 += 1
                     }
                     _ => disagreements.push(format!(
@@ -235,6 +246,11 @@ fn cel_k8s_agrees_with_the_reference_interpreter_on_every_expression_of_the_corp
         disagreements.is_empty(),
         "{} disagreements (first 20):\n{}",
         disagreements.len(),
-        disagreements.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        disagreements
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

@@ -3,9 +3,9 @@
 //! [`check_inputs`], so they give the same verdict for the same manifest and policies.
 
 use crate::engine::{self, Request};
-use crate::manifest::{self, Document, ManifestError, Node, ParsedPart, Part, ReadLimits};
+use crate::manifest::{self, Document, ManifestError, Node, Part, ReadLimits};
 use crate::policy::PolicySet;
-use crate::report::{DocumentResult, InputError, Report};
+use crate::report::{DocumentResult, IgnoredParam, InputError, Report};
 use std::collections::HashMap;
 
 /// One input text and the name to report it by (a path, or `<stdin>`).
@@ -42,12 +42,39 @@ impl Default for CheckOptions {
     }
 }
 
+/// Receives a check's findings as they are decided (see [`check_inputs_streaming`]).
+pub trait ReportSink {
+    /// The results of one input, in document order, once the whole input has been read: an input
+    /// that cannot be read gives an error and no results.
+    fn input_results(&mut self, results: Vec<DocumentResult>);
+    /// An input that could not be read.
+    fn input_error(&mut self, error: InputError);
+    /// The parameter objects no binding selects (told once, before the results).
+    fn ignored_params(&mut self, params: Vec<IgnoredParam>);
+}
+
+impl ReportSink for Report {
+    fn input_results(&mut self, mut results: Vec<DocumentResult>) {
+        self.results.append(&mut results);
+    }
+
+    fn input_error(&mut self, error: InputError) {
+        self.errors.push(error);
+    }
+
+    fn ignored_params(&mut self, params: Vec<IgnoredParam>) {
+        self.ignored_params = params;
+    }
+}
+
 /// Parses and evaluates every input. Inputs that cannot be read are reported as errors, never
 /// skipped; `kind: Namespace` documents (else `options.namespaces`) give the namespace labels and
 /// `namespaceObject` of the other documents. A binding whose namespace selector needs labels
 /// nobody gave leaves its document undecided (not allowed).
 pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Report {
-    check_inputs_keeping_documents(set, inputs, options).0
+    let mut report = Report::default();
+    check_inputs_streaming(set, inputs, options, &mut report);
+    report
 }
 
 /// [`check_inputs`], also giving back the documents, in the order of the report's results.
@@ -56,32 +83,88 @@ pub fn check_inputs_keeping_documents(
     inputs: &[Input],
     options: &CheckOptions,
 ) -> (Report, Vec<Document>) {
-    let threads = options.threads.clamp(1, 64);
+    let judged = check_inputs_judging(set, inputs, options);
+    (judged.report, judged.documents)
+}
+
+/// A check's report with its documents, in the order of the report's results.
+#[derive(Debug)]
+pub struct Judged {
+    pub report: Report,
+    pub documents: Vec<Document>,
+    /// For each result: whether its verdict is the one validation alone gives for the document as
+    /// written (see [`engine::admit_telling`]).
+    pub validation_alone: Vec<bool>,
+}
+
+/// [`check_inputs_keeping_documents`], also telling which verdicts validation alone gives.
+pub fn check_inputs_judging(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Judged {
     let mut report = Report::default();
-    let mut parsed: Vec<(usize, Vec<Document>)> = Vec::new();
-    for (i, result) in parse_inputs(inputs, options, threads)
-        .into_iter()
-        .enumerate()
-    {
-        match result {
-            Ok(documents) => parsed.push((i, documents)),
-            Err(error) => report.errors.push(InputError {
-                file: inputs[i].name.clone(),
-                message: error.to_string(),
-            }),
-        }
+    let (documents, validation_alone) = check(set, inputs, options, &mut report, true, None);
+    Judged {
+        report,
+        documents,
+        validation_alone,
     }
-    let namespaces: HashMap<&str, &Node> = parsed
+}
+
+/// A verdict to take instead of judging a document: given the input's index and the document
+/// (its line is its line in the whole text), the result validation alone gave for the same text,
+/// if there is one (see [`recheck_inputs`]). The result's document number is set by the check.
+pub type Earlier<'a> = dyn Fn(usize, &Document) -> Option<DocumentResult> + Sync + 'a;
+
+/// [`check_inputs`] of texts that are mostly judged already (`fix`'s fixed texts): every text is
+/// parsed and read whole, and each document is judged unless `earlier` gives its verdict.
+pub fn recheck_inputs(
+    set: &PolicySet,
+    inputs: &[Input],
+    options: &CheckOptions,
+    earlier: &Earlier,
+) -> Report {
+    let mut report = Report::default();
+    check(set, inputs, options, &mut report, false, Some(earlier));
+    report
+}
+
+/// [`check_inputs`], giving each input's results to `sink` as soon as the input is decided.
+/// Texts are parsed and judged piece by piece (a few hundred kilobytes of whole documents at a
+/// time, on `options.threads` threads), and each piece's documents are released once judged, so
+/// memory does not grow with the number of documents beyond their (small) results.
+pub fn check_inputs_streaming(
+    set: &PolicySet,
+    inputs: &[Input],
+    options: &CheckOptions,
+    sink: &mut dyn ReportSink,
+) {
+    check(set, inputs, options, sink, false, None);
+}
+
+/// One piece's verdicts: the results, whether validation alone gave each, and the documents
+/// when they are kept.
+type PieceVerdicts = (Vec<DocumentResult>, Vec<bool>, Option<Vec<Document>>);
+
+fn check(
+    set: &PolicySet,
+    inputs: &[Input],
+    options: &CheckOptions,
+    sink: &mut dyn ReportSink,
+    keep_documents: bool,
+    earlier: Option<&Earlier>,
+) -> (Vec<Document>, Vec<bool>) {
+    sink.ignored_params(set.unselected_params().iter().map(Into::into).collect());
+    let threads = options.threads.clamp(1, 64);
+    let namespace_documents = namespace_documents(inputs, options, threads);
+    let namespaces: HashMap<&str, &Node> = namespace_documents
         .iter()
-        .flat_map(|(_, docs)| docs.iter())
-        .filter(|d| d.kind == "Namespace" && d.api_version == "v1")
         .map(|d| (d.name.as_str(), &d.root))
         .collect();
-    let jobs: Vec<(&str, &Document)> = parsed
-        .iter()
-        .flat_map(|(i, docs)| docs.iter().map(move |d| (inputs[*i].name.as_str(), d)))
-        .collect();
-    let judge = |(file, document): &(&str, &Document)| {
+    let judge = |input: usize, document: &Document| {
+        let file = inputs[input].name.as_str();
+        if let Some(mut result) = earlier.and_then(|earlier| earlier(input, document)) {
+            // Numbered within its piece, like the documents the check judges itself.
+            result.document = document.index;
+            return (result, true);
+        }
         let mut request = Request::create(document);
         request.operation = options.operation.clone();
         request.namespace_object = namespaces
@@ -94,100 +177,255 @@ pub fn check_inputs_keeping_documents(
         } else {
             engine::Phases::VALIDATE
         };
-        let decision = engine::admit(set, &request, phases);
-        DocumentResult::new(file, document, decision)
+        let (decision, validation_alone) = engine::admit_telling(set, &request, phases);
+        (
+            DocumentResult::new(file, document, decision),
+            validation_alone,
+        )
     };
-    if threads == 1 || jobs.len() < 64 {
-        report.results = jobs.iter().map(judge).collect();
-    } else {
-        let chunk = jobs.len().div_ceil(threads);
-        report.results = in_parallel(jobs.chunks(chunk), |part| {
-            part.iter().map(judge).collect::<Vec<_>>()
-        })
-        .into_iter()
-        .flatten()
-        .collect();
-    }
-    let documents = parsed.into_iter().flat_map(|(_, docs)| docs).collect();
-    report.ignored_params = set.unselected_params().iter().map(Into::into).collect();
-    (report, documents)
+    let (mut kept, mut alone) = (Vec::new(), Vec::new());
+    let texts: Vec<&[u8]> = inputs.iter().map(|i| i.text.as_slice()).collect();
+    for_each_piece(
+        &texts,
+        options,
+        threads,
+        |input, documents| -> PieceVerdicts {
+            let (results, validation_alone) = documents.iter().map(|d| judge(input, d)).unzip();
+            (
+                results,
+                validation_alone,
+                keep_documents.then_some(documents),
+            )
+        },
+        |input, decided| match decided {
+            Ok(pieces) => {
+                let mut results = Vec::new();
+                for (objects_before, (mut piece_results, mut validation_alone, documents)) in pieces
+                {
+                    for result in &mut piece_results {
+                        result.document += objects_before;
+                    }
+                    results.append(&mut piece_results);
+                    if let Some(documents) = documents {
+                        alone.append(&mut validation_alone);
+                        kept.extend(documents.into_iter().map(|mut d| {
+                            d.index += objects_before;
+                            d
+                        }));
+                    }
+                }
+                sink.input_results(results);
+            }
+            Err(error) => sink.input_error(InputError {
+                file: inputs[input].name.clone(),
+                message: error.to_string(),
+            }),
+        },
+    );
+    (kept, alone)
 }
 
-/// Below this size a text is parsed in one piece.
-const SPLIT_BYTES: usize = 512 * 1024;
+/// The `kind: Namespace` documents (apiVersion v1) of the inputs that can be read, in order.
+/// Only the inputs whose text could spell `Namespace` (the word itself, or an escape) are parsed
+/// for them: the others cannot hold one.
+fn namespace_documents(inputs: &[Input], options: &CheckOptions, threads: usize) -> Vec<Document> {
+    let could_hold_one = |input: &Input| {
+        let text = &input.text;
+        text.contains(&b'\\') || text.windows(9).any(|w| w == b"Namespace")
+    };
+    let candidates: Vec<&[u8]> = inputs
+        .iter()
+        .filter(|i| could_hold_one(i))
+        .map(|i| i.text.as_slice())
+        .collect();
+    let mut found = Vec::new();
+    if candidates.is_empty() {
+        return found;
+    }
+    for_each_piece(
+        &candidates,
+        options,
+        threads,
+        |_, documents| {
+            documents
+                .into_iter()
+                .filter(|d| d.kind == "Namespace" && d.api_version == "v1")
+                .collect::<Vec<_>>()
+        },
+        |_, pieces| {
+            if let Ok(pieces) = pieces {
+                found.extend(pieces.into_iter().flat_map(|(_, documents)| documents));
+            }
+        },
+    );
+    found
+}
 
-/// Parses every input; large YAML streams are split at document boundaries and their parts
-/// parsed on `threads` threads. Positions and document numbers are those of the whole text.
-fn parse_inputs(
-    inputs: &[Input],
+/// A text is parsed and judged in pieces of about this size (whole YAML documents).
+const PIECE_BYTES: usize = 256 * 1024;
+
+/// One piece of an input to parse: where it starts in its text, and whether it is the last.
+struct Piece<'a> {
+    input: usize,
+    line_offset: u32,
+    text: &'a str,
+    last: bool,
+}
+
+/// An input as its pieces are joined, in order.
+struct Joined<R> {
+    yaml_documents: usize,
+    objects: usize,
+    counts: manifest::yaml::Counts,
+    pieces: Vec<(usize, R)>,
+    error: Option<ManifestError>,
+}
+
+impl<R> Default for Joined<R> {
+    fn default() -> Self {
+        Joined {
+            yaml_documents: 0,
+            objects: 0,
+            counts: Default::default(),
+            pieces: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+/// Cuts every input into pieces at YAML document boundaries, parses each piece and gives its
+/// documents to `work` (on `threads` threads, a batch of pieces at a time, so that only a batch's
+/// documents are alive at once). `done` gets each input, in order, once all its pieces are
+/// parsed: every piece's result with the number of objects before it, or the first error, named
+/// as in the whole text (document numbers, lines and the budgets of [`ReadLimits`] count over the
+/// whole text, as if it were parsed in one piece).
+fn for_each_piece<R: Send>(
+    inputs: &[&[u8]],
     options: &CheckOptions,
     threads: usize,
-) -> Vec<Result<Vec<Document>, ManifestError>> {
+    work: impl Fn(usize, Vec<Document>) -> R + Sync,
+    mut done: impl FnMut(usize, Result<Vec<(usize, R)>, ManifestError>),
+) {
     let limits = &options.limits;
-    let mut results: Vec<Result<Vec<Document>, ManifestError>> = Vec::with_capacity(inputs.len());
-    let mut tasks: Vec<(usize, u32, &str)> = Vec::new();
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut decoded: Vec<Result<(), ManifestError>> = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
-        match manifest::decode(&input.text, limits) {
+        match manifest::decode(input, limits) {
             Ok(text) => {
                 let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-                let parts = if threads > 1 && text.len() >= SPLIT_BYTES {
-                    threads
-                } else {
-                    1
-                };
-                for (line_offset, piece) in manifest::split_stream(text, parts) {
-                    tasks.push((i, line_offset, piece));
-                }
-                results.push(Ok(Vec::new()));
+                let split = manifest::split_stream(text, text.len().div_ceil(PIECE_BYTES));
+                let count = split.len();
+                pieces.extend(
+                    split
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, (line_offset, text))| Piece {
+                            input: i,
+                            line_offset,
+                            text,
+                            last: k + 1 == count,
+                        }),
+                );
+                decoded.push(Ok(()));
             }
-            Err(error) => results.push(Err(error)),
+            Err(error) => decoded.push(Err(error)),
         }
     }
-    let parse = |&(_, line_offset, piece): &(usize, u32, &str)| {
+    let parse = |piece: &Piece| {
         let part = Part {
-            line_offset,
+            line_offset: piece.line_offset,
             ..Part::default()
         };
-        manifest::parse_part(piece, limits, part)
-    };
-    let total: usize = tasks.iter().map(|t| t.2.len()).sum();
-    let parsed: Vec<Result<ParsedPart, ManifestError>> = if threads == 1 || total < SPLIT_BYTES {
-        tasks.iter().map(parse).collect()
-    } else {
-        in_parallel(tasks.chunks(tasks.len().div_ceil(threads)), |chunk| {
-            chunk.iter().map(parse).collect::<Vec<_>>()
+        manifest::parse_part(piece.text, limits, part).map(|parsed| {
+            let objects = parsed.documents.len();
+            let (yaml_documents, counts) = (parsed.yaml_documents, parsed.counts);
+            (
+                yaml_documents,
+                objects,
+                counts,
+                work(piece.input, parsed.documents),
+            )
         })
-        .into_iter()
-        .flatten()
-        .collect()
     };
-    // Join the parts of each input in order, numbering their documents as in the whole text.
-    let mut counts: Vec<(usize, usize)> = vec![(0, 0); inputs.len()];
-    for ((input, _, _), part) in tasks.iter().zip(parsed) {
-        let (yaml_before, objects_before) = counts[*input];
-        let Ok(documents) = &mut results[*input] else {
-            continue;
-        };
-        match part {
-            Ok(mut part) => {
-                for document in &mut part.documents {
-                    document.index += objects_before;
-                }
-                counts[*input] = (
-                    yaml_before + part.yaml_documents,
-                    objects_before + part.documents.len(),
-                );
-                documents.append(&mut part.documents);
+    // Inputs are handed to `done` in order; those that could not be decoded have no pieces.
+    let mut next_input = 0;
+    let flush_undecoded = |next_input: &mut usize, upto: usize, done: &mut dyn FnMut(_, _)| {
+        while *next_input < upto {
+            if let Err(error) = &decoded[*next_input] {
+                done(*next_input, Err(error.clone()));
             }
-            Err(error) => results[*input] = Err(error.shifted(yaml_before, objects_before)),
+            *next_input += 1;
         }
-    }
-    for result in &mut results {
-        if matches!(result, Ok(documents) if documents.is_empty()) {
-            *result = Err(ManifestError::NoDocuments);
+    };
+    let mut joined: Joined<R> = Joined::default();
+    let batch_bytes = PIECE_BYTES * threads;
+    let mut start = 0;
+    while start < pieces.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < pieces.len() && (end == start || bytes < batch_bytes) {
+            bytes += pieces[end].text.len();
+            end += 1;
         }
+        let batch = &pieces[start..end];
+        let parsed: Vec<_> = if threads == 1 || batch.len() == 1 {
+            batch.iter().map(parse).collect()
+        } else {
+            in_parallel(batch.chunks(batch.len().div_ceil(threads)), |chunk| {
+                chunk.iter().map(parse).collect::<Vec<_>>()
+            })
+            .into_iter()
+            .flatten()
+            .collect()
+        };
+        for (piece, result) in batch.iter().zip(parsed) {
+            flush_undecoded(&mut next_input, piece.input, &mut done);
+            // The piece parsed again from the counts before it: the budgets run out where they
+            // would in the whole text.
+            let part = Part {
+                line_offset: piece.line_offset,
+                yaml_documents: joined.yaml_documents,
+                objects: joined.objects,
+                counts: joined.counts,
+            };
+            if joined.error.is_none() {
+                match result {
+                    Ok((yaml_documents, objects, counts, output)) => {
+                        let total = counts.after(joined.counts);
+                        if total.exceed(&limits.yaml) {
+                            joined.error = manifest::parse_part(piece.text, limits, part).err();
+                        }
+                        if joined.error.is_none() {
+                            joined.pieces.push((joined.objects, output));
+                            joined.yaml_documents += yaml_documents;
+                            joined.objects += objects;
+                            joined.counts = total;
+                        }
+                    }
+                    Err(_) if joined.counts != Default::default() => {
+                        joined.error = manifest::parse_part(piece.text, limits, part).err();
+                    }
+                    Err(error) => {
+                        joined.error = Some(error.shifted(joined.yaml_documents, joined.objects));
+                    }
+                }
+            }
+            if piece.last {
+                let input = std::mem::take(&mut joined);
+                done(
+                    piece.input,
+                    match input.error {
+                        Some(error) => Err(error),
+                        None if input.objects == 0 => Err(ManifestError::NoDocuments),
+                        None => Ok(input.pieces),
+                    },
+                );
+                next_input = piece.input + 1;
+            }
+        }
+        start = end;
     }
-    results
+    flush_undecoded(&mut next_input, inputs.len(), &mut done);
 }
 
 /// Runs `work` on each chunk on its own thread and returns the results in order.
@@ -353,7 +591,7 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
         text.extend((0..600).map(|_| format!("---\n{service}")));
         text.push_str(tail);
         assert!(
-            text.len() > SPLIT_BYTES,
+            text.len() > 2 * PIECE_BYTES,
             "the text must be large enough to be split"
         );
         let input = Input {
@@ -437,5 +675,193 @@ metadata: {name: c, namespace: elsewhere, labels: {team: search}}
         assert_eq!(report.errors[0].file, "bad.yaml");
         assert_eq!(report.results.len(), 1);
         assert_eq!(report.exit_code(), 2);
+    }
+
+    /// The report written as it is decided has the bytes of the whole report, for reports with
+    /// and without results, unreadable inputs, undecided bindings and mutations.
+    #[test]
+    fn the_streamed_report_has_the_bytes_of_the_whole_report() {
+        use crate::report::{InputError, ReportWriter, StreamFormat};
+        let params = crate::policy::Source {
+            name: "params.yaml".into(),
+            text: include_str!("../integration/fixtures/mutation/default-keys-params.yaml").into(),
+        };
+        let with_params =
+            PolicySet::compile(&crate::policy::embedded::sources(), &[params]).unwrap();
+        let selector = PolicySet::compile(
+            &[crate::policy::Source {
+                name: "p.yaml".into(),
+                text: POLICY.into(),
+            }],
+            &[],
+        )
+        .unwrap();
+        let input = |name: &str, text: &str| Input {
+            name: name.into(),
+            text: text.as_bytes().to_vec(),
+        };
+        let service = include_str!("../examples/service.yaml");
+        let compliant = include_str!("../examples/service-compliant.yaml");
+        let many: String = (0..300)
+            .map(|i| format!("---\n{}", if i % 3 == 0 { service } else { compliant }))
+            .collect();
+        let unreadable = || {
+            vec![InputError {
+                file: "gone.yaml".into(),
+                message: "cannot read gone.yaml".into(),
+            }]
+        };
+        let cases: Vec<(&PolicySet, Vec<Input>, bool, Vec<InputError>)> = vec![
+            (&with_params, vec![], false, vec![]),
+            (&with_params, vec![], false, unreadable()),
+            (&with_params, vec![input("a.yaml", service)], false, vec![]),
+            (&with_params, vec![input("a.yaml", service)], true, vec![]),
+            (
+                &with_params,
+                vec![
+                    input("bad.yaml", "a: [\n"),
+                    input("many.yaml", &many),
+                    input("empty.yaml", "# nothing\n"),
+                    input("c.yaml", compliant),
+                ],
+                true,
+                unreadable(),
+            ),
+            (&selector, vec![input("m.yaml", MANIFESTS)], false, vec![]),
+        ];
+        for (i, (set, inputs, mutate, unreadable)) in cases.into_iter().enumerate() {
+            let options = CheckOptions {
+                mutate,
+                threads: 2,
+                ..CheckOptions::default()
+            };
+            let mut whole = check_inputs(set, &inputs, &options);
+            whole.errors.splice(0..0, unreadable.clone());
+            let json = serde_json::to_string_pretty(&whole.to_json()).unwrap();
+            let formats = [
+                (StreamFormat::Json, json),
+                (
+                    StreamFormat::Human { verbose: false },
+                    whole.to_human(false),
+                ),
+                (StreamFormat::Human { verbose: true }, whole.to_human(true)),
+            ];
+            for (format, expected) in formats {
+                let mut out = Vec::new();
+                let mut writer = ReportWriter::new(&mut out, format, unreadable.clone());
+                check_inputs_streaming(set, &inputs, &options, &mut writer);
+                let finished = writer.finish().unwrap();
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    expected,
+                    "case {i}, {format:?}"
+                );
+                assert_eq!(finished.exit_code, whole.exit_code(), "case {i}");
+                assert_eq!(finished.errors, whole.errors, "case {i}");
+                let undecided: usize = whole.results.iter().map(|r| r.undecided.len()).sum();
+                assert_eq!(finished.undecided.len(), undecided, "case {i}");
+            }
+        }
+    }
+
+    /// A text read in pieces spends the node budget of the whole text: the error is the one the
+    /// text read in one piece gives, at the same document and line.
+    #[test]
+    fn the_node_budget_counts_over_the_whole_text_read_in_pieces() {
+        let set = PolicySet::compile(&crate::policy::embedded::sources(), &[]).unwrap();
+        let service = include_str!("../examples/service.yaml");
+        let text: String = (0..600).map(|_| format!("---\n{service}")).collect();
+        assert!(
+            text.len() > 4 * PIECE_BYTES,
+            "the text must be read in pieces"
+        );
+        let whole_nodes = |limits: &ReadLimits| {
+            crate::manifest::parse_documents(&text, limits)
+                .map(|docs| docs.len())
+                .map_err(|e| e.to_string())
+        };
+        let mut limits = ReadLimits::default();
+        assert_eq!(whole_nodes(&limits), Ok(600));
+        // Enough for about a third of the text: more than any one piece needs.
+        limits.yaml.max_nodes = 30_000;
+        let expected = whole_nodes(&limits).unwrap_err();
+        assert!(expected.contains("more than 30000 nodes"), "{expected}");
+        for threads in [1, 2] {
+            let options = CheckOptions {
+                limits,
+                threads,
+                ..CheckOptions::default()
+            };
+            let input = Input {
+                name: "many.yaml".into(),
+                text: text.clone().into_bytes(),
+            };
+            let report = check_inputs(&set, &[input], &options);
+            assert_eq!(report.results.len(), 0, "{threads} threads");
+            assert_eq!(report.errors.len(), 1, "{threads} threads");
+            assert_eq!(report.errors[0].message, expected, "{threads} threads");
+        }
+    }
+
+    /// A `kind: Namespace` document at the end of a large text, written plainly or with escapes,
+    /// gives its labels to the documents before it (the inputs that could hold one are read for
+    /// them first); one in an input that cannot be read gives nothing.
+    #[test]
+    fn namespace_documents_count_wherever_they_are_in_large_texts() {
+        let set = PolicySet::compile(
+            &[crate::policy::Source {
+                name: "p.yaml".into(),
+                text: POLICY.into(),
+            }],
+            &[],
+        )
+        .unwrap();
+        let service = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a, namespace: shop, labels: {team: search}, annotations: {padding: 'PADDING'}}\n";
+        let service = service.replace("PADDING", &"x".repeat(2000));
+        let body: String = (0..400).map(|_| format!("---\n{service}")).collect();
+        assert!(body.len() > 2 * PIECE_BYTES);
+        let namespaces = [
+            "kind: Namespace",
+            "kind: \"Name\\x73pace\"",
+            "kind: \"Namespac\\u0065\"",
+        ];
+        let options = CheckOptions::default();
+        let denied = |r: &DocumentResult| r.violations.len() == 1 && r.undecided.is_empty();
+        for kind in namespaces {
+            let namespace = format!(
+                "---\napiVersion: v1\n{kind}\nmetadata: {{name: shop, labels: {{env: prod, team: payments}}}}\n"
+            );
+            let whole = Input {
+                name: "all.yaml".into(),
+                text: format!("{body}{namespace}").into_bytes(),
+            };
+            let report = check_inputs(&set, &[whole], &options);
+            assert_eq!(report.results.len(), 401, "{kind}");
+            assert!(
+                report.results[..400].iter().all(denied),
+                "{kind}: the namespace's labels select the services"
+            );
+            // The namespace in a separate input; or in one that cannot be read.
+            let services = Input {
+                name: "services.yaml".into(),
+                text: body.clone().into_bytes(),
+            };
+            let separate = Input {
+                name: "ns.yaml".into(),
+                text: namespace.clone().into_bytes(),
+            };
+            let broken = Input {
+                name: "ns-broken.yaml".into(),
+                text: format!("{namespace}---\na: [\n").into_bytes(),
+            };
+            let report = check_inputs(&set, &[services.clone(), separate], &options);
+            assert!(report.results[..400].iter().all(denied), "{kind}");
+            let report = check_inputs(&set, &[broken, services], &options);
+            assert_eq!(report.errors.len(), 1);
+            assert!(
+                report.results.iter().all(|r| !r.undecided.is_empty()),
+                "{kind}: an unreadable input's namespace gives no labels"
+            );
+        }
     }
 }

@@ -5,10 +5,10 @@
 use crate::cel::{self, CompileError};
 use crate::cel::{Scope, Shared};
 use crate::engine::{activation, reference_activation, request_value, Request};
-use std::sync::Arc;
 use crate::manifest::{Document, Node};
 use crate::policy::PolicySet;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// What an expression gave: its value as JSON, or the error.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -203,7 +203,6 @@ pub fn reference_trace_policies(
         })
         .collect()
 }
-
 
 fn reference_outcome(result: Result<Shared, cel::EvalError>) -> Outcome {
     match result.and_then(|value| cel::to_json(&*value)) {

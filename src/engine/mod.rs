@@ -170,6 +170,15 @@ impl Phases {
 /// The admission of one request: the mutating policies (if asked), then the validating policies
 /// on the object as mutated. A failed mutation under `failurePolicy: Fail` denies.
 pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
+    admit_telling(set, request, phases).0
+}
+
+/// [`admit`], also telling whether the decision is the one validation alone gives for the
+/// object as written ([`Phases::VALIDATE`]): always without mutation; with it, when no mutating
+/// binding changed the object, failed, warned or was left undecided, and a validating binding
+/// selected the object if a mutating one did. `fix` keeps such a verdict for a document it does
+/// not change rather than judging the same text again.
+pub fn admit_telling(set: &PolicySet, request: &Request, phases: Phases) -> (Decision, bool) {
     let request_value = request_value(request);
     let mut cache = SharedVariables::default();
     let mutated = if phases.mutate {
@@ -189,6 +198,12 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
         (None, true) => evaluate_sharing(set, request, &request_value, cache),
         (_, false) => Decision::default(),
     };
+    let validation_alone = phases.validate
+        && mutated.object.is_none()
+        && mutated.violations.is_empty()
+        && mutated.warnings.is_empty()
+        && mutated.undecided.is_empty()
+        && (decision.matched || !mutated.matched);
     decision.matched |= mutated.matched;
     let mut violations = mutated.violations;
     violations.append(&mut decision.violations);
@@ -202,7 +217,7 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
     decision.patch = mutated.patch;
     decision.mutations = mutated.changes;
     decision.mutated = mutated.object;
-    decision
+    (decision, validation_alone)
 }
 
 impl Decision {
