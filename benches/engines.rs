@@ -86,7 +86,7 @@ pub fn compile(env: &Environment, set: &PolicySet) -> Vec<NewPolicy> {
                 || policy
                     .variables
                     .iter()
-                    .any(|(_, c)| c.program.analysis.uses_params);
+                    .any(|(_, c)| c.program.references.uses_params);
             NewPolicy {
                 variables,
                 slots: policy.variable_slots.iter().map(|s| s.slot).collect(),
@@ -156,7 +156,7 @@ pub fn run_old(set: &PolicySet, document: &Document, json: bool) -> Vec<Outcome>
             values.push(result);
         }
         let uses = |p: &old::Program| -> Vec<usize> {
-            p.analysis
+            p.references
                 .variables
                 .iter()
                 .filter_map(|n| policy.variables.iter().position(|(v, _)| **v == **n))

@@ -1,7 +1,7 @@
 //! The static cost estimate of an expression, and the tree the runtime meter evaluates. Pure.
 //!
 //! One walk over the syntax tree computes, for every node, an upper bound of its cost and of the
-//! size of its value ([`Shape`]), in the spirit of Kubernetes' estimator: every node costs 1, a
+//! size of its value ([`SizeBound`]), in the spirit of Kubernetes' estimator: every node costs 1, a
 //! comprehension costs `1 + N` plus `N` times its loop body (N the most entries its range can
 //! have, so nested comprehensions multiply), a string function the string's length over 10, a
 //! list function the list's length, and every value built (a list or map literal's entries, a
@@ -16,7 +16,7 @@
 mod calls;
 
 use super::meter;
-use super::shape::Shape;
+use super::size_bound::SizeBound;
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedEntryExpr, ListExpr, LiteralValue,
     MapEntryExpr, MapExpr, SelectExpr, StructExpr, StructFieldExpr,
@@ -33,29 +33,29 @@ const MAX_RANGE: u64 = 1_000_000;
 
 /// The shapes of what an expression can read: the root variables and `variables.NAME`.
 #[derive(Debug, Clone)]
-pub struct Shapes {
-    pub object: Shape,
-    pub old_object: Shape,
-    pub params: Shape,
-    pub request: Shape,
-    pub namespace_object: Shape,
-    pub variables: Vec<(String, Shape)>,
+pub struct SizeBounds {
+    pub object: SizeBound,
+    pub old_object: SizeBound,
+    pub params: SizeBound,
+    pub request: SizeBound,
+    pub namespace_object: SizeBound,
+    pub variables: Vec<(String, SizeBound)>,
 }
 
-impl Shapes {
+impl SizeBounds {
     /// Nothing known: every root variable can be anything a request holds.
-    pub fn unknown() -> Shapes {
-        Shapes {
-            object: Shape::Unknown,
-            old_object: Shape::Unknown,
-            params: Shape::Unknown,
-            request: Shape::Unknown,
-            namespace_object: Shape::Unknown,
+    pub fn unknown() -> SizeBounds {
+        SizeBounds {
+            object: SizeBound::Unknown,
+            old_object: SizeBound::Unknown,
+            params: SizeBound::Unknown,
+            request: SizeBound::Unknown,
+            namespace_object: SizeBound::Unknown,
             variables: Vec::new(),
         }
     }
 
-    fn root(&self, name: &str) -> Option<Shape> {
+    fn root(&self, name: &str) -> Option<SizeBound> {
         Some(match name {
             "object" => self.object.clone(),
             "oldObject" => self.old_object.clone(),
@@ -71,11 +71,11 @@ impl Shapes {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Estimate {
     pub cost: u64,
-    pub shape: Shape,
+    pub shape: SizeBound,
 }
 
 /// Estimates `expr` and builds its metered tree.
-pub(super) fn estimate(expr: &IdedExpr, shapes: &Shapes) -> (Estimate, IdedExpr) {
+pub(super) fn estimate(expr: &IdedExpr, shapes: &SizeBounds) -> (Estimate, IdedExpr) {
     let mut walk = Walk {
         shapes,
         bound: Vec::new(),
@@ -93,14 +93,14 @@ pub(super) fn estimate(expr: &IdedExpr, shapes: &Shapes) -> (Estimate, IdedExpr)
 
 struct Out {
     cost: u64,
-    shape: Shape,
+    shape: SizeBound,
     expr: IdedExpr,
 }
 
 struct Walk<'a> {
-    shapes: &'a Shapes,
+    shapes: &'a SizeBounds,
     /// Comprehension variables in scope, innermost last.
-    bound: Vec<(String, Shape)>,
+    bound: Vec<(String, SizeBound)>,
     /// The list literal a `map` or `filter` appends to its result on each iteration: its
     /// elements are metered whatever their size, as they pile up.
     accumulated: Option<u64>,
@@ -134,7 +134,7 @@ fn call(id: u64, name: &str, args: Vec<IdedExpr>) -> IdedExpr {
 }
 
 /// `expr` through `@cost.sized` when its value can be large (or always, with `force`).
-fn sized_if(expr: IdedExpr, shape: &Shape, force: bool) -> IdedExpr {
+fn sized_if(expr: IdedExpr, shape: &SizeBound, force: bool) -> IdedExpr {
     if force || shape.copy_units() > SMALL {
         call(expr.id, meter::SIZED, vec![expr])
     } else {
@@ -143,7 +143,7 @@ fn sized_if(expr: IdedExpr, shape: &Shape, force: bool) -> IdedExpr {
 }
 
 /// `expr` through `@cost.sized` when its value can be large.
-fn sized(expr: IdedExpr, shape: &Shape) -> IdedExpr {
+fn sized(expr: IdedExpr, shape: &SizeBound) -> IdedExpr {
     if shape.copy_units() > SMALL {
         call(expr.id, meter::SIZED, vec![expr])
     } else {
@@ -152,7 +152,7 @@ fn sized(expr: IdedExpr, shape: &Shape) -> IdedExpr {
 }
 
 impl Walk<'_> {
-    fn lookup(&self, name: &str) -> Option<Shape> {
+    fn lookup(&self, name: &str) -> Option<SizeBound> {
         self.bound
             .iter()
             .rev()
@@ -170,10 +170,10 @@ impl Walk<'_> {
             Expr::Literal(literal) => Out {
                 cost: 0,
                 shape: match literal {
-                    LiteralValue::String(s) => Shape::String(s.inner().len() as u64),
-                    LiteralValue::Bytes(b) => Shape::String(b.inner().len() as u64),
-                    LiteralValue::Null => Shape::Null,
-                    _ => Shape::Scalar,
+                    LiteralValue::String(s) => SizeBound::String(s.inner().len() as u64),
+                    LiteralValue::Bytes(b) => SizeBound::String(b.inner().len() as u64),
+                    LiteralValue::Null => SizeBound::Null,
+                    _ => SizeBound::Scalar,
                 },
                 expr: e.clone(),
             },
@@ -183,14 +183,14 @@ impl Walk<'_> {
                 shape: self
                     .lookup(name)
                     .or_else(|| self.shapes.root(name))
-                    .unwrap_or(Shape::Scalar),
+                    .unwrap_or(SizeBound::Scalar),
                 expr: e.clone(),
             },
             Expr::Select(select) => self.select(e, select),
             Expr::Call(c) => self.call(e, c, in_sum),
             Expr::List(list) => {
                 let mut cost = 1;
-                let mut item = Shape::Null;
+                let mut item = SizeBound::Null;
                 let mut elements = Vec::with_capacity(list.elements.len());
                 for element in &list.elements {
                     let out = self.expr(element, false);
@@ -204,7 +204,7 @@ impl Walk<'_> {
                 }
                 Out {
                     cost,
-                    shape: Shape::list(list.elements.len() as u64, item),
+                    shape: SizeBound::list(list.elements.len() as u64, item),
                     expr: node(
                         e.id,
                         Expr::List(ListExpr::new_with_optionals(
@@ -239,7 +239,7 @@ impl Walk<'_> {
             Expr::Comprehension(c) => self.comprehension(e, c),
             Expr::Unspecified => Out {
                 cost: 1,
-                shape: Shape::Unknown,
+                shape: SizeBound::Unknown,
                 expr: e.clone(),
             },
         }
@@ -253,7 +253,7 @@ impl Walk<'_> {
                     .variables
                     .iter()
                     .find(|(n, _)| *n == select.field)
-                    .map_or(Shape::Unknown, |(_, s)| s.clone());
+                    .map_or(SizeBound::Unknown, |(_, s)| s.clone());
                 return Out {
                     cost: 1,
                     shape,
@@ -265,7 +265,7 @@ impl Walk<'_> {
         Out {
             cost: add(operand.cost, 1),
             shape: if select.test {
-                Shape::Scalar
+                SizeBound::Scalar
             } else {
                 operand.shape.select(&select.field)
             },
@@ -281,11 +281,11 @@ impl Walk<'_> {
     }
 
     /// A map or struct literal's entries: cost, shape and metered entries.
-    fn entries(&mut self, entries: &[IdedEntryExpr]) -> (u64, Shape, Vec<IdedEntryExpr>) {
+    fn entries(&mut self, entries: &[IdedEntryExpr]) -> (u64, SizeBound, Vec<IdedEntryExpr>) {
         let mut cost = 1;
         let mut fields = BTreeMap::new();
         let mut literal_keys = true;
-        let (mut key_bytes, mut values) = (0, Shape::Null);
+        let (mut key_bytes, mut values) = (0, SizeBound::Null);
         let mut out = Vec::with_capacity(entries.len());
         for entry in entries {
             let expr = match &entry.expr {
@@ -325,7 +325,7 @@ impl Walk<'_> {
             out.push(IdedEntryExpr { id: entry.id, expr });
         }
         let shape = if literal_keys {
-            Shape::Map {
+            SizeBound::Map {
                 max: entries.len() as u64,
                 key: fields.keys().map(|k| k.len() as u64).max().unwrap_or(0),
                 fields: Arc::new(fields),
@@ -333,7 +333,7 @@ impl Walk<'_> {
                 shared: false,
             }
         } else {
-            Shape::map(entries.len() as u64, key_bytes, values)
+            SizeBound::map(entries.len() as u64, key_bytes, values)
         };
         (cost, shape, out)
     }
@@ -351,8 +351,8 @@ impl Walk<'_> {
         match &c.iter_var2 {
             Some(second) => {
                 let first = match &range.shape {
-                    Shape::Map { key, .. } => Shape::String(*key),
-                    _ => Shape::Scalar,
+                    SizeBound::Map { key, .. } => SizeBound::String(*key),
+                    _ => SizeBound::Scalar,
                 };
                 self.bound.push((c.iter_var.clone(), first));
                 self.bound.push((second.clone(), range.shape.element(None)));
@@ -371,7 +371,7 @@ impl Walk<'_> {
         let accumulated = match appended(c) {
             // `@result + [e]` (map, filter): one list of up to N times the appended elements.
             Some(count) => match &step.shape {
-                Shape::List { item, .. } => Shape::list(mul(n, count), (**item).clone()),
+                SizeBound::List { item, .. } => SizeBound::list(mul(n, count), (**item).clone()),
                 other => other.clone(),
             },
             None => init.shape.join(&step.shape),
@@ -505,30 +505,30 @@ mod tests {
     use super::*;
     use crate::cel::Environment;
 
-    fn cost_of(source: &str, shapes: &Shapes) -> u64 {
+    fn cost_of(source: &str, shapes: &SizeBounds) -> u64 {
         let env = Environment::new();
         let program = env.compile(source, &["v"]).unwrap();
         program.estimate(shapes).cost
     }
 
-    fn labels() -> Shape {
-        Shape::Map {
+    fn labels() -> SizeBound {
+        SizeBound::Map {
             max: 64,
             key: 317,
             fields: Arc::new(BTreeMap::new()),
-            other: Some(Arc::new(Shape::String(63))),
+            other: Some(Arc::new(SizeBound::String(63))),
             shared: true,
         }
     }
 
-    fn object() -> Shapes {
+    fn object() -> SizeBounds {
         let mut metadata = BTreeMap::new();
         metadata.insert("labels".to_owned(), labels());
-        metadata.insert("name".to_owned(), Shape::String(253));
+        metadata.insert("name".to_owned(), SizeBound::String(253));
         let mut fields = BTreeMap::new();
         fields.insert(
             "metadata".to_owned(),
-            Shape::Map {
+            SizeBound::Map {
                 max: 2,
                 key: 8,
                 fields: Arc::new(metadata),
@@ -538,14 +538,14 @@ mod tests {
         );
         fields.insert(
             "items".to_owned(),
-            Shape::List {
+            SizeBound::List {
                 max: 10,
-                item: Arc::new(Shape::String(100)),
+                item: Arc::new(SizeBound::String(100)),
                 shared: true,
             },
         );
-        let mut shapes = Shapes::unknown();
-        shapes.object = Shape::Map {
+        let mut shapes = SizeBounds::unknown();
+        shapes.object = SizeBound::Map {
             max: 2,
             key: 8,
             fields: Arc::new(fields),
@@ -558,9 +558,9 @@ mod tests {
     #[test]
     fn costs_follow_the_model() {
         let known = object();
-        let unknown = Shapes::unknown();
+        let unknown = SizeBounds::unknown();
         // (expression, shapes, expected cost)
-        let cases: &[(&str, &Shapes, u64)] = &[
+        let cases: &[(&str, &SizeBounds, u64)] = &[
             // constants are free; an operator costs 1, and `+` the size of what it builds
             ("true", &known, 0),
             ("1 + 2", &known, 2),

@@ -12,7 +12,7 @@
 //! even if an `||` or an `exists()` swallowed the error.
 
 use super::convert::{SharedList, SharedMap};
-use super::shape::Shape;
+use super::size_bound::SizeBound;
 use cel::common::types::{CelBytes, CelInt, CelList, CelMap, CelString, DYN_TYPE};
 use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env, ExecutionError};
@@ -115,10 +115,10 @@ fn sized<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionE
 /// by an expression its entries, one read from the request or parameters 1 (it is shared).
 pub(super) fn units(value: &dyn Val, cap: u64) -> u64 {
     if let Some(s) = value.downcast_ref::<CelString>() {
-        return Shape::string_units(s.inner().len() as u64);
+        return SizeBound::string_units(s.inner().len() as u64);
     }
     if let Some(b) = value.downcast_ref::<CelBytes>() {
-        return Shape::string_units(b.inner().len() as u64);
+        return SizeBound::string_units(b.inner().len() as u64);
     }
     if value.downcast_ref::<SharedList>().is_some() || value.downcast_ref::<SharedMap>().is_some() {
         return 1;
@@ -177,7 +177,7 @@ fn replace<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executio
     let bytes = (text.len() as u64)
         .saturating_sub(count.saturating_mul(from.len() as u64))
         .saturating_add(count.saturating_mul(to.len() as u64));
-    charge(Shape::string_units(bytes))?;
+    charge(SizeBound::string_units(bytes))?;
     let replaced = match limit {
         Some(n) => text.replacen(from, to, n),
         None => text.replace(from, to),
@@ -205,13 +205,13 @@ fn join<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionEr
         .saturating_add(
             (parts.len().saturating_sub(1) as u64).saturating_mul(separator.len() as u64),
         );
-    charge(Shape::string_units(bytes))?;
+    charge(SizeBound::string_units(bytes))?;
     Ok(CowVal::owned(CelString::from(parts.join(separator))))
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::cel::{to_val, Activation, Environment, Shape, Shapes};
+    use crate::cel::{to_val, Activation, Environment, SizeBound, SizeBounds};
     use crate::manifest::Node;
     use serde_json::json;
 
@@ -383,8 +383,8 @@ mod tests {
         });
         let mut activation = Activation::default();
         activation.set("object", to_val(&Node::from_json(&object)));
-        let mut shapes = Shapes::unknown();
-        shapes.object = Shape::of_node(&Node::from_json(&object));
+        let mut shapes = SizeBounds::unknown();
+        shapes.object = SizeBound::of_node(&Node::from_json(&object));
         let scope = env.scope(&activation);
         let sources = [
             "object.names.all(n, n.size() < 5)",

@@ -6,19 +6,19 @@
 //! variables and functions, invalid constant regexes, and nesting deep enough to overflow the
 //! evaluator's stack.
 
-mod analysis;
 mod convert;
 mod cost;
+pub mod expression_facts;
 mod functions;
-pub mod inspect;
 mod literals;
 mod meter;
-pub mod shape;
+mod references;
+pub mod size_bound;
 
-pub use analysis::{Analysis, ROOT_VARIABLES};
 pub use convert::{list_val, map_val, null_val, string_val, to_val, Shared, SharedList, SharedMap};
-pub use cost::{Estimate, Shapes};
-pub use shape::Shape;
+pub use cost::{Estimate, SizeBounds};
+pub use references::{References, ROOT_VARIABLES};
+pub use size_bound::SizeBound;
 
 use cel::common::traits::Indexer;
 use cel::common::types::{CelBool, CelNull, CelString, Type, DYN_TYPE};
@@ -71,7 +71,7 @@ pub struct Program {
     metered: cel::IdedExpr,
     /// The estimate the metered tree was built with.
     pub estimate: Estimate,
-    pub analysis: Analysis,
+    pub references: References,
 }
 
 impl Program {
@@ -82,14 +82,14 @@ impl Program {
     }
 
     /// The static cost estimate of the expression when its variables have these shapes.
-    pub fn estimate(&self, shapes: &Shapes) -> Estimate {
+    pub fn estimate(&self, shapes: &SizeBounds) -> Estimate {
         cost::estimate(self.expression(), shapes).0
     }
 
     /// Estimates the cost with these shapes, and meters at run time what they leave unbounded:
     /// the shapes a policy knows (its objects' schemas, its parameters) spare the meter's calls
     /// on values they bound as small.
-    pub fn meter(&mut self, shapes: &Shapes) -> &Estimate {
+    pub fn meter(&mut self, shapes: &SizeBounds) -> &Estimate {
         let (estimate, metered) = cost::estimate(self.expression(), shapes);
         self.estimate = estimate;
         self.metered = metered;
@@ -232,7 +232,7 @@ impl Environment {
                 message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
             }
         })?;
-        let analysis = Analysis::of(&program, source, variables, purpose)?;
+        let references = References::of(&program, source, variables, purpose)?;
         let rewritten = match purpose {
             Purpose::Check => None,
             Purpose::Mutation => {
@@ -244,7 +244,7 @@ impl Environment {
         // Unknown shapes meter the most: no later metering nests deeper.
         let (estimate, metered) = cost::estimate(
             rewritten.as_ref().unwrap_or_else(|| program.expression()),
-            &Shapes::unknown(),
+            &SizeBounds::unknown(),
         );
         if cost::call_depth(&metered) > MAX_METERED_DEPTH {
             return Err(CompileError {
@@ -277,7 +277,7 @@ impl Environment {
             rewritten,
             metered,
             estimate,
-            analysis,
+            references,
         })
     }
 

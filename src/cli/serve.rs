@@ -139,7 +139,7 @@ pub struct ServeArgs {
 
 fn parse_upstream(text: &str) -> Result<hyper::Uri, String> {
     let uri: hyper::Uri = text.parse().map_err(|e| format!("{text:?}: {e}"))?;
-    crate::server::cloudrun::check_upstream(&uri)?;
+    crate::server::api_gate::check_upstream(&uri)?;
     Ok(uri)
 }
 
@@ -202,7 +202,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
         evaluation_queue_timeout: args.evaluation_queue_timeout,
         cloud_run: args
             .cloud_run_listen
-            .map(|listen| crate::server::cloudrun::CloudRunConfig {
+            .map(|listen| crate::server::api_gate::CloudRunConfig {
                 listen,
                 upstream: args.cloud_run_upstream.clone(),
                 gate_host: args.cloud_run_host.clone(),

@@ -1,6 +1,6 @@
 //! The Cloud Run Admin API as the gate sees it: which requests create or replace a resource, how
 //! a v2 body maps onto the v1 shape the policies read, the region a request is for, and Google's
-//! error format. Pure: the server's API-gate listener (`server::cloudrun`) does the I/O.
+//! error format. Pure: the server's API-gate listener (`server::api_gate`) does the I/O.
 //!
 //! Requests are sorted by [`route::plan`] on their normalised form ([`path`]), with the region
 //! from a strictly parsed `Host` header ([`host`]); writes are judged by [`judge_write`], which

@@ -4,7 +4,7 @@
 use super::policy::PolicyDoc;
 use super::schema::{did_you_mean, Field, Schema};
 use super::Finding;
-use crate::cel::inspect::{Access, Facts, Path};
+use crate::cel::expression_facts::{Access, Facts, Path};
 use crate::cel::{Activation, Environment, Program};
 
 /// What an expression is for.
@@ -111,7 +111,7 @@ impl<'a> Context<'a> {
         let names = &self.policy.spec.variables;
         expression
             .program
-            .analysis
+            .references
             .variables
             .iter()
             .filter_map(|used| names.iter().position(|v| v.name == *used))

@@ -2,7 +2,7 @@
 
 use super::expressions::{self, Expression, Role};
 use super::{schema, Doc, Finding, LintOptions, Loaded};
-use crate::cel::shape::cost_text;
+use crate::cel::size_bound::cost_text;
 use crate::cel::{Environment, Purpose};
 use crate::policy::types::{
     MutatingAdmissionPolicy, ObjectMeta, ParamKind, PolicySpec, ValidatingAdmissionPolicy,
@@ -169,7 +169,7 @@ pub(crate) fn lint_policy(
 fn unused_variables(policy: &PolicyDoc<'_>, compiled: &[Expression], findings: &mut Vec<Finding>) {
     for (i, variable) in policy.spec.variables.iter().enumerate() {
         let used = compiled.iter().any(|e| {
-            e.role != Role::Variable(i) && e.program.analysis.variables.contains(&variable.name)
+            e.role != Role::Variable(i) && e.program.references.variables.contains(&variable.name)
         });
         let compiles = compiled.iter().any(|e| e.role == Role::Variable(i));
         if !used && compiles {

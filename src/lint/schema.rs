@@ -7,8 +7,8 @@
 //! field of any of them exists); a policy that can match a kind without a schema has none, and
 //! nothing is checked against it.
 
-use crate::cel::shape::{MAX_REQUEST_BYTES, UNBOUNDED_ENTRIES, UNBOUNDED_KEY_BYTES};
-use crate::cel::Shape;
+use crate::cel::size_bound::{MAX_REQUEST_BYTES, UNBOUNDED_ENTRIES, UNBOUNDED_KEY_BYTES};
+use crate::cel::SizeBound;
 use crate::policy::types::MatchResources;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -167,8 +167,8 @@ pub fn for_match(constraints: Option<&MatchResources>) -> Option<Arc<Schema>> {
 
 /// The shape (for the cost estimate) of `object` for a policy with these match constraints:
 /// [`for_match`]'s, or unknown.
-pub fn object_shape(constraints: Option<&MatchResources>) -> Shape {
-    matched(constraints).map_or(Shape::Unknown, |kinds| merged(&kinds).1)
+pub fn object_shape(constraints: Option<&MatchResources>) -> SizeBound {
+    matched(constraints).map_or(SizeBound::Unknown, |kinds| merged(&kinds).1)
 }
 
 /// The indexes (into [`kinds`]) of the kinds the rules select, sorted; `None` when one of them
@@ -193,8 +193,8 @@ fn matched(constraints: Option<&MatchResources>) -> Option<Vec<usize>> {
 }
 
 /// The merged schema of some kinds, and its shape.
-fn merged(indexes: &[usize]) -> (Arc<Schema>, Shape) {
-    type Cache = Mutex<HashMap<Vec<usize>, (Arc<Schema>, Shape)>>;
+fn merged(indexes: &[usize]) -> (Arc<Schema>, SizeBound) {
+    type Cache = Mutex<HashMap<Vec<usize>, (Arc<Schema>, SizeBound)>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(found) = cache.lock().ok().and_then(|c| c.get(indexes).cloned()) {
@@ -268,27 +268,31 @@ impl Schema {
 
     /// The largest value this schema allows, for the cost estimate: bounds it does not give are
     /// those of the request size.
-    pub fn shape(&self) -> Shape {
+    pub fn shape(&self) -> SizeBound {
         match self.type_name.as_deref() {
-            Some("string") => Shape::String(self.max_length.unwrap_or(MAX_REQUEST_BYTES)),
-            Some("integer" | "number" | "boolean") => Shape::Scalar,
-            Some("array") => Shape::List {
+            Some("string") => SizeBound::String(self.max_length.unwrap_or(MAX_REQUEST_BYTES)),
+            Some("integer" | "number" | "boolean") => SizeBound::Scalar,
+            Some("array") => SizeBound::List {
                 max: self.max_items.unwrap_or(UNBOUNDED_ENTRIES),
-                item: Arc::new(self.items.as_ref().map_or(Shape::Unknown, |i| i.shape())),
+                item: Arc::new(
+                    self.items
+                        .as_ref()
+                        .map_or(SizeBound::Unknown, |i| i.shape()),
+                ),
                 shared: true,
             },
             Some("object") if !self.open => {
                 let other = match &self.additional {
                     Some(value) => Some(Arc::new(value.shape())),
-                    None if self.properties.is_empty() => Some(Arc::new(Shape::Unknown)),
+                    None if self.properties.is_empty() => Some(Arc::new(SizeBound::Unknown)),
                     None => None,
                 };
-                let fields: BTreeMap<String, Shape> = self
+                let fields: BTreeMap<String, SizeBound> = self
                     .properties
                     .iter()
                     .map(|(name, schema)| (name.clone(), schema.shape()))
                     .collect();
-                Shape::Map {
+                SizeBound::Map {
                     max: match &other {
                         Some(_) => self.max_properties.unwrap_or(UNBOUNDED_ENTRIES),
                         None => fields.len() as u64,
@@ -305,7 +309,7 @@ impl Schema {
                     shared: true,
                 }
             }
-            _ => Shape::Unknown,
+            _ => SizeBound::Unknown,
         }
     }
 }
@@ -452,7 +456,7 @@ mod tests {
         let shape = knative.shape();
         let labels = shape.select("metadata").select("labels");
         assert_eq!(labels.entries(), 64);
-        assert_eq!(labels.select("x"), Shape::String(63));
+        assert_eq!(labels.select("x"), SizeBound::String(63));
         let containers = shape
             .select("spec")
             .select("template")

@@ -12,7 +12,7 @@ pub mod matching;
 pub mod selection;
 pub mod types;
 
-use crate::cel::{CompileError, Environment, Program, Purpose, Shape, Shapes};
+use crate::cel::{CompileError, Environment, Program, Purpose, SizeBound, SizeBounds};
 use crate::manifest::{self, Document, ManifestError, ReadLimits};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use types::*;
@@ -101,7 +101,7 @@ pub enum PolicyError {
     #[error(
         "{source_name}:{line}: policy \"{policy}\"{}: estimated cost {} is over the limit of {limit} (see docs/lint.md for the cost model)",
         field.as_ref().map(|f| format!(", {f}")).unwrap_or_default(),
-        crate::cel::shape::cost_text(*cost)
+        crate::cel::size_bound::cost_text(*cost)
     )]
     Cost {
         source_name: String,
@@ -305,7 +305,7 @@ impl PolicySet {
                     .map(|p| (p.api_version.as_str(), p.kind.as_str(), &p.root)),
             );
             let mut total: u64 = 0;
-            let mut check = |compiled: &mut Compiled, shapes: &Shapes| {
+            let mut check = |compiled: &mut Compiled, shapes: &SizeBounds| {
                 let estimate = compiled.program.meter(shapes).clone();
                 total = total.saturating_add(estimate.cost);
                 if estimate.cost > options.max_expression_cost {
@@ -491,7 +491,7 @@ impl PolicySet {
             for (_, compiled) in &policy.variables {
                 // The definition: the expression and the slots of the variables it uses.
                 let mut signature = compiled.program.source.clone();
-                let mut uses_params = compiled.program.analysis.uses_params;
+                let mut uses_params = compiled.program.references.uses_params;
                 for &used in &compiled.uses {
                     signature.push_str(&format!("\u{0}{}", assigned[used].slot));
                     uses_params |= assigned[used].uses_params;
@@ -685,7 +685,7 @@ fn compile_policy(
         match env.compile_for(expression, visible, purpose) {
             Ok(program) => {
                 let uses = program
-                    .analysis
+                    .references
                     .variables
                     .iter()
                     .filter_map(|used| names.iter().position(|n| n == used))
@@ -829,37 +829,37 @@ pub fn root_shapes<'a>(
     constraints: Option<&MatchResources>,
     param_kind: Option<&ParamKind>,
     params: impl Iterator<Item = (&'a str, &'a str, &'a manifest::Node)>,
-) -> Shapes {
+) -> SizeBounds {
     let object = crate::lint::schema::object_shape(constraints);
     let params = match param_kind {
         Some(kind) => params
             .filter(|(api_version, k, _)| *api_version == kind.api_version && *k == kind.kind)
-            .map(|(_, _, node)| Shape::of_node(node))
-            .fold(Shape::Null, |acc, s| acc.join(&s)),
-        None => Shape::Null,
+            .map(|(_, _, node)| SizeBound::of_node(node))
+            .fold(SizeBound::Null, |acc, s| acc.join(&s)),
+        None => SizeBound::Null,
     };
-    static NAMESPACE: std::sync::OnceLock<Shape> = std::sync::OnceLock::new();
+    static NAMESPACE: std::sync::OnceLock<SizeBound> = std::sync::OnceLock::new();
     let namespace = NAMESPACE.get_or_init(|| {
         let mut fields = std::collections::BTreeMap::new();
-        fields.insert("apiVersion".to_owned(), Shape::String(2));
-        fields.insert("kind".to_owned(), Shape::String(9));
+        fields.insert("apiVersion".to_owned(), SizeBound::String(2));
+        fields.insert("kind".to_owned(), SizeBound::String(9));
         fields.insert(
             "metadata".to_owned(),
             crate::lint::schema::object_meta().shape(),
         );
-        Shape::Map {
+        SizeBound::Map {
             max: 5,
             key: 10,
             fields: std::sync::Arc::new(fields),
-            other: Some(std::sync::Arc::new(Shape::Unknown)),
+            other: Some(std::sync::Arc::new(SizeBound::Unknown)),
             shared: true,
         }
     });
-    Shapes {
+    SizeBounds {
         old_object: object.clone(),
         object,
         params,
-        request: Shape::Unknown,
+        request: SizeBound::Unknown,
         namespace_object: namespace.clone(),
         variables: Vec::new(),
     }

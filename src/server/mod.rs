@@ -8,7 +8,7 @@
 //! policies on SIGHUP); a failed reload keeps the previous one serving. SIGTERM stops accepting
 //! and lets requests in flight finish.
 
-pub mod cloudrun;
+pub mod api_gate;
 mod reload;
 mod routes;
 pub mod tls;
@@ -43,7 +43,7 @@ pub struct ServerConfig {
     /// Longest wait for requests in flight at shutdown.
     pub shutdown_grace: Duration,
     /// The Cloud Run API gate listener, when enabled.
-    pub cloud_run: Option<cloudrun::CloudRunConfig>,
+    pub cloud_run: Option<api_gate::CloudRunConfig>,
     /// The cost limits policies are compiled with (a reload over them is refused).
     pub compile_options: crate::policy::CompileOptions,
     /// Whether a reload may bind fewer policies than the serving set (never none).
@@ -286,7 +286,7 @@ pub async fn run(
         .map(|l| tokio::spawn(routes::serve_metrics(l, Arc::clone(&app), stop_rx.clone())));
     let gate_task = match (cloud_run_listener, &config.cloud_run, upstream_client) {
         (Some(listener), Some(gate_config), Some(client)) => {
-            let gate = Arc::new(cloudrun::Gate {
+            let gate = Arc::new(api_gate::Gate {
                 app: Arc::clone(&app),
                 config: gate_config.clone(),
                 client,
@@ -298,7 +298,7 @@ pub async fn run(
                 acceptor,
                 Arc::clone(&app),
                 stop_rx.clone(),
-                move |request| cloudrun::handle(request, Arc::clone(&gate)),
+                move |request| api_gate::handle(request, Arc::clone(&gate)),
             )))
         }
         _ => None,

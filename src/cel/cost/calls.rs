@@ -2,33 +2,33 @@
 
 use super::{add, call, log2, mul, node, sized, Out, Walk, MAX_RANGE, SMALL};
 use crate::cel::meter;
-use crate::cel::shape::{Shape, UNBOUNDED_KEY_BYTES};
+use crate::cel::size_bound::{SizeBound, UNBOUNDED_KEY_BYTES};
 use cel::common::ast::{CallExpr, Expr, LiteralValue};
 use cel::IdedExpr;
 
 /// The shape of `a + b`: an unknown operand is as large as a request can make it, and the sum
 /// of two is larger still.
-fn concatenation(a: &Shape, b: &Shape) -> Shape {
+fn concatenation(a: &SizeBound, b: &SizeBound) -> SizeBound {
     match (a, b) {
-        (Shape::String(x), Shape::String(y)) => Shape::String(add(*x, *y)),
-        (Shape::String(_) | Shape::Unknown, Shape::String(_) | Shape::Unknown) => {
-            Shape::String(add(a.text_bytes(), b.text_bytes()))
+        (SizeBound::String(x), SizeBound::String(y)) => SizeBound::String(add(*x, *y)),
+        (SizeBound::String(_) | SizeBound::Unknown, SizeBound::String(_) | SizeBound::Unknown) => {
+            SizeBound::String(add(a.text_bytes(), b.text_bytes()))
         }
         (
-            Shape::List {
+            SizeBound::List {
                 max: x, item: i, ..
             },
-            Shape::List {
+            SizeBound::List {
                 max: y, item: j, ..
             },
-        ) => Shape::list(add(*x, *y), i.join(j)),
-        (Shape::Unknown, _) | (_, Shape::Unknown) => Shape::Unknown,
-        (Shape::List { .. }, other) | (other, Shape::List { .. })
-            if matches!(other, Shape::Null) =>
+        ) => SizeBound::list(add(*x, *y), i.join(j)),
+        (SizeBound::Unknown, _) | (_, SizeBound::Unknown) => SizeBound::Unknown,
+        (SizeBound::List { .. }, other) | (other, SizeBound::List { .. })
+            if matches!(other, SizeBound::Null) =>
         {
-            Shape::Unknown
+            SizeBound::Unknown
         }
-        _ => Shape::Scalar,
+        _ => SizeBound::Scalar,
     }
 }
 
@@ -111,13 +111,13 @@ impl Walk<'_> {
                 .fold(0, |acc, o| add(acc, o.cost)),
         );
         // The shapes of the receiver, then of the arguments.
-        let shapes: Vec<Shape> = target_out
+        let shapes: Vec<SizeBound> = target_out
             .iter()
             .chain(args.iter())
             .map(|o| o.shape.clone())
             .collect();
-        let first = shapes.first().cloned().unwrap_or(Shape::Null);
-        let arg = |i: usize| shapes.get(i).cloned().unwrap_or(Shape::Null);
+        let first = shapes.first().cloned().unwrap_or(SizeBound::Null);
+        let arg = |i: usize| shapes.get(i).cloned().unwrap_or(SizeBound::Null);
         let rebuilt = |target_out: Option<Out>, args: Vec<Out>| {
             node(
                 e.id,
@@ -162,30 +162,30 @@ impl Walk<'_> {
             }
             "_==_" | "_!=_" | "_<_" | "_<=_" | "_>_" | "_>=_" => {
                 cost = add(cost, arg(0).units().min(arg(1).units()));
-                Shape::Scalar
+                SizeBound::Scalar
             }
             "@in" => {
                 let collection = arg(1);
-                if !matches!(collection, Shape::Map { .. }) {
+                if !matches!(collection, SizeBound::Map { .. }) {
                     let per = arg(0).units().min(collection.element(None).units());
                     cost = add(cost, mul(collection.entries(), per));
                 }
-                Shape::Scalar
+                SizeBound::Scalar
             }
             "dyn" | "optional.of" | "optional.ofNonZeroValue" | "value" => first,
             "orValue" | "or" => first.join(&arg(1)),
-            "optional.none" => Shape::Null,
+            "optional.none" => SizeBound::Null,
             "string" => {
                 cost = add(cost, first.units());
-                Shape::String(first.text_bytes())
+                SizeBound::String(first.text_bytes())
             }
             "startsWith" | "endsWith" => {
                 cost = add(cost, arg(1).units());
-                Shape::Scalar
+                SizeBound::Scalar
             }
             "replace" => {
                 let bytes = first.text_bytes();
-                let result = Shape::String(add(bytes, mul(add(bytes, 1), arg(2).text_bytes())));
+                let result = SizeBound::String(add(bytes, mul(add(bytes, 1), arg(2).text_bytes())));
                 cost = add(cost, add(first.units(), result.units()));
                 if result.units() > SMALL {
                     let operands = target_out.into_iter().chain(args).map(|o| o.expr).collect();
@@ -208,7 +208,7 @@ impl Walk<'_> {
                     mul(entries, first.element(None).text_bytes()),
                     mul(entries, separator),
                 );
-                let result = Shape::String(bytes);
+                let result = SizeBound::String(bytes);
                 cost = add(cost, add(entries, result.units()));
                 if result.units() > SMALL {
                     let operands = target_out.into_iter().chain(args).map(|o| o.expr).collect();
@@ -222,7 +222,7 @@ impl Walk<'_> {
             }
             "sets.contains" | "sets.equivalent" | "sets.intersects" => {
                 cost = add(cost, mul(arg(0).entries(), arg(1).entries()));
-                Shape::Scalar
+                SizeBound::Scalar
             }
             "sort" | "distinct" | "@sortByAssociatedKeys" => {
                 let n = first.entries();
@@ -233,7 +233,7 @@ impl Walk<'_> {
                 };
                 cost = add(cost, work);
                 match first {
-                    Shape::List { max, item, .. } => Shape::list(max, (*item).clone()),
+                    SizeBound::List { max, item, .. } => SizeBound::list(max, (*item).clone()),
                     other => other,
                 }
             }
@@ -244,7 +244,7 @@ impl Walk<'_> {
                 }
                 .min(MAX_RANGE);
                 cost = add(cost, n);
-                let shape = Shape::list(n, Shape::Scalar);
+                let shape = SizeBound::list(n, SizeBound::Scalar);
                 let expr = rebuilt(target_out, args);
                 return Out {
                     cost,
@@ -255,64 +255,64 @@ impl Walk<'_> {
             _ if LIST_SCANS.contains(&name.as_str())
                 && matches!(
                     first,
-                    Shape::List { .. } | Shape::Map { .. } | Shape::Unknown
+                    SizeBound::List { .. } | SizeBound::Map { .. } | SizeBound::Unknown
                 ) =>
             {
                 cost = add(cost, first.entries());
                 match name.as_str() {
                     "sum" | "min" | "max" => first.element(None),
                     "slice" | "reverse" => match first {
-                        Shape::List { max, item, .. } => Shape::list(max, (*item).clone()),
+                        SizeBound::List { max, item, .. } => SizeBound::list(max, (*item).clone()),
                         other => other,
                     },
                     "flatten" => {
                         let inner = first.element(None);
-                        Shape::list(
+                        SizeBound::list(
                             mul(first.entries(), inner.entries().max(1)),
                             inner.element(None),
                         )
                     }
-                    "@pairs" => Shape::list(
+                    "@pairs" => SizeBound::list(
                         first.entries(),
-                        Shape::list(2, first.iteration_variable().join(&first.element(None))),
+                        SizeBound::list(2, first.iteration_variable().join(&first.element(None))),
                     ),
-                    "@mapFromPairs" | "@mergeMapEntries" => Shape::map(
+                    "@mapFromPairs" | "@mergeMapEntries" => SizeBound::map(
                         first.entries(),
                         UNBOUNDED_KEY_BYTES,
                         first.element(None).element(None),
                     ),
-                    _ => Shape::Scalar,
+                    _ => SizeBound::Scalar,
                 }
             }
             _ if STRING_SCANS.contains(&name.as_str()) => {
                 let scanned = shapes
                     .iter()
-                    .filter(|s| matches!(s, Shape::String(_) | Shape::Unknown))
+                    .filter(|s| matches!(s, SizeBound::String(_) | SizeBound::Unknown))
                     .fold(0, |acc, s| add(acc, s.units()));
                 cost = add(cost, scanned);
                 let bytes = first.text_bytes();
                 let grown = match name.as_str() {
                     "lowerAscii" | "upperAscii" | "trim" | "reverse" | "substring" | "charAt"
                     | "find" | "base64.decode" => {
-                        return self.done(cost, Shape::String(bytes), rebuilt(target_out, args))
+                        return self.done(cost, SizeBound::String(bytes), rebuilt(target_out, args))
                     }
                     "split" | "findAll" => {
                         return self.done(
                             cost,
-                            Shape::list(add(bytes, 1), Shape::String(bytes)),
+                            SizeBound::list(add(bytes, 1), SizeBound::String(bytes)),
                             rebuilt(target_out, args),
                         )
                     }
-                    "strings.quote" => Shape::String(add(2, mul(bytes, 6))),
-                    "base64.encode" => Shape::String(add(4, bytes / 3 * 4)),
+                    "strings.quote" => SizeBound::String(add(2, mul(bytes, 6))),
+                    "base64.encode" => SizeBound::String(add(4, bytes / 3 * 4)),
                     "format" => {
                         let list = arg(1);
-                        Shape::String(add(
+                        SizeBound::String(add(
                             bytes,
                             mul(list.entries(), list.element(None).text_bytes()),
                         ))
                     }
-                    _ => return self.done(cost, Shape::Scalar, rebuilt(target_out, args)),
+                    _ => return self.done(cost, SizeBound::Scalar, rebuilt(target_out, args)),
                 };
                 cost = add(cost, grown.units());
                 let expr = rebuilt(target_out, args);
@@ -325,10 +325,10 @@ impl Walk<'_> {
             _ => {
                 let scanned = shapes
                     .iter()
-                    .filter(|s| matches!(s, Shape::String(_)))
+                    .filter(|s| matches!(s, SizeBound::String(_)))
                     .fold(0, |acc, s| add(acc, s.units()));
                 cost = add(cost, scanned);
-                Shape::Scalar
+                SizeBound::Scalar
             }
         };
         Out {
@@ -338,7 +338,7 @@ impl Walk<'_> {
         }
     }
 
-    fn done(&self, cost: u64, shape: Shape, expr: IdedExpr) -> Out {
+    fn done(&self, cost: u64, shape: SizeBound, expr: IdedExpr) -> Out {
         Out { cost, shape, expr }
     }
 }

@@ -3,7 +3,7 @@
 //! anything at all, the type of its value when the syntax alone says, and the path a variable
 //! stands for. Pure.
 
-use super::analysis::ROOT_VARIABLES;
+use super::references::ROOT_VARIABLES;
 use super::Program;
 use cel::common::ast::{EntryExpr, Expr, LiteralValue};
 use cel::IdedExpr;

@@ -56,7 +56,7 @@ const NAMESPACES: &[&str] = &[
 
 /// The facts about one expression that the engine uses.
 #[derive(Debug, Clone, Default)]
-pub struct Analysis {
+pub struct References {
     /// `variables.NAME` names used, in first-use order.
     pub variables: Vec<String>,
     /// Whether the expression reads `params`.
@@ -69,23 +69,23 @@ struct Walk<'a> {
     allowed_variables: &'a [&'a str],
     purpose: Purpose,
     bound: Vec<String>,
-    found: Analysis,
+    found: References,
 }
 
-impl Analysis {
+impl References {
     pub(super) fn of(
         program: &cel::Program,
         source: &str,
         allowed_variables: &[&str],
         purpose: Purpose,
-    ) -> Result<Analysis, CompileError> {
+    ) -> Result<References, CompileError> {
         let mut walk = Walk {
             source,
             program,
             allowed_variables,
             purpose,
             bound: Vec::new(),
-            found: Analysis::default(),
+            found: References::default(),
         };
         walk.expr(program.expression(), 0)?;
         Ok(walk.found)

@@ -1,7 +1,7 @@
 //! What the cost estimate knows of a value: the largest it can be. Pure.
 //!
-//! A [`Shape`] is an upper bound: a string's longest length in bytes, a list's or map's most
-//! entries and the shape of each, or [`Shape::Unknown`] (anything a request can hold). Shapes of
+//! A [`SizeBound`] is an upper bound: a string's longest length in bytes, a list's or map's most
+//! entries and the shape of each, or [`SizeBound::Unknown`] (anything a request can hold). Bounds of
 //! `object` come from the reduced schemas of the kinds a policy matches (`lint::schema`), of
 //! `params` from the parameter objects loaded, of `variables` from their own expressions.
 //! Sizes are measured in cost units (see `docs/lint.md`): a scalar is 1, a string 1 per 10
@@ -34,7 +34,7 @@ pub fn cost_text(cost: u64) -> String {
 
 /// The largest a value can be.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Shape {
+pub enum SizeBound {
     /// Anything up to the request size.
     Unknown,
     /// `null`: nothing to evaluate (no parameter object loaded).
@@ -45,7 +45,7 @@ pub enum Shape {
     String(u64),
     List {
         max: u64,
-        item: Arc<Shape>,
+        item: Arc<SizeBound>,
         /// Read from the request or parameters: copied by reference, not element by element.
         shared: bool,
     },
@@ -54,9 +54,9 @@ pub enum Shape {
         /// Longest key, in bytes.
         key: u64,
         /// Fields known by name (an object's properties).
-        fields: Arc<BTreeMap<String, Shape>>,
+        fields: Arc<BTreeMap<String, SizeBound>>,
         /// The shape of any other key's value; `None`: no other key.
-        other: Option<Arc<Shape>>,
+        other: Option<Arc<SizeBound>>,
         shared: bool,
     },
 }
@@ -69,14 +69,14 @@ fn mul(a: u64, b: u64) -> u64 {
     a.saturating_mul(b)
 }
 
-impl Shape {
+impl SizeBound {
     pub fn string_units(bytes: u64) -> u64 {
         1 + bytes / BYTES_PER_UNIT
     }
 
     /// A list of up to `max` items, built by an expression.
-    pub fn list(max: u64, item: Shape) -> Shape {
-        Shape::List {
+    pub fn list(max: u64, item: SizeBound) -> SizeBound {
+        SizeBound::List {
             max,
             item: Arc::new(item),
             shared: false,
@@ -84,8 +84,8 @@ impl Shape {
     }
 
     /// A map of any keys, built by an expression.
-    pub fn map(max: u64, key: u64, value: Shape) -> Shape {
-        Shape::Map {
+    pub fn map(max: u64, key: u64, value: SizeBound) -> SizeBound {
+        SizeBound::Map {
             max,
             key,
             fields: Arc::new(BTreeMap::new()),
@@ -95,25 +95,25 @@ impl Shape {
     }
 
     /// The shape of one value exactly (a parameter object as loaded).
-    pub fn of_node(node: &Node) -> Shape {
+    pub fn of_node(node: &Node) -> SizeBound {
         match &node.value {
             NodeValue::Scalar(s) if s.kind == crate::manifest::ScalarKind::Str => {
-                Shape::String(s.text.len() as u64)
+                SizeBound::String(s.text.len() as u64)
             }
-            NodeValue::Scalar(s) if s.kind == crate::manifest::ScalarKind::Null => Shape::Null,
-            NodeValue::Scalar(_) => Shape::Scalar,
-            NodeValue::Seq(items) => Shape::List {
+            NodeValue::Scalar(s) if s.kind == crate::manifest::ScalarKind::Null => SizeBound::Null,
+            NodeValue::Scalar(_) => SizeBound::Scalar,
+            NodeValue::Seq(items) => SizeBound::List {
                 max: items.len() as u64,
                 item: Arc::new(
                     items
                         .iter()
-                        .map(Shape::of_node)
+                        .map(SizeBound::of_node)
                         .reduce(|a, b| a.join(&b))
-                        .unwrap_or(Shape::Null),
+                        .unwrap_or(SizeBound::Null),
                 ),
                 shared: true,
             },
-            NodeValue::Map(entries) => Shape::Map {
+            NodeValue::Map(entries) => SizeBound::Map {
                 max: entries.len() as u64,
                 key: entries
                     .iter()
@@ -123,7 +123,7 @@ impl Shape {
                 fields: Arc::new(
                     entries
                         .iter()
-                        .map(|e| (e.key.clone(), Shape::of_node(&e.value)))
+                        .map(|e| (e.key.clone(), SizeBound::of_node(&e.value)))
                         .collect(),
                 ),
                 other: None,
@@ -133,8 +133,8 @@ impl Shape {
     }
 
     /// The smallest shape that bounds both.
-    pub fn join(&self, other: &Shape) -> Shape {
-        use Shape::*;
+    pub fn join(&self, other: &SizeBound) -> SizeBound {
+        use SizeBound::*;
         match (self, other) {
             (a, b) if a == b => a.clone(),
             (Unknown, _) | (_, Unknown) => Unknown,
@@ -199,35 +199,35 @@ impl Shape {
     }
 
     /// The shape of field `name` of a map (an object's field, or any key).
-    pub fn select(&self, name: &str) -> Shape {
+    pub fn select(&self, name: &str) -> SizeBound {
         match self {
-            Shape::Map { fields, other, .. } => match fields.get(name) {
+            SizeBound::Map { fields, other, .. } => match fields.get(name) {
                 Some(shape) => shape.clone(),
-                None => other.as_deref().cloned().unwrap_or(Shape::Null),
+                None => other.as_deref().cloned().unwrap_or(SizeBound::Null),
             },
-            Shape::Null | Shape::Scalar | Shape::String(_) => Shape::Null,
-            _ => Shape::Unknown,
+            SizeBound::Null | SizeBound::Scalar | SizeBound::String(_) => SizeBound::Null,
+            _ => SizeBound::Unknown,
         }
     }
 
     /// The shape of an element: a list's item or a map's value (`key` when known).
-    pub fn element(&self, key: Option<&str>) -> Shape {
+    pub fn element(&self, key: Option<&str>) -> SizeBound {
         match (self, key) {
-            (Shape::List { item, .. }, _) => (**item).clone(),
-            (Shape::Map { .. }, Some(key)) => self.select(key),
-            (Shape::Map { fields, other, .. }, None) => fields
+            (SizeBound::List { item, .. }, _) => (**item).clone(),
+            (SizeBound::Map { .. }, Some(key)) => self.select(key),
+            (SizeBound::Map { fields, other, .. }, None) => fields
                 .values()
                 .chain(other.as_deref())
-                .fold(Shape::Null, |acc, s| acc.join(s)),
-            (Shape::Null | Shape::Scalar, _) => Shape::Null,
-            _ => Shape::Unknown,
+                .fold(SizeBound::Null, |acc, s| acc.join(s)),
+            (SizeBound::Null | SizeBound::Scalar, _) => SizeBound::Null,
+            _ => SizeBound::Unknown,
         }
     }
 
     /// What a comprehension's first variable is bound to: a list's items, a map's keys.
-    pub fn iteration_variable(&self) -> Shape {
+    pub fn iteration_variable(&self) -> SizeBound {
         match self {
-            Shape::Map { key, .. } => Shape::String(*key),
+            SizeBound::Map { key, .. } => SizeBound::String(*key),
             _ => self.element(None),
         }
     }
@@ -235,11 +235,11 @@ impl Shape {
     /// Most entries (a list's or map's), or bytes (a string's).
     pub fn entries(&self) -> u64 {
         match self {
-            Shape::Unknown => UNBOUNDED_ENTRIES,
-            Shape::Null | Shape::Scalar => 0,
-            Shape::String(n) => *n,
-            Shape::List { max, .. } => *max,
-            Shape::Map {
+            SizeBound::Unknown => UNBOUNDED_ENTRIES,
+            SizeBound::Null | SizeBound::Scalar => 0,
+            SizeBound::String(n) => *n,
+            SizeBound::List { max, .. } => *max,
+            SizeBound::Map {
                 max, fields, other, ..
             } => match other {
                 Some(_) => *max,
@@ -251,9 +251,9 @@ impl Shape {
     /// The bytes of a string, or of anything as text (a number is at most 32).
     pub fn text_bytes(&self) -> u64 {
         match self {
-            Shape::String(n) => *n,
-            Shape::Unknown => MAX_REQUEST_BYTES,
-            Shape::Null | Shape::Scalar => 32,
+            SizeBound::String(n) => *n,
+            SizeBound::Unknown => MAX_REQUEST_BYTES,
+            SizeBound::Null | SizeBound::Scalar => 32,
             _ => MAX_REQUEST_BYTES.min(mul(self.units(), BYTES_PER_UNIT)),
         }
     }
@@ -261,11 +261,11 @@ impl Shape {
     /// Cost units of reading the whole value once.
     pub fn units(&self) -> u64 {
         match self {
-            Shape::Unknown => Shape::string_units(MAX_REQUEST_BYTES),
-            Shape::Null | Shape::Scalar => 1,
-            Shape::String(n) => Shape::string_units(*n),
-            Shape::List { max, item, .. } => add(1, mul(*max, item.units())),
-            Shape::Map {
+            SizeBound::Unknown => SizeBound::string_units(MAX_REQUEST_BYTES),
+            SizeBound::Null | SizeBound::Scalar => 1,
+            SizeBound::String(n) => SizeBound::string_units(*n),
+            SizeBound::List { max, item, .. } => add(1, mul(*max, item.units())),
+            SizeBound::Map {
                 max,
                 key,
                 fields,
@@ -273,12 +273,12 @@ impl Shape {
                 ..
             } => {
                 let known = fields.iter().fold(1u64, |acc, (k, v)| {
-                    add(acc, add(Shape::string_units(k.len() as u64), v.units()))
+                    add(acc, add(SizeBound::string_units(k.len() as u64), v.units()))
                 });
                 match other {
                     Some(value) => add(
                         known,
-                        mul(*max, add(Shape::string_units(*key), value.units())),
+                        mul(*max, add(SizeBound::string_units(*key), value.units())),
                     ),
                     None => known,
                 }
@@ -289,7 +289,7 @@ impl Shape {
     /// Cost units of copying the value: 1 for a shared list or map (a pointer), else all of it.
     pub fn copy_units(&self) -> u64 {
         match self {
-            Shape::List { shared: true, .. } | Shape::Map { shared: true, .. } => 1,
+            SizeBound::List { shared: true, .. } | SizeBound::Map { shared: true, .. } => 1,
             other => other.units(),
         }
     }
@@ -302,19 +302,19 @@ mod tests {
 
     #[test]
     fn sizes_in_units() {
-        let labels = Shape::Map {
+        let labels = SizeBound::Map {
             max: 64,
             key: 317,
             fields: Arc::new(BTreeMap::new()),
-            other: Some(Arc::new(Shape::String(63))),
+            other: Some(Arc::new(SizeBound::String(63))),
             shared: true,
         };
-        let cases: &[(Shape, u64, u64, u64)] = &[
+        let cases: &[(SizeBound, u64, u64, u64)] = &[
             // shape, entries, units, copy units
-            (Shape::Scalar, 0, 1, 1),
-            (Shape::String(95), 95, 10, 10),
-            (Shape::Unknown, UNBOUNDED_ENTRIES, 314_573, 314_573),
-            (Shape::list(3, Shape::String(10)), 3, 7, 7),
+            (SizeBound::Scalar, 0, 1, 1),
+            (SizeBound::String(95), 95, 10, 10),
+            (SizeBound::Unknown, UNBOUNDED_ENTRIES, 314_573, 314_573),
+            (SizeBound::list(3, SizeBound::String(10)), 3, 7, 7),
             (labels.clone(), 64, 1 + 64 * (32 + 7), 1),
         ];
         for (shape, entries, units, copy) in cases {
@@ -322,27 +322,27 @@ mod tests {
             assert_eq!(shape.units(), *units, "{shape:?}");
             assert_eq!(shape.copy_units(), *copy, "{shape:?}");
         }
-        assert_eq!(labels.select("owner"), Shape::String(63));
-        assert_eq!(labels.iteration_variable(), Shape::String(317));
+        assert_eq!(labels.select("owner"), SizeBound::String(63));
+        assert_eq!(labels.iteration_variable(), SizeBound::String(317));
     }
 
     #[test]
     fn parameter_objects_have_their_exact_shape() {
         let node = Node::from_json(&json!({"spec": {"values": ["a", "bcd"], "n": 1}}));
-        let shape = Shape::of_node(&node);
+        let shape = SizeBound::of_node(&node);
         let values = shape.select("spec").select("values");
         assert_eq!(values.entries(), 2);
-        assert_eq!(values.element(None), Shape::String(3));
-        assert_eq!(shape.select("spec").select("n"), Shape::Scalar);
-        assert_eq!(shape.select("nope"), Shape::Null);
+        assert_eq!(values.element(None), SizeBound::String(3));
+        assert_eq!(shape.select("spec").select("n"), SizeBound::Scalar);
+        assert_eq!(shape.select("nope"), SizeBound::Null);
     }
 
     #[test]
     fn joins_bound_both() {
-        let a = Shape::list(2, Shape::String(5));
-        let b = Shape::list(7, Shape::String(1));
-        assert_eq!(a.join(&b), Shape::list(7, Shape::String(5)));
-        assert_eq!(Shape::Null.join(&a), a);
-        assert_eq!(Shape::Scalar.join(&a), Shape::Unknown);
+        let a = SizeBound::list(2, SizeBound::String(5));
+        let b = SizeBound::list(7, SizeBound::String(1));
+        assert_eq!(a.join(&b), SizeBound::list(7, SizeBound::String(5)));
+        assert_eq!(SizeBound::Null.join(&a), a);
+        assert_eq!(SizeBound::Scalar.join(&a), SizeBound::Unknown);
     }
 }
