@@ -6,6 +6,7 @@
 //!
 //! The rest of the project sees compile, check, evaluate and [`Value`].
 
+pub mod check;
 pub mod error;
 pub mod library;
 pub mod types;
