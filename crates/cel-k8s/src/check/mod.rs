@@ -175,6 +175,23 @@ pub fn check(
     })
 }
 
+/// Checks a policy's variables in order, declaring each as `variables.NAME` with the type it
+/// was inferred to have, or `dyn` when it does not check (as Kubernetes declares a variable
+/// whose compilation failed), and returns each one's result.
+pub fn check_variables<'e>(
+    declarations: &mut Declarations,
+    variables: impl IntoIterator<Item = (&'e str, &'e IdedExpr, &'e SourceInfo)>,
+) -> Vec<Result<Checked, Vec<CompileError>>> {
+    let mut results = Vec::new();
+    for (name, expr, source) in variables {
+        let result = check(expr, source, declarations);
+        let t = result.as_ref().map_or(Type::Dyn, |c| c.result.clone());
+        declarations.add_variable(name, t);
+        results.push(result);
+    }
+    results
+}
+
 /// The 1-based line and column, in characters, of the expression with this id.
 pub(crate) fn position(source: &SourceInfo, id: u64) -> Option<(u32, u32)> {
     let (start, _) = source.offset_for(id)?;
