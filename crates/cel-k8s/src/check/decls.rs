@@ -171,8 +171,6 @@ const SIGNATURES: &[&str] = &[
     "list(dyn).flatten(int) -> list(dyn)",
     "list(A).distinct() -> list(A)",
     "list(A).reverse() -> list(A)",
-    "list(A).sort() -> list(A)",
-    "list(A).@sortByAssociatedKeys(list(B)) -> list(A)",
     "lists.range(int) -> list(int)",
     // Kubernetes lists (isSorted, sum, min and max are generated per element type).
     "list(A).indexOf(A) -> int",
@@ -320,7 +318,7 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
             }
         }
         // Kubernetes' templated list functions (library/lists.go: comparableTypes,
-        // summableTypes).
+        // summableTypes), and ext.Lists' over the same comparable types.
         for t in [
             "int",
             "uint",
@@ -332,6 +330,11 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
             "bytes",
         ] {
             add(leak(format!("list({t}).isSorted() -> bool")));
+            // ext.Lists' sort and sortBy's helper take the same comparable types.
+            add(leak(format!("list({t}).sort() -> list({t})")));
+            add(leak(format!(
+                "list(A).@sortByAssociatedKeys(list({t})) -> list(A)"
+            )));
             add(leak(format!("list({t}).min() -> {t}")));
             add(leak(format!("list({t}).max() -> {t}")));
         }

@@ -175,6 +175,29 @@ pub fn check(
     })
 }
 
+/// Whether an expression's type is exactly one a field requires, as Kubernetes requires it
+/// when compiling (`bool` for a validation or a match condition, `string` for a message
+/// expression, `string` or `null_type` for an audit annotation): `dyn` is not `bool`.
+pub fn expect_result(checked: &Checked, expected: &[Type]) -> Result<(), CompileError> {
+    if expected.contains(&checked.result) {
+        return Ok(());
+    }
+    let wanted = match expected {
+        [one] => one.to_string(),
+        many => format!(
+            "one of [{}]",
+            many.iter()
+                .map(Type::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    };
+    Err(CompileError::new(
+        None,
+        format!("must evaluate to {wanted} but got {}", checked.result),
+    ))
+}
+
 /// Checks a policy's variables in order, declaring each as `variables.NAME` with the type it
 /// was inferred to have, or `dyn` when it does not check (as Kubernetes declares a variable
 /// whose compilation failed), and returns each one's result.

@@ -120,6 +120,7 @@ fn types_are_inferred_as_cel_go_infers_them() {
             "optional_type(kubernetes.NamedFormat)",
         ),
         ("[{'n': 2}].sortBy(e, e.n)", "list(map(string, int))"),
+        ("['b', 'a'].sort()", "list(string)"),
         ("'a' in {'a': 1}", "bool"),
         ("params.spec.x", "dyn"),
         ("dyn(1) == 1.0", "bool"),
@@ -182,6 +183,11 @@ fn mistakes_are_refused_with_cel_go_messages_and_positions() {
         ("size(1)", "found no matching overload for 'size' applied to '(int)'", (1, 5)),
         ("url(1)", "found no matching overload for 'url' applied to '(int)'", (1, 4)),
         (
+            "[[1]].sort()",
+            "found no matching overload for 'sort' applied to 'list(list(int)).()'",
+            (1, 11),
+        ),
+        (
             "quantity('1').add('a')",
             "found no matching overload for 'add' applied to 'kubernetes.Quantity.(string)'",
             (1, 18),
@@ -237,6 +243,35 @@ fn mistakes_are_refused_with_cel_go_messages_and_positions() {
             (*message, Some(*position)),
             "{source}: {errors:?}"
         );
+    }
+}
+
+#[test]
+fn a_result_must_have_the_type_its_field_requires() {
+    let cases: &[(&str, &[Type], Option<&str>)] = &[
+        ("object.spec.enabled == true", &[Type::Bool], None),
+        (
+            "object.spec.enabled",
+            &[Type::Bool],
+            Some("must evaluate to bool but got dyn"),
+        ),
+        ("'a' + string(object.x)", &[Type::String], None),
+        (
+            "1",
+            &[Type::String],
+            Some("must evaluate to string but got int"),
+        ),
+        ("null", &[Type::String, Type::Null], None),
+        (
+            "1",
+            &[Type::String, Type::Null],
+            Some("must evaluate to one of [string null_type] but got int"),
+        ),
+    ];
+    for (source, expected, error) in cases {
+        let checked = check_source(source, &dyn_admission()).expect("checks");
+        let result = super::expect_result(&checked, expected).map_err(|e| e.message);
+        assert_eq!(result.err().as_deref(), *error, "{source}");
     }
 }
 

@@ -10,11 +10,12 @@
 //!   as the API server skips a kind whose schema it cannot resolve.
 
 use super::super::schema::{crd_schema, declared_type, Rules};
-use super::super::{check_variables, Declarations};
+use super::super::{check_variables, expect_result, Declarations};
 use super::{check_source, yaml};
-use crate::types::Type;
+use crate::types::{ObjectType, Type};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -47,6 +48,8 @@ struct Expression {
     source: String,
     mutation: bool,
     validation: bool,
+    /// The types Kubernetes requires its result to have.
+    result: Vec<Type>,
 }
 
 fn expressions(policy: &Value) -> (Vec<(String, String)>, Vec<Expression>) {
@@ -67,14 +70,31 @@ fn expressions(policy: &Value) -> (Vec<(String, String)>, Vec<Expression>) {
         .collect();
     let mut found = Vec::new();
     let mut add = |field: String, source: Option<&str>, mutation: bool| {
-        if let Some(source) = source {
-            found.push(Expression {
-                validation: field.starts_with("validations["),
-                field,
-                source: source.to_owned(),
-                mutation,
-            });
-        }
+        let Some(source) = source else { return };
+        let result = if field.ends_with("messageExpression") {
+            vec![Type::String]
+        } else if field.starts_with("auditAnnotations") {
+            vec![Type::String, Type::Null]
+        } else if field.ends_with("applyConfiguration") {
+            vec![Type::Object(Arc::new(ObjectType {
+                name: "Object".to_owned(),
+                fields: Vec::new(),
+            }))]
+        } else if field.ends_with("jsonPatch") {
+            vec![Type::list(Type::Object(Arc::new(ObjectType {
+                name: "JSONPatch".to_owned(),
+                fields: Vec::new(),
+            })))]
+        } else {
+            vec![Type::Bool]
+        };
+        found.push(Expression {
+            validation: field.starts_with("validations["),
+            field,
+            source: source.to_owned(),
+            mutation,
+            result,
+        });
     };
     for (i, v) in items("validations").iter().enumerate() {
         add(
@@ -194,8 +214,15 @@ fn check_policy(
         } else {
             declarations.clone()
         };
-        if let Err(errors) = check_source(&expression.source, &declarations) {
-            failures.push(format!("{name} ({how}) {}: {errors:?}", expression.field));
+        match check_source(&expression.source, &declarations) {
+            Err(errors) => {
+                failures.push(format!("{name} ({how}) {}: {errors:?}", expression.field))
+            }
+            Ok(checked) => {
+                if let Err(error) = expect_result(&checked, &expression.result) {
+                    failures.push(format!("{name} ({how}) {}: {error}", expression.field));
+                }
+            }
         }
     }
     failures
