@@ -36,6 +36,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use ty::{most_general, Mapping, Ty};
 
+/// Deepest expression tree checked: deeper, the check stops with an error instead of
+/// recursing further (the parser's callers refuse far shallower trees; this bounds the
+/// checker's stack by itself).
+pub const MAX_CHECK_DEPTH: usize = 250;
+
 /// The message for `authorizer`, which the gate cannot offer.
 pub const AUTHORIZER_MESSAGE: &str =
     "\"authorizer\" is not supported: the gate has no API server to ask";
@@ -154,6 +159,7 @@ pub fn check(
         overloads: HashMap::new(),
         scopes: Vec::new(),
         errors: Vec::new(),
+        depth: 0,
     };
     checker.check(expr);
     let types: HashMap<u64, Type> = checker
@@ -237,6 +243,8 @@ struct Checker<'a> {
     /// Comprehension variables, innermost last.
     scopes: Vec<(String, Ty)>,
     errors: Vec<CompileError>,
+    /// How deep in the tree the check is.
+    depth: usize,
 }
 
 impl Checker<'_> {
@@ -254,6 +262,24 @@ impl Checker<'_> {
     }
 
     fn check(&mut self, e: &IdedExpr) {
+        if self.depth >= MAX_CHECK_DEPTH {
+            if !self
+                .errors
+                .iter()
+                .any(|e| e.message.contains("nested deeper"))
+            {
+                let message = format!("expression is nested deeper than {MAX_CHECK_DEPTH} levels");
+                self.error(e.id, message);
+            }
+            self.set(e, Ty::Error);
+            return;
+        }
+        self.depth += 1;
+        self.check_kind(e);
+        self.depth -= 1;
+    }
+
+    fn check_kind(&mut self, e: &IdedExpr) {
         match &e.expr {
             Expr::Literal(literal) => {
                 let t = match literal {

@@ -275,6 +275,40 @@ fn a_result_must_have_the_type_its_field_requires() {
     }
 }
 
+/// A tree deeper than the checker recurses is an error, not a stack overflow, on a test
+/// thread's 2 MiB stack.
+#[test]
+fn a_tree_too_deep_is_refused() {
+    use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue, SourceInfo};
+    let mut expr = IdedExpr {
+        id: 1,
+        expr: Expr::Literal(LiteralValue::Int(1.into())),
+    };
+    for id in 2..2000 {
+        let one = IdedExpr {
+            id: 100_000 + id,
+            expr: Expr::Literal(LiteralValue::Int(1.into())),
+        };
+        expr = IdedExpr {
+            id,
+            expr: Expr::Call(CallExpr {
+                func_name: "_+_".to_owned(),
+                target: None,
+                args: vec![expr, one],
+            }),
+        };
+    }
+    let errors = check(&expr, &SourceInfo::default(), &dyn_admission()).expect_err("too deep");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        errors[0].message,
+        format!(
+            "expression is nested deeper than {} levels",
+            super::MAX_CHECK_DEPTH
+        )
+    );
+}
+
 #[test]
 fn params_is_undeclared_without_a_param_kind() {
     let errors = check_source("params.x", &Declarations::admission(Type::Dyn, None))
