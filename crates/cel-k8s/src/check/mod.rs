@@ -370,7 +370,10 @@ impl Checker<'_> {
         };
         let result = match &target {
             Ty::Map(_, value) => (**value).clone(),
-            Ty::Object(object) => match object.field(field) {
+            Ty::Object(object) => match object
+                .field(field)
+                .or_else(|| schema::escape(field).and_then(|f| object.field(&f)))
+            {
                 Some(t) => Ty::from_type(t),
                 None => {
                     self.error(e.id, format!("undefined field '{field}'"));
@@ -449,6 +452,22 @@ impl Checker<'_> {
             .chain(args)
             .map(|a| self.get(a))
             .collect();
+        // cel-go checks `&&` and `||` operand by operand (they may be variadic there).
+        if target.is_none() && (name == operators::LOGICAL_AND || name == operators::LOGICAL_OR) {
+            let mut ok = true;
+            for (arg, t) in args.iter().zip(&arg_types) {
+                if !self.mapping.assign(t, &Ty::Bool) {
+                    let found = dyn_for_vars(&self.mapping.substitute(t));
+                    self.error(arg.id, format!("expected type 'bool' but found '{found}'"));
+                    ok = false;
+                }
+            }
+            if ok {
+                self.overloads.insert(e.id, vec![overloads[0].signature]);
+            }
+            self.set(e, if ok { Ty::Bool } else { Ty::Error });
+            return;
+        }
         let mut result: Option<Ty> = None;
         let mut matched = Vec::new();
         for overload in overloads {

@@ -126,6 +126,8 @@ fn types_are_inferred_as_cel_go_infers_them() {
         ("dyn(1) == 1.0", "bool"),
         ("1 < 2.0", "bool"),
         ("null", "null_type"),
+        ("duration('1s') == null", "bool"),
+        ("optional.none() == null", "bool"),
     ];
     for (source, expected) in cases {
         let checked = check_source(source, &dyn_admission())
@@ -218,7 +220,12 @@ fn mistakes_are_refused_with_cel_go_messages_and_positions() {
             "expression of type 'int' cannot be range of a comprehension (must be list, map, or dynamic)",
             (1, 1),
         ),
-        ("[1].all(x, x)", "found no matching overload for '_&&_' applied to '(bool, int)'", (1, 8)),
+        ("[1].all(x, x)", "expected type 'bool' but found 'int'", (1, 12)),
+        ("1 && true", "expected type 'bool' but found 'int'", (1, 1)),
+        ("true || 'a'", "expected type 'bool' but found 'string'", (1, 9)),
+        ("[1, 2][1 > 0]", "found no matching overload for '_[_]' applied to '(list(int), bool)'", (1, 7)),
+        ("'a' in [1]", "found no matching overload for '@in' applied to '(string, list(int))'", (1, 5)),
+        ("has(1.a)", "type 'int' does not support field selection", (1, 4)),
         (
             "[1].map(x, x).filter(y, y)",
             "found no matching overload for '_?_:_' applied to '(int, list(int), list(int))'",
