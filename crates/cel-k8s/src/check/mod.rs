@@ -50,6 +50,8 @@ pub const AUTHORIZER_MESSAGE: &str =
 pub struct Declarations {
     roots: Vec<(String, Type)>,
     variables: Vec<(String, Type)>,
+    /// Whether `variables` is declared: Kubernetes declares it for a policy that has variables.
+    has_variables: bool,
     /// A mutation may build `Object{...}` and `JSONPatch{...}` literals.
     mutation: bool,
 }
@@ -78,6 +80,7 @@ impl Declarations {
         Declarations {
             roots,
             variables: Vec::new(),
+            has_variables: false,
             mutation: false,
         }
     }
@@ -97,7 +100,9 @@ impl Declarations {
 
     /// Declares `variables.NAME`: a policy's variables are added in order, each with the type
     /// its expression was inferred to have (Kubernetes gives one that failed to compile `dyn`).
+    /// `variables` itself is declared once a policy has one, as Kubernetes declares it.
     pub fn add_variable(&mut self, name: &str, t: Type) {
+        self.has_variables = true;
         self.variables.retain(|(n, _)| n != name);
         self.variables.push((name.to_owned(), t));
     }
@@ -113,7 +118,7 @@ impl Declarations {
     }
 
     fn lookup(&self, name: &str) -> Option<Type> {
-        if name == "variables" && (!self.roots.is_empty() || !self.variables.is_empty()) {
+        if name == "variables" && self.has_variables {
             return Some(self.variables_type());
         }
         self.roots
@@ -212,6 +217,10 @@ pub fn check_variables<'e>(
     variables: impl IntoIterator<Item = (&'e str, &'e IdedExpr, &'e SourceInfo)>,
 ) -> Vec<Result<Checked, Vec<CompileError>>> {
     let mut results = Vec::new();
+    let mut variables = variables.into_iter().peekable();
+    if variables.peek().is_some() {
+        declarations.has_variables = true;
+    }
     for (name, expr, source) in variables {
         let result = check(expr, source, declarations);
         let t = result.as_ref().map_or(Type::Dyn, |c| c.result.clone());

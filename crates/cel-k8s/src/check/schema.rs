@@ -11,37 +11,32 @@
 //!   `apiVersion`, and its `metadata` is `ObjectMeta`, as the API server's published schema
 //!   for every kind, custom resources included, gives it.
 //!
-//! `x-kubernetes-preserve-unknown-fields`: Kubernetes ignores it, so an object that keeps
-//! unknown fields has only its declared ones, and reading another is `undefined field`
-//! ([`Rules::kubernetes`]). [`object_type`] types such an object `dyn` instead
-//! ([`Rules::default`]), so that a policy may read the fields a schemaless CRD (Knative's)
-//! leaves undeclared.
+//! `x-kubernetes-preserve-unknown-fields` is ignored, as Kubernetes ignores it: an object that
+//! keeps unknown fields has only its declared ones, and reading another is `undefined field`
+//! (verified against kube-apiserver 1.37's type checking: `object.spec.template` of Knative's
+//! Service CRD, whose `spec` keeps unknown fields, is `undefined field 'template'`).
+//! [`Rules::preserve_unknown_fields_as_dyn`] types such an object `dyn` instead, for a check
+//! that lets a policy read what a schemaless CRD leaves undeclared.
 
 use super::kube::object;
 use crate::types::{ObjectType, Type};
 use serde_json::Value;
 use std::sync::Arc;
 
-/// How a schema becomes a type where cmek-gate may differ from Kubernetes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a schema becomes a type where a check may choose to differ from Kubernetes. The
+/// default is Kubernetes' rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rules {
-    /// An object with `x-kubernetes-preserve-unknown-fields: true` is `dyn`.
+    /// An object with `x-kubernetes-preserve-unknown-fields: true` is `dyn` (Kubernetes: only
+    /// its declared properties).
     pub preserve_unknown_fields_as_dyn: bool,
 }
 
-impl Default for Rules {
-    fn default() -> Rules {
+impl Rules {
+    /// Kubernetes' rules, except that objects keeping unknown fields are `dyn`.
+    pub fn preserve_unknown_fields_as_dyn() -> Rules {
         Rules {
             preserve_unknown_fields_as_dyn: true,
-        }
-    }
-}
-
-impl Rules {
-    /// Exactly Kubernetes' rules.
-    pub fn kubernetes() -> Rules {
-        Rules {
-            preserve_unknown_fields_as_dyn: false,
         }
     }
 }

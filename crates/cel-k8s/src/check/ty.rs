@@ -124,6 +124,8 @@ impl fmt::Display for Ty {
             Ty::Type(Some(t)) => write!(f, "type({t})"),
             Ty::Open(name) => f.write_str(name),
             Ty::Var(n) => write!(f, "_var{n}"),
+            // cel-go's FormatCELType prints the null type as `null` in messages.
+            Ty::Null => f.write_str("null"),
             other => write!(f, "{}", other.to_type()),
         }
     }

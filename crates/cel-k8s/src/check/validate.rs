@@ -81,7 +81,12 @@ pub(crate) fn literals(
 }
 
 fn mismatch(expected: &Type, found: &Type) -> String {
-    format!("expected type '{expected}' but found '{found}'")
+    let show = |t: &Type| super::ty::Ty::from_type(t).to_string();
+    format!(
+        "expected type '{}' but found '{}'",
+        show(expected),
+        show(found)
+    )
 }
 
 fn unwrap_optional(t: Type) -> Type {

@@ -267,21 +267,23 @@ fn every_shipped_policy_type_checks_dyn_and_against_the_matched_schemas() {
                 &variables,
                 &found,
             ));
-            let params = match param_schema(policy, &crds) {
-                Some(schema) => Some(declared_type(&schema, "params", Rules::default())),
-                None => dyn_params,
-            };
-            for (kind, schema) in matched_schemas(policy, &crds) {
-                typed_checks += 1;
-                let object = declared_type(&schema, &kind, Rules::default());
-                failures.extend(check_policy(
-                    &name,
-                    &kind,
-                    Scope::TypeChecking,
-                    Declarations::admission(object, params.clone()),
-                    &variables,
-                    &found,
-                ));
+            for rules in [Rules::default(), Rules::preserve_unknown_fields_as_dyn()] {
+                let params = match param_schema(policy, &crds) {
+                    Some(schema) => Some(declared_type(&schema, "params", rules)),
+                    None => dyn_params.clone(),
+                };
+                for (kind, schema) in matched_schemas(policy, &crds) {
+                    typed_checks += 1;
+                    let object = declared_type(&schema, &kind, rules);
+                    failures.extend(check_policy(
+                        &name,
+                        &format!("{kind}, {rules:?}"),
+                        Scope::TypeChecking,
+                        Declarations::admission(object, params.clone()),
+                        &variables,
+                        &found,
+                    ));
+                }
             }
         }
     }
