@@ -14,6 +14,8 @@ use std::sync::{Arc, OnceLock};
 #[derive(Debug)]
 pub struct Overload {
     pub signature: &'static str,
+    /// Declared only where cmek-gate's extensions are asked for (see [`EXTENDED_SIGNATURES`]).
+    pub extended: bool,
     pub receiver: bool,
     pub params: Vec<Type>,
     pub result: Type,
@@ -164,7 +166,6 @@ const SIGNATURES: &[&str] = &[
     "list(string).join(string) -> string",
     "string.format(list(dyn)) -> string",
     "strings.quote(string) -> string",
-    "string.reverse() -> string",
     // ext.Lists.
     "list(A).slice(int, int) -> list(A)",
     "list(list(A)).flatten() -> list(A)",
@@ -195,7 +196,6 @@ const SIGNATURES: &[&str] = &[
     // Kubernetes quantities.
     "quantity(string) -> kubernetes.Quantity",
     "isQuantity(string) -> bool",
-    "kubernetes.Quantity.sign() -> int",
     "kubernetes.Quantity.isInteger() -> bool",
     "kubernetes.Quantity.asInteger() -> int",
     "kubernetes.Quantity.asApproximateFloat() -> double",
@@ -206,6 +206,7 @@ const SIGNATURES: &[&str] = &[
     "kubernetes.Quantity.isLessThan(kubernetes.Quantity) -> bool",
     "kubernetes.Quantity.isGreaterThan(kubernetes.Quantity) -> bool",
     "kubernetes.Quantity.compareTo(kubernetes.Quantity) -> int",
+    "sign(kubernetes.Quantity) -> int",
     // Kubernetes IP addresses and CIDR ranges.
     "ip(string) -> net.IP",
     "isIP(string) -> bool",
@@ -241,10 +242,26 @@ const SIGNATURES: &[&str] = &[
     // Kubernetes named formats (the format.NAME() functions are generated).
     "format.named(string) -> optional(kubernetes.NamedFormat)",
     "kubernetes.NamedFormat.validate(string) -> optional(list(string))",
-    // Kubernetes JSON Patch.
+    // Helpers of macro expansions: cel-go's two-variable comprehensions, and ours (the `cel`
+    // crate's adapter in the main crate).
+    "cel.@mapInsert(map(K, V), K, V) -> map(K, V)",
+    "cel.@mapInsert(map(K, V), map(K, V)) -> map(K, V)",
+    "@pairs(dyn) -> list(list(dyn))",
+    "@mapFromPairs(list(dyn)) -> map(dyn, dyn)",
+    "@mergeMapEntries(list(dyn)) -> map(dyn, dyn)",
+];
+
+/// What cmek-gate offers beyond Kubernetes' environment (kube-apiserver 1.37's, verified:
+/// `testdata/kubernetes`): ext.Math, ext.Encoders, ext.Strings' `reverse` (version 3), a
+/// receiver-style `Quantity.sign()`, and JSON Patch's `escapeKey` outside a mutation. They are
+/// declared only when asked for ([`super::Declarations::extended`]), `escapeKey` also in a
+/// mutation.
+const EXTENDED_SIGNATURES: &[&str] = &[
+    "string.reverse() -> string",
+    "kubernetes.Quantity.sign() -> int",
     "jsonpatch.escapeKey(string) -> string",
-    // ext.Math (math.greatest and math.least are macros over math.@max and math.@min,
-    // generated).
+    "base64.encode(bytes) -> string",
+    "base64.decode(string) -> bytes",
     "math.abs(int) -> int",
     "math.abs(uint) -> uint",
     "math.abs(double) -> double",
@@ -273,16 +290,6 @@ const SIGNATURES: &[&str] = &[
     "math.bitShiftLeft(uint, int) -> uint",
     "math.bitShiftRight(int, int) -> int",
     "math.bitShiftRight(uint, int) -> uint",
-    // ext.Encoders.
-    "base64.encode(bytes) -> string",
-    "base64.decode(string) -> bytes",
-    // Helpers of macro expansions: cel-go's two-variable comprehensions, and ours (the `cel`
-    // crate's adapter in the main crate).
-    "cel.@mapInsert(map(K, V), K, V) -> map(K, V)",
-    "cel.@mapInsert(map(K, V), map(K, V)) -> map(K, V)",
-    "@pairs(dyn) -> list(list(dyn))",
-    "@mapFromPairs(list(dyn)) -> map(dyn, dyn)",
-    "@mergeMapEntries(list(dyn)) -> map(dyn, dyn)",
 ];
 
 /// The named formats of `format.NAME()`.
@@ -307,14 +314,15 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
     static FUNCTIONS: OnceLock<HashMap<&'static str, Vec<Overload>>> = OnceLock::new();
     FUNCTIONS.get_or_init(|| {
         let mut table: HashMap<&'static str, Vec<Overload>> = HashMap::new();
-        let mut add = |signature: &'static str| {
-            let (name, overload) = parse_signature(signature);
-            table.entry(name).or_default().push(overload);
-        };
-        SIGNATURES.iter().for_each(|s| add(s));
+        for signature in SIGNATURES {
+            push(&mut table, false, signature);
+        }
+        for signature in EXTENDED_SIGNATURES {
+            push(&mut table, true, signature);
+        }
         for op in COMPARISONS {
             for (a, b) in COMPARABLE_PAIRS {
-                add(leak(format!("{op}({a}, {b}) -> bool")));
+                push(&mut table, false, leak(format!("{op}({a}, {b}) -> bool")));
             }
         }
         // Kubernetes' templated list functions (library/lists.go: comparableTypes,
@@ -329,17 +337,29 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
             "string",
             "bytes",
         ] {
-            add(leak(format!("list({t}).isSorted() -> bool")));
+            push(
+                &mut table,
+                false,
+                leak(format!("list({t}).isSorted() -> bool")),
+            );
             // ext.Lists' sort and sortBy's helper take the same comparable types.
-            add(leak(format!("list({t}).sort() -> list({t})")));
-            add(leak(format!(
-                "list(A).@sortByAssociatedKeys(list({t})) -> list(A)"
-            )));
-            add(leak(format!("list({t}).min() -> {t}")));
-            add(leak(format!("list({t}).max() -> {t}")));
+            push(
+                &mut table,
+                false,
+                leak(format!("list({t}).sort() -> list({t})")),
+            );
+            push(
+                &mut table,
+                false,
+                leak(format!(
+                    "list(A).@sortByAssociatedKeys(list({t})) -> list(A)"
+                )),
+            );
+            push(&mut table, false, leak(format!("list({t}).min() -> {t}")));
+            push(&mut table, false, leak(format!("list({t}).max() -> {t}")));
         }
         for t in ["int", "uint", "double", "duration"] {
-            add(leak(format!("list({t}).sum() -> {t}")));
+            push(&mut table, false, leak(format!("list({t}).sum() -> {t}")));
         }
         for getter in [
             "getFullYear",
@@ -353,20 +373,36 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
             "getSeconds",
             "getMilliseconds",
         ] {
-            add(leak(format!("timestamp.{getter}() -> int")));
-            add(leak(format!("timestamp.{getter}(string) -> int")));
+            push(
+                &mut table,
+                false,
+                leak(format!("timestamp.{getter}() -> int")),
+            );
+            push(
+                &mut table,
+                false,
+                leak(format!("timestamp.{getter}(string) -> int")),
+            );
         }
         for getter in ["getHours", "getMinutes", "getSeconds", "getMilliseconds"] {
-            add(leak(format!("duration.{getter}() -> int")));
+            push(
+                &mut table,
+                false,
+                leak(format!("duration.{getter}() -> int")),
+            );
         }
         for name in NAMED_FORMATS {
-            add(leak(format!("format.{name}() -> kubernetes.NamedFormat")));
+            push(
+                &mut table,
+                false,
+                leak(format!("format.{name}() -> kubernetes.NamedFormat")),
+            );
         }
         for f in ["math.@max", "math.@min"] {
             for t in ["int", "double", "uint"] {
-                add(leak(format!("{f}({t}) -> {t}")));
-                add(leak(format!("{f}({t}, {t}) -> {t}")));
-                add(leak(format!("{f}(list({t})) -> {t}")));
+                push(&mut table, true, leak(format!("{f}({t}) -> {t}")));
+                push(&mut table, true, leak(format!("{f}({t}, {t}) -> {t}")));
+                push(&mut table, true, leak(format!("{f}(list({t})) -> {t}")));
             }
             for (a, b) in [
                 ("int", "uint"),
@@ -376,11 +412,17 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
                 ("uint", "int"),
                 ("uint", "double"),
             ] {
-                add(leak(format!("{f}({a}, {b}) -> dyn")));
+                push(&mut table, true, leak(format!("{f}({a}, {b}) -> dyn")));
             }
         }
         table
     })
+}
+
+fn push(table: &mut HashMap<&'static str, Vec<Overload>>, extended: bool, signature: &'static str) {
+    let (name, mut overload) = parse_signature(signature);
+    overload.extended = extended;
+    table.entry(name).or_default().push(overload);
 }
 
 /// A generated signature, kept for the life of the process (the table is built once).
@@ -411,6 +453,7 @@ fn parse_signature(signature: &'static str) -> (&'static str, Overload) {
         name,
         Overload {
             signature,
+            extended: false,
             receiver: receiver.is_some(),
             params,
             result: parse_type(result),

@@ -54,6 +54,8 @@ pub struct Declarations {
     has_variables: bool,
     /// A mutation may build `Object{...}` and `JSONPatch{...}` literals.
     mutation: bool,
+    /// cmek-gate's functions beyond Kubernetes' are declared.
+    extended: bool,
 }
 
 impl Declarations {
@@ -82,6 +84,7 @@ impl Declarations {
             variables: Vec::new(),
             has_variables: false,
             mutation: false,
+            extended: false,
         }
     }
 
@@ -96,6 +99,22 @@ impl Declarations {
     pub fn mutation(mut self) -> Declarations {
         self.mutation = true;
         self
+    }
+
+    /// Declares cmek-gate's functions beyond Kubernetes' environment too (ext.Math,
+    /// ext.Encoders, `string.reverse()`, `Quantity.sign()`, `jsonpatch.escapeKey` outside a
+    /// mutation). Kubernetes' own macros beyond its environment (`cel.bind`, `math.greatest`,
+    /// one-variable `existsOne`) are the parser's to expand or not.
+    pub fn extended(mut self) -> Declarations {
+        self.extended = true;
+        self
+    }
+
+    /// Whether an overload is declared here.
+    fn offers(&self, overload: &Overload) -> bool {
+        !overload.extended
+            || self.extended
+            || (self.mutation && overload.signature.starts_with("jsonpatch."))
     }
 
     /// Declares `variables.NAME`: a policy's variables are added in order, each with the type
@@ -176,6 +195,8 @@ pub fn check(
     if errors.is_empty() {
         validate::literals(expr, &types, source, &mut errors);
     }
+    // cel-go reports its issues in the order of their positions.
+    errors.sort_by_key(|e| e.position.unwrap_or((u32::MAX, u32::MAX)));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -419,9 +440,15 @@ impl Checker<'_> {
         for arg in &call.args {
             self.check(arg);
         }
-        let functions = decls::functions();
+        let declarations = self.declarations;
+        let lookup = |name: &str| -> Option<&'static [Overload]> {
+            decls::functions()
+                .get(name)
+                .map(Vec::as_slice)
+                .filter(|overloads| overloads.iter().any(|o| declarations.offers(o)))
+        };
         let Some(target) = call.target.as_deref() else {
-            match functions.get(name) {
+            match lookup(name) {
                 Some(overloads) => self.resolve_overload(e, name, overloads, None, &call.args),
                 None => {
                     self.error(e.id, undeclared(name));
@@ -434,12 +461,12 @@ impl Checker<'_> {
         // unless `a` is a variable.
         if let Some(prefix) = qualified_name(target) {
             let qualified = format!("{prefix}.{name}");
-            if let Some(overloads) = functions.get(qualified.as_str()) {
+            if let Some(overloads) = lookup(qualified.as_str()) {
                 return self.resolve_overload(e, &qualified, overloads, None, &call.args);
             }
         }
         self.check(target);
-        match functions.get(name) {
+        match lookup(name) {
             Some(overloads) => self.resolve_overload(e, name, overloads, Some(target), &call.args),
             None => {
                 self.error(e.id, undeclared(name));
@@ -480,7 +507,10 @@ impl Checker<'_> {
         let mut result: Option<Ty> = None;
         let mut matched = Vec::new();
         for overload in overloads {
-            if overload.receiver != target.is_some() || overload.params.len() != arg_types.len() {
+            if overload.receiver != target.is_some()
+                || overload.params.len() != arg_types.len()
+                || !self.declarations.offers(overload)
+            {
                 continue;
             }
             let mut fresh = HashMap::new();

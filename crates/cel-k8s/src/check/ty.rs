@@ -126,6 +126,7 @@ impl fmt::Display for Ty {
             Ty::Var(n) => write!(f, "_var{n}"),
             // cel-go's FormatCELType prints the null type as `null` in messages.
             Ty::Null => f.write_str("null"),
+            Ty::Error => f.write_str("!error!"),
             other => write!(f, "{}", other.to_type()),
         }
     }

@@ -1,6 +1,7 @@
 //! Table tests of the checker: inferred types, refusals with their messages and positions,
 //! the documented examples, and the shipped policies.
 
+mod kubernetes;
 mod parse;
 mod policies;
 mod yaml;
@@ -19,8 +20,9 @@ pub(super) fn check_source(
     check(&expr, &info, declarations)
 }
 
+/// `object`, `oldObject` and `params` typed dyn, with cmek-gate's extensions.
 fn dyn_admission() -> Declarations {
-    Declarations::admission(Type::Dyn, Some(Type::Dyn))
+    Declarations::admission(Type::Dyn, Some(Type::Dyn)).extended()
 }
 
 /// A resource whose spec has one property of each kind a schema gives.

@@ -1,6 +1,8 @@
-//! A parser for the tests: the `cel` crate's, with the macros Kubernetes' environment has
-//! (the standard ones, optMap/optFlatMap, sortBy, math.greatest/least, cel.bind and the
-//! two-variable comprehensions, expanded as cel-go expands them).
+//! Parsers for the tests: the `cel` crate's, with the macros Kubernetes' environment has (the
+//! standard ones, optMap/optFlatMap, sortBy and the two-variable comprehensions, expanded as
+//! cel-go expands them), and for the extended environment also cel.bind and
+//! math.greatest/least. (The `cel` crate's standard macros include the one-variable
+//! `existsOne`, which Kubernetes' parser does not expand.)
 
 use cel::common::ast::{
     operators, CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue, MapExpr,
@@ -11,9 +13,10 @@ use cel::{Env, ParseError};
 
 const RESULT: &str = "@result";
 
+/// Parses with every macro cmek-gate offers.
 pub(crate) fn parse(source: &str) -> Result<(IdedExpr, SourceInfo), String> {
     thread_local! {
-        static ENV: Env = env();
+        static ENV: Env = env(true);
     }
     ENV.with(|env| {
         env.parser()
@@ -22,18 +25,32 @@ pub(crate) fn parse(source: &str) -> Result<(IdedExpr, SourceInfo), String> {
     })
 }
 
-fn env() -> Env {
+/// Parses with the macros of Kubernetes' environment only.
+pub(crate) fn parse_kubernetes(source: &str) -> Result<(IdedExpr, SourceInfo), String> {
+    thread_local! {
+        static ENV: Env = env(false);
+    }
+    ENV.with(|env| {
+        env.parser()
+            .parse_with_source_info(source)
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn env(extended: bool) -> Env {
     let mut env = Env::stdlib();
     for extension in [
         cel::extensions::strings as fn(&mut Env) -> _,
         cel::extensions::lists,
-        cel::extensions::math,
-        cel::extensions::encoders,
     ] {
         env.add_extension(extension).expect("extensions register");
     }
-    env.add_macro(Macro::receiver("bind", 3, bind))
-        .expect("bind registers");
+    if extended {
+        env.add_extension(cel::extensions::math)
+            .expect("math registers");
+        env.add_macro(Macro::receiver("bind", 3, bind))
+            .expect("bind registers");
+    }
     for (name, kind) in [
         ("all", Kind::All),
         ("exists", Kind::Exists),
