@@ -420,7 +420,15 @@ impl Checker<'_> {
                     };
                     let found = self.get(&field.value);
                     match expected {
-                        None => self.error(entry.id, format!("undefined field '{}'", field.field)),
+                        // What Kubernetes 1.37 answers for a field JSONPatch does not have.
+                        None => self.error(
+                            entry.id,
+                            format!(
+                                "expected type of field '{}' is '' but provided type is '{}'",
+                                field.field,
+                                dyn_for_vars(&self.mapping.substitute(&found))
+                            ),
+                        ),
                         Some(t) if !self.mapping.assign(&t, &found) => self.error(
                             entry.id,
                             format!(

@@ -5,6 +5,8 @@ expressions of expressions.json, for cel-k8s' checker tests (check/tests/kuberne
 - "dyn": each expression is a validation of a ValidatingAdmissionPolicy created with a server
   dry run: the API server compiles it with object, oldObject and params typed dyn and refuses
   what does not compile, or does not evaluate to bool.
+- "mutation": each expression (an ApplyConfiguration's, or a JSONPatch's when it starts with
+  `[`) is a mutation of a MutatingAdmissionPolicy created with a server dry run.
 - "typed": each expression is a validation of a policy matching Knative's Service CRD
   (integration/fixtures/kube/crds), type-checked by Kubernetes' own TypeChecker (what the status
   controller writes to status.typeChecking) against the API server's published schema.
@@ -39,8 +41,31 @@ def policy(name, expressions, group, version, resource):
     }
 
 
+def mutating_policy(name, expressions):
+    mutations = []
+    for e in expressions:
+        if e.startswith("["):
+            mutations.append({"patchType": "JSONPatch", "jsonPatch": {"expression": e}})
+        else:
+            mutations.append({"patchType": "ApplyConfiguration",
+                              "applyConfiguration": {"expression": e}})
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "reinvocationPolicy": "Never",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["CREATE"], "resources": ["configmaps"]}]},
+            "mutations": mutations,
+        },
+    }
+
+
 def field_index(field):
-    # spec.validations[12].expression
+    # spec.validations[12].expression, spec.mutations[3].jsonPatch.expression
     return int(field.split("[", 1)[1].split("]", 1)[0])
 
 
@@ -88,6 +113,8 @@ def main():
         outputs = [
             ("compile.jsonl", "create", expressions["dyn"],
              policy("cel-k8s-compile", expressions["dyn"], "", "v1", "configmaps")),
+            ("mutation.jsonl", "create", expressions["mutation"],
+             mutating_policy("cel-k8s-mutation", expressions["mutation"])),
             ("typecheck.jsonl", "typecheck", expressions["typed"],
              policy("cel-k8s-typecheck", expressions["typed"], "serving.knative.dev", "v1",
                     "services")),

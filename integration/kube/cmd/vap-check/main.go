@@ -2,6 +2,8 @@
 // expressions, for cel-k8s' checker fixtures (crates/cel-k8s/testdata/kubernetes):
 //
 //	vap-check KUBECONFIG create POLICY.json     the errors of a server dry-run create, per field
+//	                                            (a ValidatingAdmissionPolicy or, by its kind, a
+//	                                            MutatingAdmissionPolicy)
 //	vap-check KUBECONFIG typecheck POLICY.json  Kubernetes' own type checking (the warnings the
 //	                                            status controller writes to status.typeChecking)
 //
@@ -42,8 +44,16 @@ func main() {
 	switch os.Args[2] {
 	case "create":
 		client := kubernetes.NewForConfigOrDie(config)
-		_, err := client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(
-			context.Background(), &policy, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+		if policy.Kind == "MutatingAdmissionPolicy" {
+			var mutating v1.MutatingAdmissionPolicy
+			must(json.Unmarshal(text, &mutating))
+			_, err = client.AdmissionregistrationV1().MutatingAdmissionPolicies().Create(
+				context.Background(), &mutating, dryRun)
+		} else {
+			_, err = client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(
+				context.Background(), &policy, dryRun)
+		}
 		if err == nil {
 			return
 		}

@@ -4,6 +4,8 @@
 //! - `compile.jsonl`: each expression as a validation of a policy created with a server dry
 //!   run (`object`, `oldObject` typed `dyn`, no params, no variables): the errors the API
 //!   server refuses it with, or none;
+//! - `mutation.jsonl`: each expression as a mutation of a MutatingAdmissionPolicy (an
+//!   ApplyConfiguration's, a JSONPatch's when it starts with `[`), created the same way;
 //! - `typecheck.jsonl`: each expression type-checked by Kubernetes' own TypeChecker against
 //!   Knative's Service CRD (`integration/fixtures/kube/crds`), what it reports as warnings.
 //!
@@ -13,11 +15,13 @@
 use super::super::schema::{crd_schema, declared_type, Rules};
 use super::super::{check, expect_result, Declarations};
 use super::{parse, yaml};
-use crate::types::Type;
+use crate::types::{ObjectType, Type};
 use serde_json::Value;
+use std::sync::Arc;
 
 const COMPILE: &str = include_str!("../../../testdata/kubernetes/compile.jsonl");
 const TYPECHECK: &str = include_str!("../../../testdata/kubernetes/typecheck.jsonl");
+const MUTATION: &str = include_str!("../../../testdata/kubernetes/mutation.jsonl");
 const SERVICE_CRD: &str =
     include_str!("../../../../../integration/fixtures/kube/crds/serving.knative.dev_services.yaml");
 
@@ -82,8 +86,34 @@ fn normalize(message: &str) -> Vec<String> {
         .collect()
 }
 
+/// The result type Kubernetes requires of an expression, if it requires one.
+type Required = fn(&str) -> Option<Type>;
+
+fn bool_result(_: &str) -> Option<Type> {
+    Some(Type::Bool)
+}
+
+fn no_result(_: &str) -> Option<Type> {
+    None
+}
+
+/// `list(JSONPatch)` for a JSONPatch's expression, `Object` for an ApplyConfiguration's.
+fn mutation_result(expression: &str) -> Option<Type> {
+    let object = |name: &str| {
+        Type::Object(Arc::new(ObjectType {
+            name: name.to_owned(),
+            fields: Vec::new(),
+        }))
+    };
+    Some(if expression.starts_with('[') {
+        Type::list(object("JSONPatch"))
+    } else {
+        object("Object")
+    })
+}
+
 /// What the checker says, in the same form.
-fn ours(expression: &str, declarations: &Declarations, require_bool: bool) -> Vec<String> {
+fn ours(expression: &str, declarations: &Declarations, required: Required) -> Vec<String> {
     let (expr, info) = match parse::parse_kubernetes(expression) {
         Ok(parsed) => parsed,
         Err(e) => return vec![format!("parse error: {e}")],
@@ -96,12 +126,14 @@ fn ours(expression: &str, declarations: &Declarations, require_bool: bool) -> Ve
                 None => e.message.clone(),
             })
             .collect(),
-        Ok(checked) if require_bool => expect_result(&checked, &[Type::Bool])
-            .err()
-            .map(|e| e.message)
-            .into_iter()
-            .collect(),
-        Ok(_) => Vec::new(),
+        Ok(checked) => match required(expression) {
+            Some(t) => expect_result(&checked, &[t])
+                .err()
+                .map(|e| e.message)
+                .into_iter()
+                .collect(),
+            None => Vec::new(),
+        },
     }
 }
 
@@ -109,10 +141,10 @@ fn ours(expression: &str, declarations: &Declarations, require_bool: bool) -> Ve
 /// expand the one-variable `existsOne`, which Kubernetes' parser leaves a call.
 const PARSER_DIFFERENCES: [&str; 1] = ["[1, 2].existsOne(x, x > 0)"];
 
-fn compare(entries: &[(String, Vec<String>)], declarations: &Declarations, require_bool: bool) {
+fn compare(entries: &[(String, Vec<String>)], declarations: &Declarations, required: Required) {
     for (expression, kubernetes) in entries {
         if PARSER_DIFFERENCES.contains(&expression.as_str()) {
-            let ours = ours(expression, declarations, require_bool);
+            let ours = ours(expression, declarations, required);
             assert!(
                 ours.is_empty() && !kubernetes.is_empty(),
                 "{expression}: no longer a parser difference: {ours:?} against {kubernetes:?}"
@@ -123,7 +155,7 @@ fn compare(entries: &[(String, Vec<String>)], declarations: &Declarations, requi
         .iter()
         .filter(|(expression, _)| !PARSER_DIFFERENCES.contains(&expression.as_str()))
         .filter_map(|(expression, kubernetes)| {
-            let ours = ours(expression, declarations, require_bool);
+            let ours = ours(expression, declarations, required);
             (ours != *kubernetes).then(|| {
                 format!("{expression:?}\n  kubernetes: {kubernetes:?}\n  ours:       {ours:?}")
             })
@@ -143,7 +175,19 @@ fn compile_errors_are_the_api_servers() {
     let (version, entries) = entries(COMPILE);
     assert!(version.starts_with("v1."), "{version}");
     assert!(entries.len() > 200, "{} expressions", entries.len());
-    compare(&entries, &Declarations::admission(Type::Dyn, None), true);
+    compare(
+        &entries,
+        &Declarations::admission(Type::Dyn, None),
+        bool_result,
+    );
+}
+
+#[test]
+fn mutation_compile_errors_are_the_api_servers() {
+    let (_, entries) = entries(MUTATION);
+    assert!(entries.len() > 10, "{} expressions", entries.len());
+    let mutation = Declarations::admission(Type::Dyn, None).mutation();
+    compare(&entries, &mutation, mutation_result);
 }
 
 #[test]
@@ -154,5 +198,5 @@ fn type_checking_warnings_are_the_api_servers() {
         .remove(0);
     let schema = crd_schema(&crd, None).expect("a schema");
     let object = declared_type(schema, "Service", Rules::default());
-    compare(&entries, &Declarations::admission(object, None), false);
+    compare(&entries, &Declarations::admission(object, None), no_result);
 }
