@@ -496,3 +496,66 @@ fn split_row(line: &str) -> Vec<String> {
     }
     cells
 }
+
+/// The main crate's expansion of `x.all(k, v, p)` (src/cel/k8s/comprehensions.rs): a
+/// one-variable comprehension over `@pairs(x)`, `k` and `v` bound from each pair the way
+/// `cel.bind` binds. It checks, with `k` and `v` typed dyn.
+#[test]
+fn the_main_crates_two_variable_expansion_checks() {
+    use cel::common::ast::{CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue};
+    let (range, _) = parse::parse("{'a': 1}").expect("parses");
+    let (predicate, info) = parse::parse("k == 'a' && v == 1").expect("parses");
+    let mut next = 10_000;
+    let mut node = |expr: Expr| {
+        next += 1;
+        IdedExpr { id: next, expr }
+    };
+    let ident = |node: &mut dyn FnMut(Expr) -> IdedExpr, name: &str| node(Expr::Ident(name.into()));
+    let call = |node: &mut dyn FnMut(Expr) -> IdedExpr, name: &str, args: Vec<IdedExpr>| {
+        node(Expr::Call(CallExpr {
+            func_name: name.into(),
+            target: None,
+            args,
+        }))
+    };
+    let bind = |node: &mut dyn FnMut(Expr) -> IdedExpr, name: &str, value, body| {
+        let comprehension = ComprehensionExpr {
+            iter_range: node(Expr::List(ListExpr::new(Vec::new()))),
+            iter_var: "#unused".into(),
+            iter_var2: None,
+            accu_var: name.into(),
+            accu_init: value,
+            loop_cond: node(Expr::Literal(LiteralValue::Boolean(false.into()))),
+            loop_step: ident(node, name),
+            result: body,
+        };
+        node(Expr::Comprehension(Box::new(comprehension)))
+    };
+    let pair = |node: &mut dyn FnMut(Expr) -> IdedExpr, i: i64| {
+        let p = ident(node, "@pair");
+        let index = node(Expr::Literal(LiteralValue::Int(i.into())));
+        call(node, "_[_]", vec![p, index])
+    };
+    let value = pair(&mut node, 1);
+    let inner = bind(&mut node, "v", value, predicate);
+    let key = pair(&mut node, 0);
+    let bound = bind(&mut node, "k", key, inner);
+    let pairs = call(&mut node, "@pairs", vec![range]);
+    let result = ident(&mut node, "@result");
+    let not_false = call(&mut node, "@not_strictly_false", vec![result]);
+    let result = ident(&mut node, "@result");
+    let step = call(&mut node, "_&&_", vec![result, bound]);
+    let comprehension = ComprehensionExpr {
+        iter_range: pairs,
+        iter_var: "@pair".into(),
+        iter_var2: None,
+        accu_var: "@result".into(),
+        accu_init: node(Expr::Literal(LiteralValue::Boolean(true.into()))),
+        loop_cond: not_false,
+        loop_step: step,
+        result: ident(&mut node, "@result"),
+    };
+    let expr = node(Expr::Comprehension(Box::new(comprehension)));
+    let checked = check(&expr, &info, &dyn_admission()).expect("checks");
+    assert_eq!(checked.result, Type::Bool);
+}
