@@ -3,12 +3,14 @@
 //!
 //!     cargo bench --bench engine
 
-use cmek_gate::check::{check_inputs, CheckOptions, Input};
+use cmek_gate::batch::{check_inputs, CheckOptions, Input};
 use cmek_gate::engine::{evaluate, Request};
 use cmek_gate::manifest::{parse_documents, ReadLimits};
 use cmek_gate::policy::{embedded, PolicySet};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
+
+mod engines;
 
 const SERVICE: &str = include_str!("../examples/service-compliant.yaml");
 
@@ -182,6 +184,8 @@ fn fix_scale(c: &mut Criterion) {
     let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
     let mut group = c.benchmark_group("fix-scale");
     group.sample_size(10);
+    group.warm_up_time(std::time::Duration::from_secs(1));
+    group.measurement_time(std::time::Duration::from_secs(4));
     for count in [100usize, 1_000, 10_000] {
         let text: String = (0..count)
             .map(|k| {
@@ -224,6 +228,7 @@ criterion_group!(
     fix_scale,
     per_policy,
     expression_overhead,
+    old_against_new,
     ten_thousand
 );
 criterion_main!(benches);
@@ -257,6 +262,33 @@ fn expression_overhead(c: &mut Criterion) {
             env.run(&scope, &program, vec![("a".into(), Shared::clone(&value))])
                 .unwrap()
         })
+    });
+    group.finish();
+}
+
+/// The shipped library's expressions on one Service, old evaluator against new
+/// (`benches/engines.rs`): `cargo bench --bench engine -- engines/`.
+fn old_against_new(c: &mut Criterion) {
+    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+    let docs = parse_documents(SERVICE, &ReadLimits::default()).unwrap();
+    let env = cel_k8s::Environment::new();
+    let policies = engines::compile(&env, &set);
+    let old = engines::run_old(&set, &docs[0], true);
+    let new = engines::run_new(&env, &set, &policies, &docs[0], true);
+    let disagreements = engines::disagreements(&set, &old, &new);
+    assert!(
+        disagreements.is_empty(),
+        "the engines disagree on {} of {} expressions:\n{}",
+        disagreements.len(),
+        old.len(),
+        disagreements.join("\n")
+    );
+    let mut group = c.benchmark_group("engines");
+    group.bench_function("old", |b| {
+        b.iter(|| engines::run_old(&set, black_box(&docs[0]), false))
+    });
+    group.bench_function("new", |b| {
+        b.iter(|| engines::run_new(&env, &set, &policies, black_box(&docs[0]), false))
     });
     group.finish();
 }

@@ -616,3 +616,21 @@ fn certs_keeps_an_existing_ca_unless_forced() {
         base64::engine::general_purpose::STANDARD.encode(std::fs::read(dir.join("ca.crt")).unwrap())
     });
 }
+
+/// `serve`'s durations: humantime's syntax or a bare number of seconds; a duration too large
+/// for the clock is refused with exit 2 naming the flag (it used to panic, exit 101).
+#[test]
+fn serve_refuses_durations_it_cannot_hold_without_a_panic() {
+    for (flag, value) in [
+        ("--read-timeout", "99999999999999999999999s"),
+        ("--shutdown-grace", "99999999999999999999999"),
+        ("--reload-interval", "10 parsecs"),
+        ("--evaluation-queue-timeout", "-1s"),
+    ] {
+        let flag_value = format!("{flag}={value}");
+        gate(&["serve", "--cert", "c.pem", "--key", "k.pem", &flag_value])
+            .expect_code(2)
+            .stderr_has(&format!("invalid value '{value}' for '{flag}"))
+            .stderr_has("is not a duration such as 10s or 500ms");
+    }
+}

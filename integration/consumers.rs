@@ -4,7 +4,7 @@
 //! reading of the same bytes. Each consumer reads a whole batch of inputs in one process.
 
 use crate::support::repo;
-use cmek_gate::check::{check_inputs, CheckOptions, Input};
+use cmek_gate::batch::{check_inputs, CheckOptions, Input};
 use cmek_gate::manifest::{self, Part, ReadLimits};
 use cmek_gate::policy::PolicySet;
 use serde_json::Value;

@@ -754,3 +754,57 @@ async fn the_api_gate_forwards_bytes_judges_v2_and_mutates() {
     assert_eq!(reply.status, 502);
     assert_eq!(reply.json()["error"]["status"], "UNAVAILABLE");
 }
+
+/// `cmek-gate gcloud --fix` deploys a temporary copy: it lives in a directory of its own that
+/// only the user can enter (mode 0700, made by `tempfile`; the fixed name under /tmp it had
+/// before was 0755 and could have been made first by someone else, who could then swap the
+/// checked copy), holds the key, and is gone when the run ends. gcloud is a stand-in script.
+#[test]
+fn the_wrapper_deploys_the_fixed_copy_from_a_private_directory_it_removes() {
+    let dir = crate::support::temp_dir("gcloud-fix-private");
+    let params = dir.join("params.yaml");
+    std::fs::write(
+        &params,
+        "apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata: {name: default}\nspec:\n  defaultKeys: {europe-west1: projects/kms-central/locations/europe-west1/keyRings/run/cryptoKeys/default}\n",
+    )
+    .unwrap();
+    let seen = dir.join("seen");
+    let stand_in = dir.join("gcloud");
+    std::fs::write(
+        &stand_in,
+        format!(
+            "#!/bin/sh\nfile=\"$4\"\nstat -c '%a' \"$(dirname \"$file\")\" > {seen}\necho \"$file\" >> {seen}\ncat \"$file\" >> {seen}\n",
+            seen = seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &stand_in,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let service = repo().join("examples/service.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cmek-gate"))
+        .args(["gcloud", "--params"])
+        .arg(&params)
+        .args(["--fix", "run", "services", "replace"])
+        .arg(&service)
+        .env("CMEK_GATE_GCLOUD", &stand_in)
+        .env_remove("CMEK_GATE_POLICIES")
+        .env_remove("CMEK_GATE_PARAMS")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    let mut lines = seen.lines();
+    assert_eq!(lines.next(), Some("700"), "{seen}");
+    let copy = std::path::PathBuf::from(lines.next().unwrap());
+    assert_ne!(copy, service);
+    assert!(
+        seen.contains("run.googleapis.com/encryption-key: projects/kms-central/locations/europe-west1/keyRings/run/cryptoKeys/default"),
+        "{seen}"
+    );
+    assert!(!copy.exists(), "{} was left behind", copy.display());
+    assert!(!copy.parent().unwrap().exists());
+}

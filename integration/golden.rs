@@ -5,7 +5,7 @@
 //! the golden file. `fixtures/hostile/<case>/` inputs must fail with the text in `expect.txt`.
 
 use crate::support::fixtures;
-use cmek_gate::check::{check_inputs, CheckOptions, Input};
+use cmek_gate::batch::{check_inputs, CheckOptions, Input};
 use cmek_gate::policy::{embedded, PolicySet, Source};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -71,7 +71,7 @@ fn scan_with_nothing_sensitive_is_fully_compliant_and_says_so() {
         prometheus
             .expect_code(0)
             .stdout_has("(1 when nothing is sensitive")
-            .stdout_has("\ncmek_gate_scan_compliance_ratio 1\n")
+            .stdout_has("\ncmek_gate_scan_compliance_ratio 1.0\n")
             .stdout_has("\ncmek_gate_scan_sensitive_resources 0\n");
     }
 }
@@ -114,4 +114,109 @@ fn scan_of_an_empty_list_is_an_empty_inventory_and_of_nothing_an_error() {
     let run = gate_in(&dir, &["scan", "--output", "json", "."], b"");
     run.expect_code(0);
     assert_eq!(run.json()["total"]["resources"], 4, "{run}");
+}
+
+/// `--output prometheus` read by the Prometheus project's reference parser for OpenMetrics
+/// (`prometheus_client`, which `.ci/run` installs before `cargo test`; without it this fails
+/// when `CI` is set): the text is valid (closing `# EOF`, label values escaped, also an owner
+/// label holding `"`, `\` and a newline, as an untrusted manifest may), and the figures are the
+/// JSON output's.
+#[test]
+fn scan_prometheus_output_is_openmetrics_as_the_reference_parser_reads_it() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import prometheus_client.openmetrics.parser"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        let what = "python3 with prometheus-client is needed (.ci/run installs it)";
+        let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+        assert!(!in_ci, "{what}; CI is set, so this test cannot be skipped");
+        eprintln!("skipped: {what}");
+        return;
+    }
+    let hostile_owner = "pay\"ments\\team\nline two";
+    let mut list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join(LIST)).unwrap()).unwrap();
+    list[0]["metadata"]["labels"]["owner"] = hostile_owner.into();
+    let input = serde_json::to_vec(&list).unwrap();
+    let scan = gate_in(&repo(), &["scan", "-", "--output", "json"], &input).json();
+    let prometheus = gate_in(&repo(), &["scan", "-", "--output", "prometheus"], &input);
+    prometheus.expect_code(0);
+    let mut parser = std::process::Command::new("python3")
+        .arg(repo().join("integration/read_openmetrics.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    parser
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(prometheus.stdout.as_bytes())
+        .unwrap();
+    let parsed = parser.wait_with_output().unwrap();
+    assert!(
+        parsed.status.success(),
+        "not OpenMetrics: {}\n{prometheus}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let samples: Vec<(String, std::collections::BTreeMap<String, String>, f64)> =
+        serde_json::from_slice(&parsed.stdout).unwrap();
+    let value = |name: &str, label: Option<(&str, &str)>| -> f64 {
+        let found: Vec<f64> = samples
+            .iter()
+            .filter(|(n, labels, _)| {
+                n == name
+                    && match label {
+                        None => labels.is_empty(),
+                        Some((k, v)) => {
+                            labels.len() == 1 && labels.get(k).map(String::as_str) == Some(v)
+                        }
+                    }
+            })
+            .map(|(_, _, v)| *v)
+            .collect();
+        assert_eq!(found.len(), 1, "{name} {label:?} in {samples:?}");
+        found[0]
+    };
+    let total = &scan["total"];
+    assert_eq!(
+        value("cmek_gate_scan_resources", None),
+        total["resources"].as_f64().unwrap()
+    );
+    assert_eq!(
+        value("cmek_gate_scan_sensitive_resources", None),
+        total["sensitive"].as_f64().unwrap()
+    );
+    assert_eq!(
+        value("cmek_gate_scan_compliant_resources", None),
+        total["compliant"].as_f64().unwrap()
+    );
+    assert_eq!(
+        value("cmek_gate_scan_compliance_ratio", None),
+        total["compliancePercent"].as_f64().unwrap() / 100.0
+    );
+    let by_owner = scan["byOwner"].as_object().unwrap();
+    assert!(by_owner.contains_key(hostile_owner), "{scan}");
+    for (owner, tally) in by_owner {
+        assert_eq!(
+            value(
+                "cmek_gate_scan_compliance_ratio_by_owner",
+                Some(("owner", owner))
+            ),
+            tally["compliancePercent"].as_f64().unwrap() / 100.0,
+            "{owner:?}"
+        );
+    }
+    for key in scan["keys"].as_array().unwrap() {
+        let uses = key["services"].as_f64().unwrap() + key["jobs"].as_f64().unwrap();
+        assert_eq!(
+            value(
+                "cmek_gate_scan_key_resources",
+                Some(("key", key["key"].as_str().unwrap()))
+            ),
+            uses
+        );
+    }
 }

@@ -87,14 +87,26 @@ pub fn gate(args: &[&str]) -> Run {
     gate_in(&repo(), args, b"")
 }
 
-/// A fresh temporary directory under the target folder.
+/// A fresh temporary directory under the target folder, `NAME-` and a name `tempfile` made up,
+/// so that no two tests (threads of one process) ever share one; kept after the run, for a look
+/// at what a failing test left.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = repo()
-        .join("target/integration-tmp")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    let parent = repo().join("target/integration-tmp");
+    std::fs::create_dir_all(&parent).unwrap();
+    tempfile::Builder::new()
+        .prefix(&format!("{name}-"))
+        .tempdir_in(parent)
+        .unwrap()
+        .keep()
+}
+
+/// Two tests asking for a directory of the same name get two directories (with the process id
+/// as the only difference, the second used to wipe the first).
+#[test]
+fn temporary_directories_are_never_shared() {
+    let (first, second) = (temp_dir("same-name"), temp_dir("same-name"));
+    assert_ne!(first, second);
+    assert!(first.is_dir() && second.is_dir());
 }
 
 /// A ResourceList holding the README's Service, with `function_config` (YAML, indented by 2).

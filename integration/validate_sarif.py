@@ -238,6 +238,15 @@ def main():
             uri = n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             if n["level"] != "error" or not uri.startswith("file:///") or "%20" not in uri:
                 fail("unreadable input", f"notification {n}")
+        ignored = os.path.join(tmp, "prod-params.yaml")
+        with open(ignored, "w") as f:
+            f.write("apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata: {name: prod}\nspec: {}\n")
+        log = check_case(v, binary, "a params object no binding selects", ["--params", ignored, "examples/service-compliant.yaml"], 0)
+        if log:
+            notes = log["runs"][0]["invocations"][0].get("toolConfigurationNotifications", [])
+            if len(notes) != 1 or notes[0]["level"] != "warning" or notes[0]["descriptor"]["id"] != "ignored-params" \
+                    or '"prod" is ignored' not in notes[0]["message"]["text"]:
+                fail("a params object no binding selects", f"notifications {notes}")
         absolute = os.path.join(tmp, "svc.yaml")
         with open("examples/service.yaml") as src, open(absolute, "w") as dst:
             dst.write(src.read())

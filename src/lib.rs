@@ -8,16 +8,15 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod batch;
 pub mod cel;
 pub mod certs;
-pub mod check;
 pub mod cli;
-pub mod cloudrun;
+pub mod cloudrun_api;
 pub mod engine;
-pub mod eval;
 pub mod fix;
 pub mod http_client;
-pub mod krm;
+pub mod krm_function;
 pub mod limits;
 pub mod lint;
 pub mod manifest;
@@ -25,7 +24,7 @@ pub mod metrics;
 pub mod namespaces;
 pub mod policy;
 pub mod report;
-pub mod sarif;
 pub mod scan;
 pub mod server;
 pub mod suite;
+pub mod trace;

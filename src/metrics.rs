@@ -1,5 +1,6 @@
 //! The server's Prometheus metrics: requests by endpoint and verdict, violations by policy, a
-//! latency histogram, the policy set's generation and load time, reload failures, the
+//! latency histogram, the policy set's generation and load time, its parameter objects no
+//! binding selects, reload failures, the
 //! serving certificate's expiry, and the evaluations running and refused for want of a slot.
 //! Served as text on the metrics listener.
 
@@ -45,6 +46,8 @@ pub struct Metrics {
     pub policy_generation: Gauge,
     pub policy_loaded_seconds: Gauge<f64, AtomicU64>,
     pub policies_loaded: Gauge,
+    /// Parameter objects in the serving set that no binding selects (the log names them).
+    pub ignored_params: Gauge,
     pub reload_failures: Family<ReloadLabels, Counter>,
     pub certificate_expiry_seconds: Gauge<f64, AtomicU64>,
     /// Evaluations running on the blocking threads now.
@@ -100,6 +103,12 @@ impl Metrics {
             "Policies in the serving set",
             policies_loaded.clone(),
         );
+        let ignored_params = Gauge::default();
+        registry.register(
+            "ignored_params",
+            "Parameter objects in the serving set that no binding selects: the policies never read them (the log names each)",
+            ignored_params.clone(),
+        );
         let reload_failures = Family::<ReloadLabels, Counter>::default();
         registry.register(
             "reload_failures",
@@ -132,6 +141,7 @@ impl Metrics {
             policy_generation,
             policy_loaded_seconds,
             policies_loaded,
+            ignored_params,
             reload_failures,
             certificate_expiry_seconds,
             evaluations_running,

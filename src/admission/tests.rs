@@ -92,9 +92,9 @@ fn the_webhook_and_check_give_the_same_verdict() {
     ] {
         let text =
             std::fs::read(format!("{}/examples/{example}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let report = crate::check::check_inputs(
+        let report = crate::batch::check_inputs(
             &set,
-            &[crate::check::Input {
+            &[crate::batch::Input {
                 name: example.into(),
                 text,
             }],

@@ -57,9 +57,13 @@ pub struct CompileError {
 #[error("{0}")]
 pub struct EvalError(pub String);
 
-/// A compiled expression, kept beside its source text.
+/// A compiled expression, kept beside its source text: the program the engine runs
+/// ([`Program::executable`], compiled by `cel-k8s`), and the `cel` crate's tree this module's
+/// analysis, cost estimate and lint read (and which the reference interpreter runs in tests).
 pub struct Program {
     pub source: String,
+    /// What the engine evaluates.
+    pub executable: cel_k8s::Program,
     program: cel::Program,
     /// The tree with object literals rewritten (see [`literals`]), for a mutation's expression.
     rewritten: Option<cel::IdedExpr>,
@@ -127,9 +131,11 @@ impl Activation {
     }
 }
 
-/// The functions and macros of Kubernetes CEL that the `cel` crate provides, plus ours.
+/// The functions and macros of Kubernetes CEL that the `cel` crate provides, plus ours, and the
+/// `cel-k8s` environment that compiles what the engine runs.
 pub struct Environment {
     env: Arc<Env>,
+    runtime: cel_k8s::Environment,
     /// Cost units one evaluation of one expression may spend (see [`meter`]).
     budget: u64,
 }
@@ -152,6 +158,7 @@ impl Environment {
             .expect("the CEL extensions register without conflict");
         Environment {
             env: Arc::new(env),
+            runtime: cel_k8s::Environment::new(),
             budget: DEFAULT_MAX_EXPRESSION_COST,
         }
     }
@@ -159,7 +166,13 @@ impl Environment {
     /// The same environment, with another runtime budget per evaluation of one expression.
     pub fn with_budget(mut self, units: u64) -> Environment {
         self.budget = units;
+        self.runtime = self.runtime.with_budget(units);
         self
+    }
+
+    /// The environment the engine evaluates in (`cel-k8s`), with the same budget.
+    pub fn runtime(&self) -> &cel_k8s::Environment {
+        &self.runtime
     }
 
     /// Cost units one evaluation of one expression may spend.
@@ -241,8 +254,25 @@ impl Environment {
                 ),
             });
         }
+        let executable = self
+            .runtime
+            .compile(
+                source,
+                &cel_k8s::CompileOptions {
+                    variables,
+                    purpose: match purpose {
+                        Purpose::Check => cel_k8s::Purpose::Check,
+                        Purpose::Mutation => cel_k8s::Purpose::Mutation,
+                    },
+                },
+            )
+            .map_err(|e| CompileError {
+                position: e.position,
+                message: e.message,
+            })?;
         Ok(Program {
             source: source.to_owned(),
+            executable,
             program,
             rewritten,
             metered,

@@ -1,9 +1,9 @@
 //! `cmek-gate check`: reads manifest files, directories and stdin, checks them with the engine
 //! and prints the report.
 
-use crate::check::{check_inputs, CheckOptions, Input};
+use crate::batch::{check_inputs, check_inputs_streaming, CheckOptions, Input};
 use crate::policy::load::manifest_files;
-use crate::report::InputError;
+use crate::report::{InputError, ReportWriter, StreamFormat};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use std::io::{Read, Write};
@@ -52,33 +52,53 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
         namespaces: args.namespaces.known()?,
         ..CheckOptions::default()
     };
-    let mut report = check_inputs(&set, &inputs, &options);
-    report.errors.splice(0..0, unreadable);
-    let mut stdout = std::io::stdout().lock();
-    match args.output {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &report.to_json())?;
-            writeln!(stdout)?;
-        }
+    let stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let format = match args.output {
+        Output::Json => StreamFormat::Json,
+        Output::Human => StreamFormat::Human {
+            verbose: args.verbose,
+        },
         Output::Sarif => {
-            let log = crate::sarif::to_sarif(&report, &set, env!("CARGO_PKG_VERSION"));
+            // The SARIF log names the unreadable inputs and undecided bindings before its
+            // results: the (small) results are gathered first; the documents are not kept.
+            let mut report = check_inputs(&set, &inputs, &options);
+            report.errors.splice(0..0, unreadable);
+            let mut stdout = stdout;
+            let log = crate::report::sarif::to_sarif(&report, &set, env!("CARGO_PKG_VERSION"));
             serde_json::to_writer_pretty(&mut stdout, &log)?;
             writeln!(stdout)?;
+            stdout.flush()?;
+            for error in &report.errors {
+                eprintln!("error: {}: {}", error.file, error.message);
+            }
+            for r in &report.results {
+                for u in &r.undecided {
+                    eprintln!(
+                        "error: {}:{}: {} {}: {}",
+                        r.file, r.line, r.kind, r.name, u.message
+                    );
+                }
+            }
+            return Ok(report.exit_code());
         }
-        Output::Human => write!(stdout, "{}", report.to_human(args.verbose))?,
+    };
+    // Each input's entries are written as soon as it is decided, and its documents released.
+    let mut writer = ReportWriter::new(stdout, format, unreadable);
+    check_inputs_streaming(&set, &inputs, &options, &mut writer);
+    let mut finished = writer.finish()?;
+    if format == StreamFormat::Json {
+        // The JSON document ends with a line break.
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout)?;
+        stdout.flush()?;
     }
-    for error in &report.errors {
+    for error in &finished.errors {
         eprintln!("error: {}: {}", error.file, error.message);
     }
-    for r in &report.results {
-        for u in &r.undecided {
-            eprintln!(
-                "error: {}:{}: {} {}: {}",
-                r.file, r.line, r.kind, r.name, u.message
-            );
-        }
+    for line in finished.undecided.drain(..) {
+        eprintln!("error: {line}");
     }
-    Ok(report.exit_code())
+    Ok(finished.exit_code)
 }
 
 /// Reads every input: `-` is stdin (once), a directory is walked, a file is read as it is.

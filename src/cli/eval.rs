@@ -1,11 +1,11 @@
 //! `cmek-gate eval`: evaluates one CEL expression against a manifest, or traces a policy's
 //! variables and validations on it, for policy authors.
 
-use crate::check::Input;
-use crate::eval::{eval_expression, trace_policies, Outcome};
+use crate::batch::Input;
 use crate::manifest::{self, Document, Node, ReadLimits};
 use crate::policy::load::read_sources;
 use crate::policy::PolicySet;
+use crate::trace::{eval_expression, trace_policies, Outcome};
 use anyhow::{bail, Context};
 use clap::Args;
 use std::io::Write;

@@ -6,10 +6,12 @@
 //! temporary file beside its original, and the temporary files are renamed over the originals.
 
 use super::check::read_inputs_reporting;
-use crate::check::{check_inputs_keeping_documents, CheckOptions, Input};
-use crate::report::{InputError, Report};
+use crate::batch::{check_inputs_judging, recheck_inputs, CheckOptions, Input, Judged};
+use crate::manifest::Document;
+use crate::report::{DocumentResult, InputError, Report};
 use anyhow::bail;
 use clap::Args;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +45,59 @@ struct Fixed {
     changes: Vec<String>,
     /// For each document (by index): whether a mutation changed it, and its region if known.
     documents: Vec<(bool, Option<String>)>,
+    /// The verdicts of the documents no mutating policy changed or spoke of, by the line each
+    /// starts on, with its column: validation alone gave them, and their text is not changed, so
+    /// the check of the fixed text takes them rather than judging the same text again. Lines on
+    /// which more than one document starts have none.
+    unchanged: HashMap<u32, (u32, DocumentResult)>,
+    /// Where the edits moved the lines: (a line of the fixed text, the number of lines the edits
+    /// up to it added), in order.
+    shifts: Vec<(u32, i64)>,
+}
+
+impl Fixed {
+    /// The verdict of the unchanged document `document` of the fixed text, moved to its line.
+    fn earlier(&self, document: &Document) -> Option<DocumentResult> {
+        let before = self
+            .shifts
+            .partition_point(|(line, _)| *line <= document.line);
+        let shift = before.checked_sub(1).map_or(0, |k| self.shifts[k].1);
+        let line = u32::try_from(i64::from(document.line) - shift).ok()?;
+        let (column, earlier) = self.unchanged.get(&line)?;
+        let same = *column == document.root.mark.column
+            && earlier.api_version == document.api_version
+            && earlier.kind == document.kind
+            && earlier.name == document.name
+            && earlier.namespace == document.namespace;
+        if !same {
+            return None;
+        }
+        let mut result = earlier.clone();
+        result.line = document.line;
+        for violation in &mut result.violations {
+            violation.line = u32::try_from(i64::from(violation.line) + shift).ok()?;
+        }
+        Some(result)
+    }
+}
+
+/// For each edit, in order: the line of the fixed text its replacement ends on, and the lines
+/// the edits up to it added (less those they removed).
+fn line_shifts(text: &str, edits: &[crate::fix::TextEdit]) -> Vec<(u32, i64)> {
+    let mut edits: Vec<&crate::fix::TextEdit> = edits.iter().collect();
+    edits.sort_by_key(|e| (e.start, e.end));
+    let lines = |s: &str| s.bytes().filter(|&b| b == b'\n').count() as i64;
+    let (mut shifts, mut added, mut line, mut position) = (Vec::new(), 0i64, 1i64, 0usize);
+    for edit in edits {
+        if edit.start < position || edit.end > text.len() {
+            continue;
+        }
+        line += lines(&text[position..edit.end]);
+        position = edit.end;
+        added += lines(&edit.replacement) - lines(&text[edit.start..edit.end]);
+        shifts.push((u32::try_from(line + added).unwrap_or(u32::MAX), added));
+    }
+    shifts
 }
 
 pub fn run(args: FixArgs) -> anyhow::Result<i32> {
@@ -59,6 +114,7 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
         operation: args.operation.clone(),
         mutate: true,
         namespaces: args.namespaces.known()?,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ..CheckOptions::default()
     };
     let mut errors: Vec<InputError> = unreadable;
@@ -85,7 +141,10 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
         mutate: false,
         ..options
     };
-    let (mut report, _) = check_inputs_keeping_documents(&set, &after, &judged);
+    // The documents fix changed are judged again; the others keep the verdict validation alone
+    // gave them above (their text is the same).
+    let earlier = |input: usize, document: &Document| fixed[input].earlier(document);
+    let mut report = recheck_inputs(&set, &after, &judged, &earlier);
     report.errors.splice(0..0, errors);
 
     // All or nothing: every input was read, planned, re-parsed and judged above; on any error
@@ -121,16 +180,12 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
             let path = Path::new(&f.input.name);
             match stage(path, text.as_bytes()) {
                 Ok(temporary) => staged.push((temporary, path)),
-                Err(e) => {
-                    for (temporary, _) in &staged {
-                        let _ = std::fs::remove_file(temporary);
-                    }
-                    bail!("cannot write {}: {e} (no file was changed)", f.input.name);
-                }
+                // The files staged so far are removed as `staged` is dropped.
+                Err(e) => bail!("cannot write {}: {e} (no file was changed)", f.input.name),
             }
         }
     }
-    commit(&staged)?;
+    commit(staged)?;
     drop(stdout);
     // The summary goes to stderr when stdout carries the text or the diff.
     let mut summary = String::new();
@@ -170,8 +225,11 @@ fn fix_input(
         file: input.name.clone(),
         message,
     };
-    let (report, documents) =
-        check_inputs_keeping_documents(set, std::slice::from_ref(&input), options);
+    let Judged {
+        report,
+        documents,
+        validation_alone,
+    } = check_inputs_judging(set, std::slice::from_ref(&input), options);
     if let Some(e) = report.errors.first() {
         return Err(error(e.message.clone()));
     }
@@ -190,7 +248,16 @@ fn fix_input(
     let mut patches = Vec::new();
     let mut changes = Vec::new();
     let mut states = Vec::new();
-    for (result, document) in report.results.iter().zip(&documents) {
+    let mut unchanged = HashMap::new();
+    let mut starts: HashMap<u32, usize> = HashMap::new();
+    for document in &documents {
+        *starts.entry(document.line).or_default() += 1;
+    }
+    for ((result, document), alone) in report.results.iter().zip(&documents).zip(validation_alone) {
+        if alone && result.patch.is_none() && starts[&document.line] == 1 {
+            let column = document.root.mark.column;
+            unchanged.insert(document.line, (column, result.clone()));
+        }
         let region = crate::manifest::shape::field(
             &document.root,
             document.group(),
@@ -236,14 +303,19 @@ fn fix_input(
             text: None,
             changes,
             documents: states,
+            unchanged,
+            shifts: Vec::new(),
         });
     }
+    let shifts = line_shifts(text, &edits);
     let fixed = crate::fix::apply(text, edits).map_err(|e| error(e.to_string()))?;
     Ok(Fixed {
         input,
         text: Some(fixed),
         changes,
         documents: states,
+        unchanged,
+        shifts,
     })
 }
 
@@ -290,9 +362,10 @@ fn still_denied(report: &Report, fixed: &[Fixed]) -> String {
     out
 }
 
-/// Writes the new contents of a file into a temporary file in the same directory, with the
-/// original's permissions, ready to be renamed over it (see [`commit`]).
-fn stage(path: &Path, contents: &[u8]) -> std::io::Result<PathBuf> {
+/// Writes the new contents of a file into a temporary file in the same directory (a fresh
+/// name from `tempfile`, removed if it is not committed), with the original's permissions,
+/// ready to be renamed over it (see [`commit`]).
+fn stage(path: &Path, contents: &[u8]) -> std::io::Result<tempfile::TempPath> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -301,42 +374,28 @@ fn stage(path: &Path, contents: &[u8]) -> std::io::Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.cmek-gate-fix.{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        let metadata = std::fs::metadata(path)?;
-        std::fs::set_permissions(&temporary, metadata.permissions())
-    })();
-    match result {
-        Ok(()) => Ok(temporary),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(e)
-        }
-    }
+    let permissions = std::fs::metadata(path)?.permissions();
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".cmek-gate-fix")
+        .tempfile_in(dir)?;
+    file.write_all(contents)?;
+    file.as_file().sync_all()?;
+    file.as_file().set_permissions(permissions)?;
+    Ok(file.into_temp_path())
 }
 
 /// Renames every staged file over its original: each replacement is atomic (a crash leaves the
 /// old or the new file, never half of one). A rename that fails names the files already
-/// replaced and removes the temporary files left.
-fn commit(staged: &[(PathBuf, &Path)]) -> anyhow::Result<()> {
-    for (k, (temporary, path)) in staged.iter().enumerate() {
-        if let Err(e) = std::fs::rename(temporary, path) {
-            for (left, _) in &staged[k..] {
-                let _ = std::fs::remove_file(left);
-            }
-            let done: Vec<String> = staged[..k]
-                .iter()
-                .map(|(_, p)| p.display().to_string())
-                .collect();
+/// replaced; the temporary files left are removed.
+fn commit(staged: Vec<(tempfile::TempPath, &Path)>) -> anyhow::Result<()> {
+    let mut done: Vec<String> = Vec::new();
+    for (temporary, path) in staged {
+        if let Err(e) = temporary.persist(path) {
             bail!(
-                "cannot write {}: {e} (already written: {})",
+                "cannot write {}: {} (already written: {})",
                 path.display(),
+                e.error,
                 if done.is_empty() {
                     "none".into()
                 } else {
@@ -344,6 +403,121 @@ fn commit(staged: &[(PathBuf, &Path)]) -> anyhow::Result<()> {
                 }
             );
         }
+        done.push(path.display().to_string());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::check_inputs;
+    use crate::policy::{PolicySet, Source};
+    use std::os::unix::fs::PermissionsExt;
+
+    /// The check of the fixed text that keeps the verdicts of the unchanged documents gives the
+    /// report that judging the whole fixed text gives: documents after, between and before the
+    /// changed ones, denied ones (whose violation lines move), several on one line (JSON), a
+    /// Namespace the mutating policies leave alone, and a text with nothing to change.
+    #[test]
+    fn keeping_unchanged_verdicts_gives_the_report_of_judging_everything() {
+        let params = Source {
+            name: "params.yaml".into(),
+            text: include_str!("../../integration/fixtures/mutation/default-keys-params.yaml")
+                .into(),
+        };
+        let set = PolicySet::compile(&crate::policy::embedded::sources(), &[params]).unwrap();
+        let needs_key = include_str!("../../examples/service.yaml");
+        let compliant = include_str!("../../examples/service-compliant.yaml");
+        let denied =
+            include_str!("../../integration/fixtures/kube/configsync-repo/runservice.yaml");
+        let runjob = include_str!("../../integration/fixtures/kube/configsync-repo/runjob.yaml");
+        let stream =
+            |bodies: &[&str]| -> String { bodies.iter().map(|b| format!("---\n{b}")).collect() };
+        let one_line_list = serde_json::to_string(&serde_json::json!([
+            crate::manifest::parse_documents(needs_key, &Default::default()).unwrap()[0]
+                .root
+                .to_json(),
+            crate::manifest::parse_documents(compliant, &Default::default()).unwrap()[0]
+                .root
+                .to_json(),
+            crate::manifest::parse_documents(compliant, &Default::default()).unwrap()[0]
+                .root
+                .to_json(),
+        ]))
+        .unwrap();
+        let texts = [
+            stream(&[
+                compliant, needs_key, denied, compliant, needs_key, runjob, denied,
+            ]),
+            stream(&[needs_key, needs_key, compliant]),
+            stream(&[compliant, denied, runjob]),
+            stream(&[
+                "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+                needs_key,
+                compliant,
+            ]),
+            one_line_list,
+        ];
+        let options = CheckOptions {
+            mutate: true,
+            ..CheckOptions::default()
+        };
+        let judged = CheckOptions {
+            mutate: false,
+            ..options.clone()
+        };
+        let mut reused = 0;
+        for (i, text) in texts.iter().enumerate() {
+            let input = Input {
+                name: format!("t{i}.yaml"),
+                text: text.clone().into_bytes(),
+            };
+            let fixed = [fix_input(&set, input, &options).unwrap()];
+            let after = [Input {
+                name: fixed[0].input.name.clone(),
+                text: fixed[0]
+                    .text
+                    .clone()
+                    .map_or_else(|| fixed[0].input.text.clone(), String::into_bytes),
+            }];
+            let everything = check_inputs(&set, &after, &judged);
+            let earlier = |input: usize, document: &Document| fixed[input].earlier(document);
+            let kept = recheck_inputs(&set, &after, &judged, &earlier);
+            assert_eq!(kept, everything, "text {i}");
+            let parsed = crate::manifest::parse_documents(
+                std::str::from_utf8(&after[0].text).unwrap(),
+                &Default::default(),
+            )
+            .unwrap();
+            reused += parsed
+                .iter()
+                .filter(|d| fixed[0].earlier(d).is_some())
+                .count();
+        }
+        assert!(reused >= 8, "the unchanged verdicts are kept: {reused}");
+    }
+
+    /// Two stagings of one file get two temporary files (a name made from the process id, as
+    /// before, collided: the second failed), each removed unless committed; a commit replaces
+    /// the file and keeps its mode.
+    #[test]
+    fn staged_copies_have_fresh_names_and_vanish_unless_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("service.yaml");
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let first = stage(&path, b"first\n").unwrap();
+        let second = stage(&path, b"second\n").unwrap();
+        assert_ne!(first.to_path_buf(), second.to_path_buf());
+        let files = || std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files(), 3);
+        drop(first);
+        assert_eq!(files(), 2);
+        commit(vec![(second, path.as_path())]).unwrap();
+        assert_eq!(files(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+    }
 }

@@ -4,7 +4,7 @@
 //! the real gcloud with the same arguments, passing its exit code through. Denied: exit 1 and
 //! gcloud never runs. `--fix` deploys a temporary copy with the mutating policies' additions.
 
-use crate::check::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::batch::{check_inputs_keeping_documents, CheckOptions, Input};
 use crate::report::Report;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -152,15 +152,20 @@ pub fn run(args: GcloudArgs) -> anyhow::Result<i32> {
         }
         let fixed = crate::fix::apply(&source, edits)?;
         if file != "-" {
-            let dir = std::env::temp_dir().join(format!("cmek-gate-gcloud-{}", std::process::id()));
-            std::fs::create_dir_all(&dir)?;
+            // A new directory of our own (mode 0700, a name nobody could have taken first), so
+            // that what gcloud deploys is what was checked; removed when the run ends.
+            let dir = tempfile::Builder::new()
+                .prefix("cmek-gate-gcloud-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .context("cannot make a temporary directory for the fixed copy")?;
             let base = Path::new(&file)
                 .file_name()
                 .map_or_else(|| "service.yaml".into(), |n| n.to_os_string());
-            let path = dir.join(base);
+            let path = dir.path().join(base);
             std::fs::write(&path, &fixed)?;
             gcloud_args[index] = path.display().to_string();
-            _temporary = TempDir(dir);
+            _temporary = dir;
         }
         deployed = fixed.into_bytes();
     }
@@ -185,15 +190,6 @@ pub fn run(args: GcloudArgs) -> anyhow::Result<i32> {
     }
     let status = child.wait()?;
     Ok(status.code().unwrap_or(1))
-}
-
-/// Removes the temporary copy when the run ends.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 type Patches = Vec<Option<json_patch::Patch>>;

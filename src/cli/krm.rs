@@ -8,7 +8,7 @@
 //! kpt fn render PACKAGE --allow-exec        (pipeline.mutators: - exec: cmek-gate krm --mutate)
 //! ```
 
-use crate::krm;
+use crate::krm_function;
 use crate::policy::load::{policy_sources, refuse_unbound};
 use crate::policy::PolicySet;
 use anyhow::Context;
@@ -32,7 +32,7 @@ pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
     std::io::stdin()
         .read_to_string(&mut input)
         .context("cannot read the ResourceList on stdin")?;
-    let config = krm::function_config(&input)?;
+    let config = krm_function::function_config(&input)?;
     let mutate = config.mutate.unwrap_or(args.mutate);
     let set = match config.params {
         None => args.policy.load()?,
@@ -44,7 +44,7 @@ pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
                 .context("cannot load the policies")?
         }
     };
-    let output = krm::run_knowing(&set, &input, mutate, &args.namespaces.known()?)?;
+    let output = krm_function::run_knowing(&set, &input, mutate, &args.namespaces.known()?)?;
     std::io::stdout().lock().write_all(output.text.as_bytes())?;
     Ok(if output.has_errors { 1 } else { 0 })
 }

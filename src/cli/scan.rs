@@ -2,7 +2,7 @@
 //! `gcloud run services list --format json | cmek-gate scan -` scans what runs today.
 
 use super::check::read_inputs_reporting;
-use crate::check::{check_inputs_keeping_documents, CheckOptions};
+use crate::batch::{check_inputs_keeping_documents, CheckOptions};
 use crate::scan::{
     is_empty_list, scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings,
 };

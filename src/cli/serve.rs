@@ -144,27 +144,25 @@ fn parse_upstream(text: &str) -> Result<hyper::Uri, String> {
 }
 
 fn parse_gate_host(text: &str) -> Result<String, String> {
-    crate::cloudrun::host::check_host_name(text).map_err(|e| e.to_string())?;
+    crate::cloudrun_api::host::check_host_name(text).map_err(|e| e.to_string())?;
     Ok(text.to_owned())
 }
 
-/// `500ms`, `10s`, `2m`, or a number of seconds.
+/// A duration as `humantime` reads it (`500ms`, `10s`, `2m`, `1h`, `1m 30s`, `1.5s`), or a bare
+/// number of seconds (`3`, `0.5`). Too large for a `Duration`, negative or not a number: an
+/// error naming the text.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 10s or 500ms"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
-    };
-    Ok(Duration::from_secs_f64(seconds))
+    let seconds = text
+        .parse::<f64>()
+        .ok()
+        .filter(|_| text.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+    match seconds {
+        Some(seconds) => Duration::try_from_secs_f64(seconds)
+            .map_err(|e| format!("{text:?} is not a duration such as 10s or 500ms: {e}")),
+        None => humantime::parse_duration(text)
+            .map_err(|e| format!("{text:?} is not a duration such as 10s or 500ms: {e}")),
+    }
 }
 
 pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
@@ -354,8 +352,17 @@ mod tests {
             ("2m", Some(120_000)),
             ("3", Some(3_000)),
             ("1.5s", Some(1_500)),
-            ("10h", None),
+            ("0.5", Some(500)),
+            ("10h", Some(36_000_000)),
+            ("1m 30s", Some(90_000)),
             ("s", None),
+            ("", None),
+            ("-1s", None),
+            ("10 parsecs", None),
+            ("NaN", None),
+            ("inf", None),
+            ("99999999999999999999999s", None),
+            ("99999999999999999999999", None),
         ];
         for (text, millis) in cases {
             assert_eq!(

@@ -15,14 +15,15 @@ pub mod mutate;
 
 pub use mutate::{Change, Mutated};
 
-use crate::cel::{self, Activation, EvalError, Scope, Shared};
+use crate::cel;
+use crate::manifest::cel_tree::ObjectTree;
 use crate::manifest::{shape, Node};
 use crate::policy::matching::{self, MatchTarget, Matched, UnknownNamespaces};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
 use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
+use cel_k8s::{Activation, EvalError, Root, Value};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 /// What is being admitted: the object and what the API server would say about it.
 #[derive(Debug, Clone)]
@@ -169,9 +170,19 @@ impl Phases {
 /// The admission of one request: the mutating policies (if asked), then the validating policies
 /// on the object as mutated. A failed mutation under `failurePolicy: Fail` denies.
 pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
+    admit_telling(set, request, phases).0
+}
+
+/// [`admit`], also telling whether the decision is the one validation alone gives for the
+/// object as written ([`Phases::VALIDATE`]): always without mutation; with it, when no mutating
+/// binding changed the object, failed, warned or was left undecided, and a validating binding
+/// selected the object if a mutating one did. `fix` keeps such a verdict for a document it does
+/// not change rather than judging the same text again.
+pub fn admit_telling(set: &PolicySet, request: &Request, phases: Phases) -> (Decision, bool) {
+    let request_value = request_value(request);
     let mut cache = SharedVariables::default();
     let mutated = if phases.mutate {
-        mutate::mutate_sharing(set, request, &mut cache)
+        mutate::mutate_sharing(set, request, &request_value, &mut cache)
     } else {
         Mutated::default()
     };
@@ -184,9 +195,15 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
             },
         ),
         // The object is unchanged: the variables the mutation phase evaluated still hold.
-        (None, true) => evaluate_sharing(set, request, cache),
+        (None, true) => evaluate_sharing(set, request, &request_value, cache),
         (_, false) => Decision::default(),
     };
+    let validation_alone = phases.validate
+        && mutated.object.is_none()
+        && mutated.violations.is_empty()
+        && mutated.warnings.is_empty()
+        && mutated.undecided.is_empty()
+        && (decision.matched || !mutated.matched);
     decision.matched |= mutated.matched;
     let mut violations = mutated.violations;
     violations.append(&mut decision.violations);
@@ -200,7 +217,7 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
     decision.patch = mutated.patch;
     decision.mutations = mutated.changes;
     decision.mutated = mutated.object;
-    decision
+    (decision, validation_alone)
 }
 
 impl Decision {
@@ -227,14 +244,18 @@ impl Decision {
 
 /// Evaluates every validating binding of the set against the request (no mutation).
 pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
-    evaluate_sharing(set, request, SharedVariables::default())
+    let request_value = request_value(request);
+    evaluate_sharing(set, request, &request_value, SharedVariables::default())
 }
 
-fn evaluate_sharing(set: &PolicySet, request: &Request, mut shared: SharedVariables) -> Decision {
+fn evaluate_sharing<'r>(
+    set: &'r PolicySet,
+    request: &Request<'r>,
+    request_value: &'r serde_json::Value,
+    mut shared: SharedVariables<'r>,
+) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
-    // The request's values are converted only if some binding selects it.
-    let mut scope = None;
     for binding in &set.bindings {
         let Some(policy) = set.policy_of(binding) else {
             continue;
@@ -249,7 +270,6 @@ fn evaluate_sharing(set: &PolicySet, request: &Request, mut shared: SharedVariab
             Matched::Yes => decision.matched = true,
         }
         let mut judge = Judge {
-            set,
             policy,
             binding,
             request,
@@ -258,20 +278,23 @@ fn evaluate_sharing(set: &PolicySet, request: &Request, mut shared: SharedVariab
         match params_for(set, policy, binding, request) {
             Ok(params) if params.is_empty() => judge.params_not_found(),
             Ok(params) => {
-                let scope: &Scope =
-                    scope.get_or_insert_with(|| set.env.scope(&base_activation(request)));
-                let null = cel::null_val();
                 for param in params {
-                    let value = param.map_or(&*null, |p| &*p.value);
-                    // The parameter object's identity keys the variables that read it.
-                    let key = param.map_or(usize::MAX, |p| p as *const ParamObject as usize);
-                    judge.run(&scope.child("params", value), key, &mut shared);
+                    let activation = activation(request, request_value, param.map(|p| &p.root));
+                    let mut variables =
+                        Variables::new(policy, params_key(param), &mut shared, activation);
+                    judge.run(&set.env, &variables);
+                    variables.keep();
                 }
             }
             Err(message) => judge.failure(message, "InternalError", None, true),
         }
     }
     decision
+}
+
+/// What keys the variables that read a parameter object: its identity.
+fn params_key(param: Option<&ParamObject>) -> usize {
+    param.map_or(usize::MAX, |p| p as *const ParamObject as usize)
 }
 
 /// Whether a binding selects the request: its policy's `matchConstraints` and its own
@@ -323,8 +346,59 @@ fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
     }
 }
 
-/// `object`, `oldObject`, `namespaceObject` and `request`, converted once per request.
-pub fn base_activation(request: &Request) -> Activation {
+/// `request` as expressions read it (`request.operation`, `request.userInfo.username`, ...):
+/// built once per request, then read in place.
+pub fn request_value(request: &Request) -> serde_json::Value {
+    let gvk = serde_json::json!({
+        "group": request.group, "version": request.version, "kind": request.kind,
+    });
+    let gvr = serde_json::json!({
+        "group": request.group, "version": request.version, "resource": request.resource,
+    });
+    serde_json::json!({
+        "uid": request.uid,
+        "kind": gvk,
+        "resource": gvr,
+        "requestKind": gvk,
+        "requestResource": gvr,
+        "name": request.name,
+        "namespace": request.namespace,
+        "operation": request.operation,
+        "userInfo": {"username": request.username, "groups": request.groups},
+        "dryRun": request.dry_run,
+        "options": null,
+    })
+}
+
+/// The root variables of one request and parameter object: `object`, `oldObject`,
+/// `namespaceObject` and `params` read in place from their documents (`null` when absent),
+/// `request` from [`request_value`].
+pub fn activation<'r>(
+    request: &Request<'r>,
+    request_value: &'r serde_json::Value,
+    params: Option<&'r Node>,
+) -> Activation<'r> {
+    let mut activation = Activation::new();
+    let roots = [
+        (Root::Object, request.object),
+        (Root::OldObject, request.old_object),
+        (Root::NamespaceObject, request.namespace_object),
+        (Root::Params, params),
+    ];
+    for (root, node) in roots {
+        if let Some(node) = node {
+            activation.bind_tree(root, ObjectTree::of(node));
+        }
+    }
+    activation.bind_tree(Root::Request, request_value);
+    activation
+}
+
+/// `object`, `oldObject`, `namespaceObject` and `request` for the reference interpreter (the
+/// `cel` crate's, see [`crate::cel`]): the whole documents converted to its values. The engine
+/// reads them in place instead ([`activation`]); benchmarks and the differential against the
+/// reference use this.
+pub fn reference_activation(request: &Request) -> cel::Activation {
     let text = cel::string_val;
     let node = |n: Option<&Node>| n.map_or_else(cel::null_val, cel::to_val);
     let gvk = || {
@@ -348,7 +422,7 @@ pub fn base_activation(request: &Request) -> Activation {
             cel::list_val(request.groups.iter().map(|g| text(g)).collect()),
         ),
     ]);
-    let mut activation = Activation::default();
+    let mut activation = cel::Activation::default();
     activation.set("object", node(request.object));
     activation.set("oldObject", node(request.old_object));
     activation.set("namespaceObject", node(request.namespace_object));
@@ -410,14 +484,13 @@ fn params_for<'s>(
 
 /// Evaluates one policy through one binding, writing into the decision.
 struct Judge<'a, 'd> {
-    set: &'a PolicySet,
     policy: &'a CompiledPolicy,
     binding: &'a CompiledBinding,
-    request: &'a Request<'a>,
+    request: &'d Request<'d>,
     decision: &'d mut Decision,
 }
 
-impl Judge<'_, '_> {
+impl<'a> Judge<'a, '_> {
     fn params_not_found(&mut self) {
         let action = self
             .binding
@@ -484,20 +557,18 @@ impl Judge<'_, '_> {
         }
     }
 
-    fn run(&mut self, scope: &Scope<'_>, params_key: usize, shared: &mut SharedVariables) {
-        let env = &self.set.env;
-        let mut variables = Variables {
-            policy: self.policy,
-            params_key,
-            shared,
-        };
-        let mut run = |compiled: &Compiled| variables.run(env, scope, compiled);
-        for (name, condition) in &self.policy.match_conditions {
+    fn run<'r>(&mut self, env: &cel::Environment, variables: &Variables<'r, '_>)
+    where
+        'a: 'r,
+    {
+        let policy: &'a CompiledPolicy = self.policy;
+        let run = |compiled: &'r Compiled| variables.run(env, compiled);
+        for (name, condition) in &policy.match_conditions {
             let failure = match run(condition) {
-                Ok(value) => match cel::as_bool(&*value) {
+                Ok(value) => match value.as_bool() {
                     Some(true) => continue,
                     Some(false) => return,
-                    None => format!("must return a bool, returned {}", cel::type_name(&*value)),
+                    None => format!("must return a bool, returned {}", value.type_name()),
                 },
                 Err(e) => format!("failed: {e}"),
             };
@@ -507,15 +578,15 @@ impl Judge<'_, '_> {
             );
             return self.failure(message, "InternalError", None, true);
         }
-        for validation in &self.policy.validations {
+        for validation in &policy.validations {
             let points_at = validation.points_at.as_deref();
             let failure = match run(&validation.expression) {
-                Ok(value) => match cel::as_bool(&*value) {
+                Ok(value) => match value.as_bool() {
                     Some(true) => continue,
                     Some(false) => None,
                     None => Some(format!(
                         "must return a bool, returned {}",
-                        cel::type_name(&*value)
+                        value.type_name()
                     )),
                 },
                 Err(e) => Some(format!("evaluation failed: {e}")),
@@ -532,7 +603,7 @@ impl Judge<'_, '_> {
                 .message_expression
                 .as_ref()
                 .and_then(|m| run(m).ok())
-                .and_then(|v| cel::as_string(&*v))
+                .and_then(|v| v.as_str().map(str::to_owned))
                 .filter(|m| !m.trim().is_empty())
                 .or_else(|| validation.message.clone())
                 .unwrap_or_else(|| {
@@ -544,18 +615,18 @@ impl Judge<'_, '_> {
             let reason = validation.reason.as_deref().unwrap_or("Invalid");
             self.failure(message, reason, points_at, false);
         }
-        for (key, annotation) in &self.policy.audit_annotations {
+        for (key, annotation) in &policy.audit_annotations {
             let failure = match run(annotation) {
-                Ok(value) if cel::is_null(&*value) => continue,
-                Ok(value) => match cel::as_string(&*value) {
+                Ok(value) if value.is_null() => continue,
+                Ok(value) => match value.as_str() {
                     Some(text) => {
                         let key = format!("{}/{key}", self.policy.name);
-                        self.decision.audit_annotations.insert(key, text);
+                        self.decision.audit_annotations.insert(key, text.to_owned());
                         continue;
                     }
                     None => format!(
                         "must return a string or null, returned {}",
-                        cel::type_name(&*value)
+                        value.type_name()
                     ),
                 },
                 Err(e) => format!("evaluation failed: {e}"),
@@ -570,48 +641,85 @@ impl Judge<'_, '_> {
 }
 
 /// Variable values of one request, by slot (see [`crate::policy::VariableSlot`]) and, for those
-/// that read `params`, parameter object: each definition is evaluated once per request.
-type SharedVariables = HashMap<(usize, usize), Result<Shared, EvalError>>;
-
-/// The lazily evaluated `variables` of one policy for one request and parameter object.
-struct Variables<'p, 's> {
-    policy: &'p CompiledPolicy,
-    params_key: usize,
-    shared: &'s mut SharedVariables,
+/// that read `params`, parameter object: each definition is evaluated once per request, whichever
+/// policies share it. A handful of entries: searched in order, not hashed.
+#[derive(Default)]
+pub(crate) struct SharedVariables<'r> {
+    entries: Vec<((usize, usize), Result<Value<'r>, EvalError>)>,
 }
 
-impl Variables<'_, '_> {
-    /// Runs an expression with the variables it uses evaluated first (each once).
-    fn run(
-        &mut self,
+impl<'r> SharedVariables<'r> {
+    fn get(&self, key: (usize, usize)) -> Option<&Result<Value<'r>, EvalError>> {
+        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+/// The `variables` of one policy for one request and parameter object: those another policy
+/// evaluated already are given, the others are evaluated on first use (see
+/// [`Activation::define_variable`]) and kept for the next policies by [`Variables::keep`].
+pub(crate) struct Variables<'r, 's> {
+    policy: &'r CompiledPolicy,
+    params_key: usize,
+    shared: &'s mut SharedVariables<'r>,
+    activation: Activation<'r>,
+}
+
+impl<'r, 's> Variables<'r, 's> {
+    pub(crate) fn new(
+        policy: &'r CompiledPolicy,
+        params_key: usize,
+        shared: &'s mut SharedVariables<'r>,
+        mut activation: Activation<'r>,
+    ) -> Variables<'r, 's> {
+        for (i, (name, compiled)) in policy.variables.iter().enumerate() {
+            let key = Self::key(policy, params_key, i);
+            match shared.get(key) {
+                Some(value) => activation.set_variable(name, value.clone()),
+                None => activation.define_variable(name, &compiled.program.executable),
+            };
+        }
+        Variables {
+            policy,
+            params_key,
+            shared,
+            activation,
+        }
+    }
+
+    fn key(policy: &CompiledPolicy, params_key: usize, index: usize) -> (usize, usize) {
+        let slot = policy.variable_slots[index];
+        let params = if slot.uses_params {
+            params_key
+        } else {
+            usize::MAX
+        };
+        (slot.slot, params)
+    }
+
+    /// Evaluates an expression of the policy (the variables it reads on first use).
+    pub(crate) fn run(
+        &self,
         env: &cel::Environment,
-        scope: &Scope<'_>,
-        compiled: &Compiled,
-    ) -> Result<Shared, EvalError> {
-        let mut bound = Vec::with_capacity(compiled.uses.len());
-        for &i in &compiled.uses {
-            let (name, variable) = &self.policy.variables[i];
-            let slot = self.policy.variable_slots[i];
-            let key = (
-                slot.slot,
-                if slot.uses_params {
-                    self.params_key
-                } else {
-                    usize::MAX
-                },
-            );
-            if !self.shared.contains_key(&key) {
-                let result = self.run(env, scope, variable);
-                self.shared.insert(key, result);
+        compiled: &'r Compiled,
+    ) -> Result<Value<'r>, EvalError> {
+        let runtime = env.runtime();
+        compiled
+            .program
+            .executable
+            .evaluate(&self.activation, &mut runtime.meter())
+    }
+
+    /// Keeps the values of the variables evaluated here for the next policies.
+    pub(crate) fn keep(&mut self) {
+        for i in 0..self.policy.variables.len() {
+            let key = Self::key(self.policy, self.params_key, i);
+            if self.shared.get(key).is_some() {
+                continue;
             }
-            match &self.shared[&key] {
-                Ok(value) => bound.push((Arc::clone(name), Shared::clone(value))),
-                // The innermost variable that failed names the cause; don't repeat the chain.
-                Err(e) if e.0.starts_with("variables.") => return Err(e.clone()),
-                Err(e) => return Err(EvalError(format!("variables.{name}: {}", e.0))),
+            if let Some(value) = self.activation.variable_if_evaluated(i) {
+                self.shared.entries.push((key, value.clone()));
             }
         }
-        env.run(scope, &compiled.program, bound)
     }
 }
 

@@ -14,13 +14,12 @@
 //! wrong type, a patch that does not apply) denies under `failurePolicy: Fail` and is skipped
 //! under `Ignore`.
 
-use super::{match_target, params_for, selects, SharedVariables, Variables, Violation, Warning};
-use super::{Request, Scope};
-use crate::cel;
+use super::{match_target, params_for, params_key, selects, SharedVariables, Variables};
+use super::{Request, Violation, Warning};
 use crate::manifest::{Entry, Node, NodeValue};
 use crate::policy::matching::Matched;
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, PatchType, ReinvocationPolicy};
-use crate::policy::{CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
+use crate::policy::{CompiledBinding, CompiledMutation, CompiledPolicy, ParamObject, PolicySet};
 use serde::Serialize;
 
 /// What one binding's policy changed.
@@ -52,16 +51,23 @@ pub struct Mutated {
 
 /// Runs every mutating binding against the request's object.
 pub fn mutate(set: &PolicySet, request: &Request) -> Mutated {
-    mutate_sharing(set, request, &mut SharedVariables::default())
+    let request_value = super::request_value(request);
+    mutate_sharing(
+        set,
+        request,
+        &request_value,
+        &mut SharedVariables::default(),
+    )
 }
 
 /// [`mutate`], with the variable values of the unchanged object kept in `cache`: while no
 /// mutation has changed the object, the validating policies' variables of the same definition
 /// need not be evaluated again.
-pub(super) fn mutate_sharing(
-    set: &PolicySet,
-    request: &Request,
-    cache: &mut SharedVariables,
+pub(super) fn mutate_sharing<'r>(
+    set: &'r PolicySet,
+    request: &Request<'r>,
+    request_value: &'r serde_json::Value,
+    cache: &mut SharedVariables<'r>,
 ) -> Mutated {
     let mut outcome = Mutated::default();
     let Some(original) = request.object else {
@@ -85,6 +91,7 @@ pub(super) fn mutate_sharing(
             policy,
             binding,
             request,
+            request_value,
             &mut state,
             &mut outcome,
             cache,
@@ -102,6 +109,7 @@ pub(super) fn mutate_sharing(
                     policy,
                     binding,
                     request,
+                    request_value,
                     &mut state,
                     &mut outcome,
                     cache,
@@ -158,14 +166,16 @@ impl State {
 }
 
 /// Runs one binding; whether it selected the request.
-fn run_binding(
-    set: &PolicySet,
-    policy: &CompiledPolicy,
+#[allow(clippy::too_many_arguments)]
+fn run_binding<'r>(
+    set: &'r PolicySet,
+    policy: &'r CompiledPolicy,
     binding: &CompiledBinding,
-    request: &Request,
+    request: &Request<'r>,
+    request_value: &'r serde_json::Value,
     state: &mut State,
     outcome: &mut Mutated,
-    cache: &mut SharedVariables,
+    cache: &mut SharedVariables<'r>,
 ) -> bool {
     let current = Request {
         object: Some(&state.node),
@@ -217,7 +227,7 @@ fn run_binding(
         return true;
     }
     for param in params {
-        if let Err(message) = run_policy(set, policy, request, param, state, cache) {
+        if let Err(message) = run_policy(set, policy, request, request_value, param, state, cache) {
             fail(outcome, message);
         }
         let steps = state.take_steps();
@@ -241,67 +251,54 @@ fn run_binding(
 }
 
 /// Runs a policy's conditions and mutations for one parameter object.
-fn run_policy(
-    set: &PolicySet,
-    policy: &CompiledPolicy,
-    request: &Request,
-    param: Option<&ParamObject>,
+fn run_policy<'r>(
+    set: &'r PolicySet,
+    policy: &'r CompiledPolicy,
+    request: &Request<'r>,
+    request_value: &'r serde_json::Value,
+    param: Option<&'r ParamObject>,
     state: &mut State,
-    cache: &mut SharedVariables,
+    cache: &mut SharedVariables<'r>,
 ) -> Result<(), String> {
-    let env = &set.env;
-    let null = cel::null_val();
-    let params = param.map_or(&*null, |p| &*p.value);
-    let params_key = param.map_or(usize::MAX, |p| p as *const ParamObject as usize);
     let mut conditions_checked = false;
     for mutation in &policy.mutations {
-        // Each mutation sees the object as the previous one left it: a fresh scope and
-        // fresh variables (they may read `object`).
-        let current = Request {
-            object: Some(&state.node),
-            ..request.clone()
-        };
-        let base = env.scope(&super::base_activation(&current));
-        let scope: Scope = base.child("params", params);
-        // Values of the request's own object may be shared; after a change, they may not.
-        let mut fresh = SharedVariables::default();
-        let shared = if state.version == 0 {
-            &mut *cache
+        let check_conditions = !conditions_checked;
+        conditions_checked = true;
+        // Each mutation sees the object as the previous one left it. While no mutation has
+        // changed it, that is the request's own object, whose variables may be shared; after a
+        // change, the variables are evaluated afresh.
+        let result = if state.version == 0 {
+            let step = Step {
+                set,
+                policy,
+                mutation,
+                request_value,
+                param,
+            };
+            step.evaluate(request, check_conditions, cache)?
         } else {
-            &mut fresh
+            let current = Request {
+                object: Some(&state.node),
+                ..request.clone()
+            };
+            let step = Step {
+                set,
+                policy,
+                mutation,
+                request_value,
+                param,
+            };
+            step.evaluate(&current, check_conditions, &mut SharedVariables::default())?
         };
-        let mut variables = Variables {
-            policy,
-            params_key,
-            shared,
+        let Some(result) = result else {
+            return Ok(());
         };
-        if !conditions_checked {
-            conditions_checked = true;
-            for (name, condition) in &policy.match_conditions {
-                let failure = match variables.run(env, &scope, condition) {
-                    Ok(value) => match cel::as_bool(&*value) {
-                        Some(true) => continue,
-                        Some(false) => return Ok(()),
-                        None => format!("must return a bool, returned {}", cel::type_name(&*value)),
-                    },
-                    Err(e) => format!("failed: {e}"),
-                };
-                return Err(format!(
-                    "policy \"{}\": matchCondition \"{name}\" {failure}",
-                    policy.name
-                ));
-            }
-        }
         let context = |message: String| {
             format!(
                 "policy \"{}\", {}: {message}",
                 policy.name, mutation.expression.field
             )
         };
-        let value = variables
-            .run(env, &scope, &mutation.expression)
-            .map_err(|e| context(format!("evaluation failed: {e}")))?;
-        let result = cel::to_json(&*value).map_err(|e| context(e.0))?;
         // Nothing to apply (`[]`, `Object{}`): no JSON needed, nothing changes.
         let empty = match (&result, mutation.patch_type) {
             (serde_json::Value::Array(items), PatchType::JsonPatch) => items.is_empty(),
@@ -324,6 +321,64 @@ fn run_policy(
         }
     }
     Ok(())
+}
+
+/// One mutation of a policy, evaluated against the object as it stands.
+struct Step<'x> {
+    set: &'x PolicySet,
+    policy: &'x CompiledPolicy,
+    mutation: &'x CompiledMutation,
+    request_value: &'x serde_json::Value,
+    param: Option<&'x ParamObject>,
+}
+
+impl<'x> Step<'x> {
+    /// What the mutation's expression built, as JSON; `None` when a match condition (checked
+    /// first, if asked) does not hold.
+    fn evaluate(
+        &self,
+        request: &Request<'x>,
+        check_conditions: bool,
+        shared: &mut SharedVariables<'x>,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let policy = self.policy;
+        let activation =
+            super::activation(request, self.request_value, self.param.map(|p| &p.root));
+        let mut variables = Variables::new(policy, params_key(self.param), shared, activation);
+        let env = &self.set.env;
+        let outcome = (|| {
+            if check_conditions {
+                for (name, condition) in &policy.match_conditions {
+                    let failure = match variables.run(env, condition) {
+                        Ok(value) => match value.as_bool() {
+                            Some(true) => continue,
+                            Some(false) => return Ok(None),
+                            None => {
+                                format!("must return a bool, returned {}", value.type_name())
+                            }
+                        },
+                        Err(e) => format!("failed: {e}"),
+                    };
+                    return Err(format!(
+                        "policy \"{}\": matchCondition \"{name}\" {failure}",
+                        policy.name
+                    ));
+                }
+            }
+            let context = |message: String| {
+                format!(
+                    "policy \"{}\", {}: {message}",
+                    policy.name, self.mutation.expression.field
+                )
+            };
+            let value = variables
+                .run(env, &self.mutation.expression)
+                .map_err(|e| context(format!("evaluation failed: {e}")))?;
+            value.to_json().map(Some).map_err(|e| context(e.0))
+        })();
+        variables.keep();
+        outcome
+    }
 }
 
 /// Applies the operations a `JSONPatch` expression returned.

@@ -1,13 +1,13 @@
 //! Lint findings as a SARIF 2.1.0 log (`lint --output sarif`), for GitHub code scanning. Pure.
 //!
 //! One rule per lint rule ([`super::RULES`]), one result per finding at its line and column, in
-//! the file as it was named (see [`crate::sarif::artifact_location`]); `partialFingerprints`
+//! the file as it was named (see [`crate::report::sarif::artifact_location`]); `partialFingerprints`
 //! hash the file, the rule, the message and its ordinal among equal ones, not the position.
 //! Files that could not be read are `toolExecutionNotifications`, and the execution is then
 //! unsuccessful.
 
 use super::{Finding, RULES};
-use crate::sarif::{artifact_location, fnv1a64, unreadable_notification, SCHEMA_URI};
+use crate::report::sarif::{artifact_location, fnv1a64, unreadable_notification, SCHEMA_URI};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 

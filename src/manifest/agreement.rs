@@ -42,7 +42,13 @@ pub fn screen_text(text: &str, line_offset: u32) -> Result<(), Refusal> {
             line: line_number,
             column: column as u32 + 1,
         };
-        for (column, c) in line.chars().enumerate() {
+        // Most lines are printable ASCII: only the others are read character by character.
+        let plain_ascii = line.is_ascii()
+            && !line
+                .bytes()
+                .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f);
+        let to_read = if plain_ascii { "" } else { line };
+        for (column, c) in to_read.chars().enumerate() {
             let refused = |construct: String, reason| {
                 Err(Refusal {
                     mark: at(column),
@@ -98,6 +104,9 @@ pub fn screen_text(text: &str, line_offset: u32) -> Result<(), Refusal> {
 /// see: it hands both documents to go-yaml as one, which reads the first and drops the rest.
 fn screen_lone_carriage_returns(text: &str, line_offset: u32) -> Result<(), Refusal> {
     let bytes = text.as_bytes();
+    if !bytes.contains(&b'\r') {
+        return Ok(());
+    }
     // Lines as YAML counts them: LF, CRLF and a lone CR each end one.
     let mut line = line_offset + 1;
     for (i, &b) in bytes.iter().enumerate() {

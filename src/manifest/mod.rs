@@ -6,6 +6,8 @@
 //! it is never skipped.
 
 pub mod agreement;
+pub mod cel_tree;
+pub mod json;
 pub mod node;
 pub mod scalar;
 pub mod shape;
@@ -153,13 +155,14 @@ pub fn parse_documents(text: &str, limits: &ReadLimits) -> Result<Vec<Document>,
     Ok(parsed.documents)
 }
 
-/// Where a part of a text starts: its first line's number less one, and how many YAML documents
-/// and objects came before it.
+/// Where a part of a text starts: its first line's number less one, how many YAML documents
+/// and objects came before it, and what the parts before counted against the budgets.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Part {
     pub line_offset: u32,
     pub yaml_documents: usize,
     pub objects: usize,
+    pub counts: yaml::Counts,
 }
 
 /// The objects of one part of a text, numbered as in the whole text.
@@ -168,6 +171,8 @@ pub struct ParsedPart {
     pub documents: Vec<Document>,
     /// YAML documents in the part, empty ones included.
     pub yaml_documents: usize,
+    /// The budgets' counts at the end of the part (the parts before included).
+    pub counts: yaml::Counts,
 }
 
 /// Splits a YAML stream into at most `parts` texts at document boundaries (lines starting with
@@ -209,12 +214,13 @@ pub fn parse_part(
     limits: &ReadLimits,
     part: Part,
 ) -> Result<ParsedPart, ManifestError> {
-    let streams = yaml::parse_stream_at(text, &limits.yaml, part.line_offset).map_err(|e| {
-        ManifestError::Yaml {
-            document: e.document + part.yaml_documents,
-            source: e.error,
-        }
-    })?;
+    let (streams, counts) =
+        yaml::parse_stream_counted(text, &limits.yaml, part.line_offset, part.counts).map_err(
+            |e| ManifestError::Yaml {
+                document: e.document + part.yaml_documents,
+                source: e.error,
+            },
+        )?;
     let yaml_documents = streams.len();
     let mut documents = Vec::new();
     let identify = |index: usize, node: Node| identify(index + part.objects, node);
@@ -267,6 +273,7 @@ pub fn parse_part(
     Ok(ParsedPart {
         documents,
         yaml_documents,
+        counts,
     })
 }
 

@@ -83,7 +83,7 @@ impl YamlError {
 }
 
 /// One YAML document of a stream: its root (`None` when the document is empty) and where it starts.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct YamlDocument {
     pub root: Option<Node>,
     pub start: Mark,
@@ -148,14 +148,64 @@ pub fn parse_stream_at(
     limits: &Limits,
     line_offset: u32,
 ) -> Result<Vec<YamlDocument>, StreamError> {
+    parse_stream_counted(text, limits, line_offset, Counts::default())
+        .map(|(documents, _)| documents)
+}
+
+/// What the budgets of [`Limits`] count, for a text read in parts: the nodes and alias nodes of
+/// the parts before.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub nodes: usize,
+    pub alias_nodes: usize,
+}
+
+impl Counts {
+    /// The counts of this part after `before`.
+    pub fn after(self, before: Counts) -> Counts {
+        Counts {
+            nodes: before.nodes.saturating_add(self.nodes),
+            alias_nodes: before.alias_nodes.saturating_add(self.alias_nodes),
+        }
+    }
+
+    /// Whether these counts exceed the budgets.
+    pub fn exceed(self, limits: &Limits) -> bool {
+        self.nodes > limits.max_nodes || self.alias_nodes > limits.max_alias_nodes
+    }
+}
+
+/// Like [`parse_stream_at`], with `before` already counted against the budgets (the parts of the
+/// text before this one); gives the counts at the end of this part, `before` included.
+pub fn parse_stream_counted(
+    text: &str,
+    limits: &Limits,
+    line_offset: u32,
+    before: Counts,
+) -> Result<(Vec<YamlDocument>, Counts), StreamError> {
+    if super::json::looks_like_json(text) {
+        if let Some(parsed) = parse_json(text, limits, line_offset, before) {
+            return Ok(parsed);
+        }
+    }
+    parse_yaml(text, limits, line_offset, before)
+}
+
+/// [`parse_stream_counted`] by the YAML parser, whatever the text.
+fn parse_yaml(
+    text: &str,
+    limits: &Limits,
+    line_offset: u32,
+    before: Counts,
+) -> Result<(Vec<YamlDocument>, Counts), StreamError> {
     let mut documents = Vec::new();
     let mut builder = Builder {
         limits,
         line_offset,
         stack: Vec::new(),
         anchors: HashMap::new(),
-        nodes: 0,
-        alias_nodes: 0,
+        nodes: before.nodes,
+        alias_nodes: before.alias_nodes,
         root: None,
     };
     let mut start = Mark::default();
@@ -209,7 +259,42 @@ pub fn parse_stream_at(
             error: refused(r),
         });
     }
-    Ok(documents)
+    let counts = Counts {
+        nodes: builder.nodes,
+        alias_nodes: builder.alias_nodes,
+    };
+    Ok((documents, counts))
+}
+
+/// The JSON fast path ([`super::json`]): the text's tokens fed to the same builder as the YAML
+/// parser's events. `None` when it gives up (the YAML parser then reads the text, and gives the
+/// error if there is one).
+fn parse_json(
+    text: &str,
+    limits: &Limits,
+    line_offset: u32,
+    before: Counts,
+) -> Option<(Vec<YamlDocument>, Counts)> {
+    agreement::screen_text(text, line_offset).ok()?;
+    let mut builder = Builder {
+        limits,
+        line_offset,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        nodes: before.nodes,
+        alias_nodes: before.alias_nodes,
+        root: None,
+    };
+    let start = super::json::feed(text, |event, span| builder.event(event, span)).ok()?;
+    let document = YamlDocument {
+        root: builder.root.take(),
+        start: mark_of(&Span::new(start, start), line_offset),
+    };
+    let counts = Counts {
+        nodes: builder.nodes,
+        alias_nodes: builder.alias_nodes,
+    };
+    Some((vec![document], counts))
 }
 
 fn refused(refusal: Refusal) -> YamlError {
@@ -795,5 +880,135 @@ mod tests {
         text.push_str("k3: again\n");
         let err = parse(&text).unwrap_err();
         assert!(err.error.to_string().contains("duplicate key \"k3\""));
+    }
+
+    /// The JSON fast path gives the YAML parser's tree (values, marks, document start, budget
+    /// counts) for every JSON text it takes, and gives up on every text the YAML parser refuses
+    /// (duplicate keys, budgets, syntax), so that the YAML parser's error stands. The corpus: the
+    /// parser corpus's JSON files, the examples as `serde_json` prints them, and edge cases.
+    #[test]
+    fn the_json_path_gives_the_yaml_paths_tree() {
+        let corpus_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("integration/fixtures/parser-corpus");
+        let mut corpus: Vec<(String, String)> = std::fs::read_dir(&corpus_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&p).unwrap())
+            })
+            .collect();
+        corpus.sort();
+        assert!(corpus.len() >= 10, "the parser corpus's JSON files");
+        for example in [
+            include_str!("../../examples/service.yaml"),
+            include_str!("../../examples/service-compliant.yaml"),
+        ] {
+            let root = parse_stream(example, &Limits::default()).unwrap()[0]
+                .root
+                .as_ref()
+                .unwrap()
+                .to_json();
+            corpus.push((
+                "pretty".into(),
+                serde_json::to_string_pretty(&root).unwrap(),
+            ));
+            corpus.push(("compact".into(), serde_json::to_string(&root).unwrap()));
+            let list =
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [root, root]});
+            corpus.push(("list".into(), serde_json::to_string_pretty(&list).unwrap()));
+        }
+        let long_key = format!("{{\"{}\": 1}}", "k".repeat(1500));
+        let edge_cases = [
+            "{}",
+            "[]",
+            "  \n\n  {\"a\": 1}\n\n",
+            "[1, -2, 3.5, 1e3, -0.0e-2, 12345678901234567890, true, false, null]",
+            "{\"a\":1,\"b\":[{},[]],\"c\":{\"d\":\"e\"}}",
+            "{\"s\": \"tab\\tnl\\nquote\\\"slash\\/back\\\\ \\u00e9\\u20ac \\b\\f\\r\"}",
+            "{\"s\": \"caf\u{e9} \u{1F600} na\u{ef}ve\", \"t\": \"x\"}",
+            "{\"\u{e9}\": {\"\u{1F600}\": [\"\u{e9}\", 1]}}",
+            "{\"hash\": \"a # not a comment\", \"colon\": \"a: b\", \"dash\": \"--- x\"}",
+            "{\"nul\": \"\\u0000\"}",
+            "{\n\"a\": 1\n}",
+            "{\n  \"a\" : [\n    1 ,\n    2\n  ]\n}",
+            "{\"a\": 1, \"a\": 2}",
+            "{\"a\": 1,}",
+            "[1, 2,]",
+            "{\"a\"\n: 1}",
+            "{\"a\": 01}",
+            "{\"a\": .5}",
+            "{\"a\": yes}",
+            "{\"a\": 1} {\"b\": 2}",
+            "{\"a\": 1}\n# comment\n",
+            "{\"a\":\t1}",
+            "{\"a\": 1}\r\n",
+            "{\"a\": \"\\ud83d\\ude00\"}",
+            "{\"a\": \"\\ud83d\"}",
+            "{\"<<\": {\"a\": 1}}",
+            "{\"a\": [[[[[[[[[[1]]]]]]]]]]}",
+            "{\"a\": \"unterminated}",
+            "{\"a\": 1",
+            "[",
+            long_key.as_str(),
+        ];
+        corpus.extend(
+            edge_cases
+                .iter()
+                .map(|t| ("edge".to_string(), t.to_string())),
+        );
+        let limits = [
+            Limits::default(),
+            Limits {
+                max_depth: 5,
+                max_nodes: 40,
+                max_alias_nodes: 10,
+            },
+        ];
+        let mut taken = 0;
+        for (name, text) in &corpus {
+            assert!(
+                super::super::json::looks_like_json(text),
+                "{name}: {text:?}"
+            );
+            for limits in &limits {
+                for (line_offset, before) in [
+                    (0, Counts::default()),
+                    (
+                        7,
+                        Counts {
+                            nodes: 3,
+                            alias_nodes: 0,
+                        },
+                    ),
+                ] {
+                    let yaml = parse_yaml(text, limits, line_offset, before);
+                    let json = parse_json(text, limits, line_offset, before);
+                    match (&yaml, json) {
+                        (Ok(yaml), Some(json)) => {
+                            assert_eq!(yaml, &json, "{name}: {text:?}");
+                            taken += 1;
+                        }
+                        (_, None) => {}
+                        (Err(e), Some(_)) => {
+                            panic!("{name}: {text:?}: the YAML parser refuses it ({}), the JSON path took it", e.error)
+                        }
+                    }
+                    // The public entry point gives the YAML parser's answer, error or tree.
+                    let public = parse_stream_counted(text, limits, line_offset, before);
+                    match (&yaml, &public) {
+                        (Ok(a), Ok(b)) => assert_eq!(a, b, "{name}"),
+                        (Err(a), Err(b)) => {
+                            assert_eq!((a.document, &a.error), (b.document, &b.error), "{name}")
+                        }
+                        _ => panic!("{name}: {text:?}: {yaml:?} against {public:?}"),
+                    }
+                }
+            }
+        }
+        // The fast path takes the well-formed texts, not only the odd ones: 66 (text, limits,
+        // offset) cases when this was written.
+        assert!(taken >= 60, "the JSON path took {taken}");
     }
 }

@@ -278,8 +278,8 @@ mod tests {
 
     #[test]
     fn a_mounted_configmap_is_read_through_its_resolved_data_link() {
-        let dir = std::env::temp_dir().join(format!("cmek-gate-load-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let temporary = tempfile::tempdir().unwrap();
+        let dir = temporary.path().to_path_buf();
         let (old, new) = (dir.join("..v1"), dir.join("..v2"));
         std::fs::create_dir_all(&old).unwrap();
         std::fs::create_dir_all(&new).unwrap();
@@ -297,22 +297,14 @@ mod tests {
             (dir.join("b.yaml").display().to_string(), "new: b".into()),
         ];
         assert_eq!(seen, expected);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    fn fresh_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("cmek-gate-load-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 
     /// A ConfigMap volume (how the Helm chart mounts the policies): each file is a link through
     /// `..data` to a hidden, timestamped folder. Each policy is listed once, under its own name.
     #[test]
     fn a_config_map_volume_lists_each_file_once_under_its_own_name() {
-        let dir = fresh_dir("configmap");
+        let temporary = tempfile::tempdir().unwrap();
+        let dir = temporary.path().to_path_buf();
         let data = dir.join("..2026_12_04_17_00_00.123");
         std::fs::create_dir_all(&data).unwrap();
         for name in ["a.yaml", "b.YML"] {
@@ -326,6 +318,5 @@ mod tests {
         assert_eq!(files, vec![dir.join("a.yaml"), dir.join("b.YML")]);
         // Without skipping test folders, the suite is found (once, through the hidden folder).
         assert_eq!(manifest_files(&dir, false).unwrap().len(), 3);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

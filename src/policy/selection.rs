@@ -11,28 +11,50 @@ use super::{matching, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnselectedParam {
     pub source_name: String,
+    pub api_version: String,
     pub kind: String,
+    pub namespace: String,
     pub name: String,
     /// What the bindings of policies of its kind select instead (`name "default"`, ...).
     pub selected_by: Vec<String>,
+}
+
+impl UnselectedParam {
+    /// Why it is ignored, in words: `no binding selects it (the bindings' paramRef selects ...)`.
+    pub fn reason(&self) -> String {
+        Reason(self).to_string()
+    }
 }
 
 impl std::fmt::Display for UnselectedParam {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: {} \"{}\" is ignored: no binding selects it",
-            self.source_name, self.kind, self.name
-        )?;
-        if self.selected_by.is_empty() {
-            write!(f, " (no binding reads a {})", self.kind)
+            "{}: {} \"{}\" is ignored: {}",
+            self.source_name,
+            self.kind,
+            self.name,
+            Reason(self)
+        )
+    }
+}
+
+/// The reason part of the message.
+struct Reason<'a>(&'a UnselectedParam);
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let param = self.0;
+        write!(f, "no binding selects it")?;
+        if param.selected_by.is_empty() {
+            write!(f, " (no binding reads a {})", param.kind)
         } else {
             write!(
                 f,
                 " (the bindings' paramRef selects {}",
-                self.selected_by.join(", ")
+                param.selected_by.join(", ")
             )?;
-            match self
+            match param
                 .selected_by
                 .iter()
                 .find_map(|s| s.strip_prefix("name "))
@@ -110,7 +132,9 @@ impl PolicySet {
                 selected_by.dedup();
                 UnselectedParam {
                     source_name: param.source_name.clone(),
+                    api_version: param.api_version.clone(),
                     kind: param.kind.clone(),
+                    namespace: param.namespace.clone(),
                     name: param.name.clone(),
                     selected_by,
                 }

@@ -9,11 +9,11 @@
 use crate::manifest::{shape, Document, Node};
 use crate::policy::PolicySet;
 use crate::report::{DocumentResult, Report};
+mod prometheus;
 mod render;
 
-#[cfg(test)]
-use render::csv_field;
-pub use render::{to_csv, to_markdown, to_prometheus, to_table};
+pub use prometheus::to_prometheus;
+pub use render::{to_csv, to_markdown, to_table};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

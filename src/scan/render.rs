@@ -1,6 +1,5 @@
 //! A scan as text: a table for the terminal, CSV (one row per resource), Markdown (for a report
-//! or a pull request comment), and the Prometheus text format (for a node-exporter textfile
-//! collector or a push gateway).
+//! or a pull request comment). The Prometheus exposition is `super::prometheus`.
 
 use super::{Resource, Scan, Tally};
 use std::collections::BTreeMap;
@@ -162,19 +161,29 @@ pub fn to_table(scan: &Scan) -> String {
     out
 }
 
-pub(super) fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
-/// One row per resource.
+/// One row per resource, after a header row; fields quoted only where needed (a comma, a quote,
+/// a line break), as RFC 4180 says.
 pub fn to_csv(scan: &Scan) -> String {
-    let mut out = String::from("file,document,line,kind,project,region,name,classification,owner,sensitive,key,compliant,failing_policies\n");
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "file",
+        "document",
+        "line",
+        "kind",
+        "project",
+        "region",
+        "name",
+        "classification",
+        "owner",
+        "sensitive",
+        "key",
+        "compliant",
+        "failing_policies",
+    ];
+    // Writing into memory does not fail.
+    let _ = writer.write_record(header);
     for r in &scan.resources {
-        let fields = [
+        let _ = writer.write_record([
             r.file.clone(),
             r.document.to_string(),
             r.line.to_string(),
@@ -188,11 +197,11 @@ pub fn to_csv(scan: &Scan) -> String {
             r.key.clone(),
             r.compliant.to_string(),
             r.failing.join(" "),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        let _ = writeln!(out, "{}", line.join(","));
+        ]);
     }
-    out
+    let bytes = writer.into_inner().unwrap_or_default();
+    // Every field is a Rust string: the bytes are UTF-8.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 fn md_cell(value: &str) -> String {
@@ -270,91 +279,6 @@ pub fn to_markdown(scan: &Scan) -> String {
             out,
             "\n### Keys on resources that are not sensitive\n\n{}",
             md_table(&rows)
-        );
-    }
-    out
-}
-
-fn label_value(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// The Prometheus text exposition format.
-pub fn to_prometheus(scan: &Scan) -> String {
-    let mut out = String::new();
-    let t = &scan.total;
-    for (name, help, value) in [
-        (
-            "cmek_gate_scan_resources",
-            "Cloud Run resources scanned",
-            t.resources as f64,
-        ),
-        (
-            "cmek_gate_scan_sensitive_resources",
-            "Sensitive Cloud Run resources",
-            t.sensitive as f64,
-        ),
-        (
-            "cmek_gate_scan_compliant_resources",
-            "Sensitive resources with a valid key",
-            t.compliant as f64,
-        ),
-        (
-            "cmek_gate_scan_compliance_ratio",
-            "Compliant / sensitive resources (1 when nothing is sensitive, no resources included)",
-            t.compliance_percent / 100.0,
-        ),
-        (
-            "cmek_gate_scan_non_compliant_resources",
-            "Resources denied by a policy or sensitive without a key",
-            scan.non_compliant.len() as f64,
-        ),
-        (
-            "cmek_gate_scan_keys",
-            "Distinct keys in use",
-            scan.keys.len() as f64,
-        ),
-        (
-            "cmek_gate_scan_keys_not_needed",
-            "Keys on resources that are not sensitive",
-            scan.keys_not_needed.len() as f64,
-        ),
-    ] {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-        );
-    }
-    for (dimension, groups) in [
-        ("project", &scan.by_project),
-        ("region", &scan.by_region),
-        ("classification", &scan.by_classification),
-        ("owner", &scan.by_owner),
-    ] {
-        let name = format!("cmek_gate_scan_compliance_ratio_by_{dimension}");
-        let _ = writeln!(
-            out,
-            "# HELP {name} Compliant / sensitive resources by {dimension} (1 when none is sensitive)\n# TYPE {name} gauge"
-        );
-        for (value, tally) in groups {
-            let _ = writeln!(
-                out,
-                "{name}{{{dimension}=\"{}\"}} {}",
-                label_value(value),
-                tally.compliance_percent / 100.0
-            );
-        }
-    }
-    let _ = writeln!(out, "# HELP cmek_gate_scan_key_resources Resources using each key\n# TYPE cmek_gate_scan_key_resources gauge");
-    for k in &scan.keys {
-        let _ = writeln!(
-            out,
-            "cmek_gate_scan_key_resources{{key=\"{}\"}} {}",
-            label_value(&k.key),
-            k.services + k.jobs
         );
     }
     out

@@ -1,7 +1,7 @@
 //! Scans of small inputs checked with the shipped library.
 
 use super::*;
-use crate::check::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::batch::{check_inputs_keeping_documents, CheckOptions, Input};
 use crate::policy::embedded;
 
 const INPUT: &str = r#"[
@@ -105,7 +105,51 @@ fn renderings() {
     ] {
         assert!(prometheus.contains(line), "{line} not in\n{prometheus}");
     }
-    assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+}
+
+/// CSV fields as RFC 4180 quotes them: only where needed, quotes doubled; and every row reads
+/// back, field for field, with a CSV reader.
+#[test]
+fn csv_quotes_only_what_needs_quoting_and_reads_back() {
+    for (owner, written) in [
+        ("web", "web"),
+        ("a,b", "\"a,b\""),
+        ("say \"hi\"", "\"say \"\"hi\"\"\""),
+        ("two\nlines", "\"two\nlines\""),
+        ("cr\rhere", "\"cr\rhere\""),
+        ("", ""),
+    ] {
+        let resource = Resource {
+            file: "list.json".into(),
+            document: 0,
+            line: 5,
+            kind: "Service".into(),
+            name: "api".into(),
+            project: "123".into(),
+            region: "europe-west1".into(),
+            classification: "confidential".into(),
+            owner: owner.into(),
+            sensitive: true,
+            key: String::new(),
+            compliant: false,
+            failing: vec!["cmek-required".into(), "owner-label".into()],
+        };
+        let scan = Scan {
+            resources: vec![resource],
+            ..Scan::default()
+        };
+        let csv = to_csv(&scan);
+        let row = csv.split_once('\n').unwrap().1;
+        assert_eq!(
+            row,
+            format!("list.json,0,5,Service,123,europe-west1,api,confidential,{written},true,,false,cmek-required owner-label\n"),
+            "{owner:?}"
+        );
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 1);
+        assert_eq!(&records[0][8], owner);
+    }
 }
 
 #[test]
@@ -142,5 +186,24 @@ fn nothing_scanned_is_fully_compliant() {
     assert_eq!(Scan::default().total.compliance_percent, 100.0);
     assert!(to_table(&Scan::default())
         .starts_with("0 Cloud Run resources, 0 sensitive, 0 compliant: compliance 100.00% (no sensitive resources)\n"));
-    assert!(to_prometheus(&Scan::default()).contains("\ncmek_gate_scan_compliance_ratio 1\n"));
+    assert!(to_prometheus(&Scan::default()).contains("\ncmek_gate_scan_compliance_ratio 1.0\n"));
+}
+
+/// Label values are escaped as the exposition formats say (prometheus-client writes them as
+/// they are), and the text ends with `# EOF`.
+#[test]
+fn prometheus_label_values_are_escaped() {
+    for (owner, label) in [
+        ("web", "web"),
+        ("a\"b", "a\\\"b"),
+        ("back\\slash", "back\\\\slash"),
+        ("two\nlines", "two\\nlines"),
+    ] {
+        let mut scan = Scan::default();
+        scan.by_owner.insert(owner.to_owned(), Tally::default());
+        let text = to_prometheus(&scan);
+        let line = format!("\ncmek_gate_scan_compliance_ratio_by_owner{{owner=\"{label}\"}} 1.0\n");
+        assert!(text.contains(&line), "{owner:?}: {text}");
+        assert!(text.ends_with("\n# EOF\n"), "{text}");
+    }
 }

@@ -1,15 +1,15 @@
 //! The Cloud Run API gate listener: speaks the Cloud Run Admin API to gcloud (pointed here by
 //! `api_endpoint_overrides/run`), and fails closed. Each request is first planned on its
-//! normalised form ([`crate::cloudrun::plan`]): a malformed or foreign `Host`, an ambiguous path,
+//! normalised form ([`crate::cloudrun_api::plan`]): a malformed or foreign `Host`, an ambiguous path,
 //! a method override, or a write the gate neither judges nor lists as pass-through is refused
 //! in Google's error format and never reaches the upstream. Creates and replaces are judged with
-//! [`crate::cloudrun::judge_write`]; what is forwarded is exactly what was judged (the
+//! [`crate::cloudrun_api::judge_write`]; what is forwarded is exactly what was judged (the
 //! normalised path and query, the body bytes read), to the upstream chosen from the parsed
 //! region (or `--cloud-run-upstream`), through the one [`HttpClient`] with its timeouts.
 //! The `Authorization` header is passed through and never logged.
 
 use super::App;
-use crate::cloudrun::{self, Plan, Refusal, RequestHead, Route, Verdict};
+use crate::cloudrun_api::{self, Plan, Refusal, RequestHead, Route, Verdict};
 use crate::http_client::{BodyError, ClientOptions, HttpClient};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -79,7 +79,7 @@ fn full(bytes: impl Into<Bytes>) -> Body {
 }
 
 fn google(status: StatusCode, status_name: &str, message: &str) -> Response<Body> {
-    let body = cloudrun::google_error(status.as_u16(), status_name, message);
+    let body = cloudrun_api::google_error(status.as_u16(), status_name, message);
     json_response(status, &body)
 }
 
@@ -114,7 +114,7 @@ const HOP_BY_HOP: &[&str] = &[
 /// Request headers the gate sets itself for the upstream, or that concern only this hop.
 const SET_BY_THE_GATE: &[&str] = &["host", "content-length", "expect"];
 
-/// The parts of the request [`cloudrun::plan`] decides on.
+/// The parts of the request [`cloudrun_api::plan`] decides on.
 fn request_head(parts: &Parts) -> RequestHead<'_> {
     let headers = &parts.headers;
     let content_length_nonzero = headers
@@ -131,7 +131,7 @@ fn request_head(parts: &Parts) -> RequestHead<'_> {
             .iter()
             .map(HeaderValue::as_bytes)
             .collect(),
-        method_override_header: cloudrun::route::METHOD_OVERRIDE_HEADERS
+        method_override_header: cloudrun_api::route::METHOD_OVERRIDE_HEADERS
             .iter()
             .any(|name| headers.contains_key(*name)),
         has_body: content_length_nonzero || headers.contains_key("transfer-encoding"),
@@ -146,7 +146,7 @@ pub async fn handle(
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let method = parts.method.as_str().to_owned();
-    let plan = cloudrun::plan(&request_head(&parts), gate.config.gate_host.as_deref());
+    let plan = cloudrun_api::plan(&request_head(&parts), gate.config.gate_host.as_deref());
     let plan = match plan {
         Ok(plan) => plan,
         Err(Refusal {
@@ -215,7 +215,7 @@ async fn judge_and_forward(
     parts: Parts,
     body: Bytes,
     plan: &Plan,
-    write: &cloudrun::Write,
+    write: &cloudrun_api::Write,
 ) -> (Response<Body>, &'static str) {
     let Some(set) = gate.app.policy_set() else {
         let answer = google(
@@ -242,7 +242,7 @@ async fn judge_and_forward(
                 if let Ok(Err(e)) = labels {
                     return Err(e);
                 }
-                Ok(cloudrun::judge_write(
+                Ok(cloudrun_api::judge_write(
                     &set,
                     &write,
                     &body,
@@ -345,7 +345,7 @@ fn upstream_uri(gate: &Gate, plan: &Plan) -> Result<Uri, String> {
             let authority = uri.authority().map_or("", |a| a.as_str());
             format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/'))
         }
-        None => cloudrun::upstream_for(plan.region.as_deref()),
+        None => cloudrun_api::upstream_for(plan.region.as_deref()),
     };
     format!("{base}{}", plan.target.path_and_query())
         .parse()

@@ -1,5 +1,5 @@
 //! `cmek-gate serve`: the HTTPS admission webhook and check endpoint, a thin I/O edge over the
-//! engine. Every verdict comes from [`crate::admission::review`] or [`crate::check::check_inputs`],
+//! engine. Every verdict comes from [`crate::admission::review`] or [`crate::batch::check_inputs`],
 //! the functions the CLI uses.
 //!
 //! Connections are served by hyper (HTTP/1.1) over tokio-rustls; each has its own task, so a
@@ -173,11 +173,13 @@ impl App {
 
     fn set_policies(&self, set: PolicySet) {
         let count = set.policies.len() as i64;
+        let ignored = set.unselected_params().len() as i64;
         if let Ok(mut current) = self.policies.write() {
             *current = Some(Arc::new(set));
         }
         self.metrics.policy_generation.inc();
         self.metrics.policies_loaded.set(count);
+        self.metrics.ignored_params.set(ignored);
         self.metrics.policy_loaded_seconds.set(unix_now());
     }
 }

@@ -139,6 +139,16 @@ fn apply(app: &App, loaded: Result<crate::policy::PolicySet, PolicyError>, why: 
             match may_replace(serving.as_deref(), &bound, app.config.allow_policy_shrink) {
                 Ok(()) => {
                     let count = set.policies.len() + set.mutating_policies.len();
+                    for ignored in set.unselected_params() {
+                        tracing::warn!(
+                            file = %ignored.source_name,
+                            kind = %ignored.kind,
+                            namespace = %ignored.namespace,
+                            name = %ignored.name,
+                            why = %ignored.reason(),
+                            "parameter object ignored: {ignored}"
+                        );
+                    }
                     app.set_policies(set);
                     tracing::info!(
                         policies = count,

@@ -6,7 +6,7 @@
 
 use super::App;
 use crate::admission;
-use crate::check::{check_inputs, CheckOptions, Input};
+use crate::batch::{check_inputs, CheckOptions, Input};
 use crate::limits::RequestLimits;
 use crate::report::{InputError, Report};
 use bytes::Bytes;

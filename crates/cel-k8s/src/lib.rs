@@ -4,14 +4,45 @@
 //! slot-resolved form, its evaluator, the cost meter and the Kubernetes libraries. Documents are
 //! read in place through [`Tree`]: a field read or a comparison allocates nothing.
 //!
-//! The rest of the project sees compile, check, evaluate and [`Value`].
+//! The rest of the project sees compile, check, evaluate and [`Value`]:
+//!
+//! ```text
+//! let env = Environment::new();                        // once; share it
+//! let program = env.compile("object.spec.x == 1", &CompileOptions::default())?;
+//! let mut activation = Activation::new();              // once per document
+//! activation.bind_tree(Root::Object, &document);       // a &dyn Tree, read in place
+//! let value = program.evaluate(&activation, &mut env.meter())?;
+//! ```
+//!
+//! A policy's variables are compiled in order, variable `i` with `CompileOptions::variables`
+//! naming the variables before it (every other expression with all of them), and defined on
+//! the activation in the same order ([`Activation::define_variable`]): each is evaluated on
+//! first use, once per activation, with a budget of its own.
 
 pub mod check;
+pub mod cost;
+pub mod env;
 pub mod error;
+mod eval;
+mod json;
 pub mod library;
+pub mod libs;
+pub mod program;
+pub mod stdlib;
+pub mod syntax;
 pub mod types;
 pub mod value;
+pub mod value_ops;
 
+#[cfg(test)]
+mod tests;
+
+pub use cost::{Meter, DEFAULT_MAX_EXPRESSION_COST};
+pub use env::{
+    Activation, CompileOptions, Environment, Purpose, Root, VariableCell, ROOT_VARIABLES,
+};
 pub use error::{CompileError, EvalError};
+pub use program::Program;
+pub use syntax::{MAX_BRACKET_DEPTH, MAX_EXPRESSION_BYTES, MAX_TREE_DEPTH};
 pub use types::Type;
-pub use value::{List, Map, Opaque, Str, Tree, TreeScalar, Value};
+pub use value::{List, Map, Opaque, ScalarKind, Str, Tree, TreeScalar, Value};

@@ -114,6 +114,10 @@ pub trait Opaque: fmt::Debug + Send + Sync + 'static {
     fn equals(&self, other: &dyn Opaque) -> bool;
     /// For downcasting in the library's functions.
     fn as_any(&self) -> &dyn Any;
+    /// What `string(x)` gives for it (`string(ip('::1'))`), if it converts to a string.
+    fn to_cel_string(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A duration: nanoseconds, as Go's `time.Duration` holds them.

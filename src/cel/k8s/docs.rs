@@ -329,6 +329,48 @@ mod tests {
         assert!(failed.is_empty(), "{failed:#?}");
     }
 
+    /// The new evaluator (`cel-k8s`) gives the same value, or an error too, on every example
+    /// of the tables it implements so far; the others join the list as their libraries do.
+    #[test]
+    fn the_new_evaluator_agrees_on_the_examples() {
+        const COMPARED: &[&str] = &[STD, OPT, BIND];
+        let old_env = Environment::new();
+        let new_env = cel_k8s::Environment::new();
+        let mut failed = Vec::new();
+        let mut compared = 0;
+        for doc in LIBRARY.iter().filter(|d| COMPARED.contains(&d.library)) {
+            let old = old_env
+                .compile(doc.example, &[])
+                .map_err(|e| e.to_string())
+                .and_then(|p| {
+                    old_env
+                        .evaluate(&p, &Activation::default())
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|v| v.json().map_err(|e| e.to_string()));
+            let new = new_env
+                .compile(doc.example, &cel_k8s::CompileOptions::default())
+                .map_err(|e| e.to_string())
+                .and_then(|p| {
+                    new_env
+                        .evaluate(&p, &cel_k8s::Activation::new())
+                        .and_then(|v| v.to_json())
+                        .map_err(|e| e.to_string())
+                });
+            let agree = match (&old, &new) {
+                (Ok(a), Ok(b)) => a == b,
+                (Err(_), Err(_)) => true,
+                _ => false,
+            };
+            if !agree {
+                failed.push(format!("{}: old {old:?}, new {new:?}", doc.example));
+            }
+            compared += 1;
+        }
+        assert!(compared >= 48, "only {compared} examples compared");
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+
     #[test]
     fn documented_names_are_unique_per_library() {
         let mut seen = std::collections::HashSet::new();

@@ -6,7 +6,9 @@
 //! points at, and `file.path`/`file.index` from the item's `internal.config.kubernetes.io/path`
 //! and `index` annotations. The items are returned byte for byte (comments and all): the results
 //! are appended to the input text. A `functionConfig` of kind `CmekGateParams` replaces the
-//! parameters; a ConfigMap functionConfig says `mutate: "true"` or `"false"`.
+//! parameters; a ConfigMap functionConfig says `mutate: "true"` or `"false"`. A parameter object
+//! no binding selects (a functionConfig not named `default`, say) is a `warning` result naming it
+//! and why: the policies never read it.
 //!
 //! With mutation (the ConfigMap, or `cmek-gate krm --mutate`), the mutating policies run first:
 //! their changes are written into the items as textual edits (see `crate::fix`), so the rest of
@@ -216,6 +218,7 @@ pub fn run_knowing(
             results.push(result(document, &w.policy, &w.message, "warning", None));
         }
     }
+    results.extend(set.unselected_params().iter().map(ignored_param_result));
     let has_errors = results.iter().any(|r| r["severity"] == "error");
     if edits.is_empty() {
         return Ok(KrmOutput {
@@ -229,6 +232,26 @@ pub fn run_knowing(
         text: with_results(&edited, &list, results),
         has_errors,
     })
+}
+
+/// A parameter object no binding selects, as a `warning` result: the object as its
+/// `resourceRef`, its file (not for a functionConfig or the embedded library), and why.
+fn ignored_param_result(param: &crate::policy::selection::UnselectedParam) -> Value {
+    let mut result = json!({
+        "message": param.to_string(),
+        "severity": "warning",
+        "resourceRef": {
+            "apiVersion": param.api_version,
+            "kind": param.kind,
+            "name": param.name,
+            "namespace": param.namespace,
+        },
+        "tags": {"check": "ignored-params"},
+    });
+    if !param.source_name.starts_with('<') {
+        result["file"] = json!({"path": param.source_name});
+    }
+    result
 }
 
 /// A JSON pointer as the field path KRM results use, as for violations:
@@ -383,6 +406,40 @@ items:
         let params = format!("{LIST}functionConfig:\n  apiVersion: cmek-gate.dev/v1alpha1\n  kind: CmekGateParams\n  metadata: {{name: default}}\n  spec: {{}}\n");
         assert!(function_config(&params).unwrap().params.is_some());
         assert!(function_config(LIST).unwrap().params.is_none());
+    }
+
+    /// A parameter object no binding selects is a warning result (not an error: the exit code
+    /// is the items'), with the object as `resourceRef` and its file unless it has none.
+    #[test]
+    fn ignored_params_are_warning_results() {
+        for (source, file) in [
+            ("<functionConfig>", None),
+            ("params/prod.yaml", Some("params/prod.yaml")),
+        ] {
+            let params = Source {
+                name: source.into(),
+                text: "apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata: {name: prod, namespace: shop}\nspec: {}\n".into(),
+            };
+            let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
+            let empty = "{\"apiVersion\": \"config.kubernetes.io/v1\", \"kind\": \"ResourceList\", \"items\": []}";
+            let out = run(&set, empty, false).unwrap();
+            assert!(!out.has_errors, "{}", out.text);
+            let results = read_list(&out.text)
+                .unwrap()
+                .get("results")
+                .unwrap()
+                .to_json();
+            assert_eq!(results.as_array().unwrap().len(), 1, "{results}");
+            let warning = &results[0];
+            assert_eq!(warning["severity"], "warning");
+            assert_eq!(warning["resourceRef"]["kind"], "CmekGateParams");
+            assert_eq!(warning["resourceRef"]["namespace"], "shop");
+            assert_eq!(warning["resourceRef"]["name"], "prod");
+            assert!(warning["message"].as_str().unwrap().starts_with(&format!(
+                "{source}: CmekGateParams \"prod\" is ignored: no binding selects it"
+            )));
+            assert_eq!(warning["file"]["path"].as_str(), file, "{warning}");
+        }
     }
 
     #[test]

@@ -14,12 +14,15 @@
 //!   identity across runs while lines move.
 //! - Inputs that could not be read are `invocations[0].toolExecutionNotifications` (level
 //!   `error`), and `executionSuccessful` is then false. A denial is a successful execution.
+//! - A parameter object no binding selects (the policies never read it) is an
+//!   `invocations[0].toolConfigurationNotifications` entry of level `warning`, id
+//!   `ignored-params`, naming the object, its file and why.
 //!
 //! Messages are the policies' own, as in the other outputs: no manifest value is echoed.
 
 use crate::policy::types::ValidationAction;
 use crate::policy::PolicySet;
-use crate::report::{DocumentResult, Report};
+use crate::report::{DocumentResult, IgnoredParam, Report};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -129,6 +132,18 @@ pub fn to_sarif(report: &Report, set: &PolicySet, tool_version: &str) -> Value {
             .collect();
         invocation.insert("toolExecutionNotifications".into(), json!(notifications));
     }
+    // A parameter object no binding selects is a problem of the configuration, not of the run.
+    if !report.ignored_params.is_empty() {
+        let notifications: Vec<Value> = report
+            .ignored_params
+            .iter()
+            .map(ignored_param_notification)
+            .collect();
+        invocation.insert(
+            "toolConfigurationNotifications".into(),
+            json!(notifications),
+        );
+    }
 
     json!({
         "$schema": SCHEMA_URI,
@@ -232,6 +247,44 @@ pub(crate) fn unreadable_notification(file: &str, message: &str) -> Value {
         );
     }
     Value::Object(notification)
+}
+
+/// The id of the configuration notification for a parameter object no binding selects.
+pub const IGNORED_PARAMS_ID: &str = "ignored-params";
+
+/// A `toolConfigurationNotification` (level `warning`) for a parameter object no binding
+/// selects: the message says which object, where and why; the location is its file (not for
+/// the embedded library or a KRM functionConfig) and the object as a logical location.
+fn ignored_param_notification(param: &IgnoredParam) -> Value {
+    let mut location = Map::new();
+    if let Some(artifact) = Some(param.file.as_str())
+        .filter(|f| !f.starts_with('<'))
+        .and_then(artifact_location)
+    {
+        location.insert(
+            "physicalLocation".into(),
+            json!({ "artifactLocation": artifact }),
+        );
+    }
+    let mut qualified = vec![param.kind.as_str()];
+    if !param.namespace.is_empty() {
+        qualified.push(&param.namespace);
+    }
+    qualified.push(&param.name);
+    location.insert(
+        "logicalLocations".into(),
+        json!([{
+            "name": param.name,
+            "fullyQualifiedName": qualified.join("/"),
+            "kind": "resource",
+        }]),
+    );
+    json!({
+        "level": "warning",
+        "descriptor": { "id": IGNORED_PARAMS_ID },
+        "message": { "text": param.message },
+        "locations": [Value::Object(location)],
+    })
 }
 
 /// A policy's `cmek-gate.dev/description`, else its name.
@@ -523,6 +576,7 @@ spec:
         let report = Report {
             results: vec![denied, skipped],
             errors: vec![],
+            ignored_params: vec![],
         };
         let log = to_sarif(&report, &set(), "0.1.0");
         let table = [
@@ -565,6 +619,7 @@ spec:
         let report = Report {
             results: vec![denied],
             errors: vec![],
+            ignored_params: vec![],
         };
         let log = to_sarif(&report, &set(), "0");
         let result = &results(&log)[0];
@@ -580,6 +635,7 @@ spec:
             let report = Report {
                 results: vec![d],
                 errors: vec![],
+                ignored_params: vec![],
             };
             results(&to_sarif(&report, &set(), "0"))[0]["partialFingerprints"][FINGERPRINT_KEY]
                 .as_str()
@@ -604,6 +660,7 @@ spec:
         let report = Report {
             results: vec![d],
             errors: vec![],
+            ignored_params: vec![],
         };
         let log = to_sarif(&report, &set(), "0");
         let prints: BTreeSet<&str> = results(&log)
@@ -674,6 +731,7 @@ spec:
         let report = Report {
             results: vec![d],
             errors: vec![],
+            ignored_params: vec![],
         };
         let log = to_sarif(&report, &set(), "0");
         let location = &results(&log)[0]["locations"][0];
@@ -698,6 +756,7 @@ spec:
                     message: "invalid UTF-8 at line 1, byte 3".into(),
                 },
             ],
+            ignored_params: vec![],
         };
         let log = to_sarif(&report, &set(), "0");
         let invocation = &log["runs"][0]["invocations"][0];
@@ -715,5 +774,60 @@ spec:
             "bad.yaml"
         );
         assert!(notifications[1].get("locations").is_none());
+    }
+
+    /// A parameter object no binding selects: a configuration notification (the run still
+    /// succeeds), located at its file when it has one, and always at the object.
+    #[test]
+    fn ignored_params_are_configuration_warnings() {
+        for (file, namespace, uri, qualified) in [
+            (
+                "params/prod.yaml",
+                "",
+                Some("params/prod.yaml"),
+                "CmekGateParams/prod",
+            ),
+            ("<functionConfig>", "shop", None, "CmekGateParams/shop/prod"),
+        ] {
+            let report = Report {
+                results: vec![document("good.yaml", "api")],
+                errors: vec![],
+                ignored_params: vec![IgnoredParam {
+                    file: file.into(),
+                    api_version: "cmek-gate.dev/v1alpha1".into(),
+                    kind: "CmekGateParams".into(),
+                    namespace: namespace.into(),
+                    name: "prod".into(),
+                    reason: "no binding selects it".into(),
+                    message: format!(
+                        "{file}: CmekGateParams \"prod\" is ignored: no binding selects it"
+                    ),
+                }],
+            };
+            let log = to_sarif(&report, &set(), "0");
+            let invocation = &log["runs"][0]["invocations"][0];
+            assert_eq!(invocation["executionSuccessful"], true);
+            assert!(invocation.get("toolExecutionNotifications").is_none());
+            let notes = invocation["toolConfigurationNotifications"]
+                .as_array()
+                .unwrap();
+            assert_eq!(notes.len(), 1, "{file}");
+            assert_eq!(notes[0]["level"], "warning");
+            assert_eq!(notes[0]["descriptor"]["id"], IGNORED_PARAMS_ID);
+            assert_eq!(
+                notes[0]["message"]["text"],
+                report.ignored_params[0].message
+            );
+            let location = &notes[0]["locations"][0];
+            assert_eq!(
+                location["physicalLocation"]["artifactLocation"]["uri"].as_str(),
+                uri,
+                "{file}"
+            );
+            assert_eq!(
+                location["logicalLocations"][0]["fullyQualifiedName"],
+                qualified
+            );
+        }
     }
 }

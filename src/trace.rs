@@ -2,8 +2,9 @@
 //! and validation of a policy, with their values. Pure: the CLI (`cmek-gate eval`) reads the
 //! files.
 
-use crate::cel::{self, CompileError, Scope, Shared};
-use crate::engine::{base_activation, Request};
+use crate::cel::{self, CompileError};
+use crate::cel::{Scope, Shared};
+use crate::engine::{activation, reference_activation, request_value, Request};
 use crate::manifest::{Document, Node};
 use crate::policy::PolicySet;
 use serde::Serialize;
@@ -17,8 +18,8 @@ pub enum Outcome {
     Error(String),
 }
 
-fn outcome(result: Result<Shared, cel::EvalError>) -> Outcome {
-    match result.and_then(|value| cel::to_json(&*value)) {
+fn outcome(result: Result<cel_k8s::Value<'_>, cel_k8s::EvalError>) -> Outcome {
+    match result.and_then(|value| value.to_json()) {
         Ok(json) => Outcome::Value(json),
         Err(e) => Outcome::Error(e.0),
     }
@@ -43,10 +44,11 @@ pub fn eval_expression(
     params: Option<&Node>,
 ) -> Result<Outcome, CompileError> {
     let program = env.compile(expression, &[])?;
-    let mut activation = base_activation(&request(document, old));
-    activation.set("params", params.map_or_else(cel::null_val, cel::to_val));
-    let scope = env.scope(&activation);
-    Ok(outcome(env.run(&scope, &program, Vec::new())))
+    let request = request(document, old);
+    let request_value = request_value(&request);
+    let activation = activation(&request, &request_value, params);
+    let meter = &mut env.runtime().meter();
+    Ok(outcome(program.executable.evaluate(&activation, meter)))
 }
 
 /// One policy's variables and validations on a document.
@@ -72,8 +74,85 @@ pub fn trace_policies(
     document: &Document,
     old: Option<&Node>,
 ) -> Vec<PolicyTrace> {
+    let runtime = set.env.runtime();
+    let request = request(document, old);
+    let request_value = request_value(&request);
+    set.policies
+        .iter()
+        .chain(&set.mutating_policies)
+        .map(|policy| {
+            let param = policy.spec.param_kind.as_ref().and_then(|kind| {
+                set.params
+                    .iter()
+                    .find(|p| p.api_version == kind.api_version && p.kind == kind.kind)
+            });
+            let mut activation = activation(&request, &request_value, param.map(|p| &p.root));
+            for (name, compiled) in &policy.variables {
+                activation.define_variable(name, &compiled.program.executable);
+            }
+            let variables = policy
+                .variables
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _))| {
+                    let result = activation.variable(i, runtime.budget());
+                    (name.to_string(), outcome(result))
+                })
+                .collect();
+            fn run<'a>(
+                runtime: &cel_k8s::Environment,
+                activation: &cel_k8s::Activation<'a>,
+                program: &'a cel::Program,
+            ) -> Outcome {
+                outcome(
+                    program
+                        .executable
+                        .evaluate(activation, &mut runtime.meter()),
+                )
+            }
+            let validations = policy
+                .validations
+                .iter()
+                .map(|v| {
+                    let program = &v.expression.program;
+                    (
+                        program.source.trim().to_owned(),
+                        run(runtime, &activation, program),
+                    )
+                })
+                .collect();
+            let mutations = policy
+                .mutations
+                .iter()
+                .map(|m| {
+                    let program = &m.expression.program;
+                    (
+                        m.patch_type.as_str().to_owned(),
+                        run(runtime, &activation, program),
+                    )
+                })
+                .collect();
+            PolicyTrace {
+                policy: policy.name.clone(),
+                params: param.map(|p| format!("{}/{}", p.kind, p.name)),
+                variables,
+                validations,
+                mutations,
+            }
+        })
+        .collect()
+}
+
+/// [`trace_policies`] by the reference interpreter (the `cel` crate's, see [`crate::cel`]),
+/// for the differential against it: each variable is evaluated once, in order, and an
+/// expression sees the values of those that did not fail.
+pub fn reference_trace_policies(
+    set: &PolicySet,
+    document: &Document,
+    old: Option<&Node>,
+) -> Vec<PolicyTrace> {
     let env = &set.env;
-    let activation = base_activation(&request(document, old));
+    let activation = reference_activation(&request(document, old));
     let root = env.scope(&activation);
     let null = cel::null_val();
     set.policies
@@ -93,7 +172,7 @@ pub fn trace_policies(
                 if let Ok(value) = &result {
                     bound.push((Arc::clone(name), Shared::clone(value)));
                 }
-                variables.push((name.to_string(), outcome(result)));
+                variables.push((name.to_string(), reference_outcome(result)));
             }
             let validations = policy
                 .validations
@@ -102,7 +181,7 @@ pub fn trace_policies(
                     let result = env.run(&scope, &v.expression.program, bound.clone());
                     (
                         v.expression.program.source.trim().to_owned(),
-                        outcome(result),
+                        reference_outcome(result),
                     )
                 })
                 .collect();
@@ -111,7 +190,7 @@ pub fn trace_policies(
                 .iter()
                 .map(|m| {
                     let result = env.run(&scope, &m.expression.program, bound.clone());
-                    (m.patch_type.as_str().to_owned(), outcome(result))
+                    (m.patch_type.as_str().to_owned(), reference_outcome(result))
                 })
                 .collect();
             PolicyTrace {
@@ -123,6 +202,13 @@ pub fn trace_policies(
             }
         })
         .collect()
+}
+
+fn reference_outcome(result: Result<Shared, cel::EvalError>) -> Outcome {
+    match result.and_then(|value| cel::to_json(&*value)) {
+        Ok(json) => Outcome::Value(json),
+        Err(e) => Outcome::Error(e.0),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,398 @@
+//! The public API: an [`Environment`] compiles expressions into [`Program`]s, and a program
+//! evaluates against an [`Activation`] (the root variables and the `variables` of one
+//! document) with a [`Meter`] (the budget of one evaluation).
+
+use crate::cost::{Meter, DEFAULT_MAX_EXPRESSION_COST};
+use crate::error::{CompileError, EvalError};
+use crate::library::Library;
+use crate::program::Program;
+use crate::value::{Map, Tree, Value};
+use std::cell::{Cell, OnceCell};
+
+/// What an expression is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    /// A condition, variable, validation or message: no object literals.
+    #[default]
+    Check,
+    /// A mutation: may build `Object{...}` and `JSONPatch{...}` literals (as maps).
+    Mutation,
+}
+
+/// How to compile one expression.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompileOptions<'o> {
+    /// The names `variables.NAME` may use; `variables.NAME` reads the activation's variable at
+    /// the same index. A policy's variable `i` is compiled with the names before it.
+    pub variables: &'o [&'o str],
+    pub purpose: Purpose,
+}
+
+/// The root variables of an admission expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Root {
+    Object,
+    OldObject,
+    Request,
+    Params,
+    NamespaceObject,
+}
+
+impl Root {
+    /// Every root, in slot order.
+    pub const ALL: [Root; 5] = [
+        Root::Object,
+        Root::OldObject,
+        Root::Request,
+        Root::Params,
+        Root::NamespaceObject,
+    ];
+
+    /// The root a name is, if it is one.
+    pub fn of(name: &str) -> Option<Root> {
+        Some(match name {
+            "object" => Root::Object,
+            "oldObject" => Root::OldObject,
+            "request" => Root::Request,
+            "params" => Root::Params,
+            "namespaceObject" => Root::NamespaceObject,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Root::Object => "object",
+            Root::OldObject => "oldObject",
+            Root::Request => "request",
+            Root::Params => "params",
+            Root::NamespaceObject => "namespaceObject",
+        }
+    }
+}
+
+/// The variables a Kubernetes admission expression sees (`variables` is read as
+/// `variables.NAME`).
+pub const ROOT_VARIABLES: &[&str] = &[
+    "object",
+    "oldObject",
+    "request",
+    "params",
+    "namespaceObject",
+    "variables",
+];
+
+/// The functions of Kubernetes' CEL, and the budget of one evaluation. Build it once and
+/// share it (`Arc`): compiling is `&self`.
+#[derive(Clone)]
+pub struct Environment {
+    library: Library,
+    budget: u64,
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Environment::new()
+    }
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("budget", &self.budget)
+            .field("overloads", &self.library.overloads().len())
+            .finish()
+    }
+}
+
+impl Environment {
+    /// The standard library and every Kubernetes library, with the default budget.
+    pub fn new() -> Environment {
+        let mut library = Library::default();
+        crate::stdlib::register(&mut library);
+        crate::libs::register_all(&mut library);
+        Environment {
+            library,
+            budget: DEFAULT_MAX_EXPRESSION_COST,
+        }
+    }
+
+    /// The same environment, with another runtime budget per evaluation of one expression.
+    pub fn with_budget(mut self, units: u64) -> Environment {
+        self.budget = units;
+        self
+    }
+
+    /// Cost units one evaluation of one expression may spend.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// A meter with this environment's budget, for one evaluation.
+    pub fn meter(&self) -> Meter {
+        Meter::new(self.budget)
+    }
+
+    /// The functions expressions may call.
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    /// Compiles an expression: parses it (on a thread with a large stack), resolves its names
+    /// and calls, folds its constants and compiles its constant regexes. Unknown variables and
+    /// functions, invalid constant regexes and hostile nesting are errors with a position.
+    pub fn compile(
+        &self,
+        source: &str,
+        options: &CompileOptions<'_>,
+    ) -> Result<Program, CompileError> {
+        crate::syntax::on_parse_stack(|| {
+            let parsed = crate::syntax::parse(source)?;
+            crate::program::compile(&self.library, source, &parsed, options)
+        })
+    }
+
+    /// Evaluates a program with a fresh meter of this environment's budget.
+    pub fn evaluate<'a>(
+        &self,
+        program: &'a Program,
+        activation: &Activation<'a>,
+    ) -> Result<Value<'a>, EvalError> {
+        program.evaluate(activation, &mut self.meter())
+    }
+}
+
+/// Where a variable's value is kept once evaluated: a cell of the activation's own, or one
+/// the caller shares between activations (the same definition in several policies).
+pub type VariableCell<'a> = OnceCell<Result<Value<'a>, EvalError>>;
+
+enum Cached<'a> {
+    Own(VariableCell<'a>),
+    Shared(&'a VariableCell<'a>),
+}
+
+/// One `variables.NAME` of an activation: a program evaluated on first use, or a value given.
+struct VariableSlot<'a> {
+    name: &'a str,
+    program: Option<&'a Program>,
+    cached: Cached<'a>,
+    evaluating: Cell<bool>,
+}
+
+impl<'a> VariableSlot<'a> {
+    fn cell(&self) -> &VariableCell<'a> {
+        match &self.cached {
+            Cached::Own(cell) => cell,
+            Cached::Shared(cell) => cell,
+        }
+    }
+}
+
+/// What an expression sees: the root variables (unset ones are `null`) and the `variables`,
+/// evaluated lazily (each at most once per activation, on first use, with a budget of its own)
+/// and cached, as Kubernetes does.
+///
+/// Build one per document (and parameter object): bind the roots, define the policy's
+/// variables in order, then evaluate every expression of the policy against it.
+pub struct Activation<'a> {
+    roots: [Value<'a>; 5],
+    variables: Vec<VariableSlot<'a>>,
+}
+
+impl Default for Activation<'_> {
+    fn default() -> Self {
+        Activation::new()
+    }
+}
+
+impl<'a> Activation<'a> {
+    /// Every root `null`, no variables.
+    pub fn new() -> Activation<'a> {
+        Activation {
+            roots: [
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+            variables: Vec::new(),
+        }
+    }
+
+    /// Binds a root variable.
+    pub fn bind(&mut self, root: Root, value: Value<'a>) -> &mut Self {
+        self.roots[root as usize] = value;
+        self
+    }
+
+    /// Binds a root variable to a document read in place.
+    pub fn bind_tree(&mut self, root: Root, tree: &'a dyn Tree) -> &mut Self {
+        self.bind(root, Value::from_tree(tree))
+    }
+
+    /// The value of a root variable.
+    pub fn root(&self, root: Root) -> &Value<'a> {
+        &self.roots[root as usize]
+    }
+
+    /// Adds the next variable (index = number defined before): evaluated on first use.
+    pub fn define_variable(&mut self, name: &'a str, program: &'a Program) -> &mut Self {
+        self.variables.push(VariableSlot {
+            name,
+            program: Some(program),
+            cached: Cached::Own(OnceCell::new()),
+            evaluating: Cell::new(false),
+        });
+        self
+    }
+
+    /// Adds the next variable, kept in a cell the caller shares with other activations (of
+    /// other policies with the same definition, reading the same documents): evaluated on
+    /// first use in any of them.
+    pub fn define_shared_variable(
+        &mut self,
+        name: &'a str,
+        program: &'a Program,
+        cell: &'a VariableCell<'a>,
+    ) -> &mut Self {
+        self.variables.push(VariableSlot {
+            name,
+            program: Some(program),
+            cached: Cached::Shared(cell),
+            evaluating: Cell::new(false),
+        });
+        self
+    }
+
+    /// Adds the next variable with a value computed already (or its error).
+    pub fn set_variable(
+        &mut self,
+        name: &'a str,
+        value: Result<Value<'a>, EvalError>,
+    ) -> &mut Self {
+        let cell = OnceCell::new();
+        let _ = cell.set(value);
+        self.variables.push(VariableSlot {
+            name,
+            program: None,
+            cached: Cached::Own(cell),
+            evaluating: Cell::new(false),
+        });
+        self
+    }
+
+    /// The number of variables defined.
+    pub fn variable_count(&self) -> usize {
+        self.variables.len()
+    }
+
+    /// The value of variable `index` if it was evaluated (or set) already.
+    pub fn variable_if_evaluated(&self, index: usize) -> Option<&Result<Value<'a>, EvalError>> {
+        self.variables.get(index).and_then(|slot| slot.cell().get())
+    }
+
+    /// The value of variable `index`, evaluated now if it was not yet (with a budget of
+    /// `budget` units). Its error is `variables.NAME: ...`.
+    pub fn variable(&self, index: usize, budget: u64) -> Result<Value<'a>, EvalError> {
+        let slot = self
+            .variables
+            .get(index)
+            .ok_or_else(|| EvalError::new(format!("variables #{index} is not defined")))?;
+        if let Some(value) = slot.cell().get() {
+            return value.clone();
+        }
+        // Usually what it reads is cached already: evaluate it alone.
+        let ready = |i: usize| {
+            self.variables
+                .get(i)
+                .is_none_or(|s| s.cell().get().is_some())
+        };
+        if slot
+            .program
+            .is_none_or(|p| p.variables_used().iter().all(|&d| ready(d)))
+        {
+            self.evaluate_variable(index, budget);
+            return slot.cell().get().cloned().unwrap_or_else(|| {
+                Err(EvalError::new(format!(
+                    "variables.{}: refers to itself",
+                    slot.name
+                )))
+            });
+        }
+        // Evaluate what it needs first, in definition order, so that no evaluation nests
+        // another: each finds the variables it reads cached.
+        let mut needed = vec![index];
+        let mut pending = vec![index];
+        while let Some(i) = pending.pop() {
+            if let Some(program) = self.variables[i].program {
+                for &d in program.variables_used() {
+                    let known = self
+                        .variables
+                        .get(d)
+                        .is_none_or(|s| s.cell().get().is_some());
+                    if d < i && !known && !needed.contains(&d) {
+                        needed.push(d);
+                        pending.push(d);
+                    }
+                }
+            }
+        }
+        needed.sort_unstable();
+        for i in needed {
+            self.evaluate_variable(i, budget);
+        }
+        slot.cell().get().cloned().unwrap_or_else(|| {
+            Err(EvalError::new(format!(
+                "variables.{}: refers to itself",
+                slot.name
+            )))
+        })
+    }
+
+    fn evaluate_variable(&self, index: usize, budget: u64) {
+        let slot = &self.variables[index];
+        if slot.cell().get().is_some() || slot.evaluating.get() {
+            return;
+        }
+        let Some(program) = slot.program else {
+            return;
+        };
+        slot.evaluating.set(true);
+        let result = program
+            .evaluate(self, &mut Meter::new(budget))
+            .map_err(|e| {
+                if e.0.starts_with("variables.") {
+                    e
+                } else {
+                    EvalError::new(format!("variables.{}: {}", slot.name, e.0))
+                }
+            });
+        slot.evaluating.set(false);
+        let _ = slot.cell().set(result);
+    }
+}
+
+/// A map value over a document, for binding: `Value::Map(Map::Tree(tree))`.
+pub fn tree_value(tree: &dyn Tree) -> Value<'_> {
+    match tree.is_map() {
+        true => Value::Map(Map::Tree(tree)),
+        false => Value::from_tree(tree),
+    }
+}
+
+impl Program {
+    /// Evaluates the program against an activation, charging `meter`. Once the meter has run
+    /// out, the result is the budget error whatever the expression did with its errors.
+    pub fn evaluate<'a>(
+        &'a self,
+        activation: &Activation<'a>,
+        meter: &mut Meter,
+    ) -> Result<Value<'a>, EvalError> {
+        let result = crate::eval::run(self, activation, meter);
+        if meter.exceeded() {
+            return Err(meter.exceeded_error());
+        }
+        result
+    }
+}

@@ -1,0 +1,176 @@
+//! Kubernetes' regex library: `find` and `findAll` (k8s.io/apiserver/pkg/cel/library/regex.go),
+//! with a small per-thread cache of compiled patterns for patterns that are not constant
+//! (the compiler compiles constant ones once, with [`compile`]).
+
+use super::support::{fail, no_overload, string_list};
+use crate::error::EvalError;
+use crate::library::{Library, Style};
+use crate::value::Value;
+use regex::Regex;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// Largest compiled regex, in bytes.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Patterns kept per thread; the cache is cleared when full.
+const CACHE_CAPACITY: usize = 64;
+
+pub fn register(library: &mut Library) {
+    library.add("find", Style::Receiver, 2, find);
+    library.add("findAll", Style::Receiver, 2, find_all);
+    library.add("findAll", Style::Receiver, 3, find_all);
+}
+
+/// A pattern compiled as every regex function compiles it (RE2 syntax, bounded size).
+pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
+
+thread_local! {
+    static CACHE: RefCell<Vec<(String, Arc<Regex>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The compiled pattern, from this thread's cache or compiled now. An invalid pattern is an
+/// error naming the function (the pattern is not quoted: it may come from a document).
+pub fn cached(function: &str, pattern: &str) -> Result<Arc<Regex>, EvalError> {
+    if let Some(found) = CACHE.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(p, _)| p == pattern)
+            .map(|(_, r)| Arc::clone(r))
+    }) {
+        return Ok(found);
+    }
+    let compiled = Arc::new(compile(pattern).map_err(|e| {
+        let why = match e {
+            regex::Error::CompiledTooBig(_) => "the compiled pattern is too large",
+            _ => "invalid regular expression",
+        };
+        fail(function, why)
+    })?);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_CAPACITY {
+            c.clear();
+        }
+        c.push((pattern.to_owned(), Arc::clone(&compiled)));
+    });
+    Ok(compiled)
+}
+
+/// The first match, or `''`.
+fn find<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
+    let [Value::String(s), Value::String(pattern)] = args else {
+        return Err(no_overload("find", args));
+    };
+    let regex = cached("find", pattern)?;
+    Ok(Value::string(
+        regex.find(s).map(|m| m.as_str()).unwrap_or_default(),
+    ))
+}
+
+/// Go's `FindAllString(s, n)`: the first `n` matches, all when `n` is negative, an empty match
+/// right after the previous match skipped.
+fn find_all<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
+    let (s, pattern, n) = match args {
+        [Value::String(s), Value::String(p)] => (s, p, -1),
+        [Value::String(s), Value::String(p), Value::Int(n)] => (s, p, *n),
+        _ => return Err(no_overload("findAll", args)),
+    };
+    let regex = cached("findAll", pattern)?;
+    let limit = usize::try_from(n).unwrap_or(usize::MAX);
+    let mut previous_end = None;
+    let matches = regex.find_iter(s).filter(|m| {
+        let abutting = m.is_empty() && previous_end == Some(m.start());
+        previous_end = Some(m.end());
+        !abutting
+    });
+    Ok(string_list(
+        matches.take(limit).map(|m| m.as_str().to_owned()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::libs::support::testing::*;
+
+    #[test]
+    fn documented_examples_and_probes() {
+        check("find", find(&[s("abc 123"), s("[0-9]+")]), s("123"));
+        check("find none", find(&[s("abc 123"), s("xyz")]), s(""));
+        check(
+            "findAll",
+            find_all(&[s("123 abc 456"), s("[0-9]+")]),
+            strs(&["123", "456"]),
+        );
+        check(
+            "findAll 1",
+            find_all(&[s("123 abc 456"), s("[0-9]+"), i(1)]),
+            strs(&["123"]),
+        );
+        check(
+            "findAll 0",
+            find_all(&[s("123 abc 456"), s("[0-9]+"), i(0)]),
+            strs(&[]),
+        );
+        check(
+            "findAll none",
+            find_all(&[s("123 abc 456"), s("xyz")]),
+            strs(&[]),
+        );
+        check(
+            "findAll unicode",
+            find_all(&[s("é1ü2"), s("[^0-9]")]),
+            strs(&["é", "ü"]),
+        );
+    }
+
+    #[test]
+    fn empty_matches_as_go() {
+        check(
+            "empty",
+            find_all(&[s("abc 123"), s("[0-9]*")]),
+            strs(&["", "", "", "", "123"]),
+        );
+        let huge = find_all(&[s("abc"), s(""), i(i64::MAX)]);
+        check("bounded by the input", huge, strs(&["", "", "", ""]));
+    }
+
+    #[test]
+    fn invalid_patterns_are_clean_errors() {
+        check_err(
+            "paren",
+            find(&[s("a"), s("(")]),
+            "find: invalid regular expression",
+        );
+        let err = find_all(&[s("secret"), s("(secret")]).unwrap_err();
+        assert!(err.0.contains("invalid regular expression"), "{err}");
+        assert!(
+            !err.0.contains("secret"),
+            "the pattern is not quoted: {err}"
+        );
+        let big = find(&[s("a"), s("\\w{1000}{1000}")]).unwrap_err();
+        assert!(big.0.contains("too large"), "{big}");
+        check_err(
+            "kind",
+            find(&[s("a"), i(1)]),
+            "no matching overload for 'find'",
+        );
+    }
+
+    #[test]
+    fn the_cache_keeps_patterns_and_stays_small() {
+        for n in 0..200 {
+            let pattern = format!("a{{{n}}}");
+            check(
+                "many",
+                find(&[s("aaa"), Value::string(pattern)]),
+                s(if n <= 3 { &"aaa"[..n] } else { "" }),
+            );
+        }
+        assert!(CACHE.with(|c| c.borrow().len()) <= CACHE_CAPACITY);
+    }
+}

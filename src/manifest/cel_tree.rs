@@ -1,0 +1,191 @@
+//! Manifest nodes as the CEL evaluator's [`cel_k8s::Tree`]: documents are read in place.
+//!
+//! Kubernetes types labels, annotations and `metadata.name`, `namespace` and `generateName` as
+//! strings, so a scalar written unquoted there (`namespace: 123456789`, `team: 42`) reads as the
+//! text written. Which rule applies follows from where a node sits, so each place is a
+//! zero-cost view of the same node ([`RefCast`]): a `metadata` mapping at any depth, a string
+//! map inside it, a string field.
+
+use crate::manifest::{Node, NodeValue, ScalarKind};
+use cel_k8s::value::{ScalarKind as Kind, Tree, TreeScalar};
+use ref_cast::RefCast;
+
+/// A node anywhere but inside `metadata`: the root of every document.
+#[derive(Debug, RefCast)]
+#[repr(transparent)]
+pub struct ObjectTree(Node);
+
+/// A `metadata` mapping.
+#[derive(Debug, RefCast)]
+#[repr(transparent)]
+struct MetadataTree(Node);
+
+/// `metadata.labels` or `metadata.annotations`: every value is a string.
+#[derive(Debug, RefCast)]
+#[repr(transparent)]
+struct StringMapTree(Node);
+
+/// A node read as a string wherever it holds a scalar other than null.
+#[derive(Debug, RefCast)]
+#[repr(transparent)]
+struct StringTree(Node);
+
+impl ObjectTree {
+    /// The node as a tree the evaluator reads.
+    pub fn of(node: &Node) -> &ObjectTree {
+        ObjectTree::ref_cast(node)
+    }
+}
+
+fn scalar(node: &Node, as_string: bool) -> Option<TreeScalar<'_>> {
+    let NodeValue::Scalar(s) = &node.value else {
+        return None;
+    };
+    let kind = match s.kind {
+        ScalarKind::Null => Kind::Null,
+        _ if as_string => Kind::Str,
+        ScalarKind::Bool(b) => Kind::Bool(b),
+        ScalarKind::Int(i) => Kind::Int(i),
+        ScalarKind::Float(f) => Kind::Double(f),
+        ScalarKind::Str => Kind::Str,
+    };
+    Some(TreeScalar {
+        kind,
+        text: &s.text,
+    })
+}
+
+fn len(node: &Node) -> usize {
+    match &node.value {
+        NodeValue::Scalar(_) => 0,
+        NodeValue::Seq(items) => items.len(),
+        NodeValue::Map(entries) => entries.len(),
+    }
+}
+
+/// The views of a node's children: items of a list keep the parent's view (`ObjectTree`), map
+/// values take the one their key gives.
+macro_rules! tree {
+    ($view:ident, as_string: $as_string:expr, item: $item:ident, field: |$key:ident| $field:expr) => {
+        impl Tree for $view {
+            fn scalar(&self) -> Option<TreeScalar<'_>> {
+                scalar(&self.0, $as_string)
+            }
+            fn is_list(&self) -> bool {
+                matches!(self.0.value, NodeValue::Seq(_))
+            }
+            fn is_map(&self) -> bool {
+                matches!(self.0.value, NodeValue::Map(_))
+            }
+            fn len(&self) -> usize {
+                len(&self.0)
+            }
+            fn item(&self, index: usize) -> Option<&dyn Tree> {
+                let item = self.0.items()?.get(index)?;
+                Some($item::ref_cast(item))
+            }
+            fn field(&self, key: &str) -> Option<&dyn Tree> {
+                let entry = self.0.entry(key)?;
+                let $key = key;
+                Some(view_as($field, &entry.value))
+            }
+            fn entry(&self, index: usize) -> Option<(&str, &dyn Tree)> {
+                let entry = self.0.entries()?.get(index)?;
+                let $key = entry.key.as_str();
+                Some((&entry.key, view_as($field, &entry.value)))
+            }
+        }
+    };
+}
+
+/// Which view a map value takes.
+#[derive(Clone, Copy)]
+enum View {
+    Object,
+    Metadata,
+    StringMap,
+    String,
+}
+
+fn view_as(view: View, node: &Node) -> &dyn Tree {
+    match view {
+        View::Object => ObjectTree::ref_cast(node),
+        View::Metadata => MetadataTree::ref_cast(node),
+        View::StringMap => StringMapTree::ref_cast(node),
+        View::String => StringTree::ref_cast(node),
+    }
+}
+
+tree!(ObjectTree, as_string: false, item: ObjectTree, field: |key| if key == "metadata" {
+    View::Metadata
+} else {
+    View::Object
+});
+tree!(MetadataTree, as_string: false, item: ObjectTree, field: |key| match key {
+    "labels" | "annotations" => View::StringMap,
+    "name" | "namespace" | "generateName" => View::String,
+    "metadata" => View::Metadata,
+    _ => View::Object,
+});
+tree!(StringMapTree, as_string: false, item: ObjectTree, field: |_key| View::String);
+tree!(StringTree, as_string: true, item: ObjectTree, field: |key| if key == "metadata" {
+    View::Metadata
+} else {
+    View::Object
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{parse_documents, ReadLimits};
+    use cel_k8s::value::ScalarKind as K;
+
+    fn kind_at(tree: &dyn Tree, path: &[&str]) -> Option<(K, String)> {
+        let mut at = tree;
+        for step in path {
+            at = match step.parse::<usize>() {
+                Ok(i) => at.item(i)?,
+                Err(_) => at.field(step)?,
+            };
+        }
+        at.scalar().map(|s| (s.kind, s.text.to_owned()))
+    }
+
+    #[test]
+    fn metadata_strings_read_as_written_and_other_scalars_keep_their_kind() {
+        let text = "apiVersion: v1\nkind: X\nmetadata:\n  namespace: 123\n  labels: {k: 12, b: true, z: null}\nspec:\n  k: 12\n  b: true\n  l: [1, x]\n  template:\n    metadata:\n      name: 7\n      annotations: {a: 1.5}\n";
+        let root = &parse_documents(text, &ReadLimits::default()).unwrap()[0].root;
+        let tree = ObjectTree::of(root);
+        type Case<'c> = (&'c [&'c str], Option<(K, &'c str)>);
+        let cases: &[Case] = &[
+            (&["metadata", "namespace"], Some((K::Str, "123"))),
+            (&["metadata", "labels", "k"], Some((K::Str, "12"))),
+            (&["metadata", "labels", "b"], Some((K::Str, "true"))),
+            (&["metadata", "labels", "z"], Some((K::Null, "null"))),
+            (&["spec", "k"], Some((K::Int(12), "12"))),
+            (&["spec", "b"], Some((K::Bool(true), "true"))),
+            (&["spec", "l", "0"], Some((K::Int(1), "1"))),
+            (&["spec", "l", "1"], Some((K::Str, "x"))),
+            (
+                &["spec", "template", "metadata", "name"],
+                Some((K::Str, "7")),
+            ),
+            (
+                &["spec", "template", "metadata", "annotations", "a"],
+                Some((K::Str, "1.5")),
+            ),
+            (&["spec", "missing"], None),
+            (&["metadata"], None),
+        ];
+        for (path, expected) in cases {
+            let got = kind_at(tree, path);
+            let expected = expected.map(|(k, t)| (k, t.to_owned()));
+            assert_eq!(got, expected, "{path:?}");
+        }
+        assert!(tree.field("metadata").unwrap().is_map());
+        assert!(tree.field("spec").unwrap().field("l").unwrap().is_list());
+        assert_eq!(tree.field("spec").unwrap().len(), 4);
+        let (key, value) = tree.entry(1).unwrap();
+        assert_eq!((key, value.scalar().map(|s| s.text)), ("kind", Some("X")));
+    }
+}

@@ -1,0 +1,184 @@
+//! A scan in the OpenMetrics text format (`scan --output prometheus`), for a node-exporter
+//! textfile collector or a push gateway. Pure: the figures are taken from the [`Scan`] into a
+//! `prometheus-client` collector, which writes the exposition (names, `HELP`, `TYPE`, values,
+//! the closing `# EOF`) in the order given here.
+
+use super::{Scan, Tally};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelValue, EncodeMetric, LabelValueEncoder, MetricEncoder,
+};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// A label value escaped as the exposition formats require (`\\`, `\"`, `\n`):
+/// `prometheus-client` writes label values as they are, and these come from manifests.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LabelValue(String);
+
+impl EncodeLabelValue for LabelValue {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A gauge's value: a count, or a ratio.
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    Count(i64),
+    Ratio(f64),
+}
+
+impl Value {
+    fn encode(self, encoder: MetricEncoder) -> std::fmt::Result {
+        match self {
+            Value::Count(n) => ConstGauge::new(n).encode(encoder),
+            Value::Ratio(r) => ConstGauge::new(r).encode(encoder),
+        }
+    }
+}
+
+/// A gauge with no labels, or one series per value of one label.
+#[derive(Debug)]
+enum Series {
+    One(Value),
+    ByLabel(&'static str, Vec<(String, Value)>),
+}
+
+/// One gauge: its name, its help text and its series.
+#[derive(Debug)]
+struct Gauge {
+    name: String,
+    help: String,
+    series: Series,
+}
+
+/// The scan's gauges, in the order they are written.
+#[derive(Debug)]
+struct ScanMetrics(Vec<Gauge>);
+
+impl Collector for ScanMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for gauge in &self.0 {
+            let mut metric =
+                encoder.encode_descriptor(&gauge.name, &gauge.help, None, MetricType::Gauge)?;
+            match &gauge.series {
+                Series::One(value) => value.encode(metric)?,
+                Series::ByLabel(label, values) => {
+                    for (label_value, value) in values {
+                        let labels = [(*label, LabelValue(label_value.clone()))];
+                        value.encode(metric.encode_family(&labels)?)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn count(n: usize) -> Value {
+    Value::Count(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn ratio(tally: &Tally) -> Value {
+    Value::Ratio(tally.compliance_percent / 100.0)
+}
+
+fn one(name: &str, help: &str, value: Value) -> Gauge {
+    Gauge {
+        name: name.to_owned(),
+        help: help.to_owned(),
+        series: Series::One(value),
+    }
+}
+
+fn by(dimension: &'static str, groups: &BTreeMap<String, Tally>) -> Gauge {
+    Gauge {
+        name: format!("cmek_gate_scan_compliance_ratio_by_{dimension}"),
+        help: format!("Compliant / sensitive resources by {dimension} (1 when none is sensitive)"),
+        series: Series::ByLabel(
+            dimension,
+            groups
+                .iter()
+                .map(|(value, tally)| (value.clone(), ratio(tally)))
+                .collect(),
+        ),
+    }
+}
+
+fn metrics(scan: &Scan) -> ScanMetrics {
+    let t = &scan.total;
+    ScanMetrics(vec![
+        one(
+            "cmek_gate_scan_resources",
+            "Cloud Run resources scanned",
+            count(t.resources),
+        ),
+        one(
+            "cmek_gate_scan_sensitive_resources",
+            "Sensitive Cloud Run resources",
+            count(t.sensitive),
+        ),
+        one(
+            "cmek_gate_scan_compliant_resources",
+            "Sensitive resources with a valid key",
+            count(t.compliant),
+        ),
+        one(
+            "cmek_gate_scan_compliance_ratio",
+            "Compliant / sensitive resources (1 when nothing is sensitive, no resources included)",
+            ratio(t),
+        ),
+        one(
+            "cmek_gate_scan_non_compliant_resources",
+            "Resources denied by a policy or sensitive without a key",
+            count(scan.non_compliant.len()),
+        ),
+        one(
+            "cmek_gate_scan_keys",
+            "Distinct keys in use",
+            count(scan.keys.len()),
+        ),
+        one(
+            "cmek_gate_scan_keys_not_needed",
+            "Keys on resources that are not sensitive",
+            count(scan.keys_not_needed.len()),
+        ),
+        by("project", &scan.by_project),
+        by("region", &scan.by_region),
+        by("classification", &scan.by_classification),
+        by("owner", &scan.by_owner),
+        Gauge {
+            name: "cmek_gate_scan_key_resources".into(),
+            help: "Resources using each key".into(),
+            series: Series::ByLabel(
+                "key",
+                scan.keys
+                    .iter()
+                    .map(|k| (k.key.clone(), count(k.services + k.jobs)))
+                    .collect(),
+            ),
+        },
+    ])
+}
+
+/// The scan in the OpenMetrics text format, ending with `# EOF`.
+pub fn to_prometheus(scan: &Scan) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(metrics(scan)));
+    let mut out = String::new();
+    // Writing into a String does not fail; the collector above returns no error of its own.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    out
+}
