@@ -2,7 +2,7 @@
 //! the JSON and SARIF outputs, the cost flags, and the hostile expressions of
 //! `fixtures/hostile-cel/` refused by lint and at load.
 
-use crate::support::{fixtures, gate, repo};
+use crate::support::{fixtures, gate, gate_in, repo, temp_dir};
 use std::path::Path;
 
 const MISTAKES: &str = "integration/fixtures/lint/mistakes.yaml";
@@ -175,10 +175,26 @@ fn hostile_expressions_are_refused_by_lint_and_at_load() {
 /// A compile error names the file, line and column in every command that loads policies.
 #[test]
 fn compile_errors_point_at_the_line_and_column_in_the_policy_file() {
-    let position = format!("{MISTAKES}:38:32: policy \"mistakes\", spec.validations[4].expression: unknown function \"lowerAsci\"");
+    // Loading stops at the first refusal: the messageExpression that is no string (Kubernetes
+    // refuses it when the policy is created).
     gate(&["check", "--policies", MISTAKES, "examples/service.yaml"])
         .expect_code(2)
-        .stderr_has(&position);
+        .stderr_has(&format!("{MISTAKES}:32:26: policy \"mistakes\", spec.validations[2].messageExpression: must evaluate to string but got int"));
+    // Without it (a comment in its place, the lines unchanged), at the unknown function on the
+    // second line of a block scalar.
+    let dir = temp_dir("lint-positions");
+    let text = std::fs::read_to_string(repo().join(MISTAKES)).unwrap();
+    let line = "      messageExpression: size(object.spec.template.spec.containers)\n";
+    assert!(text.contains(line));
+    std::fs::write(
+        dir.join("mistakes.yaml"),
+        text.replace(line, "      # gone\n"),
+    )
+    .unwrap();
+    let service = repo().join("examples/service.yaml").display().to_string();
+    gate_in(&dir, &["check", "--policies", "mistakes.yaml", &service], b"")
+        .expect_code(2)
+        .stderr_has("mistakes.yaml:38:32: policy \"mistakes\", spec.validations[4].expression: unknown function \"lowerAsci\"");
     gate(&["lint", MISTAKES]).stdout_has(&format!(
         "{MISTAKES}:38:32: error: policy \"mistakes\", spec.validations[4].expression: unknown function \"lowerAsci\" [compile]"
     ));

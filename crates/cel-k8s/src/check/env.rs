@@ -82,6 +82,12 @@ impl Declarations {
             || (self.mutation && overload.signature.starts_with("jsonpatch."))
     }
 
+    /// Declares `variables`, with no fields until [`Declarations::add_variable`] adds them: as
+    /// Kubernetes declares it for a policy that has variables, from its first variable on.
+    pub fn declare_variables(&mut self) {
+        self.has_variables = true;
+    }
+
     /// Declares `variables.NAME`: a policy's variables are added in order, each with the type
     /// its expression was inferred to have (Kubernetes gives one that failed to compile `dyn`).
     /// `variables` itself is declared once a policy has one, as Kubernetes declares it.
@@ -134,6 +140,22 @@ impl Checked {
     }
 }
 
+/// The type an `ApplyConfiguration` mutation's expression must have: `Object`.
+pub fn apply_configuration_result() -> Type {
+    Type::Object(Arc::new(ObjectType {
+        name: "Object".to_owned(),
+        fields: Vec::new(),
+    }))
+}
+
+/// The type a `JSONPatch` mutation's expression must have: `list(JSONPatch)`.
+pub fn json_patch_result() -> Type {
+    Type::list(Type::Object(Arc::new(ObjectType {
+        name: "JSONPatch".to_owned(),
+        fields: Vec::new(),
+    })))
+}
+
 /// Whether an expression's type is exactly one a field requires, as Kubernetes requires it
 /// when compiling (`bool` for a validation or a match condition, `string` for a message
 /// expression, `string` or `null_type` for an audit annotation): `dyn` is not `bool`.
@@ -167,7 +189,7 @@ pub fn check_variables<'e>(
     let mut results = Vec::new();
     let mut variables = variables.into_iter().peekable();
     if variables.peek().is_some() {
-        declarations.has_variables = true;
+        declarations.declare_variables();
     }
     for (name, expr, source) in variables {
         let result = check(expr, source, declarations);

@@ -30,7 +30,10 @@ mod validate;
 mod tests;
 
 pub use decls::{functions, Overload, CIDR, IP, NAMED_FORMAT, QUANTITY, SEMVER, URL};
-pub use env::{check_variables, expect_result, Checked, Declarations};
+pub use env::{
+    apply_configuration_result, check_variables, expect_result, json_patch_result, Checked,
+    Declarations,
+};
 pub use kube::{namespace_type, request_type};
 
 use crate::error::CompileError;
@@ -85,6 +88,19 @@ pub fn check(
         types,
         overloads: checker.overloads,
     })
+}
+
+/// Parses an expression (as [`crate::Environment::compile`] parses it, with the same limits,
+/// on a thread with a large stack) and type-checks it against `declarations`.
+pub fn check_source(
+    source: &str,
+    declarations: &Declarations,
+) -> Result<Checked, Vec<CompileError>> {
+    crate::syntax::on_parse_stack(|| {
+        let parsed = crate::syntax::parse(source)?;
+        Ok(check(&parsed.expr, &parsed.info, declarations))
+    })
+    .unwrap_or_else(|error| Err(vec![error]))
 }
 
 /// The 1-based line and column, in characters, of the expression with this id.

@@ -559,3 +559,41 @@ fn the_main_crates_two_variable_expansion_checks() {
     let checked = check(&expr, &info, &dyn_admission()).expect("checks");
     assert_eq!(checked.result, Type::Bool);
 }
+
+/// `Environment::compile_checked` and `check_source` check from the production parser's tree:
+/// the checker's errors (all of them, by position) refuse, a checked expression compiles.
+#[test]
+fn compile_checked_refuses_what_does_not_check_and_compiles_the_rest() {
+    let env = crate::Environment::new();
+    let declarations = dyn_admission();
+    let options = crate::CompileOptions::default();
+    let (program, checked) = env
+        .compile_checked("object.spec.x + 1 > 2", &options, &declarations)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(checked.result, Type::Bool);
+    assert_eq!(program.source(), "object.spec.x + 1 > 2");
+    let errors = env
+        .compile_checked("'a' + 1 == 2 || request.nope", &options, &declarations)
+        .expect_err("refused");
+    let found: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [
+            "line 1, column 5: found no matching overload for '_+_' applied to '(string, int)'",
+            "line 1, column 24: undefined field 'nope'",
+        ]
+    );
+    // A parse error is the parser's, as `compile` gives it.
+    let parse = env
+        .compile_checked("1 +", &options, &declarations)
+        .expect_err("refused");
+    assert_eq!(parse.len(), 1);
+    assert_eq!(
+        Err(parse[0].clone()),
+        env.compile("1 +", &options).map(|_| ())
+    );
+    assert_eq!(
+        super::check_source("[1, 'a']", &declarations).expect_err("refused")[0].message,
+        "expected type 'int' but found 'string'"
+    );
+}
