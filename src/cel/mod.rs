@@ -72,6 +72,9 @@ pub struct Program {
     /// The estimate the metered tree was built with.
     pub estimate: Estimate,
     pub references: References,
+    /// The type checking inferred for the expression, when it was compiled with a
+    /// [`TypeCheck`] (`variables.NAME` has this type in the expressions after it).
+    pub result_type: Option<cel_k8s::Type>,
 }
 
 impl Program {
@@ -113,6 +116,14 @@ impl fmt::Debug for Program {
             .field("source", &self.source)
             .finish()
     }
+}
+
+/// How an expression is type-checked when compiled: the names it may use with their types (see
+/// `cel_k8s::check`), and the result types its field requires (empty: any).
+#[derive(Debug, Clone, Copy)]
+pub struct TypeCheck<'a> {
+    pub declarations: &'a cel_k8s::check::Declarations,
+    pub result: &'a [cel_k8s::Type],
 }
 
 /// The values an expression sees. Unset root variables are `null`.
@@ -193,6 +204,19 @@ impl Environment {
         variables: &[&str],
         purpose: Purpose,
     ) -> Result<Program, CompileError> {
+        self.compile_checked(source, variables, purpose, None)
+    }
+
+    /// Compiles an expression for a purpose, type-checking it as Kubernetes does when a policy
+    /// is created (with `check`): a type error, or a result of another type than the field
+    /// requires, is a compile error (the first one, by position).
+    pub fn compile_checked(
+        &self,
+        source: &str,
+        variables: &[&str],
+        purpose: Purpose,
+        check: Option<TypeCheck<'_>>,
+    ) -> Result<Program, CompileError> {
         check_size(source)?;
         // The parser recurses once per operator of a chain (`a.b.c...`, `1+1+...`), which no
         // pre-check bounds well: parse on a thread with a stack large enough for the longest
@@ -201,7 +225,9 @@ impl Environment {
             std::thread::Builder::new()
                 .name("cel-compile".into())
                 .stack_size(COMPILE_STACK_BYTES)
-                .spawn_scoped(scope, || self.compile_here(source, variables, purpose))
+                .spawn_scoped(scope, || {
+                    self.compile_here(source, variables, purpose, check)
+                })
                 .map_err(|e| CompileError {
                     position: None,
                     message: format!("cannot start the compiler thread: {e}"),
@@ -221,6 +247,7 @@ impl Environment {
         source: &str,
         variables: &[&str],
         purpose: Purpose,
+        check: Option<TypeCheck<'_>>,
     ) -> Result<Program, CompileError> {
         let program = self.env.compile(source).map_err(|errors| {
             let first = errors.errors.first();
@@ -254,22 +281,37 @@ impl Environment {
                 ),
             });
         }
-        let executable = self
-            .runtime
-            .compile(
-                source,
-                &cel_k8s::CompileOptions {
-                    variables,
-                    purpose: match purpose {
-                        Purpose::Check => cel_k8s::Purpose::Check,
-                        Purpose::Mutation => cel_k8s::Purpose::Mutation,
-                    },
-                },
-            )
-            .map_err(|e| CompileError {
-                position: e.position,
-                message: e.message,
-            })?;
+        let options = cel_k8s::CompileOptions {
+            variables,
+            purpose: match purpose {
+                Purpose::Check => cel_k8s::Purpose::Check,
+                Purpose::Mutation => cel_k8s::Purpose::Mutation,
+            },
+        };
+        let (executable, result_type) = match check {
+            None => (
+                self.runtime
+                    .compile(source, &options)
+                    .map_err(CompileError::from)?,
+                None,
+            ),
+            Some(check) => {
+                let (executable, checked) = self
+                    .runtime
+                    .compile_checked(source, &options, check.declarations)
+                    .map_err(first_error)?;
+                if !check.result.is_empty() {
+                    // The whole expression has the wrong type: point at its start.
+                    cel_k8s::check::expect_result(&checked, check.result).map_err(|e| {
+                        CompileError {
+                            position: Some((1, 1)),
+                            message: e.message,
+                        }
+                    })?;
+                }
+                (executable, Some(checked.result))
+            }
+        };
         Ok(Program {
             source: source.to_owned(),
             executable,
@@ -278,6 +320,7 @@ impl Environment {
             metered,
             estimate,
             references,
+            result_type,
         })
     }
 
@@ -354,6 +397,37 @@ impl Environment {
         let result = self.run(&scope, program, Vec::new())?;
         cel::Value::try_from(&*result).map_err(|e| EvalError(describe(&e)))
     }
+}
+
+impl From<cel_k8s::CompileError> for CompileError {
+    fn from(e: cel_k8s::CompileError) -> CompileError {
+        CompileError {
+            position: e.position,
+            message: e.message,
+        }
+    }
+}
+
+/// The first of a check's errors (they come in the order of their positions), saying how many
+/// more there are.
+fn first_error(errors: Vec<cel_k8s::CompileError>) -> CompileError {
+    let more = errors.len().saturating_sub(1);
+    let mut first = errors
+        .into_iter()
+        .next()
+        .map(CompileError::from)
+        .unwrap_or_else(|| CompileError {
+            position: None,
+            message: "the expression does not type-check".into(),
+        });
+    match more {
+        0 => {}
+        1 => first.message.push_str(" (and 1 more type error)"),
+        n => first
+            .message
+            .push_str(&format!(" (and {n} more type errors)")),
+    }
+    first
 }
 
 /// Values bound for evaluation, converted once (see [`Environment::scope`]). A child scope adds

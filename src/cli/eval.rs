@@ -116,6 +116,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         set = PolicySet::compile_with(&policies, &library_params, &options)
             .context("cannot load the policy")?;
     }
+    super::warn_type_warnings(&set);
     let traces = trace_policies(&set, &document, old.as_ref());
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&traces)?)?;

@@ -39,9 +39,11 @@ pub fn run(args: KrmArgs) -> anyhow::Result<i32> {
         Some(params) => {
             let policies =
                 policy_sources(&args.policy.paths()).context("cannot read the policies")?;
-            PolicySet::compile_with(&policies, &[params], &args.policy.compile_options())
+            let set = PolicySet::compile_with(&policies, &[params], &args.policy.compile_options())
                 .and_then(|set| refuse_unbound(set, &args.policy.paths()))
-                .context("cannot load the policies")?
+                .context("cannot load the policies")?;
+            super::warn_type_warnings(&set);
+            set
         }
     };
     let output = krm_function::run_knowing(&set, &input, mutate, &args.namespaces.known()?)?;

@@ -150,6 +150,14 @@ impl CostArgs {
     }
 }
 
+/// Prints on stderr what the schema-typed check found in a loaded set (see
+/// `policy::typing`): Kubernetes warns about these, it does not refuse the policy.
+pub fn warn_type_warnings(set: &crate::policy::PolicySet) {
+    for warning in set.type_warnings() {
+        eprintln!("warning: {warning}");
+    }
+}
+
 impl PolicyArgs {
     /// The policy paths given (none: the embedded library).
     pub fn paths(&self) -> Vec<std::path::PathBuf> {
@@ -160,8 +168,10 @@ impl PolicyArgs {
             .collect()
     }
 
-    /// Loads the policy set, warning on stderr about each parameter object no binding selects
-    /// (the policies never read it: a misnamed `CmekGateParams` would otherwise go unnoticed).
+    /// Loads the policy set, warning on stderr about each mistake the schema-typed check found
+    /// (Kubernetes warns about them, it does not refuse the policy) and each parameter object no
+    /// binding selects (the policies never read it: a misnamed `CmekGateParams` would otherwise
+    /// go unnoticed).
     pub fn load(&self) -> anyhow::Result<crate::policy::PolicySet> {
         use anyhow::Context;
         let set = crate::policy::load::load_policy_set(
@@ -170,6 +180,7 @@ impl PolicyArgs {
             &self.compile_options(),
         )
         .context("cannot load the policies")?;
+        warn_type_warnings(&set);
         for unselected in set.unselected_params() {
             eprintln!("warning: {unselected}");
         }

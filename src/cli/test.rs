@@ -100,6 +100,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<i32> {
         let set = PolicySet::compile_with(&policies, &params, &args.cost.compile_options())
             .and_then(|set| refuse_unbound(set, &resolve(&suite.policies)))
             .with_context(|| format!("{name}: cannot load the policies"))?;
+        super::warn_type_warnings(&set);
         writeln!(out, "running {} case(s) from {name}", suite.cases.len())?;
         for case in &suite.cases {
             let outcome = run_suite_case(&set, base, case)

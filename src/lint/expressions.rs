@@ -6,6 +6,8 @@ use super::schema::{did_you_mean, Field, Schema};
 use super::Finding;
 use crate::cel::expression_facts::{Access, Facts, Path};
 use crate::cel::{Activation, Environment, Program};
+use cel_k8s::check;
+use cel_k8s::Type;
 
 /// What an expression is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,26 +241,35 @@ impl<'a> Context<'a> {
         self.check_constant(expression, findings);
     }
 
+    /// The type checker's result type against the one the field requires (Kubernetes refuses
+    /// the policy when they differ; `dyn` is not `bool`).
     fn check_type(&self, expression: &Expression, findings: &mut Vec<Finding>) {
         let expected = match expression.role {
-            Role::Message => "string",
-            Role::Validation | Role::MatchCondition => "bool",
-            _ => return,
-        };
-        if let Some(found) = expression.facts.result_type {
-            if found != expected {
-                findings.push(self.at(
-                    expression,
-                    0,
-                    "expression-type",
-                    format!(
-                        "{}: the value is {}, but must be {}",
-                        self.subject(expression),
-                        article(found),
-                        article(expected)
-                    ),
-                ));
+            Role::Message => vec![Type::String],
+            Role::Validation | Role::MatchCondition => vec![Type::Bool],
+            Role::AuditAnnotation => vec![Type::String, Type::Null],
+            Role::Mutation if expression.field.contains(".jsonPatch.") => {
+                vec![check::json_patch_result()]
             }
+            Role::Mutation => vec![check::apply_configuration_result()],
+            Role::Variable(_) => return,
+        };
+        let Some(found) = &expression.program.result_type else {
+            return;
+        };
+        if !expected.contains(found) {
+            let wanted: Vec<String> = expected.iter().map(|t| article(&t.to_string())).collect();
+            findings.push(self.at(
+                expression,
+                0,
+                "expression-type",
+                format!(
+                    "{}: the value is {}, but must be {}",
+                    self.subject(expression),
+                    article(&found.to_string()),
+                    wanted.join(" or ")
+                ),
+            ));
         }
     }
 

@@ -84,7 +84,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "compile",
         severity: Severity::Error,
-        description: "An expression does not compile: a syntax error, an unknown variable or function, an invalid regular expression.",
+        description: "An expression does not compile: a syntax error, an unknown variable or function, a type error (as Kubernetes' type checker finds it with object, oldObject and params dyn), an invalid regular expression.",
     },
     Rule {
         id: "load",
@@ -104,7 +104,12 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "expression-type",
         severity: Severity::Error,
-        description: "A messageExpression that is not a string, or a validation or match condition that is not a bool, as its syntax alone shows.",
+        description: "An expression whose type is not the one its field requires (a bool for a validation or match condition, a string for a messageExpression, ...): Kubernetes refuses the policy.",
+    },
+    Rule {
+        id: "schema-type",
+        severity: Severity::Warning,
+        description: "An expression that does not type-check with object typed from the schemas of the kinds its policy matches, or params from its paramKind's CRD: Kubernetes reports it as a type-checking warning.",
     },
     Rule {
         id: "constant-validation",
@@ -204,6 +209,8 @@ pub(crate) struct Loaded<'a> {
     pub validating_bindings: Vec<(Doc<'a>, ValidatingAdmissionPolicyBinding)>,
     pub mutating_bindings: Vec<(Doc<'a>, MutatingAdmissionPolicyBinding)>,
     pub params: Vec<Doc<'a>>,
+    /// The CustomResourceDefinitions among the files (they type `params`).
+    pub crds: Vec<serde_json::Value>,
 }
 
 /// Lints policy sources: every finding, in file order, then by line and column.
@@ -215,6 +222,7 @@ pub fn lint(sources: &[Source], options: &LintOptions) -> Vec<Finding> {
         validating_bindings: Vec::new(),
         mutating_bindings: Vec::new(),
         params: Vec::new(),
+        crds: Vec::new(),
     };
     for source in sources {
         match manifest::parse_documents(&source.text, &ReadLimits::default()) {
@@ -299,7 +307,9 @@ fn classify<'a>(doc: Doc<'a>, loaded: &mut Loaded<'a>, findings: &mut Vec<Findin
                 Err(error) => findings.push(decode_error(error)),
             }
         }
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => {}
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            loaded.crds.push(doc.doc.root.to_json())
+        }
         _ => loaded.params.push(doc),
     }
 }

@@ -3,10 +3,11 @@
 use super::expressions::{self, Expression, Role};
 use super::{schema, Doc, Finding, LintOptions, Loaded};
 use crate::cel::size_bound::cost_text;
-use crate::cel::{Environment, Purpose};
+use crate::cel::{Environment, Purpose, TypeCheck};
 use crate::policy::types::{
     MutatingAdmissionPolicy, ObjectMeta, ParamKind, PolicySpec, ValidatingAdmissionPolicy,
 };
+use crate::policy::typing;
 use crate::policy::PolicyError;
 
 /// A decoded policy, validating or mutating, and the expressions it holds.
@@ -123,15 +124,44 @@ pub(crate) fn lint_policy(
         .iter()
         .map(|v| v.name.as_str())
         .collect();
+    // Type-checked as the API server checks a policy it is asked to create (its result type is
+    // the expression-type rule's), each variable with the type inferred for it (dyn when it does
+    // not compile, as Kubernetes declares it).
+    let mut declarations = typing::creation_declarations(policy.spec.param_kind.is_some());
+    if !names.is_empty() {
+        declarations.declare_variables();
+    }
+    // Built once the variables are declared (they come first).
+    let mut mutation_declarations = None;
     let mut compiled: Vec<Expression> = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
     for (field, text, role, visible) in policy.expressions() {
         let purpose = match role {
             Role::Mutation => Purpose::Mutation,
             _ => Purpose::Check,
         };
-        match env.compile_for(text, &names[..visible], purpose) {
+        let check = TypeCheck {
+            declarations: match role {
+                Role::Mutation => {
+                    mutation_declarations.get_or_insert_with(|| declarations.clone().mutation())
+                }
+                _ => &declarations,
+            },
+            result: &[],
+        };
+        let outcome = env.compile_checked(text, &names[..visible], purpose, Some(check));
+        if let Role::Variable(i) = role {
+            let inferred = outcome
+                .as_ref()
+                .ok()
+                .and_then(|p| p.result_type.clone())
+                .unwrap_or(cel_k8s::Type::Dyn);
+            declarations.add_variable(names[i], inferred);
+        }
+        match outcome {
             Ok(program) => compiled.push(Expression::new(field, text, role, program)),
             Err(error) => {
+                failed.push(field.clone());
                 let segments = expressions::segments(&field);
                 let (line, column) = crate::policy::expression_position(
                     policy.doc.source,
@@ -157,12 +187,90 @@ pub(crate) fn lint_policy(
     }
     let object = schema::for_match(policy.spec.match_constraints.as_ref());
     let context = expressions::Context::new(policy, object.as_deref(), &compiled, env);
+    let before = findings.len();
     for expression in &compiled {
         context.check(expression, findings);
     }
+    // What unknown-field found: the type checker's `undefined field` of the same name in the
+    // same expression says the same.
+    let unknown_fields: Vec<String> = findings[before..]
+        .iter()
+        .filter(|f| f.rule == "unknown-field")
+        .map(|f| f.message.clone())
+        .collect();
+    schema_types(policy, loaded, &failed, &unknown_fields, findings);
     unused_variables(policy, &compiled, findings);
     params_loaded(policy, loaded, findings);
     cost(policy, loaded, &compiled, options, findings);
+}
+
+/// The schema-typed check (see `policy::typing`): what does not check with `object` typed from
+/// the schemas of the kinds the policy matches and `params` from its paramKind's CRD among the
+/// files, at its line and column. Expressions that did not compile (`failed`) are reported as
+/// such already, and so are the unknown fields the `unknown-field` rule found (its messages:
+/// `unknown_fields`).
+fn schema_types(
+    policy: &PolicyDoc<'_>,
+    loaded: &Loaded<'_>,
+    failed: &[String],
+    unknown_fields: &[String],
+    findings: &mut Vec<Finding>,
+) {
+    if policy.is_mutating() {
+        return;
+    }
+    let Some(types) = typing::schema_types(
+        policy.spec.match_constraints.as_ref(),
+        policy.spec.param_kind.as_ref(),
+        &loaded.crds,
+    ) else {
+        return;
+    };
+    let no_mutations = Vec::new();
+    let mutations = policy.mutations.as_ref().unwrap_or(&no_mutations);
+    let (variables, others) = typing::expressions(&policy.spec, mutations);
+    let skip = |field: &str| failed.iter().any(|f| f == field);
+    for mistake in typing::schema_mistakes(&types, &variables, &others, &skip) {
+        let segments = expressions::segments(&mistake.field);
+        let error = crate::cel::CompileError::from(mistake.error.clone());
+        let (line, column) = crate::policy::expression_position(
+            policy.doc.source,
+            &policy.doc.doc,
+            &segments,
+            &error,
+        );
+        let subject = format!("policy \"{}\", {}: ", policy.name(), mistake.field);
+        let undefined = mistake
+            .error
+            .message
+            .strip_prefix("undefined field '")
+            .and_then(|rest| rest.strip_suffix('\''));
+        if let Some(name) = undefined {
+            let said = format!("has no field \"{name}\"");
+            if unknown_fields
+                .iter()
+                .any(|m| m.starts_with(&subject) && m.contains(&said))
+            {
+                continue;
+            }
+        }
+        let message = match column {
+            Some(_) => mistake.message(&types),
+            None => format!(
+                "{}{}",
+                error
+                    .position
+                    .map(|(l, c)| format!("line {l}, column {c}: "))
+                    .unwrap_or_default(),
+                mistake.message(&types)
+            ),
+        };
+        findings.push(policy.doc.finding(
+            (line, column.unwrap_or(1)),
+            "schema-type",
+            format!("policy \"{}\", {}: {message}", policy.name(), mistake.field),
+        ));
+    }
 }
 
 /// Variables no other expression uses.

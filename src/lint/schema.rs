@@ -57,6 +57,8 @@ pub struct Kind {
     pub version: String,
     pub kind: String,
     pub schema: Schema,
+    /// The OpenAPI schema itself, `$ref`s replaced by what they name (for type checking).
+    pub openapi: Value,
 }
 
 /// What a field name finds in a schema.
@@ -89,6 +91,8 @@ pub fn kinds() -> &'static [Kind] {
                     version: text("version"),
                     kind: text("kind"),
                     schema: resolve(&components, value, 0)
+                        .unwrap_or_else(|| panic!("schema {name} resolves")),
+                    openapi: inline(&components, value, 0)
                         .unwrap_or_else(|| panic!("schema {name} resolves")),
                 });
             }
@@ -156,6 +160,40 @@ fn resolve(components: &BTreeMap<String, Value>, value: &Value, depth: usize) ->
             .and_then(Value::as_bool)
             .unwrap_or(false),
     })
+}
+
+/// A schema with each `$ref` replaced by the schema it names (`depth` counts the references
+/// followed: the schemas have no cycles, and this bounds a mistake).
+fn inline(components: &BTreeMap<String, Value>, value: &Value, depth: usize) -> Option<Value> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    match value {
+        Value::Object(map) => {
+            if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+                let name = reference.strip_prefix("#/components/schemas/")?;
+                return inline(components, components.get(name)?, depth + 1);
+            }
+            let mut out = serde_json::Map::new();
+            for (key, v) in map {
+                out.insert(key.clone(), inline(components, v, depth)?);
+            }
+            Some(Value::Object(out))
+        }
+        Value::Array(items) => items
+            .iter()
+            .map(|v| inline(components, v, depth))
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Array),
+        other => Some(other.clone()),
+    }
+}
+
+/// The kinds a policy with these match constraints selects (their group, version and kind,
+/// and their schemas); `None` when it can select a kind without a schema (or selects nothing).
+pub fn matched_kinds(constraints: Option<&MatchResources>) -> Option<Vec<&'static Kind>> {
+    let all = kinds();
+    matched(constraints).map(|indexes| indexes.into_iter().map(|i| &all[i]).collect())
 }
 
 /// The schema of `object` for a policy with these match constraints: the kinds it selects,

@@ -162,7 +162,9 @@ fn each_rule_at_its_line_and_column() {
     - expression: object.metadata.annotations.exists(k, k == 'a')
 ",
             ) + BINDING,
-            &[],
+            // `in` on an object typed from its schema (ObjectMeta is no map): Kubernetes' type
+            // checking warns.
+            &["17:29 schema-type"],
         ),
         (
             "unguarded-key: guarded by in, has(), optional access, a match condition",
@@ -197,12 +199,35 @@ fn each_rule_at_its_line_and_column() {
       messageExpression: object.metadata.name == 'x'
 ",
             ) + BINDING,
-            &["14:26 expression-type"],
+            // object.metadata.name is dyn where Kubernetes refuses the policy: dyn is not bool.
+            &["13:19 expression-type", "14:26 expression-type"],
         ),
         (
             "expression-type: a literal",
             policy("  validations:\n    - expression: \"'yes'\"\n") + BINDING,
             &["13:20 constant-validation", "13:20 expression-type"],
+        ),
+        (
+            "schema-type: a library function given a field of the wrong type, an int read as a map",
+            policy(
+                "  validations:
+    - expression: object.metadata.name.startsWith(object.metadata.generation)
+    - expression: object.spec.template.spec.timeoutSeconds['x'] == 1
+      messageExpression: \"'timeout ' + object.spec.template.spec.timeoutSeconds\"
+",
+            ) + BINDING,
+            &["13:50 schema-type", "14:59 schema-type", "15:38 schema-type"],
+        ),
+        (
+            "schema-type: not for an object whose kinds have different schemas",
+            policy(
+                "  validations:
+    - expression: object.metadata.name.startsWith(object.metadata.generation)
+",
+            )
+            .replace("resources: [services]", "resources: [services, configurations]")
+                + BINDING,
+            &[],
         ),
         (
             "constant-validation",

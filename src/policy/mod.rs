@@ -11,11 +11,15 @@ pub mod load;
 pub mod matching;
 pub mod selection;
 pub mod types;
+pub mod typing;
 
-use crate::cel::{CompileError, Environment, Program, Purpose, SizeBound, SizeBounds};
+use crate::cel::{CompileError, Environment, Program, Purpose, SizeBound, SizeBounds, TypeCheck};
 use crate::manifest::{self, Document, ManifestError, ReadLimits};
+use cel_k8s::check;
+use cel_k8s::Type;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use types::*;
+use typing::creation_declarations;
 
 pub const POLICY_GROUP: &str = "admissionregistration.k8s.io";
 /// The policy annotation naming the shape field (see `manifest::shape`) a violation points at.
@@ -172,6 +176,25 @@ pub struct CompiledPolicy {
     /// A mutating policy's mutations (empty for a validating one).
     pub mutations: Vec<CompiledMutation>,
     pub reinvocation: ReinvocationPolicy,
+    /// What the schema-typed check found (see [`typing`]): Kubernetes warns, it does not refuse.
+    pub type_warnings: Vec<TypeWarning>,
+}
+
+/// A mistake the schema-typed check found in an expression (see [`typing`]), at its line and
+/// column in the policy file (the field's line, no column, when the scalar cannot be re-read):
+/// a warning, as Kubernetes reports it in `status.typeChecking`, not a refusal.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{source_name}:{line}{}: policy \"{policy}\", {field}: {message}",
+    column.map(|c| format!(":{c}")).unwrap_or_default()
+)]
+pub struct TypeWarning {
+    pub source_name: String,
+    pub line: u32,
+    pub column: Option<u32>,
+    pub policy: String,
+    pub field: String,
+    pub message: String,
 }
 
 /// One mutation of a MutatingAdmissionPolicy.
@@ -274,9 +297,20 @@ impl PolicySet {
             params: Vec::new(),
         };
         let mut pending_params = Vec::new();
+        let mut parsed = Vec::with_capacity(policies.len());
         for source in policies {
-            for doc in parse(source)? {
-                set.add_document(source, doc, &mut pending_params)?;
+            parsed.push((source, parse(source)?));
+        }
+        // The CRDs given type `params` in the schema-typed check, wherever they are.
+        let crds: Vec<serde_json::Value> = parsed
+            .iter()
+            .flat_map(|(_, docs)| docs)
+            .filter(|doc| is_crd(doc))
+            .map(|doc| doc.root.to_json())
+            .collect();
+        for (source, docs) in parsed {
+            for doc in docs {
+                set.add_document(source, doc, &crds, &mut pending_params)?;
             }
         }
         let mut override_params = Vec::new();
@@ -354,13 +388,21 @@ impl PolicySet {
         &mut self,
         source: &Source,
         doc: Document,
+        crds: &[serde_json::Value],
         params: &mut Vec<(String, Document)>,
     ) -> Result<(), PolicyError> {
         match (doc.group(), doc.kind.as_str()) {
             (POLICY_GROUP, "ValidatingAdmissionPolicy") => {
                 let policy: ValidatingAdmissionPolicy = decode(source, &doc)?;
-                let compiled =
-                    compile_policy(&self.env, source, &doc, policy.metadata, policy.spec, None)?;
+                let compiled = compile_policy(
+                    &self.env,
+                    source,
+                    &doc,
+                    crds,
+                    policy.metadata,
+                    policy.spec,
+                    None,
+                )?;
                 add_policy(&mut self.policies, compiled, source, &doc)?;
             }
             (POLICY_GROUP, "MutatingAdmissionPolicy") => {
@@ -380,6 +422,7 @@ impl PolicySet {
                     &self.env,
                     source,
                     &doc,
+                    crds,
                     policy.metadata,
                     common,
                     Some(mutating),
@@ -515,6 +558,14 @@ impl PolicySet {
         binding.policy.map(|i| &self.mutating_policies[i])
     }
 
+    /// What the schema-typed check found in every policy (see [`typing`]), in load order.
+    pub fn type_warnings(&self) -> impl Iterator<Item = &TypeWarning> {
+        self.policies
+            .iter()
+            .chain(&self.mutating_policies)
+            .flat_map(|p| &p.type_warnings)
+    }
+
     /// Whether any mutating policy is bound.
     pub fn mutates(&self) -> bool {
         self.mutating_bindings.iter().any(|b| b.policy.is_some())
@@ -645,6 +696,7 @@ fn compile_policy(
     env: &Environment,
     source: &Source,
     doc: &Document,
+    crds: &[serde_json::Value],
     metadata: ObjectMeta,
     spec: PolicySpec,
     mutating: Option<(Vec<Mutation>, ReinvocationPolicy)>,
@@ -672,17 +724,25 @@ fn compile_policy(
             ),
         ));
     }
+    // Type-checked as the API server checks a policy it is asked to create: `object`,
+    // `oldObject` and `params` (with a paramKind) dyn, `request` and `namespaceObject` typed,
+    // each variable with the type inferred for it (see docs/lint.md).
+    let mut declarations = creation_declarations(spec.param_kind.is_some());
+    if !spec.variables.is_empty() {
+        declarations.declare_variables();
+    }
     let compile_as = |field: String,
                       expression: &str,
                       visible: &[&str],
-                      purpose: Purpose|
+                      purpose: Purpose,
+                      check: TypeCheck<'_>|
      -> Result<Compiled, PolicyError> {
         let segments: Vec<String> = field
             .split(['.', '[', ']'])
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        match env.compile_for(expression, visible, purpose) {
+        match env.compile_checked(expression, visible, purpose, Some(check)) {
             Ok(program) => {
                 let uses = program
                     .references
@@ -710,21 +770,34 @@ fn compile_policy(
             }
         }
     };
-    let compile = |field: String, expression: &str, visible: &[&str]| {
-        compile_as(field, expression, visible, Purpose::Check)
-    };
     let mut variables = Vec::new();
     for (i, v) in spec.variables.iter().enumerate() {
         let field = format!("spec.variables[{i}].expression");
-        variables.push((
-            v.name.as_str().into(),
-            compile(field, &v.expression, &names[..i])?,
-        ));
+        let check = TypeCheck {
+            declarations: &declarations,
+            result: &[],
+        };
+        let compiled = compile_as(field, &v.expression, &names[..i], Purpose::Check, check)?;
+        let inferred = compiled.program.result_type.clone().unwrap_or(Type::Dyn);
+        declarations.add_variable(&v.name, inferred);
+        variables.push((v.name.as_str().into(), compiled));
     }
+    let (bool_result, string_result, annotation_result) =
+        ([Type::Bool], [Type::String], [Type::String, Type::Null]);
+    let compile = |field: String, expression: &str, visible: &[&str], result: &[Type]| {
+        let check = TypeCheck {
+            declarations: &declarations,
+            result,
+        };
+        compile_as(field, expression, visible, Purpose::Check, check)
+    };
     let mut match_conditions = Vec::new();
     for (i, c) in spec.match_conditions.iter().enumerate() {
         let field = format!("spec.matchConditions[{i}].expression");
-        match_conditions.push((c.name.clone(), compile(field, &c.expression, &names)?));
+        match_conditions.push((
+            c.name.clone(),
+            compile(field, &c.expression, &names, &bool_result)?,
+        ));
     }
     let points_at = fields_pointed_at(&metadata.annotations, spec.validations.len());
     let mut validations = Vec::new();
@@ -733,12 +806,14 @@ fn compile_policy(
             format!("spec.validations[{i}].expression"),
             &v.expression,
             &names,
+            &bool_result,
         )?;
         let message_expression = match &v.message_expression {
             Some(m) => Some(compile(
                 format!("spec.validations[{i}].messageExpression"),
                 m,
                 &names,
+                &string_result,
             )?),
             None => None,
         };
@@ -753,12 +828,20 @@ fn compile_policy(
     let mut audit_annotations = Vec::new();
     for (i, a) in spec.audit_annotations.iter().enumerate() {
         let field = format!("spec.auditAnnotations[{i}].valueExpression");
-        audit_annotations.push((a.key.clone(), compile(field, &a.value_expression, &names)?));
+        audit_annotations.push((
+            a.key.clone(),
+            compile(field, &a.value_expression, &names, &annotation_result)?,
+        ));
     }
     let mut mutations = Vec::new();
     let mut reinvocation = ReinvocationPolicy::Never;
     if let Some((specs, policy_reinvocation)) = mutating {
         reinvocation = policy_reinvocation;
+        let mutation_declarations = declarations.clone().mutation();
+        let (apply_result, patch_result) = (
+            [check::apply_configuration_result()],
+            [check::json_patch_result()],
+        );
         if specs.is_empty() {
             return Err(invalid(
                 source,
@@ -785,6 +868,13 @@ fn compile_policy(
                     ),
                 ));
             };
+            let check = TypeCheck {
+                declarations: &mutation_declarations,
+                result: match m.patch_type {
+                    PatchType::JsonPatch => &patch_result,
+                    PatchType::ApplyConfiguration => &apply_result,
+                },
+            };
             mutations.push(CompiledMutation {
                 patch_type: m.patch_type,
                 expression: compile_as(
@@ -792,6 +882,7 @@ fn compile_policy(
                     &expression.expression,
                     &names,
                     Purpose::Mutation,
+                    check,
                 )?,
             });
         }
@@ -802,6 +893,16 @@ fn compile_policy(
             format!("policy \"{name}\" has neither validations nor auditAnnotations"),
         ));
     }
+    let mutation_fields: Vec<(String, String)> = mutations
+        .iter()
+        .map(|m| {
+            (
+                m.expression.field.clone(),
+                m.expression.program.source.clone(),
+            )
+        })
+        .collect();
+    let type_warnings = schema_warnings(source, doc, &name, &spec, &mutation_fields, crds);
     Ok(CompiledPolicy {
         name,
         source_name: source.name.clone(),
@@ -819,7 +920,63 @@ fn compile_policy(
         audit_annotations,
         mutations,
         reinvocation,
+        type_warnings,
     })
+}
+
+/// The schema-typed check of a compiled policy (see [`typing`]): its mistakes as warnings at
+/// their line and column in the policy file.
+fn schema_warnings(
+    source: &Source,
+    doc: &Document,
+    policy: &str,
+    spec: &PolicySpec,
+    mutations: &[(String, String)],
+    crds: &[serde_json::Value],
+) -> Vec<TypeWarning> {
+    let Some(types) = typing::schema_types(
+        spec.match_constraints.as_ref(),
+        spec.param_kind.as_ref(),
+        crds,
+    ) else {
+        return Vec::new();
+    };
+    let (variables, others) = typing::expressions(spec, mutations);
+    typing::schema_mistakes(&types, &variables, &others, &|_| false)
+        .into_iter()
+        .map(|mistake| {
+            let segments: Vec<String> = mistake
+                .field
+                .split(['.', '[', ']'])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let error = CompileError::from(mistake.error.clone());
+            let (line, column) = expression_position(source, doc, &segments, &error);
+            TypeWarning {
+                source_name: source.name.clone(),
+                line,
+                column,
+                policy: policy.to_owned(),
+                message: match column {
+                    Some(_) => mistake.message(&types),
+                    None => format!(
+                        "{}{}",
+                        error
+                            .position
+                            .map(|(l, c)| format!("line {l}, column {c}: "))
+                            .unwrap_or_default(),
+                        mistake.message(&types)
+                    ),
+                },
+                field: mistake.field,
+            }
+        })
+        .collect()
+}
+
+fn is_crd(doc: &Document) -> bool {
+    doc.group() == "apiextensions.k8s.io" && doc.kind == "CustomResourceDefinition"
 }
 
 /// The shapes a policy's expressions read: `object` (and `oldObject`) by the schemas of the kinds

@@ -193,3 +193,196 @@ fn policies_over_the_cost_limits_are_refused_with_the_field() {
     );
     assert!(PolicySet::compile_with(&sources, &[], &CompileOptions::unlimited()).is_ok());
 }
+
+/// A policy for every kind with a variable `count` (an int), a match condition, a validation
+/// with its message, and an audit annotation: each replaced in turn by a mistake.
+const TYPED: &str = "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: p
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: ['*']
+        apiVersions: ['*']
+        resources: ['*']
+        operations: ['*']
+  variables:
+    - name: count
+      expression: \"size(object.spec.items)\"
+  matchConditions:
+    - name: named
+      expression: \"object.metadata.name != ''\"
+  validations:
+    - expression: \"variables.count < 10\"
+      messageExpression: \"'too many: ' + string(variables.count)\"
+  auditAnnotations:
+    - key: count
+      valueExpression: \"string(variables.count)\"
+";
+
+/// What Kubernetes refuses when a policy is created (type errors with `object`, `oldObject` and
+/// `params` dyn, results of another type than the field's) is refused at load, with the file,
+/// line and column, the policy and the field (verified against kube-apiserver 1.37.2:
+/// crates/cel-k8s/testdata/kubernetes).
+#[test]
+fn type_errors_are_refused_at_load_at_their_position() {
+    let validation = "\"variables.count < 10\"";
+    let cases = [
+        (
+            validation,
+            "\"'abc'.startsWith(1)\"",
+            "p.yaml:19:36: policy \"p\", spec.validations[0].expression: found no matching overload for 'startsWith' applied to 'string.(int)'",
+        ),
+        (
+            validation,
+            "\"[1, 'a'] == []\"",
+            "p.yaml:19:24: policy \"p\", spec.validations[0].expression: expected type 'int' but found 'string'",
+        ),
+        (
+            validation,
+            "\"['a', 'b'].sum() == 'ab'\"",
+            "p.yaml:19:34: policy \"p\", spec.validations[0].expression: found no matching overload for 'sum' applied to 'list(string).()'",
+        ),
+        (
+            validation,
+            "\"request.nope == 'x'\"",
+            "p.yaml:19:27: policy \"p\", spec.validations[0].expression: undefined field 'nope'",
+        ),
+        (
+            validation,
+            "\"request.userInfo.groups.exists(g, g > 1)\"",
+            "p.yaml:19:56: policy \"p\", spec.validations[0].expression: found no matching overload for '_>_' applied to '(string, int)'",
+        ),
+        (
+            validation,
+            "\"variables.count.startsWith('a')\"",
+            "p.yaml:19:46: policy \"p\", spec.validations[0].expression: found no matching overload for 'startsWith' applied to 'int.(string)'",
+        ),
+        (
+            validation,
+            "\"1 + 'a' == 2 && 'x' + 1 == 'y'\"",
+            "p.yaml:19:22: policy \"p\", spec.validations[0].expression: found no matching overload for '_+_' applied to '(int, string)' (and 1 more type error)",
+        ),
+        (
+            validation,
+            "object.metadata.name",
+            "p.yaml:19:19: policy \"p\", spec.validations[0].expression: must evaluate to bool but got dyn",
+        ),
+        (
+            validation,
+            "\"params.x == 1\"",
+            "p.yaml:19:20: policy \"p\", spec.validations[0].expression: undeclared reference to 'params' (in container '')",
+        ),
+        (
+            validation,
+            "\"authorizer.group('g').resource('r').check('get').allowed()\"",
+            "p.yaml:19:20: policy \"p\", spec.validations[0].expression: \"authorizer\" is not supported: the gate has no API server to ask",
+        ),
+        (
+            validation,
+            "\"duration('1x') > duration('1s')\"",
+            "p.yaml:19:29: policy \"p\", spec.validations[0].expression: invalid duration argument",
+        ),
+        (
+            "\"'too many: ' + string(variables.count)\"",
+            "\"variables.count\"",
+            "p.yaml:20:27: policy \"p\", spec.validations[0].messageExpression: must evaluate to string but got int",
+        ),
+        (
+            "\"object.metadata.name != ''\"",
+            "\"variables.count\"",
+            "p.yaml:17:20: policy \"p\", spec.matchConditions[0].expression: must evaluate to bool but got int",
+        ),
+        (
+            "\"string(variables.count)\"",
+            "\"object.metadata.name\"",
+            "p.yaml:23:25: policy \"p\", spec.auditAnnotations[0].valueExpression: must evaluate to one of [string null_type] but got dyn",
+        ),
+        (
+            "\"size(object.spec.items)\"",
+            "\"size(object.spec.items) + 'a'\"",
+            "p.yaml:14:44: policy \"p\", spec.variables[0].expression: found no matching overload for '_+_' applied to '(int, string)'",
+        ),
+    ];
+    assert!(compile(TYPED).is_ok(), "{:?}", compile(TYPED).err());
+    let mut wrong = Vec::new();
+    for (original, mistake, expected) in cases {
+        assert!(TYPED.contains(original), "{original}");
+        let text = TYPED.replacen(original, mistake, 1);
+        match compile(&text) {
+            Ok(_) => wrong.push(format!("{mistake}: loaded")),
+            Err(error) if error.to_string() != expected => wrong.push(format!(
+                "{mistake}:\n  got      {error}\n  expected {expected}"
+            )),
+            Err(_) => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Mistakes only the schemas show (`object` typed from the shipped schema of the kind matched,
+/// `params` from its CRD among the files, wherever it is) are warnings at their position, as
+/// Kubernetes' type checking reports them: the policy loads.
+#[test]
+fn schema_typed_mistakes_are_warnings_at_their_position() {
+    let text = "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: p
+spec:
+  paramKind: {apiVersion: example.com/v1, kind: Limits}
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [serving.knative.dev]
+        apiVersions: [v1]
+        resources: [services]
+        operations: [CREATE]
+  validations:
+    - expression: \"object.spec.template.spec.timeoutSeconds.startsWith('1')\"
+    - expression: \"params.spec.max == 'ten'\"
+      messageExpression: \"'at most ' + string(params.spec.max)\"
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: limits.example.com}
+spec:
+  group: example.com
+  names: {kind: Limits, plural: limits}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                max: {type: integer}
+";
+    let set = compile(text).unwrap_or_else(|e| panic!("{e}"));
+    let warnings: Vec<String> = set.type_warnings().map(ToString::to_string).collect();
+    let with = "with object typed from the schema of serving.knative.dev/v1 Service, params typed from the CustomResourceDefinition of example.com/v1 Limits (Kubernetes reports this as a type-checking warning)";
+    assert_eq!(
+        warnings,
+        [
+            format!("p.yaml:14:71: policy \"p\", spec.validations[0].expression: found no matching overload for 'startsWith' applied to 'int.(string)', {with}"),
+            format!("p.yaml:15:36: policy \"p\", spec.validations[1].expression: found no matching overload for '_==_' applied to '(int, string)', {with}"),
+        ]
+    );
+    // Without the CRD, params is dyn: only the object's mistake is left.
+    let without = text.split("---").next().unwrap();
+    let set = compile(without).unwrap_or_else(|e| panic!("{e}"));
+    let warnings: Vec<String> = set.type_warnings().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].ends_with("with object typed from the schema of serving.knative.dev/v1 Service (Kubernetes reports this as a type-checking warning)"), "{warnings:?}");
+    // Kinds of different schemas: object is dyn, nothing to warn about.
+    let both = without.replace(
+        "resources: [services]",
+        "resources: [services, configurations]",
+    );
+    assert_eq!(compile(&both).unwrap().type_warnings().count(), 0);
+}

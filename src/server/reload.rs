@@ -149,6 +149,15 @@ fn apply(app: &App, loaded: Result<crate::policy::PolicySet, PolicyError>, why: 
                             "parameter object ignored: {ignored}"
                         );
                     }
+                    for warning in set.type_warnings() {
+                        tracing::warn!(
+                            file = %warning.source_name,
+                            line = warning.line,
+                            policy = %warning.policy,
+                            field = %warning.field,
+                            "type checking against the schemas: {warning}"
+                        );
+                    }
                     app.set_policies(set);
                     tracing::info!(
                         policies = count,

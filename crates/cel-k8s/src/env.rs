@@ -152,6 +152,30 @@ impl Environment {
         })
     }
 
+    /// [`Environment::compile`], after type-checking the expression against `declarations`
+    /// (see [`crate::check`]) from the same parse: the checker's errors, in the order of their
+    /// positions, refuse it. Returns the program and what checking found (its result type).
+    pub fn compile_checked(
+        &self,
+        source: &str,
+        options: &CompileOptions<'_>,
+        declarations: &crate::check::Declarations,
+    ) -> Result<(Program, crate::check::Checked), Vec<CompileError>> {
+        let outcome = crate::syntax::on_parse_stack(|| {
+            let parsed = crate::syntax::parse(source)?;
+            let checked = match crate::check::check(&parsed.expr, &parsed.info, declarations) {
+                Ok(checked) => checked,
+                Err(errors) => return Ok(Err(errors)),
+            };
+            let program = crate::program::compile(&self.library, source, &parsed, options)?;
+            Ok(Ok((program, checked)))
+        });
+        match outcome {
+            Ok(result) => result,
+            Err(error) => Err(vec![error]),
+        }
+    }
+
     /// Evaluates a program with a fresh meter of this environment's budget.
     pub fn evaluate<'a>(
         &self,

@@ -1,6 +1,6 @@
 //! Kubernetes' CEL dialect, as `ValidatingAdmissionPolicy` and `MutatingAdmissionPolicy` use it.
 //!
-//! The `cel` crate parses; everything after is ours: the type checker ([`types`]), the compiled,
+//! The `cel` crate parses; everything after is ours: the type checker ([`check`]), the compiled,
 //! slot-resolved form, its evaluator, the cost meter and the Kubernetes libraries. Documents are
 //! read in place through [`Tree`]: a field read or a comparison allocates nothing.
 //!
@@ -19,6 +19,7 @@
 //! the activation in the same order ([`Activation::define_variable`]): each is evaluated on
 //! first use, once per activation, with a budget of its own.
 
+pub mod check;
 pub mod cost;
 pub mod env;
 pub mod error;

@@ -1,0 +1,525 @@
+//! The walk over the parsed tree: cel-go's `checker.check` per expression kind.
+
+use super::decls::{self, Overload};
+use super::kube;
+use super::ty::{most_general, Mapping, Ty};
+use super::{position, schema, Declarations, AUTHORIZER_MESSAGE, MAX_CHECK_DEPTH};
+use crate::error::CompileError;
+use cel::common::ast::{
+    operators, CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SelectExpr,
+    SourceInfo, StructExpr,
+};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+pub(super) struct Checker<'a> {
+    pub(super) declarations: &'a Declarations,
+    pub(super) source: &'a SourceInfo,
+    pub(super) mapping: Mapping,
+    pub(super) types: HashMap<u64, Ty>,
+    pub(super) overloads: HashMap<u64, Vec<&'static str>>,
+    /// Comprehension variables, innermost last.
+    pub(super) scopes: Vec<(String, Ty)>,
+    pub(super) errors: Vec<CompileError>,
+    /// How deep in the tree the check is.
+    pub(super) depth: usize,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, id: u64, message: String) {
+        let position = position(self.source, id);
+        self.errors.push(CompileError::new(position, message));
+    }
+
+    fn set(&mut self, e: &IdedExpr, t: Ty) {
+        self.types.insert(e.id, t);
+    }
+
+    fn get(&self, e: &IdedExpr) -> Ty {
+        self.types.get(&e.id).cloned().unwrap_or(Ty::Error)
+    }
+
+    pub(super) fn check(&mut self, e: &IdedExpr) {
+        if self.depth >= MAX_CHECK_DEPTH {
+            if !self
+                .errors
+                .iter()
+                .any(|e| e.message.contains("nested deeper"))
+            {
+                let message = format!("expression is nested deeper than {MAX_CHECK_DEPTH} levels");
+                self.error(e.id, message);
+            }
+            self.set(e, Ty::Error);
+            return;
+        }
+        self.depth += 1;
+        self.check_kind(e);
+        self.depth -= 1;
+    }
+
+    fn check_kind(&mut self, e: &IdedExpr) {
+        match &e.expr {
+            Expr::Literal(literal) => {
+                let t = match literal {
+                    LiteralValue::Boolean(_) => Ty::Bool,
+                    LiteralValue::Bytes(_) => Ty::Bytes,
+                    LiteralValue::Double(_) => Ty::Double,
+                    LiteralValue::Int(_) => Ty::Int,
+                    LiteralValue::Null => Ty::Null,
+                    LiteralValue::String(_) => Ty::String,
+                    LiteralValue::UInt(_) => Ty::Uint,
+                };
+                self.set(e, t);
+            }
+            Expr::Ident(name) => self.check_ident(e, name),
+            Expr::Select(select) => self.check_select(e, select),
+            Expr::Call(call) => self.check_call(e, call),
+            Expr::List(list) => self.check_list(e, &list.elements, &list.optional_indices),
+            Expr::Map(map) => self.check_map(e, &map.entries),
+            Expr::Struct(object) => self.check_struct(e, object),
+            Expr::Comprehension(comprehension) => self.check_comprehension(e, comprehension),
+            Expr::Unspecified => self.set(e, Ty::Error),
+        }
+    }
+
+    /// A name: a comprehension variable, a declared variable, or a type name.
+    fn resolve(&self, name: &str) -> Option<Ty> {
+        if let Some((_, t)) = self.scopes.iter().rev().find(|(n, _)| n == name) {
+            return Some(t.clone());
+        }
+        if let Some(t) = self.declarations.lookup(name) {
+            return Some(Ty::from_type(&t));
+        }
+        kube::type_name(name).map(|t| Ty::type_of(Ty::from_type(&t)))
+    }
+
+    fn check_ident(&mut self, e: &IdedExpr, name: &str) {
+        if name == "authorizer" && self.resolve(name).is_none() {
+            self.error(e.id, AUTHORIZER_MESSAGE.to_owned());
+            self.set(e, Ty::Error);
+            return;
+        }
+        match self.resolve(name) {
+            Some(t) => self.set(e, t),
+            None => {
+                self.error(e.id, undeclared(name));
+                self.set(e, Ty::Error);
+            }
+        }
+    }
+
+    fn check_select(&mut self, e: &IdedExpr, select: &SelectExpr) {
+        // A qualified name declared as a whole (`google.protobuf.Timestamp`).
+        if !select.test {
+            if let Some(name) = qualified_name(e) {
+                if !self.is_local_root(&name) {
+                    if let Some(t) = kube::type_name(&name) {
+                        self.set(e, Ty::type_of(Ty::from_type(&t)));
+                        return;
+                    }
+                }
+            }
+        }
+        let result = self.select_field(e, &select.operand, &select.field, false);
+        let t = if select.test { Ty::Bool } else { result };
+        let t = self.mapping.substitute(&t);
+        self.set(e, t);
+    }
+
+    fn is_local_root(&self, qualified: &str) -> bool {
+        let root = qualified.split('.').next().unwrap_or(qualified);
+        self.scopes.iter().any(|(n, _)| n == root) || self.declarations.lookup(root).is_some()
+    }
+
+    /// cel-go's `checkSelectField`: the type of `operand.field`, optional when the operand
+    /// is or the selection is (`.?`).
+    fn select_field(
+        &mut self,
+        e: &IdedExpr,
+        operand: &IdedExpr,
+        field: &str,
+        optional: bool,
+    ) -> Ty {
+        self.check(operand);
+        let operand_type = self.mapping.substitute(&self.get(operand));
+        let (target, was_optional) = match operand_type {
+            Ty::Optional(inner) => ((*inner).clone(), true),
+            other => (other, false),
+        };
+        let result = match &target {
+            Ty::Map(_, value) => (**value).clone(),
+            Ty::Object(object) => match object
+                .field(field)
+                .or_else(|| schema::escape(field).and_then(|f| object.field(&f)))
+            {
+                Some(t) => Ty::from_type(t),
+                None => {
+                    self.error(e.id, format!("undefined field '{field}'"));
+                    Ty::Error
+                }
+            },
+            Ty::Open(_) => Ty::Dyn,
+            Ty::Var(_) => {
+                self.mapping.assign(&Ty::Dyn, &target);
+                Ty::Dyn
+            }
+            Ty::Dyn | Ty::Error => Ty::Dyn,
+            other => {
+                let other = other.clone();
+                self.error(
+                    e.id,
+                    format!("type '{other}' does not support field selection"),
+                );
+                Ty::Dyn
+            }
+        };
+        if was_optional || optional {
+            Ty::optional(result)
+        } else {
+            result
+        }
+    }
+
+    fn check_call(&mut self, e: &IdedExpr, call: &CallExpr) {
+        let name = call.func_name.as_str();
+        if name == operators::OPT_SELECT {
+            return self.check_opt_select(e, call);
+        }
+        for arg in &call.args {
+            self.check(arg);
+        }
+        let declarations = self.declarations;
+        let lookup = |name: &str| -> Option<&'static [Overload]> {
+            decls::functions()
+                .get(name)
+                .map(Vec::as_slice)
+                .filter(|overloads| overloads.iter().any(|o| declarations.offers(o)))
+        };
+        let Some(target) = call.target.as_deref() else {
+            match lookup(name) {
+                Some(overloads) => self.resolve_overload(e, name, overloads, None, &call.args),
+                None => {
+                    self.error(e.id, undeclared(name));
+                    self.set(e, Ty::Error);
+                }
+            }
+            return;
+        };
+        // `a.b.f()` is the function `a.b.f` when there is one (`optional.of`, `math.abs`),
+        // unless `a` is a variable.
+        if let Some(prefix) = qualified_name(target) {
+            let qualified = format!("{prefix}.{name}");
+            if let Some(overloads) = lookup(qualified.as_str()) {
+                return self.resolve_overload(e, &qualified, overloads, None, &call.args);
+            }
+        }
+        self.check(target);
+        match lookup(name) {
+            Some(overloads) => self.resolve_overload(e, name, overloads, Some(target), &call.args),
+            None => {
+                self.error(e.id, undeclared(name));
+                self.set(e, Ty::Error);
+            }
+        }
+    }
+
+    fn resolve_overload(
+        &mut self,
+        e: &IdedExpr,
+        name: &str,
+        overloads: &'static [Overload],
+        target: Option<&IdedExpr>,
+        args: &[IdedExpr],
+    ) {
+        let arg_types: Vec<Ty> = target
+            .into_iter()
+            .chain(args)
+            .map(|a| self.get(a))
+            .collect();
+        // cel-go checks `&&` and `||` operand by operand (they may be variadic there).
+        if target.is_none() && (name == operators::LOGICAL_AND || name == operators::LOGICAL_OR) {
+            let mut ok = true;
+            for (arg, t) in args.iter().zip(&arg_types) {
+                if !self.mapping.assign(t, &Ty::Bool) {
+                    let found = dyn_for_vars(&self.mapping.substitute(t));
+                    self.error(arg.id, format!("expected type 'bool' but found '{found}'"));
+                    ok = false;
+                }
+            }
+            if ok {
+                self.overloads.insert(e.id, vec![overloads[0].signature]);
+            }
+            self.set(e, if ok { Ty::Bool } else { Ty::Error });
+            return;
+        }
+        let mut result: Option<Ty> = None;
+        let mut matched = Vec::new();
+        for overload in overloads {
+            if overload.receiver != target.is_some()
+                || overload.params.len() != arg_types.len()
+                || !self.declarations.offers(overload)
+            {
+                continue;
+            }
+            let mut fresh = HashMap::new();
+            let params: Vec<Ty> = overload
+                .params
+                .iter()
+                .map(|p| self.instantiate(&Ty::from_type(p), &mut fresh))
+                .collect();
+            let declared_result = self.instantiate(&Ty::from_type(&overload.result), &mut fresh);
+            if self.mapping.assign_all(&arg_types, &params) {
+                matched.push(overload.signature);
+                let t = self.mapping.substitute(&declared_result);
+                result = Some(match result {
+                    None => t,
+                    Some(previous) if previous == Ty::Dyn || previous == t => previous,
+                    Some(_) => Ty::Dyn,
+                });
+            }
+        }
+        match result {
+            Some(t) => {
+                self.overloads.insert(e.id, matched);
+                self.set(e, t);
+            }
+            None => {
+                let shown: Vec<String> = arg_types
+                    .iter()
+                    .map(|t| dyn_for_vars(&self.mapping.substitute(t)).to_string())
+                    .collect();
+                let signature = match target {
+                    Some(_) => format!("{}.({})", shown[0], shown[1..].join(", ")),
+                    None => format!("({})", shown.join(", ")),
+                };
+                self.error(
+                    e.id,
+                    format!("found no matching overload for '{name}' applied to '{signature}'"),
+                );
+                self.set(e, Ty::Error);
+            }
+        }
+    }
+
+    /// A declared type with its parameters replaced by fresh variables, one per name.
+    fn instantiate(&mut self, t: &Ty, fresh: &mut HashMap<&'static str, Ty>) -> Ty {
+        match t {
+            Ty::Param(name) => fresh
+                .entry(name)
+                .or_insert_with(|| self.mapping.fresh())
+                .clone(),
+            Ty::List(e) => Ty::list(self.instantiate(e, fresh)),
+            Ty::Optional(e) => Ty::optional(self.instantiate(e, fresh)),
+            Ty::Map(k, v) => {
+                let k = self.instantiate(k, fresh);
+                Ty::map(k, self.instantiate(v, fresh))
+            }
+            Ty::Type(Some(p)) => Ty::type_of(self.instantiate(p, fresh)),
+            other => other.clone(),
+        }
+    }
+
+    /// `operand.?field`, which the parser writes as the call `_?._(operand, 'field')`.
+    fn check_opt_select(&mut self, e: &IdedExpr, call: &CallExpr) {
+        let field = match call.args.get(1).map(|f| &f.expr) {
+            Some(Expr::Literal(LiteralValue::String(s))) => s.inner().to_string(),
+            _ => {
+                self.error(e.id, "unsupported optional field selection".to_owned());
+                self.set(e, Ty::Error);
+                return;
+            }
+        };
+        let Some(operand) = call.args.first() else {
+            self.set(e, Ty::Error);
+            return;
+        };
+        let t = self.select_field(e, operand, &field, true);
+        let t = self.mapping.substitute(&t);
+        self.set(e, t);
+    }
+
+    fn check_list(&mut self, e: &IdedExpr, elements: &[IdedExpr], optional: &[usize]) {
+        let mut element_type: Option<Ty> = None;
+        for (i, element) in elements.iter().enumerate() {
+            self.check(element);
+            let mut t = self.get(element);
+            if optional.contains(&i) {
+                t = self.unwrap_optional_entry(element, t);
+            }
+            element_type = Some(self.join(element_type, t));
+        }
+        let element_type = element_type.unwrap_or_else(|| self.mapping.fresh());
+        self.set(e, Ty::list(element_type));
+    }
+
+    /// The value type of an optional entry (`[?x]`, `{?k: v}`), which must be optional.
+    fn unwrap_optional_entry(&mut self, entry: &IdedExpr, t: Ty) -> Ty {
+        match self.mapping.substitute(&t) {
+            Ty::Optional(inner) => (*inner).clone(),
+            Ty::Dyn | Ty::Error => Ty::Dyn,
+            other => {
+                self.error(
+                    entry.id,
+                    format!(
+                        "expected type '{}' but found '{other}'",
+                        Ty::optional(other.clone())
+                    ),
+                );
+                other
+            }
+        }
+    }
+
+    /// cel-go's `joinTypes`, with mixed types joined to `dyn` (the homogeneous-literal
+    /// validator reports them after checking, as Kubernetes' environment does).
+    fn join(&mut self, previous: Option<Ty>, current: Ty) -> Ty {
+        match previous {
+            None => current,
+            Some(previous) if self.mapping.assign(&previous, &current) => {
+                most_general(&previous, &current)
+            }
+            Some(_) => Ty::Dyn,
+        }
+    }
+
+    fn check_map(&mut self, e: &IdedExpr, entries: &[cel::common::ast::IdedEntryExpr]) {
+        let (mut key_type, mut value_type) = (None, None);
+        for entry in entries {
+            let EntryExpr::MapEntry(entry) = &entry.expr else {
+                continue;
+            };
+            self.check(&entry.key);
+            let k = self.get(&entry.key);
+            key_type = Some(self.join(key_type, k));
+            self.check(&entry.value);
+            let mut v = self.get(&entry.value);
+            if entry.optional {
+                v = self.unwrap_optional_entry(&entry.value, v);
+            }
+            value_type = Some(self.join(value_type, v));
+        }
+        let key_type = key_type.unwrap_or_else(|| self.mapping.fresh());
+        let value_type = value_type.unwrap_or_else(|| self.mapping.fresh());
+        self.set(e, Ty::map(key_type, value_type));
+    }
+
+    /// A mutation's `Object{...}` / `Object.spec{...}` (any field, as Kubernetes' dynamic
+    /// object types for ApplyConfiguration) or `JSONPatch{op, path, from, value}`.
+    fn check_struct(&mut self, e: &IdedExpr, object: &StructExpr) {
+        let name = object.type_name.as_str();
+        let is_object = name == "Object" || name.starts_with("Object.");
+        let known = self.declarations.mutation && (is_object || name == "JSONPatch");
+        for entry in &object.entries {
+            if let EntryExpr::StructField(field) = &entry.expr {
+                self.check(&field.value);
+                if known && !is_object {
+                    let expected = match field.field.as_str() {
+                        "op" | "path" | "from" => Some(Ty::String),
+                        "value" => Some(Ty::Dyn),
+                        _ => None,
+                    };
+                    let found = self.get(&field.value);
+                    match expected {
+                        // What Kubernetes 1.37 answers for a field JSONPatch does not have.
+                        None => self.error(
+                            entry.id,
+                            format!(
+                                "expected type of field '{}' is '' but provided type is '{}'",
+                                field.field,
+                                dyn_for_vars(&self.mapping.substitute(&found))
+                            ),
+                        ),
+                        Some(t) if !self.mapping.assign(&t, &found) => self.error(
+                            entry.id,
+                            format!(
+                                "expected type of field '{}' is '{t}' but provided type is '{}'",
+                                field.field,
+                                self.mapping.substitute(&found)
+                            ),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        if !known {
+            self.error(e.id, undeclared(name));
+            self.set(e, Ty::Error);
+            return;
+        }
+        self.set(e, Ty::Open(Rc::from(name)));
+    }
+
+    fn check_comprehension(&mut self, e: &IdedExpr, c: &ComprehensionExpr) {
+        self.check(&c.iter_range);
+        self.check(&c.accu_init);
+        let range = self.mapping.substitute(&self.get(&c.iter_range));
+        let accu = self.get(&c.accu_init);
+        let two = c.iter_var2.is_some();
+        let (var1, var2) = match &range {
+            Ty::List(element) if two => (Ty::Int, (**element).clone()),
+            Ty::List(element) => ((**element).clone(), Ty::Dyn),
+            Ty::Map(key, value) => ((**key).clone(), (**value).clone()),
+            Ty::Dyn | Ty::Error | Ty::Var(_) => {
+                self.mapping.assign(&Ty::Dyn, &range);
+                (Ty::Dyn, Ty::Dyn)
+            }
+            other => {
+                let message = format!(
+                    "expression of type '{other}' cannot be range of a comprehension \
+                     (must be list, map, or dynamic)"
+                );
+                self.error(c.iter_range.id, message);
+                (Ty::Error, Ty::Error)
+            }
+        };
+        let depth = self.scopes.len();
+        self.scopes.push((c.accu_var.clone(), accu.clone()));
+        self.scopes.push((c.iter_var.clone(), var1));
+        if let Some(var2_name) = &c.iter_var2 {
+            self.scopes.push((var2_name.clone(), var2));
+        }
+        self.check(&c.loop_cond);
+        self.expect(&c.loop_cond, &Ty::Bool);
+        self.check(&c.loop_step);
+        self.expect(&c.loop_step, &accu);
+        self.scopes.truncate(depth + 1);
+        self.check(&c.result);
+        self.scopes.truncate(depth);
+        let t = self.mapping.substitute(&self.get(&c.result));
+        self.set(e, t);
+    }
+
+    /// cel-go's `assertType`.
+    fn expect(&mut self, e: &IdedExpr, expected: &Ty) {
+        let found = self.get(e);
+        if !self.mapping.assign(expected, &found) {
+            let message = format!(
+                "expected type '{}' but found '{}'",
+                dyn_for_vars(&self.mapping.substitute(expected)),
+                dyn_for_vars(&self.mapping.substitute(&found))
+            );
+            self.error(e.id, message);
+        }
+    }
+}
+
+fn undeclared(name: &str) -> String {
+    format!("undeclared reference to '{name}' (in container '')")
+}
+
+/// `a.b.c` as written, for an identifier and field selections on it.
+fn qualified_name(e: &IdedExpr) -> Option<String> {
+    match &e.expr {
+        Expr::Ident(name) => Some(name.clone()),
+        Expr::Select(select) if !select.test => {
+            qualified_name(&select.operand).map(|prefix| format!("{prefix}.{}", select.field))
+        }
+        _ => None,
+    }
+}
+
+/// A type as messages show it: variables still unbound are `dyn`.
+fn dyn_for_vars(t: &Ty) -> Ty {
+    Ty::from_type(&t.to_type())
+}
