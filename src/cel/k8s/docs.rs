@@ -230,8 +230,10 @@ pub(crate) const LIBRARY: &[FunctionDoc] = &[
 /// What the gate does not provide, for the reference's last section.
 const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("authorizer, authorizer.group(...).resource(...).check(...), fieldSelector, labelSelector", "Not supported: the gate has no API server to ask; a compile error says so."),
-    ("Quantity.mul, Quantity.div, Quantity.divInt, list.includes", "Not supported: not yet in a Kubernetes release the gate follows (unknown function)."),
-    ("Compile-time type checking", "Difference: types are checked when an expression runs, so a wrong argument type is an evaluation error, not a compile error."),
+    ("Quantity.mul, Quantity.div, Quantity.divInt", "Not supported: in no Kubernetes release up to 1.37 (unknown function)."),
+    ("list.includes", "Not supported yet: Kubernetes 1.37 added it (see docs/kubernetes-versions.md)."),
+    ("math.*, base64.encode, base64.decode, cel.bind, string.reverse()", "Difference: offered here, but in no Kubernetes release's admission environment, so the API server refuses a policy that uses them (see docs/kubernetes-versions.md)."),
+    ("Type checking", "As the API server when a policy is created: a type error (a wrong argument type, a mixed list literal, a result of the wrong type for its field) refuses the policy at load, at its line and column. Mistakes found only against the resources' schemas are warnings, as Kubernetes reports them in status.typeChecking (see docs/lint.md). eval -e is not type-checked."),
     ("quantity('Mi'), quantity('+')", "Refused, as Kubernetes documents: a quantity needs a digit or a dot (the scanner of some apimachinery versions reads these as 0)."),
     ("quantity('1e1000000000').add(quantity('1m'))", "Difference: a quantity whose exact decimal form needs more than 1024 digits is an evaluation error rather than a huge number."),
     ("Error messages", "Difference: evaluation errors name functions and types, never the input (it may be a secret)."),
