@@ -12,8 +12,10 @@
 //! validating policy on the object as they left it, as the API server orders the two phases.
 
 pub mod mutate;
+mod request_tree;
 
 pub use mutate::{Change, Mutated};
+pub use request_tree::RequestTree;
 
 use crate::cel;
 use crate::manifest::cel_tree::ObjectTree;
@@ -251,7 +253,7 @@ pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
 fn evaluate_sharing<'r>(
     set: &'r PolicySet,
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
+    request_value: &'r RequestTree<'r>,
     mut shared: SharedVariables<'r>,
 ) -> Decision {
     let mut decision = Decision::default();
@@ -347,27 +349,9 @@ fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
 }
 
 /// `request` as expressions read it (`request.operation`, `request.userInfo.username`, ...):
-/// built once per request, then read in place.
-pub fn request_value(request: &Request) -> serde_json::Value {
-    let gvk = serde_json::json!({
-        "group": request.group, "version": request.version, "kind": request.kind,
-    });
-    let gvr = serde_json::json!({
-        "group": request.group, "version": request.version, "resource": request.resource,
-    });
-    serde_json::json!({
-        "uid": request.uid,
-        "kind": gvk,
-        "resource": gvr,
-        "requestKind": gvk,
-        "requestResource": gvr,
-        "name": request.name,
-        "namespace": request.namespace,
-        "operation": request.operation,
-        "userInfo": {"username": request.username, "groups": request.groups},
-        "dryRun": request.dry_run,
-        "options": null,
-    })
+/// a view of the request, read in place (see [`RequestTree`]).
+pub fn request_value<'r>(request: &'r Request<'r>) -> RequestTree<'r> {
+    RequestTree::of(request)
 }
 
 /// The root variables of one request and parameter object: `object`, `oldObject`,
@@ -375,7 +359,7 @@ pub fn request_value(request: &Request) -> serde_json::Value {
 /// `request` from [`request_value`].
 pub fn activation<'r>(
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
+    request_value: &'r RequestTree<'r>,
     params: Option<&'r Node>,
 ) -> Activation<'r> {
     let mut activation = Activation::new();

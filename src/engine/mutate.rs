@@ -14,7 +14,9 @@
 //! wrong type, a patch that does not apply) denies under `failurePolicy: Fail` and is skipped
 //! under `Ignore`.
 
-use super::{match_target, params_for, params_key, selects, SharedVariables, Variables};
+use super::{
+    match_target, params_for, params_key, selects, RequestTree, SharedVariables, Variables,
+};
 use super::{Request, Violation, Warning};
 use crate::manifest::{Entry, Node, NodeValue};
 use crate::policy::matching::Matched;
@@ -66,7 +68,7 @@ pub fn mutate(set: &PolicySet, request: &Request) -> Mutated {
 pub(super) fn mutate_sharing<'r>(
     set: &'r PolicySet,
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
+    request_value: &'r RequestTree<'r>,
     cache: &mut SharedVariables<'r>,
 ) -> Mutated {
     let mut outcome = Mutated::default();
@@ -172,7 +174,7 @@ fn run_binding<'r>(
     policy: &'r CompiledPolicy,
     binding: &CompiledBinding,
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
+    request_value: &'r RequestTree<'r>,
     state: &mut State,
     outcome: &mut Mutated,
     cache: &mut SharedVariables<'r>,
@@ -255,7 +257,7 @@ fn run_policy<'r>(
     set: &'r PolicySet,
     policy: &'r CompiledPolicy,
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
+    request_value: &'r RequestTree<'r>,
     param: Option<&'r ParamObject>,
     state: &mut State,
     cache: &mut SharedVariables<'r>,
@@ -328,7 +330,7 @@ struct Step<'x> {
     set: &'x PolicySet,
     policy: &'x CompiledPolicy,
     mutation: &'x CompiledMutation,
-    request_value: &'x serde_json::Value,
+    request_value: &'x RequestTree<'x>,
     param: Option<&'x ParamObject>,
 }
 
