@@ -626,15 +626,36 @@ impl<'a> Judge<'a, '_> {
 
 /// Variable values of one request, by slot (see [`crate::policy::VariableSlot`]) and, for those
 /// that read `params`, parameter object: each definition is evaluated once per request, whichever
-/// policies share it. A handful of entries: searched in order, not hashed.
+/// policies share it. Those that do not read `params` are found by slot; the others, a handful,
+/// are searched in order. Nothing is hashed.
 #[derive(Default)]
 pub(crate) struct SharedVariables<'r> {
-    entries: Vec<((usize, usize), Result<Value<'r>, EvalError>)>,
+    by_slot: Vec<Option<Result<Value<'r>, EvalError>>>,
+    with_params: Vec<((usize, usize), Result<Value<'r>, EvalError>)>,
 }
 
 impl<'r> SharedVariables<'r> {
     fn get(&self, key: (usize, usize)) -> Option<&Result<Value<'r>, EvalError>> {
-        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        match key {
+            (slot, usize::MAX) => self.by_slot.get(slot)?.as_ref(),
+            _ => self
+                .with_params
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v),
+        }
+    }
+
+    fn insert(&mut self, key: (usize, usize), value: Result<Value<'r>, EvalError>) {
+        match key {
+            (slot, usize::MAX) => {
+                if self.by_slot.len() <= slot {
+                    self.by_slot.resize_with(slot + 1, || None);
+                }
+                self.by_slot[slot] = Some(value);
+            }
+            _ => self.with_params.push((key, value)),
+        }
     }
 }
 
@@ -655,6 +676,7 @@ impl<'r, 's> Variables<'r, 's> {
         shared: &'s mut SharedVariables<'r>,
         mut activation: Activation<'r>,
     ) -> Variables<'r, 's> {
+        activation.reserve_variables(policy.variables.len());
         for (i, (name, compiled)) in policy.variables.iter().enumerate() {
             let key = Self::key(policy, params_key, i);
             match shared.get(key) {
@@ -701,7 +723,7 @@ impl<'r, 's> Variables<'r, 's> {
                 continue;
             }
             if let Some(value) = self.activation.variable_if_evaluated(i) {
-                self.shared.entries.push((key, value.clone()));
+                self.shared.insert(key, value.clone());
             }
         }
     }

@@ -236,6 +236,12 @@ impl<'a> Activation<'a> {
         &self.roots[root as usize]
     }
 
+    /// Makes room for `additional` more variables, so that defining them does not reallocate.
+    pub fn reserve_variables(&mut self, additional: usize) -> &mut Self {
+        self.variables.reserve_exact(additional);
+        self
+    }
+
     /// Adds the next variable (index = number defined before): evaluated on first use.
     pub fn define_variable(&mut self, name: &'a str, program: &'a Program) -> &mut Self {
         self.variables.push(VariableSlot {
