@@ -43,7 +43,16 @@ fn yaml_files(dir: &str) -> Vec<PathBuf> {
 struct Corpus {
     name: String,
     set: PolicySet,
+    /// Hostile expressions spend the whole runtime budget whatever the document: a few
+    /// documents show that, and every document would only repeat it.
+    hostile: bool,
 }
+
+/// How many documents a hostile corpus is evaluated on, and the runtime budget it runs with (the
+/// reference interpreter, unoptimised, needs minutes to spend the default budget on some of
+/// them; a smaller budget runs out the same way on both sides).
+const HOSTILE_DOCUMENTS: usize = 2;
+const HOSTILE_BUDGET: u64 = 200_000;
 
 fn policy_sets() -> (Vec<Corpus>, Vec<String>) {
     let mut sets = Vec::new();
@@ -57,7 +66,16 @@ fn policy_sets() -> (Vec<Corpus>, Vec<String>) {
             CompileOptions::default()
         };
         match PolicySet::compile_with(&policies, &params, &options) {
-            Ok(set) => sets.push(Corpus { name, set }),
+            Ok(mut set) => {
+                if unlimited {
+                    set.env = std::mem::take(&mut set.env).with_budget(HOSTILE_BUDGET);
+                }
+                sets.push(Corpus {
+                    name,
+                    set,
+                    hostile: unlimited,
+                })
+            }
             Err(e) => refused.push(format!("{name}: {e}")),
         }
     };
@@ -199,7 +217,12 @@ fn cel_k8s_agrees_with_the_reference_interpreter_on_every_expression_of_the_corp
     let mut per_expression: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut disagreements = Vec::new();
     for corpus in &sets {
-        for input in &inputs {
+        let inputs = if corpus.hostile {
+            &inputs[..HOSTILE_DOCUMENTS]
+        } else {
+            &inputs[..]
+        };
+        for input in inputs {
             let old = input.old.as_ref().map(|d| &d.root);
             let new = trace_policies(&corpus.set, &input.document, old);
             let reference = reference_trace_policies(&corpus.set, &input.document, old);
