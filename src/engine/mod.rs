@@ -22,8 +22,10 @@ use crate::manifest::cel_tree::ObjectTree;
 use crate::manifest::{shape, Node};
 use crate::policy::matching::{self, MatchTarget, Matched, UnknownNamespaces};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
-use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
-use cel_k8s::{Activation, EvalError, Root, Value};
+use crate::policy::{
+    Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet, VariableSlot,
+};
+use cel_k8s::{Activation, EvalError, Root, Value, VariableCell};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -182,9 +184,9 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
 /// not change rather than judging the same text again.
 pub fn admit_telling(set: &PolicySet, request: &Request, phases: Phases) -> (Decision, bool) {
     let request_value = request_value(request);
-    let mut cache = SharedVariables::default();
+    let cache = SharedVariables::new(set);
     let mutated = if phases.mutate {
-        mutate::mutate_sharing(set, request, &request_value, &mut cache)
+        mutate::mutate_sharing(set, request, &request_value, &cache)
     } else {
         Mutated::default()
     };
@@ -197,7 +199,7 @@ pub fn admit_telling(set: &PolicySet, request: &Request, phases: Phases) -> (Dec
             },
         ),
         // The object is unchanged: the variables the mutation phase evaluated still hold.
-        (None, true) => evaluate_sharing(set, request, &request_value, cache),
+        (None, true) => evaluate_sharing(set, request, &request_value, &cache),
         (_, false) => Decision::default(),
     };
     let validation_alone = phases.validate
@@ -247,14 +249,15 @@ impl Decision {
 /// Evaluates every validating binding of the set against the request (no mutation).
 pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
     let request_value = request_value(request);
-    evaluate_sharing(set, request, &request_value, SharedVariables::default())
+    let shared = SharedVariables::new(set);
+    evaluate_sharing(set, request, &request_value, &shared)
 }
 
 fn evaluate_sharing<'r>(
     set: &'r PolicySet,
     request: &Request<'r>,
     request_value: &'r RequestTree<'r>,
-    mut shared: SharedVariables<'r>,
+    shared: &'r SharedVariables<'r>,
 ) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
@@ -282,21 +285,14 @@ fn evaluate_sharing<'r>(
             Ok(params) => {
                 for param in params {
                     let activation = activation(request, request_value, param.map(|p| &p.root));
-                    let mut variables =
-                        Variables::new(policy, params_key(param), &mut shared, activation);
+                    let variables = Variables::new(policy, param, shared, activation);
                     judge.run(&set.env, &variables);
-                    variables.keep();
                 }
             }
             Err(message) => judge.failure(message, "InternalError", None, true),
         }
     }
     decision
-}
-
-/// What keys the variables that read a parameter object: its identity.
-fn params_key(param: Option<&ParamObject>) -> usize {
-    param.map_or(usize::MAX, |p| p as *const ParamObject as usize)
 }
 
 /// Whether a binding selects the request: its policy's `matchConstraints` and its own
@@ -541,7 +537,7 @@ impl<'a> Judge<'a, '_> {
         }
     }
 
-    fn run<'r>(&mut self, env: &cel::Environment, variables: &Variables<'r, '_>)
+    fn run<'r>(&mut self, env: &cel::Environment, variables: &Variables<'r>)
     where
         'a: 'r,
     {
@@ -624,82 +620,75 @@ impl<'a> Judge<'a, '_> {
     }
 }
 
-/// Variable values of one request, by slot (see [`crate::policy::VariableSlot`]) and, for those
-/// that read `params`, parameter object: each definition is evaluated once per request, whichever
-/// policies share it. Those that do not read `params` are found by slot; the others, a handful,
-/// are searched in order. Nothing is hashed.
-#[derive(Default)]
+/// Where the variable values of one request are kept, by slot (see
+/// [`crate::policy::VariableSlot`]) and, for those that read `params`, parameter object: each
+/// definition is evaluated once per request, whichever policies share it, in a cell every
+/// activation that defines it reads (nothing is copied between policies, nothing hashed).
 pub(crate) struct SharedVariables<'r> {
-    by_slot: Vec<Option<Result<Value<'r>, EvalError>>>,
-    with_params: Vec<((usize, usize), Result<Value<'r>, EvalError>)>,
+    params: &'r [ParamObject],
+    slots: usize,
+    /// `slots` cells for the definitions that do not read `params`, then `slots` for each
+    /// parameter object (when they are few enough; the others are kept per activation).
+    cells: Vec<VariableCell<'r>>,
 }
+
+/// The most cells kept for the definitions that read `params` (slots times parameter objects):
+/// with more parameter objects, such values are kept per policy, not shared.
+const MAX_PARAMS_CELLS: usize = 4096;
 
 impl<'r> SharedVariables<'r> {
-    fn get(&self, key: (usize, usize)) -> Option<&Result<Value<'r>, EvalError>> {
-        match key {
-            (slot, usize::MAX) => self.by_slot.get(slot)?.as_ref(),
-            _ => self
-                .with_params
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| v),
+    pub(crate) fn new(set: &'r PolicySet) -> SharedVariables<'r> {
+        let slots = set.variable_slots;
+        let columns = if slots.saturating_mul(set.params.len()) <= MAX_PARAMS_CELLS {
+            1 + set.params.len()
+        } else {
+            1
+        };
+        let mut cells = Vec::new();
+        cells.resize_with(slots * columns, VariableCell::new);
+        SharedVariables {
+            params: &set.params,
+            slots,
+            cells,
         }
     }
 
-    fn insert(&mut self, key: (usize, usize), value: Result<Value<'r>, EvalError>) {
-        match key {
-            (slot, usize::MAX) => {
-                if self.by_slot.len() <= slot {
-                    self.by_slot.resize_with(slot + 1, || None);
-                }
-                self.by_slot[slot] = Some(value);
-            }
-            _ => self.with_params.push((key, value)),
+    /// The cell of a definition for a parameter object, if it is shared.
+    fn cell(&self, slot: VariableSlot, param: Option<&ParamObject>) -> Option<&VariableCell<'r>> {
+        if slot.slot >= self.slots {
+            return None;
         }
+        let column = match (slot.uses_params, param) {
+            (false, _) | (true, None) => 0,
+            (true, Some(param)) => 1 + self.params.iter().position(|p| std::ptr::eq(p, param))?,
+        };
+        self.cells.get(column * self.slots + slot.slot)
     }
 }
 
-/// The `variables` of one policy for one request and parameter object: those another policy
-/// evaluated already are given, the others are evaluated on first use (see
-/// [`Activation::define_variable`]) and kept for the next policies by [`Variables::keep`].
-pub(crate) struct Variables<'r, 's> {
-    policy: &'r CompiledPolicy,
-    params_key: usize,
-    shared: &'s mut SharedVariables<'r>,
+/// The `variables` of one policy for one request and parameter object, in the request's shared
+/// cells: those another policy evaluated already are read there, the others are evaluated on
+/// first use (see [`Activation::define_shared_variable`]) and kept there for the next policies.
+pub(crate) struct Variables<'r> {
     activation: Activation<'r>,
 }
 
-impl<'r, 's> Variables<'r, 's> {
+impl<'r> Variables<'r> {
     pub(crate) fn new(
         policy: &'r CompiledPolicy,
-        params_key: usize,
-        shared: &'s mut SharedVariables<'r>,
+        param: Option<&ParamObject>,
+        shared: &'r SharedVariables<'r>,
         mut activation: Activation<'r>,
-    ) -> Variables<'r, 's> {
+    ) -> Variables<'r> {
         activation.reserve_variables(policy.variables.len());
-        for (i, (name, compiled)) in policy.variables.iter().enumerate() {
-            let key = Self::key(policy, params_key, i);
-            match shared.get(key) {
-                Some(value) => activation.set_variable(name, value.clone()),
-                None => activation.define_variable(name, &compiled.program.executable),
+        for ((name, compiled), slot) in policy.variables.iter().zip(&policy.variable_slots) {
+            let program = &compiled.program.executable;
+            match shared.cell(*slot, param) {
+                Some(cell) => activation.define_shared_variable(name, program, cell),
+                None => activation.define_variable(name, program),
             };
         }
-        Variables {
-            policy,
-            params_key,
-            shared,
-            activation,
-        }
-    }
-
-    fn key(policy: &CompiledPolicy, params_key: usize, index: usize) -> (usize, usize) {
-        let slot = policy.variable_slots[index];
-        let params = if slot.uses_params {
-            params_key
-        } else {
-            usize::MAX
-        };
-        (slot.slot, params)
+        Variables { activation }
     }
 
     /// Evaluates an expression of the policy (the variables it reads on first use).
@@ -713,19 +702,6 @@ impl<'r, 's> Variables<'r, 's> {
             .program
             .executable
             .evaluate(&self.activation, &mut runtime.meter())
-    }
-
-    /// Keeps the values of the variables evaluated here for the next policies.
-    pub(crate) fn keep(&mut self) {
-        for i in 0..self.policy.variables.len() {
-            let key = Self::key(self.policy, self.params_key, i);
-            if self.shared.get(key).is_some() {
-                continue;
-            }
-            if let Some(value) = self.activation.variable_if_evaluated(i) {
-                self.shared.insert(key, value.clone());
-            }
-        }
     }
 }
 

@@ -14,9 +14,7 @@
 //! wrong type, a patch that does not apply) denies under `failurePolicy: Fail` and is skipped
 //! under `Ignore`.
 
-use super::{
-    match_target, params_for, params_key, selects, RequestTree, SharedVariables, Variables,
-};
+use super::{match_target, params_for, selects, RequestTree, SharedVariables, Variables};
 use super::{Request, Violation, Warning};
 use crate::manifest::{Entry, Node, NodeValue};
 use crate::policy::matching::Matched;
@@ -54,12 +52,7 @@ pub struct Mutated {
 /// Runs every mutating binding against the request's object.
 pub fn mutate(set: &PolicySet, request: &Request) -> Mutated {
     let request_value = super::request_value(request);
-    mutate_sharing(
-        set,
-        request,
-        &request_value,
-        &mut SharedVariables::default(),
-    )
+    mutate_sharing(set, request, &request_value, &SharedVariables::new(set))
 }
 
 /// [`mutate`], with the variable values of the unchanged object kept in `cache`: while no
@@ -69,7 +62,7 @@ pub(super) fn mutate_sharing<'r>(
     set: &'r PolicySet,
     request: &Request<'r>,
     request_value: &'r RequestTree<'r>,
-    cache: &mut SharedVariables<'r>,
+    cache: &'r SharedVariables<'r>,
 ) -> Mutated {
     let mut outcome = Mutated::default();
     let Some(original) = request.object else {
@@ -177,7 +170,7 @@ fn run_binding<'r>(
     request_value: &'r RequestTree<'r>,
     state: &mut State,
     outcome: &mut Mutated,
-    cache: &mut SharedVariables<'r>,
+    cache: &'r SharedVariables<'r>,
 ) -> bool {
     let current = Request {
         object: Some(&state.node),
@@ -260,7 +253,7 @@ fn run_policy<'r>(
     request_value: &'r RequestTree<'r>,
     param: Option<&'r ParamObject>,
     state: &mut State,
-    cache: &mut SharedVariables<'r>,
+    cache: &'r SharedVariables<'r>,
 ) -> Result<(), String> {
     let mut conditions_checked = false;
     for mutation in &policy.mutations {
@@ -290,7 +283,7 @@ fn run_policy<'r>(
                 request_value,
                 param,
             };
-            step.evaluate(&current, check_conditions, &mut SharedVariables::default())?
+            step.evaluate(&current, check_conditions, &SharedVariables::new(set))?
         };
         let Some(result) = result else {
             return Ok(());
@@ -341,12 +334,12 @@ impl<'x> Step<'x> {
         &self,
         request: &Request<'x>,
         check_conditions: bool,
-        shared: &mut SharedVariables<'x>,
+        shared: &'x SharedVariables<'x>,
     ) -> Result<Option<serde_json::Value>, String> {
         let policy = self.policy;
         let activation =
             super::activation(request, self.request_value, self.param.map(|p| &p.root));
-        let mut variables = Variables::new(policy, params_key(self.param), shared, activation);
+        let variables = Variables::new(policy, self.param, shared, activation);
         let env = &self.set.env;
         let outcome = (|| {
             if check_conditions {
@@ -378,7 +371,6 @@ impl<'x> Step<'x> {
                 .map_err(|e| context(format!("evaluation failed: {e}")))?;
             value.to_json().map(Some).map_err(|e| context(e.0))
         })();
-        variables.keep();
         outcome
     }
 }
