@@ -2,8 +2,8 @@
 # Load benchmark of `cmek-gate serve` with a real HTTP load generator (wrk, from Debian's
 # packages), against baselines measured in the same run:
 #   validate   POST /validate, an AdmissionReview of a sensitive Service, the shipped library
-#   no-policy  the same request to a second server whose policy set is empty (TLS, HTTP, JSON
-#              parsing and the response, without policy evaluation)
+#   no-policy  the same request to a second server whose policy set matches nothing (TLS, HTTP,
+#              JSON parsing and the response, without policy evaluation)
 #   healthz    GET /healthz on the first server (TLS and HTTP only)
 # at concurrency 8 and 64. Prints requests/s, p50 and p99 as wrk sees them, the server-side p99
 # from the server's own latency histogram, the ratio to the baselines, and the servers' peak RSS.
@@ -29,6 +29,21 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 "$gate" certs --out "$work/certs" --dns localhost --dns 127.0.0.1 >/dev/null 2>&1
 mkdir -p "$work/empty"
+# The no-policy server: a set that matches nothing (an empty set is refused at start).
+cat >"$work/empty/nothing.yaml" <<'YAML'
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: matches-nothing}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [nothing.example], apiVersions: ["*"], operations: ["*"], resources: [nothing]}]
+  validations: [{expression: "true"}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: matches-nothing}
+spec: {policyName: matches-nothing, validationActions: [Deny]}
+YAML
 
 start() { # name, extra args...
   local name=$1; shift

@@ -12,16 +12,20 @@
 //! validating policy on the object as they left it, as the API server orders the two phases.
 
 pub mod mutate;
+mod request_tree;
 
 pub use mutate::{Change, Mutated};
+pub use request_tree::RequestTree;
 
 use crate::cel;
 use crate::manifest::cel_tree::ObjectTree;
 use crate::manifest::{shape, Node};
 use crate::policy::matching::{self, MatchTarget, Matched, UnknownNamespaces};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
-use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
-use cel_k8s::{Activation, EvalError, Root, Value};
+use crate::policy::{
+    Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet, VariableSlot,
+};
+use cel_k8s::{Activation, EvalError, Root, Value, VariableCell};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -180,9 +184,9 @@ pub fn admit(set: &PolicySet, request: &Request, phases: Phases) -> Decision {
 /// not change rather than judging the same text again.
 pub fn admit_telling(set: &PolicySet, request: &Request, phases: Phases) -> (Decision, bool) {
     let request_value = request_value(request);
-    let mut cache = SharedVariables::default();
+    let cache = SharedVariables::new(set);
     let mutated = if phases.mutate {
-        mutate::mutate_sharing(set, request, &request_value, &mut cache)
+        mutate::mutate_sharing(set, request, &request_value, &cache)
     } else {
         Mutated::default()
     };
@@ -195,7 +199,7 @@ pub fn admit_telling(set: &PolicySet, request: &Request, phases: Phases) -> (Dec
             },
         ),
         // The object is unchanged: the variables the mutation phase evaluated still hold.
-        (None, true) => evaluate_sharing(set, request, &request_value, cache),
+        (None, true) => evaluate_sharing(set, request, &request_value, &cache),
         (_, false) => Decision::default(),
     };
     let validation_alone = phases.validate
@@ -245,14 +249,15 @@ impl Decision {
 /// Evaluates every validating binding of the set against the request (no mutation).
 pub fn evaluate(set: &PolicySet, request: &Request) -> Decision {
     let request_value = request_value(request);
-    evaluate_sharing(set, request, &request_value, SharedVariables::default())
+    let shared = SharedVariables::new(set);
+    evaluate_sharing(set, request, &request_value, &shared)
 }
 
 fn evaluate_sharing<'r>(
     set: &'r PolicySet,
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
-    mut shared: SharedVariables<'r>,
+    request_value: &'r RequestTree<'r>,
+    shared: &'r SharedVariables<'r>,
 ) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
@@ -280,21 +285,14 @@ fn evaluate_sharing<'r>(
             Ok(params) => {
                 for param in params {
                     let activation = activation(request, request_value, param.map(|p| &p.root));
-                    let mut variables =
-                        Variables::new(policy, params_key(param), &mut shared, activation);
+                    let variables = Variables::new(policy, param, shared, activation);
                     judge.run(&set.env, &variables);
-                    variables.keep();
                 }
             }
             Err(message) => judge.failure(message, "InternalError", None, true),
         }
     }
     decision
-}
-
-/// What keys the variables that read a parameter object: its identity.
-fn params_key(param: Option<&ParamObject>) -> usize {
-    param.map_or(usize::MAX, |p| p as *const ParamObject as usize)
 }
 
 /// Whether a binding selects the request: its policy's `matchConstraints` and its own
@@ -347,27 +345,9 @@ fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
 }
 
 /// `request` as expressions read it (`request.operation`, `request.userInfo.username`, ...):
-/// built once per request, then read in place.
-pub fn request_value(request: &Request) -> serde_json::Value {
-    let gvk = serde_json::json!({
-        "group": request.group, "version": request.version, "kind": request.kind,
-    });
-    let gvr = serde_json::json!({
-        "group": request.group, "version": request.version, "resource": request.resource,
-    });
-    serde_json::json!({
-        "uid": request.uid,
-        "kind": gvk,
-        "resource": gvr,
-        "requestKind": gvk,
-        "requestResource": gvr,
-        "name": request.name,
-        "namespace": request.namespace,
-        "operation": request.operation,
-        "userInfo": {"username": request.username, "groups": request.groups},
-        "dryRun": request.dry_run,
-        "options": null,
-    })
+/// a view of the request, read in place (see [`RequestTree`]).
+pub fn request_value<'r>(request: &'r Request<'r>) -> RequestTree<'r> {
+    RequestTree::of(request)
 }
 
 /// The root variables of one request and parameter object: `object`, `oldObject`,
@@ -375,7 +355,7 @@ pub fn request_value(request: &Request) -> serde_json::Value {
 /// `request` from [`request_value`].
 pub fn activation<'r>(
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
+    request_value: &'r RequestTree<'r>,
     params: Option<&'r Node>,
 ) -> Activation<'r> {
     let mut activation = Activation::new();
@@ -557,7 +537,7 @@ impl<'a> Judge<'a, '_> {
         }
     }
 
-    fn run<'r>(&mut self, env: &cel::Environment, variables: &Variables<'r, '_>)
+    fn run<'r>(&mut self, env: &cel::Environment, variables: &Variables<'r>)
     where
         'a: 'r,
     {
@@ -640,60 +620,75 @@ impl<'a> Judge<'a, '_> {
     }
 }
 
-/// Variable values of one request, by slot (see [`crate::policy::VariableSlot`]) and, for those
-/// that read `params`, parameter object: each definition is evaluated once per request, whichever
-/// policies share it. A handful of entries: searched in order, not hashed.
-#[derive(Default)]
+/// Where the variable values of one request are kept, by slot (see
+/// [`crate::policy::VariableSlot`]) and, for those that read `params`, parameter object: each
+/// definition is evaluated once per request, whichever policies share it, in a cell every
+/// activation that defines it reads (nothing is copied between policies, nothing hashed).
 pub(crate) struct SharedVariables<'r> {
-    entries: Vec<((usize, usize), Result<Value<'r>, EvalError>)>,
+    params: &'r [ParamObject],
+    slots: usize,
+    /// `slots` cells for the definitions that do not read `params`, then `slots` for each
+    /// parameter object (when they are few enough; the others are kept per activation).
+    cells: Vec<VariableCell<'r>>,
 }
 
+/// The most cells kept for the definitions that read `params` (slots times parameter objects):
+/// with more parameter objects, such values are kept per policy, not shared.
+const MAX_PARAMS_CELLS: usize = 4096;
+
 impl<'r> SharedVariables<'r> {
-    fn get(&self, key: (usize, usize)) -> Option<&Result<Value<'r>, EvalError>> {
-        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    pub(crate) fn new(set: &'r PolicySet) -> SharedVariables<'r> {
+        let slots = set.variable_slots;
+        let columns = if slots.saturating_mul(set.params.len()) <= MAX_PARAMS_CELLS {
+            1 + set.params.len()
+        } else {
+            1
+        };
+        let mut cells = Vec::new();
+        cells.resize_with(slots * columns, VariableCell::new);
+        SharedVariables {
+            params: &set.params,
+            slots,
+            cells,
+        }
+    }
+
+    /// The cell of a definition for a parameter object, if it is shared.
+    fn cell(&self, slot: VariableSlot, param: Option<&ParamObject>) -> Option<&VariableCell<'r>> {
+        if slot.slot >= self.slots {
+            return None;
+        }
+        let column = match (slot.uses_params, param) {
+            (false, _) | (true, None) => 0,
+            (true, Some(param)) => 1 + self.params.iter().position(|p| std::ptr::eq(p, param))?,
+        };
+        self.cells.get(column * self.slots + slot.slot)
     }
 }
 
-/// The `variables` of one policy for one request and parameter object: those another policy
-/// evaluated already are given, the others are evaluated on first use (see
-/// [`Activation::define_variable`]) and kept for the next policies by [`Variables::keep`].
-pub(crate) struct Variables<'r, 's> {
-    policy: &'r CompiledPolicy,
-    params_key: usize,
-    shared: &'s mut SharedVariables<'r>,
+/// The `variables` of one policy for one request and parameter object, in the request's shared
+/// cells: those another policy evaluated already are read there, the others are evaluated on
+/// first use (see [`Activation::define_shared_variable`]) and kept there for the next policies.
+pub(crate) struct Variables<'r> {
     activation: Activation<'r>,
 }
 
-impl<'r, 's> Variables<'r, 's> {
+impl<'r> Variables<'r> {
     pub(crate) fn new(
         policy: &'r CompiledPolicy,
-        params_key: usize,
-        shared: &'s mut SharedVariables<'r>,
+        param: Option<&ParamObject>,
+        shared: &'r SharedVariables<'r>,
         mut activation: Activation<'r>,
-    ) -> Variables<'r, 's> {
-        for (i, (name, compiled)) in policy.variables.iter().enumerate() {
-            let key = Self::key(policy, params_key, i);
-            match shared.get(key) {
-                Some(value) => activation.set_variable(name, value.clone()),
-                None => activation.define_variable(name, &compiled.program.executable),
+    ) -> Variables<'r> {
+        activation.reserve_variables(policy.variables.len());
+        for ((name, compiled), slot) in policy.variables.iter().zip(&policy.variable_slots) {
+            let program = &compiled.program.executable;
+            match shared.cell(*slot, param) {
+                Some(cell) => activation.define_shared_variable(name, program, cell),
+                None => activation.define_variable(name, program),
             };
         }
-        Variables {
-            policy,
-            params_key,
-            shared,
-            activation,
-        }
-    }
-
-    fn key(policy: &CompiledPolicy, params_key: usize, index: usize) -> (usize, usize) {
-        let slot = policy.variable_slots[index];
-        let params = if slot.uses_params {
-            params_key
-        } else {
-            usize::MAX
-        };
-        (slot.slot, params)
+        Variables { activation }
     }
 
     /// Evaluates an expression of the policy (the variables it reads on first use).
@@ -707,19 +702,6 @@ impl<'r, 's> Variables<'r, 's> {
             .program
             .executable
             .evaluate(&self.activation, &mut runtime.meter())
-    }
-
-    /// Keeps the values of the variables evaluated here for the next policies.
-    pub(crate) fn keep(&mut self) {
-        for i in 0..self.policy.variables.len() {
-            let key = Self::key(self.policy, self.params_key, i);
-            if self.shared.get(key).is_some() {
-                continue;
-            }
-            if let Some(value) = self.activation.variable_if_evaluated(i) {
-                self.shared.entries.push((key, value.clone()));
-            }
-        }
     }
 }
 

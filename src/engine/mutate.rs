@@ -14,7 +14,7 @@
 //! wrong type, a patch that does not apply) denies under `failurePolicy: Fail` and is skipped
 //! under `Ignore`.
 
-use super::{match_target, params_for, params_key, selects, SharedVariables, Variables};
+use super::{match_target, params_for, selects, RequestTree, SharedVariables, Variables};
 use super::{Request, Violation, Warning};
 use crate::manifest::{Entry, Node, NodeValue};
 use crate::policy::matching::Matched;
@@ -52,12 +52,7 @@ pub struct Mutated {
 /// Runs every mutating binding against the request's object.
 pub fn mutate(set: &PolicySet, request: &Request) -> Mutated {
     let request_value = super::request_value(request);
-    mutate_sharing(
-        set,
-        request,
-        &request_value,
-        &mut SharedVariables::default(),
-    )
+    mutate_sharing(set, request, &request_value, &SharedVariables::new(set))
 }
 
 /// [`mutate`], with the variable values of the unchanged object kept in `cache`: while no
@@ -66,8 +61,8 @@ pub fn mutate(set: &PolicySet, request: &Request) -> Mutated {
 pub(super) fn mutate_sharing<'r>(
     set: &'r PolicySet,
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
-    cache: &mut SharedVariables<'r>,
+    request_value: &'r RequestTree<'r>,
+    cache: &'r SharedVariables<'r>,
 ) -> Mutated {
     let mut outcome = Mutated::default();
     let Some(original) = request.object else {
@@ -172,10 +167,10 @@ fn run_binding<'r>(
     policy: &'r CompiledPolicy,
     binding: &CompiledBinding,
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
+    request_value: &'r RequestTree<'r>,
     state: &mut State,
     outcome: &mut Mutated,
-    cache: &mut SharedVariables<'r>,
+    cache: &'r SharedVariables<'r>,
 ) -> bool {
     let current = Request {
         object: Some(&state.node),
@@ -255,10 +250,10 @@ fn run_policy<'r>(
     set: &'r PolicySet,
     policy: &'r CompiledPolicy,
     request: &Request<'r>,
-    request_value: &'r serde_json::Value,
+    request_value: &'r RequestTree<'r>,
     param: Option<&'r ParamObject>,
     state: &mut State,
-    cache: &mut SharedVariables<'r>,
+    cache: &'r SharedVariables<'r>,
 ) -> Result<(), String> {
     let mut conditions_checked = false;
     for mutation in &policy.mutations {
@@ -288,7 +283,7 @@ fn run_policy<'r>(
                 request_value,
                 param,
             };
-            step.evaluate(&current, check_conditions, &mut SharedVariables::default())?
+            step.evaluate(&current, check_conditions, &SharedVariables::new(set))?
         };
         let Some(result) = result else {
             return Ok(());
@@ -328,7 +323,7 @@ struct Step<'x> {
     set: &'x PolicySet,
     policy: &'x CompiledPolicy,
     mutation: &'x CompiledMutation,
-    request_value: &'x serde_json::Value,
+    request_value: &'x RequestTree<'x>,
     param: Option<&'x ParamObject>,
 }
 
@@ -339,12 +334,12 @@ impl<'x> Step<'x> {
         &self,
         request: &Request<'x>,
         check_conditions: bool,
-        shared: &mut SharedVariables<'x>,
+        shared: &'x SharedVariables<'x>,
     ) -> Result<Option<serde_json::Value>, String> {
         let policy = self.policy;
         let activation =
             super::activation(request, self.request_value, self.param.map(|p| &p.root));
-        let mut variables = Variables::new(policy, params_key(self.param), shared, activation);
+        let variables = Variables::new(policy, self.param, shared, activation);
         let env = &self.set.env;
         let outcome = (|| {
             if check_conditions {
@@ -376,7 +371,6 @@ impl<'x> Step<'x> {
                 .map_err(|e| context(format!("evaluation failed: {e}")))?;
             value.to_json().map(Some).map_err(|e| context(e.0))
         })();
-        variables.keep();
         outcome
     }
 }

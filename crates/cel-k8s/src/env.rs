@@ -260,6 +260,12 @@ impl<'a> Activation<'a> {
         &self.roots[root as usize]
     }
 
+    /// Makes room for `additional` more variables, so that defining them does not reallocate.
+    pub fn reserve_variables(&mut self, additional: usize) -> &mut Self {
+        self.variables.reserve_exact(additional);
+        self
+    }
+
     /// Adds the next variable (index = number defined before): evaluated on first use.
     pub fn define_variable(&mut self, name: &'a str, program: &'a Program) -> &mut Self {
         self.variables.push(VariableSlot {
@@ -345,26 +351,44 @@ impl<'a> Activation<'a> {
             });
         }
         // Evaluate what it needs first, in definition order, so that no evaluation nests
-        // another: each finds the variables it reads cached.
-        let mut needed = vec![index];
-        let mut pending = vec![index];
-        while let Some(i) = pending.pop() {
-            if let Some(program) = self.variables[i].program {
-                for &d in program.variables_used() {
-                    let known = self
-                        .variables
-                        .get(d)
-                        .is_none_or(|s| s.cell().get().is_some());
-                    if d < i && !known && !needed.contains(&d) {
-                        needed.push(d);
-                        pending.push(d);
+        // another: each finds the variables it reads cached. A variable reads only variables
+        // defined before it, so walking down from `index` finds all it needs.
+        if index < 128 {
+            let mut needed: u128 = 1 << index;
+            for i in (0..=index).rev() {
+                if needed & (1 << i) == 0 {
+                    continue;
+                }
+                if let Some(program) = self.variables[i].program {
+                    for &d in program.variables_used() {
+                        if d < i && !ready(d) {
+                            needed |= 1 << d;
+                        }
                     }
                 }
             }
-        }
-        needed.sort_unstable();
-        for i in needed {
-            self.evaluate_variable(i, budget);
+            for i in 0..=index {
+                if needed & (1 << i) != 0 {
+                    self.evaluate_variable(i, budget);
+                }
+            }
+        } else {
+            let mut needed = vec![index];
+            let mut pending = vec![index];
+            while let Some(i) = pending.pop() {
+                if let Some(program) = self.variables[i].program {
+                    for &d in program.variables_used() {
+                        if d < i && !ready(d) && !needed.contains(&d) {
+                            needed.push(d);
+                            pending.push(d);
+                        }
+                    }
+                }
+            }
+            needed.sort_unstable();
+            for i in needed {
+                self.evaluate_variable(i, budget);
+            }
         }
         slot.cell().get().cloned().unwrap_or_else(|| {
             Err(EvalError::new(format!(

@@ -6,10 +6,11 @@
 //! also take a list receiver: those calls go to [`super::lists`].
 
 use super::lists;
-use super::support::{fail, list_iter, no_overload, string_list};
+use super::support::{fail, list_iter, no_overload};
 use crate::error::EvalError;
 use crate::library::{Library, Style};
-use crate::value::{List, Value};
+use crate::value::{List, Str, Value};
+use std::sync::Arc;
 
 /// The largest string `replace` builds: an empty pattern replaced by a long string would
 /// otherwise multiply two input sizes.
@@ -127,6 +128,10 @@ fn last_index_of<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
 
 fn lower_ascii<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
     match args {
+        // Already lower case: the same string, not a copy.
+        [Value::String(s)] if !s.bytes().any(|b| b.is_ascii_uppercase()) => {
+            Ok(Value::String(s.clone()))
+        }
         [Value::String(s)] => Ok(Value::string(s.to_ascii_lowercase())),
         _ => Err(no_overload("lowerAscii", args)),
     }
@@ -194,7 +199,20 @@ fn split<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
             .collect(),
         (Err(_), false) => s.split(&**sep).collect(),
     };
-    Ok(string_list(parts.into_iter().map(str::to_owned)))
+    let items: Vec<Value<'a>> = parts.into_iter().map(|part| part_of(s, part)).collect();
+    Ok(Value::List(List::Owned(items.into())))
+}
+
+/// A part of a string value (`part` lies within `s`): borrowed from the same document or
+/// program when `s` is, the same string when it is all of it, else copied once.
+fn part_of<'a>(s: &Str<'a>, part: &str) -> Value<'a> {
+    let start = (part.as_ptr() as usize).wrapping_sub(s.as_ptr() as usize);
+    let within = start <= s.len() && part.len() <= s.len() - start;
+    Value::String(match s {
+        Str::Borrowed(whole) if within => Str::Borrowed(&whole[start..start + part.len()]),
+        Str::Owned(_) if within && part.len() == s.len() => s.clone(),
+        _ => Str::Owned(Arc::from(part)),
+    })
 }
 
 fn substring<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
@@ -230,7 +248,7 @@ fn substring<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
 /// Go's `strings.TrimSpace` (Unicode white space).
 fn trim<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
     match args {
-        [Value::String(s)] => Ok(Value::string(s.trim())),
+        [Value::String(s)] => Ok(part_of(s, s.trim())),
         _ => Err(no_overload("trim", args)),
     }
 }
