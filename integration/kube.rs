@@ -173,18 +173,28 @@ fn start_rig() -> Result<Rig, String> {
     if crds.code != 0 {
         return Err(format!("installing the CRDs failed:\n{crds}"));
     }
-    let established = rig.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/services.serving.knative.dev",
-        "crd/configurations.serving.knative.dev",
-        "crd/runservices.run.cnrm.cloud.google.com",
-        "crd/runjobs.run.cnrm.cloud.google.com",
-        "crd/certificates.cert-manager.io",
-        "crd/issuers.cert-manager.io",
-        "crd/servicemonitors.monitoring.coreos.com",
-    ]);
+    // `kubectl wait` fails at once, rather than waiting, while a new CRD has no status
+    // conditions yet ("accessor error: <nil>"): it is asked again until the deadline.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let established = loop {
+        let run = rig.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/services.serving.knative.dev",
+            "crd/configurations.serving.knative.dev",
+            "crd/runservices.run.cnrm.cloud.google.com",
+            "crd/runjobs.run.cnrm.cloud.google.com",
+            "crd/certificates.cert-manager.io",
+            "crd/issuers.cert-manager.io",
+            "crd/servicemonitors.monitoring.coreos.com",
+        ]);
+        let not_yet = run.to_string().contains("accessor error");
+        if run.code == 0 || !not_yet || Instant::now() > deadline {
+            break run;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     if established.code != 0 {
         return Err(format!("the CRDs were not established:\n{established}"));
     }
