@@ -286,6 +286,11 @@ async fn answer(
             "UNAVAILABLE",
             "The service is currently unavailable.",
         ),
+        ("GET", p) if p == key_path("hang") => {
+            // Never answers in time: the client's response timeout ends each attempt.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            json_response(StatusCode::OK, crypto_key(&format!("{KEYS}/hang")))
+        }
         ("GET", p) if p == format!("{}:getIamPolicy", key_path("denied")) => google_error(
             StatusCode::FORBIDDEN,
             "PERMISSION_DENIED",
@@ -433,6 +438,20 @@ async fn a_503_storm_ends_after_the_bounded_attempts_with_an_error() {
     // Errors other than NOT_FOUND are not cached: asking again asks Google again.
     let _ = client.crypto_key(&key("storm")).await.unwrap_err();
     assert_eq!(google.count(&format!("/v1/{KEYS}/storm")), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_that_does_not_answer_times_out_and_is_retried_within_bounds() {
+    let google = FakeGoogle::start().await;
+    let client = google.client(|o| {
+        o.max_attempts = 2;
+        o.http.response_timeout = Duration::from_millis(200);
+    });
+    let error = client.crypto_key(&key("hang")).await.unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("gave up after 2 attempts"), "{text}");
+    assert!(text.contains("no response within 200ms"), "{text}");
+    assert_eq!(google.count(&format!("/v1/{KEYS}/hang")), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
