@@ -15,6 +15,7 @@ pub mod cli;
 pub mod cloudrun_api;
 pub mod engine;
 pub mod fix;
+pub mod google;
 pub mod http_client;
 pub mod krm_function;
 pub mod limits;
