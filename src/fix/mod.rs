@@ -114,16 +114,16 @@ pub fn plan_all(
 
 /// One YAML document's part of a text: its byte range and the lines before it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Segment {
-    start: usize,
-    end: usize,
-    line_offset: u32,
+pub struct Segment {
+    pub start: usize,
+    pub end: usize,
+    pub line_offset: u32,
 }
 
 /// Cuts a text at each line that starts with a document marker (`---`, which YAML forbids
 /// inside any scalar), except after a directive line (`%YAML`), which belongs to the marker.
 /// Line breaks are counted as the parser counts them (`\n`, `\r\n`, a lone `\r`).
-fn segments(text: &str) -> Vec<Segment> {
+pub fn segments(text: &str) -> Vec<Segment> {
     let bytes = text.as_bytes();
     let mut found = vec![Segment {
         start: 0,
