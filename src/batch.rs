@@ -95,16 +95,21 @@ pub struct Judged {
     /// For each result: whether its verdict is the one validation alone gives for the document as
     /// written (see [`engine::admit_telling`]).
     pub validation_alone: Vec<bool>,
+    /// For each input: what its text spent of the budgets of [`ReadLimits`] (nothing for an
+    /// input that could not be read).
+    pub counts: Vec<manifest::yaml::Counts>,
 }
 
 /// [`check_inputs_keeping_documents`], also telling which verdicts validation alone gives.
 pub fn check_inputs_judging(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Judged {
     let mut report = Report::default();
-    let (documents, validation_alone) = check(set, inputs, options, &mut report, true, None);
+    let (documents, validation_alone, counts) =
+        check(set, inputs, options, &mut report, true, None);
     Judged {
         report,
         documents,
         validation_alone,
+        counts,
     }
 }
 
@@ -143,6 +148,61 @@ pub fn check_inputs_streaming(
 /// when they are kept.
 type PieceVerdicts = (Vec<DocumentResult>, Vec<bool>, Option<Vec<Document>>);
 
+/// Whether a document gives namespace labels to the others (a `kind: Namespace`, `v1`).
+pub fn is_namespace(document: &Document) -> bool {
+    document.kind == "Namespace" && document.api_version == "v1"
+}
+
+/// Judges one document of the input `file` as the check does: its verdict, and whether
+/// validation alone gives it.
+fn judge_document(
+    set: &PolicySet,
+    options: &CheckOptions,
+    namespaces: &HashMap<&str, &Node>,
+    file: &str,
+    document: &Document,
+) -> (DocumentResult, bool) {
+    let mut request = Request::create(document);
+    request.operation = options.operation.clone();
+    request.namespace_object = namespaces
+        .get(document.namespace.as_str())
+        .copied()
+        .or_else(|| options.namespaces.object(&document.namespace));
+    request.unknown_namespaces = options.namespaces.unknown;
+    let phases = if options.mutate {
+        engine::Phases::ALL
+    } else {
+        engine::Phases::VALIDATE
+    };
+    let (decision, validation_alone) = engine::admit_telling(set, &request, phases);
+    (
+        DocumentResult::new(file, document, decision),
+        validation_alone,
+    )
+}
+
+/// Judges some documents of the input `file` as [`check_inputs`] judges them, the namespace
+/// labels given by `documents_read` (every document of the inputs, or at least their
+/// `kind: Namespace` documents, in order) and `options.namespaces`. Each result keeps its
+/// document's index.
+pub fn judge_documents(
+    set: &PolicySet,
+    options: &CheckOptions,
+    documents_read: &[&Document],
+    file: &str,
+    documents: &[Document],
+) -> Vec<DocumentResult> {
+    let namespaces: HashMap<&str, &Node> = documents_read
+        .iter()
+        .filter(|d| is_namespace(d))
+        .map(|d| (d.name.as_str(), &d.root))
+        .collect();
+    documents
+        .iter()
+        .map(|d| judge_document(set, options, &namespaces, file, d).0)
+        .collect()
+}
+
 fn check(
     set: &PolicySet,
     inputs: &[Input],
@@ -150,7 +210,7 @@ fn check(
     sink: &mut dyn ReportSink,
     keep_documents: bool,
     earlier: Option<&Earlier>,
-) -> (Vec<Document>, Vec<bool>) {
+) -> (Vec<Document>, Vec<bool>, Vec<manifest::yaml::Counts>) {
     sink.ignored_params(set.unselected_params().iter().map(Into::into).collect());
     let threads = options.threads.clamp(1, 64);
     let namespace_documents = namespace_documents(inputs, options, threads);
@@ -165,25 +225,10 @@ fn check(
             result.document = document.index;
             return (result, true);
         }
-        let mut request = Request::create(document);
-        request.operation = options.operation.clone();
-        request.namespace_object = namespaces
-            .get(document.namespace.as_str())
-            .copied()
-            .or_else(|| options.namespaces.object(&document.namespace));
-        request.unknown_namespaces = options.namespaces.unknown;
-        let phases = if options.mutate {
-            engine::Phases::ALL
-        } else {
-            engine::Phases::VALIDATE
-        };
-        let (decision, validation_alone) = engine::admit_telling(set, &request, phases);
-        (
-            DocumentResult::new(file, document, decision),
-            validation_alone,
-        )
+        judge_document(set, options, &namespaces, file, document)
     };
     let (mut kept, mut alone) = (Vec::new(), Vec::new());
+    let mut counts = vec![manifest::yaml::Counts::default(); inputs.len()];
     let texts: Vec<&[u8]> = inputs.iter().map(|i| i.text.as_slice()).collect();
     for_each_piece(
         &texts,
@@ -198,7 +243,8 @@ fn check(
             )
         },
         |input, decided| match decided {
-            Ok(pieces) => {
+            Ok((pieces, spent)) => {
+                counts[input] = spent;
                 let mut results = Vec::new();
                 for (objects_before, (mut piece_results, mut validation_alone, documents)) in pieces
                 {
@@ -222,7 +268,7 @@ fn check(
             }),
         },
     );
-    (kept, alone)
+    (kept, alone, counts)
 }
 
 /// The `kind: Namespace` documents (apiVersion v1) of the inputs that can be read, in order.
@@ -249,11 +295,11 @@ fn namespace_documents(inputs: &[Input], options: &CheckOptions, threads: usize)
         |_, documents| {
             documents
                 .into_iter()
-                .filter(|d| d.kind == "Namespace" && d.api_version == "v1")
+                .filter(is_namespace)
                 .collect::<Vec<_>>()
         },
         |_, pieces| {
-            if let Ok(pieces) = pieces {
+            if let Ok((pieces, _)) = pieces {
                 found.extend(pieces.into_iter().flat_map(|(_, documents)| documents));
             }
         },
@@ -296,15 +342,15 @@ impl<R> Default for Joined<R> {
 /// Cuts every input into pieces at YAML document boundaries, parses each piece and gives its
 /// documents to `work` (on `threads` threads, a batch of pieces at a time, so that only a batch's
 /// documents are alive at once). `done` gets each input, in order, once all its pieces are
-/// parsed: every piece's result with the number of objects before it, or the first error, named
-/// as in the whole text (document numbers, lines and the budgets of [`ReadLimits`] count over the
+/// parsed: every piece's result with the number of objects before it, and what the text spent of
+/// the budgets; or the first error, named as in the whole text (document numbers, lines and the budgets of [`ReadLimits`] count over the
 /// whole text, as if it were parsed in one piece).
 fn for_each_piece<R: Send>(
     inputs: &[&[u8]],
     options: &CheckOptions,
     threads: usize,
     work: impl Fn(usize, Vec<Document>) -> R + Sync,
-    mut done: impl FnMut(usize, Result<Vec<(usize, R)>, ManifestError>),
+    mut done: impl FnMut(usize, Result<(Vec<(usize, R)>, manifest::yaml::Counts), ManifestError>),
 ) {
     let limits = &options.limits;
     let mut pieces: Vec<Piece> = Vec::new();
@@ -417,7 +463,7 @@ fn for_each_piece<R: Send>(
                     match input.error {
                         Some(error) => Err(error),
                         None if input.objects == 0 => Err(ManifestError::NoDocuments),
-                        None => Ok(input.pieces),
+                        None => Ok((input.pieces, input.counts)),
                     },
                 );
                 next_input = piece.input + 1;

@@ -6,8 +6,11 @@
 //! temporary file beside its original, and the temporary files are renamed over the originals.
 
 use super::check::read_inputs_reporting;
-use crate::batch::{check_inputs_judging, recheck_inputs, CheckOptions, Input, Judged};
-use crate::manifest::Document;
+use crate::batch::{
+    check_inputs_judging, is_namespace, judge_documents, recheck_inputs, CheckOptions, Input,
+    Judged,
+};
+use crate::manifest::{yaml::Counts, Document, Part};
 use crate::report::{DocumentResult, InputError, Report};
 use anyhow::bail;
 use clap::Args;
@@ -53,6 +56,18 @@ struct Fixed {
     /// Where the edits moved the lines: (a line of the fixed text, the number of lines the edits
     /// up to it added), in order.
     shifts: Vec<(u32, i64)>,
+    /// What the first check said of the original text, for [`Fixed::recheck_changed`].
+    first: FirstCheck,
+}
+
+/// The first check of an input (with mutation): every result in order, whether validation
+/// alone gave it, what the text spent of the parser's budgets, and its `kind: Namespace`
+/// documents (`None` when fix changed one: the others' verdicts cannot be kept then).
+struct FirstCheck {
+    results: Vec<DocumentResult>,
+    validation_alone: Vec<bool>,
+    counts: Counts,
+    namespaces: Option<Vec<Document>>,
 }
 
 impl Fixed {
@@ -79,6 +94,131 @@ impl Fixed {
         }
         Some(result)
     }
+
+    /// The results of judging the fixed text (without mutation), from the YAML documents
+    /// (segments between `---` lines) fix changed alone: each is parsed where it lies in the
+    /// fixed text and judged, and the other segments keep the first check's verdicts, moved to
+    /// their lines. `None` when that could differ from parsing and judging the whole text (a
+    /// JSON text, a single document, a lone CR, a budget that could run out, a segment that
+    /// reads differently): the caller then rechecks the whole text.
+    fn recheck_changed(
+        &self,
+        set: &crate::policy::PolicySet,
+        options: &CheckOptions,
+        documents_read: &[&Document],
+    ) -> Option<Vec<DocumentResult>> {
+        let first = &self.first;
+        let original = std::str::from_utf8(&self.input.text).ok()?;
+        let fixed = self.text.as_deref().unwrap_or(original);
+        if fixed.len() > options.limits.max_bytes {
+            return None;
+        }
+        let (original, fixed) = (without_bom(original), without_bom(fixed));
+        // A lone CR breaks lines for the parser but not where the check cuts large texts.
+        let lone_cr = |t: &str| {
+            t.match_indices('\r')
+                .any(|(i, _)| t.as_bytes().get(i + 1) != Some(&b'\n'))
+        };
+        let json = crate::manifest::json::looks_like_json;
+        if json(original) || json(fixed) || lone_cr(fixed) {
+            return None;
+        }
+        let (before, after) = (crate::fix::segments(original), crate::fix::segments(fixed));
+        if before.len() != after.len() || before.len() < 2 {
+            return None;
+        }
+        let segment_of = |line: u32| {
+            before
+                .partition_point(|s| s.line_offset < line)
+                .saturating_sub(1)
+        };
+        let moved = |line: u32, shift: i64| u32::try_from(i64::from(line) + shift).ok();
+        let mut results = Vec::with_capacity(first.results.len());
+        let mut spent = first.counts;
+        let mut next = 0;
+        for (k, (old, new)) in before.iter().zip(&after).enumerate() {
+            let start = next;
+            while next < first.results.len() && segment_of(first.results[next].line) == k {
+                next += 1;
+            }
+            let members = start..next;
+            let same = original[old.start..old.end] == fixed[new.start..new.end];
+            let kept = members
+                .clone()
+                .all(|i| first.validation_alone[i] && first.results[i].patch.is_none());
+            if same && kept {
+                let shift = i64::from(new.line_offset) - i64::from(old.line_offset);
+                for earlier in &first.results[members] {
+                    let mut result = earlier.clone();
+                    result.line = moved(result.line, shift)?;
+                    for violation in &mut result.violations {
+                        violation.line = moved(violation.line, shift)?;
+                    }
+                    results.push(result);
+                }
+                continue;
+            }
+            // Numbered as in the whole text (the YAML document count only names errors, and an
+            // error gives up).
+            let part = Part {
+                line_offset: new.line_offset,
+                objects: start,
+                ..Part::default()
+            };
+            let parsed =
+                crate::manifest::parse_part(&fixed[new.start..new.end], &options.limits, part)
+                    .ok()?;
+            if parsed.documents.len() != members.len() {
+                return None;
+            }
+            // The segment's nodes counted again on top of the first text's (which had the
+            // segment as it was): more than the fixed text holds, so within the budgets means
+            // the whole text is too.
+            spent = parsed.counts.after(spent);
+            results.extend(judge_documents(
+                set,
+                options,
+                documents_read,
+                &self.input.name,
+                &parsed.documents,
+            ));
+        }
+        if next != first.results.len() || spent.exceed(&options.limits.yaml) {
+            return None;
+        }
+        Some(results)
+    }
+}
+
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// The check of the fixed texts by [`Fixed::recheck_changed`], or `None` when an input cannot
+/// take it (or several inputs have `kind: Namespace` documents: the first check judged each
+/// input with its own).
+fn recheck_changed(
+    set: &crate::policy::PolicySet,
+    fixed: &[Fixed],
+    options: &CheckOptions,
+) -> Option<Report> {
+    let mut namespaces = Vec::new();
+    for f in fixed {
+        namespaces.extend(f.first.namespaces.as_ref()?);
+    }
+    if fixed.len() > 1 && !namespaces.is_empty() {
+        return None;
+    }
+    let mut report = Report {
+        ignored_params: set.unselected_params().iter().map(Into::into).collect(),
+        ..Report::default()
+    };
+    for f in fixed {
+        report
+            .results
+            .append(&mut f.recheck_changed(set, options, &namespaces)?);
+    }
+    Some(report)
 }
 
 /// For each edit, in order: the line of the fixed text its replacement ends on, and the lines
@@ -144,7 +284,8 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
     // The documents fix changed are judged again; the others keep the verdict validation alone
     // gave them above (their text is the same).
     let earlier = |input: usize, document: &Document| fixed[input].earlier(document);
-    let mut report = recheck_inputs(&set, &after, &judged, &earlier);
+    let mut report = recheck_changed(&set, &fixed, &judged)
+        .unwrap_or_else(|| recheck_inputs(&set, &after, &judged, &earlier));
     report.errors.splice(0..0, errors);
 
     // All or nothing: every input was read, planned, re-parsed and judged above; on any error
@@ -229,6 +370,7 @@ fn fix_input(
         report,
         documents,
         validation_alone,
+        counts,
     } = check_inputs_judging(set, std::slice::from_ref(&input), options);
     if let Some(e) = report.errors.first() {
         return Err(error(e.message.clone()));
@@ -253,7 +395,8 @@ fn fix_input(
     for document in &documents {
         *starts.entry(document.line).or_default() += 1;
     }
-    for ((result, document), alone) in report.results.iter().zip(&documents).zip(validation_alone) {
+    for ((result, document), &alone) in report.results.iter().zip(&documents).zip(&validation_alone)
+    {
         if alone && result.patch.is_none() && starts[&document.line] == 1 {
             let column = document.root.mark.column;
             unchanged.insert(document.line, (column, result.clone()));
@@ -287,6 +430,19 @@ fn fix_input(
             ));
         }
     }
+    let namespace_changed = patches.iter().any(|(d, _)| is_namespace(d));
+    let first = FirstCheck {
+        namespaces: (!namespace_changed).then(|| {
+            documents
+                .iter()
+                .filter(|d| is_namespace(d))
+                .cloned()
+                .collect()
+        }),
+        results: report.results.clone(),
+        validation_alone,
+        counts: counts.first().copied().unwrap_or_default(),
+    };
     // Every document of the file at once: the text is cut into its YAML documents and each is
     // edited and re-parsed on its own, so the time is linear in the file's size.
     let roots: Vec<_> = patches.iter().map(|(d, ops)| (&d.root, *ops)).collect();
@@ -305,6 +461,7 @@ fn fix_input(
             documents: states,
             unchanged,
             shifts: Vec::new(),
+            first,
         });
     }
     let shifts = line_shifts(text, &edits);
@@ -316,6 +473,7 @@ fn fix_input(
         documents: states,
         unchanged,
         shifts,
+        first,
     })
 }
 
@@ -417,8 +575,12 @@ mod tests {
 
     /// The check of the fixed text that keeps the verdicts of the unchanged documents gives the
     /// report that judging the whole fixed text gives: documents after, between and before the
-    /// changed ones, denied ones (whose violation lines move), several on one line (JSON), a
-    /// Namespace the mutating policies leave alone, and a text with nothing to change.
+    /// changed ones, denied ones (whose violation lines move), several on one line (JSON, a YAML
+    /// flow list), a Namespace the mutating policies leave alone, a text with nothing to change,
+    /// a BOM, CRLF, empty documents and comments. The recheck that parses only the changed
+    /// segments gives it too, where it applies (`fast`); where it does not (a JSON text, a
+    /// single document, a lone CR, a budget the fixed text runs out of) it gives way to the
+    /// whole check.
     #[test]
     fn keeping_unchanged_verdicts_gives_the_report_of_judging_everything() {
         let params = Source {
@@ -434,46 +596,104 @@ mod tests {
         let runjob = include_str!("../../integration/fixtures/kube/configsync-repo/runjob.yaml");
         let stream =
             |bodies: &[&str]| -> String { bodies.iter().map(|b| format!("---\n{b}")).collect() };
+        let json_of = |text: &str| {
+            crate::manifest::parse_documents(text, &Default::default()).unwrap()[0]
+                .root
+                .to_json()
+        };
         let one_line_list = serde_json::to_string(&serde_json::json!([
-            crate::manifest::parse_documents(needs_key, &Default::default()).unwrap()[0]
-                .root
-                .to_json(),
-            crate::manifest::parse_documents(compliant, &Default::default()).unwrap()[0]
-                .root
-                .to_json(),
-            crate::manifest::parse_documents(compliant, &Default::default()).unwrap()[0]
-                .root
-                .to_json(),
+            json_of(needs_key),
+            json_of(compliant),
+            json_of(compliant),
         ]))
         .unwrap();
-        let texts = [
-            stream(&[
-                compliant, needs_key, denied, compliant, needs_key, runjob, denied,
-            ]),
-            stream(&[needs_key, needs_key, compliant]),
-            stream(&[compliant, denied, runjob]),
-            stream(&[
-                "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
-                needs_key,
-                compliant,
-            ]),
-            one_line_list,
-        ];
+        let flow_list = format!(
+            "{}\n",
+            serde_json::to_string(&serde_json::json!([json_of(compliant), json_of(needs_key)]))
+                .unwrap()
+        );
         let options = CheckOptions {
             mutate: true,
             ..CheckOptions::default()
         };
-        let judged = CheckOptions {
-            mutate: false,
+        // Just enough nodes for the text as written: the fixed text has more.
+        let tight = stream(&[compliant, needs_key]);
+        let mut limits = crate::manifest::ReadLimits::default();
+        limits.yaml.max_nodes = crate::manifest::parse_part(&tight, &limits, Part::default())
+            .unwrap()
+            .counts
+            .nodes;
+        let tight_options = CheckOptions {
+            limits,
             ..options.clone()
         };
+        let texts: Vec<(String, &CheckOptions, bool)> = vec![
+            (
+                stream(&[
+                    compliant, needs_key, denied, compliant, needs_key, runjob, denied,
+                ]),
+                &options,
+                true,
+            ),
+            (stream(&[needs_key, needs_key, compliant]), &options, true),
+            (stream(&[compliant, denied, runjob]), &options, true),
+            (
+                stream(&[
+                    "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+                    needs_key,
+                    compliant,
+                ]),
+                &options,
+                true,
+            ),
+            (one_line_list, &options, false),
+            (
+                format!("\u{feff}{}", stream(&[needs_key, denied, needs_key])),
+                &options,
+                true,
+            ),
+            (
+                stream(&[denied, needs_key, compliant]).replace('\n', "\r\n"),
+                &options,
+                true,
+            ),
+            (
+                format!(
+                    "# a comment, then an empty document\n---\n{}",
+                    stream(&[
+                        "",
+                        needs_key,
+                        &flow_list,
+                        denied,
+                        "# only a comment\n",
+                        needs_key
+                    ])
+                ),
+                &options,
+                true,
+            ),
+            (needs_key.to_string(), &options, false),
+            (
+                format!(
+                    "# a lone CR\r# breaks this line\n{}",
+                    stream(&[denied, needs_key])
+                ),
+                &options,
+                false,
+            ),
+            (tight, &tight_options, false),
+        ];
         let mut reused = 0;
-        for (i, text) in texts.iter().enumerate() {
+        for (i, (text, options, fast)) in texts.iter().enumerate() {
+            let judged = CheckOptions {
+                mutate: false,
+                ..(*options).clone()
+            };
             let input = Input {
                 name: format!("t{i}.yaml"),
                 text: text.clone().into_bytes(),
             };
-            let fixed = [fix_input(&set, input, &options).unwrap()];
+            let fixed = [fix_input(&set, input, options).unwrap()];
             let after = [Input {
                 name: fixed[0].input.name.clone(),
                 text: fixed[0]
@@ -485,17 +705,90 @@ mod tests {
             let earlier = |input: usize, document: &Document| fixed[input].earlier(document);
             let kept = recheck_inputs(&set, &after, &judged, &earlier);
             assert_eq!(kept, everything, "text {i}");
-            let parsed = crate::manifest::parse_documents(
+            let changed = recheck_changed(&set, &fixed, &judged);
+            assert_eq!(changed.is_some(), *fast, "text {i}");
+            if let Some(changed) = changed {
+                assert_eq!(changed, everything, "text {i}");
+            }
+            if let Ok(parsed) = crate::manifest::parse_documents(
                 std::str::from_utf8(&after[0].text).unwrap(),
-                &Default::default(),
-            )
-            .unwrap();
-            reused += parsed
-                .iter()
-                .filter(|d| fixed[0].earlier(d).is_some())
-                .count();
+                &judged.limits,
+            ) {
+                reused += parsed
+                    .iter()
+                    .filter(|d| fixed[0].earlier(d).is_some())
+                    .count();
+            }
         }
         assert!(reused >= 8, "the unchanged verdicts are kept: {reused}");
+    }
+
+    /// Several inputs: the recheck of the changed segments gives the report of judging them all,
+    /// unless one has a `kind: Namespace` document (the first check judged each input with its
+    /// own namespaces, the whole check with all of them).
+    #[test]
+    fn several_inputs_are_rechecked_by_their_changed_segments_unless_namespaces_cross() {
+        let params = Source {
+            name: "params.yaml".into(),
+            text: include_str!("../../integration/fixtures/mutation/default-keys-params.yaml")
+                .into(),
+        };
+        let set = PolicySet::compile(&crate::policy::embedded::sources(), &[params]).unwrap();
+        let needs_key = include_str!("../../examples/service.yaml");
+        let compliant = include_str!("../../examples/service-compliant.yaml");
+        let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
+        let stream =
+            |bodies: &[&str]| -> String { bodies.iter().map(|b| format!("---\n{b}")).collect() };
+        let options = CheckOptions {
+            mutate: true,
+            ..CheckOptions::default()
+        };
+        let judged = CheckOptions {
+            mutate: false,
+            ..options.clone()
+        };
+        let cases = [
+            (
+                vec![
+                    stream(&[compliant, needs_key]),
+                    stream(&[needs_key, compliant]),
+                ],
+                true,
+            ),
+            (
+                vec![
+                    stream(&[compliant, needs_key]),
+                    stream(&[namespace, needs_key]),
+                ],
+                false,
+            ),
+        ];
+        for (i, (texts, fast)) in cases.into_iter().enumerate() {
+            let fixed: Vec<Fixed> = texts
+                .iter()
+                .enumerate()
+                .map(|(k, text)| {
+                    let input = Input {
+                        name: format!("f{k}.yaml"),
+                        text: text.clone().into_bytes(),
+                    };
+                    fix_input(&set, input, &options).unwrap()
+                })
+                .collect();
+            let after: Vec<Input> = fixed
+                .iter()
+                .map(|f| Input {
+                    name: f.input.name.clone(),
+                    text: f.text.clone().unwrap().into_bytes(),
+                })
+                .collect();
+            let everything = check_inputs(&set, &after, &judged);
+            let changed = recheck_changed(&set, &fixed, &judged);
+            assert_eq!(changed.is_some(), fast, "case {i}");
+            if let Some(changed) = changed {
+                assert_eq!(changed, everything, "case {i}");
+            }
+        }
     }
 
     /// Two stagings of one file get two temporary files (a name made from the process id, as

@@ -114,16 +114,16 @@ pub fn plan_all(
 
 /// One YAML document's part of a text: its byte range and the lines before it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Segment {
-    start: usize,
-    end: usize,
-    line_offset: u32,
+pub struct Segment {
+    pub start: usize,
+    pub end: usize,
+    pub line_offset: u32,
 }
 
 /// Cuts a text at each line that starts with a document marker (`---`, which YAML forbids
 /// inside any scalar), except after a directive line (`%YAML`), which belongs to the marker.
 /// Line breaks are counted as the parser counts them (`\n`, `\r\n`, a lone `\r`).
-fn segments(text: &str) -> Vec<Segment> {
+pub fn segments(text: &str) -> Vec<Segment> {
     let bytes = text.as_bytes();
     let mut found = vec![Segment {
         start: 0,
@@ -131,34 +131,40 @@ fn segments(text: &str) -> Vec<Segment> {
         line_offset: 0,
     }];
     let (mut line, mut line_start, mut previous_directive) = (0u32, 0usize, false);
-    let mut i = 0;
-    while i <= bytes.len() {
-        let at_end = i == bytes.len();
-        let lone_cr = !at_end && bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
-        if at_end || bytes[i] == b'\n' || lone_cr {
-            // The line [line_start, i) ends here; the next starts after the break.
-            let next = i + 1;
-            let starts_line = &bytes[line_start..];
-            let is_marker = starts_line.starts_with(b"---")
-                && matches!(
-                    starts_line.get(3),
-                    None | Some(b' ' | b'\t' | b'\n' | b'\r')
-                );
-            if is_marker && !previous_directive && line_start > 0 {
-                if let Some(last) = found.last_mut() {
-                    last.end = line_start;
-                }
-                found.push(Segment {
-                    start: line_start,
-                    end: text.len(),
-                    line_offset: line,
-                });
+    let mut from = 0;
+    loop {
+        let found_break = bytes[from..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map(|p| from + p);
+        if let Some(at) = found_break {
+            if bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n') {
+                from = at + 1;
+                continue;
             }
-            previous_directive = starts_line.first() == Some(&b'%');
-            line += 1;
-            line_start = next;
         }
-        i += 1;
+        // The line from `line_start` ends here (at the break found, or at the end of the text).
+        let starts_line = &bytes[line_start..];
+        let is_marker = starts_line.starts_with(b"---")
+            && matches!(
+                starts_line.get(3),
+                None | Some(b' ' | b'\t' | b'\n' | b'\r')
+            );
+        if is_marker && !previous_directive && line_start > 0 {
+            if let Some(last) = found.last_mut() {
+                last.end = line_start;
+            }
+            found.push(Segment {
+                start: line_start,
+                end: text.len(),
+                line_offset: line,
+            });
+        }
+        previous_directive = starts_line.first() == Some(&b'%');
+        line += 1;
+        let Some(at) = found_break else { break };
+        line_start = at + 1;
+        from = at + 1;
     }
     found
 }
