@@ -7,6 +7,7 @@
 use crate::error::EvalError;
 use crate::types::Type;
 use crate::value::{List, Map, Str, Value};
+use crate::value_ops::compare_numbers;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -151,63 +152,6 @@ macro_rules! opaque_type {
     };
 }
 pub(crate) use opaque_type;
-
-/// Numeric comparison across int, uint and double, as CEL's heterogeneous equality and
-/// cross-type ordering do. `None` for NaN or a non-number.
-fn compare_numbers(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
-    match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
-        (Value::Uint(x), Value::Uint(y)) => Some(x.cmp(y)),
-        (Value::Double(x), Value::Double(y)) => x.partial_cmp(y),
-        (Value::Int(x), Value::Uint(y)) => Some(if *x < 0 {
-            Ordering::Less
-        } else {
-            (*x as u64).cmp(y)
-        }),
-        (Value::Uint(_), Value::Int(_)) => compare_numbers(b, a).map(Ordering::reverse),
-        (Value::Int(x), Value::Double(y)) => compare_int_double(*x, *y),
-        (Value::Double(_), Value::Int(_)) => compare_numbers(b, a).map(Ordering::reverse),
-        (Value::Uint(x), Value::Double(y)) => compare_uint_double(*x, *y),
-        (Value::Double(_), Value::Uint(_)) => compare_numbers(b, a).map(Ordering::reverse),
-        _ => None,
-    }
-}
-
-fn compare_int_double(x: i64, y: f64) -> Option<Ordering> {
-    if y.is_nan() {
-        return None;
-    }
-    // 2^63 as a double: every int is below it, and -2^63 is exact.
-    if y >= 9_223_372_036_854_775_808.0 {
-        return Some(Ordering::Less);
-    }
-    if y < -9_223_372_036_854_775_808.0 {
-        return Some(Ordering::Greater);
-    }
-    let t = y.trunc();
-    match x.cmp(&(t as i64)) {
-        Ordering::Equal if y > t => Some(Ordering::Less),
-        Ordering::Equal if y < t => Some(Ordering::Greater),
-        o => Some(o),
-    }
-}
-
-fn compare_uint_double(x: u64, y: f64) -> Option<Ordering> {
-    if y.is_nan() {
-        return None;
-    }
-    if y < 0.0 {
-        return Some(Ordering::Greater);
-    }
-    if y >= 18_446_744_073_709_551_616.0 {
-        return Some(Ordering::Less);
-    }
-    let t = y.trunc();
-    match x.cmp(&(t as u64)) {
-        Ordering::Equal if y > t => Some(Ordering::Less),
-        o => Some(o),
-    }
-}
 
 /// Whether a value is a number (int, uint or double).
 pub(crate) fn is_number(v: &Value<'_>) -> bool {
