@@ -2,9 +2,9 @@
 //! `gcloud run services list --format json | cmek-gate scan -` scans what runs today.
 
 use super::check::read_inputs_reporting;
-use crate::batch::{check_inputs_keeping_documents, CheckOptions};
+use crate::batch::{check_inputs_judging, CheckOptions};
 use crate::scan::{
-    is_empty_list, scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings,
+    describe, is_empty_list, scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings,
 };
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -64,15 +64,21 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         namespaces,
         ..CheckOptions::default()
     };
-    let (mut report, documents) = check_inputs_keeping_documents(&set, &inputs, &options);
+    let settings = ScanSettings::from_policy_set(&set);
+    // Each document is described as it is judged and then released: only the Cloud Run
+    // resources' facts are kept.
+    let judged = check_inputs_judging(&set, &inputs, &options, |document, _| {
+        describe(&settings, &document)
+    });
+    let mut report = judged.report;
     report.errors.splice(0..0, unreadable);
-    let mut result = scan(&ScanSettings::from_policy_set(&set), &documents, &report);
+    let documents = judged.kept.len();
+    let mut result = scan(judged.kept, &report);
     result.empty_lists = empty_lists.into_iter().map(|i| i.name).collect();
     if progress {
         eprintln!(
             " {} documents, {} Cloud Run resources",
-            documents.len(),
-            result.total.resources
+            documents, result.total.resources
         );
     }
     let text = match args.output {

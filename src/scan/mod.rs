@@ -180,11 +180,25 @@ pub struct Scan {
 
 const UNSET: &str = "(none)";
 
+/// The most text, less comment lines, that [`is_empty_list`] parses: an empty `kind: List` as
+/// `kubectl get -o yaml` prints it is about 80 bytes.
+const EMPTY_LIST_MAX_BYTES: usize = 64 * 1024;
+
 /// Whether a text is an empty list: `[]` (what `gcloud … list --format json` prints for a
 /// project with nothing in it) or a `kind: List` whose `items` are empty or null, and nothing
 /// else. Such an input is read and has no resources; a text with no document at all (empty,
 /// blank, only comments) is not an empty list: the command that made it most likely failed.
 pub fn is_empty_list(bytes: &[u8], limits: &crate::manifest::ReadLimits) -> bool {
+    // An empty list is short once comments are left out: a long text is not one, and is not
+    // parsed here (the check parses it).
+    let significant: usize = bytes
+        .split(|&b| b == b'\n')
+        .filter(|line| line.trim_ascii_start().first() != Some(&b'#'))
+        .map(|line| line.len() + 1)
+        .sum();
+    if significant > EMPTY_LIST_MAX_BYTES {
+        return false;
+    }
     let Ok(text) = crate::manifest::decode(bytes, limits) else {
         return false;
     };
@@ -209,18 +223,19 @@ pub fn is_empty_list(bytes: &[u8], limits: &crate::manifest::ReadLimits) -> bool
         .unwrap_or(false)
 }
 
-/// Builds the scan from a check's documents and report (the same order).
-pub fn scan(settings: &ScanSettings, documents: &[Document], report: &Report) -> Scan {
+/// Builds the scan from a check's report and what [`describe`] made of each of its documents
+/// (the same order).
+pub fn scan(described: Vec<Option<Resource>>, report: &Report) -> Scan {
     let mut scan = Scan {
         errors: report.errors.clone(),
         ..Scan::default()
     };
     let mut keys: BTreeMap<String, KeyUse> = BTreeMap::new();
-    for (document, result) in documents.iter().zip(&report.results) {
-        if !shape::is_cloud_run_shape(document.group(), &document.kind) {
+    for (resource, result) in described.into_iter().zip(&report.results) {
+        let Some(resource) = resource else {
             continue;
-        }
-        let resource = describe(settings, document, result);
+        };
+        let resource = judged(resource, result);
         scan.total.add(&resource);
         for (map, value) in [
             (&mut scan.by_project, &resource.project),
@@ -255,8 +270,14 @@ pub fn scan(settings: &ScanSettings, documents: &[Document], report: &Report) ->
     scan
 }
 
-fn describe(settings: &ScanSettings, document: &Document, result: &DocumentResult) -> Resource {
+/// What a document is to the scan: `None` when it is not a Cloud Run resource, else its facts
+/// (the verdict's fields are filled in by [`judged`]). Kept instead of the document, so that a
+/// scan's memory does not hold every document.
+pub fn describe(settings: &ScanSettings, document: &Document) -> Option<Resource> {
     let (group, kind) = (document.group(), document.kind.as_str());
+    if !shape::is_cloud_run_shape(group, kind) {
+        return None;
+    }
     let root = &document.root;
     let labels_at = |field: &str| -> BTreeMap<String, String> {
         shape::field(root, group, kind, field)
@@ -295,16 +316,14 @@ fn describe(settings: &ScanSettings, document: &Document, result: &DocumentResul
         .and_then(Node::scalar_text)
         .map(str::to_owned)
         .unwrap_or_else(|| document.namespace.clone());
-    let mut failing: Vec<String> = result.violations.iter().map(|v| v.policy.clone()).collect();
-    failing.dedup();
     let or_unset = |v: Option<String>| {
         v.filter(|v| !v.is_empty())
             .unwrap_or_else(|| UNSET.to_owned())
     };
-    Resource {
-        file: result.file.clone(),
-        document: result.document,
-        line: result.line,
+    Some(Resource {
+        file: String::new(),
+        document: 0,
+        line: document.line,
         kind: document.kind.clone(),
         name: document.name.clone(),
         project: or_unset(Some(project)),
@@ -318,10 +337,23 @@ fn describe(settings: &ScanSettings, document: &Document, result: &DocumentResul
         ),
         owner: or_unset(settings.owner_labels.iter().find_map(|o| label(o))),
         sensitive,
-        compliant: sensitive && !key.is_empty() && result.violations.is_empty(),
+        compliant: false,
         key,
-        failing,
-    }
+        failing: Vec::new(),
+    })
+}
+
+/// A resource [`describe`]d, with its check's verdict.
+fn judged(mut resource: Resource, result: &DocumentResult) -> Resource {
+    let mut failing: Vec<String> = result.violations.iter().map(|v| v.policy.clone()).collect();
+    failing.dedup();
+    resource.file.clone_from(&result.file);
+    resource.document = result.document;
+    resource.line = result.line;
+    resource.compliant =
+        resource.sensitive && !resource.key.is_empty() && result.violations.is_empty();
+    resource.failing = failing;
+    resource
 }
 
 #[cfg(test)]

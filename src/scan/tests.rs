@@ -1,7 +1,7 @@
 //! Scans of small inputs checked with the shipped library.
 
 use super::*;
-use crate::batch::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::batch::{check_inputs_judging, CheckOptions, Input};
 use crate::policy::embedded;
 
 const INPUT: &str = r#"[
@@ -23,9 +23,11 @@ fn scanned() -> Scan {
         name: "list.json".into(),
         text: INPUT.into(),
     };
-    let (report, documents) =
-        check_inputs_keeping_documents(&set, &[input], &CheckOptions::default());
-    scan(&ScanSettings::from_policy_set(&set), &documents, &report)
+    let settings = ScanSettings::from_policy_set(&set);
+    let judged = check_inputs_judging(&set, &[input], &CheckOptions::default(), |d, _| {
+        describe(&settings, &d)
+    });
+    scan(judged.kept, &judged.report)
 }
 
 #[test]
@@ -179,6 +181,15 @@ fn empty_lists_are_told_from_inputs_with_nothing_in_them() {
             "{text:?}"
         );
     }
+    // Long comments do not count towards the bound on what is parsed; long text does (a text
+    // that long is no empty list, and the check reads it).
+    let comments = "# a license header line that goes on and on\n".repeat(5_000);
+    assert!(is_empty_list(format!("{comments}[]\n").as_bytes(), &limits));
+    let padded = format!(
+        "apiVersion: v1\nkind: List\nitems: []\nmetadata: {{annotations: {{a: \"{}\"}}}}\n",
+        "x".repeat(70_000)
+    );
+    assert!(!is_empty_list(padded.as_bytes(), &limits));
 }
 
 #[test]
