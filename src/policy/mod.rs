@@ -308,10 +308,22 @@ impl PolicySet {
             .filter(|doc| is_crd(doc))
             .map(|doc| doc.root.to_json())
             .collect();
-        for (source, docs) in parsed {
-            for doc in docs {
-                set.add_document(source, doc, &crds, &mut pending_params)?;
-            }
+        // Compiling the policies' expressions is most of loading: the policies compile on the
+        // machine's threads, and are added in order, so the first error is the one reported.
+        let documents: Vec<(&Source, Document)> = parsed
+            .into_iter()
+            .flat_map(|(source, docs)| docs.into_iter().map(move |doc| (source, doc)))
+            .collect();
+        let mut compiled = compile_policies(&set.env, &documents, &crds).into_iter();
+        for (source, doc) in documents {
+            let compiled = if is_policy(&doc) {
+                compiled
+                    .next()
+                    .expect("one compiled policy per policy document")
+            } else {
+                None
+            };
+            set.add_document(source, doc, compiled, &crds, &mut pending_params)?;
         }
         let mut override_params = Vec::new();
         for source in params {
@@ -384,49 +396,28 @@ impl PolicySet {
         Ok(())
     }
 
+    /// Adds one document of the policy files; a policy comes `compiled` by [`compile_document`].
     fn add_document(
         &mut self,
         source: &Source,
         doc: Document,
+        compiled: Option<Result<CompiledPolicy, PolicyError>>,
         crds: &[serde_json::Value],
         params: &mut Vec<(String, Document)>,
     ) -> Result<(), PolicyError> {
         match (doc.group(), doc.kind.as_str()) {
             (POLICY_GROUP, "ValidatingAdmissionPolicy") => {
-                let policy: ValidatingAdmissionPolicy = decode(source, &doc)?;
-                let compiled = compile_policy(
-                    &self.env,
-                    source,
-                    &doc,
-                    crds,
-                    policy.metadata,
-                    policy.spec,
-                    None,
-                )?;
+                let compiled = match compiled {
+                    Some(compiled) => compiled?,
+                    None => compile_document(&self.env, source, &doc, crds)?,
+                };
                 add_policy(&mut self.policies, compiled, source, &doc)?;
             }
             (POLICY_GROUP, "MutatingAdmissionPolicy") => {
-                let policy: MutatingAdmissionPolicy = decode(source, &doc)?;
-                let spec = policy.spec;
-                let common = PolicySpec {
-                    param_kind: spec.param_kind,
-                    match_constraints: spec.match_constraints,
-                    validations: Vec::new(),
-                    failure_policy: spec.failure_policy,
-                    audit_annotations: Vec::new(),
-                    match_conditions: spec.match_conditions,
-                    variables: spec.variables,
+                let compiled = match compiled {
+                    Some(compiled) => compiled?,
+                    None => compile_document(&self.env, source, &doc, crds)?,
                 };
-                let mutating = (spec.mutations, spec.reinvocation_policy.unwrap_or_default());
-                let compiled = compile_policy(
-                    &self.env,
-                    source,
-                    &doc,
-                    crds,
-                    policy.metadata,
-                    common,
-                    Some(mutating),
-                )?;
                 add_policy(&mut self.mutating_policies, compiled, source, &doc)?;
             }
             (POLICY_GROUP, "ValidatingAdmissionPolicyBinding") => {
@@ -692,6 +683,94 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
 
 /// Compiles a policy: a validating one, or (with its mutations) a mutating one, whose other
 /// fields come as a [`PolicySpec`] without validations.
+/// Whether a document of the policy files is a policy (compiled by [`compile_document`]).
+fn is_policy(doc: &Document) -> bool {
+    doc.group() == POLICY_GROUP
+        && matches!(
+            doc.kind.as_str(),
+            "ValidatingAdmissionPolicy" | "MutatingAdmissionPolicy"
+        )
+}
+
+/// Compiles a ValidatingAdmissionPolicy or MutatingAdmissionPolicy document.
+fn compile_document(
+    env: &Environment,
+    source: &Source,
+    doc: &Document,
+    crds: &[serde_json::Value],
+) -> Result<CompiledPolicy, PolicyError> {
+    if doc.kind == "MutatingAdmissionPolicy" {
+        let policy: MutatingAdmissionPolicy = decode(source, doc)?;
+        let spec = policy.spec;
+        let common = PolicySpec {
+            param_kind: spec.param_kind,
+            match_constraints: spec.match_constraints,
+            validations: Vec::new(),
+            failure_policy: spec.failure_policy,
+            audit_annotations: Vec::new(),
+            match_conditions: spec.match_conditions,
+            variables: spec.variables,
+        };
+        let mutating = (spec.mutations, spec.reinvocation_policy.unwrap_or_default());
+        compile_policy(
+            env,
+            source,
+            doc,
+            crds,
+            policy.metadata,
+            common,
+            Some(mutating),
+        )
+    } else {
+        let policy: ValidatingAdmissionPolicy = decode(source, doc)?;
+        compile_policy(env, source, doc, crds, policy.metadata, policy.spec, None)
+    }
+}
+
+/// [`compile_document`] of every policy among `documents`, in order, on the machine's threads
+/// (each thread takes every n-th policy, so that long and short ones are shared out).
+fn compile_policies(
+    env: &Environment,
+    documents: &[(&Source, Document)],
+    crds: &[serde_json::Value],
+) -> Vec<Option<Result<CompiledPolicy, PolicyError>>> {
+    let policies: Vec<&(&Source, Document)> =
+        documents.iter().filter(|(_, doc)| is_policy(doc)).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(policies.len());
+    if threads <= 1 {
+        return policies
+            .iter()
+            .map(|(source, doc)| Some(compile_document(env, source, doc, crds)))
+            .collect();
+    }
+    let mut compiled: Vec<Option<Result<CompiledPolicy, PolicyError>>> =
+        (0..policies.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|first| {
+                let policies = &policies;
+                scope.spawn(move || {
+                    (first..policies.len())
+                        .step_by(threads)
+                        .map(|k| {
+                            let (source, doc) = policies[k];
+                            (k, compile_document(env, source, doc, crds))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (k, result) in worker.join().expect("a policy compiling thread panicked") {
+                compiled[k] = Some(result);
+            }
+        }
+    });
+    compiled
+}
+
 fn compile_policy(
     env: &Environment,
     source: &Source,
