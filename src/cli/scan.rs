@@ -2,7 +2,9 @@
 //! `gcloud run services list --format json | cmek-gate scan -` scans what runs today.
 
 use super::check::read_inputs_reporting;
-use crate::batch::{check_inputs_judging, CheckOptions};
+use crate::batch::{check_inputs_judging, CheckOptions, Input};
+use crate::report::InputError;
+use crate::scan::cai::{self, CaiFormat};
 use crate::scan::{
     describe, is_empty_list, scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings,
 };
@@ -34,6 +36,58 @@ pub struct ScanArgs {
     /// Exit 1 when the compliance rate (compliant / sensitive) is below this percentage.
     #[arg(long, value_name = "PERCENT")]
     pub min_compliance: Option<f64>,
+    /// What the inputs hold: manifests (YAML or JSON, `gcloud run … list --format json`), or
+    /// Cloud Asset Inventory output (`gcloud asset export --content-type=resource`'s
+    /// newline-delimited JSON, `gcloud asset list` or `search-all-resources --read-mask='*'`
+    /// with `--format json`). `auto` tells them apart by their first object.
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub input_format: InputFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum InputFormat {
+    Auto,
+    Manifests,
+    CaiExport,
+    CaiList,
+    CaiSearch,
+}
+
+/// Turns each input that holds Cloud Asset Inventory output into the manifests of its Cloud Run
+/// resources (see [`crate::scan::cai`]); the others are left as they are. An input that cannot
+/// be read as the format it was given or detected as is an error, not skipped.
+fn read_assets(inputs: Vec<Input>, format: InputFormat) -> (Vec<Input>, Vec<InputError>, usize) {
+    let (mut read, mut errors, mut other_assets) = (Vec::new(), Vec::new(), 0);
+    for mut input in inputs {
+        let text = std::str::from_utf8(&input.text).ok();
+        let cai_format = match format {
+            InputFormat::Manifests => None,
+            InputFormat::CaiExport => Some(CaiFormat::Export),
+            InputFormat::CaiList => Some(CaiFormat::List),
+            InputFormat::CaiSearch => Some(CaiFormat::Search),
+            InputFormat::Auto => text.and_then(cai::detect),
+        };
+        let Some(cai_format) = cai_format else {
+            read.push(input);
+            continue;
+        };
+        let assets = match text {
+            Some(text) => cai::read(text, cai_format),
+            None => Err(cai::CaiError::Json("not UTF-8".into())),
+        };
+        match assets {
+            Ok(assets) => {
+                other_assets += assets.other_assets;
+                input.text = cai::to_check_text(&assets).into_bytes();
+                read.push(input);
+            }
+            Err(error) => errors.push(InputError {
+                file: input.name,
+                message: format!("{}: {error}", cai_format.describe()),
+            }),
+        }
+    }
+    (read, errors, other_assets)
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
@@ -46,7 +100,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let namespaces = args.namespaces.known()?;
     let progress = std::io::stderr().is_terminal();
     let set = args.policy.load()?;
-    let (inputs, unreadable) = read_inputs_reporting(&args.paths)?;
+    let (inputs, mut unreadable) = read_inputs_reporting(&args.paths)?;
+    let (inputs, unreadable_assets, other_assets) = read_assets(inputs, args.input_format);
+    unreadable.extend(unreadable_assets);
     let limits = CheckOptions::default().limits;
     let (empty_lists, inputs): (Vec<_>, Vec<_>) = inputs
         .into_iter()
@@ -79,6 +135,11 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         eprintln!(
             " {} documents, {} Cloud Run resources",
             documents, result.total.resources
+        );
+    }
+    if other_assets > 0 {
+        eprintln!(
+            "note: {other_assets} Cloud Asset Inventory asset(s) of other types than Cloud Run services, jobs and worker pools were not scanned"
         );
     }
     let text = match args.output {

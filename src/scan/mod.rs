@@ -9,6 +9,7 @@
 use crate::manifest::{shape, Document, Node};
 use crate::policy::PolicySet;
 use crate::report::{DocumentResult, Report};
+pub mod cai;
 mod prometheus;
 mod render;
 
