@@ -129,7 +129,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let mut report = judged.report;
     report.errors.splice(0..0, unreadable);
     let documents = judged.kept.len();
-    let mut result = scan(judged.kept, &report);
+    let mut result = scan(&settings, judged.kept, &report);
     result.empty_lists = empty_lists.into_iter().map(|i| i.name).collect();
     if progress {
         eprintln!(

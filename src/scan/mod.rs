@@ -10,6 +10,7 @@ use crate::manifest::{shape, Document, Node};
 use crate::policy::PolicySet;
 use crate::report::{DocumentResult, Report};
 pub mod cai;
+pub mod cost;
 mod prometheus;
 mod render;
 
@@ -25,6 +26,9 @@ pub struct ScanSettings {
     pub sensitive_labels: Vec<(String, Vec<String>)>,
     pub classification_label: String,
     pub owner_labels: Vec<String>,
+    /// The KMS price table and usage the cost estimate uses (see [`cost`]).
+    pub kms_prices: cost::KmsPrices,
+    pub kms_usage: cost::KmsUsage,
 }
 
 impl Default for ScanSettings {
@@ -40,6 +44,8 @@ impl Default for ScanSettings {
             ],
             classification_label: "data-classification".into(),
             owner_labels: own(&["owner", "team"]),
+            kms_prices: cost::KmsPrices::default(),
+            kms_usage: cost::KmsUsage::default(),
         }
     }
 }
@@ -81,6 +87,8 @@ impl ScanSettings {
         if let Some(owners) = spec.get("ownerLabels") {
             settings.owner_labels = strings(owners);
         }
+        settings.kms_prices = cost::prices_from(spec);
+        settings.kms_usage = cost::usage_from(spec);
         settings
     }
 }
@@ -157,6 +165,13 @@ pub struct KeyUse {
     pub jobs: usize,
     pub owners: BTreeSet<String>,
     pub projects: BTreeSet<String>,
+    /// What the cost estimate assumed of the key (the params' `spec.kmsUsage`).
+    pub usage: cost::KeyUsage,
+    /// The estimated cost a month (`None`: the protection level has no price in the table).
+    pub estimated_monthly_cost: Option<f64>,
+    /// The owner and project of each resource using the key, to share its cost out.
+    #[serde(skip)]
+    uses: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
@@ -172,6 +187,8 @@ pub struct Scan {
     /// Resources denied by a policy, or sensitive without a key.
     pub non_compliant: Vec<Resource>,
     pub keys: Vec<KeyUse>,
+    /// The keys' estimated KMS cost (see [`cost`]).
+    pub kms_cost: cost::CostEstimate,
     /// Resources that carry a key but are not sensitive (CMEK over-applied: cost and risk).
     pub keys_not_needed: Vec<Resource>,
     pub resources: Vec<Resource>,
@@ -226,7 +243,7 @@ pub fn is_empty_list(bytes: &[u8], limits: &crate::manifest::ReadLimits) -> bool
 
 /// Builds the scan from a check's report and what [`describe`] made of each of its documents
 /// (the same order).
-pub fn scan(described: Vec<Option<Resource>>, report: &Report) -> Scan {
+pub fn scan(settings: &ScanSettings, described: Vec<Option<Resource>>, report: &Report) -> Scan {
     let mut scan = Scan {
         errors: report.errors.clone(),
         ..Scan::default()
@@ -261,6 +278,9 @@ pub fn scan(described: Vec<Option<Resource>>, report: &Report) -> Scan {
             }
             entry.owners.insert(resource.owner.clone());
             entry.projects.insert(resource.project.clone());
+            entry
+                .uses
+                .push((resource.owner.clone(), resource.project.clone()));
             if !resource.sensitive {
                 scan.keys_not_needed.push(resource.clone());
             }
@@ -268,7 +288,47 @@ pub fn scan(described: Vec<Option<Resource>>, report: &Report) -> Scan {
         scan.resources.push(resource);
     }
     scan.keys = keys.into_values().collect();
+    scan.kms_cost = estimate_costs(settings, &mut scan.keys);
     scan
+}
+
+/// Prices every key in use and shares each key's cost equally among the resources using it.
+fn estimate_costs(settings: &ScanSettings, keys: &mut [KeyUse]) -> cost::CostEstimate {
+    let prices = &settings.kms_prices;
+    let mut estimate = cost::CostEstimate {
+        estimate: true,
+        currency: prices.currency.clone(),
+        prices_as_of: prices.as_of.clone(),
+        prices_source: prices.source.clone(),
+        ..Default::default()
+    };
+    let mut total = 0.0;
+    for key in keys.iter_mut() {
+        key.usage = settings.kms_usage.of(&key.key).clone();
+        let Some(monthly) = cost::key_monthly_cost(prices, &key.usage) else {
+            estimate.unpriced_keys.push(key.key.clone());
+            continue;
+        };
+        key.estimated_monthly_cost = Some(cost::cents(monthly));
+        total += monthly;
+        let share = monthly / key.uses.len().max(1) as f64;
+        for (owner, project) in &key.uses {
+            *estimate.monthly_by_owner.entry(owner.clone()).or_default() += share;
+            *estimate
+                .monthly_by_project
+                .entry(project.clone())
+                .or_default() += share;
+        }
+    }
+    estimate.monthly_total = cost::cents(total);
+    for amount in estimate
+        .monthly_by_owner
+        .values_mut()
+        .chain(estimate.monthly_by_project.values_mut())
+    {
+        *amount = cost::cents(*amount);
+    }
+    estimate
 }
 
 /// What a document is to the scan: `None` when it is not a Cloud Run resource, else its facts

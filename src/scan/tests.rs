@@ -27,7 +27,7 @@ fn scanned() -> Scan {
     let judged = check_inputs_judging(&set, &[input], &CheckOptions::default(), |d, _| {
         describe(&settings, &d)
     });
-    scan(judged.kept, &judged.report)
+    scan(&settings, judged.kept, &judged.report)
 }
 
 #[test]
@@ -217,4 +217,90 @@ fn prometheus_label_values_are_escaped() {
         assert!(text.contains(&line), "{owner:?}: {text}");
         assert!(text.ends_with("\n# EOF\n"), "{text}");
     }
+}
+
+/// The shipped params carry the same price table as the gate's default, so a user who copies
+/// them starts from what the gate would use.
+#[test]
+fn the_shipped_params_carry_the_default_price_table() {
+    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+    let settings = ScanSettings::from_policy_set(&set);
+    assert_eq!(settings.kms_prices, cost::KmsPrices::default());
+    assert_eq!(settings.kms_usage, cost::KmsUsage::default());
+}
+
+/// A key's cost is its versions and operations at its protection level's prices, shared
+/// equally among the resources using it; a level with no price is named, not guessed.
+#[test]
+fn kms_cost_is_estimated_per_key_and_shared_out_by_owner_and_project() {
+    let params = crate::policy::Source {
+        name: "params.yaml".into(),
+        text: r#"apiVersion: cmek-gate.dev/v1alpha1
+kind: CmekGateParams
+metadata: {name: default}
+spec:
+  kmsPrices:
+    asOf: "2026-01-01"
+    keyVersionPerMonth: {SOFTWARE: 0.06, HSM: 1}
+    per10kOperations: {SOFTWARE: 0.03, HSM: 0.05}
+  kmsUsage:
+    default: {operationsPerMonth: 10000}
+    keys:
+      projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/k: {protectionLevel: HSM, activeVersions: 3, operationsPerMonth: 2000000}
+"#
+        .into(),
+    };
+    let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
+    let settings = ScanSettings::from_policy_set(&set);
+    let text = format!(
+        "{}\n{}",
+        INPUT.trim_end().trim_end_matches(']'),
+        r#",{"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+  "metadata": {"name": "ext", "namespace": "789", "labels": {"cloud.googleapis.com/location": "europe-west1", "data-classification": "confidential", "owner": "ops"}},
+  "spec": {"template": {"metadata": {"annotations": {"run.googleapis.com/encryption-key": "projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/ekm"}}, "spec": {"containers": [{"image": "x"}]}}}}
+]"#
+    );
+    let input = Input {
+        name: "list.json".into(),
+        text: text.into(),
+    };
+    let judged = check_inputs_judging(&set, &[input], &CheckOptions::default(), |d, _| {
+        describe(&settings, &d)
+    });
+    let scan = scan(&settings, judged.kept, &judged.report);
+    // k: 3 HSM versions (3.00) and 2,000,000 operations (200 × 0.05 = 10.00), used by `pay`
+    // (payments, 123) and `report` (bi, 456). ekm: the default (SOFTWARE, 1 version, 10,000
+    // operations): 0.06 + 0.03.
+    let k = &scan.keys[1];
+    assert_eq!(
+        k.key,
+        "projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/k"
+    );
+    assert_eq!(k.usage.protection_level, "HSM");
+    assert_eq!(k.estimated_monthly_cost, Some(13.0));
+    assert_eq!(scan.keys[0].estimated_monthly_cost, Some(0.09));
+    let c = &scan.kms_cost;
+    assert!(c.estimate);
+    assert_eq!(
+        (c.currency.as_str(), c.prices_as_of.as_str()),
+        ("USD", "2026-01-01")
+    );
+    assert_eq!(c.monthly_total, 13.09);
+    assert_eq!(c.monthly_by_owner["payments"], 6.5);
+    assert_eq!(c.monthly_by_owner["bi"], 6.5);
+    assert_eq!(c.monthly_by_owner["ops"], 0.09);
+    assert_eq!(c.monthly_by_project["456"], 6.5);
+    assert!(to_table(&scan).contains("estimated KMS cost: 13.09 USD a month (an estimate"));
+    assert!(to_prometheus(&scan).contains("\ncmek_gate_scan_kms_estimated_monthly_cost 13.09\n"));
+
+    // A protection level the table has no price for: named, not counted.
+    let mut settings = settings;
+    settings.kms_usage.default.protection_level = "EXTERNAL".into();
+    let mut unpriced = scan.keys.clone();
+    let estimate = super::estimate_costs(&settings, &mut unpriced);
+    assert_eq!(
+        estimate.unpriced_keys,
+        ["projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/ekm"]
+    );
+    assert_eq!(estimate.monthly_total, 13.0);
 }
