@@ -27,6 +27,7 @@ mod eval;
 mod json;
 pub mod library;
 pub mod libs;
+pub mod profile;
 pub mod program;
 pub mod stdlib;
 pub mod syntax;
@@ -42,6 +43,7 @@ pub use env::{
     Activation, CompileOptions, Environment, Purpose, Root, VariableCell, ROOT_VARIABLES,
 };
 pub use error::{CompileError, EvalError};
+pub use profile::{Extension, Extensions, Feature, KubernetesVersion, Profile};
 pub use program::Program;
 pub use syntax::{MAX_BRACKET_DEPTH, MAX_EXPRESSION_BYTES, MAX_TREE_DEPTH};
 pub use types::Type;
