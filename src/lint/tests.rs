@@ -293,11 +293,13 @@ fn cost_over_the_limits() {
     let tight = LintOptions {
         max_expression_cost: 1000,
         max_policy_cost: 100_000,
+        ..LintOptions::default()
     };
     assert_eq!(found_with(&text, &tight), ["13:19 cost"]);
     let tighter = LintOptions {
         max_expression_cost: 1_000_000,
         max_policy_cost: 1000,
+        ..LintOptions::default()
     };
     assert_eq!(found_with(&text, &tighter), ["1:1 cost"]);
     // Nested comprehensions over lists nothing bounds are over the default limit.
