@@ -83,7 +83,6 @@ pub(crate) const LIBRARY: &[FunctionDoc] = &[
     f(STD, "all", "list.all(x, p) / map.all(k, p) -> bool (macro)", "Whether the predicate holds for every element (every key of a map).", "[1, 2].all(x, x > 0)", "true"),
     f(STD, "exists", "list.exists(x, p) / map.exists(k, p) -> bool (macro)", "Whether the predicate holds for some element.", "[1, 2].exists(x, x > 1)", "true"),
     f(STD, "exists_one", "list.exists_one(x, p) -> bool (macro)", "Whether the predicate holds for exactly one element.", "[1, 2].exists_one(x, x > 1)", "true"),
-    f(STD, "existsOne", "list.existsOne(x, p) -> bool (macro)", "Same as exists_one.", "[1, 2].existsOne(x, x > 0)", "false"),
     f(STD, "map", "list.map(x, [filter,] e) -> list (macro)", "The elements transformed, optionally only those the filter keeps.", "[1, 2, 3].map(x, x > 1, x * 10)", "[20, 30]"),
     f(STD, "filter", "list.filter(x, p) -> list (macro)", "The elements for which the predicate holds.", "[1, 2, 3].filter(x, x != 2)", "[1, 3]"),
     // optional
@@ -234,6 +233,7 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("Quantity.mul, Quantity.div, Quantity.divInt", "Not supported: in no Kubernetes release up to 1.37 (unknown function)."),
     ("math.*, base64.encode, base64.decode, cel.bind, string.reverse()", "Extensions: in no Kubernetes release's admission environment, so offered only to a policy that asks for them (annotation cmek-gate.dev/cel-extensions: \"math,encoders,bind,strings\", or --cel-extensions); the API server refuses such a policy (see docs/kubernetes-versions.md)."),
     ("Kubernetes versions", "What a release lacks is refused: --kubernetes-version (1.30 to 1.37, default 1.37) selects the release whose functions and macros a policy may use; the function's row in docs/kubernetes-versions.md says which release added it."),
+    ("list.existsOne(x, p), with one variable", "Refused, as the API server refuses it (undeclared reference to 'existsOne'): Kubernetes' parser leaves it a call. Write exists_one(x, p); existsOne with two variables is the two-variable comprehension (1.32)."),
     ("Type checking", "As the API server when a policy is created: a type error (a wrong argument type, a mixed list literal, a result of the wrong type for its field) refuses the policy at load, at its line and column. Mistakes found only against the resources' schemas are warnings, as Kubernetes reports them in status.typeChecking (see docs/lint.md). eval -e is not type-checked."),
     ("quantity('Mi'), quantity('+')", "Refused, as Kubernetes documents: a quantity needs a digit or a dot (the scanner of some apimachinery versions reads these as 0)."),
     ("quantity('1e1000000000').add(quantity('1m'))", "Difference: a quantity whose exact decimal form needs more than 1024 digits is an evaluation error rather than a huge number."),
@@ -370,7 +370,7 @@ mod tests {
             }
             compared += 1;
         }
-        assert!(compared >= 48, "only {compared} examples compared");
+        assert!(compared >= 47, "only {compared} examples compared");
         assert!(failed.is_empty(), "{failed:#?}");
     }
 

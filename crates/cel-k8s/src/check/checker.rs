@@ -229,6 +229,20 @@ impl Checker<'_> {
         }
     }
 
+    /// Whether a one-variable comprehension is the expansion of `range.existsOne(x, p)`: the
+    /// macro places it at the call's `(`, right after the name.
+    fn is_one_variable_exists_one(&self, id: u64) -> bool {
+        let Some((start, _)) = self.source.offset_for(id) else {
+            return false;
+        };
+        let text = &self.source.source;
+        let start = start as usize;
+        text.get(start..).is_some_and(|rest| rest.starts_with('('))
+            && text
+                .get(..start)
+                .is_some_and(|before| before.trim_end().ends_with(".existsOne"))
+    }
+
     /// The overloads of `name` when the target lacks all of them but some exist in this call
     /// style: resolving against them refuses the call, saying what the target lacks.
     fn lacked(&self, name: &str, receiver: bool) -> Option<&'static [Overload]> {
@@ -520,6 +534,11 @@ impl Checker<'_> {
         let range = self.mapping.substitute(&self.get(&c.iter_range));
         let accu = self.get(&c.accu_init);
         let two = c.iter_var2.is_some();
+        if !two && self.is_one_variable_exists_one(e.id) {
+            // Kubernetes' parser expands `exists_one` but leaves `existsOne` with one variable
+            // the call it is, which no function declares.
+            self.error(e.id, undeclared("existsOne"));
+        }
         if two && !self.declarations.has(Feature::TwoVariableComprehensions) {
             let message = self.declarations.target().refusal(
                 "a two-variable comprehension (all, exists, existsOne, transformList, \
