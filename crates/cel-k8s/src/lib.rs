@@ -14,6 +14,9 @@
 //! let value = program.evaluate(&activation, &mut env.meter())?;
 //! ```
 //!
+//! What an expression may call is a target's ([`Profile`]): a Kubernetes release from 1.30 to
+//! 1.37 and the extensions beyond Kubernetes asked for; [`Environment::new`] offers everything.
+//!
 //! A policy's variables are compiled in order, variable `i` with `CompileOptions::variables`
 //! naming the variables before it (every other expression with all of them), and defined on
 //! the activation in the same order ([`Activation::define_variable`]): each is evaluated on

@@ -376,6 +376,14 @@ mod tests {
             );
         }
         assert_eq!(KubernetesVersion::all().count(), 8);
+        // k8s.io/apiserver/pkg/apis/cel/config.go has had the same limits since before 1.30.
+        for version in KubernetesVersion::all() {
+            let limits = version.cost_limits();
+            assert_eq!(
+                (limits.per_call, limits.per_binding),
+                (1_000_000, 10_000_000)
+            );
+        }
         assert_eq!(KubernetesVersion::default(), KubernetesVersion::NEWEST);
     }
 
