@@ -495,3 +495,99 @@ fn a_loaded_cmek_gate_params_names_the_target_unless_the_options_do() {
         "params.yaml:5: CmekGateParams, spec.kubernetesVersion: Kubernetes 1.40 is not supported: the gate targets 1.30 to 1.37"
     );
 }
+
+#[test]
+fn the_oldest_release_is_the_first_on_which_every_expression_checks() {
+    use typing::{oldest_release, PolicyExpression};
+    let expression = |field: &str, text: &'static str, mutation: bool| PolicyExpression {
+        field: field.to_owned(),
+        text,
+        mutation,
+    };
+    let none = cel_k8s::Extensions::NONE;
+    let math = cel_k8s::Extensions::parse("math").unwrap();
+    // (variables, other expressions, extensions, oldest, the field refused before it)
+    type Case = (
+        Vec<(&'static str, &'static str)>,
+        Vec<PolicyExpression<'static>>,
+        cel_k8s::Extensions,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let validation = "spec.validations[0].expression";
+    let cases: Vec<Case> = vec![
+        (
+            vec![],
+            vec![expression(validation, "true", false)],
+            none,
+            Some("1.30"),
+            None,
+        ),
+        (
+            vec![("sorted", "[2, 1].sort()")],
+            vec![expression(validation, "variables.sorted[0] == 1", false)],
+            none,
+            Some("1.34"),
+            Some("spec.variables[0].expression"),
+        ),
+        (
+            vec![],
+            vec![
+                expression(
+                    "spec.matchConditions[0].expression",
+                    "isSemver('1.0.0')",
+                    false,
+                ),
+                expression(validation, "[1].includes(1)", false),
+            ],
+            none,
+            Some("1.37"),
+            Some(validation),
+        ),
+        (
+            vec![],
+            vec![expression(
+                "spec.mutations[0].jsonPatch.expression",
+                "[JSONPatch{op: 'remove', path: '/metadata/labels/' + jsonpatch.escapeKey('a/b')}]",
+                true,
+            )],
+            none,
+            Some("1.30"),
+            None,
+        ),
+        (
+            vec![],
+            vec![expression(validation, "math.abs(-1) == 1", false)],
+            none,
+            None,
+            Some(validation),
+        ),
+        (
+            vec![],
+            vec![expression(validation, "math.abs(-1) == 1", false)],
+            math,
+            Some("1.30"),
+            None,
+        ),
+        (
+            vec![],
+            vec![expression(validation, "1 +", false)],
+            none,
+            None,
+            Some(validation),
+        ),
+    ];
+    for (variables, others, extensions, oldest, refused) in cases {
+        let found = oldest_release(&variables, &others, false, extensions);
+        assert_eq!(
+            found.version.map(|v| v.to_string()).as_deref(),
+            oldest,
+            "{others:?}"
+        );
+        assert_eq!(
+            found.refused.as_ref().map(|(field, _)| field.as_str()),
+            refused,
+            "{found:?}"
+        );
+    }
+}
