@@ -223,7 +223,7 @@ pub(crate) const LIBRARY: &[FunctionDoc] = &[
     f(FORMAT, "format.date", "format.date() -> NamedFormat", "A full date, 2006-01-02.", "format.date().validate('2021-02-30').value()", "['invalid date']"),
     f(FORMAT, "format.datetime", "format.datetime() -> NamedFormat", "An RFC 3339 date-time.", "format.datetime().validate('2021-01-01T00:00:00Z').hasValue()", "false"),
     // jsonpatch
-    f(JSONPATCH, "jsonpatch.escapeKey", "jsonpatch.escapeKey(string) -> string", "A key escaped for a JSON Patch path (~ as ~0, / as ~1).", "jsonpatch.escapeKey('k8s.io/my~label')", "'k8s.io~1my~0label'"),
+    f(JSONPATCH, "jsonpatch.escapeKey", "jsonpatch.escapeKey(string) -> string", "A key escaped for a JSON Patch path (~ as ~0, / as ~1); in a MutatingAdmissionPolicy's mutations only, as in Kubernetes.", "jsonpatch.escapeKey('k8s.io/my~label')", "'k8s.io~1my~0label'"),
 ];
 
 #[cfg(test)]
