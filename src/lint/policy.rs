@@ -234,18 +234,33 @@ pub(crate) fn oldest_release(
         policy.spec.param_kind.is_some(),
         extensions,
     );
+    let mut version = oldest.version;
+    let mut refused_before = oldest
+        .refused
+        .map(|(field, message)| format!("{field}: {message}"));
+    // The API itself: k8s.io/apiserver's MutatingAdmissionPolicy feature gate.
+    let generally_available = cel_k8s::KubernetesVersion::new(MUTATING_POLICIES_GA);
+    if policy.is_mutating() && version.is_some() && version < generally_available {
+        version = generally_available;
+        refused_before = Some(
+            "MutatingAdmissionPolicy is on by default from Kubernetes 1.36 (1.32 to 1.35 \
+             only with the MutatingAdmissionPolicy feature gate: alpha 1.32, beta 1.34)"
+                .to_owned(),
+        );
+    }
     super::PolicyRelease {
         file: policy.doc.source.name.clone(),
         line: policy.doc.doc.line,
         policy: policy.name().to_owned(),
         kind: policy.doc.doc.kind.clone(),
-        oldest_kubernetes_version: oldest.version.map(|v| v.to_string()),
+        oldest_kubernetes_version: version.map(|v| v.to_string()),
         extensions: extensions.iter().map(cel_k8s::Extension::name).collect(),
-        refused_before: oldest
-            .refused
-            .map(|(field, message)| format!("{field}: {message}")),
+        refused_before,
     }
 }
+
+/// The release whose API servers serve MutatingAdmissionPolicies by default (GA).
+const MUTATING_POLICIES_GA: u8 = 36;
 
 /// The schema-typed check (see `policy::typing`): what does not check with `object` typed from
 /// the schemas of the kinds the policy matches and `params` from its paramKind's CRD among the
