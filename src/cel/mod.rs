@@ -149,6 +149,8 @@ pub struct Environment {
     runtime: cel_k8s::Environment,
     /// Cost units one evaluation of one expression may spend (see [`meter`]).
     budget: u64,
+    /// The target its unchecked compilations call the functions of.
+    profile: cel_k8s::Profile,
 }
 
 impl Default for Environment {
@@ -171,7 +173,23 @@ impl Environment {
             env: Arc::new(env),
             runtime: cel_k8s::Environment::new(),
             budget: DEFAULT_MAX_EXPRESSION_COST,
+            profile: cel_k8s::Profile::everything(),
         }
+    }
+
+    /// The environment of a target (see `cel_k8s::profile`): an expression compiled without a
+    /// type check calls the functions its Kubernetes release and extensions offer (a checked
+    /// one, those of its declarations' target).
+    pub fn for_profile(profile: cel_k8s::Profile) -> Environment {
+        let mut env = Environment::new();
+        env.runtime = cel_k8s::Environment::for_profile(profile).with_budget(env.budget);
+        env.profile = profile;
+        env
+    }
+
+    /// The target (`Environment::new`'s: every function the gate implements).
+    pub fn profile(&self) -> cel_k8s::Profile {
+        self.profile
     }
 
     /// The same environment, with another runtime budget per evaluation of one expression.

@@ -293,11 +293,13 @@ fn cost_over_the_limits() {
     let tight = LintOptions {
         max_expression_cost: 1000,
         max_policy_cost: 100_000,
+        ..LintOptions::default()
     };
     assert_eq!(found_with(&text, &tight), ["13:19 cost"]);
     let tighter = LintOptions {
         max_expression_cost: 1_000_000,
         max_policy_cost: 1000,
+        ..LintOptions::default()
     };
     assert_eq!(found_with(&text, &tighter), ["1:1 cost"]);
     // Nested comprehensions over lists nothing bounds are over the default limit.
@@ -349,4 +351,34 @@ fn docs_list_every_rule_with_its_severity() {
         let row = format!("| `{}` | {} |", rule.id, rule.severity.as_str());
         assert!(docs.contains(&row), "docs/lint.md lacks the row {row}");
     }
+}
+
+/// The oldest release of each policy: its expressions', and for a MutatingAdmissionPolicy the
+/// release that serves them by default.
+#[test]
+fn each_policy_has_its_oldest_release() {
+    let sources = crate::policy::embedded::sources();
+    let report = crate::lint::lint_report(&sources, &LintOptions::default());
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert_eq!(report.policies.len(), 10);
+    for release in &report.policies {
+        let expected = match release.kind.as_str() {
+            "MutatingAdmissionPolicy" => "1.36",
+            _ => "1.30",
+        };
+        assert_eq!(
+            release.oldest_kubernetes_version.as_deref(),
+            Some(expected),
+            "{release}"
+        );
+    }
+    let mutating = report
+        .policies
+        .iter()
+        .find(|r| r.kind == "MutatingAdmissionPolicy")
+        .expect("the library has a mutating policy");
+    assert!(
+        mutating.to_string().contains("runs on Kubernetes 1.36 or newer (MutatingAdmissionPolicy is on by default from Kubernetes 1.36"),
+        "{mutating}"
+    );
 }

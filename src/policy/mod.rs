@@ -10,13 +10,14 @@ pub mod embedded;
 pub mod load;
 pub mod matching;
 pub mod selection;
+pub mod settings;
 pub mod types;
 pub mod typing;
 
 use crate::cel::{CompileError, Environment, Program, Purpose, SizeBound, SizeBounds, TypeCheck};
 use crate::manifest::{self, Document, ManifestError, ReadLimits};
 use cel_k8s::check;
-use cel_k8s::Type;
+use cel_k8s::{Extensions, KubernetesVersion, Profile, Type};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use types::*;
 use typing::creation_declarations;
@@ -31,7 +32,11 @@ pub const FIELDS_ANNOTATION: &str = "cmek-gate.dev/fields";
 /// (Kubernetes' `StaticEstimatedCRDCostLimit`; see `docs/lint.md`).
 pub const DEFAULT_MAX_POLICY_COST: u64 = 100_000_000;
 
-/// Limits applied when compiling a policy set.
+/// The policy annotation asking for cmek-gate's CEL extensions beyond Kubernetes: a comma
+/// list of `math`, `encoders`, `bind`, `strings`, `kms`.
+pub const EXTENSIONS_ANNOTATION: &str = "cmek-gate.dev/cel-extensions";
+
+/// Limits and the target applied when compiling a policy set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompileOptions {
     /// The most an expression's estimated cost may be; also the cost units one evaluation of
@@ -39,6 +44,12 @@ pub struct CompileOptions {
     pub max_expression_cost: u64,
     /// The most a policy's estimated cost may be (all its expressions).
     pub max_policy_cost: u64,
+    /// The Kubernetes release whose CEL the policies may use; `None`: the one a loaded
+    /// `CmekGateParams` names (`spec.kubernetesVersion`), else the newest.
+    pub kubernetes_version: Option<KubernetesVersion>,
+    /// Extensions every policy may use, beyond those it asks for itself
+    /// ([`EXTENSIONS_ANNOTATION`]).
+    pub extensions: Extensions,
 }
 
 impl Default for CompileOptions {
@@ -46,6 +57,8 @@ impl Default for CompileOptions {
         CompileOptions {
             max_expression_cost: crate::cel::DEFAULT_MAX_EXPRESSION_COST,
             max_policy_cost: DEFAULT_MAX_POLICY_COST,
+            kubernetes_version: None,
+            extensions: Extensions::NONE,
         }
     }
 }
@@ -56,7 +69,14 @@ impl CompileOptions {
         CompileOptions {
             max_policy_cost: u64::MAX,
             max_expression_cost: u64::MAX,
+            ..CompileOptions::default()
         }
+    }
+
+    /// The same options, targeting `version`.
+    pub fn targeting(mut self, version: KubernetesVersion) -> CompileOptions {
+        self.kubernetes_version = Some(version);
+        self
     }
 }
 
@@ -243,6 +263,10 @@ pub struct ParamObject {
 /// Everything loaded and compiled: immutable, shared by every evaluation.
 pub struct PolicySet {
     pub env: Environment,
+    /// The Kubernetes release the policies were compiled for.
+    pub kubernetes_version: KubernetesVersion,
+    /// The extensions every policy was offered (each may ask for more).
+    pub extensions: Extensions,
     /// The validating policies.
     pub policies: Vec<CompiledPolicy>,
     /// How many distinct variable definitions the policies have (see [`VariableSlot`]).
@@ -286,9 +310,32 @@ impl PolicySet {
             u64::MAX => crate::cel::DEFAULT_MAX_EXPRESSION_COST,
             limit => limit,
         };
-        let env = Environment::new().with_budget(budget);
+        let mut parsed = Vec::with_capacity(policies.len());
+        for source in policies {
+            parsed.push((source, parse(source)?));
+        }
+        let mut override_params = Vec::new();
+        for source in params {
+            for doc in parse(source)? {
+                override_params.push((source.name.clone(), doc));
+            }
+        }
+        let kubernetes_version = match options.kubernetes_version {
+            Some(version) => version,
+            None => settings::kubernetes_version_setting(
+                parsed
+                    .iter()
+                    .flat_map(|(source, docs)| docs.iter().map(|d| (source.name.as_str(), d))),
+                override_params.iter().map(|(name, d)| (name.as_str(), d)),
+            )?
+            .unwrap_or_default(),
+        };
+        let env = Environment::for_profile(Profile::new(kubernetes_version, options.extensions))
+            .with_budget(budget);
         let mut set = PolicySet {
             env,
+            kubernetes_version,
+            extensions: options.extensions,
             policies: Vec::new(),
             variable_slots: 0,
             bindings: Vec::new(),
@@ -297,10 +344,6 @@ impl PolicySet {
             params: Vec::new(),
         };
         let mut pending_params = Vec::new();
-        let mut parsed = Vec::with_capacity(policies.len());
-        for source in policies {
-            parsed.push((source, parse(source)?));
-        }
         // The CRDs given type `params` in the schema-typed check, wherever they are.
         let crds: Vec<serde_json::Value> = parsed
             .iter()
@@ -324,12 +367,6 @@ impl PolicySet {
                 None
             };
             set.add_document(source, doc, compiled, &crds, &mut pending_params)?;
-        }
-        let mut override_params = Vec::new();
-        for source in params {
-            for doc in parse(source)? {
-                override_params.push((source.name.clone(), doc));
-            }
         }
         set.resolve(pending_params, override_params)?;
         set.assign_variable_slots();
@@ -803,10 +840,19 @@ fn compile_policy(
             ),
         ));
     }
+    let profile = policy_profile(env.profile(), &metadata.annotations).map_err(|message| {
+        let line = doc
+            .root
+            .deepest(&["metadata", "annotations", EXTENSIONS_ANNOTATION])
+            .1
+            .line;
+        invalid(source, line, format!("policy \"{name}\": {message}"))
+    })?;
     // Type-checked as the API server checks a policy it is asked to create: `object`,
     // `oldObject` and `params` (with a paramKind) dyn, `request` and `namespaceObject` typed,
-    // each variable with the type inferred for it (see docs/lint.md).
-    let mut declarations = creation_declarations(spec.param_kind.is_some());
+    // each variable with the type inferred for it (see docs/lint.md), with the functions of
+    // the target release and the extensions asked for.
+    let mut declarations = creation_declarations(spec.param_kind.is_some(), profile);
     if !spec.variables.is_empty() {
         declarations.declare_variables();
     }
@@ -981,7 +1027,7 @@ fn compile_policy(
             )
         })
         .collect();
-    let type_warnings = schema_warnings(source, doc, &name, &spec, &mutation_fields, crds);
+    let type_warnings = schema_warnings(source, doc, &name, &spec, &mutation_fields, crds, profile);
     Ok(CompiledPolicy {
         name,
         source_name: source.name.clone(),
@@ -1003,6 +1049,20 @@ fn compile_policy(
     })
 }
 
+/// The target of one policy: the set's, plus the extensions its annotation asks for (an
+/// unknown name is an error naming it).
+pub fn policy_profile(
+    target: Profile,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Profile, String> {
+    let Some(list) = annotations.get(EXTENSIONS_ANNOTATION) else {
+        return Ok(target);
+    };
+    let asked = Extensions::parse(list)
+        .map_err(|e| format!("metadata.annotations[{EXTENSIONS_ANNOTATION}]: {e}"))?;
+    Ok(Profile::new(target.version, target.extensions.union(asked)))
+}
+
 /// The schema-typed check of a compiled policy (see [`typing`]): its mistakes as warnings at
 /// their line and column in the policy file.
 fn schema_warnings(
@@ -1012,6 +1072,7 @@ fn schema_warnings(
     spec: &PolicySpec,
     mutations: &[(String, String)],
     crds: &[serde_json::Value],
+    profile: Profile,
 ) -> Vec<TypeWarning> {
     let Some(types) = typing::schema_types(
         spec.match_constraints.as_ref(),
@@ -1021,7 +1082,7 @@ fn schema_warnings(
         return Vec::new();
     };
     let (variables, others) = typing::expressions(spec, mutations);
-    typing::schema_mistakes(&types, &variables, &others, &|_| false)
+    typing::schema_mistakes(&types, &variables, &others, &|_| false, profile)
         .into_iter()
         .map(|mistake| {
             let segments: Vec<String> = mistake

@@ -8,6 +8,7 @@ use crate::library::Library;
 use crate::program::Program;
 use crate::value::{Map, Tree, Value};
 use std::cell::{Cell, OnceCell};
+use std::sync::Arc;
 
 /// What an expression is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,7 +87,7 @@ pub const ROOT_VARIABLES: &[&str] = &[
 /// share it (`Arc`): compiling is `&self`.
 #[derive(Clone)]
 pub struct Environment {
-    library: Library,
+    library: Arc<Library>,
     budget: u64,
 }
 
@@ -106,13 +107,24 @@ impl std::fmt::Debug for Environment {
 }
 
 impl Environment {
-    /// The standard library and every Kubernetes library, with the default budget.
+    /// The standard library and every library the crate implements, the extensions beyond
+    /// Kubernetes included, with the default budget: for tools and tests. A policy's
+    /// expressions are compiled for a target ([`Environment::for_profile`], or checked
+    /// against declarations of one, [`Environment::compile_checked`]).
     pub fn new() -> Environment {
         let mut library = Library::default();
         crate::stdlib::register(&mut library);
         crate::libs::register_all(&mut library);
         Environment {
-            library,
+            library: Arc::new(library),
+            budget: DEFAULT_MAX_EXPRESSION_COST,
+        }
+    }
+
+    /// The functions a target offers (see [`crate::profile`]), with the default budget.
+    pub fn for_profile(profile: crate::profile::Profile) -> Environment {
+        Environment {
+            library: crate::libs::library_for(profile),
             budget: DEFAULT_MAX_EXPRESSION_COST,
         }
     }
@@ -154,7 +166,9 @@ impl Environment {
 
     /// [`Environment::compile`], after type-checking the expression against `declarations`
     /// (see [`crate::check`]) from the same parse: the checker's errors, in the order of their
-    /// positions, refuse it. Returns the program and what checking found (its result type).
+    /// positions, refuse it. The program calls the functions of the declarations' target
+    /// ([`crate::check::Declarations::target`]). Returns the program and what checking found
+    /// (its result type).
     pub fn compile_checked(
         &self,
         source: &str,
@@ -167,7 +181,8 @@ impl Environment {
                 Ok(checked) => checked,
                 Err(errors) => return Ok(Err(errors)),
             };
-            let program = crate::program::compile(&self.library, source, &parsed, options)?;
+            let library = crate::libs::library_for(declarations.target());
+            let program = crate::program::compile(&library, source, &parsed, options)?;
             Ok(Ok((program, checked)))
         });
         match outcome {

@@ -14,6 +14,9 @@
 //! let value = program.evaluate(&activation, &mut env.meter())?;
 //! ```
 //!
+//! What an expression may call is a target's ([`Profile`]): a Kubernetes release from 1.30 to
+//! 1.37 and the extensions beyond Kubernetes asked for; [`Environment::new`] offers everything.
+//!
 //! A policy's variables are compiled in order, variable `i` with `CompileOptions::variables`
 //! naming the variables before it (every other expression with all of them), and defined on
 //! the activation in the same order ([`Activation::define_variable`]): each is evaluated on
@@ -27,6 +30,7 @@ mod eval;
 mod json;
 pub mod library;
 pub mod libs;
+pub mod profile;
 pub mod program;
 pub mod stdlib;
 pub mod syntax;
@@ -42,6 +46,7 @@ pub use env::{
     Activation, CompileOptions, Environment, Purpose, Root, VariableCell, ROOT_VARIABLES,
 };
 pub use error::{CompileError, EvalError};
+pub use profile::{Extension, Extensions, Feature, KubernetesVersion, Profile};
 pub use program::Program;
 pub use syntax::{MAX_BRACKET_DEPTH, MAX_EXPRESSION_BYTES, MAX_TREE_DEPTH};
 pub use types::Type;

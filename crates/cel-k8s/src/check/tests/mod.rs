@@ -4,6 +4,7 @@
 mod kubernetes;
 mod parse;
 mod policies;
+mod versions;
 mod yaml;
 
 use super::schema::{declared_type, Rules};
@@ -450,7 +451,12 @@ fn documented_examples_type_check() {
     let mut count = 0;
     for example in documented_examples(table) {
         count += 1;
-        let result = check_source(&example, &dyn_admission());
+        // JSON Patch's functions are a mutation's.
+        let declarations = match example.starts_with("jsonpatch.") {
+            true => dyn_admission().mutation(),
+            false => dyn_admission(),
+        };
+        let result = check_source(&example, &declarations);
         match kubernetes_refuses.iter().find(|(e, _)| *e == example) {
             Some((_, message)) => {
                 let errors = result.expect_err(&example);
