@@ -235,7 +235,7 @@ want: silver
         ),
         (
             "    name: bronze\n    parameterNotFoundAction: Deny",
-            vec!["no params found for policy binding with `Deny` parameterNotFoundAction"],
+            vec!["failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction"],
         ),
         (
             "    name: bronze\n    parameterNotFoundAction: Allow",
