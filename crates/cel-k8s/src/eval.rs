@@ -603,6 +603,11 @@ fn has(value: &Value<'_>, field: &str) -> Result<Value<'static>> {
         Value::Map(map) => Ok(Value::Bool(map.get_str(field).is_some())),
         Value::Optional(None) => Ok(Value::Bool(false)),
         Value::Optional(Some(inner)) => has(inner, field),
+        // A list has positions, not fields: an error, also in a presence test (cel-go).
+        Value::List(_) => Err(EvalError::new(format!(
+            "invalid type for field selection: {}",
+            value.type_name()
+        ))),
         // cel-go's presence test (without errorOnBadPresenceTest, as Kubernetes runs it): a
         // value that holds no fields has none.
         _ => Ok(Value::Bool(false)),
@@ -614,6 +619,10 @@ fn optional_select<'a>(value: Value<'a>, field: &str) -> Result<Value<'a>> {
         Value::Map(map) => Ok(Value::Optional(map.get_str(field).map(Arc::new))),
         Value::Optional(None) => Ok(Value::Optional(None)),
         Value::Optional(Some(inner)) => optional_select((*inner).clone(), field),
+        Value::List(_) => Err(EvalError::new(format!(
+            "type '{}' does not support field selection",
+            value.type_name()
+        ))),
         // As has(): a value that holds no fields has none.
         _ => Ok(Value::Optional(None)),
     }

@@ -657,6 +657,8 @@ fn fused_optional_chains_keep_their_meaning() {
         ("object.?spec.?nope.orValue(1 / 0)", "division by zero"),
         ("object.?spec.?nope.value()", "optional.none() dereference"),
         ("object.metadata.name.x", "no such key: x"),
+        ("has(object.spec.list.x)", "field selection"),
+        ("object.spec.list.?x.orValue(1)", "field selection"),
     ]);
 }
 
