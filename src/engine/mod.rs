@@ -431,21 +431,16 @@ pub fn reference_activation(request: &Request) -> cel::Activation {
     activation
 }
 
-/// The parameter objects a binding selects: `[None]` when the policy takes none.
+/// The parameter objects a binding selects: `[None]` when the policy takes none, or when the
+/// binding has no `paramRef` (Kubernetes then evaluates the policy with `params` null).
 fn params_for<'s>(
     set: &'s PolicySet,
     policy: &CompiledPolicy,
     binding: &CompiledBinding,
     request: &Request,
 ) -> Result<Vec<Option<&'s ParamObject>>, String> {
-    let Some(kind) = &policy.spec.param_kind else {
+    let (Some(kind), Some(param_ref)) = (&policy.spec.param_kind, &binding.spec.param_ref) else {
         return Ok(vec![None]);
-    };
-    let Some(param_ref) = &binding.spec.param_ref else {
-        return Err(format!(
-            "binding \"{}\" has no paramRef, but policy \"{}\" takes parameters of kind {}",
-            binding.name, policy.name, kind.kind
-        ));
     };
     let namespace_ok = |p: &ParamObject| match &param_ref.namespace {
         Some(ns) => &p.namespace == ns,
