@@ -630,7 +630,8 @@ fn perturb(rng: &mut Rng, object: &mut Value) {
         17 => set(
             object,
             "/metadata/annotations/description",
-            json!("ü".repeat(500 + rng.below(1500))),
+            // An odd number of bytes before the 'ü's, so that a cut at 10 KiB may split one.
+            json!(format!("x{}", "ü".repeat(500 + rng.below(1500)))),
         ),
         18 => set(
             object,

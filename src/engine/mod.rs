@@ -649,7 +649,9 @@ impl<'a> Judge<'a, '_> {
                         let text = text.trim();
                         if !text.is_empty() {
                             let key = format!("{}/{key}", self.policy.name);
-                            self.decision.audit_annotations.insert(key, text.to_owned());
+                            self.decision
+                                .audit_annotations
+                                .insert(key, audit_annotation_value(text));
                         }
                         continue;
                     }
@@ -673,6 +675,27 @@ impl<'a> Judge<'a, '_> {
 /// The longest message a messageExpression may give (Kubernetes'
 /// `MaxEvaluatedMessageExpressionSizeBytes`); a longer one is not used.
 const MAX_EVALUATED_MESSAGE_BYTES: usize = 5 * 1024;
+
+/// The longest audit annotation value Kubernetes records, in bytes.
+const MAX_AUDIT_ANNOTATION_BYTES: usize = 10 * 1024;
+
+/// An audit annotation's value as the API server records it: cut at 10 KiB, counted in bytes.
+/// A character cut in two leaves its bytes invalid, and each reads as U+FFFD in the audit
+/// event's JSON (Go's encoder replaces an invalid byte by one U+FFFD).
+fn audit_annotation_value(text: &str) -> String {
+    if text.len() <= MAX_AUDIT_ANNOTATION_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_AUDIT_ANNOTATION_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut value = text[..end].to_owned();
+    for _ in end..MAX_AUDIT_ANNOTATION_BYTES {
+        value.push('\u{fffd}');
+    }
+    value
+}
 
 /// An evaluation error as Kubernetes words it, with the expression as written.
 pub(crate) fn resulted_in_error(compiled: &Compiled, error: &EvalError) -> String {
