@@ -291,7 +291,7 @@ spec:
     // Loaded, and the mistake the warning names fails at run time (failurePolicy Fail denies).
     gate_in(&dir, &["check", "--policies", "warned.yaml", &service], b"")
         .expect_code(1)
-        .stdout_has("evaluation failed: no matching overload for 'size' applied to '(int)'")
+        .stdout_has("resulted in error: no matching overload for 'size' applied to '(int)'")
         .stderr_has(
             "warning: warned.yaml:10:24: policy \"typed\", spec.validations[0].expression: found no matching overload for 'size' applied to '(int)', with object typed from the schema of serving.knative.dev/v1 Service (Kubernetes reports this as a type-checking warning)",
         );

@@ -484,7 +484,7 @@ pub(crate) fn lint_bindings(loaded: &Loaded<'_>, findings: &mut Vec<Finding>) {
                 doc.key_position(&["spec", "policyName"]),
                 "param-ref",
                 format!(
-                    "binding \"{name}\" has no paramRef, but policy \"{policy_name}\" has paramKind {} {}: evaluating it is an error on every request it matches (its failurePolicy decides)",
+                    "binding \"{name}\" has no paramRef, but policy \"{policy_name}\" has paramKind {} {}: the API server evaluates it with params null on every request it matches",
                     kind.api_version, kind.kind
                 ),
             )),

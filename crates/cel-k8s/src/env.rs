@@ -424,12 +424,13 @@ impl<'a> Activation<'a> {
         slot.evaluating.set(true);
         let result = program
             .evaluate(self, &mut Meter::new(budget))
+            // As Kubernetes' composited variables say it (a variable that reads a failing
+            // variable wraps that error in its own).
             .map_err(|e| {
-                if e.0.starts_with("variables.") {
-                    e
-                } else {
-                    EvalError::new(format!("variables.{}: {}", slot.name, e.0))
-                }
+                EvalError::new(format!(
+                    "composited variable \"{}\" fails to evaluate: {}",
+                    slot.name, e.0
+                ))
             });
         slot.evaluating.set(false);
         let _ = slot.cell().set(result);

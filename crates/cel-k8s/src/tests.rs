@@ -479,7 +479,10 @@ fn variables_are_evaluated_lazily_once_and_in_order() {
     assert!(activation.variable_if_evaluated(3).is_none());
     let failing = env.compile("variables.bad == 1", &all).unwrap();
     let err = env.evaluate(&failing, &activation).unwrap_err();
-    assert_eq!(err.to_string(), "variables.bad: division by zero");
+    assert_eq!(
+        err.to_string(),
+        "composited variable \"bad\" fails to evaluate: division by zero"
+    );
     let absorbed = env.compile("true || variables.bad == 1", &all).unwrap();
     assert_eq!(
         env.evaluate(&absorbed, &activation).unwrap().as_bool(),
@@ -642,6 +645,8 @@ fn fused_optional_chains_keep_their_meaning() {
         "optional.of({'a': 1}).?a.orValue(0) == 1",
         "optional.none().?a.orValue(0) == 0",
         "{'a': {'b': 1}}[?'a'].b.orValue(0) == 1",
+        "object.metadata.name.?x.orValue('') == ''",
+        "!has(object.metadata.name.x)",
     ]);
     all_fail(&[
         ("object.?spec.m.zz.orValue('')", "no such key: zz"),
@@ -651,10 +656,9 @@ fn fused_optional_chains_keep_their_meaning() {
         ),
         ("object.?spec.?nope.orValue(1 / 0)", "division by zero"),
         ("object.?spec.?nope.value()", "optional.none() dereference"),
-        (
-            "object.metadata.name.?x.orValue('')",
-            "does not support field selection",
-        ),
+        ("object.metadata.name.x", "no such key: x"),
+        ("has(object.spec.list.x)", "field selection"),
+        ("object.spec.list.?x.orValue(1)", "field selection"),
     ]);
 }
 
