@@ -243,6 +243,7 @@ fn scan_reads_a_cloud_asset_inventory_export() {
     run.stderr_has("1 Cloud Asset Inventory asset(s) of other types");
     // The same, said explicitly; read as manifests it is not YAML one can judge.
     gate(&["scan", "--input-format", "cai-export", export]).expect_code(0);
+    gate(&["scan", "--format", "export", export]).expect_code(0);
     gate(&["scan", "--input-format", "manifests", export]).expect_code(2);
     // A search with the resources, and one without them (no --read-mask): the second cannot be
     // judged, and says what to add.

@@ -40,7 +40,7 @@ pub struct ScanArgs {
     /// Cloud Asset Inventory output (`gcloud asset export --content-type=resource`'s
     /// newline-delimited JSON, `gcloud asset list` or `search-all-resources --read-mask='*'`
     /// with `--format json`). `auto` tells them apart by their first object.
-    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    #[arg(long, alias = "format", value_enum, default_value_t = InputFormat::Auto)]
     pub input_format: InputFormat,
 }
 
@@ -48,8 +48,11 @@ pub struct ScanArgs {
 pub enum InputFormat {
     Auto,
     Manifests,
+    #[value(alias = "export")]
     CaiExport,
+    #[value(alias = "list")]
     CaiList,
+    #[value(alias = "search")]
     CaiSearch,
 }
 
