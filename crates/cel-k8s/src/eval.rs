@@ -77,6 +77,20 @@ pub(crate) fn fold(node: Node) -> Node {
     }
 }
 
+/// Evaluates a node whose operands are constants, as folding does, but gives its error: for a
+/// conversion of a constant, which Kubernetes evaluates when it builds the program (cel-go's
+/// `OptOptimize`) and refuses the expression when it fails.
+pub(crate) fn evaluate_constant(node: &Node) -> Result<()> {
+    let activation = Activation::new();
+    let mut meter = Meter::new(FOLD_BUDGET);
+    let mut frame = Frame {
+        activation: &activation,
+        meter: &mut meter,
+        locals: &mut [],
+    };
+    frame.eval(node).map(|_| ())
+}
+
 /// The most a constant folded at compile time may cost: bigger ones are built at run time,
 /// under the budget.
 const FOLD_BUDGET: u64 = 1_000;
