@@ -303,7 +303,7 @@ fn type_value(name: &str) -> Option<Type> {
         "map" => Type::map(Type::Dyn, Type::Dyn),
         "null_type" => Type::Null,
         "type" => Type::Type(None),
-        "dyn" => Type::Dyn,
+        // `dyn` is a function, not a type name cel-go declares: `dyn` alone is undeclared.
         "optional_type" => Type::optional(Type::Dyn),
         "google.protobuf.Duration" => Type::Duration,
         "google.protobuf.Timestamp" => Type::Timestamp,

@@ -122,6 +122,7 @@ pub(crate) const LIBRARY: &[FunctionDoc] = &[
     f(K8S_LISTS, "sum", "list.sum() -> int|uint|double|duration", "The sum of the elements; 0 for an empty list.", "[1, 3].sum()", "4"),
     f(K8S_LISTS, "min", "list.min() -> element", "The least element; an error for an empty list.", "[3, 1, 2].min()", "1"),
     f(K8S_LISTS, "max", "list.max() -> element", "The greatest element; an error for an empty list.", "[].max()", "error"),
+    f(K8S_LISTS, "includes", "list.includes(any) -> bool", "Whether an element equals the value (numbers across types); a receiver that is not a list: whether it equals the value.", "[1, 2, 3].includes(2.0)", "true"),
     f(K8S_LISTS, "indexOf", "list.indexOf(any) -> int", "Index of the first equal element, or -1.", "[1, 2, 2, 3].indexOf(2)", "1"),
     f(K8S_LISTS, "lastIndexOf", "list.lastIndexOf(any) -> int", "Index of the last equal element, or -1.", "['a', 'b', 'b', 'c'].lastIndexOf('b')", "2"),
     // sets
@@ -231,7 +232,6 @@ pub(crate) const LIBRARY: &[FunctionDoc] = &[
 const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("authorizer, authorizer.group(...).resource(...).check(...), fieldSelector, labelSelector", "Not supported: the gate has no API server to ask; a compile error says so."),
     ("Quantity.mul, Quantity.div, Quantity.divInt", "Not supported: in no Kubernetes release up to 1.37 (unknown function)."),
-    ("list.includes", "Not supported yet: Kubernetes 1.37 added it (see docs/kubernetes-versions.md)."),
     ("math.*, base64.encode, base64.decode, cel.bind, string.reverse()", "Difference: offered here, but in no Kubernetes release's admission environment, so the API server refuses a policy that uses them (see docs/kubernetes-versions.md)."),
     ("Type checking", "As the API server when a policy is created: a type error (a wrong argument type, a mixed list literal, a result of the wrong type for its field) refuses the policy at load, at its line and column. Mistakes found only against the resources' schemas are warnings, as Kubernetes reports them in status.typeChecking (see docs/lint.md). eval -e is not type-checked."),
     ("quantity('Mi'), quantity('+')", "Refused, as Kubernetes documents: a quantity needs a digit or a dot (the scanner of some apimachinery versions reads these as 0)."),

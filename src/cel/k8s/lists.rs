@@ -1,4 +1,4 @@
-//! Kubernetes' lists library: `isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf` on
+//! Kubernetes' lists library: `isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`, `includes` on
 //! any list (k8s.io/apiserver/pkg/cel/library/lists.go).
 
 use super::{elements, fail, owned, take};
@@ -18,6 +18,13 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         LIST_TYPE,
         vec![DYN_TYPE],
         index_of,
+    )?;
+    env.add_member_overload(
+        "includes",
+        "list.includes(dyn)",
+        LIST_TYPE,
+        vec![DYN_TYPE],
+        includes,
     )?;
     env.add_member_overload(
         "lastIndexOf",
@@ -133,6 +140,14 @@ fn index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executi
     let items = elements("indexOf", list.as_ref())?;
     let found = items.iter().position(|e| e.equals(item.as_ref()));
     Ok(owned(CelInt::from(found.map_or(-1, |i| i as i64))))
+}
+
+fn includes<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [list, item] = take(args)?;
+    let items = elements("includes", list.as_ref())?;
+    Ok(owned(CelBool::from(
+        items.iter().any(|e| e.equals(item.as_ref())),
+    )))
 }
 
 fn last_index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {

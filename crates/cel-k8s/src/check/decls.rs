@@ -177,6 +177,8 @@ const SIGNATURES: &[&str] = &[
     // Kubernetes lists (isSorted, sum, min and max are generated per element type).
     "list(A).indexOf(A) -> int",
     "list(A).lastIndexOf(A) -> int",
+    // Kubernetes' lists library at version 1 (1.37): any receiver, any value.
+    "dyn.includes(dyn) -> bool",
     // ext.Sets.
     "sets.contains(list(A), list(A)) -> bool",
     "sets.equivalent(list(A), list(A)) -> bool",
@@ -470,7 +472,8 @@ fn is_type_text(text: &str) -> bool {
     }
     matches!(
         text,
-        "string"
+        "dyn"
+            | "string"
             | "bytes"
             | "timestamp"
             | "duration"
