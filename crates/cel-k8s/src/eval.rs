@@ -790,8 +790,12 @@ fn arithmetic<'a>(op: BinaryOp, left: &Value<'a>, right: &Value<'a>) -> Result<V
     })
 }
 
+/// A timestamp moved by nanoseconds, in the same offset (as Go's `Time.Add` keeps the zone).
 fn shift(t: Timestamp, nanos: i128) -> Result<Timestamp> {
-    crate::stdlib::timestamp_from_nanos(t.nanos_since_epoch() + nanos)
+    Ok(Timestamp {
+        offset: t.offset,
+        ..crate::stdlib::timestamp_from_nanos(t.nanos_since_epoch() + nanos)?
+    })
 }
 
 /// Two strings joined into one shared string, allocated once when short.

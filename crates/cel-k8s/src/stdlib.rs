@@ -153,27 +153,9 @@ fn parse_double(text: &str) -> Option<f64> {
 }
 
 /// A double as cel-go prints it (Go's `%g` with the shortest digits: exponent form below 1e-4
-/// and from 1e6).
+/// and from 1e6), as `%s` of `format` prints it too.
 pub fn format_double(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let scientific = format!("{d:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if (-4..6).contains(&exponent) {
-        format!("{d}")
-    } else {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
-    }
+    crate::libs::strfmt::double_to_string(d)
 }
 
 fn to_string<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
@@ -188,8 +170,8 @@ fn to_string<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
                 .map_err(|_| fail("string", "the bytes are not valid UTF-8"))?
                 .to_owned(),
         ),
-        [Value::Duration(d)] => Value::string(format_duration_seconds(*d)),
-        [Value::Timestamp(t)] => Value::string(format_timestamp(*t)),
+        [Value::Duration(d)] => Value::string(crate::libs::strfmt::duration_to_string(*d)),
+        [Value::Timestamp(t)] => Value::string(format_timestamp_in_offset(*t)),
         [Value::Opaque(o)] => match o
             .to_cel_string()
             .or_else(|| crate::libs::opaque_to_string(o.as_ref()))
@@ -383,14 +365,6 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// A duration as cel-go's `string(duration)` prints it: the seconds as a double (Go's
-/// `Duration.Seconds`, so nanoseconds past a double's precision are rounded), shortest digits,
-/// `s` suffixed (`3600s`, `1.5s`).
-pub fn format_duration_seconds(d: Duration) -> String {
-    let seconds = (d.0 / 1_000_000_000) as f64 + (d.0 % 1_000_000_000) as f64 / 1e9;
-    format!("{seconds}s")
-}
-
 /// A timestamp from its nanoseconds since the epoch, within years 1 to 9999.
 pub fn timestamp_from_nanos(nanos: i128) -> Result<Timestamp> {
     let seconds = nanos.div_euclid(1_000_000_000);
@@ -400,6 +374,7 @@ pub fn timestamp_from_nanos(nanos: i128) -> Result<Timestamp> {
     Ok(Timestamp {
         seconds: seconds as i64,
         nanos: nanos.rem_euclid(1_000_000_000) as u32,
+        offset: 0,
     })
 }
 
@@ -408,12 +383,16 @@ pub fn timestamp_from_nanos(nanos: i128) -> Result<Timestamp> {
 /// an offset of at most 24 hours and 60 minutes.
 pub fn parse_timestamp(text: &str) -> Result<Timestamp> {
     let invalid = || fail("timestamp", "invalid timestamp: expected RFC 3339 text");
-    let nanos = go_rfc3339_nanos(text.as_bytes()).ok_or_else(invalid)?;
-    timestamp_from_nanos(nanos)
+    let (nanos, offset) = go_rfc3339_nanos(text.as_bytes()).ok_or_else(invalid)?;
+    Ok(Timestamp {
+        offset,
+        ..timestamp_from_nanos(nanos)?
+    })
 }
 
-/// Nanoseconds since the epoch of Go-flavoured RFC 3339 text, `None` where Go refuses it.
-fn go_rfc3339_nanos(b: &[u8]) -> Option<i128> {
+/// Nanoseconds since the epoch of Go-flavoured RFC 3339 text, and its offset in seconds east of
+/// UTC; `None` where Go refuses it.
+fn go_rfc3339_nanos(b: &[u8]) -> Option<(i128, i32)> {
     fn number(b: &[u8], at: usize, len: usize) -> Option<u32> {
         let digits = b.get(at..at + len)?;
         digits.iter().try_fold(0u32, |n, d| {
@@ -444,14 +423,14 @@ fn go_rfc3339_nanos(b: &[u8]) -> Option<i128> {
             at += 1;
         }
     }
-    let offset_seconds: i64 = match b.get(at..)? {
+    let offset_seconds: i32 = match b.get(at..)? {
         [b'Z'] => 0,
         [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
             let (h, m) = (number(b, at + 1, 2)?, number(b, at + 4, 2)?);
             if h > 24 || m > 60 {
                 return None;
             }
-            let seconds = i64::from(h * 3600 + m * 60);
+            let seconds = (h * 3600 + m * 60) as i32;
             if *sign == b'-' {
                 -seconds
             } else {
@@ -464,7 +443,10 @@ fn go_rfc3339_nanos(b: &[u8]) -> Option<i128> {
         .and_hms_opt(hour, minute, second)?
         .and_utc()
         .timestamp();
-    Some(i128::from(local - offset_seconds) * 1_000_000_000 + fraction)
+    Some((
+        i128::from(local - i64::from(offset_seconds)) * 1_000_000_000 + fraction,
+        offset_seconds,
+    ))
 }
 
 fn utc(t: Timestamp) -> chrono::DateTime<chrono::Utc> {
@@ -484,6 +466,25 @@ pub fn format_timestamp(t: Timestamp) -> String {
         let fraction = format!("{:09}", t.nanos);
         format!("{base}.{}Z", fraction.trim_end_matches('0'))
     }
+}
+
+/// A timestamp as cel-go's `string(timestamp)` prints it (Go's `time.RFC3339Nano`): in the
+/// offset it was written with (`2024-01-02T03:04:05+01:00`), `Z` for UTC.
+pub fn format_timestamp_in_offset(t: Timestamp) -> String {
+    if t.offset == 0 {
+        return format_timestamp(t);
+    }
+    let local = utc(t) + chrono::TimeDelta::seconds(i64::from(t.offset));
+    let mut text = local.format("%Y-%m-%dT%H:%M:%S").to_string();
+    if t.nanos != 0 {
+        let fraction = format!("{:09}", t.nanos);
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    let sign = if t.offset < 0 { '-' } else { '+' };
+    let minutes = t.offset.unsigned_abs() / 60;
+    text.push_str(&format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60));
+    text
 }
 
 /// The fields of a timestamp in a time zone: an IANA name (`America/New_York`), `UTC`, or a
@@ -722,7 +723,7 @@ mod tests {
             (Duration(i64::MAX), "9223372036.854776s"),
         ];
         for (d, text) in cases {
-            assert_eq!(format_duration_seconds(d), text);
+            assert_eq!(crate::libs::strfmt::duration_to_string(d), text);
         }
     }
 
@@ -742,6 +743,20 @@ mod tests {
     #[test]
     fn timestamps_parse_as_go_parses_rfc_3339() {
         let seconds = |text: &str| parse_timestamp(text).map(|t| (t.seconds, t.nanos)).ok();
+        let written = |text: &str| format_timestamp_in_offset(parse_timestamp(text).unwrap());
+        assert_eq!(
+            written("2024-01-02T03:04:05.5+01:00"),
+            "2024-01-02T03:04:05.5+01:00"
+        );
+        assert_eq!(
+            written("2024-01-01T00:00:00+00:60"),
+            "2024-01-01T00:00:00+01:00"
+        );
+        assert_eq!(written("2024-01-01T00:00:00-00:00"), "2024-01-01T00:00:00Z");
+        assert_eq!(
+            parse_timestamp("2024-01-01T01:00:00+01:00"),
+            parse_timestamp("2024-01-01T00:00:00Z")
+        );
         let cases = [
             ("2024-01-01T00:00:00Z", Some((1_704_067_200, 0))),
             ("2024-01-01T00:00:00,5Z", Some((1_704_067_200, 500_000_000))),

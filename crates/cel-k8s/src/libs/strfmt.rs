@@ -422,39 +422,10 @@ pub fn duration_to_string(d: Duration) -> String {
     format!("{seconds}s")
 }
 
-/// Days since 1970-01-01 as a civil date (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// A timestamp as cel-go's `string(timestamp)`: RFC 3339 in UTC, the fraction without
-/// trailing zeros.
+/// A timestamp as cel-go's `string(timestamp)`: RFC 3339 in the offset it was written with
+/// (`Z` for UTC), the fraction without trailing zeros.
 pub fn timestamp_to_string(t: Timestamp) -> String {
-    let days = t.seconds.div_euclid(86_400);
-    let secs = t.seconds.rem_euclid(86_400);
-    let (year, month, day) = civil(days);
-    let mut out = format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    );
-    if t.nanos > 0 {
-        let frac = format!("{:09}", t.nanos);
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    crate::stdlib::format_timestamp_in_offset(t)
 }
 
 /// Go's `%q` of a string: escapes for quotes, backslashes, control and other non-printing
@@ -604,6 +575,7 @@ mod tests {
         let ts = Value::Timestamp(Timestamp {
             seconds: 1_675_467_080,
             nanos: 0,
+            offset: 0,
         });
         let cases: Vec<(&str, Vec<Value<'static>>, &str)> = vec![
             ("no substitution", vec![], "no substitution"),
@@ -744,7 +716,12 @@ mod tests {
             (951_782_400, 500_000_000, "2000-02-29T00:00:00.5Z"),
         ];
         for (seconds, nanos, want) in cases {
-            assert_eq!(timestamp_to_string(Timestamp { seconds, nanos }), want);
+            let t = Timestamp {
+                seconds,
+                nanos,
+                offset: 0,
+            };
+            assert_eq!(timestamp_to_string(t), want);
         }
         assert_eq!(duration_to_string(Duration(0)), "0s");
         assert_eq!(duration_to_string(Duration(1)), "0.000000001s");
