@@ -577,20 +577,7 @@ fn sort_by_keys<'a>(list: &Value<'a>, keys: &Value<'a>) -> Result<Value<'a>> {
     let (Value::List(list), Value::List(keys)) = (list, keys) else {
         return Err(no_overload("sortBy", &[list, keys]));
     };
-    let mut pairs: Vec<(Value<'a>, Value<'a>)> = keys.iter().zip(list.iter()).collect();
-    let mut error = None;
-    pairs.sort_by(|a, b| {
-        crate::value_ops::order(&a.0, &b.0, "sortBy").unwrap_or_else(|e| {
-            error.get_or_insert(e);
-            Ordering::Equal
-        })
-    });
-    if let Some(e) = error {
-        return Err(e);
-    }
-    Ok(Value::List(List::Owned(
-        pairs.into_iter().map(|(_, v)| v).collect::<Vec<_>>().into(),
-    )))
+    crate::libs::lists::sort_by_keys("sortBy", list, keys)
 }
 
 fn select<'a>(value: Value<'a>, field: &str) -> Result<Value<'a>> {

@@ -236,7 +236,7 @@ fn comprehensions_and_macros() {
             "{'a': 'x', 'b': 'x'}.transformMapEntry(k, v, {v: k})",
             "key already exists",
         ),
-        ("[1, 'a'].sortBy(x, x)", "no matching overload"),
+        ("[1, 'a'].sortBy(x, x)", "must have the same type"),
         ("1.all(x, true)", "ranges over a list or a map"),
     ]);
 }

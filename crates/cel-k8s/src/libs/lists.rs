@@ -138,7 +138,7 @@ fn total_order(a: &Value<'_>, b: &Value<'_>) -> Ordering {
 
 /// `list` ordered by `keys` (the key of each element at its index), as cel-go's
 /// `sortListByAssociatedKeys`: keys of one orderable type; equal keys keep their order.
-fn sort_by_keys<'a>(
+pub(crate) fn sort_by_keys<'a>(
     function: &str,
     list: &List<'a>,
     keys: &List<'_>,
