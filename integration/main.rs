@@ -2,6 +2,7 @@
 //! `cmek-gate` binary driven as a user would.
 
 mod api_gate;
+mod cel_oracle;
 mod cel_reference;
 mod cli;
 mod closed_pipe;

@@ -14,6 +14,7 @@ pub mod certs;
 pub mod cli;
 pub mod cloudrun_api;
 pub mod engine;
+pub mod eval_batch;
 pub mod fix;
 pub mod google;
 pub mod http_client;

@@ -45,10 +45,22 @@ pub fn eval_expression(
 ) -> Result<Outcome, CompileError> {
     let program = env.compile(expression, &[])?;
     let request = request(document, old);
-    let request_value = request_value(&request);
-    let activation = activation(&request, &request_value, params);
+    Ok(eval_program(env, &program, &request, params, outcome))
+}
+
+/// Evaluates a compiled expression for a request (`params` as given, `null` if none), on the
+/// environment's runtime budget, and gives the result to `read`.
+pub fn eval_program<R>(
+    env: &cel::Environment,
+    program: &cel::Program,
+    request: &Request<'_>,
+    params: Option<&Node>,
+    read: impl FnOnce(Result<cel_k8s::Value<'_>, cel_k8s::EvalError>) -> R,
+) -> R {
+    let request_value = request_value(request);
+    let activation = activation(request, &request_value, params);
     let meter = &mut env.runtime().meter();
-    Ok(outcome(program.executable.evaluate(&activation, meter)))
+    read(program.executable.evaluate(&activation, meter))
 }
 
 /// One policy's variables and validations on a document.

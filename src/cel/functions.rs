@@ -14,8 +14,6 @@ use regex::Regex;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-/// Largest compiled regex, in bytes.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Most patterns kept; the cache is cleared when full (constant patterns come back on use).
 const CACHE_CAPACITY: usize = 1024;
 
@@ -74,11 +72,8 @@ pub(crate) fn precompile(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
     if let Some(found) = cache().read().ok().and_then(|c| c.get(pattern).cloned()) {
         return Ok(found);
     }
-    let compiled = Arc::new(
-        regex::RegexBuilder::new(pattern)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()?,
-    );
+    // Go's RE2 syntax, as the engine reads it.
+    let compiled = Arc::new(cel_k8s::libs::regex::compile(pattern)?);
     if let Ok(mut c) = cache().write() {
         if c.len() >= CACHE_CAPACITY {
             c.clear();

@@ -18,16 +18,27 @@ pub struct EvalArgs {
         short = 'e',
         long = "expression",
         value_name = "EXPR",
-        required_unless_present = "policy"
+        required_unless_present_any = ["policy", "batch"]
     )]
     pub expression: Option<String>,
+    /// Instead of one expression: a file (or - for stdin) of JSON lines, {"id", "expression",
+    /// "object"?, "oldObject"?, "params"?}; each is type-checked as a policy's expressions are
+    /// and answered by a JSON line {"id", "compileError"} | {"id", "value", "type"} |
+    /// {"id", "runtimeError"} (see docs/cel-differential.md).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["expression", "policy", "file"])]
+    pub batch: Option<PathBuf>,
     /// Instead of an expression: policy files whose variables and validations (or mutations) to
     /// show.
     #[arg(long = "policy", value_name = "FILE", conflicts_with = "expression")]
     pub policy: Vec<PathBuf>,
     /// The manifest (`object`), or - for stdin.
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        required_unless_present = "batch"
+    )]
+    pub file: Option<PathBuf>,
     /// Which object of the file (0-based).
     #[arg(long, default_value_t = 0)]
     pub document: usize,
@@ -67,9 +78,46 @@ fn show(outcome: &Outcome) -> String {
     }
 }
 
+/// `--batch`: answers each line of the file, in order, as it is read, for the target release and
+/// the extensions asked for (none by default, as a policy without the annotation).
+fn run_batch(path: &PathBuf, profile: cel_k8s::Profile) -> anyhow::Result<i32> {
+    use crate::eval_batch::{Batch, Case};
+    use std::io::BufRead;
+    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let env = crate::cel::Environment::for_profile(profile);
+    let batch = Batch::new(&env);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (i, line) in reader.lines().enumerate() {
+        let name = || format!("{}: line {}", path.display(), i + 1);
+        let line = line.with_context(name)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let case: Case = serde_json::from_str(&line).with_context(name)?;
+        let answer = batch.answer(&case).with_context(name)?;
+        writeln!(out, "{}", serde_json::to_string(&answer)?)?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
 pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
+    if let Some(path) = &args.batch {
+        let options = args.cost.compile_options();
+        let profile = cel_k8s::Profile::new(
+            options.kubernetes_version.unwrap_or_default(),
+            options.extensions,
+        );
+        return run_batch(path, profile);
+    }
     let mut out = std::io::stdout().lock();
-    let document = read_document(&args.file, args.document)?;
+    let file = args.file.as_ref().context("--file is required")?;
+    let document = read_document(file, args.document)?;
     let old: Option<Node> = match &args.old {
         Some(path) => Some(read_document(path, args.document)?.root),
         None => None,

@@ -77,6 +77,20 @@ pub(crate) fn fold(node: Node) -> Node {
     }
 }
 
+/// Evaluates a node whose operands are constants, as folding does, but gives its error: for a
+/// conversion of a constant, which Kubernetes evaluates when it builds the program (cel-go's
+/// `OptOptimize`) and refuses the expression when it fails.
+pub(crate) fn evaluate_constant(node: &Node) -> Result<()> {
+    let activation = Activation::new();
+    let mut meter = Meter::new(FOLD_BUDGET);
+    let mut frame = Frame {
+        activation: &activation,
+        meter: &mut meter,
+        locals: &mut [],
+    };
+    frame.eval(node).map(|_| ())
+}
+
 /// The most a constant folded at compile time may cost: bigger ones are built at run time,
 /// under the budget.
 const FOLD_BUDGET: u64 = 1_000;
@@ -563,20 +577,7 @@ fn sort_by_keys<'a>(list: &Value<'a>, keys: &Value<'a>) -> Result<Value<'a>> {
     let (Value::List(list), Value::List(keys)) = (list, keys) else {
         return Err(no_overload("sortBy", &[list, keys]));
     };
-    let mut pairs: Vec<(Value<'a>, Value<'a>)> = keys.iter().zip(list.iter()).collect();
-    let mut error = None;
-    pairs.sort_by(|a, b| {
-        crate::value_ops::order(&a.0, &b.0, "sortBy").unwrap_or_else(|e| {
-            error.get_or_insert(e);
-            Ordering::Equal
-        })
-    });
-    if let Some(e) = error {
-        return Err(e);
-    }
-    Ok(Value::List(List::Owned(
-        pairs.into_iter().map(|(_, v)| v).collect::<Vec<_>>().into(),
-    )))
+    crate::libs::lists::sort_by_keys("sortBy", list, keys)
 }
 
 fn select<'a>(value: Value<'a>, field: &str) -> Result<Value<'a>> {
@@ -786,8 +787,12 @@ fn arithmetic<'a>(op: BinaryOp, left: &Value<'a>, right: &Value<'a>) -> Result<V
     })
 }
 
+/// A timestamp moved by nanoseconds, in the same offset (as Go's `Time.Add` keeps the zone).
 fn shift(t: Timestamp, nanos: i128) -> Result<Timestamp> {
-    crate::stdlib::timestamp_from_nanos(t.nanos_since_epoch() + nanos)
+    Ok(Timestamp {
+        offset: t.offset,
+        ..crate::stdlib::timestamp_from_nanos(t.nanos_since_epoch() + nanos)?
+    })
 }
 
 /// Two strings joined into one shared string, allocated once when short.

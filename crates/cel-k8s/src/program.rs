@@ -303,7 +303,7 @@ fn type_value(name: &str) -> Option<Type> {
         "map" => Type::map(Type::Dyn, Type::Dyn),
         "null_type" => Type::Null,
         "type" => Type::Type(None),
-        "dyn" => Type::Dyn,
+        // `dyn` is a function, not a type name cel-go declares: `dyn` alone is undeclared.
         "optional_type" => Type::optional(Type::Dyn),
         "google.protobuf.Duration" => Type::Duration,
         "google.protobuf.Timestamp" => Type::Timestamp,
@@ -459,6 +459,17 @@ impl Compiler<'_> {
             Expr::Comprehension(c) => self.comprehension(c)?,
             Expr::Unspecified => return Err(self.error(expr, "incomplete expression")),
         };
+        if is_constant_conversion(expr) {
+            if let Err(e) = crate::eval::evaluate_constant(&node) {
+                return Err(self.error(expr, format!("program instantiation failed: {}", e.0)));
+            }
+        }
+        if let Some(pattern) = constant_find_pattern(expr) {
+            // Kubernetes' regex library compiles a constant pattern when it builds the program.
+            if crate::libs::regex::compile(pattern).is_err() {
+                return Err(self.error(expr, "program instantiation failed: error parsing regexp"));
+            }
+        }
         Ok(crate::eval::fold(node))
     }
 
@@ -785,6 +796,63 @@ fn literal_value(literal: &LiteralValue) -> Value<'static> {
         LiteralValue::Null => Value::Null,
         LiteralValue::String(s) => Value::String(Str::Owned(Arc::from(s.inner()))),
         LiteralValue::UInt(u) => Value::Uint(*u.inner()),
+    }
+}
+
+/// The functions cel-go's optimizer evaluates at program creation when their one argument is a
+/// constant (`overloads.IsTypeConversionFunction`).
+const CONVERSIONS: &[&str] = &[
+    "bool",
+    "bytes",
+    "double",
+    "duration",
+    "dyn",
+    "int",
+    "string",
+    "timestamp",
+    "type",
+    "uint",
+];
+
+/// Whether cel-go's planner (with `OptOptimize`, as Kubernetes builds programs) makes this a
+/// constant: a literal, a list or map literal of constants, or a conversion of a constant.
+fn is_go_constant(expr: &IdedExpr) -> bool {
+    match &expr.expr {
+        Expr::Literal(_) => true,
+        Expr::List(l) => l.elements.iter().all(is_go_constant),
+        Expr::Map(m) => m.entries.iter().all(|e| match &e.expr {
+            EntryExpr::MapEntry(e) => is_go_constant(&e.key) && is_go_constant(&e.value),
+            EntryExpr::StructField(_) => false,
+        }),
+        _ => is_constant_conversion(expr),
+    }
+}
+
+/// A conversion (`int('x')`, `duration('1s')`) of a constant, which Kubernetes evaluates when it
+/// builds the program: one that fails refuses the expression.
+fn is_constant_conversion(expr: &IdedExpr) -> bool {
+    match &expr.expr {
+        Expr::Call(call) => {
+            call.target.is_none()
+                && call.args.len() == 1
+                && CONVERSIONS.contains(&call.func_name.as_str())
+                && is_go_constant(&call.args[0])
+        }
+        _ => false,
+    }
+}
+
+/// The literal pattern of a `find` or `findAll` call.
+fn constant_find_pattern(expr: &IdedExpr) -> Option<&str> {
+    let Expr::Call(call) = &expr.expr else {
+        return None;
+    };
+    if call.target.is_none() || !matches!(call.func_name.as_str(), "find" | "findAll") {
+        return None;
+    }
+    match &call.args.first()?.expr {
+        Expr::Literal(LiteralValue::String(pattern)) => Some(pattern.as_ref()),
+        _ => None,
     }
 }
 

@@ -12,8 +12,6 @@ use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, EvalError>;
 
-/// Largest compiled regex, in bytes.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Patterns kept per thread for `matches` with a pattern computed at run time.
 const REGEX_CACHE_CAPACITY: usize = 64;
 
@@ -106,9 +104,11 @@ fn to_uint<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
             }
             d.trunc() as u64
         }
-        [Value::String(s)] => s
-            .parse::<u64>()
-            .map_err(|_| fail("uint", "the string is not an unsigned integer"))?,
+        // Go's ParseUint takes no sign.
+        [Value::String(s)] => Some(&**s)
+            .filter(|s| !s.starts_with('+'))
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or_else(|| fail("uint", "the string is not an unsigned integer"))?,
         _ => return Err(no_overload("uint", args)),
     }))
 }
@@ -125,38 +125,37 @@ fn to_double<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
     }))
 }
 
-/// A double as Go's `strconv.ParseFloat` reads it (`inf`, `NaN` and exponents included).
+/// A double as Go's `strconv.ParseFloat` reads it (`inf`, `NaN` and exponents included, and
+/// underscores between digits: `1_000`).
 fn parse_double(text: &str) -> Option<f64> {
     match text.to_ascii_lowercase().as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
         "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
         "nan" => Some(f64::NAN),
+        _ if text.contains('_') => {
+            let bytes = text.as_bytes();
+            let between_digits = bytes.iter().enumerate().all(|(i, b)| {
+                *b != b'_'
+                    || (i > 0
+                        && bytes[i - 1].is_ascii_digit()
+                        && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+            });
+            if !between_digits {
+                return None;
+            }
+            text.replace('_', "")
+                .parse::<f64>()
+                .ok()
+                .filter(|d| d.is_finite())
+        }
         _ => text.parse::<f64>().ok().filter(|d| d.is_finite()),
     }
 }
 
 /// A double as cel-go prints it (Go's `%g` with the shortest digits: exponent form below 1e-4
-/// and from 1e21).
+/// and from 1e6), as `%s` of `format` prints it too.
 pub fn format_double(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let scientific = format!("{d:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if (-4..21).contains(&exponent) {
-        format!("{d}")
-    } else {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
-    }
+    crate::libs::strfmt::double_to_string(d)
 }
 
 fn to_string<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
@@ -171,9 +170,12 @@ fn to_string<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
                 .map_err(|_| fail("string", "the bytes are not valid UTF-8"))?
                 .to_owned(),
         ),
-        [Value::Duration(d)] => Value::string(format_duration(*d)),
-        [Value::Timestamp(t)] => Value::string(format_timestamp(*t)),
-        [Value::Opaque(o)] => match o.to_cel_string() {
+        [Value::Duration(d)] => Value::string(crate::libs::strfmt::duration_to_string(*d)),
+        [Value::Timestamp(t)] => Value::string(format_timestamp_in_offset(*t)),
+        [Value::Opaque(o)] => match o
+            .to_cel_string()
+            .or_else(|| crate::libs::opaque_to_string(o.as_ref()))
+        {
             Some(s) => Value::string(s),
             None => return Err(no_overload("string", args)),
         },
@@ -233,9 +235,7 @@ fn ends_with<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
 
 /// Compiles a RE2-syntax regex, bounding its compiled size.
 pub fn build_regex(pattern: &str) -> std::result::Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
+    crate::libs::regex::compile(pattern)
 }
 
 thread_local! {
@@ -374,16 +374,79 @@ pub fn timestamp_from_nanos(nanos: i128) -> Result<Timestamp> {
     Ok(Timestamp {
         seconds: seconds as i64,
         nanos: nanos.rem_euclid(1_000_000_000) as u32,
+        offset: 0,
     })
 }
 
-/// A timestamp from RFC 3339 text.
+/// A timestamp from RFC 3339 text, read as Go's `time.Parse(time.RFC3339, text)` reads it (what
+/// cel-go calls): `T` and `Z` in upper case only, no leap second, a fraction after `.` or `,`,
+/// an offset of at most 24 hours and 60 minutes.
 pub fn parse_timestamp(text: &str) -> Result<Timestamp> {
-    let parsed = chrono::DateTime::parse_from_rfc3339(text)
-        .map_err(|_| fail("timestamp", "invalid timestamp: expected RFC 3339 text"))?;
-    timestamp_from_nanos(
-        parsed.timestamp() as i128 * 1_000_000_000 + parsed.timestamp_subsec_nanos() as i128,
-    )
+    let invalid = || fail("timestamp", "invalid timestamp: expected RFC 3339 text");
+    let (nanos, offset) = go_rfc3339_nanos(text.as_bytes()).ok_or_else(invalid)?;
+    Ok(Timestamp {
+        offset,
+        ..timestamp_from_nanos(nanos)?
+    })
+}
+
+/// Nanoseconds since the epoch of Go-flavoured RFC 3339 text, and its offset in seconds east of
+/// UTC; `None` where Go refuses it.
+fn go_rfc3339_nanos(b: &[u8]) -> Option<(i128, i32)> {
+    fn number(b: &[u8], at: usize, len: usize) -> Option<u32> {
+        let digits = b.get(at..at + len)?;
+        digits.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    }
+    let literal = |at: usize, c: u8| b.get(at) == Some(&c);
+    let year = number(b, 0, 4)?;
+    let month = number(b, 5, 2)?;
+    let day = number(b, 8, 2)?;
+    let hour = number(b, 11, 2)?;
+    let minute = number(b, 14, 2)?;
+    let second = number(b, 17, 2)?;
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !separators.iter().all(|(at, c)| literal(*at, *c)) || hour > 23 || minute > 59 || second > 59
+    {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?;
+    let mut at = 19;
+    let mut fraction: i128 = 0;
+    if matches!(b.get(at), Some(b'.' | b',')) && b.get(at + 1).is_some_and(u8::is_ascii_digit) {
+        at += 1;
+        let mut scale = 100_000_000i128;
+        while let Some(d) = b.get(at).filter(|d| d.is_ascii_digit()) {
+            fraction += i128::from(d - b'0') * scale;
+            scale /= 10;
+            at += 1;
+        }
+    }
+    let offset_seconds: i32 = match b.get(at..)? {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (number(b, at + 1, 2)?, number(b, at + 4, 2)?);
+            if h > 24 || m > 60 {
+                return None;
+            }
+            let seconds = (h * 3600 + m * 60) as i32;
+            if *sign == b'-' {
+                -seconds
+            } else {
+                seconds
+            }
+        }
+        _ => return None,
+    };
+    let local = date
+        .and_hms_opt(hour, minute, second)?
+        .and_utc()
+        .timestamp();
+    Some((
+        i128::from(local - i64::from(offset_seconds)) * 1_000_000_000 + fraction,
+        offset_seconds,
+    ))
 }
 
 fn utc(t: Timestamp) -> chrono::DateTime<chrono::Utc> {
@@ -405,11 +468,31 @@ pub fn format_timestamp(t: Timestamp) -> String {
     }
 }
 
+/// A timestamp as cel-go's `string(timestamp)` prints it (Go's `time.RFC3339Nano`): in the
+/// offset it was written with (`2024-01-02T03:04:05+01:00`), `Z` for UTC.
+pub fn format_timestamp_in_offset(t: Timestamp) -> String {
+    if t.offset == 0 {
+        return format_timestamp(t);
+    }
+    let local = utc(t) + chrono::TimeDelta::seconds(i64::from(t.offset));
+    let mut text = local.format("%Y-%m-%dT%H:%M:%S").to_string();
+    if t.nanos != 0 {
+        let fraction = format!("{:09}", t.nanos);
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    let sign = if t.offset < 0 { '-' } else { '+' };
+    let minutes = t.offset.unsigned_abs() / 60;
+    text.push_str(&format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60));
+    text
+}
+
 /// The fields of a timestamp in a time zone: an IANA name (`America/New_York`), `UTC`, or a
-/// fixed offset (`+05:30`, `-08:00`).
+/// fixed offset (`+05:30`, `-08:00`). As Go's `time.LoadLocation`, `""` is UTC, and so is
+/// `Local` (the API server's own zone, UTC where it runs in a container).
 fn fields(t: Timestamp, zone: Option<&str>) -> Result<chrono::NaiveDateTime> {
     let time = utc(t);
-    let Some(zone) = zone else {
+    let Some(zone) = zone.filter(|z| !z.is_empty() && *z != "Local") else {
         return Ok(time.naive_utc());
     };
     if zone.contains(':') {
@@ -619,13 +702,28 @@ mod tests {
         let cases = [
             (1.5, "1.5"),
             (1e21, "1e+21"),
-            (1e20, "100000000000000000000"),
+            (1e20, "1e+20"),
+            (123456789.0, "1.23456789e+08"),
+            (100000.0, "100000"),
             (0.0001, "0.0001"),
             (0.00001, "1e-05"),
             (-2.0, "-2"),
         ];
         for (d, text) in cases {
             assert_eq!(format_double(d), text);
+        }
+    }
+
+    #[test]
+    fn durations_print_as_seconds_in_a_double() {
+        let cases = [
+            (Duration(3_600_000_000_000), "3600s"),
+            (Duration(-500_000_000), "-0.5s"),
+            (Duration(1_000_000_001), "1.000000001s"),
+            (Duration(i64::MAX), "9223372036.854776s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(crate::libs::strfmt::duration_to_string(d), text);
         }
     }
 
@@ -640,6 +738,48 @@ mod tests {
         let args = [Value::Timestamp(t), Value::string("Mars/Olympus")];
         assert!(get_hours(&args).is_err());
         assert!(parse_timestamp("10000-01-01T00:00:00Z").is_err());
+    }
+
+    #[test]
+    fn timestamps_parse_as_go_parses_rfc_3339() {
+        let seconds = |text: &str| parse_timestamp(text).map(|t| (t.seconds, t.nanos)).ok();
+        let written = |text: &str| format_timestamp_in_offset(parse_timestamp(text).unwrap());
+        assert_eq!(
+            written("2024-01-02T03:04:05.5+01:00"),
+            "2024-01-02T03:04:05.5+01:00"
+        );
+        assert_eq!(
+            written("2024-01-01T00:00:00+00:60"),
+            "2024-01-01T00:00:00+01:00"
+        );
+        assert_eq!(written("2024-01-01T00:00:00-00:00"), "2024-01-01T00:00:00Z");
+        assert_eq!(
+            parse_timestamp("2024-01-01T01:00:00+01:00"),
+            parse_timestamp("2024-01-01T00:00:00Z")
+        );
+        let cases = [
+            ("2024-01-01T00:00:00Z", Some((1_704_067_200, 0))),
+            ("2024-01-01T00:00:00,5Z", Some((1_704_067_200, 500_000_000))),
+            ("2024-01-01T01:00:00+01:00", Some((1_704_067_200, 0))),
+            ("2024-01-01T00:00:00+24:00", Some((1_703_980_800, 0))),
+            ("2024-01-01T00:00:00+00:60", Some((1_704_063_600, 0))),
+            (
+                "2024-01-01T00:00:00.123456789123Z",
+                Some((1_704_067_200, 123_456_789)),
+            ),
+            ("2024-01-01t00:00:00z", None),
+            ("2024-01-01 00:00:00Z", None),
+            ("2016-12-31T23:59:60Z", None),
+            ("2024-02-30T00:00:00Z", None),
+            ("2024-01-01T24:00:00Z", None),
+            ("2024-01-01T00:00:00+25:00", None),
+            ("2024-01-01T00:00:00", None),
+            ("2024-01-01T00:00:00.Z", None),
+            ("0000-01-01T00:00:00Z", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(seconds(text), want, "{text}");
+        }
     }
 
     #[test]

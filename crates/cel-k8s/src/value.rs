@@ -124,11 +124,35 @@ pub trait Opaque: fmt::Debug + Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Duration(pub i64);
 
-/// A timestamp: seconds and nanoseconds since the Unix epoch, UTC, within years 1 to 9999.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A timestamp: seconds and nanoseconds since the Unix epoch, UTC, within years 1 to 9999, and
+/// the UTC offset it was written with (which only `string()` shows, as cel-go keeps a parsed
+/// time's zone; equality and order ignore it).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Timestamp {
     pub seconds: i64,
     pub nanos: u32,
+    /// Seconds east of UTC of the text it was parsed from (`+01:00`: 3600), 0 for UTC.
+    pub offset: i32,
+}
+
+impl PartialEq for Timestamp {
+    fn eq(&self, other: &Timestamp) -> bool {
+        (self.seconds, self.nanos) == (other.seconds, other.nanos)
+    }
+}
+
+impl Eq for Timestamp {}
+
+impl PartialOrd for Timestamp {
+    fn partial_cmp(&self, other: &Timestamp) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timestamp {
+    fn cmp(&self, other: &Timestamp) -> std::cmp::Ordering {
+        (self.seconds, self.nanos).cmp(&(other.seconds, other.nanos))
+    }
 }
 
 /// A CEL value.

@@ -197,11 +197,12 @@ impl<'a> Value<'a> {
             Value::String(s) => s.is_empty(),
             Value::Bytes(b) => b.is_empty(),
             Value::Duration(d) => d.0 == 0,
-            Value::Timestamp(t) => t.seconds == 0 && t.nanos == 0,
+            // Go's zero time.Time, 0001-01-01T00:00:00Z, not the epoch.
+            Value::Timestamp(t) => t.seconds == -62_135_596_800 && t.nanos == 0,
             Value::List(l) => l.is_empty(),
             Value::Map(m) => m.is_empty(),
-            Value::Optional(o) => o.is_none(),
-            Value::Type(_) | Value::Opaque(_) => false,
+            // cel-go has no zero optional: `optional.ofNonZeroValue(optional.none())` holds it.
+            Value::Optional(_) | Value::Type(_) | Value::Opaque(_) => false,
         }
     }
 
@@ -412,14 +413,17 @@ fn compare_uint_double(x: u64, y: f64) -> Option<Ordering> {
 }
 
 /// CEL ordering (`<`, `<=`, ...): numbers across types, strings, bytes, bools, durations and
-/// timestamps. `Err` for operands it does not apply to; `Ok(None)` for NaN (every comparison
-/// false).
+/// timestamps. `Err` for operands it does not apply to, and for NaN (cel-go: "NaN values
+/// cannot be ordered").
 pub fn compare(a: &Value<'_>, b: &Value<'_>, op: &str) -> Result<Option<Ordering>, EvalError> {
     Ok(match (a, b) {
         (Value::Int(_) | Value::Uint(_) | Value::Double(_), _)
             if matches!(b, Value::Int(_) | Value::Uint(_) | Value::Double(_)) =>
         {
-            compare_numbers(a, b)
+            Some(
+                compare_numbers(a, b)
+                    .ok_or_else(|| EvalError::new("NaN values cannot be ordered"))?,
+            )
         }
         (Value::String(x), Value::String(y)) => Some((**x).cmp(&**y)),
         (Value::Bytes(x), Value::Bytes(y)) => Some(x.cmp(y)),

@@ -71,6 +71,7 @@ const LIST_SCANS: &[&str] = &[
     "max",
     "indexOf",
     "lastIndexOf",
+    "includes",
     "slice",
     "reverse",
     "flatten",

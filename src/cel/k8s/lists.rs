@@ -20,18 +20,18 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         index_of,
     )?;
     env.add_member_overload(
-        "lastIndexOf",
-        "list.lastIndexOf(dyn)",
-        LIST_TYPE,
-        vec![DYN_TYPE],
-        last_index_of,
-    )?;
-    env.add_member_overload(
         "includes",
         "list.includes(dyn)",
         LIST_TYPE,
         vec![DYN_TYPE],
         includes,
+    )?;
+    env.add_member_overload(
+        "lastIndexOf",
+        "list.lastIndexOf(dyn)",
+        LIST_TYPE,
+        vec![DYN_TYPE],
+        last_index_of,
     )?;
     Ok(())
 }
@@ -142,16 +142,17 @@ fn index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executi
     Ok(owned(CelInt::from(found.map_or(-1, |i| i as i64))))
 }
 
+fn includes<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [list, item] = take(args)?;
+    let items = elements("includes", list.as_ref())?;
+    Ok(owned(CelBool::from(
+        items.iter().any(|e| e.equals(item.as_ref())),
+    )))
+}
+
 fn last_index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let [list, item] = take(args)?;
     let items = elements("lastIndexOf", list.as_ref())?;
     let found = items.iter().rposition(|e| e.equals(item.as_ref()));
     Ok(owned(CelInt::from(found.map_or(-1, |i| i as i64))))
-}
-
-fn includes<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    let [list, item] = take(args)?;
-    let items = elements("includes", list.as_ref())?;
-    let found = items.iter().any(|e| e.equals(item.as_ref()));
-    Ok(owned(CelBool::from(found)))
 }

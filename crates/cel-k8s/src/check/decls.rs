@@ -111,6 +111,7 @@ const SIGNATURES: &[&str] = &[
     "int(double) -> int",
     "int(string) -> int",
     "int(timestamp) -> int",
+    "int(duration) -> int",
     "uint(uint) -> uint",
     "uint(int) -> uint",
     "uint(double) -> uint",

@@ -127,7 +127,7 @@ pub(crate) fn type_name(name: &str) -> Option<Type> {
         "list" => Type::list(Type::Dyn),
         "map" => Type::map(Type::Dyn, Type::Dyn),
         "type" => Type::Type(None),
-        "dyn" => Type::Dyn,
+        // `dyn` is a function, not a type name cel-go declares: `dyn` alone is undeclared.
         "optional_type" => Type::optional(Type::Dyn),
         "google.protobuf.Duration" => Type::Duration,
         "google.protobuf.Timestamp" => Type::Timestamp,

@@ -79,6 +79,7 @@ pub fn check(
     let mut errors = checker.errors;
     if errors.is_empty() {
         validate::literals(expr, &types, source, &mut errors);
+        validate::format_calls(expr, &types, source, &mut errors);
     }
     // cel-go reports its issues in the order of their positions.
     errors.sort_by_key(|e| e.position.unwrap_or((u32::MAX, u32::MAX)));

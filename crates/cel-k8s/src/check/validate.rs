@@ -1,10 +1,13 @@
 //! The validators Kubernetes' environment runs after type checking (cel-go `cel/validator.go`,
 //! enabled by k8s.io/apiserver/pkg/cel/environment/base.go): list and map literals must be
-//! homogeneous (except inside a `format` call's arguments), and constant arguments of
-//! `duration`, `timestamp` and `matches` must be valid.
+//! homogeneous (except inside a `format` call's arguments), constant arguments of
+//! `duration`, `timestamp` and `matches` must be valid, and a `format` call with a literal
+//! template and a literal argument list must type-check clause by clause (cel-go's
+//! `stringFormatValidator`, which the strings extension adds).
 
 use super::position;
 use crate::error::CompileError;
+use crate::libs::strfmt::{check_template, StaticArg, PRINTABLE_KINDS};
 use crate::types::Type;
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, SourceInfo};
 use std::collections::HashMap;
@@ -72,11 +75,129 @@ pub(crate) fn literals(
         let valid = match name {
             "duration" => valid_duration(&text),
             "timestamp" => valid_timestamp(&text),
-            _ => regex::Regex::new(&text).is_ok(),
+            _ => crate::libs::regex::compile(&text).is_ok(),
         };
         if !valid {
             report(literal_id, format!("invalid {name} argument"));
         }
+    }
+}
+
+/// Reports what cel-go's `stringFormatValidator` finds: each `'template'.format([args])` whose
+/// template does not parse, or whose clauses do not take their arguments' types.
+pub(crate) fn format_calls(
+    e: &IdedExpr,
+    types: &HashMap<u64, Type>,
+    source: &SourceInfo,
+    errors: &mut Vec<CompileError>,
+) {
+    let mut calls = Vec::new();
+    each_call(e, &mut |call_expr| {
+        let Expr::Call(call) = &call_expr.expr else {
+            return;
+        };
+        let template = match call.target.as_deref().map(|t| &t.expr) {
+            Some(Expr::Literal(LiteralValue::String(t))) => t.inner().to_string(),
+            _ => return,
+        };
+        if call.func_name != "format" || call.args.len() != 1 {
+            return;
+        }
+        let Expr::List(list) = &call.args[0].expr else {
+            return;
+        };
+        let args: Vec<StaticArg> = list.elements.iter().map(|a| static_arg(a, types)).collect();
+        if let Err(message) = check_template(&template, &args) {
+            calls.push((call_expr.id, message));
+        }
+    });
+    for (id, message) in calls {
+        errors.push(CompileError::new(position(source, id), message));
+    }
+}
+
+/// An argument as the format check sees it: its kind, and whether `%s` prints it.
+fn static_arg(e: &IdedExpr, types: &HashMap<u64, Type>) -> StaticArg {
+    StaticArg {
+        kind: types.get(&e.id).and_then(kind_name),
+        not_printable: not_printable(e, types),
+    }
+}
+
+/// The kind of the first part of `e` (itself, then the members of a list or map literal) that
+/// `%s` cannot print.
+fn not_printable(e: &IdedExpr, types: &HashMap<u64, Type>) -> Option<String> {
+    if let Some(kind) = types.get(&e.id).and_then(kind_name) {
+        if !PRINTABLE_KINDS.contains(&kind.as_str()) {
+            return Some(kind);
+        }
+    }
+    match &e.expr {
+        Expr::List(l) => l.elements.iter().find_map(|m| not_printable(m, types)),
+        Expr::Map(m) => m.entries.iter().find_map(|entry| match &entry.expr {
+            EntryExpr::MapEntry(entry) => {
+                not_printable(&entry.key, types).or_else(|| not_printable(&entry.value, types))
+            }
+            EntryExpr::StructField(_) => None,
+        }),
+        _ => None,
+    }
+}
+
+/// A type's kind as cel-go names it in these messages; `None` for `dyn` (and what is not yet
+/// known), which every clause takes.
+fn kind_name(t: &Type) -> Option<String> {
+    Some(match t {
+        Type::Dyn | Type::Param(_) | Type::Error => return None,
+        Type::List(_) => "list".into(),
+        Type::Map(..) => "map".into(),
+        Type::Optional(_) => "optional_type".into(),
+        Type::Type(_) => "type".into(),
+        other => other.to_string(),
+    })
+}
+
+/// Calls `visit` on every call of the tree, outermost first.
+fn each_call<'e>(e: &'e IdedExpr, visit: &mut dyn FnMut(&'e IdedExpr)) {
+    match &e.expr {
+        Expr::Call(call) => {
+            visit(e);
+            if let Some(target) = &call.target {
+                each_call(target, visit);
+            }
+            for arg in &call.args {
+                each_call(arg, visit);
+            }
+        }
+        Expr::List(l) => l.elements.iter().for_each(|m| each_call(m, visit)),
+        Expr::Map(m) => {
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(entry) = &entry.expr {
+                    each_call(&entry.key, visit);
+                    each_call(&entry.value, visit);
+                }
+            }
+        }
+        Expr::Select(select) => each_call(&select.operand, visit),
+        Expr::Struct(object) => {
+            for entry in &object.entries {
+                if let EntryExpr::StructField(field) = &entry.expr {
+                    each_call(&field.value, visit);
+                }
+            }
+        }
+        Expr::Comprehension(c) => {
+            for part in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
+                each_call(part, visit);
+            }
+        }
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
     }
 }
 
@@ -197,11 +318,8 @@ fn valid_duration(text: &str) -> bool {
     pattern.is_match(body)
 }
 
-/// RFC 3339, as cel-go's `timestamp()` reads it (Go's `time.RFC3339`), within years 1-9999.
+/// RFC 3339, as cel-go's `timestamp()` reads it (Go's `time.Parse(time.RFC3339, ...)`), within
+/// years 1-9999: what the evaluator's `timestamp()` accepts.
 fn valid_timestamp(text: &str) -> bool {
-    let pattern = regex::Regex::new(
-        r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
-    )
-    .expect("the timestamp pattern compiles");
-    pattern.is_match(text) && !text.starts_with("0000")
+    crate::stdlib::parse_timestamp(text).is_ok()
 }

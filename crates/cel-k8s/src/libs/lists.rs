@@ -132,14 +132,17 @@ fn orderable(v: &Value<'_>) -> bool {
 /// A total order over keys of one orderable type (NaN after every number).
 fn total_order(a: &Value<'_>, b: &Value<'_>) -> Ordering {
     match (a, b) {
-        (Value::Double(x), Value::Double(y)) => x.total_cmp(y),
+        // -0.0 and 0.0 are equal (and keep their order); NaN last.
+        (Value::Double(x), Value::Double(y)) => x
+            .partial_cmp(y)
+            .unwrap_or_else(|| x.is_nan().cmp(&y.is_nan())),
         _ => compare(a, b).unwrap_or(Ordering::Equal),
     }
 }
 
 /// `list` ordered by `keys` (the key of each element at its index), as cel-go's
 /// `sortListByAssociatedKeys`: keys of one orderable type; equal keys keep their order.
-fn sort_by_keys<'a>(
+pub(crate) fn sort_by_keys<'a>(
     function: &str,
     list: &List<'a>,
     keys: &List<'_>,
@@ -182,11 +185,14 @@ fn sort_by_associated_keys<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalErro
     sort_by_keys("sortBy", list, keys)
 }
 
-/// `lists.range(n)`: 0 to n-1; empty for n <= 0, as cel-go.
+/// `lists.range(n)`: 0 to n-1; an error for n < 0, as cel-go.
 fn range<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
     let [Value::Int(n)] = args else {
         return Err(no_overload("lists.range", args));
     };
+    if *n < 0 {
+        return Err(fail("lists.range", "size must be non-negative"));
+    }
     if *n > MAX_RANGE {
         return Err(fail("lists.range", "size exceeds the maximum of 1000000"));
     }
@@ -460,7 +466,7 @@ mod tests {
             "same size",
         );
         check("range zero", range(&[i(0)]), ints(&[]));
-        check("range negative", range(&[i(-5)]), ints(&[]));
+        check_err("range negative", range(&[i(-5)]), "non-negative");
         check_err("range huge", range(&[i(i64::MAX)]), "maximum");
         check("reverse", reverse(&[ints(&[1, 2, 3])]), ints(&[3, 2, 1]));
     }

@@ -14,6 +14,7 @@ pub mod math;
 pub mod named_formats;
 pub mod net;
 pub mod quantity;
+pub mod re2;
 pub mod regex;
 pub mod semver;
 pub mod sets;

@@ -141,6 +141,12 @@ fn max_len(n: usize) -> String {
     format!("must be no more than {n} characters")
 }
 
+/// The length error of a qualified name's name part and of a label value, which Kubernetes
+/// counts in bytes.
+fn max_bytes(n: usize) -> String {
+    format!("must be no more than {n} bytes")
+}
+
 fn dns1123_label(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.len() > 63 {
@@ -207,7 +213,7 @@ fn qualified_name(value: &str) -> Vec<String> {
         }
         _ => {
             return vec![format!(
-                "a qualified name {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+                "a valid label key {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
                 regex_error(QUALIFIED_MSG, QUALIFIED_FMT, &["MyName", "my.name", "123-abc"])
             )]
         }
@@ -215,7 +221,7 @@ fn qualified_name(value: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push("name part must be non-empty".into());
     } else if name.len() > 63 {
-        errs.push(format!("name part {}", max_len(63)));
+        errs.push(format!("name part {}", max_bytes(63)));
     }
     if !QUALIFIED.is_match(name) {
         errs.push(format!(
@@ -233,7 +239,7 @@ fn qualified_name(value: &str) -> Vec<String> {
 fn label_value(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.len() > 63 {
-        errs.push(max_len(63));
+        errs.push(max_bytes(63));
     }
     if !LABEL_VALUE.is_match(value) {
         errs.push(regex_error(
@@ -328,7 +334,8 @@ fn errors(format: &str, s: &str) -> Result<Vec<String>, String> {
             Err(e) => vec![format!("parse {s:?}: {e}")],
         },
         "uuid" => one(UUID.is_match(s), "does not match the UUID format"),
-        "byte" => one(is_base64(s), "invalid base64"),
+        // Kubernetes' check refuses the empty string too.
+        "byte" => one(!s.is_empty() && is_base64(s), "invalid base64"),
         "date" => one(is_date(s), "invalid date"),
         "datetime" => one(is_datetime(s), "invalid datetime"),
         _ => return Err("unknown format".into()),

@@ -21,9 +21,12 @@ pub fn register(library: &mut Library) {
     library.add("findAll", Style::Receiver, 3, find_all);
 }
 
-/// A pattern compiled as every regex function compiles it (RE2 syntax, bounded size).
+/// A pattern compiled as every regex function compiles it (Go's RE2 syntax, read as
+/// [`super::re2`] translates it; bounded size).
 pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern)
+    let translated =
+        super::re2::translate(pattern).map_err(|e| regex::Error::Syntax(e.to_string()))?;
+    regex::RegexBuilder::new(&translated)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
 }
@@ -152,7 +155,7 @@ mod tests {
             !err.0.contains("secret"),
             "the pattern is not quoted: {err}"
         );
-        let big = find(&[s("a"), s("\\w{1000}{1000}")]).unwrap_err();
+        let big = find(&[s("a"), s("(\\w{1000}){1000}")]).unwrap_err();
         assert!(big.0.contains("too large"), "{big}");
         check_err(
             "kind",

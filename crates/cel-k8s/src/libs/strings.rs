@@ -87,11 +87,12 @@ fn index_of<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
         [Value::String(s), Value::String(n), Value::Int(o)] => (s, n, *o),
         _ => return Err(no_overload("indexOf", args)),
     };
-    if needle.is_empty() {
-        return Ok(Value::Int(offset));
-    }
     let offset = usize::try_from(offset).map_err(|_| out_of_range("indexOf"))?;
     let runes: Vec<char> = s.chars().collect();
+    if needle.is_empty() {
+        // The empty string matches at the offset, clamped to the end of the string.
+        return Ok(Value::Int(offset.min(runes.len()) as i64));
+    }
     if offset >= runes.len() {
         return Ok(Value::Int(-1));
     }
@@ -100,7 +101,7 @@ fn index_of<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
 }
 
 /// `string.lastIndexOf(string[, int])`, as cel-go's `lastIndexOfOffset` (without an offset,
-/// the search starts at the last code point, so an empty receiver is an error as there).
+/// the search starts at the last code point; a receiver shorter in bytes than the needle is -1).
 fn last_index_of<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
     let (s, needle, offset) = match args {
         [Value::List(_), _] => return lists::last_index_of(args),
@@ -109,16 +110,20 @@ fn last_index_of<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
             if n.is_empty() {
                 return Ok(Value::Int(len));
             }
+            if s.len() < n.len() {
+                return Ok(Value::Int(-1));
+            }
             (s, n, len - 1)
         }
         [Value::String(s), Value::String(n), Value::Int(o)] => (s, n, *o),
         _ => return Err(no_overload("lastIndexOf", args)),
     };
-    if needle.is_empty() {
-        return Ok(Value::Int(offset));
-    }
     let offset = usize::try_from(offset).map_err(|_| out_of_range("lastIndexOf"))?;
     let runes: Vec<char> = s.chars().collect();
+    if needle.is_empty() {
+        // The empty string matches at the offset, clamped to the end of the string.
+        return Ok(Value::Int(offset.min(runes.len()) as i64));
+    }
     if offset >= runes.len() {
         return Ok(Value::Int(-1));
     }
@@ -436,9 +441,12 @@ mod tests {
             last_index_of(&[s("abc"), s("a"), i(-1)]),
             "out of range",
         );
+        check("shorter receiver", last_index_of(&[s(""), s("@@")]), i(-1));
+        check("empty needle", index_of(&[s("ab"), s(""), i(5)]), i(2));
+        check("empty needle", last_index_of(&[s("ab"), s(""), i(5)]), i(2));
         check_err(
-            "empty receiver",
-            last_index_of(&[s(""), s("@@")]),
+            "negative",
+            index_of(&[s("ab"), s(""), i(-1)]),
             "out of range",
         );
     }
