@@ -5,6 +5,7 @@
 use crate::cost::{Meter, DEFAULT_MAX_EXPRESSION_COST};
 use crate::error::{CompileError, EvalError};
 use crate::library::Library;
+use crate::live::LiveData;
 use crate::program::Program;
 use crate::value::{Map, Tree, Value};
 use std::cell::{Cell, OnceCell};
@@ -82,12 +83,50 @@ pub const ROOT_VARIABLES: &[&str] = &[
     "variables",
 ];
 
+/// The libraries beyond Kubernetes' environment an [`Environment`] may offer, each opt-in
+/// (a policy asks with the annotation `cmek-gate.dev/cel-extensions`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extensions {
+    /// `kms`: live Cloud KMS and Artifact Registry facts ([`crate::libs::kms`]).
+    pub kms: bool,
+}
+
+impl Extensions {
+    /// The extension names [`Extensions::parse`] knows.
+    pub const NAMES: &'static [&'static str] = &["kms"];
+
+    /// No extension.
+    pub const NONE: Extensions = Extensions { kms: false };
+
+    /// Every extension.
+    pub const ALL: Extensions = Extensions { kms: true };
+
+    /// A comma-separated list of extension names (`"kms"`; spaces and empty items ignored);
+    /// an unknown name is an error naming it.
+    pub fn parse(list: &str) -> Result<Extensions, String> {
+        let mut extensions = Extensions::NONE;
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "kms" => extensions.kms = true,
+                other => {
+                    return Err(format!(
+                        "unknown CEL extension {other:?} (known: {})",
+                        Extensions::NAMES.join(", ")
+                    ))
+                }
+            }
+        }
+        Ok(extensions)
+    }
+}
+
 /// The functions of Kubernetes' CEL, and the budget of one evaluation. Build it once and
 /// share it (`Arc`): compiling is `&self`.
 #[derive(Clone)]
 pub struct Environment {
     library: Library,
     budget: u64,
+    extensions: Extensions,
 }
 
 impl Default for Environment {
@@ -114,7 +153,22 @@ impl Environment {
         Environment {
             library,
             budget: DEFAULT_MAX_EXPRESSION_COST,
+            extensions: Extensions::NONE,
         }
+    }
+
+    /// The same environment, offering these extensions besides Kubernetes' libraries.
+    pub fn with_extensions(mut self, extensions: Extensions) -> Environment {
+        if extensions.kms && !self.extensions.kms {
+            crate::libs::kms::register(&mut self.library);
+        }
+        self.extensions.kms |= extensions.kms;
+        self
+    }
+
+    /// The extensions offered.
+    pub fn extensions(&self) -> Extensions {
+        self.extensions
     }
 
     /// The same environment, with another runtime budget per evaluation of one expression.
@@ -221,6 +275,7 @@ impl<'a> VariableSlot<'a> {
 pub struct Activation<'a> {
     roots: [Value<'a>; 5],
     variables: Vec<VariableSlot<'a>>,
+    live: Option<&'a dyn LiveData>,
 }
 
 impl Default for Activation<'_> {
@@ -241,7 +296,20 @@ impl<'a> Activation<'a> {
                 Value::Null,
             ],
             variables: Vec::new(),
+            live: None,
         }
+    }
+
+    /// Gives the `kms` functions a snapshot of live data (without one, `kms.available()` is
+    /// false and the others fail).
+    pub fn set_live(&mut self, live: &'a dyn LiveData) -> &mut Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// The live data bound, if any.
+    pub fn live(&self) -> Option<&'a dyn LiveData> {
+        self.live
     }
 
     /// Binds a root variable.

@@ -27,6 +27,7 @@ mod eval;
 mod json;
 pub mod library;
 pub mod libs;
+pub mod live;
 pub mod program;
 pub mod stdlib;
 pub mod syntax;
@@ -39,9 +40,11 @@ mod tests;
 
 pub use cost::{Meter, DEFAULT_MAX_EXPRESSION_COST};
 pub use env::{
-    Activation, CompileOptions, Environment, Purpose, Root, VariableCell, ROOT_VARIABLES,
+    Activation, CompileOptions, Environment, Extensions, Purpose, Root, VariableCell,
+    ROOT_VARIABLES,
 };
 pub use error::{CompileError, EvalError};
+pub use live::LiveData;
 pub use program::Program;
 pub use syntax::{MAX_BRACKET_DEPTH, MAX_EXPRESSION_BYTES, MAX_TREE_DEPTH};
 pub use types::Type;

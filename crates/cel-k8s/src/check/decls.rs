@@ -16,6 +16,9 @@ pub struct Overload {
     pub signature: &'static str,
     /// Declared only where cmek-gate's extensions are asked for (see [`EXTENDED_SIGNATURES`]).
     pub extended: bool,
+    /// The opt-in extension library it belongs to (`kms`), declared only where that extension
+    /// is enabled ([`super::Declarations::with_extensions`]).
+    pub extension: Option<&'static str>,
     pub receiver: bool,
     pub params: Vec<Type>,
     pub result: Type,
@@ -292,6 +295,61 @@ const EXTENDED_SIGNATURES: &[&str] = &[
     "math.bitShiftRight(uint, int) -> uint",
 ];
 
+/// The `kms` extension (`crate::libs::kms`): declared only where it is enabled.
+const KMS_SIGNATURES: &[&str] = &[
+    "kms.available() -> bool",
+    "kms.key(string) -> kms.Key",
+    "kms.projectNumber(string) -> string",
+    "kms.serviceAgentCanUse(string, string) -> bool",
+    "kms.imageRepository(string) -> kms.Repository",
+];
+
+/// The record `kms.key` returns: its fields and their types. `rotationPeriod` is a duration or
+/// null (the key does not rotate), `nextRotationTime` a timestamp or null: both `dyn`.
+pub fn kms_key_type() -> Type {
+    record(
+        crate::libs::kms::KEY_TYPE,
+        &[
+            ("exists", Type::Bool),
+            ("keyRing", Type::String),
+            ("location", Type::String),
+            ("name", Type::String),
+            ("nextRotationTime", Type::Dyn),
+            ("project", Type::String),
+            ("protectionLevel", Type::String),
+            ("purpose", Type::String),
+            ("rotationPeriod", Type::Dyn),
+            ("state", Type::String),
+        ],
+    )
+}
+
+/// The record `kms.imageRepository` returns.
+pub fn kms_repository_type() -> Type {
+    record(
+        crate::libs::kms::REPOSITORY_TYPE,
+        &[
+            ("artifactRegistry", Type::Bool),
+            ("cmek", Type::Bool),
+            ("exists", Type::Bool),
+            ("kmsKeyName", Type::String),
+            ("name", Type::String),
+        ],
+    )
+}
+
+fn record(name: &str, fields: &[(&str, Type)]) -> Type {
+    let mut fields: Vec<(String, Type)> = fields
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), t.clone()))
+        .collect();
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    Type::Object(Arc::new(crate::types::ObjectType {
+        name: name.to_owned(),
+        fields,
+    }))
+}
+
 /// The named formats of `format.NAME()`.
 pub const NAMED_FORMATS: [&str; 13] = [
     "dns1123Label",
@@ -319,6 +377,11 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
         }
         for signature in EXTENDED_SIGNATURES {
             push(&mut table, true, signature);
+        }
+        for signature in KMS_SIGNATURES {
+            let (name, mut overload) = parse_signature(signature);
+            overload.extension = Some("kms");
+            table.entry(name).or_default().push(overload);
         }
         for op in COMPARISONS {
             for (a, b) in COMPARABLE_PAIRS {
@@ -454,6 +517,7 @@ fn parse_signature(signature: &'static str) -> (&'static str, Overload) {
         Overload {
             signature,
             extended: false,
+            extension: None,
             receiver: receiver.is_some(),
             params,
             result: parse_type(result),
@@ -546,6 +610,8 @@ pub(crate) fn parse_type(text: &'static str) -> Type {
         "type" if args.is_empty() => Type::Type(None),
         "type" => Type::Type(Some(arg(0))),
         p if p.len() == 1 && p.chars().all(|c| c.is_ascii_uppercase()) => Type::Param(p),
+        crate::libs::kms::KEY_TYPE => kms_key_type(),
+        crate::libs::kms::REPOSITORY_TYPE => kms_repository_type(),
         opaque if opaque.contains('.') => Type::Opaque(opaque),
         other => panic!("unknown type in a signature: {other}"),
     }

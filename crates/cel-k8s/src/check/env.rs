@@ -21,6 +21,8 @@ pub struct Declarations {
     pub(super) mutation: bool,
     /// cmek-gate's functions beyond Kubernetes' are declared.
     extended: bool,
+    /// The opt-in extension libraries declared (`kms`).
+    extensions: crate::env::Extensions,
 }
 
 impl Declarations {
@@ -50,6 +52,7 @@ impl Declarations {
             has_variables: false,
             mutation: false,
             extended: false,
+            extensions: crate::env::Extensions::NONE,
         }
     }
 
@@ -75,8 +78,24 @@ impl Declarations {
         self
     }
 
+    /// Declares the functions of these opt-in extensions too (`kms`).
+    pub fn with_extensions(mut self, extensions: crate::env::Extensions) -> Declarations {
+        self.extensions.kms |= extensions.kms;
+        self
+    }
+
+    /// The opt-in extensions declared.
+    pub fn extensions(&self) -> crate::env::Extensions {
+        self.extensions
+    }
+
     /// Whether an overload is declared here.
     pub(super) fn offers(&self, overload: &Overload) -> bool {
+        match overload.extension {
+            Some("kms") => return self.extensions.kms,
+            Some(_) => return false,
+            None => {}
+        }
         !overload.extended
             || self.extended
             || (self.mutation && overload.signature.starts_with("jsonpatch."))

@@ -9,6 +9,7 @@
 
 pub mod encoders;
 pub mod jsonpatch;
+pub mod kms;
 pub mod lists;
 pub mod math;
 pub mod named_formats;
@@ -24,7 +25,8 @@ pub mod url;
 
 use crate::library::Library;
 
-/// Registers every library function.
+/// Registers every library function of Kubernetes' environment (the opt-in extensions, such
+/// as [`kms`], are registered by [`crate::Environment::with_extensions`]).
 pub fn register_all(library: &mut Library) {
     strings::register(library);
     strfmt::register(library);
@@ -79,6 +81,7 @@ mod tests {
     fn every_documented_library_function_is_registered() {
         let mut library = Library::default();
         register_all(&mut library);
+        kms::register(&mut library);
         let mut section = "";
         let mut checked = 0;
         for line in REFERENCE.lines() {
