@@ -147,6 +147,9 @@ impl Activation {
 pub struct Environment {
     env: Arc<Env>,
     runtime: cel_k8s::Environment,
+    /// The same, with cmek-gate's opt-in extensions (`kms`): what an expression type-checked
+    /// with them declared is compiled in.
+    runtime_extended: cel_k8s::Environment,
     /// Cost units one evaluation of one expression may spend (see [`meter`]).
     budget: u64,
 }
@@ -170,6 +173,7 @@ impl Environment {
         Environment {
             env: Arc::new(env),
             runtime: cel_k8s::Environment::new(),
+            runtime_extended: cel_k8s::Environment::new().with_extensions(cel_k8s::Extensions::ALL),
             budget: DEFAULT_MAX_EXPRESSION_COST,
         }
     }
@@ -178,6 +182,7 @@ impl Environment {
     pub fn with_budget(mut self, units: u64) -> Environment {
         self.budget = units;
         self.runtime = self.runtime.with_budget(units);
+        self.runtime_extended = self.runtime_extended.with_budget(units);
         self
     }
 
@@ -296,8 +301,13 @@ impl Environment {
                 None,
             ),
             Some(check) => {
-                let (executable, checked) = self
-                    .runtime
+                // The extensions the declarations enable are the ones the runtime offers.
+                let runtime = if check.declarations.extensions().kms {
+                    &self.runtime_extended
+                } else {
+                    &self.runtime
+                };
+                let (executable, checked) = runtime
                     .compile_checked(source, &options, check.declarations)
                     .map_err(first_error)?;
                 if !check.result.is_empty() {

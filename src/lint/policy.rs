@@ -127,7 +127,11 @@ pub(crate) fn lint_policy(
     // Type-checked as the API server checks a policy it is asked to create (its result type is
     // the expression-type rule's), each variable with the type inferred for it (dyn when it does
     // not compile, as Kubernetes declares it).
-    let mut declarations = typing::creation_declarations(policy.spec.param_kind.is_some());
+    // An unknown extension name is refused at load, and reported by the `load` rule.
+    let extensions =
+        typing::policy_extensions(&policy.metadata.annotations).unwrap_or(cel_k8s::Extensions::ALL);
+    let mut declarations =
+        typing::creation_declarations(policy.spec.param_kind.is_some(), extensions);
     if !names.is_empty() {
         declarations.declare_variables();
     }
@@ -200,6 +204,7 @@ pub(crate) fn lint_policy(
         .collect();
     schema_types(policy, loaded, &failed, &unknown_fields, findings);
     unused_variables(policy, &compiled, findings);
+    live_unguarded(policy, &compiled, findings);
     params_loaded(policy, loaded, findings);
     cost(policy, loaded, &compiled, options, findings);
 }
@@ -219,13 +224,15 @@ fn schema_types(
     if policy.is_mutating() {
         return;
     }
-    let Some(types) = typing::schema_types(
+    let Some(mut types) = typing::schema_types(
         policy.spec.match_constraints.as_ref(),
         policy.spec.param_kind.as_ref(),
         &loaded.crds,
     ) else {
         return;
     };
+    types.extensions =
+        typing::policy_extensions(&policy.metadata.annotations).unwrap_or(cel_k8s::Extensions::ALL);
     let no_mutations = Vec::new();
     let mutations = policy.mutations.as_ref().unwrap_or(&no_mutations);
     let (variables, others) = typing::expressions(&policy.spec, mutations);
@@ -297,6 +304,39 @@ fn unused_variables(policy: &PolicyDoc<'_>, compiled: &[Expression], findings: &
             );
         }
     }
+}
+
+/// A policy that reads live data (`kms.key`, ...) but never tests `kms.available()`: without
+/// `--live` its evaluation fails, which denies under `failurePolicy: Fail`.
+fn live_unguarded(policy: &PolicyDoc<'_>, compiled: &[Expression], findings: &mut Vec<Finding>) {
+    let reads = |e: &&Expression| e.facts.live_calls.iter().any(|c| c != "kms.available");
+    let guarded = compiled
+        .iter()
+        .any(|e| e.facts.live_calls.iter().any(|c| c == "kms.available"));
+    let Some(first) = compiled.iter().find(reads) else {
+        return;
+    };
+    if guarded {
+        return;
+    }
+    let called = first
+        .facts
+        .live_calls
+        .iter()
+        .find(|c| *c != "kms.available")
+        .cloned()
+        .unwrap_or_default();
+    let segments = expressions::segments(&first.field);
+    let path: Vec<&str> = segments.iter().map(String::as_str).collect();
+    findings.push(policy.doc.finding(
+        policy.doc.key_position(&path),
+        "live-unguarded",
+        format!(
+            "policy \"{}\", {}: calls {called} but no expression of the policy tests kms.available(): without --live the evaluation fails (a denial under failurePolicy Fail); add the matchCondition kms.available()",
+            policy.name(),
+            first.field
+        ),
+    ));
 }
 
 /// Whether a parameter object of the policy's paramKind is loaded.

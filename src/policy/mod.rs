@@ -727,7 +727,9 @@ fn compile_policy(
     // Type-checked as the API server checks a policy it is asked to create: `object`,
     // `oldObject` and `params` (with a paramKind) dyn, `request` and `namespaceObject` typed,
     // each variable with the type inferred for it (see docs/lint.md).
-    let mut declarations = creation_declarations(spec.param_kind.is_some());
+    let extensions = typing::policy_extensions(&metadata.annotations)
+        .map_err(|e| invalid(source, doc.line, format!("policy \"{name}\": {e}")))?;
+    let mut declarations = creation_declarations(spec.param_kind.is_some(), extensions);
     if !spec.variables.is_empty() {
         declarations.declare_variables();
     }
@@ -902,7 +904,15 @@ fn compile_policy(
             )
         })
         .collect();
-    let type_warnings = schema_warnings(source, doc, &name, &spec, &mutation_fields, crds);
+    let type_warnings = schema_warnings(
+        source,
+        doc,
+        &name,
+        &spec,
+        &mutation_fields,
+        crds,
+        extensions,
+    );
     Ok(CompiledPolicy {
         name,
         source_name: source.name.clone(),
@@ -933,14 +943,16 @@ fn schema_warnings(
     spec: &PolicySpec,
     mutations: &[(String, String)],
     crds: &[serde_json::Value],
+    extensions: cel_k8s::Extensions,
 ) -> Vec<TypeWarning> {
-    let Some(types) = typing::schema_types(
+    let Some(mut types) = typing::schema_types(
         spec.match_constraints.as_ref(),
         spec.param_kind.as_ref(),
         crds,
     ) else {
         return Vec::new();
     };
+    types.extensions = extensions;
     let (variables, others) = typing::expressions(spec, mutations);
     typing::schema_mistakes(&types, &variables, &others, &|_| false)
         .into_iter()

@@ -17,16 +17,34 @@
 use crate::policy::types::{MatchResources, ParamKind, PolicySpec};
 use cel_k8s::check::schema::{crd_schema, declared_type, Rules};
 use cel_k8s::check::{self, Declarations};
-use cel_k8s::{CompileError, Type};
+use cel_k8s::{CompileError, Extensions, Type};
 use serde_json::Value;
 use std::sync::OnceLock;
 
 /// The declarations the API server type-checks a policy's expressions with when the policy is
 /// created: `object`, `oldObject` and (with a paramKind) `params` dyn, `request` and
 /// `namespaceObject` as Kubernetes types them, and the functions the gate offers (Kubernetes'
-/// libraries and the others `docs/cel-functions.md` lists).
-pub fn creation_declarations(has_params: bool) -> Declarations {
-    Declarations::admission(Type::Dyn, has_params.then_some(Type::Dyn)).extended()
+/// libraries and the others `docs/cel-functions.md` lists), and the opt-in extensions the policy enables ([`policy_extensions`]).
+pub fn creation_declarations(has_params: bool, extensions: Extensions) -> Declarations {
+    Declarations::admission(Type::Dyn, has_params.then_some(Type::Dyn))
+        .extended()
+        .with_extensions(extensions)
+}
+
+/// The annotation by which a policy enables cmek-gate's CEL extensions beyond Kubernetes' (a
+/// comma-separated list: `kms`).
+pub const EXTENSIONS_ANNOTATION: &str = "cmek-gate.dev/cel-extensions";
+
+/// The CEL extensions a policy enables by its [`EXTENSIONS_ANNOTATION`]; an unknown name is an
+/// error naming it.
+pub fn policy_extensions(
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> Result<Extensions, String> {
+    match annotations.get(EXTENSIONS_ANNOTATION) {
+        None => Ok(Extensions::NONE),
+        Some(list) => Extensions::parse(list)
+            .map_err(|e| format!("metadata.annotations[\"{EXTENSIONS_ANNOTATION}\"]: {e}")),
+    }
 }
 
 /// What the schema-typed check types `object` (and `oldObject`) and `params` as, and from what.
@@ -38,6 +56,8 @@ pub struct SchemaTypes {
     /// What the types come from, for messages: `object typed from the schema of
     /// serving.knative.dev/v1 Service`.
     pub against: String,
+    /// The opt-in CEL extensions the policy enables (none unless the caller says).
+    pub extensions: Extensions,
 }
 
 /// The rules a schema becomes a type by: Kubernetes', but an object that keeps unknown fields
@@ -89,6 +109,7 @@ pub fn schema_types(
         object,
         params,
         against: against.join(", "),
+        extensions: Extensions::NONE,
     })
 }
 
@@ -226,8 +247,9 @@ pub fn schema_mistakes(
         return Vec::new();
     }
     let work = || {
-        let mut declarations =
-            Declarations::admission(types.object.clone(), types.params.clone()).extended();
+        let mut declarations = Declarations::admission(types.object.clone(), types.params.clone())
+            .extended()
+            .with_extensions(types.extensions);
         if !variables.is_empty() {
             declarations.declare_variables();
         }
