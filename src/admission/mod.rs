@@ -246,6 +246,7 @@ pub fn review_knowing(
         dry_run: request.dry_run.unwrap_or(false),
         uid: request.uid.clone(),
         unknown_namespaces: namespaces.unknown,
+        live: None,
     };
     let decision = engine::admit(set, &engine_request, phases);
     let response = &mut reviewed.review.response;
