@@ -86,9 +86,9 @@ const NAMESPACES: &[&str] = &[
     "math", "strings", "lists", "base64", "optional", "sets", "ip", "format", "kms",
 ];
 
-/// The longest string a `kms` record holds: a resource name or a state (Google's names are
-/// a few hundred bytes at most).
-const KMS_STRING_BYTES: u64 = 1024;
+/// The longest string a `kms` record holds: a resource name or a state (a key's name is at
+/// most about 220 bytes: a project ID, a location, a key ring's and a key's name).
+const KMS_STRING_BYTES: u64 = 256;
 
 /// The shape of a `kms` call's result: a record of a dozen short fields, or a scalar.
 fn kms_result(name: &str) -> SizeBound {
