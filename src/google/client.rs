@@ -127,6 +127,66 @@ impl TokenSource for AdcTokenSource {
     }
 }
 
+/// An access token read from a file, as gcloud's `--access-token-file` takes one (a token
+/// minted elsewhere: CI's workload identity federation, a test). Read on first use, and read
+/// again when Google refuses it (401): whoever writes the file refreshes it.
+pub struct FileTokenSource {
+    path: std::path::PathBuf,
+    cached: Mutex<Option<AccessToken>>,
+}
+
+impl FileTokenSource {
+    pub fn new(path: std::path::PathBuf) -> FileTokenSource {
+        FileTokenSource {
+            path,
+            cached: Mutex::new(None),
+        }
+    }
+
+    fn read(&self) -> Result<AccessToken, GoogleError> {
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| GoogleError::Token(format!("cannot read {}: {e}", self.path.display())))?;
+        let token = text.trim();
+        if token.is_empty() || token.contains(char::is_whitespace) {
+            return Err(GoogleError::Token(format!(
+                "{} does not hold one access token",
+                self.path.display()
+            )));
+        }
+        let token = AccessToken::new(token);
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
+        Ok(token)
+    }
+}
+
+impl std::fmt::Debug for FileTokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileTokenSource")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource for FileTokenSource {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(async move {
+            let cached = self
+                .cached
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match cached {
+                Some(token) => Ok(token),
+                None => self.read(),
+            }
+        })
+    }
+
+    fn refresh(&self) -> TokenFuture<'_> {
+        Box::pin(async move { self.read() })
+    }
+}
+
 /// How the client behaves.
 #[derive(Debug, Clone)]
 pub struct GoogleClientOptions {

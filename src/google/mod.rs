@@ -14,8 +14,8 @@ pub mod resources;
 mod fake_google_tests;
 
 pub use client::{
-    AccessToken, AdcTokenSource, CallEvent, CallObserver, GoogleClient, GoogleClientOptions,
-    TokenSource,
+    AccessToken, AdcTokenSource, CallEvent, CallObserver, FileTokenSource, GoogleClient,
+    GoogleClientOptions, TokenSource,
 };
 pub use resources::NameError;
 

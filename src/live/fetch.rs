@@ -4,9 +4,71 @@
 
 use super::snapshot::{Fact, Question, Reply};
 use crate::google::resources::{KeyName, RepositoryName};
-use crate::google::GoogleClient;
+use crate::google::{
+    AdcTokenSource, CallObserver, FileTokenSource, GoogleClient, GoogleClientOptions, GoogleError,
+    TokenSource,
+};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::runtime::{Handle, Runtime};
+
+/// How live mode reads Google: the client's options, where its token comes from, and what a
+/// failure to read does.
+#[derive(Debug, Clone, Default)]
+pub struct LiveSettings {
+    pub client: GoogleClientOptions,
+    /// A file holding an access token; `None`: Application Default Credentials.
+    pub access_token_file: Option<PathBuf>,
+    pub unreachable: super::Unreachable,
+}
+
+impl LiveSettings {
+    /// The token source: the file's, or Application Default Credentials (found now).
+    pub async fn token_source(&self) -> Result<Arc<dyn TokenSource>, GoogleError> {
+        Ok(match &self.access_token_file {
+            Some(path) => Arc::new(FileTokenSource::new(path.clone())),
+            None => Arc::new(AdcTokenSource::discover().await?),
+        })
+    }
+
+    /// The Google client, telling `observer` about its calls (metrics) when given.
+    pub async fn client(
+        &self,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Result<GoogleClient, GoogleError> {
+        let tokens = self.token_source().await?;
+        match observer {
+            Some(observer) => GoogleClient::with_observer(self.client.clone(), tokens, observer),
+            None => GoogleClient::new(self.client.clone(), tokens),
+        }
+    }
+
+    /// Live mode inside the server (on its runtime).
+    pub async fn live_on_current_runtime(
+        &self,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Result<super::Live, GoogleError> {
+        let client = self.client(observer).await?;
+        Ok(super::Live {
+            source: super::Source::Google(Fetcher::on_current_runtime(client)),
+            unreachable: self.unreachable,
+        })
+    }
+
+    /// Live mode for a command without a runtime (it gets one of its own).
+    pub fn live_with_runtime(&self) -> Result<super::Live, GoogleError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| GoogleError::Client(format!("cannot start the runtime: {e}")))?;
+        let client = runtime.block_on(self.client(None))?;
+        Ok(super::Live {
+            source: super::Source::Google(Fetcher::with_runtime(client, Arc::new(runtime))),
+            unreachable: self.unreachable,
+        })
+    }
+}
 
 /// Reads questions from Google on a Tokio runtime: the server's (its handle), or one of its
 /// own (the CLI).

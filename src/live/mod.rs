@@ -11,6 +11,7 @@ pub mod fetch;
 pub mod fixture;
 pub mod snapshot;
 
+pub use fetch::LiveSettings;
 pub use fixture::Fixture;
 pub use snapshot::{Fact, Question, Reply, Snapshot};
 
