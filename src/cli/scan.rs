@@ -34,6 +34,11 @@ pub struct ScanArgs {
     /// Exit 1 when the compliance rate (compliant / sensitive) is below this percentage.
     #[arg(long, value_name = "PERCENT")]
     pub min_compliance: Option<f64>,
+    /// With --live, compliant also means the key works (the live policies read Google), and the
+    /// report lists the resources whose key does not and those whose service agent lacks the
+    /// role.
+    #[command(flatten)]
+    pub live: super::LiveArgs,
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
@@ -45,7 +50,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     }
     let namespaces = args.namespaces.known()?;
     let progress = std::io::stderr().is_terminal();
-    let set = args.policy.load()?;
+    let set = args.policy.load_live(args.live.live)?;
+    let live = args.live.live()?;
     let (inputs, unreadable) = read_inputs_reporting(&args.paths)?;
     let limits = CheckOptions::default().limits;
     let (empty_lists, inputs): (Vec<_>, Vec<_>) = inputs
@@ -62,6 +68,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let options = CheckOptions {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         namespaces,
+        live,
         ..CheckOptions::default()
     };
     let (mut report, documents) = check_inputs_keeping_documents(&set, &inputs, &options);

@@ -207,3 +207,52 @@ fn prometheus_label_values_are_escaped() {
         assert!(text.ends_with("\n# EOF\n"), "{text}");
     }
 }
+
+/// With live data, compliant means the key works: a disabled key, and a service agent without
+/// the role, are listed with the live policies' messages.
+#[test]
+fn live_scans_list_unusable_keys_and_agents_without_the_role() {
+    let mut sources = embedded::sources();
+    sources.extend(embedded::live_sources());
+    let set = PolicySet::compile(&sources, &[]).unwrap();
+    let key = "projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/k";
+    let fixture: crate::live::Fixture = serde_json::from_value(serde_json::json!({
+        "keys": {key: {"purpose": "ENCRYPT_DECRYPT", "rotationPeriod": "7776000s",
+                       "primary": {"state": "DISABLED"}}},
+    }))
+    .unwrap();
+    let live = crate::live::Live {
+        source: crate::live::Source::Fixture(fixture),
+        unreachable: crate::live::Unreachable::Deny,
+    };
+    let options = CheckOptions {
+        live: Some(std::sync::Arc::new(live)),
+        ..CheckOptions::default()
+    };
+    let input = Input {
+        name: "list.json".into(),
+        text: INPUT.into(),
+    };
+    let (report, documents) = check_inputs_keeping_documents(&set, &[input], &options);
+    let scan = scan(&ScanSettings::from_policy_set(&set), &documents, &report);
+    // pay was the one compliant resource: its key is disabled now.
+    assert_eq!(scan.total.compliant, 0, "{:?}", scan.total);
+    let names = |list: &[LiveProblem]| -> Vec<String> {
+        list.iter().map(|p| p.resource.name.clone()).collect()
+    };
+    assert_eq!(names(&scan.key_not_usable), ["pay", "report"]);
+    assert!(scan.key_not_usable[0]
+        .message
+        .contains("primary version is DISABLED"));
+    // The key exists, and no policy grants the agents the role.
+    assert_eq!(names(&scan.agent_without_role), ["pay", "report"]);
+    assert!(scan.agent_without_role[0]
+        .message
+        .contains("gcloud kms keys add-iam-policy-binding k --keyring r"));
+    let table = crate::scan::to_table(&scan);
+    assert!(table.contains("key not usable (live) (2)"), "{table}");
+    assert!(
+        table.contains("Cloud Run service agent without the key role (live) (2)"),
+        "{table}"
+    );
+}
