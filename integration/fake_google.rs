@@ -171,6 +171,13 @@ impl FakeGoogle {
         self.seen().iter().filter(|s| s.path == path).count()
     }
 
+    /// Sets the IAM policy of a resource (`gcloud kms keys add-iam-policy-binding` done).
+    pub fn set_iam(&self, resource: &str, policy: Value) {
+        let mut state = self.state.lock().unwrap();
+        state.world.iam.retain(|(r, _)| r != resource);
+        state.world.iam.push((resource.to_owned(), policy));
+    }
+
     /// From now on only `token` is accepted (the one the gate holds has expired or was revoked).
     pub fn accept_only(&self, token: &str) {
         self.state.lock().unwrap().token = token.to_owned();
