@@ -388,3 +388,31 @@ async fn serve_live_in_the_webhook_and_the_api_gate() {
     assert!(value("google_cache_hits", "cloudkms") >= 1.0, "{text}");
     assert!(value("google_errors", "cloudkms") >= 1.0, "{text}");
 }
+
+/// README's live-check example is what `check --live` prints for a service whose key the
+/// service agent may not use.
+#[test]
+fn the_readme_denial_is_what_check_live_prints() {
+    let dir = temp_dir("live-readme");
+    let google = FakeGoogle::start(&dir, world(), "token-1");
+    let token = token_file(&dir, "token-1");
+    let mut service = service("payments-api", &key("ungranted"));
+    service["metadata"]["namespace"] = json!("123456789012");
+    let file = dir.join("service.yaml");
+    std::fs::write(&file, service.to_string()).unwrap();
+    let mut args: Vec<String> = vec!["check".into()];
+    args.extend(google.gate_flags(&token));
+    args.push("service.yaml".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = crate::support::gate_in(&dir, &args, b"");
+    run.expect_code(1);
+    let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
+    let printed = run.stdout.clone();
+    for line in printed.lines().filter(|l| l.contains("cmek-key-iam")) {
+        assert!(
+            readme.contains(line.trim()),
+            "README lacks the line:\n{line}"
+        );
+    }
+    assert!(printed.contains("cmek-key-iam"), "{printed}");
+}
