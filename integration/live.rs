@@ -317,6 +317,24 @@ async fn serve_live_in_the_webhook_and_the_api_gate() {
         server.log()
     );
 
+    // /v1/check (what `cmek-gate gcloud --remote` asks) judges with live data too.
+    let report = webhook
+        .send(
+            "POST",
+            "/v1/check",
+            service("pay", &key("disabled")).to_string().as_bytes(),
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(report["results"][0]["allowed"], false, "{report}");
+    assert!(
+        report["results"][0]["violations"]
+            .to_string()
+            .contains("primary version is DISABLED"),
+        "{report}"
+    );
+
     // The token expires: the fake accepts only a new one, which the file now holds. One 401,
     // then the same call again with the token read afresh.
     google.accept_only("token-2");
@@ -415,4 +433,52 @@ fn the_readme_denial_is_what_check_live_prints() {
         );
     }
     assert!(printed.contains("cmek-key-iam"), "{printed}");
+}
+
+/// `scan --live`: compliant means the key works; the report lists the resources whose key does
+/// not and those whose service agent lacks the role.
+#[test]
+fn scan_live_lists_unusable_keys_and_agents_without_the_role() {
+    let dir = temp_dir("live-scan");
+    let google = FakeGoogle::start(&dir, world(), "token-1");
+    let token = token_file(&dir, "token-1");
+    let labelled = |name: &str, key: &str| {
+        let mut s = service(name, key);
+        s["metadata"]["labels"] = json!({"data-classification": "confidential",
+                                         "cloud.googleapis.com/location": "europe-west1"});
+        s
+    };
+    let file = write_services(
+        &dir,
+        &[
+            labelled("pay", &key("payments")),
+            labelled("off", &key("disabled")),
+            labelled("locked", &key("ungranted")),
+        ],
+    );
+    let mut args: Vec<String> = vec!["scan".into(), "-o".into(), "json".into()];
+    args.extend(google.gate_flags(&token));
+    args.extend([
+        "--policies".into(),
+        "policies/live".into(),
+        file.display().to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = gate(&args);
+    run.expect_code(0);
+    let scan = run.json();
+    assert_eq!(scan["total"]["compliant"], 1, "{scan}");
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["resource"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&scan["keyNotUsable"]), ["off"]);
+    assert_eq!(names(&scan["agentWithoutRole"]), ["locked"]);
+    assert!(scan["agentWithoutRole"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("gcloud kms keys add-iam-policy-binding ungranted"));
 }

@@ -338,10 +338,11 @@ async fn check(request: Request<Incoming>, app: &App) -> Answer {
     let limits = app.config.request_limits;
     let max_bytes = app.config.max_body_bytes;
     let namespaces = app.config.namespaces.clone();
+    let live = app.live.clone();
     let report = app
         .evaluate_refusing(
             body.len(),
-            move || check_body(&body, &set, &limits, max_bytes, mutate, namespaces),
+            move || check_body(&body, &set, &limits, max_bytes, mutate, namespaces, live),
             |report| report.exit_code() == 2,
         )
         .await;
@@ -390,6 +391,7 @@ fn check_body(
     max_bytes: usize,
     mutate: bool,
     namespaces: crate::namespaces::KnownNamespaces,
+    live: Option<Arc<crate::live::Live>>,
 ) -> Report {
     const NAME: &str = "<request>";
     let read_limits = limits.read_limits(max_bytes);
@@ -415,6 +417,7 @@ fn check_body(
         limits: read_limits,
         mutate,
         namespaces,
+        live,
         ..CheckOptions::default()
     };
     check_inputs(set, &inputs, &options)
