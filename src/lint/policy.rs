@@ -164,7 +164,8 @@ pub(crate) fn lint_policy(
         }
         match outcome {
             Ok(program) => compiled.push(Expression::new(field, text, role, program)),
-            Err(error) => {
+            Err(mut error) => {
+                typing::hint_extension(&mut error.message, extensions);
                 failed.push(field.clone());
                 let segments = expressions::segments(&field);
                 let (line, column) = crate::policy::expression_position(

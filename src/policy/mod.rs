@@ -759,7 +759,8 @@ fn compile_policy(
                     uses,
                 })
             }
-            Err(error) => {
+            Err(mut error) => {
+                typing::hint_extension(&mut error.message, extensions);
                 let (line, column) = expression_position(source, doc, &segments, &error);
                 Err(PolicyError::Compile {
                     source_name: source.name.clone(),

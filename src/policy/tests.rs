@@ -386,3 +386,35 @@ spec:
     );
     assert_eq!(compile(&both).unwrap().type_warnings().count(), 0);
 }
+
+/// The `kms` extension is a policy's to enable: without the annotation a call is refused with
+/// how to enable it, an unknown extension name is refused, and with it the policy compiles.
+#[test]
+fn cel_extensions_are_enabled_per_policy() {
+    let with_kms = |annotations: &str| {
+        VALID
+            .replace("  name: p\n", &format!("  name: p\n{annotations}"))
+            .replace("variables.a != ''", "variables.a != '' || !kms.available()")
+    };
+    let refused = compile(&with_kms("")).unwrap_err().to_string();
+    assert!(
+        refused.contains("undeclared reference to 'kms'")
+            && refused
+                .contains("enable it with the annotation cmek-gate.dev/cel-extensions: \"kms\""),
+        "{refused}"
+    );
+    let unknown = compile(&with_kms(
+        "  annotations:\n    cmek-gate.dev/cel-extensions: kms, gcs\n",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        unknown.contains("unknown CEL extension \"gcs\" (known: kms)"),
+        "{unknown}"
+    );
+    let set = compile(&with_kms(
+        "  annotations:\n    cmek-gate.dev/cel-extensions: kms\n",
+    ))
+    .unwrap();
+    assert_eq!(set.policies.len(), 1);
+}

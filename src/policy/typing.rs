@@ -35,6 +35,15 @@ pub fn creation_declarations(has_params: bool, extensions: Extensions) -> Declar
 /// comma-separated list: `kms`).
 pub const EXTENSIONS_ANNOTATION: &str = "cmek-gate.dev/cel-extensions";
 
+/// Adds to a compile error about `kms` how to enable the extension, when the policy has not.
+pub fn hint_extension(message: &mut String, extensions: Extensions) {
+    if !extensions.kms && message.contains("undeclared reference to 'kms'") {
+        message.push_str(&format!(
+            " (kms.* is cmek-gate's live-data extension: enable it with the annotation {EXTENSIONS_ANNOTATION}: \"kms\")"
+        ));
+    }
+}
+
 /// The CEL extensions a policy enables by its [`EXTENSIONS_ANNOTATION`]; an unknown name is an
 /// error naming it.
 pub fn policy_extensions(
