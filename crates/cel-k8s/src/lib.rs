@@ -14,6 +14,11 @@
 //! let value = program.evaluate(&activation, &mut env.meter())?;
 //! ```
 //!
+//! Kubernetes' libraries are always offered; cmek-gate's own extensions only when asked
+//! ([`Environment::with_extensions`], [`check::Declarations::with_extensions`]): `kms` reads
+//! Cloud KMS facts from a [`LiveData`] snapshot the caller binds on the activation
+//! ([`Activation::set_live`]), so evaluation never does I/O ([`live`]).
+//!
 //! A policy's variables are compiled in order, variable `i` with `CompileOptions::variables`
 //! naming the variables before it (every other expression with all of them), and defined on
 //! the activation in the same order ([`Activation::define_variable`]): each is evaluated on
