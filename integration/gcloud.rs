@@ -172,7 +172,7 @@ async fn answer(
     }
 }
 
-/// Adds the region-prefixed host to /etc/hosts, on a line tagged with this process, and removes
+/// Adds the region-prefixed host to /etc/hosts, on a line tagged with this process and instance, and removes
 /// that line (only that line, re-reading the file) when dropped: test runs in other worktrees on
 /// the same machine may hold a line of their own meanwhile.
 struct Hosts {
@@ -181,7 +181,11 @@ struct Hosts {
 
 impl Hosts {
     fn add() -> Hosts {
-        let tag = format!("# cmek-gate gcloud test {}", std::process::id());
+        // One tag per instance: the tests of this binary that need the line run in parallel,
+        // and one's Drop must not remove another's line.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let instance = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tag = format!("# cmek-gate gcloud test {} {instance}", std::process::id());
         let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
