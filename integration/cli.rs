@@ -106,6 +106,8 @@ fn gate_with_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> crate::su
         .env_remove("CMEK_GATE_PARAMS")
         .env_remove("CMEK_GATE_MAX_EXPRESSION_COST")
         .env_remove("CMEK_GATE_MAX_POLICY_COST")
+        .env_remove("CMEK_GATE_KUBERNETES_VERSION")
+        .env_remove("CMEK_GATE_CEL_EXTENSIONS")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -289,7 +291,7 @@ spec:
     // Loaded, and the mistake the warning names fails at run time (failurePolicy Fail denies).
     gate_in(&dir, &["check", "--policies", "warned.yaml", &service], b"")
         .expect_code(1)
-        .stdout_has("evaluation failed: no matching overload for 'size' applied to '(int)'")
+        .stdout_has("resulted in error: no matching overload for 'size' applied to '(int)'")
         .stderr_has(
             "warning: warned.yaml:10:24: policy \"typed\", spec.validations[0].expression: found no matching overload for 'size' applied to '(int)', with object typed from the schema of serving.knative.dev/v1 Service (Kubernetes reports this as a type-checking warning)",
         );
@@ -730,4 +732,226 @@ fn serve_refuses_durations_it_cannot_hold_without_a_panic() {
             .stderr_has(&format!("invalid value '{value}' for '{flag}"))
             .stderr_has("is not a duration such as 10s or 500ms");
     }
+}
+
+/// A policy only Kubernetes 1.37 compiles (`list.includes`), bound to Services, and one that
+/// uses the math extension, asking for it.
+const INCLUDES_POLICY: &str = "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: name-not-forbidden
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [serving.knative.dev]
+        apiVersions: ['*']
+        resources: [services]
+        operations: [CREATE, UPDATE]
+  validations:
+    - expression: \"!['forbidden'].includes(object.metadata.name)\"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: name-not-forbidden
+spec:
+  policyName: name-not-forbidden
+  validationActions: [Deny]
+";
+
+/// `args` with `extra` after the subcommand.
+fn with<'a>(args: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec![args[0]];
+    all.extend(extra);
+    all.extend(&args[1..]);
+    all
+}
+
+#[test]
+fn the_kubernetes_version_is_a_flag_a_variable_or_a_params_field_of_every_command() {
+    let dir = temp_dir("kubernetes-version");
+    let policy = dir.join("policy.yaml");
+    std::fs::write(&policy, INCLUDES_POLICY).unwrap();
+    let params = |version: &str| {
+        let path = dir.join(format!("params-{version}.yaml"));
+        // The shipped parameters (they replace them), with the release.
+        let shipped =
+            std::fs::read_to_string(repo().join("policies/cmek-gate-params.yaml")).unwrap();
+        std::fs::write(
+            &path,
+            format!("{shipped}  kubernetesVersion: '{version}'\n"),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (old, new) = (params("1.36"), params("1.37"));
+    let policy = policy.to_str().unwrap();
+    let list = resource_list("");
+    let commands: Vec<(Vec<&str>, &[u8], i32)> = vec![
+        (
+            vec![
+                "check",
+                "--policies",
+                policy,
+                "examples/service-compliant.yaml",
+            ],
+            b"",
+            0,
+        ),
+        (
+            vec![
+                "scan",
+                "--policies",
+                policy,
+                "examples/service-compliant.yaml",
+            ],
+            b"",
+            0,
+        ),
+        (
+            vec![
+                "fix",
+                "--diff",
+                "--policies",
+                "policies",
+                "--policies",
+                policy,
+                "examples/service-compliant.yaml",
+            ],
+            b"",
+            0,
+        ),
+        (vec!["krm", "--policies", policy], list.as_bytes(), 0),
+        (
+            vec!["eval", "--policy", policy, "-f", "examples/service.yaml"],
+            b"",
+            0,
+        ),
+        (vec!["lint", policy], b"", 0),
+    ];
+    let refusal = "`list.includes()` needs Kubernetes 1.37 or newer; --kubernetes-version is 1.36";
+    for (args, stdin, within) in &commands {
+        gate_with_env(args, stdin, &[]).expect_code(*within);
+        gate_with_env(&with(args, &["--kubernetes-version", "1.37"]), stdin, &[])
+            .expect_code(*within);
+        let over = if args[0] == "lint" { 1 } else { 2 };
+        let params_flag = "--params";
+        let refused = [
+            gate_with_env(&with(args, &["--kubernetes-version", "1.36"]), stdin, &[]),
+            gate_with_env(args, stdin, &[("CMEK_GATE_KUBERNETES_VERSION", "1.36")]),
+        ];
+        for run in refused {
+            run.expect_code(over);
+            assert!(
+                run.stdout.contains(refusal) || run.stderr.contains(refusal),
+                "does not say {refusal:?}\n{run}"
+            );
+        }
+        if args[0] != "lint" {
+            gate_with_env(&with(args, &[params_flag, &old]), stdin, &[]).expect_code(over);
+            gate_with_env(&with(args, &[params_flag, &new]), stdin, &[]).expect_code(*within);
+            // The flag wins over the parameter object.
+            gate_with_env(
+                &with(args, &["--kubernetes-version", "1.37", params_flag, &old]),
+                stdin,
+                &[],
+            )
+            .expect_code(*within);
+        }
+        for (bad, says) in [
+            (
+                "1.29",
+                "Kubernetes 1.29 is not supported: the gate targets 1.30 to 1.37",
+            ),
+            ("1.38", "Kubernetes 1.38 is not supported"),
+            (
+                "one.thirty",
+                "\"one.thirty\" is not a Kubernetes version: write MAJOR.MINOR",
+            ),
+        ] {
+            for run in [
+                gate_with_env(&with(args, &["--kubernetes-version", bad]), stdin, &[]),
+                gate_with_env(args, stdin, &[("CMEK_GATE_KUBERNETES_VERSION", bad)]),
+            ] {
+                run.expect_code(2);
+                assert!(run.stderr.contains(says), "does not say {says:?}\n{run}");
+            }
+        }
+    }
+}
+
+#[test]
+fn extensions_are_asked_for_by_annotation_or_flag() {
+    let dir = temp_dir("cel-extensions");
+    let policy = |annotation: &str| {
+        let text = INCLUDES_POLICY
+            .replace(
+                "  name: name-not-forbidden\nspec:",
+                &format!("  name: name-not-forbidden\n{annotation}spec:"),
+            )
+            .replace(
+                "!['forbidden'].includes(object.metadata.name)",
+                "math.abs(size(object.metadata.name)) < 50",
+            );
+        let path = dir.join(format!("policy-{}.yaml", annotation.len()));
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let plain = policy("");
+    let asking = policy("  annotations:\n    cmek-gate.dev/cel-extensions: math\n");
+    let unknown = policy("  annotations:\n    cmek-gate.dev/cel-extensions: maths\n");
+    let check = |path: &str, env: &[(&str, &str)]| {
+        gate_with_env(
+            &[
+                "check",
+                "--policies",
+                path,
+                "examples/service-compliant.yaml",
+            ],
+            b"",
+            env,
+        )
+    };
+    let refused = check(&plain, &[]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("`math.abs()` is not in Kubernetes' CEL: it is cmek-gate's \"math\" extension; ask for it with the policy annotation cmek-gate.dev/cel-extensions: \"math\""),
+        "{refused}"
+    );
+    check(&asking, &[]).expect_code(0);
+    check(&plain, &[("CMEK_GATE_CEL_EXTENSIONS", "math")]).expect_code(0);
+    gate_with_env(
+        &[
+            "check",
+            "--cel-extensions",
+            "math,bind",
+            "--policies",
+            &plain,
+            "examples/service-compliant.yaml",
+        ],
+        b"",
+        &[],
+    )
+    .expect_code(0);
+    let run = check(&unknown, &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("unknown CEL extension \"maths\" (the extensions are math, encoders, bind, strings, kms)"),
+        "{run}"
+    );
+    let run = gate_with_env(
+        &[
+            "check",
+            "--cel-extensions",
+            "math,nope",
+            "examples/service-compliant.yaml",
+        ],
+        b"",
+        &[],
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("unknown CEL extension \"nope\""),
+        "{run}"
+    );
 }

@@ -20,10 +20,10 @@ use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The running control plane, shared by every test of the run.
-struct Rig {
-    kubeconfig: PathBuf,
-    audit_log: PathBuf,
-    log: PathBuf,
+pub(crate) struct Rig {
+    pub(crate) kubeconfig: PathBuf,
+    pub(crate) audit_log: PathBuf,
+    pub(crate) log: PathBuf,
     /// Held so that the rig's stdin closes, and it stops, only when this process exits.
     _process: Mutex<(Child, ChildStdin, ChildStdout)>,
 }
@@ -32,7 +32,7 @@ static RIG: OnceLock<Result<Rig, String>> = OnceLock::new();
 
 /// The shared control plane, started on first use with the CRDs installed; panics (failing the
 /// test) with the reason when it cannot be built or started.
-fn rig() -> &'static Rig {
+pub(crate) fn rig() -> &'static Rig {
     match RIG.get_or_init(start_rig) {
         Ok(rig) => rig,
         Err(why) => panic!("the real Kubernetes rig is not available: {why}"),
@@ -51,7 +51,7 @@ fn build_helm() -> Result<PathBuf, String> {
 
 /// Runs `module/script`, which builds `target/kube-bin/name` with Go, unless that binary is newer
 /// than every file of the module.
-fn build_go_tool(name: &str, module: &Path, script: &str) -> Result<PathBuf, String> {
+pub(crate) fn build_go_tool(name: &str, module: &Path, script: &str) -> Result<PathBuf, String> {
     let binary = repo().join("target/kube-bin").join(name);
     if let Ok(built) = std::fs::metadata(&binary).and_then(|m| m.modified()) {
         if newest_mtime(module) < built {
@@ -203,7 +203,7 @@ fn start_rig() -> Result<Rig, String> {
 
 impl Rig {
     /// Runs the real kubectl with the rig's admin kubeconfig, in the repository folder.
-    fn kubectl(&self, args: &[&str]) -> Run {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> Run {
         let out = Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)

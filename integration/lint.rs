@@ -249,3 +249,88 @@ fn relative(path: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// The oldest release each policy runs on, in the three outputs: a policy with a two-variable
+/// comprehension (1.32), one with `sortBy` (1.34), one with neither (1.30), one asking for an
+/// extension.
+#[test]
+fn lint_reports_the_oldest_kubernetes_release_of_each_policy() {
+    let dir = temp_dir("lint-releases");
+    let policy = |name: &str, annotations: &str, expression: &str| {
+        format!(
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: {name}\n{annotations}spec:\n  validations:\n    - expression: \"{expression}\"\n---\n"
+        )
+    };
+    let text = [
+        policy("pairs", "", "object.metadata.labels.all(k, v, v != '')"),
+        policy("sorted", "", "[2, 1].sortBy(x, x) == [1, 2]"),
+        policy("plain", "", "has(object.metadata.name)"),
+        policy(
+            "bound",
+            "  annotations:\n    cmek-gate.dev/cel-extensions: bind\n",
+            "cel.bind(n, 1, n == 1)",
+        ),
+    ]
+    .concat();
+    let file = dir.join("p.yaml");
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_str().unwrap();
+    let expected = [
+        (
+            "pairs",
+            Some("1.32"),
+            "needs Kubernetes 1.32 or newer; --kubernetes-version is 1.31",
+        ),
+        (
+            "sorted",
+            Some("1.34"),
+            "`sortBy` needs Kubernetes 1.34 or newer; --kubernetes-version is 1.33",
+        ),
+        ("plain", Some("1.30"), ""),
+        ("bound", Some("1.30"), ""),
+    ];
+    let json = gate(&["lint", "-o", "json", file]);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let sarif = gate(&["lint", "-o", "sarif", file]);
+    let log: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let human = gate(&["lint", "--kubernetes-version", "1.33", file]);
+    for policies in [
+        &report["policies"],
+        &log["runs"][0]["properties"]["policies"],
+    ] {
+        assert_eq!(policies.as_array().map(Vec::len), Some(4), "{json}");
+        for (policy, (name, version, why)) in policies.as_array().unwrap().iter().zip(expected) {
+            assert_eq!(policy["policy"], name, "{json}");
+            assert_eq!(
+                policy["oldestKubernetesVersion"].as_str(),
+                version,
+                "{name}"
+            );
+            let before = policy["refusedBefore"].as_str().unwrap_or_default();
+            assert!(before.contains(why), "{name}: {before}");
+            assert_eq!(policy["refusedBefore"].is_null(), why.is_empty(), "{name}");
+        }
+    }
+    assert_eq!(report["policies"][3]["extensions"][0], "bind");
+    // The findings are those of the target release; the oldest releases do not depend on it.
+    human.expect_code(1)
+        .stdout_has("`sortBy` needs Kubernetes 1.34 or newer; --kubernetes-version is 1.33 [compile]")
+        .stderr_has("p.yaml:1: policy \"pairs\" runs on Kubernetes 1.32 or newer (spec.validations[0].expression: a two-variable comprehension")
+        .stderr_has("policy \"sorted\" runs on Kubernetes 1.34 or newer")
+        .stderr_has("policy \"plain\" runs on Kubernetes 1.30 or newer\n")
+        .stderr_has("policy \"bound\" runs on Kubernetes 1.30 or newer with the extensions bind\n");
+    let never = dir.join("never.yaml");
+    std::fs::write(&never, policy("never", "", "math.abs(1) == 1")).unwrap();
+    let run = gate(&["lint", "-o", "json", never.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        report["policies"][0]["oldestKubernetesVersion"].is_null(),
+        "{run}"
+    );
+    assert!(
+        report["policies"][0]["refusedBefore"]
+            .as_str()
+            .is_some_and(|r| r.contains("cmek-gate.dev/cel-extensions")),
+        "{run}"
+    );
+}

@@ -28,3 +28,4 @@ mod server;
 mod server_attack;
 mod server_support;
 mod support;
+mod vap_differential;

@@ -220,3 +220,45 @@ fn scan_prometheus_output_is_openmetrics_as_the_reference_parser_reads_it() {
         );
     }
 }
+
+/// A Cloud Asset Inventory export (newline-delimited assets, as an export to Cloud Storage
+/// writes it) is detected and scanned: v1 and v2 resources of every project, findings on the
+/// export's lines, other asset types counted and named on stderr.
+#[test]
+fn scan_reads_a_cloud_asset_inventory_export() {
+    let export = "integration/fixtures/cai/export.ndjson";
+    let run = gate(&["scan", "--output", "json", export]);
+    run.expect_code(0);
+    let scan = run.json();
+    assert_eq!(scan["total"]["resources"], 4, "{run}");
+    assert_eq!(scan["total"]["sensitive"], 3, "{run}");
+    assert_eq!(scan["total"]["compliant"], 2, "{run}");
+    let ledger = &scan["nonCompliant"][0];
+    assert_eq!(ledger["name"], "ledger", "{run}");
+    assert_eq!(ledger["line"], 2, "the export's line: {run}");
+    assert_eq!(ledger["failing"][0], "cmek-required", "{run}");
+    // Every resource of a project under its number, the v2 job's from the asset's parent.
+    assert_eq!(scan["byProject"]["444444444444"]["resources"], 1, "{run}");
+    assert_eq!(scan["byProject"]["111111111111"]["resources"], 3, "{run}");
+    run.stderr_has("1 Cloud Asset Inventory asset(s) of other types");
+    // The same, said explicitly; read as manifests it is not YAML one can judge.
+    gate(&["scan", "--input-format", "cai-export", export]).expect_code(0);
+    gate(&["scan", "--format", "export", export]).expect_code(0);
+    gate(&["scan", "--input-format", "manifests", export]).expect_code(2);
+    // A search with the resources, and one without them (no --read-mask): the second cannot be
+    // judged, and says what to add.
+    let search = gate(&[
+        "scan",
+        "--output",
+        "json",
+        "integration/fixtures/cai/search.json",
+    ]);
+    search.expect_code(0);
+    assert_eq!(search.json()["total"]["sensitive"], 1, "{search}");
+    gate(&[
+        "scan",
+        "integration/fixtures/cai/search-without-read-mask.json",
+    ])
+    .expect_code(2)
+    .stderr_has("--read-mask='*'");
+}

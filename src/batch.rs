@@ -80,21 +80,12 @@ pub fn check_inputs(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -
     report
 }
 
-/// [`check_inputs`], also giving back the documents, in the order of the report's results.
-pub fn check_inputs_keeping_documents(
-    set: &PolicySet,
-    inputs: &[Input],
-    options: &CheckOptions,
-) -> (Report, Vec<Document>) {
-    let judged = check_inputs_judging(set, inputs, options);
-    (judged.report, judged.documents)
-}
-
-/// A check's report with its documents, in the order of the report's results.
+/// A check's report with what the caller kept of each judged document (by `keep`, in the order
+/// of the report's results).
 #[derive(Debug)]
-pub struct Judged {
+pub struct Judged<K> {
     pub report: Report,
-    pub documents: Vec<Document>,
+    pub kept: Vec<K>,
     /// For each result: whether its verdict is the one validation alone gives for the document as
     /// written (see [`engine::admit_telling`]).
     pub validation_alone: Vec<bool>,
@@ -103,14 +94,23 @@ pub struct Judged {
     pub counts: Vec<manifest::yaml::Counts>,
 }
 
-/// [`check_inputs_keeping_documents`], also telling which verdicts validation alone gives.
-pub fn check_inputs_judging(set: &PolicySet, inputs: &[Input], options: &CheckOptions) -> Judged {
+/// [`check_inputs`], also telling which verdicts validation alone gives, and keeping what `keep`
+/// makes of each document and its result. `keep` runs on the check's threads as each piece is
+/// judged, so a caller that needs a few facts of each document (not the document) keeps memory
+/// from growing with the input. The result's document number given to `keep` counts within its
+/// piece: the report's results have the final numbers.
+pub fn check_inputs_judging<K: Send>(
+    set: &PolicySet,
+    inputs: &[Input],
+    options: &CheckOptions,
+    keep: impl Fn(Document, &DocumentResult) -> K + Sync,
+) -> Judged<K> {
     let mut report = Report::default();
-    let (documents, validation_alone, counts) =
-        check(set, inputs, options, &mut report, true, None);
+    let (kept, validation_alone, counts) =
+        check(set, inputs, options, &mut report, Some(&keep), None);
     Judged {
         report,
-        documents,
+        kept,
         validation_alone,
         counts,
     }
@@ -130,7 +130,7 @@ pub fn recheck_inputs(
     earlier: &Earlier,
 ) -> Report {
     let mut report = Report::default();
-    check(set, inputs, options, &mut report, false, Some(earlier));
+    check::<()>(set, inputs, options, &mut report, None, Some(earlier));
     report
 }
 
@@ -144,12 +144,15 @@ pub fn check_inputs_streaming(
     options: &CheckOptions,
     sink: &mut dyn ReportSink,
 ) {
-    check(set, inputs, options, sink, false, None);
+    check::<()>(set, inputs, options, sink, None, None);
 }
 
-/// One piece's verdicts: the results, whether validation alone gave each, and the documents
-/// when they are kept.
-type PieceVerdicts = (Vec<DocumentResult>, Vec<bool>, Option<Vec<Document>>);
+/// One piece's verdicts: the results, whether validation alone gave each, and what was kept of
+/// its documents.
+type PieceVerdicts<K> = (Vec<DocumentResult>, Vec<bool>, Vec<K>);
+
+/// What a check keeps of each document it judged (see [`check_inputs_judging`]).
+type Keep<'a, K> = dyn Fn(Document, &DocumentResult) -> K + Sync + 'a;
 
 /// Whether a document gives namespace labels to the others (a `kind: Namespace`, `v1`).
 pub fn is_namespace(document: &Document) -> bool {
@@ -207,14 +210,14 @@ pub fn judge_documents(
         .collect()
 }
 
-fn check(
+fn check<K: Send>(
     set: &PolicySet,
     inputs: &[Input],
     options: &CheckOptions,
     sink: &mut dyn ReportSink,
-    keep_documents: bool,
+    keep: Option<&Keep<K>>,
     earlier: Option<&Earlier>,
-) -> (Vec<Document>, Vec<bool>, Vec<manifest::yaml::Counts>) {
+) -> (Vec<K>, Vec<bool>, Vec<manifest::yaml::Counts>) {
     sink.ignored_params(set.unselected_params().iter().map(Into::into).collect());
     let threads = options.threads.clamp(1, 64);
     let namespace_documents = namespace_documents(inputs, options, threads);
@@ -238,30 +241,34 @@ fn check(
         &texts,
         options,
         threads,
-        |input, documents| -> PieceVerdicts {
-            let (results, validation_alone) = documents.iter().map(|d| judge(input, d)).unzip();
-            (
-                results,
-                validation_alone,
-                keep_documents.then_some(documents),
-            )
+        |input, documents| -> PieceVerdicts<K> {
+            let mut results = Vec::with_capacity(documents.len());
+            let mut validation_alone = Vec::with_capacity(documents.len());
+            let mut kept = Vec::new();
+            for document in documents {
+                let (result, alone) = judge(input, &document);
+                if let Some(keep) = keep {
+                    kept.push(keep(document, &result));
+                }
+                results.push(result);
+                validation_alone.push(alone);
+            }
+            (results, validation_alone, kept)
         },
         |input, decided| match decided {
             Ok((pieces, spent)) => {
                 counts[input] = spent;
                 let mut results = Vec::new();
-                for (objects_before, (mut piece_results, mut validation_alone, documents)) in pieces
+                for (objects_before, (mut piece_results, mut validation_alone, mut piece_kept)) in
+                    pieces
                 {
                     for result in &mut piece_results {
                         result.document += objects_before;
                     }
                     results.append(&mut piece_results);
-                    if let Some(documents) = documents {
+                    if keep.is_some() {
                         alone.append(&mut validation_alone);
-                        kept.extend(documents.into_iter().map(|mut d| {
-                            d.index += objects_before;
-                            d
-                        }));
+                        kept.append(&mut piece_kept);
                     }
                 }
                 sink.input_results(results);
@@ -479,7 +486,7 @@ fn for_each_piece<R: Send>(
 }
 
 /// Runs `work` on each chunk on its own thread and returns the results in order.
-fn in_parallel<'a, T: Sync + 'a, R: Send>(
+pub(crate) fn in_parallel<'a, T: Sync + 'a, R: Send>(
     chunks: impl Iterator<Item = &'a [T]>,
     work: impl Fn(&'a [T]) -> R + Sync,
 ) -> Vec<R> {

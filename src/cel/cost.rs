@@ -600,9 +600,8 @@ mod tests {
     #[test]
     fn live_calls_cost_a_fixed_amount_and_what_they_build() {
         let env = Environment::new();
-        let declarations = cel_k8s::check::Declarations::admission(cel_k8s::Type::Dyn, None)
-            .extended()
-            .with_extensions(cel_k8s::Extensions::ALL);
+        let declarations =
+            cel_k8s::check::Declarations::admission(cel_k8s::Type::Dyn, None).extended();
         let cost = |source: &str| {
             let check = crate::cel::TypeCheck {
                 declarations: &declarations,

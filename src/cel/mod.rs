@@ -147,11 +147,10 @@ impl Activation {
 pub struct Environment {
     env: Arc<Env>,
     runtime: cel_k8s::Environment,
-    /// The same, with cmek-gate's opt-in extensions (`kms`): what an expression type-checked
-    /// with them declared is compiled in.
-    runtime_extended: cel_k8s::Environment,
     /// Cost units one evaluation of one expression may spend (see [`meter`]).
     budget: u64,
+    /// The target its unchecked compilations call the functions of.
+    profile: cel_k8s::Profile,
 }
 
 impl Default for Environment {
@@ -173,16 +172,30 @@ impl Environment {
         Environment {
             env: Arc::new(env),
             runtime: cel_k8s::Environment::new(),
-            runtime_extended: cel_k8s::Environment::new().with_extensions(cel_k8s::Extensions::ALL),
             budget: DEFAULT_MAX_EXPRESSION_COST,
+            profile: cel_k8s::Profile::everything(),
         }
+    }
+
+    /// The environment of a target (see `cel_k8s::profile`): an expression compiled without a
+    /// type check calls the functions its Kubernetes release and extensions offer (a checked
+    /// one, those of its declarations' target).
+    pub fn for_profile(profile: cel_k8s::Profile) -> Environment {
+        let mut env = Environment::new();
+        env.runtime = cel_k8s::Environment::for_profile(profile).with_budget(env.budget);
+        env.profile = profile;
+        env
+    }
+
+    /// The target (`Environment::new`'s: every function the gate implements).
+    pub fn profile(&self) -> cel_k8s::Profile {
+        self.profile
     }
 
     /// The same environment, with another runtime budget per evaluation of one expression.
     pub fn with_budget(mut self, units: u64) -> Environment {
         self.budget = units;
         self.runtime = self.runtime.with_budget(units);
-        self.runtime_extended = self.runtime_extended.with_budget(units);
         self
     }
 
@@ -301,13 +314,10 @@ impl Environment {
                 None,
             ),
             Some(check) => {
-                // The extensions the declarations enable are the ones the runtime offers.
-                let runtime = if check.declarations.extensions().kms {
-                    &self.runtime_extended
-                } else {
-                    &self.runtime
-                };
-                let (executable, checked) = runtime
+                // Compiled against the functions of the declarations' target (its
+                // extensions, `kms` among them, included).
+                let (executable, checked) = self
+                    .runtime
                     .compile_checked(source, &options, check.declarations)
                     .map_err(first_error)?;
                 if !check.result.is_empty() {

@@ -79,7 +79,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             Some(path) => Some(read_document(path, 0)?.root),
             None => None,
         };
-        let env = crate::cel::Environment::new();
+        // Not type-checked, but the functions are the target's.
+        let options = args.cost.compile_options();
+        let env = crate::cel::Environment::for_profile(cel_k8s::Profile::new(
+            options.kubernetes_version.unwrap_or_default(),
+            options.extensions,
+        ));
         let outcome = eval_expression(&env, expression, &document, old.as_ref(), params.as_ref())
             .map_err(|e| anyhow::anyhow!("the expression does not compile: {e}"))?;
         return Ok(match outcome {

@@ -60,6 +60,33 @@ struct Fixed {
     first: FirstCheck,
 }
 
+/// What fix keeps of each document of the first check: the column it starts at, its region, and
+/// the document itself only when a mutation changed it or it is a `kind: Namespace` (the others
+/// are released as soon as they are judged).
+struct FirstDocument {
+    column: u32,
+    region: Option<String>,
+    document: Option<Document>,
+}
+
+impl FirstDocument {
+    fn of(document: Document, result: &DocumentResult) -> FirstDocument {
+        let region = crate::manifest::shape::field(
+            &document.root,
+            document.group(),
+            &document.kind,
+            "region",
+        )
+        .and_then(|n| n.scalar_text())
+        .map(str::to_owned);
+        FirstDocument {
+            column: document.root.mark.column,
+            region,
+            document: (result.patch.is_some() || is_namespace(&document)).then_some(document),
+        }
+    }
+}
+
 /// The first check of an input (with mutation): every result in order, whether validation
 /// alone gave it, what the text spent of the parser's budgets, and its `kind: Namespace`
 /// documents (`None` when fix changed one: the others' verdicts cannot be kept then).
@@ -133,8 +160,20 @@ impl Fixed {
                 .saturating_sub(1)
         };
         let moved = |line: u32, shift: i64| u32::try_from(i64::from(line) + shift).ok();
-        let mut results = Vec::with_capacity(first.results.len());
-        let mut spent = first.counts;
+        // Each segment keeps its verdicts (same text, validation alone gave them) or is judged
+        // again; those are parsed and judged on the check's threads, then joined in order.
+        enum Segment<'t> {
+            Kept {
+                members: std::ops::Range<usize>,
+                shift: i64,
+            },
+            Judged {
+                members: std::ops::Range<usize>,
+                line_offset: u32,
+                text: &'t str,
+            },
+        }
+        let mut segments = Vec::with_capacity(after.len());
         let mut next = 0;
         for (k, (old, new)) in before.iter().zip(&after).enumerate() {
             let start = next;
@@ -146,44 +185,90 @@ impl Fixed {
             let kept = members
                 .clone()
                 .all(|i| first.validation_alone[i] && first.results[i].patch.is_none());
-            if same && kept {
+            segments.push(if same && kept {
                 let shift = i64::from(new.line_offset) - i64::from(old.line_offset);
-                for earlier in &first.results[members] {
-                    let mut result = earlier.clone();
-                    result.line = moved(result.line, shift)?;
-                    for violation in &mut result.violations {
-                        violation.line = moved(violation.line, shift)?;
-                    }
-                    results.push(result);
+                Segment::Kept { members, shift }
+            } else {
+                Segment::Judged {
+                    members,
+                    line_offset: new.line_offset,
+                    text: &fixed[new.start..new.end],
                 }
-                continue;
-            }
+            });
+        }
+        if next != first.results.len() {
+            return None;
+        }
+        let judge = |segment: &Segment| -> Option<(Counts, Vec<DocumentResult>)> {
+            let Segment::Judged {
+                members,
+                line_offset,
+                text,
+            } = segment
+            else {
+                return Some((Counts::default(), Vec::new()));
+            };
             // Numbered as in the whole text (the YAML document count only names errors, and an
             // error gives up).
             let part = Part {
-                line_offset: new.line_offset,
-                objects: start,
+                line_offset: *line_offset,
+                objects: members.start,
                 ..Part::default()
             };
-            let parsed =
-                crate::manifest::parse_part(&fixed[new.start..new.end], &options.limits, part)
-                    .ok()?;
+            let parsed = crate::manifest::parse_part(text, &options.limits, part).ok()?;
             if parsed.documents.len() != members.len() {
                 return None;
             }
-            // The segment's nodes counted again on top of the first text's (which had the
-            // segment as it was): more than the fixed text holds, so within the budgets means
-            // the whole text is too.
-            spent = parsed.counts.after(spent);
-            results.extend(judge_documents(
+            let results = judge_documents(
                 set,
                 options,
                 documents_read,
                 &self.input.name,
                 &parsed.documents,
-            ));
+            );
+            Some((parsed.counts, results))
+        };
+        let to_judge: Vec<&Segment> = segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Judged { .. }))
+            .collect();
+        let threads = options.threads.clamp(1, 64);
+        let mut judged = if threads == 1 || to_judge.len() < 2 {
+            to_judge.iter().map(|s| judge(s)).collect::<Vec<_>>()
+        } else {
+            crate::batch::in_parallel(to_judge.chunks(to_judge.len().div_ceil(threads)), |chunk| {
+                chunk.iter().map(|s| judge(s)).collect::<Vec<_>>()
+            })
+            .into_iter()
+            .flatten()
+            .collect()
         }
-        if next != first.results.len() || spent.exceed(&options.limits.yaml) {
+        .into_iter();
+        let mut results = Vec::with_capacity(first.results.len());
+        let mut spent = first.counts;
+        for segment in &segments {
+            match segment {
+                Segment::Kept { members, shift } => {
+                    for earlier in &first.results[members.clone()] {
+                        let mut result = earlier.clone();
+                        result.line = moved(result.line, *shift)?;
+                        for violation in &mut result.violations {
+                            violation.line = moved(violation.line, *shift)?;
+                        }
+                        results.push(result);
+                    }
+                }
+                Segment::Judged { .. } => {
+                    let (counts, mut judged) = judged.next()??;
+                    // The segment's nodes counted again on top of the first text's (which had
+                    // the segment as it was): more than the fixed text holds, so within the
+                    // budgets means the whole text is too.
+                    spent = counts.after(spent);
+                    results.append(&mut judged);
+                }
+            }
+        }
+        if spent.exceed(&options.limits.yaml) {
             return None;
         }
         Some(results)
@@ -368,10 +453,15 @@ fn fix_input(
     };
     let Judged {
         report,
-        documents,
+        kept,
         validation_alone,
         counts,
-    } = check_inputs_judging(set, std::slice::from_ref(&input), options);
+    } = check_inputs_judging(
+        set,
+        std::slice::from_ref(&input),
+        options,
+        FirstDocument::of,
+    );
     if let Some(e) = report.errors.first() {
         return Err(error(e.message.clone()));
     }
@@ -392,28 +482,24 @@ fn fix_input(
     let mut states = Vec::new();
     let mut unchanged = HashMap::new();
     let mut starts: HashMap<u32, usize> = HashMap::new();
-    for document in &documents {
-        *starts.entry(document.line).or_default() += 1;
+    for result in &report.results {
+        *starts.entry(result.line).or_default() += 1;
     }
-    for ((result, document), &alone) in report.results.iter().zip(&documents).zip(&validation_alone)
-    {
-        if alone && result.patch.is_none() && starts[&document.line] == 1 {
-            let column = document.root.mark.column;
-            unchanged.insert(document.line, (column, result.clone()));
+    let mut namespaces = Vec::new();
+    for ((result, first), &alone) in report.results.iter().zip(kept).zip(&validation_alone) {
+        if alone && result.patch.is_none() && starts[&result.line] == 1 {
+            unchanged.insert(result.line, (first.column, result.clone()));
         }
-        let region = crate::manifest::shape::field(
-            &document.root,
-            document.group(),
-            &document.kind,
-            "region",
-        )
-        .and_then(|n| n.scalar_text())
-        .map(str::to_owned);
-        states.push((result.patch.is_some(), region));
-        let Some(patch) = &result.patch else {
+        states.push((result.patch.is_some(), first.region));
+        let Some(mut document) = first.document else {
             continue;
         };
-        patches.push((document, patch.0.as_slice()));
+        // Numbered as in the whole text (the check numbered it within its piece).
+        document.index = result.document;
+        let Some(patch) = &result.patch else {
+            namespaces.push(document);
+            continue;
+        };
         for op in &patch.0 {
             let value = match op {
                 json_patch::PatchOperation::Add(a) => format!(": {}", a.value),
@@ -429,16 +515,14 @@ fn fix_input(
                 crate::engine::mutate::field_path(op.path())
             ));
         }
+        if is_namespace(&document) {
+            namespaces.push(document.clone());
+        }
+        patches.push((document, patch.0.as_slice()));
     }
     let namespace_changed = patches.iter().any(|(d, _)| is_namespace(d));
     let first = FirstCheck {
-        namespaces: (!namespace_changed).then(|| {
-            documents
-                .iter()
-                .filter(|d| is_namespace(d))
-                .cloned()
-                .collect()
-        }),
+        namespaces: (!namespace_changed).then_some(namespaces),
         results: report.results.clone(),
         validation_alone,
         counts: counts.first().copied().unwrap_or_default(),
@@ -447,7 +531,7 @@ fn fix_input(
     // edited and re-parsed on its own, so the time is linear in the file's size.
     let roots: Vec<_> = patches.iter().map(|(d, ops)| (&d.root, *ops)).collect();
     let edits = crate::fix::plan_all(text, &roots).map_err(|failure| {
-        let document = patches[failure.patch].0;
+        let document = &patches[failure.patch].0;
         error(format!(
             "document {} ({} {}): {}",
             document.index, document.kind, document.name, failure.error

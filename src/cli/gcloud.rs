@@ -4,7 +4,7 @@
 //! the real gcloud with the same arguments, passing its exit code through. Denied: exit 1 and
 //! gcloud never runs. `--fix` deploys a temporary copy with the mutating policies' additions.
 
-use crate::batch::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::batch::{check_inputs, CheckOptions, Input};
 use crate::report::Report;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -209,7 +209,7 @@ fn local_check(
         live: live.live()?,
         ..CheckOptions::default()
     };
-    let (report, _) = check_inputs_keeping_documents(&set, std::slice::from_ref(input), &options);
+    let report = check_inputs(&set, std::slice::from_ref(input), &options);
     let patches = report.results.iter().map(|r| r.patch.clone()).collect();
     Ok((report, patches))
 }

@@ -3,7 +3,7 @@
 //! 1 when an error is found (or a warning, with `--deny-warnings`), 2 when a file cannot be read.
 
 use super::check::Output;
-use crate::lint::{exit_code, lint, Finding, LintOptions, Severity};
+use crate::lint::{exit_code, lint_report, Finding, LintOptions, Severity};
 use crate::policy::load::manifest_files;
 use crate::policy::{embedded, Source};
 use clap::Args;
@@ -32,8 +32,11 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     let options = LintOptions {
         max_expression_cost: args.cost.max_expression_cost,
         max_policy_cost: args.cost.max_policy_cost,
+        kubernetes_version: args.cost.kubernetes_version,
+        extensions: args.cost.cel_extensions,
     };
-    let findings = lint(&sources, &options);
+    let report = lint_report(&sources, &options);
+    let findings = report.findings;
     let code = if unreadable.is_empty() {
         exit_code(&findings, args.deny_warnings)
     } else {
@@ -45,12 +48,16 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
             for finding in &findings {
                 writeln!(stdout, "{finding}")?;
             }
+            for policy in &report.policies {
+                eprintln!("{policy}");
+            }
             eprintln!("{}", summary(&findings, sources.len()));
         }
         Output::Json => {
             let report = json!({
                 "findings": findings,
                 "errors": unreadable.iter().map(|(file, message)| json!({"file": file, "message": message})).collect::<Vec<_>>(),
+                "policies": report.policies,
                 "summary": {
                     "files": sources.len(),
                     "errors": count(&findings, Severity::Error),
@@ -61,12 +68,13 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
             writeln!(stdout)?;
         }
         Output::Sarif => {
-            let log = crate::lint::sarif::to_sarif(
+            let mut log = crate::lint::sarif::to_sarif(
                 &findings,
                 &unreadable,
                 code,
                 env!("CARGO_PKG_VERSION"),
             );
+            crate::lint::sarif::add_policy_releases(&mut log, &report.policies);
             serde_json::to_writer_pretty(&mut stdout, &log)?;
             writeln!(stdout)?;
         }

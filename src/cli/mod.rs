@@ -118,7 +118,8 @@ pub struct PolicyArgs {
     pub cost: CostArgs,
 }
 
-/// `--max-expression-cost` and `--max-policy-cost`, taken by every command that loads policies.
+/// `--max-expression-cost`, `--max-policy-cost`, `--kubernetes-version` and `--cel-extensions`,
+/// taken by every command that loads policies.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CostArgs {
     /// The most an expression's estimated cost may be: a policy with a costlier one is refused
@@ -138,14 +139,46 @@ pub struct CostArgs {
         default_value_t = crate::policy::CompileOptions::default().max_policy_cost
     )]
     pub max_policy_cost: u64,
+    /// The Kubernetes release whose CEL the policies may use, 1.30 to 1.37: what it lacks is a
+    /// compile error naming the release that added it. Default: the `spec.kubernetesVersion`
+    /// of a loaded CmekGateParams, else 1.37 (see docs/kubernetes-versions.md).
+    #[arg(
+        long,
+        value_name = "MAJOR.MINOR",
+        env = "CMEK_GATE_KUBERNETES_VERSION",
+        value_parser = parse_kubernetes_version
+    )]
+    pub kubernetes_version: Option<cel_k8s::KubernetesVersion>,
+    /// cmek-gate's CEL extensions beyond Kubernetes every policy may use, comma-separated:
+    /// math, encoders, bind, strings, kms (a policy asks for its own with the annotation
+    /// cmek-gate.dev/cel-extensions). Default: none.
+    #[arg(
+        long,
+        value_name = "LIST",
+        env = "CMEK_GATE_CEL_EXTENSIONS",
+        value_parser = parse_extensions,
+        default_value = ""
+    )]
+    pub cel_extensions: cel_k8s::Extensions,
+}
+
+fn parse_kubernetes_version(text: &str) -> Result<cel_k8s::KubernetesVersion, String> {
+    text.parse()
+        .map_err(|e: cel_k8s::profile::VersionError| e.to_string())
+}
+
+fn parse_extensions(text: &str) -> Result<cel_k8s::Extensions, String> {
+    cel_k8s::Extensions::parse(text).map_err(|e| e.to_string())
 }
 
 impl CostArgs {
-    /// The cost limits the policies are compiled with.
+    /// The cost limits and the target the policies are compiled with.
     pub fn compile_options(&self) -> crate::policy::CompileOptions {
         crate::policy::CompileOptions {
             max_expression_cost: self.max_expression_cost,
             max_policy_cost: self.max_policy_cost,
+            kubernetes_version: self.kubernetes_version,
+            extensions: self.cel_extensions,
         }
     }
 }

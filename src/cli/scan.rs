@@ -2,9 +2,11 @@
 //! `gcloud run services list --format json | cmek-gate scan -` scans what runs today.
 
 use super::check::read_inputs_reporting;
-use crate::batch::{check_inputs_keeping_documents, CheckOptions};
+use crate::batch::{check_inputs_judging, CheckOptions, Input};
+use crate::report::InputError;
+use crate::scan::cai::{self, CaiFormat};
 use crate::scan::{
-    is_empty_list, scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings,
+    describe, is_empty_list, scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings,
 };
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -39,6 +41,61 @@ pub struct ScanArgs {
     /// role.
     #[command(flatten)]
     pub live: super::LiveArgs,
+    /// What the inputs hold: manifests (YAML or JSON, `gcloud run … list --format json`), or
+    /// Cloud Asset Inventory output (`gcloud asset export --content-type=resource`'s
+    /// newline-delimited JSON, `gcloud asset list` or `search-all-resources --read-mask='*'`
+    /// with `--format json`). `auto` tells them apart by their first object.
+    #[arg(long, alias = "format", value_enum, default_value_t = InputFormat::Auto)]
+    pub input_format: InputFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum InputFormat {
+    Auto,
+    Manifests,
+    #[value(alias = "export")]
+    CaiExport,
+    #[value(alias = "list")]
+    CaiList,
+    #[value(alias = "search")]
+    CaiSearch,
+}
+
+/// Turns each input that holds Cloud Asset Inventory output into the manifests of its Cloud Run
+/// resources (see [`crate::scan::cai`]); the others are left as they are. An input that cannot
+/// be read as the format it was given or detected as is an error, not skipped.
+fn read_assets(inputs: Vec<Input>, format: InputFormat) -> (Vec<Input>, Vec<InputError>, usize) {
+    let (mut read, mut errors, mut other_assets) = (Vec::new(), Vec::new(), 0);
+    for mut input in inputs {
+        let text = std::str::from_utf8(&input.text).ok();
+        let cai_format = match format {
+            InputFormat::Manifests => None,
+            InputFormat::CaiExport => Some(CaiFormat::Export),
+            InputFormat::CaiList => Some(CaiFormat::List),
+            InputFormat::CaiSearch => Some(CaiFormat::Search),
+            InputFormat::Auto => text.and_then(cai::detect),
+        };
+        let Some(cai_format) = cai_format else {
+            read.push(input);
+            continue;
+        };
+        let assets = match text {
+            Some(text) => cai::read(text, cai_format),
+            None => Err(cai::CaiError::Json("not UTF-8".into())),
+        };
+        match assets {
+            Ok(assets) => {
+                other_assets += assets.other_assets;
+                input.text = cai::to_check_text(&assets).into_bytes();
+                read.push(input);
+            }
+            Err(error) => errors.push(InputError {
+                file: input.name,
+                message: format!("{}: {error}", cai_format.describe()),
+            }),
+        }
+    }
+    (read, errors, other_assets)
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
@@ -52,7 +109,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let progress = std::io::stderr().is_terminal();
     let set = args.policy.load_live(args.live.live)?;
     let live = args.live.live()?;
-    let (inputs, unreadable) = read_inputs_reporting(&args.paths)?;
+    let (inputs, mut unreadable) = read_inputs_reporting(&args.paths)?;
+    let (inputs, unreadable_assets, other_assets) = read_assets(inputs, args.input_format);
+    unreadable.extend(unreadable_assets);
     let limits = CheckOptions::default().limits;
     let (empty_lists, inputs): (Vec<_>, Vec<_>) = inputs
         .into_iter()
@@ -71,15 +130,26 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         live,
         ..CheckOptions::default()
     };
-    let (mut report, documents) = check_inputs_keeping_documents(&set, &inputs, &options);
+    let settings = ScanSettings::from_policy_set(&set);
+    // Each document is described as it is judged and then released: only the Cloud Run
+    // resources' facts are kept.
+    let judged = check_inputs_judging(&set, &inputs, &options, |document, _| {
+        describe(&settings, &document)
+    });
+    let mut report = judged.report;
     report.errors.splice(0..0, unreadable);
-    let mut result = scan(&ScanSettings::from_policy_set(&set), &documents, &report);
+    let documents = judged.kept.len();
+    let mut result = scan(&settings, judged.kept, &report);
     result.empty_lists = empty_lists.into_iter().map(|i| i.name).collect();
     if progress {
         eprintln!(
             " {} documents, {} Cloud Run resources",
-            documents.len(),
-            result.total.resources
+            documents, result.total.resources
+        );
+    }
+    if other_assets > 0 {
+        eprintln!(
+            "note: {other_assets} Cloud Asset Inventory asset(s) of other types than Cloud Run services, jobs and worker pools were not scanned"
         );
     }
     let text = match args.output {

@@ -197,7 +197,10 @@ pub fn admit_telling(set: &PolicySet, request: &Request, phases: Phases) -> (Dec
     } else {
         Mutated::default()
     };
-    let mut decision = match (&mutated.object, phases.validate) {
+    // A mutating policy that denies ends the admission, as in the API server: the validating
+    // policies never see the request.
+    let validate = phases.validate && mutated.violations.is_empty();
+    let mut decision = match (&mutated.object, validate) {
         (Some(object), true) => evaluate(
             set,
             &Request {
@@ -296,7 +299,7 @@ fn evaluate_sharing<'r>(
                     judge.run(&set.env, &variables);
                 }
             }
-            Err(message) => judge.failure(message, "InternalError", None, true),
+            Err(message) => judge.failure(message, "InternalError", None, true, 0),
         }
     }
     decision
@@ -438,21 +441,16 @@ pub fn reference_activation(request: &Request) -> cel::Activation {
     activation
 }
 
-/// The parameter objects a binding selects: `[None]` when the policy takes none.
+/// The parameter objects a binding selects: `[None]` when the policy takes none, or when the
+/// binding has no `paramRef` (Kubernetes then evaluates the policy with `params` null).
 fn params_for<'s>(
     set: &'s PolicySet,
     policy: &CompiledPolicy,
     binding: &CompiledBinding,
     request: &Request,
 ) -> Result<Vec<Option<&'s ParamObject>>, String> {
-    let Some(kind) = &policy.spec.param_kind else {
+    let (Some(kind), Some(param_ref)) = (&policy.spec.param_kind, &binding.spec.param_ref) else {
         return Ok(vec![None]);
-    };
-    let Some(param_ref) = &binding.spec.param_ref else {
-        return Err(format!(
-            "binding \"{}\" has no paramRef, but policy \"{}\" takes parameters of kind {}",
-            binding.name, policy.name, kind.kind
-        ));
     };
     let namespace_ok = |p: &ParamObject| match &param_ref.namespace {
         Some(ns) => &p.namespace == ns,
@@ -490,16 +488,56 @@ impl<'a> Judge<'a, '_> {
             .and_then(|r| r.parameter_not_found_action)
             .unwrap_or(ParameterNotFoundAction::Deny);
         if action == ParameterNotFoundAction::Deny {
-            let message =
-                "no params found for policy binding with `Deny` parameterNotFoundAction".to_owned();
-            self.failure(message, "InternalError", None, true);
+            self.configuration_error(
+                "no params found for policy binding with `Deny` parameterNotFoundAction",
+            );
         }
+    }
+
+    /// A binding that cannot be applied (its parameters are missing): under `failurePolicy:
+    /// Fail` the request is denied whatever the binding's actions, as Kubernetes' dispatcher
+    /// denies configuration errors; under `Ignore` nothing happens.
+    fn configuration_error(&mut self, error: &str) {
+        if self.policy.failure_policy == FailurePolicy::Ignore {
+            return;
+        }
+        self.deny(
+            format!("failed to configure binding: {error}"),
+            "Invalid",
+            None,
+        );
+    }
+
+    /// A denial that does not go through the binding's actions.
+    fn deny(&mut self, message: String, reason: &str, points_at: Option<&str>) {
+        let line = points_at.and_then(|field| {
+            let object = self.request.object?;
+            shape::field_mark(object, &self.request.group, &self.request.kind, field)
+                .map(|m| m.line)
+        });
+        self.decision.violations.push(Violation {
+            policy: self.policy.name.clone(),
+            binding: self.binding.name.clone(),
+            message,
+            reason: reason.to_owned(),
+            line,
+            field: points_at.map(str::to_owned),
+        });
     }
 
     /// Records a failed validation by the binding's actions. A failure to evaluate (`error`) is
     /// dropped under `failurePolicy: Ignore`; under `Fail` it goes through the actions like a
     /// failed validation, as Kubernetes does (so a Warn-only binding warns).
-    fn failure(&mut self, message: String, reason: &str, points_at: Option<&str>, error: bool) {
+    /// `index` is the failed validation's (0 for a failed match condition), as the audit
+    /// annotation's `expressionIndex` says it.
+    fn failure(
+        &mut self,
+        message: String,
+        reason: &str,
+        points_at: Option<&str>,
+        error: bool,
+        index: usize,
+    ) {
         if error && self.policy.failure_policy == FailurePolicy::Ignore {
             return;
         }
@@ -510,20 +548,8 @@ impl<'a> Judge<'a, '_> {
             reason
         };
         let actions = &self.binding.spec.validation_actions;
-        let line = points_at.and_then(|field| {
-            let object = self.request.object?;
-            shape::field_mark(object, &self.request.group, &self.request.kind, field)
-                .map(|m| m.line)
-        });
         if actions.contains(&ValidationAction::Deny) {
-            self.decision.violations.push(Violation {
-                policy: self.policy.name.clone(),
-                binding: self.binding.name.clone(),
-                message: message.clone(),
-                reason: reason.to_owned(),
-                line,
-                field: points_at.map(str::to_owned),
-            });
+            self.deny(message.clone(), reason, points_at);
         }
         if actions.contains(&ValidationAction::Warn) {
             self.decision.warnings.push(Warning {
@@ -538,6 +564,7 @@ impl<'a> Judge<'a, '_> {
                 "message": message,
                 "policy": self.policy.name,
                 "binding": self.binding.name,
+                "expressionIndex": index,
                 "validationActions": actions,
             });
             let mut list: Vec<serde_json::Value> = self
@@ -559,49 +586,68 @@ impl<'a> Judge<'a, '_> {
     {
         let policy: &'a CompiledPolicy = self.policy;
         let run = |compiled: &'r Compiled| variables.run(env, compiled);
-        for (name, condition) in &policy.match_conditions {
-            let failure = match run(condition) {
+        // Every condition is evaluated: one that is false skips the policy even when another
+        // failed; only when none is false do the failures count (all of them, as Kubernetes
+        // aggregates them).
+        let mut errors = Vec::new();
+        for (_, condition) in &policy.match_conditions {
+            match run(condition) {
                 Ok(value) => match value.as_bool() {
-                    Some(true) => continue,
+                    Some(true) => {}
                     Some(false) => return,
-                    None => format!("must return a bool, returned {}", value.type_name()),
+                    None => errors.push(format!(
+                        "expression '{}' must return a bool, returned {}",
+                        condition.program.source,
+                        value.type_name()
+                    )),
                 },
-                Err(e) => format!("failed: {e}"),
-            };
-            let message = format!(
-                "policy \"{}\": matchCondition \"{name}\" {failure}",
-                self.policy.name
-            );
-            return self.failure(message, "InternalError", None, true);
+                Err(e) => errors.push(resulted_in_error(condition, &e)),
+            }
         }
-        for validation in &policy.validations {
+        if !errors.is_empty() {
+            let message = if errors.len() == 1 {
+                errors.remove(0)
+            } else {
+                format!("[{}]", errors.join(", "))
+            };
+            return self.failure(message, "Invalid", None, true, 0);
+        }
+        for (index, validation) in policy.validations.iter().enumerate() {
             let points_at = validation.points_at.as_deref();
             let failure = match run(&validation.expression) {
                 Ok(value) => match value.as_bool() {
                     Some(true) => continue,
                     Some(false) => None,
                     None => Some(format!(
-                        "must return a bool, returned {}",
+                        "expression '{}' must return a bool, returned {}",
+                        validation.expression.program.source,
                         value.type_name()
                     )),
                 },
-                Err(e) => Some(format!("evaluation failed: {e}")),
+                Err(e) => Some(resulted_in_error(&validation.expression, &e)),
             };
             if let Some(failure) = failure {
-                let message = format!(
-                    "policy \"{}\", {}: {failure}",
-                    self.policy.name, validation.expression.field
-                );
-                self.failure(message, "InternalError", points_at, true);
+                self.failure(failure, "Invalid", points_at, true, index);
                 continue;
             }
+            // Kubernetes' choice of message: the messageExpression's string, trimmed, unless
+            // it is empty, over 5 KiB or on several lines; then the message, trimmed; then the
+            // expression.
             let message = validation
                 .message_expression
                 .as_ref()
                 .and_then(|m| run(m).ok())
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .filter(|m| !m.trim().is_empty())
-                .or_else(|| validation.message.clone())
+                .and_then(|v| v.as_str().map(|m| m.trim().to_owned()))
+                .filter(|m| {
+                    !m.is_empty() && m.len() <= MAX_EVALUATED_MESSAGE_BYTES && !m.contains('\n')
+                })
+                .or_else(|| {
+                    validation
+                        .message
+                        .as_deref()
+                        .map(|m| m.trim().to_owned())
+                        .filter(|m| !m.is_empty())
+                })
                 .unwrap_or_else(|| {
                     format!(
                         "failed expression: {}",
@@ -609,31 +655,70 @@ impl<'a> Judge<'a, '_> {
                     )
                 });
             let reason = validation.reason.as_deref().unwrap_or("Invalid");
-            self.failure(message, reason, points_at, false);
+            self.failure(message, reason, points_at, false, index);
         }
         for (key, annotation) in &policy.audit_annotations {
-            let failure = match run(annotation) {
+            let error = match run(annotation) {
                 Ok(value) if value.is_null() => continue,
                 Ok(value) => match value.as_str() {
                     Some(text) => {
-                        let key = format!("{}/{key}", self.policy.name);
-                        self.decision.audit_annotations.insert(key, text.to_owned());
+                        let text = text.trim();
+                        if !text.is_empty() {
+                            let key = format!("{}/{key}", self.policy.name);
+                            self.decision
+                                .audit_annotations
+                                .insert(key, audit_annotation_value(text));
+                        }
                         continue;
                     }
                     None => format!(
-                        "must return a string or null, returned {}",
+                        "valueExpression '{}' resulted in unsupported return type: {}. Return type must be either string or null.",
+                        annotation.program.source,
                         value.type_name()
                     ),
                 },
-                Err(e) => format!("evaluation failed: {e}"),
+                Err(e) => resulted_in_error(annotation, &e),
             };
-            let message = format!(
-                "policy \"{}\", {}: {failure}",
-                self.policy.name, annotation.field
-            );
-            self.failure(message, "InternalError", None, true);
+            // A failed audit annotation denies under failurePolicy: Fail, whatever the
+            // binding's actions.
+            if self.policy.failure_policy == FailurePolicy::Fail {
+                self.deny(error, "Invalid", None);
+            }
         }
     }
+}
+
+/// The longest message a messageExpression may give (Kubernetes'
+/// `MaxEvaluatedMessageExpressionSizeBytes`); a longer one is not used.
+const MAX_EVALUATED_MESSAGE_BYTES: usize = 5 * 1024;
+
+/// The longest audit annotation value Kubernetes records, in bytes.
+const MAX_AUDIT_ANNOTATION_BYTES: usize = 10 * 1024;
+
+/// An audit annotation's value as the API server records it: cut at 10 KiB, counted in bytes.
+/// A character cut in two leaves its bytes invalid, and each reads as U+FFFD in the audit
+/// event's JSON (Go's encoder replaces an invalid byte by one U+FFFD).
+fn audit_annotation_value(text: &str) -> String {
+    if text.len() <= MAX_AUDIT_ANNOTATION_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_AUDIT_ANNOTATION_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut value = text[..end].to_owned();
+    for _ in end..MAX_AUDIT_ANNOTATION_BYTES {
+        value.push('\u{fffd}');
+    }
+    value
+}
+
+/// An evaluation error as Kubernetes words it, with the expression as written.
+pub(crate) fn resulted_in_error(compiled: &Compiled, error: &EvalError) -> String {
+    format!(
+        "expression '{}' resulted in error: {error}",
+        compiled.program.source
+    )
 }
 
 /// Where the variable values of one request are kept, by slot (see

@@ -193,7 +193,7 @@ fn run_binding<'r>(
                 policy: policy.name.clone(),
                 binding: binding.name.clone(),
                 message,
-                reason: "InternalError".into(),
+                reason: "Invalid".into(),
                 line: None,
                 field: None,
             });
@@ -216,7 +216,7 @@ fn run_binding<'r>(
         if action == ParameterNotFoundAction::Deny {
             fail(
                 outcome,
-                "no params found for policy binding with `Deny` parameterNotFoundAction".into(),
+                "failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction".into(),
             );
         }
         return true;
@@ -343,21 +343,29 @@ impl<'x> Step<'x> {
         let env = &self.set.env;
         let outcome = (|| {
             if check_conditions {
-                for (name, condition) in &policy.match_conditions {
-                    let failure = match variables.run(env, condition) {
+                // As for validation (see `super::Judge::run`): a false condition skips the
+                // policy even when another failed; otherwise every failure is reported.
+                let mut errors = Vec::new();
+                for (_, condition) in &policy.match_conditions {
+                    match variables.run(env, condition) {
                         Ok(value) => match value.as_bool() {
-                            Some(true) => continue,
+                            Some(true) => {}
                             Some(false) => return Ok(None),
-                            None => {
-                                format!("must return a bool, returned {}", value.type_name())
-                            }
+                            None => errors.push(format!(
+                                "expression '{}' must return a bool, returned {}",
+                                condition.program.source,
+                                value.type_name()
+                            )),
                         },
-                        Err(e) => format!("failed: {e}"),
-                    };
-                    return Err(format!(
-                        "policy \"{}\": matchCondition \"{name}\" {failure}",
-                        policy.name
-                    ));
+                        Err(e) => errors.push(super::resulted_in_error(condition, &e)),
+                    }
+                }
+                if !errors.is_empty() {
+                    return Err(if errors.len() == 1 {
+                        errors.remove(0)
+                    } else {
+                        format!("[{}]", errors.join(", "))
+                    });
                 }
             }
             let context = |message: String| {
@@ -368,7 +376,7 @@ impl<'x> Step<'x> {
             };
             let value = variables
                 .run(env, &self.mutation.expression)
-                .map_err(|e| context(format!("evaluation failed: {e}")))?;
+                .map_err(|e| super::resulted_in_error(&self.mutation.expression, &e))?;
             value.to_json().map(Some).map_err(|e| context(e.0))
         })();
         outcome

@@ -235,7 +235,7 @@ want: silver
         ),
         (
             "    name: bronze\n    parameterNotFoundAction: Deny",
-            vec!["no params found for policy binding with `Deny` parameterNotFoundAction"],
+            vec!["failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction"],
         ),
         (
             "    name: bronze\n    parameterNotFoundAction: Allow",
@@ -315,4 +315,31 @@ fn variables_of_the_same_definition_are_shared_and_no_others() {
         .map(|v| (v.binding.as_str(), v.message.as_str()))
         .collect();
     assert_eq!(messages, vec![("silver", "want silver")]);
+}
+
+#[test]
+fn audit_annotation_values_are_cut_at_10_kib_as_the_api_server_records_them() {
+    let cases = [
+        ("short".to_owned(), "short".to_owned()),
+        ("a".repeat(10 * 1024), "a".repeat(10 * 1024)),
+        ("a".repeat(10 * 1024 + 5), "a".repeat(10 * 1024)),
+        // 'ü' is two bytes: the 5,121st is cut after its first byte.
+        (
+            "a".to_owned() + &"ü".repeat(6000),
+            "a".to_owned() + &"ü".repeat(5119) + "\u{fffd}",
+        ),
+        // '€' is three bytes: cut after two, two bytes read as two U+FFFD.
+        (
+            "ab".to_owned() + &"€".repeat(4000),
+            "ab".to_owned() + &"€".repeat(3412) + "\u{fffd}\u{fffd}",
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(
+            super::audit_annotation_value(&text),
+            expected,
+            "{}",
+            text.len()
+        );
+    }
 }

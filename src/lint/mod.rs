@@ -87,6 +87,11 @@ pub const RULES: &[Rule] = &[
         description: "An expression does not compile: a syntax error, an unknown variable or function, a type error (as Kubernetes' type checker finds it with object, oldObject and params dyn), an invalid regular expression.",
     },
     Rule {
+        id: "kubernetes-version",
+        severity: Severity::Error,
+        description: "A CmekGateParams' spec.kubernetesVersion that is no release the gate targets (1.30 to 1.37), or a policy's cmek-gate.dev/cel-extensions annotation naming no extension.",
+    },
+    Rule {
         id: "load",
         severity: Severity::Error,
         description: "The policies do not load together: a name defined twice, a binding without validationActions, a document that is neither a policy, a binding nor a parameter object.",
@@ -151,11 +156,15 @@ pub const RULES: &[Rule] = &[
 /// The runtime budget of evaluating a constant validation, to report its value.
 const CONSTANT_BUDGET: u64 = 100_000;
 
-/// The limits the cost rule applies.
+/// The limits the cost rule applies, and the target the policies are compiled for.
 #[derive(Debug, Clone, Copy)]
 pub struct LintOptions {
     pub max_expression_cost: u64,
     pub max_policy_cost: u64,
+    /// `None`: a loaded CmekGateParams' `spec.kubernetesVersion`, else the newest.
+    pub kubernetes_version: Option<cel_k8s::KubernetesVersion>,
+    /// Extensions every policy may use.
+    pub extensions: cel_k8s::Extensions,
 }
 
 impl Default for LintOptions {
@@ -164,6 +173,8 @@ impl Default for LintOptions {
         LintOptions {
             max_expression_cost: defaults.max_expression_cost,
             max_policy_cost: defaults.max_policy_cost,
+            kubernetes_version: defaults.kubernetes_version,
+            extensions: defaults.extensions,
         }
     }
 }
@@ -218,8 +229,58 @@ pub(crate) struct Loaded<'a> {
     pub crds: Vec<serde_json::Value>,
 }
 
+/// The oldest Kubernetes release a policy runs on, as lint reports it beside its findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRelease {
+    pub file: String,
+    pub line: u32,
+    pub policy: String,
+    pub kind: String,
+    /// `None`: it compiles on no release the gate targets.
+    pub oldest_kubernetes_version: Option<String>,
+    /// The extensions it was given (its annotation's and `--cel-extensions`).
+    pub extensions: Vec<&'static str>,
+    /// Why the release before the oldest (or, when there is none, the newest) refuses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_before: Option<String>,
+}
+
+impl std::fmt::Display for PolicyRelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: policy \"{}\" ",
+            self.file, self.line, self.policy
+        )?;
+        match &self.oldest_kubernetes_version {
+            Some(version) => write!(f, "runs on Kubernetes {version} or newer")?,
+            None => write!(f, "compiles on no Kubernetes release from 1.30 to 1.37")?,
+        }
+        if !self.extensions.is_empty() {
+            write!(f, " with the extensions {}", self.extensions.join(","))?;
+        }
+        if let Some(why) = &self.refused_before {
+            write!(f, " ({why})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What lint reports: its findings, and the oldest release each policy runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintReport {
+    pub findings: Vec<Finding>,
+    pub policies: Vec<PolicyRelease>,
+}
+
 /// Lints policy sources: every finding, in file order, then by line and column.
 pub fn lint(sources: &[Source], options: &LintOptions) -> Vec<Finding> {
+    lint_report(sources, options).findings
+}
+
+/// [`lint`], and the oldest Kubernetes release each policy runs on.
+pub fn lint_report(sources: &[Source], options: &LintOptions) -> LintReport {
     let mut findings = Vec::new();
     let mut loaded = Loaded {
         validating: Vec::new(),
@@ -244,14 +305,49 @@ pub fn lint(sources: &[Source], options: &LintOptions) -> Vec<Finding> {
             )),
         }
     }
+    let version = match options.kubernetes_version {
+        Some(version) => version,
+        None => crate::policy::settings::kubernetes_version_setting(
+            loaded
+                .params
+                .iter()
+                .map(|d| (d.source.name.as_str(), &d.doc)),
+            std::iter::empty(),
+        )
+        .unwrap_or_else(|error| {
+            if let PolicyError::Invalid {
+                source_name,
+                line,
+                message,
+            } = &error
+            {
+                findings.push(finding(
+                    source_name,
+                    (*line, 1),
+                    "kubernetes-version",
+                    message.clone(),
+                ));
+            }
+            None
+        })
+        .unwrap_or_default(),
+    };
+    let target = cel_k8s::Profile::new(version, options.extensions);
     // Lint evaluates only constant expressions, to say what they always give: on a small budget.
-    let env = crate::cel::Environment::new().with_budget(CONSTANT_BUDGET);
+    let env = crate::cel::Environment::for_profile(target).with_budget(CONSTANT_BUDGET);
+    let mut policies = Vec::new();
     for doc in loaded.validating.iter().chain(&loaded.mutating) {
-        policy::lint_policy(&env, doc, &loaded, options, &mut findings);
+        let profile = policy::lint_policy(&env, target, doc, &loaded, options, &mut findings);
+        policies.push(policy::oldest_release(doc, profile.extensions));
     }
     policy::lint_bindings(&loaded, &mut findings);
     if !findings.iter().any(|f| f.severity == Severity::Error) {
-        if let Err(error) = PolicySet::compile_with(sources, &[], &CompileOptions::unlimited()) {
+        let options = CompileOptions {
+            kubernetes_version: options.kubernetes_version,
+            extensions: options.extensions,
+            ..CompileOptions::unlimited()
+        };
+        if let Err(error) = PolicySet::compile_with(sources, &[], &options) {
             findings.push(load_finding(&error));
         }
     }
@@ -265,7 +361,8 @@ pub fn lint(sources: &[Source], options: &LintOptions) -> Vec<Finding> {
         )
     });
     findings.dedup();
-    findings
+    policies.sort_by_key(|p| (order.iter().position(|n| *n == p.file), p.line));
+    LintReport { findings, policies }
 }
 
 /// Sorts a document into policies, bindings and parameter candidates; one that does not decode

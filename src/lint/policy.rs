@@ -113,11 +113,12 @@ impl<'a> PolicyDoc<'a> {
 /// cost rules.
 pub(crate) fn lint_policy(
     env: &Environment,
+    target: cel_k8s::Profile,
     policy: &PolicyDoc<'_>,
     loaded: &Loaded<'_>,
     options: &LintOptions,
     findings: &mut Vec<Finding>,
-) {
+) -> cel_k8s::Profile {
     let names: Vec<&str> = policy
         .spec
         .variables
@@ -127,11 +128,21 @@ pub(crate) fn lint_policy(
     // Type-checked as the API server checks a policy it is asked to create (its result type is
     // the expression-type rule's), each variable with the type inferred for it (dyn when it does
     // not compile, as Kubernetes declares it).
-    // An unknown extension name is refused at load, and reported by the `load` rule.
-    let extensions =
-        typing::policy_extensions(&policy.metadata.annotations).unwrap_or(cel_k8s::Extensions::ALL);
-    let mut declarations =
-        typing::creation_declarations(policy.spec.param_kind.is_some(), extensions);
+    let profile = crate::policy::policy_profile(target, &policy.metadata.annotations)
+        .unwrap_or_else(|message| {
+            let annotation = crate::policy::EXTENSIONS_ANNOTATION;
+            findings.push(
+                policy.doc.finding(
+                    policy
+                        .doc
+                        .key_position(&["metadata", "annotations", annotation]),
+                    "kubernetes-version",
+                    format!("policy \"{}\": {message}", policy.name()),
+                ),
+            );
+            target
+        });
+    let mut declarations = typing::creation_declarations(policy.spec.param_kind.is_some(), profile);
     if !names.is_empty() {
         declarations.declare_variables();
     }
@@ -164,8 +175,7 @@ pub(crate) fn lint_policy(
         }
         match outcome {
             Ok(program) => compiled.push(Expression::new(field, text, role, program)),
-            Err(mut error) => {
-                typing::hint_extension(&mut error.message, extensions);
+            Err(error) => {
                 failed.push(field.clone());
                 let segments = expressions::segments(&field);
                 let (line, column) = crate::policy::expression_position(
@@ -203,12 +213,55 @@ pub(crate) fn lint_policy(
         .filter(|f| f.rule == "unknown-field")
         .map(|f| f.message.clone())
         .collect();
-    schema_types(policy, loaded, &failed, &unknown_fields, findings);
+    schema_types(policy, loaded, &failed, &unknown_fields, profile, findings);
     unused_variables(policy, &compiled, findings);
     live_unguarded(policy, &compiled, findings);
     params_loaded(policy, loaded, findings);
     cost(policy, loaded, &compiled, options, findings);
+    profile
 }
+
+/// The oldest release a policy runs on with `extensions` (see `policy::typing`).
+pub(crate) fn oldest_release(
+    policy: &PolicyDoc<'_>,
+    extensions: cel_k8s::Extensions,
+) -> super::PolicyRelease {
+    let no_mutations = Vec::new();
+    let mutations = policy.mutations.as_ref().unwrap_or(&no_mutations);
+    let (variables, others) = typing::expressions(&policy.spec, mutations);
+    let oldest = typing::oldest_release(
+        &variables,
+        &others,
+        policy.spec.param_kind.is_some(),
+        extensions,
+    );
+    let mut version = oldest.version;
+    let mut refused_before = oldest
+        .refused
+        .map(|(field, message)| format!("{field}: {message}"));
+    // The API itself: k8s.io/apiserver's MutatingAdmissionPolicy feature gate.
+    let generally_available = cel_k8s::KubernetesVersion::new(MUTATING_POLICIES_GA);
+    if policy.is_mutating() && version.is_some() && version < generally_available {
+        version = generally_available;
+        refused_before = Some(
+            "MutatingAdmissionPolicy is on by default from Kubernetes 1.36 (1.32 to 1.35 \
+             only with the MutatingAdmissionPolicy feature gate: alpha 1.32, beta 1.34)"
+                .to_owned(),
+        );
+    }
+    super::PolicyRelease {
+        file: policy.doc.source.name.clone(),
+        line: policy.doc.doc.line,
+        policy: policy.name().to_owned(),
+        kind: policy.doc.doc.kind.clone(),
+        oldest_kubernetes_version: version.map(|v| v.to_string()),
+        extensions: extensions.iter().map(cel_k8s::Extension::name).collect(),
+        refused_before,
+    }
+}
+
+/// The release whose API servers serve MutatingAdmissionPolicies by default (GA).
+const MUTATING_POLICIES_GA: u8 = 36;
 
 /// The schema-typed check (see `policy::typing`): what does not check with `object` typed from
 /// the schemas of the kinds the policy matches and `params` from its paramKind's CRD among the
@@ -220,25 +273,24 @@ fn schema_types(
     loaded: &Loaded<'_>,
     failed: &[String],
     unknown_fields: &[String],
+    profile: cel_k8s::Profile,
     findings: &mut Vec<Finding>,
 ) {
     if policy.is_mutating() {
         return;
     }
-    let Some(mut types) = typing::schema_types(
+    let Some(types) = typing::schema_types(
         policy.spec.match_constraints.as_ref(),
         policy.spec.param_kind.as_ref(),
         &loaded.crds,
     ) else {
         return;
     };
-    types.extensions =
-        typing::policy_extensions(&policy.metadata.annotations).unwrap_or(cel_k8s::Extensions::ALL);
     let no_mutations = Vec::new();
     let mutations = policy.mutations.as_ref().unwrap_or(&no_mutations);
     let (variables, others) = typing::expressions(&policy.spec, mutations);
     let skip = |field: &str| failed.iter().any(|f| f == field);
-    for mistake in typing::schema_mistakes(&types, &variables, &others, &skip) {
+    for mistake in typing::schema_mistakes(&types, &variables, &others, &skip, profile) {
         let segments = expressions::segments(&mistake.field);
         let error = crate::cel::CompileError::from(mistake.error.clone());
         let (line, column) = crate::policy::expression_position(
@@ -466,7 +518,7 @@ pub(crate) fn lint_bindings(loaded: &Loaded<'_>, findings: &mut Vec<Finding>) {
                 doc.key_position(&["spec", "policyName"]),
                 "param-ref",
                 format!(
-                    "binding \"{name}\" has no paramRef, but policy \"{policy_name}\" has paramKind {} {}: evaluating it is an error on every request it matches (its failurePolicy decides)",
+                    "binding \"{name}\" has no paramRef, but policy \"{policy_name}\" has paramKind {} {}: the API server evaluates it with params null on every request it matches",
                     kind.api_version, kind.kind
                 ),
             )),

@@ -88,10 +88,37 @@ pub fn to_sarif(
     })
 }
 
+/// Adds the oldest Kubernetes release of each policy to the run's property bag
+/// (`runs[0].properties.policies`, each as lint's JSON output gives it).
+pub fn add_policy_releases(log: &mut Value, policies: &[super::PolicyRelease]) {
+    if let Some(run) = log.pointer_mut("/runs/0").and_then(Value::as_object_mut) {
+        run.insert("properties".into(), json!({ "policies": policies }));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::lint::Severity;
+
+    #[test]
+    fn policy_releases_are_in_the_runs_property_bag() {
+        let mut log = to_sarif(&[], &[], 0, "0");
+        let release = crate::lint::PolicyRelease {
+            file: "p.yaml".into(),
+            line: 2,
+            policy: "p".into(),
+            kind: "ValidatingAdmissionPolicy".into(),
+            oldest_kubernetes_version: Some("1.32".into()),
+            extensions: vec!["math"],
+            refused_before: Some("why".into()),
+        };
+        add_policy_releases(&mut log, &[release]);
+        let policy = &log["runs"][0]["properties"]["policies"][0];
+        assert_eq!(policy["oldestKubernetesVersion"], "1.32");
+        assert_eq!(policy["extensions"][0], "math");
+        assert_eq!(policy["refusedBefore"], "why");
+    }
 
     #[test]
     fn findings_are_results_at_their_line_and_column() {

@@ -293,11 +293,13 @@ fn cost_over_the_limits() {
     let tight = LintOptions {
         max_expression_cost: 1000,
         max_policy_cost: 100_000,
+        ..LintOptions::default()
     };
     assert_eq!(found_with(&text, &tight), ["13:19 cost"]);
     let tighter = LintOptions {
         max_expression_cost: 1_000_000,
         max_policy_cost: 1000,
+        ..LintOptions::default()
     };
     assert_eq!(found_with(&text, &tighter), ["1:1 cost"]);
     // Nested comprehensions over lists nothing bounds are over the default limit.
@@ -377,14 +379,15 @@ fn live_functions_need_the_extension_and_a_guard() {
     let enabled = "  annotations:\n    cmek-gate.dev/cel-extensions: kms\n";
     let guard = "  matchConditions:\n    - name: live\n      expression: kms.available()\n";
     let cases: [(&str, String, &[&str]); 4] = [
-        ("not enabled", kms_policy("", ""), &["13:19 compile"]),
+        ("not enabled", kms_policy("", ""), &["13:26 compile"]),
         (
             "unknown extension",
             kms_policy(
                 "  annotations:\n    cmek-gate.dev/cel-extensions: kms,gcs\n",
                 "",
             ),
-            &["1:1 load", "15:7 live-unguarded"],
+            // The annotation is reported where it is, and the policy checked without it.
+            &["6:5 kubernetes-version", "15:26 compile"],
         ),
         // Reading live data is not a constant validation.
         (
@@ -397,4 +400,34 @@ fn live_functions_need_the_extension_and_a_guard() {
     for (name, text, expected) in cases {
         assert_eq!(found(&text), expected, "{name}");
     }
+}
+
+/// The oldest release of each policy: its expressions', and for a MutatingAdmissionPolicy the
+/// release that serves them by default.
+#[test]
+fn each_policy_has_its_oldest_release() {
+    let sources = crate::policy::embedded::sources();
+    let report = crate::lint::lint_report(&sources, &LintOptions::default());
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert_eq!(report.policies.len(), 10);
+    for release in &report.policies {
+        let expected = match release.kind.as_str() {
+            "MutatingAdmissionPolicy" => "1.36",
+            _ => "1.30",
+        };
+        assert_eq!(
+            release.oldest_kubernetes_version.as_deref(),
+            Some(expected),
+            "{release}"
+        );
+    }
+    let mutating = report
+        .policies
+        .iter()
+        .find(|r| r.kind == "MutatingAdmissionPolicy")
+        .expect("the library has a mutating policy");
+    assert!(
+        mutating.to_string().contains("runs on Kubernetes 1.36 or newer (MutatingAdmissionPolicy is on by default from Kubernetes 1.36"),
+        "{mutating}"
+    );
 }

@@ -10,13 +10,14 @@ pub mod embedded;
 pub mod load;
 pub mod matching;
 pub mod selection;
+pub mod settings;
 pub mod types;
 pub mod typing;
 
 use crate::cel::{CompileError, Environment, Program, Purpose, SizeBound, SizeBounds, TypeCheck};
 use crate::manifest::{self, Document, ManifestError, ReadLimits};
 use cel_k8s::check;
-use cel_k8s::Type;
+use cel_k8s::{Extensions, KubernetesVersion, Profile, Type};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use types::*;
 use typing::creation_declarations;
@@ -31,7 +32,11 @@ pub const FIELDS_ANNOTATION: &str = "cmek-gate.dev/fields";
 /// (Kubernetes' `StaticEstimatedCRDCostLimit`; see `docs/lint.md`).
 pub const DEFAULT_MAX_POLICY_COST: u64 = 100_000_000;
 
-/// Limits applied when compiling a policy set.
+/// The policy annotation asking for cmek-gate's CEL extensions beyond Kubernetes: a comma
+/// list of `math`, `encoders`, `bind`, `strings`, `kms`.
+pub const EXTENSIONS_ANNOTATION: &str = "cmek-gate.dev/cel-extensions";
+
+/// Limits and the target applied when compiling a policy set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompileOptions {
     /// The most an expression's estimated cost may be; also the cost units one evaluation of
@@ -39,6 +44,12 @@ pub struct CompileOptions {
     pub max_expression_cost: u64,
     /// The most a policy's estimated cost may be (all its expressions).
     pub max_policy_cost: u64,
+    /// The Kubernetes release whose CEL the policies may use; `None`: the one a loaded
+    /// `CmekGateParams` names (`spec.kubernetesVersion`), else the newest.
+    pub kubernetes_version: Option<KubernetesVersion>,
+    /// Extensions every policy may use, beyond those it asks for itself
+    /// ([`EXTENSIONS_ANNOTATION`]).
+    pub extensions: Extensions,
 }
 
 impl Default for CompileOptions {
@@ -46,6 +57,8 @@ impl Default for CompileOptions {
         CompileOptions {
             max_expression_cost: crate::cel::DEFAULT_MAX_EXPRESSION_COST,
             max_policy_cost: DEFAULT_MAX_POLICY_COST,
+            kubernetes_version: None,
+            extensions: Extensions::NONE,
         }
     }
 }
@@ -56,7 +69,14 @@ impl CompileOptions {
         CompileOptions {
             max_policy_cost: u64::MAX,
             max_expression_cost: u64::MAX,
+            ..CompileOptions::default()
         }
+    }
+
+    /// The same options, targeting `version`.
+    pub fn targeting(mut self, version: KubernetesVersion) -> CompileOptions {
+        self.kubernetes_version = Some(version);
+        self
     }
 }
 
@@ -243,6 +263,10 @@ pub struct ParamObject {
 /// Everything loaded and compiled: immutable, shared by every evaluation.
 pub struct PolicySet {
     pub env: Environment,
+    /// The Kubernetes release the policies were compiled for.
+    pub kubernetes_version: KubernetesVersion,
+    /// The extensions every policy was offered (each may ask for more).
+    pub extensions: Extensions,
     /// The validating policies.
     pub policies: Vec<CompiledPolicy>,
     /// How many distinct variable definitions the policies have (see [`VariableSlot`]).
@@ -286,9 +310,32 @@ impl PolicySet {
             u64::MAX => crate::cel::DEFAULT_MAX_EXPRESSION_COST,
             limit => limit,
         };
-        let env = Environment::new().with_budget(budget);
+        let mut parsed = Vec::with_capacity(policies.len());
+        for source in policies {
+            parsed.push((source, parse(source)?));
+        }
+        let mut override_params = Vec::new();
+        for source in params {
+            for doc in parse(source)? {
+                override_params.push((source.name.clone(), doc));
+            }
+        }
+        let kubernetes_version = match options.kubernetes_version {
+            Some(version) => version,
+            None => settings::kubernetes_version_setting(
+                parsed
+                    .iter()
+                    .flat_map(|(source, docs)| docs.iter().map(|d| (source.name.as_str(), d))),
+                override_params.iter().map(|(name, d)| (name.as_str(), d)),
+            )?
+            .unwrap_or_default(),
+        };
+        let env = Environment::for_profile(Profile::new(kubernetes_version, options.extensions))
+            .with_budget(budget);
         let mut set = PolicySet {
             env,
+            kubernetes_version,
+            extensions: options.extensions,
             policies: Vec::new(),
             variable_slots: 0,
             bindings: Vec::new(),
@@ -297,10 +344,6 @@ impl PolicySet {
             params: Vec::new(),
         };
         let mut pending_params = Vec::new();
-        let mut parsed = Vec::with_capacity(policies.len());
-        for source in policies {
-            parsed.push((source, parse(source)?));
-        }
         // The CRDs given type `params` in the schema-typed check, wherever they are.
         let crds: Vec<serde_json::Value> = parsed
             .iter()
@@ -308,16 +351,22 @@ impl PolicySet {
             .filter(|doc| is_crd(doc))
             .map(|doc| doc.root.to_json())
             .collect();
-        for (source, docs) in parsed {
-            for doc in docs {
-                set.add_document(source, doc, &crds, &mut pending_params)?;
-            }
-        }
-        let mut override_params = Vec::new();
-        for source in params {
-            for doc in parse(source)? {
-                override_params.push((source.name.clone(), doc));
-            }
+        // Compiling the policies' expressions is most of loading: the policies compile on the
+        // machine's threads, and are added in order, so the first error is the one reported.
+        let documents: Vec<(&Source, Document)> = parsed
+            .into_iter()
+            .flat_map(|(source, docs)| docs.into_iter().map(move |doc| (source, doc)))
+            .collect();
+        let mut compiled = compile_policies(&set.env, &documents, &crds).into_iter();
+        for (source, doc) in documents {
+            let compiled = if is_policy(&doc) {
+                compiled
+                    .next()
+                    .expect("one compiled policy per policy document")
+            } else {
+                None
+            };
+            set.add_document(source, doc, compiled, &crds, &mut pending_params)?;
         }
         set.resolve(pending_params, override_params)?;
         set.assign_variable_slots();
@@ -384,49 +433,28 @@ impl PolicySet {
         Ok(())
     }
 
+    /// Adds one document of the policy files; a policy comes `compiled` by [`compile_document`].
     fn add_document(
         &mut self,
         source: &Source,
         doc: Document,
+        compiled: Option<Result<CompiledPolicy, PolicyError>>,
         crds: &[serde_json::Value],
         params: &mut Vec<(String, Document)>,
     ) -> Result<(), PolicyError> {
         match (doc.group(), doc.kind.as_str()) {
             (POLICY_GROUP, "ValidatingAdmissionPolicy") => {
-                let policy: ValidatingAdmissionPolicy = decode(source, &doc)?;
-                let compiled = compile_policy(
-                    &self.env,
-                    source,
-                    &doc,
-                    crds,
-                    policy.metadata,
-                    policy.spec,
-                    None,
-                )?;
+                let compiled = match compiled {
+                    Some(compiled) => compiled?,
+                    None => compile_document(&self.env, source, &doc, crds)?,
+                };
                 add_policy(&mut self.policies, compiled, source, &doc)?;
             }
             (POLICY_GROUP, "MutatingAdmissionPolicy") => {
-                let policy: MutatingAdmissionPolicy = decode(source, &doc)?;
-                let spec = policy.spec;
-                let common = PolicySpec {
-                    param_kind: spec.param_kind,
-                    match_constraints: spec.match_constraints,
-                    validations: Vec::new(),
-                    failure_policy: spec.failure_policy,
-                    audit_annotations: Vec::new(),
-                    match_conditions: spec.match_conditions,
-                    variables: spec.variables,
+                let compiled = match compiled {
+                    Some(compiled) => compiled?,
+                    None => compile_document(&self.env, source, &doc, crds)?,
                 };
-                let mutating = (spec.mutations, spec.reinvocation_policy.unwrap_or_default());
-                let compiled = compile_policy(
-                    &self.env,
-                    source,
-                    &doc,
-                    crds,
-                    policy.metadata,
-                    common,
-                    Some(mutating),
-                )?;
                 add_policy(&mut self.mutating_policies, compiled, source, &doc)?;
             }
             (POLICY_GROUP, "ValidatingAdmissionPolicyBinding") => {
@@ -692,6 +720,94 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
 
 /// Compiles a policy: a validating one, or (with its mutations) a mutating one, whose other
 /// fields come as a [`PolicySpec`] without validations.
+/// Whether a document of the policy files is a policy (compiled by [`compile_document`]).
+fn is_policy(doc: &Document) -> bool {
+    doc.group() == POLICY_GROUP
+        && matches!(
+            doc.kind.as_str(),
+            "ValidatingAdmissionPolicy" | "MutatingAdmissionPolicy"
+        )
+}
+
+/// Compiles a ValidatingAdmissionPolicy or MutatingAdmissionPolicy document.
+fn compile_document(
+    env: &Environment,
+    source: &Source,
+    doc: &Document,
+    crds: &[serde_json::Value],
+) -> Result<CompiledPolicy, PolicyError> {
+    if doc.kind == "MutatingAdmissionPolicy" {
+        let policy: MutatingAdmissionPolicy = decode(source, doc)?;
+        let spec = policy.spec;
+        let common = PolicySpec {
+            param_kind: spec.param_kind,
+            match_constraints: spec.match_constraints,
+            validations: Vec::new(),
+            failure_policy: spec.failure_policy,
+            audit_annotations: Vec::new(),
+            match_conditions: spec.match_conditions,
+            variables: spec.variables,
+        };
+        let mutating = (spec.mutations, spec.reinvocation_policy.unwrap_or_default());
+        compile_policy(
+            env,
+            source,
+            doc,
+            crds,
+            policy.metadata,
+            common,
+            Some(mutating),
+        )
+    } else {
+        let policy: ValidatingAdmissionPolicy = decode(source, doc)?;
+        compile_policy(env, source, doc, crds, policy.metadata, policy.spec, None)
+    }
+}
+
+/// [`compile_document`] of every policy among `documents`, in order, on the machine's threads
+/// (each thread takes every n-th policy, so that long and short ones are shared out).
+fn compile_policies(
+    env: &Environment,
+    documents: &[(&Source, Document)],
+    crds: &[serde_json::Value],
+) -> Vec<Option<Result<CompiledPolicy, PolicyError>>> {
+    let policies: Vec<&(&Source, Document)> =
+        documents.iter().filter(|(_, doc)| is_policy(doc)).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(policies.len());
+    if threads <= 1 {
+        return policies
+            .iter()
+            .map(|(source, doc)| Some(compile_document(env, source, doc, crds)))
+            .collect();
+    }
+    let mut compiled: Vec<Option<Result<CompiledPolicy, PolicyError>>> =
+        (0..policies.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|first| {
+                let policies = &policies;
+                scope.spawn(move || {
+                    (first..policies.len())
+                        .step_by(threads)
+                        .map(|k| {
+                            let (source, doc) = policies[k];
+                            (k, compile_document(env, source, doc, crds))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (k, result) in worker.join().expect("a policy compiling thread panicked") {
+                compiled[k] = Some(result);
+            }
+        }
+    });
+    compiled
+}
+
 fn compile_policy(
     env: &Environment,
     source: &Source,
@@ -724,12 +840,19 @@ fn compile_policy(
             ),
         ));
     }
+    let profile = policy_profile(env.profile(), &metadata.annotations).map_err(|message| {
+        let line = doc
+            .root
+            .deepest(&["metadata", "annotations", EXTENSIONS_ANNOTATION])
+            .1
+            .line;
+        invalid(source, line, format!("policy \"{name}\": {message}"))
+    })?;
     // Type-checked as the API server checks a policy it is asked to create: `object`,
     // `oldObject` and `params` (with a paramKind) dyn, `request` and `namespaceObject` typed,
-    // each variable with the type inferred for it (see docs/lint.md).
-    let extensions = typing::policy_extensions(&metadata.annotations)
-        .map_err(|e| invalid(source, doc.line, format!("policy \"{name}\": {e}")))?;
-    let mut declarations = creation_declarations(spec.param_kind.is_some(), extensions);
+    // each variable with the type inferred for it (see docs/lint.md), with the functions of
+    // the target release and the extensions asked for.
+    let mut declarations = creation_declarations(spec.param_kind.is_some(), profile);
     if !spec.variables.is_empty() {
         declarations.declare_variables();
     }
@@ -759,8 +882,7 @@ fn compile_policy(
                     uses,
                 })
             }
-            Err(mut error) => {
-                typing::hint_extension(&mut error.message, extensions);
+            Err(error) => {
                 let (line, column) = expression_position(source, doc, &segments, &error);
                 Err(PolicyError::Compile {
                     source_name: source.name.clone(),
@@ -905,15 +1027,7 @@ fn compile_policy(
             )
         })
         .collect();
-    let type_warnings = schema_warnings(
-        source,
-        doc,
-        &name,
-        &spec,
-        &mutation_fields,
-        crds,
-        extensions,
-    );
+    let type_warnings = schema_warnings(source, doc, &name, &spec, &mutation_fields, crds, profile);
     Ok(CompiledPolicy {
         name,
         source_name: source.name.clone(),
@@ -935,6 +1049,20 @@ fn compile_policy(
     })
 }
 
+/// The target of one policy: the set's, plus the extensions its annotation asks for (an
+/// unknown name is an error naming it).
+pub fn policy_profile(
+    target: Profile,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Profile, String> {
+    let Some(list) = annotations.get(EXTENSIONS_ANNOTATION) else {
+        return Ok(target);
+    };
+    let asked = Extensions::parse(list)
+        .map_err(|e| format!("metadata.annotations[{EXTENSIONS_ANNOTATION}]: {e}"))?;
+    Ok(Profile::new(target.version, target.extensions.union(asked)))
+}
+
 /// The schema-typed check of a compiled policy (see [`typing`]): its mistakes as warnings at
 /// their line and column in the policy file.
 fn schema_warnings(
@@ -944,18 +1072,17 @@ fn schema_warnings(
     spec: &PolicySpec,
     mutations: &[(String, String)],
     crds: &[serde_json::Value],
-    extensions: cel_k8s::Extensions,
+    profile: Profile,
 ) -> Vec<TypeWarning> {
-    let Some(mut types) = typing::schema_types(
+    let Some(types) = typing::schema_types(
         spec.match_constraints.as_ref(),
         spec.param_kind.as_ref(),
         crds,
     ) else {
         return Vec::new();
     };
-    types.extensions = extensions;
     let (variables, others) = typing::expressions(spec, mutations);
-    typing::schema_mistakes(&types, &variables, &others, &|_| false)
+    typing::schema_mistakes(&types, &variables, &others, &|_| false, profile)
         .into_iter()
         .map(|mistake| {
             let segments: Vec<String> = mistake

@@ -183,6 +183,7 @@ fn policies_over_the_cost_limits_are_refused_with_the_field() {
     let tight = CompileOptions {
         max_expression_cost: u64::MAX - 1,
         max_policy_cost: 100,
+        ..CompileOptions::default()
     };
     let error = PolicySet::compile_with(&sources, &[], &tight)
         .unwrap_err()
@@ -398,9 +399,7 @@ fn cel_extensions_are_enabled_per_policy() {
     };
     let refused = compile(&with_kms("")).unwrap_err().to_string();
     assert!(
-        refused.contains("undeclared reference to 'kms'")
-            && refused
-                .contains("enable it with the annotation cmek-gate.dev/cel-extensions: \"kms\""),
+        refused.contains("`kms.available()` is not in Kubernetes' CEL: it is cmek-gate's \"kms\" extension; ask for it with the policy annotation cmek-gate.dev/cel-extensions: \"kms\""),
         "{refused}"
     );
     let unknown = compile(&with_kms(
@@ -409,7 +408,9 @@ fn cel_extensions_are_enabled_per_policy() {
     .unwrap_err()
     .to_string();
     assert!(
-        unknown.contains("unknown CEL extension \"gcs\" (known: kms)"),
+        unknown.contains(
+            "unknown CEL extension \"gcs\" (the extensions are math, encoders, bind, strings, kms)"
+        ),
         "{unknown}"
     );
     let set = compile(&with_kms(
@@ -417,4 +418,225 @@ fn cel_extensions_are_enabled_per_policy() {
     ))
     .unwrap();
     assert_eq!(set.policies.len(), 1);
+}
+
+/// A policy whose one validation is `expression`, with `annotations` (YAML lines, indented).
+fn targeted(expression: &str, annotations: &str) -> String {
+    format!(
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: p
+{annotations}spec:
+  validations:
+    - expression: \"{expression}\"
+"
+    )
+}
+
+fn compile_for(text: &str, options: &CompileOptions) -> Result<PolicySet, String> {
+    PolicySet::compile_with(
+        &[Source {
+            name: "p.yaml".into(),
+            text: text.into(),
+        }],
+        &[],
+        options,
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_target_release_refuses_what_it_lacks_at_the_line_and_column() {
+    let at = |minor| CompileOptions::default().targeting(KubernetesVersion::new(minor).unwrap());
+    let includes = targeted("[1, 2].includes(object.spec.replicas)", "");
+    assert!(compile_for(&includes, &at(37)).is_ok());
+    assert!(compile_for(&includes, &CompileOptions::default()).is_ok());
+    assert_eq!(
+        compile_for(&includes, &at(36)).unwrap_err(),
+        "p.yaml:7:35: policy \"p\", spec.validations[0].expression: `list.includes()` needs Kubernetes 1.37 or newer; --kubernetes-version is 1.36"
+    );
+    let pairs = targeted("[object.metadata.name].all(i, v, v != '')", "");
+    assert_eq!(compile_for(&pairs, &at(32)).err(), None);
+    let refused = compile_for(&pairs, &at(31)).unwrap_err();
+    assert!(
+        refused.starts_with("p.yaml:7:") && refused.contains("needs Kubernetes 1.32 or newer"),
+        "{refused}"
+    );
+    let set = compile_for(&pairs, &at(33)).unwrap();
+    assert_eq!(set.kubernetes_version.to_string(), "1.33");
+}
+
+#[test]
+fn extensions_are_offered_only_to_a_policy_that_asks() {
+    let math = "math.abs(size(object.metadata.name)) > 0";
+    let refused = compile_for(&targeted(math, ""), &CompileOptions::default()).unwrap_err();
+    assert!(
+        refused.starts_with("p.yaml:7:28: policy \"p\", spec.validations[0].expression: `math.abs()` is not in Kubernetes' CEL: it is cmek-gate's \"math\" extension; ask for it with the policy annotation cmek-gate.dev/cel-extensions: \"math\""),
+        "{refused}"
+    );
+    let asked = "  annotations:\n    cmek-gate.dev/cel-extensions: 'bind, math'\n";
+    let set = compile_for(&targeted(math, asked), &CompileOptions::default()).unwrap();
+    assert_eq!(set.policies.len(), 1);
+    // Another policy of the set does not get them.
+    let global = CompileOptions {
+        extensions: cel_k8s::Extensions::parse("math").unwrap(),
+        ..CompileOptions::default()
+    };
+    assert!(compile_for(&targeted(math, ""), &global).is_ok());
+    let unknown = "  annotations:\n    cmek-gate.dev/cel-extensions: math,base64\n";
+    assert_eq!(
+        compile_for(&targeted(math, unknown), &CompileOptions::default()).unwrap_err(),
+        "p.yaml:6: policy \"p\": metadata.annotations[cmek-gate.dev/cel-extensions]: unknown CEL extension \"base64\" (the extensions are math, encoders, bind, strings, kms)"
+    );
+    let bind = targeted("cel.bind(n, object.metadata.name, n != '')", "");
+    let refused = compile_for(&bind, &CompileOptions::default()).unwrap_err();
+    assert!(
+        refused.contains("cmek-gate.dev/cel-extensions: \"bind\""),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_loaded_cmek_gate_params_names_the_target_unless_the_options_do() {
+    let includes = targeted("[1, 2].includes(object.spec.replicas)", "");
+    let params = |version: &str| {
+        Source {
+        name: "params.yaml".into(),
+        text: format!("apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata: {{name: default}}\nspec:\n  kubernetesVersion: '{version}'\n"),
+    }
+    };
+    let policy = Source {
+        name: "p.yaml".into(),
+        text: includes,
+    };
+    let load = |params: &[Source], options: &CompileOptions| {
+        PolicySet::compile_with(std::slice::from_ref(&policy), params, options)
+            .map(|set| set.kubernetes_version.to_string())
+            .map_err(|e| e.to_string())
+    };
+    let refused = load(&[params("1.36")], &CompileOptions::default()).unwrap_err();
+    assert!(
+        refused.contains("--kubernetes-version is 1.36"),
+        "{refused}"
+    );
+    let flag = CompileOptions::default().targeting(KubernetesVersion::NEWEST);
+    assert_eq!(load(&[params("1.36")], &flag).as_deref(), Ok("1.37"));
+    assert_eq!(
+        load(&[params("1.40")], &CompileOptions::default()).unwrap_err(),
+        "params.yaml:5: CmekGateParams, spec.kubernetesVersion: Kubernetes 1.40 is not supported: the gate targets 1.30 to 1.37"
+    );
+}
+
+#[test]
+fn the_oldest_release_is_the_first_on_which_every_expression_checks() {
+    use typing::{oldest_release, PolicyExpression};
+    let expression = |field: &str, text: &'static str, mutation: bool| PolicyExpression {
+        field: field.to_owned(),
+        text,
+        mutation,
+    };
+    let none = cel_k8s::Extensions::NONE;
+    let math = cel_k8s::Extensions::parse("math").unwrap();
+    // (variables, other expressions, extensions, oldest, the field refused before it)
+    type Case = (
+        Vec<(&'static str, &'static str)>,
+        Vec<PolicyExpression<'static>>,
+        cel_k8s::Extensions,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let validation = "spec.validations[0].expression";
+    let cases: Vec<Case> = vec![
+        (
+            vec![],
+            vec![expression(validation, "true", false)],
+            none,
+            Some("1.30"),
+            None,
+        ),
+        (
+            vec![("sorted", "[2, 1].sort()")],
+            vec![expression(validation, "variables.sorted[0] == 1", false)],
+            none,
+            Some("1.34"),
+            Some("spec.variables[0].expression"),
+        ),
+        (
+            vec![],
+            vec![
+                expression(
+                    "spec.matchConditions[0].expression",
+                    "isSemver('1.0.0')",
+                    false,
+                ),
+                expression(validation, "[1].includes(1)", false),
+            ],
+            none,
+            Some("1.37"),
+            Some(validation),
+        ),
+        (
+            vec![],
+            vec![expression(
+                "spec.mutations[0].jsonPatch.expression",
+                "[JSONPatch{op: 'remove', path: '/metadata/labels/' + jsonpatch.escapeKey('a/b')}]",
+                true,
+            )],
+            none,
+            Some("1.30"),
+            None,
+        ),
+        (
+            vec![],
+            vec![expression(validation, "math.abs(-1) == 1", false)],
+            none,
+            None,
+            Some(validation),
+        ),
+        (
+            vec![],
+            vec![expression(validation, "math.abs(-1) == 1", false)],
+            math,
+            Some("1.30"),
+            None,
+        ),
+        (
+            vec![],
+            vec![expression(validation, "1 +", false)],
+            none,
+            None,
+            Some(validation),
+        ),
+    ];
+    for (variables, others, extensions, oldest, refused) in cases {
+        let found = oldest_release(&variables, &others, false, extensions);
+        assert_eq!(
+            found.version.map(|v| v.to_string()).as_deref(),
+            oldest,
+            "{others:?}"
+        );
+        assert_eq!(
+            found.refused.as_ref().map(|(field, _)| field.as_str()),
+            refused,
+            "{found:?}"
+        );
+    }
+}
+
+/// The live policies (`--live`) load on every release the gate targets: `--live` combines with
+/// any `--kubernetes-version`.
+#[test]
+fn the_live_policies_load_on_the_oldest_release() {
+    let mut sources = embedded::sources();
+    sources.extend(embedded::live_sources());
+    for version in KubernetesVersion::all() {
+        let options = CompileOptions::default().targeting(version);
+        let set = PolicySet::compile_with(&sources, &[], &options)
+            .unwrap_or_else(|e| panic!("Kubernetes {version}: {e}"));
+        assert!(
+            set.policies.iter().any(|p| p.name == "cmek-image-key"),
+            "Kubernetes {version}"
+        );
+    }
 }

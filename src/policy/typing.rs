@@ -17,43 +17,16 @@
 use crate::policy::types::{MatchResources, ParamKind, PolicySpec};
 use cel_k8s::check::schema::{crd_schema, declared_type, Rules};
 use cel_k8s::check::{self, Declarations};
-use cel_k8s::{CompileError, Extensions, Type};
+use cel_k8s::{CompileError, Profile, Type};
 use serde_json::Value;
 use std::sync::OnceLock;
 
 /// The declarations the API server type-checks a policy's expressions with when the policy is
 /// created: `object`, `oldObject` and (with a paramKind) `params` dyn, `request` and
-/// `namespaceObject` as Kubernetes types them, and the functions the gate offers (Kubernetes'
-/// libraries and the others `docs/cel-functions.md` lists), and the opt-in extensions the policy enables ([`policy_extensions`]).
-pub fn creation_declarations(has_params: bool, extensions: Extensions) -> Declarations {
-    Declarations::admission(Type::Dyn, has_params.then_some(Type::Dyn))
-        .extended()
-        .with_extensions(extensions)
-}
-
-/// The annotation by which a policy enables cmek-gate's CEL extensions beyond Kubernetes' (a
-/// comma-separated list: `kms`).
-pub const EXTENSIONS_ANNOTATION: &str = "cmek-gate.dev/cel-extensions";
-
-/// Adds to a compile error about `kms` how to enable the extension, when the policy has not.
-pub fn hint_extension(message: &mut String, extensions: Extensions) {
-    if !extensions.kms && message.contains("undeclared reference to 'kms'") {
-        message.push_str(&format!(
-            " (kms.* is cmek-gate's live-data extension: enable it with the annotation {EXTENSIONS_ANNOTATION}: \"kms\")"
-        ));
-    }
-}
-
-/// The CEL extensions a policy enables by its [`EXTENSIONS_ANNOTATION`]; an unknown name is an
-/// error naming it.
-pub fn policy_extensions(
-    annotations: &std::collections::BTreeMap<String, String>,
-) -> Result<Extensions, String> {
-    match annotations.get(EXTENSIONS_ANNOTATION) {
-        None => Ok(Extensions::NONE),
-        Some(list) => Extensions::parse(list)
-            .map_err(|e| format!("metadata.annotations[\"{EXTENSIONS_ANNOTATION}\"]: {e}")),
-    }
+/// `namespaceObject` as Kubernetes types them, and the functions of `profile` (its Kubernetes
+/// release's libraries, and the extensions asked for).
+pub fn creation_declarations(has_params: bool, profile: Profile) -> Declarations {
+    Declarations::admission(Type::Dyn, has_params.then_some(Type::Dyn)).profile(profile)
 }
 
 /// What the schema-typed check types `object` (and `oldObject`) and `params` as, and from what.
@@ -65,8 +38,6 @@ pub struct SchemaTypes {
     /// What the types come from, for messages: `object typed from the schema of
     /// serving.knative.dev/v1 Service`.
     pub against: String,
-    /// The opt-in CEL extensions the policy enables (none unless the caller says).
-    pub extensions: Extensions,
 }
 
 /// The rules a schema becomes a type by: Kubernetes', but an object that keeps unknown fields
@@ -118,7 +89,6 @@ pub fn schema_types(
         object,
         params,
         against: against.join(", "),
-        extensions: Extensions::NONE,
     })
 }
 
@@ -247,6 +217,7 @@ pub fn schema_mistakes(
     variables: &[(&str, &str)],
     others: &[PolicyExpression<'_>],
     skip: &(dyn Fn(&str) -> bool + Sync),
+    profile: Profile,
 ) -> Vec<SchemaMistake> {
     let checked: Vec<&PolicyExpression<'_>> = others
         .iter()
@@ -256,9 +227,8 @@ pub fn schema_mistakes(
         return Vec::new();
     }
     let work = || {
-        let mut declarations = Declarations::admission(types.object.clone(), types.params.clone())
-            .extended()
-            .with_extensions(types.extensions);
+        let mut declarations =
+            Declarations::admission(types.object.clone(), types.params.clone()).profile(profile);
         if !variables.is_empty() {
             declarations.declare_variables();
         }
@@ -306,4 +276,114 @@ fn parse_and_check(
 ) -> Result<check::Checked, Vec<CompileError>> {
     let parsed = cel_k8s::syntax::parse(text).map_err(|e| vec![e])?;
     check::check(&parsed.expr, &parsed.info, declarations)
+}
+
+/// The oldest Kubernetes release a policy compiles on, and why the one before it refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldestRelease {
+    /// `None`: it compiles on no release the gate targets.
+    pub version: Option<cel_k8s::KubernetesVersion>,
+    /// The first refusal on the release before `version` (or on the newest, when none), by
+    /// field: `(spec.validations[0].expression, message)`.
+    pub refused: Option<(String, String)>,
+}
+
+/// The oldest release (1.30 and later) on which every expression of a policy type-checks with
+/// `extensions`, as the API server checks a policy it is asked to create (see
+/// [`creation_declarations`]): its variables in order, then the others.
+pub fn oldest_release(
+    variables: &[(&str, &str)],
+    others: &[PolicyExpression<'_>],
+    has_params: bool,
+    extensions: cel_k8s::Extensions,
+) -> OldestRelease {
+    let work = || {
+        let parse = |text: &str| cel_k8s::syntax::parse(text).ok();
+        let variables: Vec<(&str, String, Option<cel_k8s::syntax::Parsed>)> = variables
+            .iter()
+            .enumerate()
+            .map(|(i, (name, text))| {
+                (
+                    *name,
+                    format!("spec.variables[{i}].expression"),
+                    parse(text),
+                )
+            })
+            .collect();
+        let others: Vec<(&PolicyExpression<'_>, Option<cel_k8s::syntax::Parsed>)> =
+            others.iter().map(|e| (e, parse(e.text))).collect();
+        let mut refused = None;
+        for version in cel_k8s::KubernetesVersion::all() {
+            let profile = Profile::new(version, extensions);
+            match first_refusal(&variables, &others, has_params, profile) {
+                None => {
+                    return Ok(OldestRelease {
+                        version: Some(version),
+                        refused,
+                    })
+                }
+                Some(refusal) => refused = Some(refusal),
+            }
+        }
+        Ok(OldestRelease {
+            version: None,
+            refused,
+        })
+    };
+    cel_k8s::syntax::on_parse_stack(work).unwrap_or(OldestRelease {
+        version: None,
+        refused: None,
+    })
+}
+
+/// The first field that does not type-check for `profile`, and its first error (an expression
+/// that does not parse is refused everywhere).
+fn first_refusal(
+    variables: &[(&str, String, Option<cel_k8s::syntax::Parsed>)],
+    others: &[(&PolicyExpression<'_>, Option<cel_k8s::syntax::Parsed>)],
+    has_params: bool,
+    profile: Profile,
+) -> Option<(String, String)> {
+    let mut declarations = creation_declarations(has_params, profile);
+    if !variables.is_empty() {
+        declarations.declare_variables();
+    }
+    let mut first: Option<(String, String)> = None;
+    let mut note = |field: &str, error: Option<&CompileError>| {
+        if first.is_none() {
+            let message = error.map_or("does not parse".to_owned(), |e| e.message.clone());
+            first = Some((field.to_owned(), message));
+        }
+    };
+    for (name, field, parsed) in variables {
+        let inferred = match parsed {
+            None => {
+                note(field, None);
+                Type::Dyn
+            }
+            Some(p) => match check::check(&p.expr, &p.info, &declarations) {
+                Ok(checked) => checked.result,
+                Err(errors) => {
+                    note(field, errors.first());
+                    Type::Dyn
+                }
+            },
+        };
+        declarations.add_variable(name, inferred);
+    }
+    let mutation = declarations.clone().mutation();
+    for (expression, parsed) in others {
+        let Some(p) = parsed else {
+            note(&expression.field, None);
+            continue;
+        };
+        let declarations = match expression.mutation {
+            true => &mutation,
+            false => &declarations,
+        };
+        if let Err(errors) = check::check(&p.expr, &p.info, declarations) {
+            note(&expression.field, errors.first());
+        }
+    }
+    first
 }

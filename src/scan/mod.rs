@@ -9,6 +9,8 @@
 use crate::manifest::{shape, Document, Node};
 use crate::policy::PolicySet;
 use crate::report::{DocumentResult, Report};
+pub mod cai;
+pub mod cost;
 mod prometheus;
 mod render;
 
@@ -24,6 +26,9 @@ pub struct ScanSettings {
     pub sensitive_labels: Vec<(String, Vec<String>)>,
     pub classification_label: String,
     pub owner_labels: Vec<String>,
+    /// The KMS price table and usage the cost estimate uses (see [`cost`]).
+    pub kms_prices: cost::KmsPrices,
+    pub kms_usage: cost::KmsUsage,
 }
 
 impl Default for ScanSettings {
@@ -39,6 +44,8 @@ impl Default for ScanSettings {
             ],
             classification_label: "data-classification".into(),
             owner_labels: own(&["owner", "team"]),
+            kms_prices: cost::KmsPrices::default(),
+            kms_usage: cost::KmsUsage::default(),
         }
     }
 }
@@ -80,6 +87,8 @@ impl ScanSettings {
         if let Some(owners) = spec.get("ownerLabels") {
             settings.owner_labels = strings(owners);
         }
+        settings.kms_prices = cost::prices_from(spec);
+        settings.kms_usage = cost::usage_from(spec);
         settings
     }
 }
@@ -156,6 +165,13 @@ pub struct KeyUse {
     pub jobs: usize,
     pub owners: BTreeSet<String>,
     pub projects: BTreeSet<String>,
+    /// What the cost estimate assumed of the key (the params' `spec.kmsUsage`).
+    pub usage: cost::KeyUsage,
+    /// The estimated cost a month (`None`: the protection level has no price in the table).
+    pub estimated_monthly_cost: Option<f64>,
+    /// The owner and project of each resource using the key, to share its cost out.
+    #[serde(skip)]
+    uses: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
@@ -171,6 +187,8 @@ pub struct Scan {
     /// Resources denied by a policy, or sensitive without a key.
     pub non_compliant: Vec<Resource>,
     pub keys: Vec<KeyUse>,
+    /// The keys' estimated KMS cost (see [`cost`]).
+    pub kms_cost: cost::CostEstimate,
     /// Resources that carry a key but are not sensitive (CMEK over-applied: cost and risk).
     pub keys_not_needed: Vec<Resource>,
     pub resources: Vec<Resource>,
@@ -201,11 +219,25 @@ pub const KEY_IAM_POLICY: &str = "cmek-key-iam";
 
 const UNSET: &str = "(none)";
 
+/// The most text, less comment lines, that [`is_empty_list`] parses: an empty `kind: List` as
+/// `kubectl get -o yaml` prints it is about 80 bytes.
+const EMPTY_LIST_MAX_BYTES: usize = 64 * 1024;
+
 /// Whether a text is an empty list: `[]` (what `gcloud … list --format json` prints for a
 /// project with nothing in it) or a `kind: List` whose `items` are empty or null, and nothing
 /// else. Such an input is read and has no resources; a text with no document at all (empty,
 /// blank, only comments) is not an empty list: the command that made it most likely failed.
 pub fn is_empty_list(bytes: &[u8], limits: &crate::manifest::ReadLimits) -> bool {
+    // An empty list is short once comments are left out: a long text is not one, and is not
+    // parsed here (the check parses it).
+    let significant: usize = bytes
+        .split(|&b| b == b'\n')
+        .filter(|line| line.trim_ascii_start().first() != Some(&b'#'))
+        .map(|line| line.len() + 1)
+        .sum();
+    if significant > EMPTY_LIST_MAX_BYTES {
+        return false;
+    }
     let Ok(text) = crate::manifest::decode(bytes, limits) else {
         return false;
     };
@@ -230,18 +262,19 @@ pub fn is_empty_list(bytes: &[u8], limits: &crate::manifest::ReadLimits) -> bool
         .unwrap_or(false)
 }
 
-/// Builds the scan from a check's documents and report (the same order).
-pub fn scan(settings: &ScanSettings, documents: &[Document], report: &Report) -> Scan {
+/// Builds the scan from a check's report and what [`describe`] made of each of its documents
+/// (the same order).
+pub fn scan(settings: &ScanSettings, described: Vec<Option<Resource>>, report: &Report) -> Scan {
     let mut scan = Scan {
         errors: report.errors.clone(),
         ..Scan::default()
     };
     let mut keys: BTreeMap<String, KeyUse> = BTreeMap::new();
-    for (document, result) in documents.iter().zip(&report.results) {
-        if !shape::is_cloud_run_shape(document.group(), &document.kind) {
+    for (resource, result) in described.into_iter().zip(&report.results) {
+        let Some(resource) = resource else {
             continue;
-        }
-        let resource = describe(settings, document, result);
+        };
+        let resource = judged(resource, result);
         scan.total.add(&resource);
         for (map, value) in [
             (&mut scan.by_project, &resource.project),
@@ -283,6 +316,9 @@ pub fn scan(settings: &ScanSettings, documents: &[Document], report: &Report) ->
             }
             entry.owners.insert(resource.owner.clone());
             entry.projects.insert(resource.project.clone());
+            entry
+                .uses
+                .push((resource.owner.clone(), resource.project.clone()));
             if !resource.sensitive {
                 scan.keys_not_needed.push(resource.clone());
             }
@@ -290,11 +326,57 @@ pub fn scan(settings: &ScanSettings, documents: &[Document], report: &Report) ->
         scan.resources.push(resource);
     }
     scan.keys = keys.into_values().collect();
+    scan.kms_cost = estimate_costs(settings, &mut scan.keys);
     scan
 }
 
-fn describe(settings: &ScanSettings, document: &Document, result: &DocumentResult) -> Resource {
+/// Prices every key in use and shares each key's cost equally among the resources using it.
+fn estimate_costs(settings: &ScanSettings, keys: &mut [KeyUse]) -> cost::CostEstimate {
+    let prices = &settings.kms_prices;
+    let mut estimate = cost::CostEstimate {
+        estimate: true,
+        currency: prices.currency.clone(),
+        prices_as_of: prices.as_of.clone(),
+        prices_source: prices.source.clone(),
+        ..Default::default()
+    };
+    let mut total = 0.0;
+    for key in keys.iter_mut() {
+        key.usage = settings.kms_usage.of(&key.key).clone();
+        let Some(monthly) = cost::key_monthly_cost(prices, &key.usage) else {
+            estimate.unpriced_keys.push(key.key.clone());
+            continue;
+        };
+        key.estimated_monthly_cost = Some(cost::cents(monthly));
+        total += monthly;
+        let share = monthly / key.uses.len().max(1) as f64;
+        for (owner, project) in &key.uses {
+            *estimate.monthly_by_owner.entry(owner.clone()).or_default() += share;
+            *estimate
+                .monthly_by_project
+                .entry(project.clone())
+                .or_default() += share;
+        }
+    }
+    estimate.monthly_total = cost::cents(total);
+    for amount in estimate
+        .monthly_by_owner
+        .values_mut()
+        .chain(estimate.monthly_by_project.values_mut())
+    {
+        *amount = cost::cents(*amount);
+    }
+    estimate
+}
+
+/// What a document is to the scan: `None` when it is not a Cloud Run resource, else its facts
+/// (the verdict's fields are filled in by [`judged`]). Kept instead of the document, so that a
+/// scan's memory does not hold every document.
+pub fn describe(settings: &ScanSettings, document: &Document) -> Option<Resource> {
     let (group, kind) = (document.group(), document.kind.as_str());
+    if !shape::is_cloud_run_shape(group, kind) {
+        return None;
+    }
     let root = &document.root;
     let labels_at = |field: &str| -> BTreeMap<String, String> {
         shape::field(root, group, kind, field)
@@ -333,16 +415,14 @@ fn describe(settings: &ScanSettings, document: &Document, result: &DocumentResul
         .and_then(Node::scalar_text)
         .map(str::to_owned)
         .unwrap_or_else(|| document.namespace.clone());
-    let mut failing: Vec<String> = result.violations.iter().map(|v| v.policy.clone()).collect();
-    failing.dedup();
     let or_unset = |v: Option<String>| {
         v.filter(|v| !v.is_empty())
             .unwrap_or_else(|| UNSET.to_owned())
     };
-    Resource {
-        file: result.file.clone(),
-        document: result.document,
-        line: result.line,
+    Some(Resource {
+        file: String::new(),
+        document: 0,
+        line: document.line,
         kind: document.kind.clone(),
         name: document.name.clone(),
         project: or_unset(Some(project)),
@@ -356,10 +436,23 @@ fn describe(settings: &ScanSettings, document: &Document, result: &DocumentResul
         ),
         owner: or_unset(settings.owner_labels.iter().find_map(|o| label(o))),
         sensitive,
-        compliant: sensitive && !key.is_empty() && result.violations.is_empty(),
+        compliant: false,
         key,
-        failing,
-    }
+        failing: Vec::new(),
+    })
+}
+
+/// A resource [`describe`]d, with its check's verdict.
+fn judged(mut resource: Resource, result: &DocumentResult) -> Resource {
+    let mut failing: Vec<String> = result.violations.iter().map(|v| v.policy.clone()).collect();
+    failing.dedup();
+    resource.file.clone_from(&result.file);
+    resource.document = result.document;
+    resource.line = result.line;
+    resource.compliant =
+        resource.sensitive && !resource.key.is_empty() && result.violations.is_empty();
+    resource.failing = failing;
+    resource
 }
 
 #[cfg(test)]

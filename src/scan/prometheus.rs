@@ -37,14 +37,14 @@ impl EncodeLabelValue for LabelValue {
 #[derive(Debug, Clone, Copy)]
 enum Value {
     Count(i64),
-    Ratio(f64),
+    Float(f64),
 }
 
 impl Value {
     fn encode(self, encoder: MetricEncoder) -> std::fmt::Result {
         match self {
             Value::Count(n) => ConstGauge::new(n).encode(encoder),
-            Value::Ratio(r) => ConstGauge::new(r).encode(encoder),
+            Value::Float(r) => ConstGauge::new(r).encode(encoder),
         }
     }
 }
@@ -92,7 +92,7 @@ fn count(n: usize) -> Value {
 }
 
 fn ratio(tally: &Tally) -> Value {
-    Value::Ratio(tally.compliance_percent / 100.0)
+    Value::Float(tally.compliance_percent / 100.0)
 }
 
 fn one(name: &str, help: &str, value: Value) -> Gauge {
@@ -151,6 +151,11 @@ fn metrics(scan: &Scan) -> ScanMetrics {
             count(scan.keys.len()),
         ),
         one(
+            "cmek_gate_scan_kms_estimated_monthly_cost",
+            "Estimated KMS cost a month of the keys in use (an estimate from the params' price table)",
+            Value::Float(scan.kms_cost.monthly_total),
+        ),
+        one(
             "cmek_gate_scan_keys_not_needed",
             "Keys on resources that are not sensitive",
             count(scan.keys_not_needed.len()),
@@ -159,6 +164,21 @@ fn metrics(scan: &Scan) -> ScanMetrics {
         by("region", &scan.by_region),
         by("classification", &scan.by_classification),
         by("owner", &scan.by_owner),
+        Gauge {
+            name: "cmek_gate_scan_kms_estimated_monthly_cost_by_project".into(),
+            help: format!(
+                "Estimated KMS cost a month by project, in {} (list prices as of {})",
+                scan.kms_cost.currency, scan.kms_cost.prices_as_of
+            ),
+            series: Series::ByLabel(
+                "project",
+                scan.kms_cost
+                    .monthly_by_project
+                    .iter()
+                    .map(|(project, cost)| (project.clone(), Value::Float(*cost)))
+                    .collect(),
+            ),
+        },
         Gauge {
             name: "cmek_gate_scan_key_resources".into(),
             help: "Resources using each key".into(),

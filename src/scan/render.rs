@@ -78,7 +78,17 @@ fn why_non_compliant(r: &Resource) -> String {
 
 /// The keys-in-use table: a header row, then a row per key.
 fn key_rows(scan: &Scan, key: impl Fn(&str) -> String, separator: &str) -> Vec<Vec<String>> {
-    let header = ["key", "services", "jobs", "owners", "projects"];
+    let header = [
+        "key",
+        "services",
+        "jobs",
+        "owners",
+        "projects",
+        "protection",
+        "versions",
+        "operations/month",
+        "estimated/month",
+    ];
     let mut rows = vec![header.iter().map(|h| h.to_string()).collect()];
     for k in &scan.keys {
         let join = |set: &std::collections::BTreeSet<String>| {
@@ -90,9 +100,52 @@ fn key_rows(scan: &Scan, key: impl Fn(&str) -> String, separator: &str) -> Vec<V
             k.jobs.to_string(),
             join(&k.owners),
             join(&k.projects),
+            k.usage.protection_level.clone(),
+            k.usage.active_versions.to_string(),
+            k.usage.operations_per_month.to_string(),
+            k.estimated_monthly_cost
+                .map_or_else(|| "no price".to_owned(), |c| format!("{c:.2}")),
         ]);
     }
     rows
+}
+
+/// The cost estimate in a sentence, saying it is one and where its prices come from.
+fn cost_line(scan: &Scan) -> String {
+    let c = &scan.kms_cost;
+    let shares = |map: &std::collections::BTreeMap<String, f64>| {
+        map.iter()
+            .map(|(k, v)| format!("{k} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut line = format!(
+        "estimated KMS cost: {:.2} {} a month (an estimate from list prices as of {}, {}; each key's cost shared equally among the resources using it)",
+        c.monthly_total, c.currency, c.prices_as_of, c.prices_source
+    );
+    if !c.monthly_by_owner.is_empty() {
+        let _ = write!(
+            line,
+            "
+  by owner: {}",
+            shares(&c.monthly_by_owner)
+        );
+        let _ = write!(
+            line,
+            "
+  by project: {}",
+            shares(&c.monthly_by_project)
+        );
+    }
+    if !c.unpriced_keys.is_empty() {
+        let _ = write!(
+            line,
+            "
+  not priced (no price for their protection level): {}",
+            c.unpriced_keys.join(", ")
+        );
+    }
+    line
 }
 
 fn resource_label(r: &Resource) -> String {
@@ -134,9 +187,10 @@ pub fn to_table(scan: &Scan) -> String {
         let rows = key_rows(scan, |k| k.to_owned(), ",");
         let _ = write!(
             out,
-            "\nkeys in use ({})\n{}",
+            "\nkeys in use ({})\n{}{}\n",
             scan.keys.len(),
-            columns(&rows)
+            columns(&rows),
+            cost_line(scan)
         );
     }
     if !scan.keys_not_needed.is_empty() {
@@ -280,7 +334,12 @@ pub fn to_markdown(scan: &Scan) -> String {
     }
     if !scan.keys.is_empty() {
         let rows = key_rows(scan, |k| format!("`{k}`"), ", ");
-        let _ = write!(out, "\n### Keys in use\n\n{}", md_table(&rows));
+        let _ = write!(
+            out,
+            "\n### Keys in use\n\n{}\n{}\n",
+            md_table(&rows),
+            cost_line(scan).replace("\n  ", "\n- ")
+        );
     }
     if !scan.keys_not_needed.is_empty() {
         let mut rows = vec![vec![

@@ -1,7 +1,7 @@
 //! Scans of small inputs checked with the shipped library.
 
 use super::*;
-use crate::batch::{check_inputs_keeping_documents, CheckOptions, Input};
+use crate::batch::{check_inputs_judging, CheckOptions, Input};
 use crate::policy::embedded;
 
 const INPUT: &str = r#"[
@@ -23,9 +23,11 @@ fn scanned() -> Scan {
         name: "list.json".into(),
         text: INPUT.into(),
     };
-    let (report, documents) =
-        check_inputs_keeping_documents(&set, &[input], &CheckOptions::default());
-    scan(&ScanSettings::from_policy_set(&set), &documents, &report)
+    let settings = ScanSettings::from_policy_set(&set);
+    let judged = check_inputs_judging(&set, &[input], &CheckOptions::default(), |d, _| {
+        describe(&settings, &d)
+    });
+    scan(&settings, judged.kept, &judged.report)
 }
 
 #[test]
@@ -179,6 +181,15 @@ fn empty_lists_are_told_from_inputs_with_nothing_in_them() {
             "{text:?}"
         );
     }
+    // Long comments do not count towards the bound on what is parsed; long text does (a text
+    // that long is no empty list, and the check reads it).
+    let comments = "# a license header line that goes on and on\n".repeat(5_000);
+    assert!(is_empty_list(format!("{comments}[]\n").as_bytes(), &limits));
+    let padded = format!(
+        "apiVersion: v1\nkind: List\nitems: []\nmetadata: {{annotations: {{a: \"{}\"}}}}\n",
+        "x".repeat(70_000)
+    );
+    assert!(!is_empty_list(padded.as_bytes(), &limits));
 }
 
 #[test]
@@ -233,8 +244,9 @@ fn live_scans_list_unusable_keys_and_agents_without_the_role() {
         name: "list.json".into(),
         text: INPUT.into(),
     };
-    let (report, documents) = check_inputs_keeping_documents(&set, &[input], &options);
-    let scan = scan(&ScanSettings::from_policy_set(&set), &documents, &report);
+    let settings = ScanSettings::from_policy_set(&set);
+    let judged = check_inputs_judging(&set, &[input], &options, |d, _| describe(&settings, &d));
+    let scan = scan(&settings, judged.kept, &judged.report);
     // pay was the one compliant resource: its key is disabled now.
     assert_eq!(scan.total.compliant, 0, "{:?}", scan.total);
     let names = |list: &[LiveProblem]| -> Vec<String> {
@@ -249,10 +261,103 @@ fn live_scans_list_unusable_keys_and_agents_without_the_role() {
     assert!(scan.agent_without_role[0]
         .message
         .contains("gcloud kms keys add-iam-policy-binding k --keyring r"));
+    // The live lists come with the rest of the scan: the keys and their cost estimate.
+    assert_eq!(
+        scan.keys.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+        [key]
+    );
+    assert!(scan.kms_cost.monthly_total > 0.0, "{:?}", scan.kms_cost);
     let table = crate::scan::to_table(&scan);
+    assert!(table.contains("estimated KMS cost"), "{table}");
     assert!(table.contains("key not usable (live) (2)"), "{table}");
     assert!(
         table.contains("Cloud Run service agent without the key role (live) (2)"),
         "{table}"
     );
+}
+
+/// The shipped params carry the same price table as the gate's default, so a user who copies
+/// them starts from what the gate would use.
+#[test]
+fn the_shipped_params_carry_the_default_price_table() {
+    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+    let settings = ScanSettings::from_policy_set(&set);
+    assert_eq!(settings.kms_prices, cost::KmsPrices::default());
+    assert_eq!(settings.kms_usage, cost::KmsUsage::default());
+}
+
+/// A key's cost is its versions and operations at its protection level's prices, shared
+/// equally among the resources using it; a level with no price is named, not guessed.
+#[test]
+fn kms_cost_is_estimated_per_key_and_shared_out_by_owner_and_project() {
+    let params = crate::policy::Source {
+        name: "params.yaml".into(),
+        text: r#"apiVersion: cmek-gate.dev/v1alpha1
+kind: CmekGateParams
+metadata: {name: default}
+spec:
+  kmsPrices:
+    asOf: "2026-01-01"
+    keyVersionPerMonth: {SOFTWARE: 0.06, HSM: 1}
+    per10kOperations: {SOFTWARE: 0.03, HSM: 0.05}
+  kmsUsage:
+    default: {operationsPerMonth: 10000}
+    keys:
+      projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/k: {protectionLevel: HSM, activeVersions: 3, operationsPerMonth: 2000000}
+"#
+        .into(),
+    };
+    let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
+    let settings = ScanSettings::from_policy_set(&set);
+    let text = format!(
+        "{}\n{}",
+        INPUT.trim_end().trim_end_matches(']'),
+        r#",{"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+  "metadata": {"name": "ext", "namespace": "789", "labels": {"cloud.googleapis.com/location": "europe-west1", "data-classification": "confidential", "owner": "ops"}},
+  "spec": {"template": {"metadata": {"annotations": {"run.googleapis.com/encryption-key": "projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/ekm"}}, "spec": {"containers": [{"image": "x"}]}}}}
+]"#
+    );
+    let input = Input {
+        name: "list.json".into(),
+        text: text.into(),
+    };
+    let judged = check_inputs_judging(&set, &[input], &CheckOptions::default(), |d, _| {
+        describe(&settings, &d)
+    });
+    let scan = scan(&settings, judged.kept, &judged.report);
+    // k: 3 HSM versions (3.00) and 2,000,000 operations (200 × 0.05 = 10.00), used by `pay`
+    // (payments, 123) and `report` (bi, 456). ekm: the default (SOFTWARE, 1 version, 10,000
+    // operations): 0.06 + 0.03.
+    let k = &scan.keys[1];
+    assert_eq!(
+        k.key,
+        "projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/k"
+    );
+    assert_eq!(k.usage.protection_level, "HSM");
+    assert_eq!(k.estimated_monthly_cost, Some(13.0));
+    assert_eq!(scan.keys[0].estimated_monthly_cost, Some(0.09));
+    let c = &scan.kms_cost;
+    assert!(c.estimate);
+    assert_eq!(
+        (c.currency.as_str(), c.prices_as_of.as_str()),
+        ("USD", "2026-01-01")
+    );
+    assert_eq!(c.monthly_total, 13.09);
+    assert_eq!(c.monthly_by_owner["payments"], 6.5);
+    assert_eq!(c.monthly_by_owner["bi"], 6.5);
+    assert_eq!(c.monthly_by_owner["ops"], 0.09);
+    assert_eq!(c.monthly_by_project["456"], 6.5);
+    assert!(to_table(&scan).contains("estimated KMS cost: 13.09 USD a month (an estimate"));
+    assert!(to_prometheus(&scan).contains("\ncmek_gate_scan_kms_estimated_monthly_cost 13.09\n"));
+
+    // A protection level the table has no price for: named, not counted.
+    let mut settings = settings;
+    settings.kms_usage.default.protection_level = "EXTERNAL".into();
+    let mut unpriced = scan.keys.clone();
+    let estimate = super::estimate_costs(&settings, &mut unpriced);
+    assert_eq!(
+        estimate.unpriced_keys,
+        ["projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/ekm"]
+    );
+    assert_eq!(estimate.monthly_total, 13.0);
 }

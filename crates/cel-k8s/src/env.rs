@@ -9,6 +9,7 @@ use crate::live::LiveData;
 use crate::program::Program;
 use crate::value::{Map, Tree, Value};
 use std::cell::{Cell, OnceCell};
+use std::sync::Arc;
 
 /// What an expression is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,50 +84,12 @@ pub const ROOT_VARIABLES: &[&str] = &[
     "variables",
 ];
 
-/// The libraries beyond Kubernetes' environment an [`Environment`] may offer, each opt-in
-/// (a policy asks with the annotation `cmek-gate.dev/cel-extensions`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Extensions {
-    /// `kms`: live Cloud KMS and Artifact Registry facts ([`crate::libs::kms`]).
-    pub kms: bool,
-}
-
-impl Extensions {
-    /// The extension names [`Extensions::parse`] knows.
-    pub const NAMES: &'static [&'static str] = &["kms"];
-
-    /// No extension.
-    pub const NONE: Extensions = Extensions { kms: false };
-
-    /// Every extension.
-    pub const ALL: Extensions = Extensions { kms: true };
-
-    /// A comma-separated list of extension names (`"kms"`; spaces and empty items ignored);
-    /// an unknown name is an error naming it.
-    pub fn parse(list: &str) -> Result<Extensions, String> {
-        let mut extensions = Extensions::NONE;
-        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            match name {
-                "kms" => extensions.kms = true,
-                other => {
-                    return Err(format!(
-                        "unknown CEL extension {other:?} (known: {})",
-                        Extensions::NAMES.join(", ")
-                    ))
-                }
-            }
-        }
-        Ok(extensions)
-    }
-}
-
 /// The functions of Kubernetes' CEL, and the budget of one evaluation. Build it once and
 /// share it (`Arc`): compiling is `&self`.
 #[derive(Clone)]
 pub struct Environment {
-    library: Library,
+    library: Arc<Library>,
     budget: u64,
-    extensions: Extensions,
 }
 
 impl Default for Environment {
@@ -145,30 +108,26 @@ impl std::fmt::Debug for Environment {
 }
 
 impl Environment {
-    /// The standard library and every Kubernetes library, with the default budget.
+    /// The standard library and every library the crate implements, the extensions beyond
+    /// Kubernetes included, with the default budget: for tools and tests. A policy's
+    /// expressions are compiled for a target ([`Environment::for_profile`], or checked
+    /// against declarations of one, [`Environment::compile_checked`]).
     pub fn new() -> Environment {
         let mut library = Library::default();
         crate::stdlib::register(&mut library);
         crate::libs::register_all(&mut library);
         Environment {
-            library,
+            library: Arc::new(library),
             budget: DEFAULT_MAX_EXPRESSION_COST,
-            extensions: Extensions::NONE,
         }
     }
 
-    /// The same environment, offering these extensions besides Kubernetes' libraries.
-    pub fn with_extensions(mut self, extensions: Extensions) -> Environment {
-        if extensions.kms && !self.extensions.kms {
-            crate::libs::kms::register(&mut self.library);
+    /// The functions a target offers (see [`crate::profile`]), with the default budget.
+    pub fn for_profile(profile: crate::profile::Profile) -> Environment {
+        Environment {
+            library: crate::libs::library_for(profile),
+            budget: DEFAULT_MAX_EXPRESSION_COST,
         }
-        self.extensions.kms |= extensions.kms;
-        self
-    }
-
-    /// The extensions offered.
-    pub fn extensions(&self) -> Extensions {
-        self.extensions
     }
 
     /// The same environment, with another runtime budget per evaluation of one expression.
@@ -208,7 +167,9 @@ impl Environment {
 
     /// [`Environment::compile`], after type-checking the expression against `declarations`
     /// (see [`crate::check`]) from the same parse: the checker's errors, in the order of their
-    /// positions, refuse it. Returns the program and what checking found (its result type).
+    /// positions, refuse it. The program calls the functions of the declarations' target
+    /// ([`crate::check::Declarations::target`]). Returns the program and what checking found
+    /// (its result type).
     pub fn compile_checked(
         &self,
         source: &str,
@@ -221,7 +182,8 @@ impl Environment {
                 Ok(checked) => checked,
                 Err(errors) => return Ok(Err(errors)),
             };
-            let program = crate::program::compile(&self.library, source, &parsed, options)?;
+            let library = crate::libs::library_for(declarations.target());
+            let program = crate::program::compile(&library, source, &parsed, options)?;
             Ok(Ok((program, checked)))
         });
         match outcome {
@@ -477,12 +439,13 @@ impl<'a> Activation<'a> {
         slot.evaluating.set(true);
         let result = program
             .evaluate(self, &mut Meter::new(budget))
+            // As Kubernetes' composited variables say it (a variable that reads a failing
+            // variable wraps that error in its own).
             .map_err(|e| {
-                if e.0.starts_with("variables.") {
-                    e
-                } else {
-                    EvalError::new(format!("variables.{}: {}", slot.name, e.0))
-                }
+                EvalError::new(format!(
+                    "composited variable \"{}\" fails to evaluate: {}",
+                    slot.name, e.0
+                ))
             });
         slot.evaluating.set(false);
         let _ = slot.cell().set(result);

@@ -596,10 +596,13 @@ fn select<'a>(value: Value<'a>, field: &str) -> Result<Value<'a>> {
         Value::Optional(Some(inner)) => {
             select((*inner).clone(), field).map(|v| Value::Optional(Some(Arc::new(v))))
         }
-        other => Err(EvalError::new(format!(
+        Value::List(_) => Err(EvalError::new(format!(
             "type '{}' does not support field selection",
-            other.type_name()
+            value.type_name()
         ))),
+        // cel-go's qualifier: a field of a value that holds none (null, a string, a number) is
+        // a missing key.
+        _ => Err(EvalError::no_such_key(field)),
     }
 }
 
@@ -608,10 +611,14 @@ fn has(value: &Value<'_>, field: &str) -> Result<Value<'static>> {
         Value::Map(map) => Ok(Value::Bool(map.get_str(field).is_some())),
         Value::Optional(None) => Ok(Value::Bool(false)),
         Value::Optional(Some(inner)) => has(inner, field),
-        other => Err(EvalError::new(format!(
+        // A list has positions, not fields: an error, also in a presence test (cel-go).
+        Value::List(_) => Err(EvalError::new(format!(
             "invalid type for field selection: {}",
-            other.type_name()
+            value.type_name()
         ))),
+        // cel-go's presence test (without errorOnBadPresenceTest, as Kubernetes runs it): a
+        // value that holds no fields has none.
+        _ => Ok(Value::Bool(false)),
     }
 }
 
@@ -620,10 +627,12 @@ fn optional_select<'a>(value: Value<'a>, field: &str) -> Result<Value<'a>> {
         Value::Map(map) => Ok(Value::Optional(map.get_str(field).map(Arc::new))),
         Value::Optional(None) => Ok(Value::Optional(None)),
         Value::Optional(Some(inner)) => optional_select((*inner).clone(), field),
-        other => Err(EvalError::new(format!(
+        Value::List(_) => Err(EvalError::new(format!(
             "type '{}' does not support field selection",
-            other.type_name()
+            value.type_name()
         ))),
+        // As has(): a value that holds no fields has none.
+        _ => Ok(Value::Optional(None)),
     }
 }
 
@@ -675,7 +684,8 @@ fn optional_index<'a>(target: Value<'a>, key: &Value<'_>) -> Result<Value<'a>> {
         }
         Value::Optional(None) => Ok(Value::Optional(None)),
         Value::Optional(Some(inner)) => optional_index((*inner).clone(), key),
-        other => Err(no_overload("_[?_]", &[&other, key])),
+        // As optional field selection: a value that holds nothing has nothing at any key.
+        _ => Ok(Value::Optional(None)),
     }
 }
 

@@ -14,10 +14,10 @@
 //! let value = program.evaluate(&activation, &mut env.meter())?;
 //! ```
 //!
-//! Kubernetes' libraries are always offered; cmek-gate's own extensions only when asked
-//! ([`Environment::with_extensions`], [`check::Declarations::with_extensions`]): `kms` reads
-//! Cloud KMS facts from a [`LiveData`] snapshot the caller binds on the activation
-//! ([`Activation::set_live`]), so evaluation never does I/O ([`live`]).
+//! What an expression may call is a target's ([`Profile`]): a Kubernetes release from 1.30 to
+//! 1.37 and the extensions beyond Kubernetes asked for; [`Environment::new`] offers everything.
+//! The `kms` extension reads Cloud KMS facts from a [`LiveData`] snapshot the caller binds on
+//! the activation ([`Activation::set_live`]), so evaluation never does I/O ([`live`]).
 //!
 //! A policy's variables are compiled in order, variable `i` with `CompileOptions::variables`
 //! naming the variables before it (every other expression with all of them), and defined on
@@ -33,6 +33,7 @@ mod json;
 pub mod library;
 pub mod libs;
 pub mod live;
+pub mod profile;
 pub mod program;
 pub mod stdlib;
 pub mod syntax;
@@ -45,11 +46,11 @@ mod tests;
 
 pub use cost::{Meter, DEFAULT_MAX_EXPRESSION_COST};
 pub use env::{
-    Activation, CompileOptions, Environment, Extensions, Purpose, Root, VariableCell,
-    ROOT_VARIABLES,
+    Activation, CompileOptions, Environment, Purpose, Root, VariableCell, ROOT_VARIABLES,
 };
 pub use error::{CompileError, EvalError};
 pub use live::LiveData;
+pub use profile::{Extension, Extensions, Feature, KubernetesVersion, Profile};
 pub use program::Program;
 pub use syntax::{MAX_BRACKET_DEPTH, MAX_EXPRESSION_BYTES, MAX_TREE_DEPTH};
 pub use types::Type;

@@ -48,6 +48,11 @@ impl Library {
         });
     }
 
+    /// Removes every overload whose name `drop` says to.
+    pub fn remove(&mut self, drop: impl Fn(&str, Style) -> bool) {
+        self.overloads.retain(|o| !drop(o.name, o.style));
+    }
+
     /// The implementation for a call, resolved once when compiling.
     pub fn lookup(&self, name: &str, style: Style, arity: usize) -> Option<Function> {
         self.overloads

@@ -523,7 +523,7 @@ impl Compiler<'_> {
         {
             if self.local(ns).is_none() && Root::of(ns).is_none() {
                 let dotted = format!("{ns}.{name}");
-                if self.library.has(&dotted) || dotted == MAP_INSERT {
+                if self.library.has(&dotted) || dotted == MAP_INSERT || beyond_target(&dotted) {
                     full_name = dotted;
                     target = None;
                 }
@@ -591,6 +591,11 @@ impl Compiler<'_> {
                 format!(
                     "found no matching overload for '{full_name}' {shape} with {} arguments",
                     args.len()
+                )
+            } else if beyond_target(&full_name) {
+                format!(
+                    "function \"{full_name}\" is not offered by the target \
+                     (--kubernetes-version, or an extension: --cel-extensions)"
                 )
             } else {
                 format!("unknown function \"{full_name}\"")
@@ -799,4 +804,10 @@ pub(crate) fn empty_list() -> Value<'static> {
 #[allow(dead_code)]
 pub(crate) fn empty_map() -> Value<'static> {
     Value::Map(Map::Owned(Arc::new([])))
+}
+
+/// Whether a function exists, but not for the library compiled against (another Kubernetes
+/// release's, or an extension's).
+fn beyond_target(name: &str) -> bool {
+    crate::libs::library_for(crate::profile::Profile::everything()).has(name)
 }

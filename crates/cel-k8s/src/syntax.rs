@@ -32,6 +32,9 @@ const PARSE_STACK_BYTES: usize = 128 * 1024 * 1024;
 /// adds an entry, `cel.@mapInsert(map, other)` adds another map's entries; a repeated key is
 /// an error. Its name is no CEL identifier: only the macros can call it.
 pub const MAP_INSERT: &str = "cel.@mapInsert";
+/// The iteration variable of `cel.bind`'s comprehension (over no elements): how the checker
+/// tells a binding from the other comprehensions over none (`optMap`, `sortBy`).
+pub const BIND_VARIABLE: &str = "#bind";
 /// The accumulator of the macros' comprehensions.
 pub const RESULT: &str = "@result";
 
@@ -312,7 +315,7 @@ fn bind_macro(
     Ok(Some(helper.next_expr(Expr::Comprehension(Box::new(
         ComprehensionExpr {
             iter_range: range,
-            iter_var: "#unused".to_owned(),
+            iter_var: BIND_VARIABLE.to_owned(),
             iter_var2: None,
             accu_var: name,
             accu_init: value,

@@ -479,7 +479,10 @@ fn variables_are_evaluated_lazily_once_and_in_order() {
     assert!(activation.variable_if_evaluated(3).is_none());
     let failing = env.compile("variables.bad == 1", &all).unwrap();
     let err = env.evaluate(&failing, &activation).unwrap_err();
-    assert_eq!(err.to_string(), "variables.bad: division by zero");
+    assert_eq!(
+        err.to_string(),
+        "composited variable \"bad\" fails to evaluate: division by zero"
+    );
     let absorbed = env.compile("true || variables.bad == 1", &all).unwrap();
     assert_eq!(
         env.evaluate(&absorbed, &activation).unwrap().as_bool(),
@@ -642,6 +645,8 @@ fn fused_optional_chains_keep_their_meaning() {
         "optional.of({'a': 1}).?a.orValue(0) == 1",
         "optional.none().?a.orValue(0) == 0",
         "{'a': {'b': 1}}[?'a'].b.orValue(0) == 1",
+        "object.metadata.name.?x.orValue('') == ''",
+        "!has(object.metadata.name.x)",
     ]);
     all_fail(&[
         ("object.?spec.m.zz.orValue('')", "no such key: zz"),
@@ -651,10 +656,9 @@ fn fused_optional_chains_keep_their_meaning() {
         ),
         ("object.?spec.?nope.orValue(1 / 0)", "division by zero"),
         ("object.?spec.?nope.value()", "optional.none() dereference"),
-        (
-            "object.metadata.name.?x.orValue('')",
-            "does not support field selection",
-        ),
+        ("object.metadata.name.x", "no such key: x"),
+        ("has(object.spec.list.x)", "field selection"),
+        ("object.spec.list.?x.orValue(1)", "field selection"),
     ]);
 }
 
@@ -703,7 +707,9 @@ fn variables_shared_between_activations_are_evaluated_once() {
 /// never folded into a constant.
 mod kms {
     use crate::live::{Answer, KeyFacts, LiveData, RepositoryFacts};
-    use crate::{Activation, CompileOptions, Environment, Extensions};
+    use crate::{
+        Activation, CompileOptions, Environment, Extension, Extensions, KubernetesVersion, Profile,
+    };
 
     #[derive(Debug)]
     struct OneKey;
@@ -744,19 +750,19 @@ mod kms {
     }
 
     #[test]
-    fn only_an_environment_that_asks_for_it_offers_it() {
-        let plain = Environment::new();
+    fn only_a_target_with_the_extension_offers_it() {
+        let plain = Environment::for_profile(Profile::default());
         let error = run(&plain, "kms.available()", None).unwrap_err();
-        assert!(error.contains("kms"), "{error}");
-        let env = Environment::new().with_extensions(Extensions::ALL);
-        assert!(env.extensions().kms);
+        assert!(error.contains("\"kms.available\""), "{error}");
+        assert!(error.contains("--cel-extensions"), "{error}");
+        let env = Environment::for_profile(kms_profile());
         assert_eq!(run(&env, "kms.available()", None).unwrap(), "false");
         assert_eq!(run(&env, "kms.available()", Some(&OneKey)).unwrap(), "true");
     }
 
     #[test]
     fn live_calls_read_the_snapshot_each_evaluation() {
-        let env = Environment::new().with_extensions(Extensions::ALL);
+        let env = Environment::for_profile(kms_profile());
         let cases = [
             (format!("kms.key({KEY}).state"), "\"DISABLED\""),
             (
@@ -793,12 +799,11 @@ mod kms {
         }
     }
 
-    #[test]
-    fn extension_names_parse() {
-        assert_eq!(Extensions::parse("kms").unwrap(), Extensions::ALL);
-        assert_eq!(Extensions::parse(" kms , ").unwrap(), Extensions::ALL);
-        assert_eq!(Extensions::parse("").unwrap(), Extensions::NONE);
-        let error = Extensions::parse("kms,gcs").unwrap_err();
-        assert!(error.contains("unknown CEL extension \"gcs\""), "{error}");
+    /// The newest release with only the `kms` extension.
+    fn kms_profile() -> Profile {
+        Profile::new(
+            KubernetesVersion::NEWEST,
+            Extensions::NONE.with(Extension::Kms),
+        )
     }
 }

@@ -1,5 +1,5 @@
-//! Kubernetes' lists library: `isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf` on
-//! any list (k8s.io/apiserver/pkg/cel/library/lists.go).
+//! Kubernetes' lists library: `isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf` and
+//! (version 1, Kubernetes 1.37) `includes` on any list (k8s.io/apiserver/pkg/cel/library/lists.go).
 
 use super::{elements, fail, owned, take};
 use cel::common::types::{CelBool, CelInt, DYN_TYPE, LIST_TYPE};
@@ -25,6 +25,13 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         LIST_TYPE,
         vec![DYN_TYPE],
         last_index_of,
+    )?;
+    env.add_member_overload(
+        "includes",
+        "list.includes(dyn)",
+        LIST_TYPE,
+        vec![DYN_TYPE],
+        includes,
     )?;
     Ok(())
 }
@@ -140,4 +147,11 @@ fn last_index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Ex
     let items = elements("lastIndexOf", list.as_ref())?;
     let found = items.iter().rposition(|e| e.equals(item.as_ref()));
     Ok(owned(CelInt::from(found.map_or(-1, |i| i as i64))))
+}
+
+fn includes<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [list, item] = take(args)?;
+    let items = elements("includes", list.as_ref())?;
+    let found = items.iter().any(|e| e.equals(item.as_ref()));
+    Ok(owned(CelBool::from(found)))
 }

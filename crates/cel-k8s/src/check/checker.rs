@@ -5,6 +5,7 @@ use super::kube;
 use super::ty::{most_general, Mapping, Ty};
 use super::{position, schema, Declarations, AUTHORIZER_MESSAGE, MAX_CHECK_DEPTH};
 use crate::error::CompileError;
+use crate::profile::{Extension, Feature};
 use cel::common::ast::{
     operators, CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SelectExpr,
     SourceInfo, StructExpr,
@@ -196,7 +197,7 @@ impl Checker<'_> {
                 .filter(|overloads| overloads.iter().any(|o| declarations.offers(o)))
         };
         let Some(target) = call.target.as_deref() else {
-            match lookup(name) {
+            match lookup(name).or_else(|| self.lacked(name, false)) {
                 Some(overloads) => self.resolve_overload(e, name, overloads, None, &call.args),
                 None => {
                     self.error(e.id, undeclared(name));
@@ -212,15 +213,64 @@ impl Checker<'_> {
             if let Some(overloads) = lookup(qualified.as_str()) {
                 return self.resolve_overload(e, &qualified, overloads, None, &call.args);
             }
+            if !self.is_local_root(&prefix) {
+                if let Some(overloads) = self.lacked(&qualified, false) {
+                    return self.resolve_overload(e, &qualified, overloads, None, &call.args);
+                }
+            }
         }
         self.check(target);
-        match lookup(name) {
+        match lookup(name).or_else(|| self.lacked(name, true)) {
             Some(overloads) => self.resolve_overload(e, name, overloads, Some(target), &call.args),
             None => {
                 self.error(e.id, undeclared(name));
                 self.set(e, Ty::Error);
             }
         }
+    }
+
+    /// Whether a one-variable comprehension is the expansion of `range.existsOne(x, p)`: the
+    /// macro places it at the call's `(`, right after the name.
+    fn is_one_variable_exists_one(&self, id: u64) -> bool {
+        let Some((start, _)) = self.source.offset_for(id) else {
+            return false;
+        };
+        let text = &self.source.source;
+        let start = start as usize;
+        text.get(start..).is_some_and(|rest| rest.starts_with('('))
+            && text
+                .get(..start)
+                .is_some_and(|before| before.trim_end().ends_with(".existsOne"))
+    }
+
+    /// The overloads of `name` when the target lacks all of them but some exist in this call
+    /// style: resolving against them refuses the call, saying what the target lacks.
+    fn lacked(&self, name: &str, receiver: bool) -> Option<&'static [Overload]> {
+        decls::functions()
+            .get(name)
+            .map(Vec::as_slice)
+            .filter(|overloads| {
+                overloads
+                    .iter()
+                    .any(|o| o.receiver == receiver && o.feature.is_some())
+            })
+    }
+
+    /// The refusal of the first (oldest release, then extension) of `candidates`' features.
+    fn refusal_among<'o>(
+        &self,
+        name: &str,
+        candidates: impl Iterator<Item = &'o Overload>,
+    ) -> Option<String> {
+        let first = candidates
+            .filter_map(|o| o.feature.map(|f| (o, f)))
+            .min_by_key(|(_, f)| feature_rank(*f))?;
+        let (overload, feature) = first;
+        Some(
+            self.declarations
+                .target()
+                .refusal(&shown_name(name, overload), feature),
+        )
     }
 
     fn resolve_overload(
@@ -284,6 +334,34 @@ impl Checker<'_> {
                 self.set(e, t);
             }
             None => {
+                // An overload the target lacks would take these arguments: say so.
+                let mut lacking: Vec<&Overload> = Vec::new();
+                for overload in overloads {
+                    if overload.receiver != target.is_some()
+                        || overload.params.len() != arg_types.len()
+                        || self.declarations.offers(overload)
+                    {
+                        continue;
+                    }
+                    let mut fresh = HashMap::new();
+                    let params: Vec<Ty> = overload
+                        .params
+                        .iter()
+                        .map(|p| self.instantiate(&Ty::from_type(p), &mut fresh))
+                        .collect();
+                    if self.mapping.clone().assign_all(&arg_types, &params) {
+                        lacking.push(overload);
+                    }
+                }
+                if lacking.is_empty() && !overloads.iter().any(|o| self.declarations.offers(o)) {
+                    // The target has no overload at all: refuse as for the first it lacks.
+                    lacking.extend(overloads.iter().filter(|o| o.receiver == target.is_some()));
+                }
+                if let Some(message) = self.refusal_among(name, lacking.into_iter()) {
+                    self.error(e.id, message);
+                    self.set(e, Ty::Error);
+                    return;
+                }
                 let shown: Vec<String> = arg_types
                     .iter()
                     .map(|t| dyn_for_vars(&self.mapping.substitute(t)).to_string())
@@ -456,6 +534,28 @@ impl Checker<'_> {
         let range = self.mapping.substitute(&self.get(&c.iter_range));
         let accu = self.get(&c.accu_init);
         let two = c.iter_var2.is_some();
+        if !two && self.is_one_variable_exists_one(e.id) {
+            // Kubernetes' parser expands `exists_one` but leaves `existsOne` with one variable
+            // the call it is, which no function declares.
+            self.error(e.id, undeclared("existsOne"));
+        }
+        if two && !self.declarations.has(Feature::TwoVariableComprehensions) {
+            let message = self.declarations.target().refusal(
+                "a two-variable comprehension (all, exists, existsOne, transformList, \
+                 transformMap or transformMapEntry with two variables)",
+                Feature::TwoVariableComprehensions,
+            );
+            self.error(e.id, message);
+        }
+        if c.iter_var == crate::syntax::BIND_VARIABLE
+            && !self.declarations.has(Feature::Extension(Extension::Bind))
+        {
+            let message = self
+                .declarations
+                .target()
+                .refusal("`cel.bind`", Feature::Extension(Extension::Bind));
+            self.error(e.id, message);
+        }
         let (var1, var2) = match &range {
             Ty::List(element) if two => (Ty::Int, (**element).clone()),
             Ty::List(element) => ((**element).clone(), Ty::Dyn),
@@ -522,4 +622,57 @@ fn qualified_name(e: &IdedExpr) -> Option<String> {
 /// A type as messages show it: variables still unbound are `dyn`.
 fn dyn_for_vars(t: &Ty) -> Ty {
     Ty::from_type(&t.to_type())
+}
+
+/// The order refusals are preferred in: Kubernetes' features by release, then extensions.
+fn feature_rank(feature: Feature) -> (u8, u8) {
+    match (feature.since(), feature) {
+        (Some(version), _) => (0, version.minor()),
+        (None, Feature::Extension(_)) => (1, 0),
+        _ => (2, 0),
+    }
+}
+
+/// A function as a policy author writes it: `sortBy` for its expansion's helper,
+/// `list.reverse()` for a receiver-style overload.
+fn shown_name(name: &str, overload: &Overload) -> String {
+    let name = match name {
+        "@sortByAssociatedKeys" => "sortBy",
+        "math.@max" => "math.greatest",
+        "math.@min" => "math.least",
+        other => other,
+    };
+    if name == "sortBy" {
+        return format!("`{name}`");
+    }
+    if !overload.receiver {
+        return format!("`{name}()`");
+    }
+    let receiver = overload
+        .signature
+        .split_once(&format!(".{}(", overload_name(overload)))
+        .map_or("", |(head, _)| head);
+    let receiver = match receiver.split('(').next().unwrap_or_default() {
+        "dyn" => "list",
+        other => other.strip_prefix("kubernetes.").unwrap_or(other),
+    };
+    format!("`{receiver}.{name}()`")
+}
+
+/// The function name in an overload's signature.
+fn overload_name(overload: &Overload) -> &'static str {
+    let call = overload.signature.split(" -> ").next().unwrap_or_default();
+    let head = &call[..call.rfind('(').unwrap_or(call.len())];
+    // `list(A).join(` → the name after the last dot outside parentheses.
+    let mut depth = 0;
+    let mut start = 0;
+    for (i, c) in head.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            '.' if depth == 0 => start = i + 1,
+            _ => {}
+        }
+    }
+    &head[start..]
 }

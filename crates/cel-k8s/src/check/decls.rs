@@ -6,6 +6,7 @@
 //! `T.name(U) -> R` for a receiver-style one; type parameters are single capitals (`A`, `K`,
 //! `V`). The signature text is the overload's identity in [`super::Checked::overloads`].
 
+use crate::profile::{Extension, Feature};
 use crate::types::Type;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -14,11 +15,9 @@ use std::sync::{Arc, OnceLock};
 #[derive(Debug)]
 pub struct Overload {
     pub signature: &'static str,
-    /// Declared only where cmek-gate's extensions are asked for (see [`EXTENDED_SIGNATURES`]).
-    pub extended: bool,
-    /// The opt-in extension library it belongs to (`kms`), declared only where that extension
-    /// is enabled ([`super::Declarations::with_extensions`]).
-    pub extension: Option<&'static str>,
+    /// What a target must offer for it to be declared (see [`feature_of`]); `None`: every
+    /// release the gate targets has it.
+    pub feature: Option<Feature>,
     pub receiver: bool,
     pub params: Vec<Type>,
     pub result: Type,
@@ -179,6 +178,7 @@ const SIGNATURES: &[&str] = &[
     // Kubernetes lists (isSorted, sum, min and max are generated per element type).
     "list(A).indexOf(A) -> int",
     "list(A).lastIndexOf(A) -> int",
+    "dyn.includes(dyn) -> bool",
     // ext.Sets.
     "sets.contains(list(A), list(A)) -> bool",
     "sets.equivalent(list(A), list(A)) -> bool",
@@ -256,9 +256,9 @@ const SIGNATURES: &[&str] = &[
 
 /// What cmek-gate offers beyond Kubernetes' environment (kube-apiserver 1.37's, verified:
 /// `testdata/kubernetes`): ext.Math, ext.Encoders, ext.Strings' `reverse` (version 3), a
-/// receiver-style `Quantity.sign()`, and JSON Patch's `escapeKey` outside a mutation. They are
-/// declared only when asked for ([`super::Declarations::extended`]), `escapeKey` also in a
-/// mutation.
+/// receiver-style `Quantity.sign()`, and JSON Patch's `escapeKey` outside a mutation. Each is
+/// declared only where its extension is asked for ([`feature_of`]); `escapeKey` in a mutation,
+/// `Quantity.sign()` nowhere.
 const EXTENDED_SIGNATURES: &[&str] = &[
     "string.reverse() -> string",
     "kubernetes.Quantity.sign() -> int",
@@ -295,7 +295,8 @@ const EXTENDED_SIGNATURES: &[&str] = &[
     "math.bitShiftRight(uint, int) -> uint",
 ];
 
-/// The `kms` extension (`crate::libs::kms`): declared only where it is enabled.
+/// The `kms` extension (`crate::libs::kms`): declared only where the target has it
+/// ([`Extension::Kms`]).
 const KMS_SIGNATURES: &[&str] = &[
     "kms.available() -> bool",
     "kms.key(string) -> kms.Key",
@@ -373,19 +374,17 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
     FUNCTIONS.get_or_init(|| {
         let mut table: HashMap<&'static str, Vec<Overload>> = HashMap::new();
         for signature in SIGNATURES {
-            push(&mut table, false, signature);
+            push(&mut table, signature);
         }
         for signature in EXTENDED_SIGNATURES {
-            push(&mut table, true, signature);
+            push(&mut table, signature);
         }
         for signature in KMS_SIGNATURES {
-            let (name, mut overload) = parse_signature(signature);
-            overload.extension = Some("kms");
-            table.entry(name).or_default().push(overload);
+            push(&mut table, signature);
         }
         for op in COMPARISONS {
             for (a, b) in COMPARABLE_PAIRS {
-                push(&mut table, false, leak(format!("{op}({a}, {b}) -> bool")));
+                push(&mut table, leak(format!("{op}({a}, {b}) -> bool")));
             }
         }
         // Kubernetes' templated list functions (library/lists.go: comparableTypes,
@@ -400,29 +399,20 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
             "string",
             "bytes",
         ] {
-            push(
-                &mut table,
-                false,
-                leak(format!("list({t}).isSorted() -> bool")),
-            );
+            push(&mut table, leak(format!("list({t}).isSorted() -> bool")));
             // ext.Lists' sort and sortBy's helper take the same comparable types.
+            push(&mut table, leak(format!("list({t}).sort() -> list({t})")));
             push(
                 &mut table,
-                false,
-                leak(format!("list({t}).sort() -> list({t})")),
-            );
-            push(
-                &mut table,
-                false,
                 leak(format!(
                     "list(A).@sortByAssociatedKeys(list({t})) -> list(A)"
                 )),
             );
-            push(&mut table, false, leak(format!("list({t}).min() -> {t}")));
-            push(&mut table, false, leak(format!("list({t}).max() -> {t}")));
+            push(&mut table, leak(format!("list({t}).min() -> {t}")));
+            push(&mut table, leak(format!("list({t}).max() -> {t}")));
         }
         for t in ["int", "uint", "double", "duration"] {
-            push(&mut table, false, leak(format!("list({t}).sum() -> {t}")));
+            push(&mut table, leak(format!("list({t}).sum() -> {t}")));
         }
         for getter in [
             "getFullYear",
@@ -436,36 +426,26 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
             "getSeconds",
             "getMilliseconds",
         ] {
+            push(&mut table, leak(format!("timestamp.{getter}() -> int")));
             push(
                 &mut table,
-                false,
-                leak(format!("timestamp.{getter}() -> int")),
-            );
-            push(
-                &mut table,
-                false,
                 leak(format!("timestamp.{getter}(string) -> int")),
             );
         }
         for getter in ["getHours", "getMinutes", "getSeconds", "getMilliseconds"] {
-            push(
-                &mut table,
-                false,
-                leak(format!("duration.{getter}() -> int")),
-            );
+            push(&mut table, leak(format!("duration.{getter}() -> int")));
         }
         for name in NAMED_FORMATS {
             push(
                 &mut table,
-                false,
                 leak(format!("format.{name}() -> kubernetes.NamedFormat")),
             );
         }
         for f in ["math.@max", "math.@min"] {
             for t in ["int", "double", "uint"] {
-                push(&mut table, true, leak(format!("{f}({t}) -> {t}")));
-                push(&mut table, true, leak(format!("{f}({t}, {t}) -> {t}")));
-                push(&mut table, true, leak(format!("{f}(list({t})) -> {t}")));
+                push(&mut table, leak(format!("{f}({t}) -> {t}")));
+                push(&mut table, leak(format!("{f}({t}, {t}) -> {t}")));
+                push(&mut table, leak(format!("{f}(list({t})) -> {t}")));
             }
             for (a, b) in [
                 ("int", "uint"),
@@ -475,17 +455,45 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
                 ("uint", "int"),
                 ("uint", "double"),
             ] {
-                push(&mut table, true, leak(format!("{f}({a}, {b}) -> dyn")));
+                push(&mut table, leak(format!("{f}({a}, {b}) -> dyn")));
             }
         }
         table
     })
 }
 
-fn push(table: &mut HashMap<&'static str, Vec<Overload>>, extended: bool, signature: &'static str) {
+fn push(table: &mut HashMap<&'static str, Vec<Overload>>, signature: &'static str) {
     let (name, mut overload) = parse_signature(signature);
-    overload.extended = extended;
+    overload.feature = feature_of(name, signature);
     table.entry(name).or_default().push(overload);
+}
+
+/// What a target needs to have an overload: Kubernetes' release table
+/// (`docs/kubernetes-versions.md`) for its libraries, an extension for cmek-gate's others.
+pub fn feature_of(name: &str, signature: &str) -> Option<Feature> {
+    let extension = |e| Some(Feature::Extension(e));
+    match name {
+        "slice" | "flatten" | "distinct" | "sort" | "lists.range" | "@sortByAssociatedKeys" => {
+            Some(Feature::ListsVersion3)
+        }
+        "reverse" if signature.starts_with("list(") => Some(Feature::ListsVersion3),
+        "reverse" => extension(Extension::Strings),
+        "includes" => Some(Feature::ListsIncludes),
+        "validate" => Some(Feature::NamedFormats),
+        n if n.starts_with("format.") => Some(Feature::NamedFormats),
+        "semver" | "isSemver" => Some(Feature::Semver),
+        _ if signature.starts_with("kubernetes.Semver.") => Some(Feature::Semver),
+        n if n.starts_with("math.") => extension(Extension::Math),
+        n if n.starts_with("base64.") => extension(Extension::Encoders),
+        n if n.starts_with("kms.") => extension(Extension::Kms),
+        "sign" if signature.starts_with("kubernetes.Quantity.") => Some(Feature::Never(
+            "Kubernetes' quantities take sign(q), not q.sign()",
+        )),
+        "jsonpatch.escapeKey" => Some(Feature::Never(
+            "jsonpatch.escapeKey is only in a MutatingAdmissionPolicy's mutations",
+        )),
+        _ => None,
+    }
 }
 
 /// A generated signature, kept for the life of the process (the table is built once).
@@ -516,8 +524,7 @@ fn parse_signature(signature: &'static str) -> (&'static str, Overload) {
         name,
         Overload {
             signature,
-            extended: false,
-            extension: None,
+            feature: None,
             receiver: receiver.is_some(),
             params,
             result: parse_type(result),
@@ -533,7 +540,8 @@ fn is_type_text(text: &str) -> bool {
     }
     matches!(
         text,
-        "string"
+        "dyn"
+            | "string"
             | "bytes"
             | "timestamp"
             | "duration"

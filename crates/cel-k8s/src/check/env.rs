@@ -5,6 +5,7 @@
 use super::kube::{namespace_type, request_type};
 use super::{check, Overload};
 use crate::error::CompileError;
+use crate::profile::{Feature, Profile};
 use crate::types::{ObjectType, Type};
 use cel::common::ast::{IdedExpr, SourceInfo};
 use std::collections::HashMap;
@@ -19,10 +20,8 @@ pub struct Declarations {
     has_variables: bool,
     /// A mutation may build `Object{...}` and `JSONPatch{...}` literals.
     pub(super) mutation: bool,
-    /// cmek-gate's functions beyond Kubernetes' are declared.
-    extended: bool,
-    /// The opt-in extension libraries declared (`kms`).
-    extensions: crate::env::Extensions,
+    /// The Kubernetes release and extensions whose functions are declared.
+    profile: Profile,
 }
 
 impl Declarations {
@@ -51,8 +50,7 @@ impl Declarations {
             variables: Vec::new(),
             has_variables: false,
             mutation: false,
-            extended: false,
-            extensions: crate::env::Extensions::NONE,
+            profile: Profile::default(),
         }
     }
 
@@ -69,36 +67,35 @@ impl Declarations {
         self
     }
 
-    /// Declares cmek-gate's functions beyond Kubernetes' environment too (ext.Math,
-    /// ext.Encoders, `string.reverse()`, `Quantity.sign()`, `jsonpatch.escapeKey` outside a
-    /// mutation). Kubernetes' own macros beyond its environment (`cel.bind`, `math.greatest`,
-    /// one-variable `existsOne`) are the parser's to expand or not.
-    pub fn extended(mut self) -> Declarations {
-        self.extended = true;
+    /// Declares what `profile` offers: its Kubernetes release's functions and macros, and its
+    /// extensions' (the default: the newest release, no extension).
+    pub fn profile(mut self, profile: Profile) -> Declarations {
+        self.profile = profile;
         self
     }
 
-    /// Declares the functions of these opt-in extensions too (`kms`).
-    pub fn with_extensions(mut self, extensions: crate::env::Extensions) -> Declarations {
-        self.extensions.kms |= extensions.kms;
-        self
+    /// Declares every extension too, at the newest release ([`Profile::everything`]).
+    pub fn extended(self) -> Declarations {
+        self.profile(Profile::everything())
     }
 
-    /// The opt-in extensions declared.
-    pub fn extensions(&self) -> crate::env::Extensions {
-        self.extensions
+    /// The release and extensions declared.
+    pub fn target(&self) -> Profile {
+        self.profile
     }
 
     /// Whether an overload is declared here.
     pub(super) fn offers(&self, overload: &Overload) -> bool {
-        match overload.extension {
-            Some("kms") => return self.extensions.kms,
-            Some(_) => return false,
-            None => {}
+        match overload.feature {
+            None => true,
+            Some(_) if self.mutation && overload.signature.starts_with("jsonpatch.") => true,
+            Some(feature) => self.profile.offers(feature),
         }
-        !overload.extended
-            || self.extended
-            || (self.mutation && overload.signature.starts_with("jsonpatch."))
+    }
+
+    /// Whether the target has this feature (a macro's, for the checker).
+    pub(super) fn has(&self, feature: Feature) -> bool {
+        self.profile.offers(feature)
     }
 
     /// Declares `variables`, with no fields until [`Declarations::add_variable`] adds them: as

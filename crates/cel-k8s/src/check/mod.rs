@@ -12,8 +12,10 @@
 //! Kubernetes compiles a policy's expressions with `object`, `oldObject` and `params` typed
 //! `dyn` (what the API server refuses), and type-checks them again against the schemas of the
 //! matched kinds (what it reports as `status.typeChecking` warnings): [`Declarations::admission`]
-//! builds either, given `dyn` or a [`schema::object_type`]. The functions declared are
-//! Kubernetes' unless [`Declarations::extended`] asks for cmek-gate's others too.
+//! builds either, given `dyn` or a [`schema::object_type`]. The functions and macros declared are
+//! those of a target ([`crate::profile::Profile`], [`Declarations::profile`]): a Kubernetes
+//! release's (the newest by default) and the extensions asked for; a call of one the target
+//! lacks is refused naming the release that added it, or the extension and how to ask for it.
 //!
 //! The tests compare messages, positions and result types with what a real kube-apiserver
 //! (1.37.2) answers for the same expressions (`testdata/kubernetes`).

@@ -1,8 +1,8 @@
 //! `kms`: Cloud KMS keys, their use by the Cloud Run service agent, and the CMEK key of an
 //! image's Artifact Registry repository, read from the activation's live data
 //! ([`crate::live::LiveData`]). cmek-gate's own extension, not Kubernetes': an environment
-//! offers it only when asked ([`crate::env::Extensions::kms`]), and a policy enables it with
-//! the annotation `cmek-gate.dev/cel-extensions: "kms"`.
+//! offers it only when its target has the extension ([`crate::profile::Extension::Kms`]), and a
+//! policy asks for it with the annotation `cmek-gate.dev/cel-extensions: "kms"` (or `--cel-extensions kms`).
 //!
 //! The compiler turns every call of these functions into a live call the evaluator answers
 //! from the activation's snapshot (they are never folded): the overloads registered here only

@@ -32,7 +32,22 @@ pub fn register(library: &mut Library) {
     library.add("sum", Receiver, 1, sum);
     library.add("min", Receiver, 1, min);
     library.add("max", Receiver, 1, max);
+    library.add("includes", Receiver, 2, includes);
     // `indexOf`, `lastIndexOf` and `reverse` are shared with strings: registered there.
+}
+
+/// Kubernetes' `includes` (lists library version 1): whether a list has the element, or any
+/// other value equals it.
+fn includes<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
+    let [target, element] = args else {
+        return Err(no_overload("includes", args));
+    };
+    if let Value::List(list) = target {
+        return Ok(Value::Bool(
+            list_iter(list).any(|item| equals(&item, element)),
+        ));
+    }
+    Ok(Value::Bool(equals(target, element)))
 }
 
 fn slice<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {

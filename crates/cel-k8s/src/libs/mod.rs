@@ -23,10 +23,79 @@ pub mod strings;
 mod support;
 pub mod url;
 
-use crate::library::Library;
+use crate::library::{Library, Style};
+use crate::profile::{Extension, Feature, Profile};
+use crate::value::Value;
+use crate::EvalError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// Registers every library function of Kubernetes' environment (the opt-in extensions, such
-/// as [`kms`], are registered by [`crate::Environment::with_extensions`]).
+/// The functions a target offers: every library's, less what its Kubernetes release lacks
+/// and the extensions it does not ask for (the runtime half of what the type checker's
+/// declarations refuse: a call on a `dyn` receiver resolves here). Built once per profile.
+pub fn library_for(profile: Profile) -> Arc<Library> {
+    static BUILT: OnceLock<Mutex<HashMap<Profile, Arc<Library>>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Arc::clone(built.entry(profile).or_insert_with(|| {
+        let mut library = Library::default();
+        crate::stdlib::register(&mut library);
+        register_for(&mut library, profile);
+        Arc::new(library)
+    }))
+}
+
+/// Registers the library functions `profile` offers.
+pub fn register_for(library: &mut Library, profile: Profile) {
+    register_all(library);
+    let lacks = |feature| !profile.offers(feature);
+    let lists_v3 = !lacks(Feature::ListsVersion3);
+    let strings_v3 = !lacks(Feature::Extension(Extension::Strings));
+    library.remove(|name, style| {
+        let gated = match name {
+            "slice" | "flatten" | "distinct" | "sort" | "lists.range" | lists::SORT_BY_KEYS => {
+                Feature::ListsVersion3
+            }
+            "includes" => Feature::ListsIncludes,
+            "validate" => Feature::NamedFormats,
+            n if n.starts_with("format.") => Feature::NamedFormats,
+            "semver" | "isSemver" | "major" | "minor" | "patch" => Feature::Semver,
+            n if n.starts_with("math.") => Feature::Extension(Extension::Math),
+            n if n.starts_with("base64.") => Feature::Extension(Extension::Encoders),
+            n if n.starts_with("kms.") => Feature::Extension(Extension::Kms),
+            "sign" if style == Style::Receiver => Feature::Never("sign(q)"),
+            _ => return false,
+        };
+        lacks(gated)
+    });
+    match (lists_v3, strings_v3) {
+        (true, true) => {}
+        (true, false) => library.add("reverse", Style::Receiver, 1, reverse_list),
+        (false, true) => library.add("reverse", Style::Receiver, 1, reverse_string),
+        (false, false) => library.remove(|name, _| name == "reverse"),
+    }
+}
+
+/// `reverse` of ext.Lists version 3 only: a list's.
+fn reverse_list<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
+    match args {
+        [Value::List(_)] => lists::reverse(args),
+        _ => Err(support::no_overload("reverse", args)),
+    }
+}
+
+/// `reverse` of the strings extension only: a string's.
+fn reverse_string<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
+    match args {
+        [Value::String(_)] => strings::reverse(args),
+        _ => Err(support::no_overload("reverse", args)),
+    }
+}
+
+/// Registers every library function, the extensions' included ([`register_for`] keeps a
+/// target's).
 pub fn register_all(library: &mut Library) {
     strings::register(library);
     strfmt::register(library);
@@ -41,6 +110,7 @@ pub fn register_all(library: &mut Library) {
     net::register(library);
     url::register(library);
     named_formats::register(library);
+    kms::register(library);
 }
 
 /// The names of the library value types, as expressions name them (`type(x) == net.IP`).
@@ -81,7 +151,6 @@ mod tests {
     fn every_documented_library_function_is_registered() {
         let mut library = Library::default();
         register_all(&mut library);
-        kms::register(&mut library);
         let mut section = "";
         let mut checked = 0;
         for line in REFERENCE.lines() {

@@ -301,7 +301,7 @@ fn quote<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
     }
 }
 
-fn reverse<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
+pub(crate) fn reverse<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
     match args {
         [Value::String(s)] => Ok(Value::string(s.chars().rev().collect::<String>())),
         [Value::List(_)] => lists::reverse(args),

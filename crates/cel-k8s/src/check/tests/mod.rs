@@ -4,6 +4,7 @@
 mod kubernetes;
 mod parse;
 mod policies;
+mod versions;
 mod yaml;
 
 use super::schema::{declared_type, Rules};
@@ -450,11 +451,10 @@ fn documented_examples_type_check() {
     let mut count = 0;
     for example in documented_examples(table) {
         count += 1;
-        // The opt-in extension's examples check where it is enabled.
-        let declarations = if example.starts_with("kms.") {
-            dyn_admission().with_extensions(crate::Extensions::ALL)
-        } else {
-            dyn_admission()
+        // JSON Patch's functions are a mutation's.
+        let declarations = match example.starts_with("jsonpatch.") {
+            true => dyn_admission().mutation(),
+            false => dyn_admission(),
         };
         let result = check_source(&example, &declarations);
         match kubernetes_refuses.iter().find(|(e, _)| *e == example) {
@@ -607,9 +607,18 @@ fn compile_checked_refuses_what_does_not_check_and_compiles_the_rest() {
 #[test]
 fn the_kms_extension_is_declared_only_where_enabled() {
     let source = "kms.key('projects/p/locations/l/keyRings/r/cryptoKeys/k')";
-    let errors = check_source(source, &dyn_admission()).unwrap_err();
-    assert!(!errors.is_empty());
-    let kms = dyn_admission().with_extensions(crate::Extensions::ALL);
+    let plain = Declarations::admission(Type::Dyn, Some(Type::Dyn));
+    let errors = check_source(source, &plain).unwrap_err();
+    assert!(
+        errors[0]
+            .message
+            .contains("cmek-gate.dev/cel-extensions: \"kms\""),
+        "{errors:?}"
+    );
+    let kms = plain.profile(crate::Profile::new(
+        crate::KubernetesVersion::NEWEST,
+        crate::Extensions::NONE.with(crate::Extension::Kms),
+    ));
     let cases = [
         ("kms.available()", "bool"),
         (source, "kms.Key"),
