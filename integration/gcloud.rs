@@ -172,7 +172,7 @@ async fn answer(
     }
 }
 
-/// Adds the region-prefixed host to /etc/hosts, on a line tagged with this process, and removes
+/// Adds the region-prefixed host to /etc/hosts, on a line tagged with this process and instance, and removes
 /// that line (only that line, re-reading the file) when dropped: test runs in other worktrees on
 /// the same machine may hold a line of their own meanwhile.
 struct Hosts {
@@ -181,7 +181,11 @@ struct Hosts {
 
 impl Hosts {
     fn add() -> Hosts {
-        let tag = format!("# cmek-gate gcloud test {}", std::process::id());
+        // One tag per instance: the tests of this binary that need the line run in parallel,
+        // and one's Drop must not remove another's line.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let instance = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tag = format!("# cmek-gate gcloud test {} {instance}", std::process::id());
         let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
@@ -807,4 +811,81 @@ fn the_wrapper_deploys_the_fixed_copy_from_a_private_directory_it_removes() {
     );
     assert!(!copy.exists(), "{} was left behind", copy.display());
     assert!(!copy.parent().unwrap().exists());
+}
+
+/// The real gcloud through the API gate with `--live`: a deploy whose key the Cloud Run service
+/// agent may not use is refused, and the message holds the command that grants the role; once
+/// the role is granted, the same deploy goes through. Google's KMS and Resource Manager APIs
+/// are the local fake ([`crate::fake_google`]): it stands in only for Google's APIs; gcloud, the
+/// gate and its live policies are real.
+#[test]
+fn the_real_gcloud_through_the_api_gate_with_live_checks() {
+    use crate::fake_google::{FakeGoogle, World};
+    let dir = temp_dir("gcloud-live");
+    let ca = certs(&dir);
+    let stub = Stub::start();
+    let _hosts = Hosts::add();
+    let key = "projects/acme-payments-prod/locations/europe-west1/keyRings/cloud-run/cryptoKeys/payments-api";
+    let world = World {
+        keys: vec![(
+            key.to_owned(),
+            serde_json::json!({"purpose": "ENCRYPT_DECRYPT", "rotationPeriod": "7776000s",
+                               "nextRotationTime": "2027-01-01T00:00:00Z",
+                               "primary": {"state": "ENABLED", "protectionLevel": "SOFTWARE"}}),
+        )],
+        ..World::default()
+    };
+    let google = FakeGoogle::start(&dir, world, "live-token");
+    let token = dir.join("token");
+    std::fs::write(&token, "live-token\n").unwrap();
+    let upstream = format!("http://127.0.0.1:{}", stub.addr.port());
+    let mut flags = google.gate_flags(&token);
+    // No caching: the grant below is seen at once.
+    flags.extend(
+        [
+            "--google-cache-ttl",
+            "0s",
+            "--cloud-run-listen",
+            "127.0.0.1:0",
+            "--cloud-run-upstream",
+            &upstream,
+        ]
+        .map(str::to_owned),
+    );
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = Server::start(&dir.join("tls.crt"), &dir.join("tls.key"), &flags, &dir);
+    wait_ready(server.addr, &ca, &server.stderr_path);
+    let gate_port = server.cloud_run.expect("the API gate listens").port();
+    let via_gate = format!("https://gate.test:{gate_port}/");
+    let compliant = example("service-compliant.yaml");
+    let replace = [
+        "run",
+        "services",
+        "replace",
+        compliant.to_str().unwrap(),
+        "--region",
+        "europe-west1",
+    ];
+    let (code, text) = gcloud(&dir, &via_gate, &stub, &ca, &replace);
+    assert_eq!(code, 1, "{text}\n--- gate\n{}", server.log());
+    assert!(
+        text.contains("FAILED_PRECONDITION: cmek-gate denied Service payments-api: [cmek-key-iam]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gcloud kms keys add-iam-policy-binding payments-api --keyring cloud-run --location europe-west1 --project acme-payments-prod --member serviceAccount:service-123456789012@serverless-robot-prod.iam.gserviceaccount.com --role roles/cloudkms.cryptoKeyEncrypterDecrypter"),
+        "{text}"
+    );
+    assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+
+    // The binding the message asks for, made: the same deploy goes through.
+    google.set_iam(
+        key,
+        serde_json::json!({"version": 1, "etag": "BwY=", "bindings": [{
+            "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            "members": ["serviceAccount:service-123456789012@serverless-robot-prod.iam.gserviceaccount.com"]}]}),
+    );
+    let (code, text) = gcloud(&dir, &via_gate, &stub, &ca, &replace);
+    assert_eq!(code, 0, "{text}\n--- gate\n{}", server.log());
+    assert_eq!(stub.writes().len(), 1, "{:?}", stub.writes());
 }

@@ -28,6 +28,8 @@ pub struct CheckOptions {
     /// Namespaces given by their labels (a `kind: Namespace` document in the input comes first),
     /// and what a namespace selector does for the others.
     pub namespaces: crate::namespaces::KnownNamespaces,
+    /// Live mode (`--live`): the `kms` extension answered from Google.
+    pub live: Option<std::sync::Arc<crate::live::Live>>,
 }
 
 impl Default for CheckOptions {
@@ -38,6 +40,7 @@ impl Default for CheckOptions {
             threads: 1,
             mutate: false,
             namespaces: Default::default(),
+            live: None,
         }
     }
 }
@@ -177,7 +180,8 @@ fn judge_document(
     } else {
         engine::Phases::VALIDATE
     };
-    let (decision, validation_alone) = engine::admit_telling(set, &request, phases);
+    let (decision, validation_alone) =
+        crate::live::admit_telling(options.live.as_deref(), set, &request, phases);
     (
         DocumentResult::new(file, document, decision),
         validation_alone,

@@ -21,6 +21,7 @@ pub mod http_client;
 pub mod krm_function;
 pub mod limits;
 pub mod lint;
+pub mod live;
 pub mod manifest;
 pub mod metrics;
 pub mod namespaces;

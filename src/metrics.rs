@@ -1,7 +1,8 @@
 //! The server's Prometheus metrics: requests by endpoint and verdict, violations by policy, a
 //! latency histogram, the policy set's generation and load time, its parameter objects no
 //! binding selects, reload failures, the
-//! serving certificate's expiry, and the evaluations running and refused for want of a slot.
+//! serving certificate's expiry, the evaluations running and refused for want of a slot, and the
+//! live checks' calls to Google (calls, cache hits, errors per API).
 //! Served as text on the metrics listener.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -26,6 +27,37 @@ pub struct EndpointLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PolicyLabels {
     pub policy: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabels {
+    /// The Google API, by gcloud's name: `cloudkms`, `cloudresourcemanager`, `artifactregistry`.
+    pub api: String,
+}
+
+/// The live checks' calls to Google, by API: requests sent (each attempt), answers from the
+/// cache, calls that ended in an error. Clones count into the same series.
+#[derive(Clone, Debug, Default)]
+pub struct GoogleMetrics {
+    pub calls: Family<ApiLabels, Counter>,
+    pub cache_hits: Family<ApiLabels, Counter>,
+    pub errors: Family<ApiLabels, Counter>,
+}
+
+impl crate::google::CallObserver for GoogleMetrics {
+    fn observe(&self, api: crate::google::Api, event: crate::google::CallEvent) {
+        use crate::google::CallEvent;
+        let family = match event {
+            CallEvent::Sent => &self.calls,
+            CallEvent::CacheHit => &self.cache_hits,
+            CallEvent::Failed => &self.errors,
+        };
+        family
+            .get_or_create(&ApiLabels {
+                api: api.name().to_owned(),
+            })
+            .inc();
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,6 +86,8 @@ pub struct Metrics {
     pub evaluations_running: Gauge,
     /// Requests answered 429 because every evaluation slot stayed taken.
     pub evaluations_refused: Counter,
+    /// The live checks' calls to Google (`--live`).
+    pub google: GoogleMetrics,
 }
 
 impl Default for Metrics {
@@ -133,6 +167,22 @@ impl Metrics {
             "Requests answered 429 because no evaluation slot freed within the queue timeout",
             evaluations_refused.clone(),
         );
+        let google = GoogleMetrics::default();
+        registry.register(
+            "google_calls",
+            "Requests the live checks sent to a Google API (each attempt), by API",
+            google.calls.clone(),
+        );
+        registry.register(
+            "google_cache_hits",
+            "Live-check questions answered from the cache, by API",
+            google.cache_hits.clone(),
+        );
+        registry.register(
+            "google_errors",
+            "Live-check calls to a Google API that ended in an error (after retries), by API",
+            google.errors.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -146,6 +196,7 @@ impl Metrics {
             certificate_expiry_seconds,
             evaluations_running,
             evaluations_refused,
+            google,
         }
     }
 

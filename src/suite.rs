@@ -43,6 +43,10 @@ pub struct Suite {
     pub policies: Vec<String>,
     #[serde(default)]
     pub params: Vec<String>,
+    /// Live data for the `kms` extension (live mode): Google's answers written out. A case's
+    /// own `live` replaces it. Without either, the cases run without live data.
+    #[serde(default)]
+    pub live: Option<crate::live::Fixture>,
     pub cases: Vec<Case>,
 }
 
@@ -71,6 +75,9 @@ pub struct Case {
     pub namespace_labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub user_info: Option<UserInfo>,
+    /// Live data for this case (replaces the suite's).
+    #[serde(default)]
+    pub live: Option<crate::live::Fixture>,
     pub expect: Expect,
 }
 
@@ -141,6 +148,7 @@ pub fn run_case(
     case: &Case,
     object: &Node,
     old: Option<&Node>,
+    live: Option<&crate::live::Fixture>,
 ) -> Result<Option<String>, String> {
     let document: Document =
         manifest::document_from_node(0, object.clone()).map_err(|e| format!("object: {e}"))?;
@@ -164,7 +172,15 @@ pub fn run_case(
         }))
     });
     request.namespace_object = namespace.as_ref();
-    let decision = engine::admit(set, &request, engine::Phases::ALL);
+    let live = case
+        .live
+        .as_ref()
+        .or(live)
+        .map(|fixture| crate::live::Live {
+            source: crate::live::Source::Fixture(fixture.clone()),
+            unreachable: crate::live::Unreachable::Deny,
+        });
+    let decision = crate::live::admit(live.as_ref(), set, &request, engine::Phases::ALL);
     let names = |v: Vec<&str>| {
         let mut v: Vec<String> = v.into_iter().map(str::to_owned).collect();
         v.sort();
@@ -310,11 +326,13 @@ cases:
         let suite = parse_suite("t.yaml", SUITE).unwrap();
         let case = &suite.cases[0];
         let object = Node::from_json(case.object.as_ref().unwrap());
-        assert_eq!(run_case(&set, case, &object, None).unwrap(), None);
+        assert_eq!(run_case(&set, case, &object, None, None).unwrap(), None);
         let mut wrong = case.clone();
         wrong.expect.allowed = true;
         wrong.expect.violations = Some(vec!["cmek-key-format".into()]);
-        let diff = run_case(&set, &wrong, &object, None).unwrap().unwrap();
+        let diff = run_case(&set, &wrong, &object, None, None)
+            .unwrap()
+            .unwrap();
         assert!(diff.contains("allowed: expected true, got false"), "{diff}");
         assert!(
             diff.contains("violations: expected [\"cmek-key-format\"], got [\"cmek-required\"]"),
@@ -352,7 +370,7 @@ cases:
         .unwrap();
         let case = &suite.cases[0];
         let object = Node::from_json(case.object.as_ref().unwrap());
-        let diff = run_case(&set, case, &object, None).unwrap().unwrap();
+        let diff = run_case(&set, case, &object, None, None).unwrap().unwrap();
         assert!(diff.contains("patch: expected []"), "{diff}");
         assert!(
             diff.contains("~ spec.template.metadata.annotations.a: expected \"c\", got \"b\""),

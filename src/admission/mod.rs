@@ -7,7 +7,7 @@
 //! no object to check). The webhook has no view of the cluster: `namespaceObject` is set only
 //! when the object is itself a Namespace.
 
-use crate::engine::{self, Decision, Phases, Request};
+use crate::engine::{Decision, Phases, Request};
 use crate::manifest::{shape, Node};
 use crate::namespaces::KnownNamespaces;
 use crate::policy::PolicySet;
@@ -173,6 +173,18 @@ pub fn review_knowing(
     phases: Phases,
     namespaces: &KnownNamespaces,
 ) -> Reviewed {
+    review_live(set, request, phases, namespaces, None)
+}
+
+/// [`review_knowing`], in live mode when `live` is given (the `kms` extension answered from
+/// Google; this blocks on Google's answers: call it off the async workers).
+pub fn review_live(
+    set: &PolicySet,
+    request: &AdmissionRequest,
+    phases: Phases,
+    namespaces: &KnownNamespaces,
+    live: Option<&crate::live::Live>,
+) -> Reviewed {
     let object = request
         .object
         .as_ref()
@@ -246,8 +258,9 @@ pub fn review_knowing(
         dry_run: request.dry_run.unwrap_or(false),
         uid: request.uid.clone(),
         unknown_namespaces: namespaces.unknown,
+        live: None,
     };
-    let decision = engine::admit(set, &engine_request, phases);
+    let decision = crate::live::admit(live, set, &engine_request, phases);
     let response = &mut reviewed.review.response;
     if let Some(patch) = decision.patch.as_ref().filter(|_| decision.allowed()) {
         use base64::Engine as _;

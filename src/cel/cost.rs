@@ -594,4 +594,32 @@ mod tests {
         }
         assert!(failed.is_empty(), "{failed:#?}");
     }
+
+    /// A `kms` call costs its fixed live-call units plus the record it builds; in a
+    /// comprehension, once per element.
+    #[test]
+    fn live_calls_cost_a_fixed_amount_and_what_they_build() {
+        let env = Environment::new();
+        let declarations =
+            cel_k8s::check::Declarations::admission(cel_k8s::Type::Dyn, None).extended();
+        let cost = |source: &str| {
+            let check = crate::cel::TypeCheck {
+                declarations: &declarations,
+                result: &[],
+            };
+            env.compile_checked(source, &[], crate::cel::Purpose::Check, Some(check))
+                .unwrap_or_else(|e| panic!("{source}: {e}"))
+                .estimate(&object())
+                .cost
+        };
+        let units = cel_k8s::libs::kms::LIVE_CALL_UNITS;
+        // The call, its live units, and the scalar it gives.
+        assert_eq!(cost("kms.available()"), 1 + units + 1);
+        assert_eq!(cost("kms.serviceAgentCanUse('k', 'p')"), 1 + units + 1);
+        let record = cost("kms.key('k')");
+        assert!(record > 1 + units + 12, "{record}");
+        // One call per element of the 10 items, each with the select of `state` and the compare.
+        let per_item = cost("object.items.all(i, kms.key(i).state == 'ENABLED')");
+        assert!(per_item >= 10 * record, "{per_item} < 10 x {record}");
+    }
 }

@@ -85,6 +85,8 @@ pub struct Facts {
     /// The path it evaluates to, when it is one (possibly behind a check that falls back on a
     /// literal `{}`, `[]`, `null` or an error).
     pub alias: Option<Path>,
+    /// The `kms` functions it calls (`kms.key`, ...): live data, read like a variable.
+    pub live_calls: Vec<String>,
 }
 
 impl Program {
@@ -184,7 +186,17 @@ impl Walk<'_> {
                         }
                     }
                 }
-                if let Some(target) = &call.target {
+                let live = matches!(
+                    call.target.as_deref(),
+                    Some(IdedExpr { expr: Expr::Ident(ns), .. })
+                        if ns == "kms" && !self.bound.iter().any(|(n, _)| n == ns)
+                );
+                if live {
+                    self.facts
+                        .live_calls
+                        .push(format!("kms.{}", call.func_name));
+                    self.reads_root = true;
+                } else if let Some(target) = &call.target {
                     self.expr(target);
                 }
                 call.args.iter().for_each(|a| self.expr(a));

@@ -314,6 +314,8 @@ impl Environment {
                 None,
             ),
             Some(check) => {
+                // Compiled against the functions of the declarations' target (its
+                // extensions, `kms` among them, included).
                 let (executable, checked) = self
                     .runtime
                     .compile_checked(source, &options, check.declarations)

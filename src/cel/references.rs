@@ -39,6 +39,7 @@ const TYPE_NAMES: &[&str] = &[
     "jsonpatch",
     "net",
     "kubernetes",
+    "kms",
 ];
 
 /// Namespaces whose functions are called as `ns.fn(...)`.
@@ -52,6 +53,7 @@ const NAMESPACES: &[&str] = &[
     "ip",
     "jsonpatch",
     "format",
+    "kms",
 ];
 
 /// The facts about one expression that the engine uses.

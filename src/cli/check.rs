@@ -40,16 +40,20 @@ pub struct CheckArgs {
     /// `cmek-gate fix` writes the changes.
     #[arg(long)]
     pub mutate: bool,
+    #[command(flatten)]
+    pub live: super::LiveArgs,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
-    let set = args.policy.load()?;
+    let set = args.policy.load_live(args.live.live)?;
+    let live = args.live.live()?;
     let (inputs, unreadable) = read_inputs_reporting(&args.paths)?;
     let options = CheckOptions {
         operation: args.operation.clone(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         mutate: args.mutate,
         namespaces: args.namespaces.known()?,
+        live,
         ..CheckOptions::default()
     };
     let stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());

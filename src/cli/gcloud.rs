@@ -31,6 +31,9 @@ pub struct GcloudArgs {
     pub fix: bool,
     #[command(flatten)]
     pub policy: super::PolicyArgs,
+    /// Live checks for the local check (with --remote, the central gate's own --live decides).
+    #[command(flatten)]
+    pub live: super::LiveArgs,
     /// The gcloud command: run services|jobs|worker-pools replace FILE [flags...].
     #[arg(
         required = true,
@@ -117,7 +120,7 @@ pub fn run(args: GcloudArgs) -> anyhow::Result<i32> {
     };
     let (report, patches) = match &args.remote {
         Some(url) => remote_check(url, args.remote_ca.as_deref(), &input, args.fix)?,
-        None => local_check(&args.policy, &input, args.fix)?,
+        None => local_check(&args.policy, &args.live, &input, args.fix)?,
     };
     eprint!("{}", report.to_human(false));
     if let Some(error) = report.errors.first() {
@@ -196,12 +199,14 @@ type Patches = Vec<Option<json_patch::Patch>>;
 
 fn local_check(
     policy: &super::PolicyArgs,
+    live: &super::LiveArgs,
     input: &Input,
     mutate: bool,
 ) -> anyhow::Result<(Report, Patches)> {
-    let set = policy.load()?;
+    let set = policy.load_live(live.live)?;
     let options = CheckOptions {
         mutate,
+        live: live.live()?,
         ..CheckOptions::default()
     };
     let report = check_inputs(&set, std::slice::from_ref(input), &options);

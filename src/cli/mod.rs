@@ -201,16 +201,14 @@ impl PolicyArgs {
             .collect()
     }
 
-    /// Loads the policy set, warning on stderr about each mistake the schema-typed check found
-    /// (Kubernetes warns about them, it does not refuse the policy) and each parameter object no
-    /// binding selects (the policies never read it: a misnamed `CmekGateParams` would otherwise
-    /// go unnoticed).
-    pub fn load(&self) -> anyhow::Result<crate::policy::PolicySet> {
+    /// [`PolicyArgs::load`], with the embedded live policies when `live` (`--live`).
+    pub fn load_live(&self, live: bool) -> anyhow::Result<crate::policy::PolicySet> {
         use anyhow::Context;
-        let set = crate::policy::load::load_policy_set(
+        let set = crate::policy::load::load_policy_set_live(
             &self.paths(),
             &self.params,
             &self.compile_options(),
+            live,
         )
         .context("cannot load the policies")?;
         warn_type_warnings(&set);
@@ -220,9 +218,120 @@ impl PolicyArgs {
         Ok(set)
     }
 
+    /// Loads the policy set, warning on stderr about each mistake the schema-typed check found
+    /// (Kubernetes warns about them, it does not refuse the policy) and each parameter object no
+    /// binding selects (the policies never read it: a misnamed `CmekGateParams` would otherwise
+    /// go unnoticed).
+    pub fn load(&self) -> anyhow::Result<crate::policy::PolicySet> {
+        self.load_live(false)
+    }
+
     /// The cost limits the policies are compiled with.
     pub fn compile_options(&self) -> crate::policy::CompileOptions {
         self.cost.compile_options()
+    }
+}
+
+/// `--live` and how it reads Google, shared by `check`, `scan` and `serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LiveArgs {
+    /// Live checks: load the live policies (cmek-key-usable, cmek-key-iam, cmek-key-rotation,
+    /// cmek-image-key) and answer the `kms` CEL extension from Google (Cloud KMS, Resource
+    /// Manager, Artifact Registry) with Application Default Credentials. See
+    /// docs/live-checks.md.
+    #[arg(long, env = "CMEK_GATE_LIVE")]
+    pub live: bool,
+    /// What a policy that could not read Google does: deny (fail closed), warn (allow with a
+    /// warning), or allow (with the audit annotation cmek-gate.dev/live-unreachable).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ACTION",
+        env = "CMEK_GATE_LIVE_UNREACHABLE",
+        default_value_t = crate::live::Unreachable::Deny,
+        requires = "live"
+    )]
+    pub live_unreachable: crate::live::Unreachable,
+    /// Another endpoint for one of the APIs read, as gcloud's api_endpoint_overrides:
+    /// API=URL with API cloudkms, cloudresourcemanager or artifactregistry (repeatable, or
+    /// comma-separated in the environment variable).
+    #[arg(
+        long = "google-endpoint",
+        value_name = "API=URL",
+        env = "CMEK_GATE_GOOGLE_ENDPOINTS",
+        value_delimiter = ',',
+        requires = "live"
+    )]
+    pub google_endpoints: Vec<String>,
+    /// CA certificates (PEM) trusted for the Google endpoints besides the public roots (a
+    /// private endpoint, a proxy).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CMEK_GATE_GOOGLE_CA",
+        requires = "live"
+    )]
+    pub google_ca: Option<std::path::PathBuf>,
+    /// Read the access token from this file (as gcloud's --access-token-file) instead of
+    /// Application Default Credentials; read again when Google refuses it.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CMEK_GATE_GOOGLE_ACCESS_TOKEN_FILE",
+        requires = "live"
+    )]
+    pub google_access_token_file: Option<std::path::PathBuf>,
+    /// How long an answer from Google is reused.
+    #[arg(long, value_name = "DURATION", env = "CMEK_GATE_GOOGLE_CACHE_TTL", default_value = "5m", value_parser = serve::parse_duration)]
+    pub google_cache_ttl: std::time::Duration,
+    /// How long a NOT_FOUND from Google is reused.
+    #[arg(long, value_name = "DURATION", env = "CMEK_GATE_GOOGLE_NOT_FOUND_TTL", default_value = "1m", value_parser = serve::parse_duration)]
+    pub google_not_found_ttl: std::time::Duration,
+    /// Longest wait for one answer from Google (each of its at most 4 attempts).
+    #[arg(long, value_name = "DURATION", env = "CMEK_GATE_GOOGLE_TIMEOUT", default_value = "10s", value_parser = serve::parse_duration)]
+    pub google_timeout: std::time::Duration,
+}
+
+impl LiveArgs {
+    /// The live settings, or `None` without `--live`.
+    pub fn settings(&self) -> anyhow::Result<Option<crate::live::LiveSettings>> {
+        if !self.live {
+            return Ok(None);
+        }
+        let mut client = crate::google::GoogleClientOptions {
+            positive_ttl: self.google_cache_ttl,
+            negative_ttl: self.google_not_found_ttl,
+            ..crate::google::GoogleClientOptions::default()
+        };
+        client.http.response_timeout = self.google_timeout;
+        client.http.extra_ca = self.google_ca.clone();
+        for entry in &self.google_endpoints {
+            let (api, url) = entry
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--google-endpoint {entry:?}: expected API=URL"))?;
+            client
+                .endpoints
+                .set_override(api.trim(), url.trim())
+                .map_err(|e| anyhow::anyhow!("--google-endpoint: {e}"))?;
+        }
+        Ok(Some(crate::live::LiveSettings {
+            client,
+            access_token_file: self.google_access_token_file.clone(),
+            unreachable: self.live_unreachable,
+        }))
+    }
+
+    /// Live mode for a command without a runtime (`check`, `scan`), or `None` without `--live`.
+    pub fn live(&self) -> anyhow::Result<Option<std::sync::Arc<crate::live::Live>>> {
+        use anyhow::Context;
+        match self.settings()? {
+            None => Ok(None),
+            Some(settings) => Ok(Some(std::sync::Arc::new(
+                settings
+                    .live_with_runtime()
+                    .context("--live: cannot read Google")?,
+            ))),
+        }
     }
 }
 

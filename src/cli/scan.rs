@@ -36,6 +36,11 @@ pub struct ScanArgs {
     /// Exit 1 when the compliance rate (compliant / sensitive) is below this percentage.
     #[arg(long, value_name = "PERCENT")]
     pub min_compliance: Option<f64>,
+    /// With --live, compliant also means the key works (the live policies read Google), and the
+    /// report lists the resources whose key does not and those whose service agent lacks the
+    /// role.
+    #[command(flatten)]
+    pub live: super::LiveArgs,
     /// What the inputs hold: manifests (YAML or JSON, `gcloud run … list --format json`), or
     /// Cloud Asset Inventory output (`gcloud asset export --content-type=resource`'s
     /// newline-delimited JSON, `gcloud asset list` or `search-all-resources --read-mask='*'`
@@ -102,7 +107,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     }
     let namespaces = args.namespaces.known()?;
     let progress = std::io::stderr().is_terminal();
-    let set = args.policy.load()?;
+    let set = args.policy.load_live(args.live.live)?;
+    let live = args.live.live()?;
     let (inputs, mut unreadable) = read_inputs_reporting(&args.paths)?;
     let (inputs, unreadable_assets, other_assets) = read_assets(inputs, args.input_format);
     unreadable.extend(unreadable_assets);
@@ -121,6 +127,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let options = CheckOptions {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         namespaces,
+        live,
         ..CheckOptions::default()
     };
     let settings = ScanSettings::from_policy_set(&set);

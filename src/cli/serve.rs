@@ -36,6 +36,8 @@ pub struct ServeArgs {
     pub client_ca: Option<PathBuf>,
     #[command(flatten)]
     pub policy: super::PolicyArgs,
+    #[command(flatten)]
+    pub live: super::LiveArgs,
     /// Namespace labels for namespaceSelector: the AdmissionReview carries none, so without
     /// them a binding that selects namespaces by label denies (undecided).
     #[command(flatten)]
@@ -200,6 +202,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1),
         evaluation_queue_timeout: args.evaluation_queue_timeout,
+        live: args.live.settings()?,
         cloud_run: args
             .cloud_run_listen
             .map(|listen| crate::server::api_gate::CloudRunConfig {

@@ -48,11 +48,16 @@ fn load_object(
     }
 }
 
-fn run_suite_case(set: &PolicySet, base: &Path, case: &Case) -> anyhow::Result<Option<String>> {
+fn run_suite_case(
+    set: &PolicySet,
+    base: &Path,
+    case: &Case,
+    live: Option<&crate::live::Fixture>,
+) -> anyhow::Result<Option<String>> {
     let object =
         load_object(base, &case.object, &case.object_file)?.context("the case has no object")?;
     let old = load_object(base, &case.old_object, &case.old_object_file)?;
-    run_case(set, case, &object, old.as_ref()).map_err(anyhow::Error::msg)
+    run_case(set, case, &object, old.as_ref(), live).map_err(anyhow::Error::msg)
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<i32> {
@@ -103,7 +108,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<i32> {
         super::warn_type_warnings(&set);
         writeln!(out, "running {} case(s) from {name}", suite.cases.len())?;
         for case in &suite.cases {
-            let outcome = run_suite_case(&set, base, case)
+            let outcome = run_suite_case(&set, base, case, suite.live.as_ref())
                 .with_context(|| format!("{name}: case {:?}", case.name))?;
             match outcome {
                 None => {

@@ -80,6 +80,7 @@ pub fn judge_write(
     body: &[u8],
     region: Option<&str>,
     mutate: bool,
+    live: Option<&crate::live::Live>,
 ) -> Verdict {
     let bad_request = |message: String| Verdict::Refuse {
         code: 400,
@@ -122,7 +123,7 @@ pub fn judge_write(
     } else {
         Phases::VALIDATE
     };
-    let decision = engine::admit(set, &request, phases);
+    let decision = crate::live::admit(live, set, &request, phases);
     if !decision.allowed() {
         let summary = match write.version {
             ApiVersion::V1 => decision.violation_summary(),

@@ -226,6 +226,7 @@ fn verdicts_on_v1_and_v2_bodies() {
         deploy.to_string().as_bytes(),
         Some("europe-west1"),
         false,
+        None,
     ) else {
         panic!("a key from another region is refused");
     };
@@ -238,14 +239,21 @@ fn verdicts_on_v1_and_v2_bodies() {
     );
     let fixed = deploy.to_string().replace("us-east1", "europe-west1");
     assert!(matches!(
-        judge_write(&set, &v1, fixed.as_bytes(), Some("europe-west1"), false),
+        judge_write(
+            &set,
+            &v1,
+            fixed.as_bytes(),
+            Some("europe-west1"),
+            false,
+            None
+        ),
         Verdict::Forward { body: None, .. }
     ));
     let v2 = v2_write("Service");
     let no_key =
         json!({"labels": {"compliance": "hipaa"}, "template": {"containers": [{"image": "x"}]}});
     let Verdict::Refuse { body, .. } =
-        judge_write(&set, &v2, no_key.to_string().as_bytes(), None, false)
+        judge_write(&set, &v2, no_key.to_string().as_bytes(), None, false, None)
     else {
         panic!("a v2 service without a key is refused");
     };
@@ -255,7 +263,8 @@ fn verdicts_on_v1_and_v2_bodies() {
     assert!(message.contains("set template.encryptionKey "), "{message}");
     assert!(!message.contains("spec.template.metadata"), "{message}");
     for bad in ["not json", "[1]"] {
-        let Verdict::Refuse { body, .. } = judge_write(&set, &v2, bad.as_bytes(), None, false)
+        let Verdict::Refuse { body, .. } =
+            judge_write(&set, &v2, bad.as_bytes(), None, false, None)
         else {
             panic!("{bad}");
         };
@@ -285,6 +294,7 @@ fn with_mutation_the_default_key_is_forwarded_in_each_version_s_own_shape() {
         body.to_string().as_bytes(),
         Some("europe-west1"),
         true,
+        None,
     )
     else {
         panic!("mutated and forwarded");
@@ -307,7 +317,7 @@ fn with_mutation_the_default_key_is_forwarded_in_each_version_s_own_shape() {
     let Verdict::Forward {
         body: Some(changed),
         ..
-    } = judge_write(&set, &v2, body.to_string().as_bytes(), None, true)
+    } = judge_write(&set, &v2, body.to_string().as_bytes(), None, true, None)
     else {
         panic!("mutated and forwarded");
     };
@@ -323,7 +333,7 @@ fn with_mutation_the_default_key_is_forwarded_in_each_version_s_own_shape() {
     assert_eq!(changed["template"]["containers"], json!([{"image": "x"}]));
     // Without mutation the same body is refused.
     assert!(matches!(
-        judge_write(&set, &v2, body.to_string().as_bytes(), None, false),
+        judge_write(&set, &v2, body.to_string().as_bytes(), None, false, None),
         Verdict::Refuse { .. }
     ));
 }

@@ -52,6 +52,8 @@ pub struct Request<'a> {
     /// What a namespace selector does when the namespace's labels are not known (no
     /// `namespace_object`).
     pub unknown_namespaces: UnknownNamespaces,
+    /// Live data for the `kms` extension (live mode, see [`crate::live`]); `None`: not live.
+    pub live: Option<&'a dyn cel_k8s::LiveData>,
 }
 
 impl<'a> Request<'a> {
@@ -73,6 +75,7 @@ impl<'a> Request<'a> {
             dry_run: false,
             uid: String::new(),
             unknown_namespaces: UnknownNamespaces::default(),
+            live: None,
         }
     }
 }
@@ -103,6 +106,10 @@ impl Undecided {
         )
     }
 }
+
+/// The reason of a violation whose evaluation failed because live data (the `kms` extension)
+/// could not be read from Google.
+pub const LIVE_UNAVAILABLE_REASON: &str = "LiveDataUnavailable";
 
 /// A failed validation that denies.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -374,6 +381,9 @@ pub fn activation<'r>(
         }
     }
     activation.bind_tree(Root::Request, request_value);
+    if let Some(live) = request.live {
+        activation.set_live(live);
+    }
     activation
 }
 
@@ -531,6 +541,12 @@ impl<'a> Judge<'a, '_> {
         if error && self.policy.failure_policy == FailurePolicy::Ignore {
             return;
         }
+        // A failure to read live data is told apart, for the door's --live-unreachable.
+        let reason = if error && message.contains(cel_k8s::live::UNAVAILABLE) {
+            LIVE_UNAVAILABLE_REASON
+        } else {
+            reason
+        };
         let actions = &self.binding.spec.validation_actions;
         if actions.contains(&ValidationAction::Deny) {
             self.deny(message.clone(), reason, points_at);

@@ -46,6 +46,27 @@ pub type TokenFuture<'a> =
 /// and refreshes tokens itself.
 pub trait TokenSource: Send + Sync {
     fn token(&self) -> TokenFuture<'_>;
+    /// A token fetched afresh, not from a cache: asked once when Google answers 401 (the
+    /// cached token was revoked or expired early). [`TokenSource::token`] then gives it too.
+    fn refresh(&self) -> TokenFuture<'_> {
+        self.token()
+    }
+}
+
+/// What happened on a call, for metrics (see [`GoogleClient::with_observer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEvent {
+    /// A request was sent to Google (each attempt counts).
+    Sent,
+    /// The answer came from the cache.
+    CacheHit,
+    /// The call ended in an error (after its retries).
+    Failed,
+}
+
+/// Receives every [`CallEvent`], by API.
+pub trait CallObserver: Send + Sync {
+    fn observe(&self, api: Api, event: CallEvent);
 }
 
 /// The scope asked for: Cloud KMS, Resource Manager and Artifact Registry all accept it.
@@ -56,7 +77,7 @@ pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// metadata server (GCE, GKE Workload Identity, Cloud Run), then `gcloud auth
 /// print-access-token`. `gcp_auth` caches each token until shortly before it expires.
 pub struct AdcTokenSource {
-    provider: Arc<dyn gcp_auth::TokenProvider>,
+    provider: Mutex<Arc<dyn gcp_auth::TokenProvider>>,
 }
 
 impl AdcTokenSource {
@@ -65,7 +86,13 @@ impl AdcTokenSource {
         let provider = gcp_auth::provider()
             .await
             .map_err(|e| GoogleError::Token(e.to_string()))?;
-        Ok(AdcTokenSource { provider })
+        Ok(AdcTokenSource {
+            provider: Mutex::new(provider),
+        })
+    }
+
+    fn provider(&self) -> Arc<dyn gcp_auth::TokenProvider> {
+        Arc::clone(&self.provider.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -79,12 +106,84 @@ impl TokenSource for AdcTokenSource {
     fn token(&self) -> TokenFuture<'_> {
         Box::pin(async move {
             let token = self
-                .provider
+                .provider()
                 .token(&[SCOPE])
                 .await
                 .map_err(|e| GoogleError::Token(e.to_string()))?;
             Ok(AccessToken::new(token.as_str()))
         })
+    }
+
+    /// `gcp_auth` keeps its token until shortly before it expires: a new provider (found as
+    /// the first was) has none cached, so it fetches one.
+    fn refresh(&self) -> TokenFuture<'_> {
+        Box::pin(async move {
+            let provider = gcp_auth::provider()
+                .await
+                .map_err(|e| GoogleError::Token(e.to_string()))?;
+            *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = provider;
+            self.token().await
+        })
+    }
+}
+
+/// An access token read from a file, as gcloud's `--access-token-file` takes one (a token
+/// minted elsewhere: CI's workload identity federation, a test). Read on first use, and read
+/// again when Google refuses it (401): whoever writes the file refreshes it.
+pub struct FileTokenSource {
+    path: std::path::PathBuf,
+    cached: Mutex<Option<AccessToken>>,
+}
+
+impl FileTokenSource {
+    pub fn new(path: std::path::PathBuf) -> FileTokenSource {
+        FileTokenSource {
+            path,
+            cached: Mutex::new(None),
+        }
+    }
+
+    fn read(&self) -> Result<AccessToken, GoogleError> {
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| GoogleError::Token(format!("cannot read {}: {e}", self.path.display())))?;
+        let token = text.trim();
+        if token.is_empty() || token.contains(char::is_whitespace) {
+            return Err(GoogleError::Token(format!(
+                "{} does not hold one access token",
+                self.path.display()
+            )));
+        }
+        let token = AccessToken::new(token);
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
+        Ok(token)
+    }
+}
+
+impl std::fmt::Debug for FileTokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileTokenSource")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource for FileTokenSource {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(async move {
+            let cached = self
+                .cached
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match cached {
+                Some(token) => Ok(token),
+                None => self.read(),
+            }
+        })
+    }
+
+    fn refresh(&self) -> TokenFuture<'_> {
+        Box::pin(async move { self.read() })
     }
 }
 
@@ -162,6 +261,7 @@ struct Inner {
     options: GoogleClientOptions,
     cache: Mutex<HashMap<String, CacheEntry>>,
     permits: Semaphore,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl std::fmt::Debug for GoogleClient {
@@ -189,8 +289,28 @@ impl GoogleClient {
                 options,
                 cache: Mutex::new(HashMap::new()),
                 permits,
+                observer: None,
             }),
         })
+    }
+
+    /// [`GoogleClient::new`], telling `observer` about every call (metrics).
+    pub fn with_observer(
+        options: GoogleClientOptions,
+        tokens: Arc<dyn TokenSource>,
+        observer: Arc<dyn CallObserver>,
+    ) -> Result<GoogleClient, GoogleError> {
+        let mut client = GoogleClient::new(options, tokens)?;
+        if let Some(inner) = Arc::get_mut(&mut client.inner) {
+            inner.observer = Some(observer);
+        }
+        Ok(client)
+    }
+
+    fn observe(&self, api: Api, event: CallEvent) {
+        if let Some(observer) = &self.inner.observer {
+            observer.observe(api, event);
+        }
     }
 
     /// Builds the HTTP request of a call, with the token in a sensitive header.
@@ -279,6 +399,7 @@ impl GoogleClient {
                 resource = call.resource,
                 "google api cache hit"
             );
+            self.observe(call.api, CallEvent::CacheHit);
             return Ok(answer);
         }
         let _permit = self
@@ -289,9 +410,12 @@ impl GoogleClient {
             .map_err(|_| GoogleError::Client("the client is closed".into()))?;
         // Another call may have filled the cache while this one waited.
         if let Some(answer) = self.cached(&key) {
+            self.observe(call.api, CallEvent::CacheHit);
             return Ok(answer);
         }
-        let answer = self.call_with_retries(&call).await?;
+        let answer = self.call_with_retries(&call).await.inspect_err(|_| {
+            self.observe(call.api, CallEvent::Failed);
+        })?;
         self.remember(key, &answer);
         Ok(answer)
     }
@@ -300,10 +424,25 @@ impl GoogleClient {
         let options = &self.inner.options;
         let attempts = options.max_attempts.max(1);
         let mut attempt = 1;
+        let mut refreshed = false;
         loop {
             let (error, retry_after) = match self.attempt(call).await {
                 Ok(answer) => return Ok(answer),
                 Err(Attempt::Final(error)) => return Err(error),
+                // The token was refused: once, a fresh one (not counted as an attempt).
+                Err(Attempt::Unauthorized(error)) if !refreshed => {
+                    refreshed = true;
+                    tracing::debug!(
+                        api = call.api.name(),
+                        resource = call.resource,
+                        "google api answered 401: fetching a fresh token"
+                    );
+                    if self.inner.tokens.refresh().await.is_err() {
+                        return Err(error);
+                    }
+                    continue;
+                }
+                Err(Attempt::Unauthorized(error)) => return Err(error),
                 Err(Attempt::Retryable(error, retry_after)) => (error, retry_after),
             };
             tracing::debug!(
@@ -330,6 +469,7 @@ impl GoogleClient {
     async fn attempt(&self, call: &Call<'_>) -> Result<Answer, Attempt> {
         let token = self.inner.tokens.token().await.map_err(Attempt::Final)?;
         let request = self.build_request(call, &token).map_err(Attempt::Final)?;
+        self.observe(call.api, CallEvent::Sent);
         let response = self
             .inner
             .http
@@ -367,6 +507,9 @@ impl GoogleClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let error = super::api_error(call, status, response.body());
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Attempt::Unauthorized(error));
+        }
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             Err(Attempt::Retryable(error, retry_after))
         } else {
@@ -377,6 +520,8 @@ impl GoogleClient {
 
 enum Attempt {
     Final(GoogleError),
+    /// 401: the token was refused.
+    Unauthorized(GoogleError),
     Retryable(GoogleError, Option<Duration>),
 }
 

@@ -546,3 +546,109 @@ async fn the_token_is_never_in_debug_output() {
     }
     assert!(format!("{request:?}").contains("Sensitive"));
 }
+
+/// A token source whose cached token is stale until it is asked to refresh (as a revoked
+/// token would be), counting the refreshes.
+struct StaleUntilRefreshed {
+    refreshed: AtomicUsize,
+}
+
+impl TokenSource for StaleUntilRefreshed {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(async move {
+            Ok(AccessToken::new(
+                if self.refreshed.load(Ordering::SeqCst) > 0 {
+                    TOKEN
+                } else {
+                    "revoked-token"
+                },
+            ))
+        })
+    }
+
+    fn refresh(&self) -> TokenFuture<'_> {
+        self.refreshed.fetch_add(1, Ordering::SeqCst);
+        self.token()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_is_retried_once_with_a_fresh_token() {
+    let google = FakeGoogle::start().await;
+    let mut options = GoogleClientOptions::default();
+    options.http.extra_ca = Some(google.ca.clone());
+    options
+        .endpoints
+        .set_override("cloudkms", &google.url)
+        .unwrap();
+    let tokens = Arc::new(StaleUntilRefreshed {
+        refreshed: AtomicUsize::new(0),
+    });
+    let client = GoogleClient::new(options, tokens.clone()).unwrap();
+    assert!(client.crypto_key(&key("good")).await.unwrap().is_some());
+    assert_eq!(tokens.refreshed.load(Ordering::SeqCst), 1);
+    let tokens_sent: Vec<String> = google.seen().into_iter().map(|s| s.authorization).collect();
+    assert_eq!(
+        tokens_sent,
+        ["Bearer revoked-token".to_owned(), format!("Bearer {TOKEN}")]
+    );
+    // A token still refused after the refresh is an error, not a loop.
+    let wrong = google.client_with_token("someone-else", |_| {});
+    let before = google.seen().len();
+    let error = wrong.crypto_key(&key("good")).await.unwrap_err();
+    assert_eq!(error.status(), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        google.seen().len() - before,
+        2,
+        "one try, one with the refreshed token"
+    );
+}
+
+/// Counts the calls' events by API.
+#[derive(Default)]
+struct Counting(Mutex<Vec<(Api, super::CallEvent)>>);
+
+impl super::CallObserver for Counting {
+    fn observe(&self, api: Api, event: super::CallEvent) {
+        self.0.lock().unwrap().push((api, event));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_cache_hits_and_errors_are_observed_per_api() {
+    use super::CallEvent::{CacheHit, Failed, Sent};
+    let google = FakeGoogle::start().await;
+    let observer = Arc::new(Counting::default());
+    let mut options = GoogleClientOptions {
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        max_attempts: 2,
+        ..GoogleClientOptions::default()
+    };
+    options.http.extra_ca = Some(google.ca.clone());
+    for api in Api::ALL {
+        options
+            .endpoints
+            .set_override(api.name(), &google.url)
+            .unwrap();
+    }
+    let client =
+        GoogleClient::with_observer(options, Arc::new(FixedToken(TOKEN)), observer.clone())
+            .unwrap();
+    client.crypto_key(&key("good")).await.unwrap();
+    client.crypto_key(&key("good")).await.unwrap();
+    client.project_number("run-project").await.unwrap();
+    let _ = client.crypto_key(&key("storm")).await.unwrap_err();
+    let events = observer.0.lock().unwrap().clone();
+    assert_eq!(
+        events,
+        [
+            (Api::Kms, Sent),
+            (Api::Kms, CacheHit),
+            (Api::ResourceManager, Sent),
+            (Api::Kms, Sent),
+            (Api::Kms, Sent),
+            (Api::Kms, Failed),
+        ]
+    );
+}

@@ -3,7 +3,7 @@
 //!
 //! [`client`] is the careful HTTP side (credentials, retries, cache, concurrency cap, endpoint
 //! overrides); [`reads`] the calls; [`resources`] and [`iam`] the pure shapes and decisions.
-//! Nothing here is wired into a command or the CEL environment yet (`docs/live-checks.md`).
+//! [`crate::live`] asks it what the `kms` CEL extension needs (`docs/live-checks.md`).
 
 pub mod client;
 pub mod iam;
@@ -13,7 +13,10 @@ pub mod resources;
 #[cfg(test)]
 mod fake_google_tests;
 
-pub use client::{AccessToken, AdcTokenSource, GoogleClient, GoogleClientOptions, TokenSource};
+pub use client::{
+    AccessToken, AdcTokenSource, CallEvent, CallObserver, FileTokenSource, GoogleClient,
+    GoogleClientOptions, TokenSource,
+};
 pub use resources::NameError;
 
 use hyper::StatusCode;

@@ -127,6 +127,11 @@ pub const RULES: &[Rule] = &[
         description: "A variable no expression of its policy uses.",
     },
     Rule {
+        id: "live-unguarded",
+        severity: Severity::Warning,
+        description: "A policy calls the kms extension's live functions (kms.key, kms.serviceAgentCanUse, ...) but never tests kms.available(): without --live its evaluation fails, a denial under failurePolicy Fail.",
+    },
+    Rule {
         id: "binding-without-policy",
         severity: Severity::Warning,
         description: "A binding names a policy that is not loaded: it does nothing.",

@@ -215,6 +215,7 @@ pub(crate) fn lint_policy(
         .collect();
     schema_types(policy, loaded, &failed, &unknown_fields, profile, findings);
     unused_variables(policy, &compiled, findings);
+    live_unguarded(policy, &compiled, findings);
     params_loaded(policy, loaded, findings);
     cost(policy, loaded, &compiled, options, findings);
     profile
@@ -356,6 +357,39 @@ fn unused_variables(policy: &PolicyDoc<'_>, compiled: &[Expression], findings: &
             );
         }
     }
+}
+
+/// A policy that reads live data (`kms.key`, ...) but never tests `kms.available()`: without
+/// `--live` its evaluation fails, which denies under `failurePolicy: Fail`.
+fn live_unguarded(policy: &PolicyDoc<'_>, compiled: &[Expression], findings: &mut Vec<Finding>) {
+    let reads = |e: &&Expression| e.facts.live_calls.iter().any(|c| c != "kms.available");
+    let guarded = compiled
+        .iter()
+        .any(|e| e.facts.live_calls.iter().any(|c| c == "kms.available"));
+    let Some(first) = compiled.iter().find(reads) else {
+        return;
+    };
+    if guarded {
+        return;
+    }
+    let called = first
+        .facts
+        .live_calls
+        .iter()
+        .find(|c| *c != "kms.available")
+        .cloned()
+        .unwrap_or_default();
+    let segments = expressions::segments(&first.field);
+    let path: Vec<&str> = segments.iter().map(String::as_str).collect();
+    findings.push(policy.doc.finding(
+        policy.doc.key_position(&path),
+        "live-unguarded",
+        format!(
+            "policy \"{}\", {}: calls {called} but no expression of the policy tests kms.available(): without --live the evaluation fails (a denial under failurePolicy Fail); add the matchCondition kms.available()",
+            policy.name(),
+            first.field
+        ),
+    ));
 }
 
 /// Whether a parameter object of the policy's paramKind is loaded.

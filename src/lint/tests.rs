@@ -353,6 +353,55 @@ fn docs_list_every_rule_with_its_severity() {
     }
 }
 
+/// A policy that enables the `kms` extension (with `annotations`), whose validation reads a
+/// key: 14 lines before `body`.
+fn kms_policy(annotations: &str, body: &str) -> String {
+    format!(
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: p
+{annotations}spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [serving.knative.dev]
+        apiVersions: [v1]
+        operations: [CREATE]
+        resources: [services]
+{body}  validations:
+    - expression: kms.key('projects/p/locations/l/keyRings/r/cryptoKeys/k').state == 'ENABLED'
+"
+    ) + BINDING
+}
+
+#[test]
+fn live_functions_need_the_extension_and_a_guard() {
+    let enabled = "  annotations:\n    cmek-gate.dev/cel-extensions: kms\n";
+    let guard = "  matchConditions:\n    - name: live\n      expression: kms.available()\n";
+    let cases: [(&str, String, &[&str]); 4] = [
+        ("not enabled", kms_policy("", ""), &["13:26 compile"]),
+        (
+            "unknown extension",
+            kms_policy(
+                "  annotations:\n    cmek-gate.dev/cel-extensions: kms,gcs\n",
+                "",
+            ),
+            // The annotation is reported where it is, and the policy checked without it.
+            &["6:5 kubernetes-version", "15:26 compile"],
+        ),
+        // Reading live data is not a constant validation.
+        (
+            "unguarded",
+            kms_policy(enabled, ""),
+            &["15:7 live-unguarded"],
+        ),
+        ("guarded", kms_policy(enabled, guard), &[]),
+    ];
+    for (name, text, expected) in cases {
+        assert_eq!(found(&text), expected, "{name}");
+    }
+}
+
 /// The oldest release of each policy: its expressions', and for a MutatingAdmissionPolicy the
 /// release that serves them by default.
 #[test]

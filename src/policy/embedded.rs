@@ -14,3 +14,15 @@ pub fn sources() -> Vec<Source> {
         })
         .collect()
 }
+
+/// The embedded live policy files (`policies/live/`), as sources named `<embedded>/live/FILE`:
+/// loaded with `--live` only.
+pub fn live_sources() -> Vec<Source> {
+    LIVE_FILES
+        .iter()
+        .map(|(name, text)| Source {
+            name: format!("<embedded>/live/{name}"),
+            text: (*text).to_owned(),
+        })
+        .collect()
+}

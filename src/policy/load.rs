@@ -142,12 +142,22 @@ pub fn read_snapshot(
     policy_paths: &[PathBuf],
     param_paths: &[PathBuf],
 ) -> Result<Snapshot, PolicyError> {
+    read_snapshot_live(policy_paths, param_paths, false)
+}
+
+/// [`read_snapshot`], with the embedded live policies added when `live` ([`with_live`]).
+pub fn read_snapshot_live(
+    policy_paths: &[PathBuf],
+    param_paths: &[PathBuf],
+    live: bool,
+) -> Result<Snapshot, PolicyError> {
     let read = || -> Result<(Vec<Source>, Vec<Source>), PolicyError> {
         let policies = if policy_paths.is_empty() {
             embedded::sources()
         } else {
             read_resolved(policy_paths)?
         };
+        let policies = if live { with_live(policies) } else { policies };
         Ok((policies, read_resolved(param_paths)?))
     };
     let mut previous = read()?;
@@ -168,6 +178,23 @@ pub fn read_snapshot(
         paths: display_paths(policy_paths.iter().chain(param_paths)),
         attempts: SNAPSHOT_ATTEMPTS,
     })
+}
+
+/// The file name of the live policies (`policies/live/`).
+pub const LIVE_POLICY_FILE: &str = "cmek-live.yaml";
+
+/// `sources` and the embedded live policies (`--live`), unless a file of that name is among
+/// them already (`--policies policies/live` or a copy).
+pub fn with_live(mut sources: Vec<Source>) -> Vec<Source> {
+    let has_live = sources.iter().any(|s| {
+        std::path::Path::new(&s.name)
+            .file_name()
+            .is_some_and(|n| n == LIVE_POLICY_FILE)
+    });
+    if !has_live {
+        sources.extend(embedded::live_sources());
+    }
+    sources
 }
 
 /// Compiles a snapshot; a set that binds no policy is an error naming `policy_paths`.
@@ -205,7 +232,17 @@ pub fn load_policy_set(
     param_paths: &[PathBuf],
     options: &super::CompileOptions,
 ) -> Result<PolicySet, PolicyError> {
-    let snapshot = read_snapshot(policy_paths, param_paths)?;
+    load_policy_set_live(policy_paths, param_paths, options, false)
+}
+
+/// [`load_policy_set`], with the embedded live policies when `live` ([`with_live`]).
+pub fn load_policy_set_live(
+    policy_paths: &[PathBuf],
+    param_paths: &[PathBuf],
+    options: &super::CompileOptions,
+    live: bool,
+) -> Result<PolicySet, PolicyError> {
+    let snapshot = read_snapshot_live(policy_paths, param_paths, live)?;
     compile_snapshot(&snapshot, policy_paths, options)
 }
 

@@ -388,6 +388,38 @@ spec:
     assert_eq!(compile(&both).unwrap().type_warnings().count(), 0);
 }
 
+/// The `kms` extension is a policy's to enable: without the annotation a call is refused with
+/// how to enable it, an unknown extension name is refused, and with it the policy compiles.
+#[test]
+fn cel_extensions_are_enabled_per_policy() {
+    let with_kms = |annotations: &str| {
+        VALID
+            .replace("  name: p\n", &format!("  name: p\n{annotations}"))
+            .replace("variables.a != ''", "variables.a != '' || !kms.available()")
+    };
+    let refused = compile(&with_kms("")).unwrap_err().to_string();
+    assert!(
+        refused.contains("`kms.available()` is not in Kubernetes' CEL: it is cmek-gate's \"kms\" extension; ask for it with the policy annotation cmek-gate.dev/cel-extensions: \"kms\""),
+        "{refused}"
+    );
+    let unknown = compile(&with_kms(
+        "  annotations:\n    cmek-gate.dev/cel-extensions: kms, gcs\n",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        unknown.contains(
+            "unknown CEL extension \"gcs\" (the extensions are math, encoders, bind, strings, kms)"
+        ),
+        "{unknown}"
+    );
+    let set = compile(&with_kms(
+        "  annotations:\n    cmek-gate.dev/cel-extensions: kms\n",
+    ))
+    .unwrap();
+    assert_eq!(set.policies.len(), 1);
+}
+
 /// A policy whose one validation is `expression`, with `annotations` (YAML lines, indented).
 fn targeted(expression: &str, annotations: &str) -> String {
     format!(
@@ -588,6 +620,23 @@ fn the_oldest_release_is_the_first_on_which_every_expression_checks() {
             found.refused.as_ref().map(|(field, _)| field.as_str()),
             refused,
             "{found:?}"
+        );
+    }
+}
+
+/// The live policies (`--live`) load on every release the gate targets: `--live` combines with
+/// any `--kubernetes-version`.
+#[test]
+fn the_live_policies_load_on_the_oldest_release() {
+    let mut sources = embedded::sources();
+    sources.extend(embedded::live_sources());
+    for version in KubernetesVersion::all() {
+        let options = CompileOptions::default().targeting(version);
+        let set = PolicySet::compile_with(&sources, &[], &options)
+            .unwrap_or_else(|e| panic!("Kubernetes {version}: {e}"));
+        assert!(
+            set.policies.iter().any(|p| p.name == "cmek-image-key"),
+            "Kubernetes {version}"
         );
     }
 }

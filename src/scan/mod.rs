@@ -192,9 +192,30 @@ pub struct Scan {
     /// Resources that carry a key but are not sensitive (CMEK over-applied: cost and risk).
     pub keys_not_needed: Vec<Resource>,
     pub resources: Vec<Resource>,
+    /// Live checks (`scan --live`): resources whose key does not work (missing, its primary
+    /// version not ENABLED, the wrong purpose), with the live policy's message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_not_usable: Vec<LiveProblem>,
+    /// Live checks: resources whose project's Cloud Run service agent may not use the key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agent_without_role: Vec<LiveProblem>,
     /// Inputs that could not be read.
     pub errors: Vec<crate::report::InputError>,
 }
+
+/// What a live policy found wrong with a resource's key.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveProblem {
+    pub resource: Resource,
+    /// The policy's messages, `; `-joined.
+    pub message: String,
+}
+
+/// The live policy whose violations say the key does not work.
+pub const KEY_USABLE_POLICY: &str = "cmek-key-usable";
+/// The live policy whose violations say the service agent lacks the role.
+pub const KEY_IAM_POLICY: &str = "cmek-key-iam";
 
 const UNSET: &str = "(none)";
 
@@ -265,6 +286,23 @@ pub fn scan(settings: &ScanSettings, described: Vec<Option<Resource>>, report: &
         }
         if !resource.failing.is_empty() || (resource.sensitive && !resource.compliant) {
             scan.non_compliant.push(resource.clone());
+        }
+        for (policy, list) in [
+            (KEY_USABLE_POLICY, &mut scan.key_not_usable),
+            (KEY_IAM_POLICY, &mut scan.agent_without_role),
+        ] {
+            let messages: Vec<&str> = result
+                .violations
+                .iter()
+                .filter(|v| v.policy == policy)
+                .map(|v| v.message.as_str())
+                .collect();
+            if !messages.is_empty() {
+                list.push(LiveProblem {
+                    resource: resource.clone(),
+                    message: messages.join("; "),
+                });
+            }
         }
         if !resource.key.is_empty() {
             let entry = keys.entry(resource.key.clone()).or_insert_with(|| KeyUse {

@@ -209,10 +209,30 @@ pub fn to_table(scan: &Scan) -> String {
             );
         }
     }
+    for (title, problems) in live_sections(scan) {
+        let _ = writeln!(out, "\n{title} ({})", problems.len());
+        for p in problems {
+            let _ = writeln!(out, "  {}: {}", resource_label(&p.resource), p.message);
+        }
+    }
     for e in &scan.errors {
         let _ = writeln!(out, "\n{}: error: {}", e.file, e.message);
     }
     out
+}
+
+/// The live checks' lists (`scan --live`), with their titles; empty ones left out.
+fn live_sections(scan: &Scan) -> Vec<(&'static str, &[super::LiveProblem])> {
+    [
+        ("key not usable (live)", scan.key_not_usable.as_slice()),
+        (
+            "Cloud Run service agent without the key role (live)",
+            scan.agent_without_role.as_slice(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, list)| !list.is_empty())
+    .collect()
 }
 
 /// One row per resource, after a header row; fields quoted only where needed (a comma, a quote,
@@ -340,5 +360,20 @@ pub fn to_markdown(scan: &Scan) -> String {
             md_table(&rows)
         );
     }
+    for (title, problems) in live_sections(scan) {
+        let mut rows = vec![vec!["resource".to_owned(), "problem".into()]];
+        for p in problems {
+            rows.push(vec![resource_label(&p.resource), p.message.clone()]);
+        }
+        let _ = write!(out, "\n### {}\n\n{}", capitalised(title), md_table(&rows));
+    }
     out
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

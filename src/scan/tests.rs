@@ -219,6 +219,63 @@ fn prometheus_label_values_are_escaped() {
     }
 }
 
+/// With live data, compliant means the key works: a disabled key, and a service agent without
+/// the role, are listed with the live policies' messages.
+#[test]
+fn live_scans_list_unusable_keys_and_agents_without_the_role() {
+    let mut sources = embedded::sources();
+    sources.extend(embedded::live_sources());
+    let set = PolicySet::compile(&sources, &[]).unwrap();
+    let key = "projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/k";
+    let fixture: crate::live::Fixture = serde_json::from_value(serde_json::json!({
+        "keys": {key: {"purpose": "ENCRYPT_DECRYPT", "rotationPeriod": "7776000s",
+                       "primary": {"state": "DISABLED"}}},
+    }))
+    .unwrap();
+    let live = crate::live::Live {
+        source: crate::live::Source::Fixture(fixture),
+        unreachable: crate::live::Unreachable::Deny,
+    };
+    let options = CheckOptions {
+        live: Some(std::sync::Arc::new(live)),
+        ..CheckOptions::default()
+    };
+    let input = Input {
+        name: "list.json".into(),
+        text: INPUT.into(),
+    };
+    let settings = ScanSettings::from_policy_set(&set);
+    let judged = check_inputs_judging(&set, &[input], &options, |d, _| describe(&settings, &d));
+    let scan = scan(&settings, judged.kept, &judged.report);
+    // pay was the one compliant resource: its key is disabled now.
+    assert_eq!(scan.total.compliant, 0, "{:?}", scan.total);
+    let names = |list: &[LiveProblem]| -> Vec<String> {
+        list.iter().map(|p| p.resource.name.clone()).collect()
+    };
+    assert_eq!(names(&scan.key_not_usable), ["pay", "report"]);
+    assert!(scan.key_not_usable[0]
+        .message
+        .contains("primary version is DISABLED"));
+    // The key exists, and no policy grants the agents the role.
+    assert_eq!(names(&scan.agent_without_role), ["pay", "report"]);
+    assert!(scan.agent_without_role[0]
+        .message
+        .contains("gcloud kms keys add-iam-policy-binding k --keyring r"));
+    // The live lists come with the rest of the scan: the keys and their cost estimate.
+    assert_eq!(
+        scan.keys.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+        [key]
+    );
+    assert!(scan.kms_cost.monthly_total > 0.0, "{:?}", scan.kms_cost);
+    let table = crate::scan::to_table(&scan);
+    assert!(table.contains("estimated KMS cost"), "{table}");
+    assert!(table.contains("key not usable (live) (2)"), "{table}");
+    assert!(
+        table.contains("Cloud Run service agent without the key role (live) (2)"),
+        "{table}"
+    );
+}
+
 /// The shipped params carry the same price table as the gate's default, so a user who copies
 /// them starts from what the gate would use.
 #[test]

@@ -235,6 +235,7 @@ async fn judge_and_forward(
     }
     let judged = {
         let (body, write, region) = (body.clone(), write.clone(), plan.region.clone());
+        let live = gate.app.live.clone();
         gate.app
             .evaluate(body.len(), move || {
                 let labels = serde_json::from_slice::<serde_json::Value>(&body)
@@ -248,6 +249,7 @@ async fn judge_and_forward(
                     &body,
                     region.as_deref(),
                     mutate,
+                    live.as_deref(),
                 ))
             })
             .await

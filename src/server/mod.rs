@@ -56,6 +56,8 @@ pub struct ServerConfig {
     pub max_concurrent_evaluations: usize,
     /// Longest wait for an evaluation slot before answering 429.
     pub evaluation_queue_timeout: Duration,
+    /// Live checks (`--live`): how Google is read.
+    pub live: Option<crate::live::LiveSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,12 +72,16 @@ pub enum ServerError {
     Tls(#[from] tls::TlsError),
     #[error("cannot serve these policies: {0}")]
     Policies(#[from] crate::policy::PolicyError),
+    #[error("--live: cannot read Google: {0}")]
+    Live(crate::google::GoogleError),
 }
 
 /// What every request handler shares: immutable but for the swappable policy set.
 pub struct App {
     pub config: ServerConfig,
     pub metrics: Metrics,
+    /// Live mode, shared by the webhooks and the API gate.
+    pub live: Option<Arc<crate::live::Live>>,
     policies: RwLock<Option<Arc<PolicySet>>>,
     evaluations: Arc<Semaphore>,
     large_evaluations: Arc<Semaphore>,
@@ -252,9 +258,23 @@ pub async fn run(
         Some(gate) => Some(crate::http_client::HttpClient::new(&gate.client_options())?),
         None => None,
     };
+    let metrics = Metrics::new();
+    let live = match &config.live {
+        None => None,
+        Some(settings) => {
+            let observer: Arc<dyn crate::google::CallObserver> = Arc::new(metrics.google.clone());
+            Some(Arc::new(
+                settings
+                    .live_on_current_runtime(Some(observer))
+                    .await
+                    .map_err(ServerError::Live)?,
+            ))
+        }
+    };
     let app = Arc::new(App {
         config: config.clone(),
-        metrics: Metrics::new(),
+        metrics,
+        live,
         policies: RwLock::new(None),
         evaluations: Arc::new(Semaphore::new(config.max_concurrent_evaluations.max(1))),
         large_evaluations: Arc::new(Semaphore::new(large_slots(
@@ -533,10 +553,12 @@ mod tests {
             request_limits: RequestLimits::default(),
             max_concurrent_evaluations: slots,
             evaluation_queue_timeout: queue_timeout,
+            live: None,
         };
         Arc::new(App {
             config,
             metrics: Metrics::new(),
+            live: None,
             policies: RwLock::new(None),
             evaluations: Arc::new(Semaphore::new(slots)),
             large_evaluations: Arc::new(Semaphore::new(large_slots(slots))),

@@ -2,7 +2,7 @@
 //! every `reload_interval`, and the policies also on demand (SIGHUP). What fails to load is
 //! logged and counted, and the previous certificate or policy set keeps serving.
 //!
-//! The policy files are read as a consistent snapshot ([`read_snapshot`]) and reloaded only when
+//! The policy files are read as a consistent snapshot ([`read_snapshot_live`], with the live policies under `--live`) and reloaded only when
 //! the same snapshot was seen on two polls in a row, so files being written one by one are not
 //! loaded part-way. A new set that binds no policy, or fewer policies than the serving one
 //! (without `--allow-policy-shrink`), is a failed reload ([`may_replace`]).
@@ -10,7 +10,7 @@
 use super::tls::{expiry_unix, CertStore, PemPair};
 use super::App;
 use crate::policy::bound::may_replace;
-use crate::policy::load::{compile_snapshot, read_snapshot, Snapshot};
+use crate::policy::load::{compile_snapshot, read_snapshot_live, Snapshot};
 use crate::policy::PolicyError;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -104,7 +104,8 @@ pub async fn watch(
 /// Reads the policy and parameter files (on a blocking thread).
 async fn poll(app: &Arc<App>) -> Polled {
     let (policies, params) = (app.config.policies.clone(), app.config.params.clone());
-    match tokio::task::spawn_blocking(move || read_snapshot(&policies, &params)).await {
+    let live = app.config.live.is_some();
+    match tokio::task::spawn_blocking(move || read_snapshot_live(&policies, &params, live)).await {
         Ok(Ok(snapshot)) => Polled::Files(snapshot),
         Ok(Err(e)) => Polled::Unreadable(e),
         Err(e) => Polled::Unreadable(PolicyError::Read {

@@ -128,6 +128,7 @@ fn review_body(
     limits: &RequestLimits,
     phases: crate::engine::Phases,
     namespaces: &crate::namespaces::KnownNamespaces,
+    live: Option<&crate::live::Live>,
 ) -> ReviewOutcome {
     let over_budget = |reason: String| ReviewOutcome::OverBudget {
         uid: review_uid(body),
@@ -145,7 +146,7 @@ fn review_body(
             return over_budget(e.to_string());
         }
     }
-    let reviewed = admission::review_knowing(set, &request, phases, namespaces);
+    let reviewed = admission::review_live(set, &request, phases, namespaces, live);
     ReviewOutcome::Reviewed {
         reviewed: Box::new(reviewed),
         uid: request.uid,
@@ -232,10 +233,11 @@ async fn admission_review(request: Request<Incoming>, app: &App, endpoint: Endpo
     };
     let limits = app.config.request_limits;
     let namespaces = app.config.namespaces.clone();
+    let live = app.live.clone();
     let outcome = app
         .evaluate_refusing(
             body.len(),
-            move || review_body(&body, &set, &limits, phases, &namespaces),
+            move || review_body(&body, &set, &limits, phases, &namespaces, live.as_deref()),
             |outcome| !matches!(outcome, ReviewOutcome::Reviewed { .. }),
         )
         .await;
@@ -336,10 +338,11 @@ async fn check(request: Request<Incoming>, app: &App) -> Answer {
     let limits = app.config.request_limits;
     let max_bytes = app.config.max_body_bytes;
     let namespaces = app.config.namespaces.clone();
+    let live = app.live.clone();
     let report = app
         .evaluate_refusing(
             body.len(),
-            move || check_body(&body, &set, &limits, max_bytes, mutate, namespaces),
+            move || check_body(&body, &set, &limits, max_bytes, mutate, namespaces, live),
             |report| report.exit_code() == 2,
         )
         .await;
@@ -388,6 +391,7 @@ fn check_body(
     max_bytes: usize,
     mutate: bool,
     namespaces: crate::namespaces::KnownNamespaces,
+    live: Option<Arc<crate::live::Live>>,
 ) -> Report {
     const NAME: &str = "<request>";
     let read_limits = limits.read_limits(max_bytes);
@@ -413,6 +417,7 @@ fn check_body(
         limits: read_limits,
         mutate,
         namespaces,
+        live,
         ..CheckOptions::default()
     };
     check_inputs(set, &inputs, &options)

@@ -5,6 +5,7 @@
 use crate::cost::{Meter, DEFAULT_MAX_EXPRESSION_COST};
 use crate::error::{CompileError, EvalError};
 use crate::library::Library;
+use crate::live::LiveData;
 use crate::program::Program;
 use crate::value::{Map, Tree, Value};
 use std::cell::{Cell, OnceCell};
@@ -236,6 +237,7 @@ impl<'a> VariableSlot<'a> {
 pub struct Activation<'a> {
     roots: [Value<'a>; 5],
     variables: Vec<VariableSlot<'a>>,
+    live: Option<&'a dyn LiveData>,
 }
 
 impl Default for Activation<'_> {
@@ -256,7 +258,20 @@ impl<'a> Activation<'a> {
                 Value::Null,
             ],
             variables: Vec::new(),
+            live: None,
         }
+    }
+
+    /// Gives the `kms` functions a snapshot of live data (without one, `kms.available()` is
+    /// false and the others fail).
+    pub fn set_live(&mut self, live: &'a dyn LiveData) -> &mut Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// The live data bound, if any.
+    pub fn live(&self) -> Option<&'a dyn LiveData> {
+        self.live
     }
 
     /// Binds a root variable.

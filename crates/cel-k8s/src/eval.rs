@@ -190,6 +190,14 @@ impl<'a> Frame<'_, 'a> {
                 let value = self.eval(operand)?;
                 Ok(Value::Bool(crate::value_ops::has_type(&value, t) == *equal))
             }
+            Node::Live(function, nodes) => {
+                let mut args = Vec::with_capacity(nodes.len());
+                for node in nodes.iter() {
+                    args.push(self.eval(node)?);
+                }
+                self.meter.charge(crate::libs::kms::LIVE_CALL_UNITS)?;
+                crate::libs::kms::call(*function, &args, self.activation.live())
+            }
             Node::SortByKeys(pair) => {
                 let list = self.eval(&pair.0)?;
                 let keys = self.eval(&pair.1)?;

@@ -16,6 +16,8 @@
 //!
 //! What an expression may call is a target's ([`Profile`]): a Kubernetes release from 1.30 to
 //! 1.37 and the extensions beyond Kubernetes asked for; [`Environment::new`] offers everything.
+//! The `kms` extension reads Cloud KMS facts from a [`LiveData`] snapshot the caller binds on
+//! the activation ([`Activation::set_live`]), so evaluation never does I/O ([`live`]).
 //!
 //! A policy's variables are compiled in order, variable `i` with `CompileOptions::variables`
 //! naming the variables before it (every other expression with all of them), and defined on
@@ -30,6 +32,7 @@ mod eval;
 mod json;
 pub mod library;
 pub mod libs;
+pub mod live;
 pub mod profile;
 pub mod program;
 pub mod stdlib;
@@ -46,6 +49,7 @@ pub use env::{
     Activation, CompileOptions, Environment, Purpose, Root, VariableCell, ROOT_VARIABLES,
 };
 pub use error::{CompileError, EvalError};
+pub use live::LiveData;
 pub use profile::{Extension, Extensions, Feature, KubernetesVersion, Profile};
 pub use program::Program;
 pub use syntax::{MAX_BRACKET_DEPTH, MAX_EXPRESSION_BYTES, MAX_TREE_DEPTH};

@@ -124,7 +124,7 @@ pub enum Extension {
     Bind,
     /// cel-go's ext.Strings at version 3: `string.reverse()`.
     Strings,
-    /// Cloud KMS key functions (reserved: the library joins with its branch).
+    /// cmek-gate's live Cloud KMS and Artifact Registry facts: `kms.*` ([`crate::libs::kms`]).
     Kms,
 }
 

@@ -159,6 +159,8 @@ pub(crate) enum Node {
     Chain(Box<Chain>),
     /// `type(x) == T` (`true`) or `type(x) != T` (`false`), without building `type(x)`.
     TypeIs(Box<Node>, Type, bool),
+    /// A call of the `kms` library, answered from the activation's live data (never folded).
+    Live(crate::libs::kms::KmsFunction, Box<[Node]>),
 }
 
 /// One step of a [`Chain`]: `.f`, `.?f`, `[k]` or `[?k]`.
@@ -611,6 +613,11 @@ impl Compiler<'_> {
             };
             return Err(CompileError::new(position, message));
         };
+        if let Some(live) = crate::libs::kms::KmsFunction::of(&full_name, nodes.len())
+            .filter(|_| style == Style::Global)
+        {
+            return Ok(Node::Live(live, nodes.into()));
+        }
         let cost = if crate::cost::SIZED_RESULTS.contains(&full_name.as_str()) {
             CallCost::SizedResult
         } else if matches!(full_name.as_str(), "replace" | "join") {

@@ -709,3 +709,108 @@ fn variables_shared_between_activations_are_evaluated_once() {
     assert_eq!(size.as_int(), Some(3));
     assert_eq!(meter.spent(), 0);
 }
+
+/// The `kms` extension: offered only when asked, answered from the activation's live data,
+/// never folded into a constant.
+mod kms {
+    use crate::live::{Answer, KeyFacts, LiveData, RepositoryFacts};
+    use crate::{
+        Activation, CompileOptions, Environment, Extension, Extensions, KubernetesVersion, Profile,
+    };
+
+    #[derive(Debug)]
+    struct OneKey;
+
+    impl LiveData for OneKey {
+        fn key(&self, name: &str) -> Answer<KeyFacts> {
+            Ok(name.ends_with("/k").then(|| KeyFacts {
+                purpose: "ENCRYPT_DECRYPT".into(),
+                state: "DISABLED".into(),
+                ..KeyFacts::default()
+            }))
+        }
+        fn project_number(&self, _: &str) -> Answer<String> {
+            Ok(Some("42".into()))
+        }
+        fn service_agent_can_use(&self, _: &str, number: &str) -> Answer<bool> {
+            Ok(Some(number == "42"))
+        }
+        fn repository(&self, _: &str) -> Answer<RepositoryFacts> {
+            Ok(None)
+        }
+    }
+
+    const KEY: &str = "'projects/p/locations/l/keyRings/r/cryptoKeys/k'";
+
+    fn run(env: &Environment, source: &str, live: Option<&dyn LiveData>) -> Result<String, String> {
+        let program = env
+            .compile(source, &CompileOptions::default())
+            .map_err(|e| e.to_string())?;
+        let mut activation = Activation::new();
+        if let Some(live) = live {
+            activation.set_live(live);
+        }
+        let value = env
+            .evaluate(&program, &activation)
+            .map_err(|e| e.to_string())?;
+        Ok(value.to_json().map_err(|e| e.to_string())?.to_string())
+    }
+
+    #[test]
+    fn only_a_target_with_the_extension_offers_it() {
+        let plain = Environment::for_profile(Profile::default());
+        let error = run(&plain, "kms.available()", None).unwrap_err();
+        assert!(error.contains("\"kms.available\""), "{error}");
+        assert!(error.contains("--cel-extensions"), "{error}");
+        let env = Environment::for_profile(kms_profile());
+        assert_eq!(run(&env, "kms.available()", None).unwrap(), "false");
+        assert_eq!(run(&env, "kms.available()", Some(&OneKey)).unwrap(), "true");
+    }
+
+    #[test]
+    fn live_calls_read_the_snapshot_each_evaluation() {
+        let env = Environment::for_profile(kms_profile());
+        let cases = [
+            (format!("kms.key({KEY}).state"), "\"DISABLED\""),
+            (
+                format!("kms.key({KEY}).exists && kms.key({KEY}).rotationPeriod == null"),
+                "true",
+            ),
+            (
+                format!("kms.key({KEY}.replace('cryptoKeys/k', 'cryptoKeys/x')).exists"),
+                "false",
+            ),
+            (
+                format!("kms.serviceAgentCanUse({KEY}, 'my-project')"),
+                "true",
+            ),
+            ("kms.projectNumber('my-project')".into(), "\"42\""),
+            (
+                "kms.imageRepository('europe-west1-docker.pkg.dev/p-images/r/app').exists".into(),
+                "false",
+            ),
+        ];
+        for (source, expected) in cases {
+            assert_eq!(
+                run(&env, &source, Some(&OneKey)).unwrap(),
+                expected,
+                "{source}"
+            );
+            // The same program without live data: a constant argument was not folded into a
+            // constant answer.
+            let error = run(&env, &source, None).unwrap_err();
+            assert!(
+                error.contains("live data not available"),
+                "{source}: {error}"
+            );
+        }
+    }
+
+    /// The newest release with only the `kms` extension.
+    fn kms_profile() -> Profile {
+        Profile::new(
+            KubernetesVersion::NEWEST,
+            Extensions::NONE.with(Extension::Kms),
+        )
+    }
+}

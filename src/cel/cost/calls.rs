@@ -84,8 +84,23 @@ const LIST_SCANS: &[&str] = &[
 
 /// Namespaces whose functions are called as `ns.fn(...)`.
 const NAMESPACES: &[&str] = &[
-    "math", "strings", "lists", "base64", "optional", "sets", "ip", "format",
+    "math", "strings", "lists", "base64", "optional", "sets", "ip", "format", "kms",
 ];
+
+/// The longest string a `kms` record holds: a resource name or a state (a key's name is at
+/// most about 220 bytes: a project ID, a location, a key ring's and a key's name).
+const KMS_STRING_BYTES: u64 = 256;
+
+/// The shape of a `kms` call's result: a record of a dozen short fields, or a scalar.
+fn kms_result(name: &str) -> SizeBound {
+    match name {
+        "kms.key" | "kms.imageRepository" => {
+            SizeBound::map(12, 32, SizeBound::String(KMS_STRING_BYTES))
+        }
+        "kms.projectNumber" => SizeBound::String(20),
+        _ => SizeBound::Scalar,
+    }
+}
 
 impl Walk<'_> {
     pub(super) fn call(&mut self, e: &IdedExpr, c: &CallExpr, in_sum: bool) -> Out {
@@ -220,6 +235,20 @@ impl Walk<'_> {
                     };
                 }
                 result
+            }
+            // A live call: charged a fixed amount at run time (its answer is read from the
+            // snapshot, never from Google during the evaluation), plus what it builds.
+            "kms.available"
+            | "kms.key"
+            | "kms.projectNumber"
+            | "kms.serviceAgentCanUse"
+            | "kms.imageRepository" => {
+                let shape = kms_result(&name);
+                cost = add(
+                    cost,
+                    add(cel_k8s::libs::kms::LIVE_CALL_UNITS, shape.units()),
+                );
+                shape
             }
             "sets.contains" | "sets.equivalent" | "sets.intersects" => {
                 cost = add(cost, mul(arg(0).entries(), arg(1).entries()));

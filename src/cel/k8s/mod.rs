@@ -10,6 +10,7 @@ mod comprehensions;
 pub(crate) mod docs;
 mod format;
 mod jsonpatch;
+mod kms;
 mod lists;
 mod net;
 #[cfg(test)]
@@ -38,6 +39,7 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     comprehensions::register(env)?;
     jsonpatch::register(env)?;
     format::register(env)?;
+    kms::register(env)?;
     Ok(())
 }
 

@@ -296,6 +296,62 @@ const EXTENDED_SIGNATURES: &[&str] = &[
     "math.bitShiftRight(uint, int) -> uint",
 ];
 
+/// The `kms` extension (`crate::libs::kms`): declared only where the target has it
+/// ([`Extension::Kms`]).
+const KMS_SIGNATURES: &[&str] = &[
+    "kms.available() -> bool",
+    "kms.key(string) -> kms.Key",
+    "kms.projectNumber(string) -> string",
+    "kms.serviceAgentCanUse(string, string) -> bool",
+    "kms.imageRepository(string) -> kms.Repository",
+];
+
+/// The record `kms.key` returns: its fields and their types. `rotationPeriod` is a duration or
+/// null (the key does not rotate), `nextRotationTime` a timestamp or null: both `dyn`.
+pub fn kms_key_type() -> Type {
+    record(
+        crate::libs::kms::KEY_TYPE,
+        &[
+            ("exists", Type::Bool),
+            ("keyRing", Type::String),
+            ("location", Type::String),
+            ("name", Type::String),
+            ("nextRotationTime", Type::Dyn),
+            ("project", Type::String),
+            ("protectionLevel", Type::String),
+            ("purpose", Type::String),
+            ("rotationPeriod", Type::Dyn),
+            ("state", Type::String),
+        ],
+    )
+}
+
+/// The record `kms.imageRepository` returns.
+pub fn kms_repository_type() -> Type {
+    record(
+        crate::libs::kms::REPOSITORY_TYPE,
+        &[
+            ("artifactRegistry", Type::Bool),
+            ("cmek", Type::Bool),
+            ("exists", Type::Bool),
+            ("kmsKeyName", Type::String),
+            ("name", Type::String),
+        ],
+    )
+}
+
+fn record(name: &str, fields: &[(&str, Type)]) -> Type {
+    let mut fields: Vec<(String, Type)> = fields
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), t.clone()))
+        .collect();
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    Type::Object(Arc::new(crate::types::ObjectType {
+        name: name.to_owned(),
+        fields,
+    }))
+}
+
 /// The named formats of `format.NAME()`.
 pub const NAMED_FORMATS: [&str; 13] = [
     "dns1123Label",
@@ -322,6 +378,9 @@ pub fn functions() -> &'static HashMap<&'static str, Vec<Overload>> {
             push(&mut table, signature);
         }
         for signature in EXTENDED_SIGNATURES {
+            push(&mut table, signature);
+        }
+        for signature in KMS_SIGNATURES {
             push(&mut table, signature);
         }
         for op in COMPARISONS {
@@ -427,6 +486,7 @@ pub fn feature_of(name: &str, signature: &str) -> Option<Feature> {
         _ if signature.starts_with("kubernetes.Semver.") => Some(Feature::Semver),
         n if n.starts_with("math.") => extension(Extension::Math),
         n if n.starts_with("base64.") => extension(Extension::Encoders),
+        n if n.starts_with("kms.") => extension(Extension::Kms),
         "sign" if signature.starts_with("kubernetes.Quantity.") => Some(Feature::Never(
             "Kubernetes' quantities take sign(q), not q.sign()",
         )),
@@ -559,6 +619,8 @@ pub(crate) fn parse_type(text: &'static str) -> Type {
         "type" if args.is_empty() => Type::Type(None),
         "type" => Type::Type(Some(arg(0))),
         p if p.len() == 1 && p.chars().all(|c| c.is_ascii_uppercase()) => Type::Param(p),
+        crate::libs::kms::KEY_TYPE => kms_key_type(),
+        crate::libs::kms::REPOSITORY_TYPE => kms_repository_type(),
         opaque if opaque.contains('.') => Type::Opaque(opaque),
         other => panic!("unknown type in a signature: {other}"),
     }

@@ -9,6 +9,7 @@
 
 pub mod encoders;
 pub mod jsonpatch;
+pub mod kms;
 pub mod lists;
 pub mod math;
 pub mod named_formats;
@@ -64,6 +65,7 @@ pub fn register_for(library: &mut Library, profile: Profile) {
             "semver" | "isSemver" | "major" | "minor" | "patch" => Feature::Semver,
             n if n.starts_with("math.") => Feature::Extension(Extension::Math),
             n if n.starts_with("base64.") => Feature::Extension(Extension::Encoders),
+            n if n.starts_with("kms.") => Feature::Extension(Extension::Kms),
             "sign" if style == Style::Receiver => Feature::Never("sign(q)"),
             _ => return false,
         };
@@ -93,7 +95,8 @@ fn reverse_string<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
     }
 }
 
-/// Registers every library function.
+/// Registers every library function, the extensions' included ([`register_for`] keeps a
+/// target's).
 pub fn register_all(library: &mut Library) {
     strings::register(library);
     strfmt::register(library);
@@ -108,6 +111,7 @@ pub fn register_all(library: &mut Library) {
     net::register(library);
     url::register(library);
     named_formats::register(library);
+    kms::register(library);
 }
 
 /// The names of the library value types, as expressions name them (`type(x) == net.IP`).

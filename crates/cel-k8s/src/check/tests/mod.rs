@@ -603,3 +603,49 @@ fn compile_checked_refuses_what_does_not_check_and_compiles_the_rest() {
         "expected type 'int' but found 'string'"
     );
 }
+
+#[test]
+fn the_kms_extension_is_declared_only_where_enabled() {
+    let source = "kms.key('projects/p/locations/l/keyRings/r/cryptoKeys/k')";
+    let plain = Declarations::admission(Type::Dyn, Some(Type::Dyn));
+    let errors = check_source(source, &plain).unwrap_err();
+    assert!(
+        errors[0]
+            .message
+            .contains("cmek-gate.dev/cel-extensions: \"kms\""),
+        "{errors:?}"
+    );
+    let kms = plain.profile(crate::Profile::new(
+        crate::KubernetesVersion::NEWEST,
+        crate::Extensions::NONE.with(crate::Extension::Kms),
+    ));
+    let cases = [
+        ("kms.available()", "bool"),
+        (source, "kms.Key"),
+        (&format!("{source}.state"), "string"),
+        (&format!("{source}.exists"), "bool"),
+        (&format!("{source}.rotationPeriod"), "dyn"),
+        ("kms.serviceAgentCanUse('k', 'p')", "bool"),
+        ("kms.projectNumber('p')", "string"),
+        ("kms.imageRepository('i').cmek", "bool"),
+        ("kms.imageRepository('i').kmsKeyName", "string"),
+    ];
+    for (source, expected) in cases {
+        let checked = check_source(source, &kms).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+        assert_eq!(checked.result.to_string(), expected, "{source}");
+    }
+    for (source, expected) in [
+        (format!("{source}.stat"), "undefined field 'stat'"),
+        (
+            "kms.key(1)".to_owned(),
+            "found no matching overload for 'kms.key'",
+        ),
+        (
+            "kms.serviceAgentCanUse('k')".to_owned(),
+            "found no matching overload",
+        ),
+    ] {
+        let errors = check_source(&source, &kms).unwrap_err();
+        assert!(errors[0].message.contains(expected), "{source}: {errors:?}");
+    }
+}
