@@ -59,6 +59,41 @@ fn samples(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// The Prometheus project's OpenMetrics parser reads `text` (the history gauges have two labels
+/// and, before a first remediation, families with no sample).
+fn reference_parser_reads(text: &str) {
+    use std::io::Write as _;
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import prometheus_client.openmetrics.parser"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        let what = "python3 with prometheus-client is needed (.ci/run installs it)";
+        let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+        assert!(!in_ci, "{what}; CI is set, so this check cannot be skipped");
+        eprintln!("skipped: {what}");
+        return;
+    }
+    let mut parser = std::process::Command::new("python3")
+        .arg(crate::support::repo().join("integration/read_openmetrics.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    parser
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let parsed = parser.wait_with_output().unwrap();
+    assert!(
+        parsed.status.success(),
+        "not OpenMetrics: {}\n{text}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+}
+
 fn snapshot_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir.join("history"))
         .unwrap()
@@ -85,6 +120,20 @@ fn scan_history_reports_changes_open_streaks_and_mttr_over_runs() {
     assert_eq!(h["previous"], serde_json::Value::Null, "{first}");
     assert_eq!(h["mttr"]["overall"]["remediations"], 0, "{first}");
     assert_eq!(h["mttr"]["overall"]["meanSeconds"], serde_json::Value::Null);
+    let no_remediation = run_at(
+        &dir,
+        "2026-03-01T00:00:00Z",
+        &[("a", "x", false), ("b", "x", true), ("c", "y", false)],
+        &["--output", "prometheus"],
+    );
+    no_remediation.expect_code(0);
+    reference_parser_reads(&no_remediation.stdout);
+    let s = samples(&no_remediation.stdout);
+    assert_eq!(
+        s.get("cmek_gate_scan_open_non_compliant_resources"),
+        Some(&2.0)
+    );
+    assert!(!s.keys().any(|k| k.contains("mttr")), "{no_remediation}");
 
     // 02:00: a fixed, b lost its key, c still open.
     let second = run_at(
@@ -129,6 +178,7 @@ fn scan_history_reports_changes_open_streaks_and_mttr_over_runs() {
         &["-o", "prometheus"],
     );
     prometheus.expect_code(0);
+    reference_parser_reads(&prometheus.stdout);
     let s = samples(&prometheus.stdout);
     for (name, value) in [
         ("cmek_gate_scan_history_snapshots", 3.0),
@@ -264,4 +314,16 @@ fn scan_history_fails_closed_on_a_snapshot_it_cannot_read() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["history"]["takenAt"], "2026-03-01T04:00:00Z");
     assert_eq!(json["history"]["open"][0]["openSeconds"], 4 * 3600);
+    // Without --history the clock is not read: a stray CMEK_GATE_NOW does no harm.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cmek-gate"))
+        .args(["scan", "list.json", "-o", "json"])
+        .current_dir(&dir)
+        .env("CMEK_GATE_NOW", "not a time")
+        .env_remove("CMEK_GATE_POLICIES")
+        .env_remove("CMEK_GATE_PARAMS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json.get("history").is_none(), "{json}");
 }

@@ -110,12 +110,19 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             "--min-compliance {p}: must be a percentage from 0 to 100"
         );
     }
-    let now = match &args.now {
-        Some(text) => crate::scan::history::parse_time(text)
-            .map_err(|e| anyhow::anyhow!("--now (CMEK_GATE_NOW): {e}"))?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs() as i64,
+    // The run's time, for --history only (a CMEK_GATE_NOW left in the environment of a scan
+    // without history is not read).
+    let now = match (&args.history, &args.now) {
+        (None, _) => None,
+        (Some(_), Some(text)) => Some(
+            crate::scan::history::parse_time(text)
+                .map_err(|e| anyhow::anyhow!("--now (CMEK_GATE_NOW): {e}"))?,
+        ),
+        (Some(_), None) => Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs() as i64,
+        ),
     };
     let namespaces = args.namespaces.known()?;
     let progress = std::io::stderr().is_terminal();
@@ -163,7 +170,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         );
     }
     let undecided = report.results.iter().any(|r| !r.undecided.is_empty());
-    if let Some(dir) = &args.history {
+    if let (Some(dir), Some(now)) = (&args.history, now) {
         if report.errors.is_empty() && !undecided {
             result.history = Some(history::record(
                 dir,
