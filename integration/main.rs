@@ -25,6 +25,7 @@ mod policy_sets;
 mod reload;
 mod sarif;
 mod scan;
+mod scan_history;
 mod server;
 mod server_attack;
 mod server_support;

@@ -126,6 +126,7 @@ impl<'e> Batch<'e> {
                 dry_run: false,
                 uid: String::new(),
                 unknown_namespaces: Default::default(),
+                live: None,
             },
         };
         if let Some(old) = &old {

@@ -1,6 +1,8 @@
 //! `cmek-gate scan`: the compliance of what is deployed or committed, with the KPIs.
 //! `gcloud run services list --format json | cmek-gate scan -` scans what runs today.
 
+mod history;
+
 use super::check::read_inputs_reporting;
 use crate::batch::{check_inputs_judging, CheckOptions, Input};
 use crate::report::InputError;
@@ -47,6 +49,17 @@ pub struct ScanArgs {
     /// with `--format json`). `auto` tells them apart by their first object.
     #[arg(long, alias = "format", value_enum, default_value_t = InputFormat::Auto)]
     pub input_format: InputFormat,
+    /// Keep a snapshot of each run in DIR and report the changes since the last one, how long
+    /// each non-compliant resource has been so, and the mean time to remediate.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+    /// Delete the snapshots in the --history DIR older than this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    pub history_keep: u32,
+    /// The time of this run's snapshot, in UTC as RFC 3339 (2026-01-31T02:00:00Z), instead of the
+    /// clock's: for backfills and tests.
+    #[arg(long, env = "CMEK_GATE_NOW", value_name = "TIME")]
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -105,6 +118,20 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             "--min-compliance {p}: must be a percentage from 0 to 100"
         );
     }
+    // The run's time, for --history only (a CMEK_GATE_NOW left in the environment of a scan
+    // without history is not read).
+    let now = match (&args.history, &args.now) {
+        (None, _) => None,
+        (Some(_), Some(text)) => Some(
+            crate::scan::history::parse_time(text)
+                .map_err(|e| anyhow::anyhow!("--now (CMEK_GATE_NOW): {e}"))?,
+        ),
+        (Some(_), None) => Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs() as i64,
+        ),
+    };
     let namespaces = args.namespaces.known()?;
     let progress = std::io::stderr().is_terminal();
     let set = args.policy.load_live(args.live.live)?;
@@ -151,6 +178,22 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         eprintln!(
             "note: {other_assets} Cloud Asset Inventory asset(s) of other types than Cloud Run services, jobs and worker pools were not scanned"
         );
+    }
+    let undecided = report.results.iter().any(|r| !r.undecided.is_empty());
+    if let (Some(dir), Some(now)) = (&args.history, now) {
+        if report.errors.is_empty() && !undecided {
+            result.history = Some(history::record(
+                dir,
+                args.history_keep,
+                now,
+                &result.resources,
+            )?);
+        } else {
+            eprintln!(
+                "note: no snapshot written to {}: a scan with errors would count what it could not read as gone",
+                dir.display()
+            );
+        }
     }
     let text = match args.output {
         ScanOutput::Table => to_table(&result),

@@ -11,6 +11,7 @@ use crate::policy::PolicySet;
 use crate::report::{DocumentResult, Report};
 pub mod cai;
 pub mod cost;
+pub mod history;
 mod prometheus;
 mod render;
 
@@ -201,6 +202,9 @@ pub struct Scan {
     pub agent_without_role: Vec<LiveProblem>,
     /// Inputs that could not be read.
     pub errors: Vec<crate::report::InputError>,
+    /// With `--history`: the changes since the last run, what is open and for how long, MTTR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<history::HistoryReport>,
 }
 
 /// What a live policy found wrong with a resource's key.

@@ -3,6 +3,7 @@
 //! `prometheus-client` collector, which writes the exposition (names, `HELP`, `TYPE`, values,
 //! the closing `# EOF`) in the order given here.
 
+use super::history::{HistoryReport, MttrStats};
 use super::{Scan, Tally};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -54,6 +55,7 @@ impl Value {
 enum Series {
     One(Value),
     ByLabel(&'static str, Vec<(String, Value)>),
+    ByLabels(Vec<(Vec<(&'static str, String)>, Value)>),
 }
 
 /// One gauge: its name, its help text and its series.
@@ -78,6 +80,15 @@ impl Collector for ScanMetrics {
                 Series::ByLabel(label, values) => {
                     for (label_value, value) in values {
                         let labels = [(*label, LabelValue(label_value.clone()))];
+                        value.encode(metric.encode_family(&labels)?)?;
+                    }
+                }
+                Series::ByLabels(series) => {
+                    for (labels, value) in series {
+                        let labels: Vec<(&str, LabelValue)> = labels
+                            .iter()
+                            .map(|(k, v)| (*k, LabelValue(v.clone())))
+                            .collect();
                         value.encode(metric.encode_family(&labels)?)?;
                     }
                 }
@@ -117,9 +128,94 @@ fn by(dimension: &'static str, groups: &BTreeMap<String, Tally>) -> Gauge {
     }
 }
 
+/// The MTTR series of one group (`by` its labels): the mean and p90, when there is a remediation.
+fn mttr_series(
+    by: &[(&'static str, &str)],
+    stats: &MttrStats,
+) -> Vec<(Vec<(&'static str, String)>, Value)> {
+    let labels = |stat: &str| {
+        let mut labels: Vec<(&'static str, String)> =
+            by.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        labels.push(("stat", stat.to_owned()));
+        labels
+    };
+    let mut series = Vec::new();
+    if let (Some(mean), Some(p90)) = (stats.mean_seconds, stats.p90_seconds) {
+        series.push((labels("mean"), Value::Float(mean)));
+        series.push((labels("p90"), Value::Float(p90 as f64)));
+    }
+    series
+}
+
+/// The gauges of `scan --history`.
+fn history_gauges(h: &HistoryReport) -> Vec<Gauge> {
+    let mut gauges = vec![
+        one(
+            "cmek_gate_scan_history_snapshots",
+            "Snapshots kept in the history, this run's included",
+            count(h.snapshots),
+        ),
+        one(
+            "cmek_gate_scan_newly_non_compliant_resources",
+            "Resources non-compliant now that were not in the last snapshot",
+            count(h.newly_non_compliant.len()),
+        ),
+        one(
+            "cmek_gate_scan_fixed_resources",
+            "Resources non-compliant in the last snapshot and not now",
+            count(h.fixed.len()),
+        ),
+        one(
+            "cmek_gate_scan_open_non_compliant_resources",
+            "Resources non-compliant now (open episodes)",
+            count(h.open.len()),
+        ),
+        one(
+            "cmek_gate_scan_oldest_open_seconds",
+            "How long the oldest open non-compliance has been open (0 when none is)",
+            Value::Count(h.open.iter().map(|o| o.open_seconds).max().unwrap_or(0)),
+        ),
+        one(
+            "cmek_gate_scan_remediations",
+            "Non-compliant episodes closed (remediated) in the snapshots kept",
+            count(h.mttr.overall.remediations),
+        ),
+        Gauge {
+            name: "cmek_gate_scan_mttr_seconds".into(),
+            help: "Time to remediate (first seen non-compliant to compliant) in the snapshots kept: stat mean or p90 (nearest rank)".into(),
+            series: Series::ByLabels(mttr_series(&[], &h.mttr.overall)),
+        },
+    ];
+    for (dimension, groups) in [
+        ("owner", &h.mttr.by_owner),
+        ("project", &h.mttr.by_project),
+        ("classification", &h.mttr.by_classification),
+    ] {
+        gauges.push(Gauge {
+            name: format!("cmek_gate_scan_mttr_seconds_by_{dimension}"),
+            help: format!("Time to remediate by {dimension}: stat mean or p90 (nearest rank)"),
+            series: Series::ByLabels(
+                groups
+                    .iter()
+                    .flat_map(|(group, stats)| mttr_series(&[(dimension, group)], stats))
+                    .collect(),
+            ),
+        });
+    }
+    gauges
+}
+
 fn metrics(scan: &Scan) -> ScanMetrics {
+    let mut gauges = scan_gauges(scan);
+    if let Some(h) = &scan.history {
+        gauges.extend(history_gauges(h));
+    }
+    ScanMetrics(gauges)
+}
+
+fn scan_gauges(scan: &Scan) -> Vec<Gauge> {
     let t = &scan.total;
-    ScanMetrics(vec![
+    vec![
         one(
             "cmek_gate_scan_resources",
             "Cloud Run resources scanned",
@@ -190,7 +286,7 @@ fn metrics(scan: &Scan) -> ScanMetrics {
                     .collect(),
             ),
         },
-    ])
+    ]
 }
 
 /// The scan in the OpenMetrics text format, ending with `# EOF`.

@@ -1,6 +1,7 @@
 //! A scan as text: a table for the terminal, CSV (one row per resource), Markdown (for a report
 //! or a pull request comment). The Prometheus exposition is `super::prometheus`.
 
+use super::history::{resource_id, Change, HistoryReport, MttrStats};
 use super::{Resource, Scan, Tally};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -215,6 +216,9 @@ pub fn to_table(scan: &Scan) -> String {
             let _ = writeln!(out, "  {}: {}", resource_label(&p.resource), p.message);
         }
     }
+    if let Some(h) = &scan.history {
+        out += &history_table(h);
+    }
     for e in &scan.errors {
         let _ = writeln!(out, "\n{}: error: {}", e.file, e.message);
     }
@@ -254,24 +258,40 @@ pub fn to_csv(scan: &Scan) -> String {
         "compliant",
         "failing_policies",
     ];
+    let history = scan.history.as_ref().map(history_columns);
+    let history_header = ["history", "non_compliant_since", "open_seconds"];
     // Writing into memory does not fail.
-    let _ = writer.write_record(header);
+    let _ = writer.write_record(
+        header
+            .iter()
+            .chain(history.as_ref().map_or(&[][..], |_| &history_header[..])),
+    );
     for r in &scan.resources {
-        let _ = writer.write_record([
-            r.file.clone(),
-            r.document.to_string(),
-            r.line.to_string(),
-            r.kind.clone(),
-            r.project.clone(),
-            r.region.clone(),
-            r.name.clone(),
-            r.classification.clone(),
-            r.owner.clone(),
-            r.sensitive.to_string(),
-            r.key.clone(),
-            r.compliant.to_string(),
-            r.failing.join(" "),
-        ]);
+        let extra = history.as_ref().map(|columns| {
+            columns
+                .get(resource_id(r).as_str())
+                .cloned()
+                .unwrap_or_default()
+        });
+        let _ = writer.write_record(
+            [
+                r.file.clone(),
+                r.document.to_string(),
+                r.line.to_string(),
+                r.kind.clone(),
+                r.project.clone(),
+                r.region.clone(),
+                r.name.clone(),
+                r.classification.clone(),
+                r.owner.clone(),
+                r.sensitive.to_string(),
+                r.key.clone(),
+                r.compliant.to_string(),
+                r.failing.join(" "),
+            ]
+            .into_iter()
+            .chain(extra.into_iter().flatten()),
+        );
     }
     let bytes = writer.into_inner().unwrap_or_default();
     // Every field is a Rust string: the bytes are UTF-8.
@@ -367,6 +387,9 @@ pub fn to_markdown(scan: &Scan) -> String {
         }
         let _ = write!(out, "\n### {}\n\n{}", capitalised(title), md_table(&rows));
     }
+    if let Some(h) = &scan.history {
+        out += &history_markdown(h);
+    }
     out
 }
 
@@ -376,4 +399,172 @@ fn capitalised(text: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+/// A duration in seconds as people read it (`2h 5m`), to the second.
+fn duration(seconds: f64) -> String {
+    let seconds = seconds.round().max(0.0) as u64;
+    humantime::format_duration(std::time::Duration::from_secs(seconds)).to_string()
+}
+
+fn mttr_text(stats: &MttrStats) -> String {
+    match (stats.mean_seconds, stats.p90_seconds) {
+        (Some(mean), Some(p90)) => format!(
+            "mean {}, p90 {} ({} remediated)",
+            duration(mean),
+            duration(p90 as f64),
+            stats.remediations
+        ),
+        _ => "no remediation yet".to_owned(),
+    }
+}
+
+/// The MTTR groups as `(dimension, group, stats)`, overall first.
+fn mttr_rows(h: &HistoryReport) -> Vec<(&'static str, &str, &MttrStats)> {
+    let mut rows = vec![("overall", "", &h.mttr.overall)];
+    for (dimension, groups) in [
+        ("owner", &h.mttr.by_owner),
+        ("project", &h.mttr.by_project),
+        ("classification", &h.mttr.by_classification),
+    ] {
+        rows.extend(groups.iter().map(|(g, s)| (dimension, g.as_str(), s)));
+    }
+    rows
+}
+
+fn history_heading(h: &HistoryReport) -> String {
+    format!(
+        "snapshot {}, {} kept, {}",
+        h.taken_at,
+        h.snapshots,
+        h.previous
+            .as_ref()
+            .map_or_else(|| "the first".to_owned(), |p| format!("previous {p}"))
+    )
+}
+
+fn change_line(c: &Change) -> String {
+    format!("{} (owner {}): {}", c.id, c.owner, failing_text(&c.failing))
+}
+
+fn failing_text(failing: &[String]) -> String {
+    if failing.is_empty() {
+        "sensitive without a key".to_owned()
+    } else {
+        failing.join(", ")
+    }
+}
+
+/// The history section of the table.
+fn history_table(h: &HistoryReport) -> String {
+    let mut out = format!("\nhistory: {}\n", history_heading(h));
+    for (title, changes) in [
+        ("newly non-compliant", &h.newly_non_compliant),
+        ("fixed since the last run (was failing)", &h.fixed),
+    ] {
+        let _ = writeln!(out, "  {title} ({})", changes.len());
+        for c in changes {
+            let _ = writeln!(out, "    {}", change_line(c));
+        }
+    }
+    let _ = writeln!(out, "  open ({})", h.open.len());
+    for o in &h.open {
+        let _ = writeln!(
+            out,
+            "    {}: open {} (since {})",
+            change_line(&o.resource),
+            duration(o.open_seconds as f64),
+            o.since
+        );
+    }
+    let _ = writeln!(out, "  time to remediate");
+    for (dimension, group, stats) in mttr_rows(h) {
+        let name = if group.is_empty() {
+            dimension.to_owned()
+        } else {
+            format!("{dimension} {group}")
+        };
+        let _ = writeln!(out, "    {name}: {}", mttr_text(stats));
+    }
+    out
+}
+
+/// The history section of the Markdown report.
+fn history_markdown(h: &HistoryReport) -> String {
+    let mut out = format!("\n### History\n\n{}.\n\n", history_heading(h));
+    let mut rows = vec![vec![
+        "change".to_owned(),
+        "resource".into(),
+        "owner".into(),
+        "failing".into(),
+        "open since".into(),
+        "open for".into(),
+    ]];
+    let change_row = |what: &str, c: &Change, since: &str, open: &str| {
+        vec![
+            what.to_owned(),
+            c.id.clone(),
+            c.owner.clone(),
+            failing_text(&c.failing),
+            since.to_owned(),
+            open.to_owned(),
+        ]
+    };
+    rows.extend(
+        h.newly_non_compliant
+            .iter()
+            .map(|c| change_row("newly non-compliant", c, "", "")),
+    );
+    rows.extend(h.fixed.iter().map(|c| change_row("fixed", c, "", "")));
+    rows.extend(h.open.iter().map(|o| {
+        change_row(
+            "open",
+            &o.resource,
+            &o.since,
+            &duration(o.open_seconds as f64),
+        )
+    }));
+    out += &md_table(&rows);
+    let mut rows = vec![vec![
+        "by".to_owned(),
+        "group".into(),
+        "remediated".into(),
+        "mean time to remediate".into(),
+        "p90".into(),
+    ]];
+    for (dimension, group, stats) in mttr_rows(h) {
+        rows.push(vec![
+            dimension.to_owned(),
+            group.to_owned(),
+            stats.remediations.to_string(),
+            stats.mean_seconds.map_or_else(String::new, duration),
+            stats
+                .p90_seconds
+                .map_or_else(String::new, |p| duration(p as f64)),
+        ]);
+    }
+    out += "\n";
+    out += &md_table(&rows);
+    out
+}
+
+/// The CSV columns `--history` adds, per resource: its status this run (`newly-non-compliant`,
+/// `open`, `fixed` or empty), since when it is non-compliant, and for how many seconds.
+fn history_columns(h: &HistoryReport) -> BTreeMap<&str, [String; 3]> {
+    let mut columns: BTreeMap<&str, [String; 3]> = BTreeMap::new();
+    for c in &h.fixed {
+        columns.insert(&c.id, ["fixed".into(), String::new(), String::new()]);
+    }
+    for o in &h.open {
+        columns.insert(
+            &o.resource.id,
+            ["open".into(), o.since.clone(), o.open_seconds.to_string()],
+        );
+    }
+    for c in &h.newly_non_compliant {
+        if let Some(row) = columns.get_mut(c.id.as_str()) {
+            row[0] = "newly-non-compliant".into();
+        }
+    }
+    columns
 }
