@@ -262,3 +262,19 @@ fn scan_reads_a_cloud_asset_inventory_export() {
     .expect_code(2)
     .stderr_has("--read-mask='*'");
 }
+
+/// A KMS price table the gate cannot read stops the scan (exit 2) naming the field, rather than
+/// giving figures that look right.
+#[test]
+fn scan_refuses_a_price_table_it_cannot_read() {
+    let dir = crate::support::temp_dir("scan-bad-prices");
+    let params = dir.join("params.yaml");
+    std::fs::write(
+        &params,
+        "apiVersion: cmek-gate.dev/v1alpha1\nkind: CmekGateParams\nmetadata: {name: default}\nspec:\n  kmsPrices: {keyVersionPerMonth: {HSM: \"one\"}}\n",
+    )
+    .unwrap();
+    gate(&["scan", "--params", params.to_str().unwrap(), LIST])
+        .expect_code(2)
+        .stderr_has("spec.kmsPrices.keyVersionPerMonth.HSM: must be a number, zero or more");
+}

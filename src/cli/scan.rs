@@ -157,7 +157,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         live,
         ..CheckOptions::default()
     };
-    let settings = ScanSettings::from_policy_set(&set);
+    let settings = ScanSettings::from_policy_set(&set)
+        .map_err(|e| anyhow::anyhow!("the CmekGateParams object `default`: {e}"))?;
     // Each document is described as it is judged and then released: only the Cloud Run
     // resources' facts are kept.
     let judged = check_inputs_judging(&set, &inputs, &options, |document, _| {

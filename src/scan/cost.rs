@@ -79,77 +79,116 @@ impl KmsUsage {
     }
 }
 
-/// Reads `spec.kmsPrices` over the shipped table, field by field.
-pub fn prices_from(spec: &Node) -> KmsPrices {
+/// A price table or usage in the params that cannot be read: the field, and what is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("spec.{field}: {problem}")]
+pub struct CostError {
+    pub field: String,
+    pub problem: String,
+}
+
+fn error(field: String, problem: &str) -> CostError {
+    CostError {
+        field,
+        problem: problem.to_owned(),
+    }
+}
+
+/// A mapping's entries, or an error when the node is something else.
+fn entries<'n>(node: &'n Node, field: &str) -> Result<&'n [crate::manifest::Entry], CostError> {
+    node.entries()
+        .ok_or_else(|| error(field.to_owned(), "must be a mapping"))
+}
+
+/// A field's text, or an error when it is not a scalar.
+fn text(node: &Node, field: String) -> Result<String, CostError> {
+    node.scalar_text()
+        .map(str::to_owned)
+        .ok_or_else(|| error(field, "must be a string"))
+}
+
+/// A field's number (zero or more), or an error naming it.
+fn number(node: &Node, field: String) -> Result<f64, CostError> {
+    match node
+        .scalar_text()
+        .and_then(|t| t.trim().parse::<f64>().ok())
+    {
+        Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err(error(field, "must be a number, zero or more")),
+    }
+}
+
+/// Reads `spec.kmsPrices` over the shipped table, field by field. A field the table does not
+/// have, or a value of the wrong kind, is an error: a price table misread would give wrong
+/// figures that look right.
+pub fn prices_from(spec: &Node) -> Result<KmsPrices, CostError> {
     let mut prices = KmsPrices::default();
     let Some(node) = spec.get("kmsPrices") else {
-        return prices;
+        return Ok(prices);
     };
-    let text = |field: &str| {
-        node.get(field)
-            .and_then(Node::scalar_text)
-            .map(str::to_owned)
-    };
-    if let Some(currency) = text("currency") {
-        prices.currency = currency;
+    for entry in entries(node, "kmsPrices")? {
+        let field = format!("kmsPrices.{}", entry.key);
+        match entry.key.as_str() {
+            "currency" => prices.currency = text(&entry.value, field)?,
+            "asOf" => prices.as_of = text(&entry.value, field)?,
+            "source" => prices.source = text(&entry.value, field)?,
+            "keyVersionPerMonth" | "per10kOperations" => {
+                let mut table = BTreeMap::new();
+                for price in entries(&entry.value, &field)? {
+                    let level = format!("{field}.{}", price.key);
+                    table.insert(price.key.clone(), number(&price.value, level)?);
+                }
+                if entry.key == "keyVersionPerMonth" {
+                    prices.key_version_per_month = table;
+                } else {
+                    prices.per_10k_operations = table;
+                }
+            }
+            _ => return Err(error(field, "is not a field of kmsPrices")),
+        }
     }
-    if let Some(as_of) = text("asOf") {
-        prices.as_of = as_of;
-    }
-    if let Some(source) = text("source") {
-        prices.source = source;
-    }
-    let table = |field: &str| -> Option<BTreeMap<String, f64>> {
-        let entries = node.get(field)?.entries()?;
-        Some(
-            entries
-                .iter()
-                .filter_map(|entry| Some((entry.key.clone(), number(&entry.value)?)))
-                .collect(),
-        )
-    };
-    if let Some(t) = table("keyVersionPerMonth") {
-        prices.key_version_per_month = t;
-    }
-    if let Some(t) = table("per10kOperations") {
-        prices.per_10k_operations = t;
-    }
-    prices
+    Ok(prices)
 }
 
 /// Reads `spec.kmsUsage`: `default` over the built-in default, each of `keys` over `default`.
-pub fn usage_from(spec: &Node) -> KmsUsage {
+/// As for the prices, what cannot be read is an error naming the field.
+pub fn usage_from(spec: &Node) -> Result<KmsUsage, CostError> {
     let mut usage = KmsUsage::default();
     let Some(node) = spec.get("kmsUsage") else {
-        return usage;
+        return Ok(usage);
     };
-    let read = |node: &Node, base: &KeyUsage| {
+    let read = |node: &Node, base: &KeyUsage, at: &str| -> Result<KeyUsage, CostError> {
         let mut usage = base.clone();
-        if let Some(level) = node.get("protectionLevel").and_then(Node::scalar_text) {
-            usage.protection_level = level.to_owned();
+        for entry in entries(node, at)? {
+            let field = format!("{at}.{}", entry.key);
+            match entry.key.as_str() {
+                "protectionLevel" => usage.protection_level = text(&entry.value, field)?,
+                "activeVersions" => usage.active_versions = number(&entry.value, field)?,
+                "operationsPerMonth" => usage.operations_per_month = number(&entry.value, field)?,
+                _ => return Err(error(field, "is not a field of a key's usage")),
+            }
         }
-        if let Some(n) = node.get("activeVersions").and_then(number) {
-            usage.active_versions = n;
-        }
-        if let Some(n) = node.get("operationsPerMonth").and_then(number) {
-            usage.operations_per_month = n;
-        }
-        usage
+        Ok(usage)
     };
-    if let Some(default) = node.get("default") {
-        usage.default = read(default, &usage.default);
+    for entry in entries(node, "kmsUsage")? {
+        match entry.key.as_str() {
+            "default" => usage.default = read(&entry.value, &usage.default, "kmsUsage.default")?,
+            "keys" => {}
+            _ => {
+                let field = format!("kmsUsage.{}", entry.key);
+                return Err(error(field, "is not a field of kmsUsage"));
+            }
+        }
     }
-    if let Some(keys) = node.get("keys").and_then(Node::entries) {
-        for entry in keys {
-            let key = read(&entry.value, &usage.default);
+    // The keys over the default, wherever `default` stands.
+    if let Some(keys) = node.get("keys") {
+        for entry in entries(keys, "kmsUsage.keys")? {
+            let at = format!("kmsUsage.keys[{}]", entry.key);
+            let key = read(&entry.value, &usage.default, &at)?;
             usage.keys.insert(entry.key.clone(), key);
         }
     }
-    usage
-}
-
-fn number(node: &Node) -> Option<f64> {
-    node.scalar_text()?.trim().parse().ok()
+    Ok(usage)
 }
 
 /// The estimate of one key a month: its versions and its operations.

@@ -52,8 +52,9 @@ impl Default for ScanSettings {
 }
 
 impl ScanSettings {
-    /// The settings of the set's `CmekGateParams` `default`, field by field over the defaults.
-    pub fn from_policy_set(set: &PolicySet) -> ScanSettings {
+    /// The settings of the set's `CmekGateParams` `default`, field by field over the defaults;
+    /// an error when its KMS price table or usage cannot be read.
+    pub fn from_policy_set(set: &PolicySet) -> Result<ScanSettings, cost::CostError> {
         let mut settings = ScanSettings::default();
         let Some(spec) = set
             .params
@@ -61,7 +62,7 @@ impl ScanSettings {
             .find(|p| p.kind == "CmekGateParams" && p.name == "default")
             .and_then(|p| p.root.get("spec"))
         else {
-            return settings;
+            return Ok(settings);
         };
         let strings = |node: &Node| -> Vec<String> {
             node.items()
@@ -88,9 +89,9 @@ impl ScanSettings {
         if let Some(owners) = spec.get("ownerLabels") {
             settings.owner_labels = strings(owners);
         }
-        settings.kms_prices = cost::prices_from(spec);
-        settings.kms_usage = cost::usage_from(spec);
-        settings
+        settings.kms_prices = cost::prices_from(spec)?;
+        settings.kms_usage = cost::usage_from(spec)?;
+        Ok(settings)
     }
 }
 

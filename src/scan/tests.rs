@@ -23,7 +23,7 @@ fn scanned() -> Scan {
         name: "list.json".into(),
         text: INPUT.into(),
     };
-    let settings = ScanSettings::from_policy_set(&set);
+    let settings = ScanSettings::from_policy_set(&set).unwrap();
     let judged = check_inputs_judging(&set, &[input], &CheckOptions::default(), |d, _| {
         describe(&settings, &d)
     });
@@ -244,7 +244,7 @@ fn live_scans_list_unusable_keys_and_agents_without_the_role() {
         name: "list.json".into(),
         text: INPUT.into(),
     };
-    let settings = ScanSettings::from_policy_set(&set);
+    let settings = ScanSettings::from_policy_set(&set).unwrap();
     let judged = check_inputs_judging(&set, &[input], &options, |d, _| describe(&settings, &d));
     let scan = scan(&settings, judged.kept, &judged.report);
     // pay was the one compliant resource: its key is disabled now.
@@ -281,7 +281,7 @@ fn live_scans_list_unusable_keys_and_agents_without_the_role() {
 #[test]
 fn the_shipped_params_carry_the_default_price_table() {
     let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
-    let settings = ScanSettings::from_policy_set(&set);
+    let settings = ScanSettings::from_policy_set(&set).unwrap();
     assert_eq!(settings.kms_prices, cost::KmsPrices::default());
     assert_eq!(settings.kms_usage, cost::KmsUsage::default());
 }
@@ -308,7 +308,7 @@ spec:
         .into(),
     };
     let set = PolicySet::compile(&embedded::sources(), &[params]).unwrap();
-    let settings = ScanSettings::from_policy_set(&set);
+    let settings = ScanSettings::from_policy_set(&set).unwrap();
     let text = format!(
         "{}\n{}",
         INPUT.trim_end().trim_end_matches(']'),
@@ -360,4 +360,64 @@ spec:
         ["projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/ekm"]
     );
     assert_eq!(estimate.monthly_total, 13.0);
+}
+
+/// A price table or usage the gate cannot read is refused, naming the field: misread, it would
+/// give wrong figures that look right.
+#[test]
+fn kms_prices_and_usage_that_cannot_be_read_are_refused_naming_the_field() {
+    let spec = |text: &str| {
+        let text = format!("apiVersion: v1\nkind: X\nmetadata: {{name: x}}\nspec:\n{text}");
+        crate::manifest::parse_documents(&text, &Default::default()).unwrap()[0]
+            .root
+            .get("spec")
+            .unwrap()
+            .clone()
+    };
+    for (text, message) in [
+        ("  kmsPrices: cheap\n", "spec.kmsPrices: must be a mapping"),
+        (
+            "  kmsPrices: {keyVersionPerMonth: {HSM: \"one\"}}\n",
+            "spec.kmsPrices.keyVersionPerMonth.HSM: must be a number, zero or more",
+        ),
+        (
+            "  kmsPrices: {per10kOperations: {SOFTWARE: -1}}\n",
+            "spec.kmsPrices.per10kOperations.SOFTWARE: must be a number, zero or more",
+        ),
+        (
+            "  kmsPrices: {keyVersionsPerMonth: {HSM: 1}}\n",
+            "spec.kmsPrices.keyVersionsPerMonth: is not a field of kmsPrices",
+        ),
+    ] {
+        let error = cost::prices_from(&spec(text)).unwrap_err().to_string();
+        assert_eq!(error, message, "{text}");
+    }
+    for (text, message) in [
+        (
+            "  kmsUsage: {default: {activeVersions: many}}\n",
+            "spec.kmsUsage.default.activeVersions: must be a number, zero or more",
+        ),
+        (
+            "  kmsUsage: {keys: {k: {operations: 5}}}\n",
+            "spec.kmsUsage.keys[k].operations: is not a field of a key's usage",
+        ),
+        (
+            "  kmsUsage: {keys: []}\n",
+            "spec.kmsUsage.keys: must be a mapping",
+        ),
+        (
+            "  kmsUsage: {defaults: {}}\n",
+            "spec.kmsUsage.defaults: is not a field of kmsUsage",
+        ),
+    ] {
+        let error = cost::usage_from(&spec(text)).unwrap_err().to_string();
+        assert_eq!(error, message, "{text}");
+    }
+    // What reads is read as before: the keys over the default, wherever it stands.
+    let usage = cost::usage_from(&spec(
+        "  kmsUsage: {keys: {k: {activeVersions: 2}}, default: {protectionLevel: HSM}}\n",
+    ))
+    .unwrap();
+    assert_eq!(usage.keys["k"].protection_level, "HSM");
+    assert_eq!(usage.keys["k"].active_versions, 2.0);
 }
