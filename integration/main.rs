@@ -26,6 +26,7 @@ mod reload;
 mod sarif;
 mod scan;
 mod scan_history;
+mod scan_html;
 mod server;
 mod server_attack;
 mod server_support;

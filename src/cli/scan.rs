@@ -8,7 +8,8 @@ use crate::batch::{check_inputs_judging, CheckOptions, Input};
 use crate::report::InputError;
 use crate::scan::cai::{self, CaiFormat};
 use crate::scan::{
-    describe, is_empty_list, scan, to_csv, to_markdown, to_prometheus, to_table, ScanSettings,
+    describe, is_empty_list, scan, to_csv, to_html, to_markdown, to_prometheus, to_table,
+    ScanSettings,
 };
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -21,6 +22,9 @@ pub enum ScanOutput {
     Csv,
     Markdown,
     Prometheus,
+    // One self-contained page (src/scan/html.rs): the KPIs, the trend from --history,
+    // breakdowns, the non-compliant list and the keys with their estimated cost.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +206,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         ScanOutput::Csv => to_csv(&result),
         ScanOutput::Markdown => to_markdown(&result),
         ScanOutput::Prometheus => to_prometheus(&result),
+        ScanOutput::Html => to_html(&result),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     for error in &report.errors {

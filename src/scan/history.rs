@@ -343,6 +343,39 @@ pub struct History {
     snapshots: usize,
     last: Option<Seconds>,
     previous: Option<Seconds>,
+    trend: Vec<TrendPoint>,
+}
+
+/// One snapshot's figures, for the trend: its compliance (over its entries, one per resource
+/// id) and the MTTR of every remediation up to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendPoint {
+    pub taken_at: String,
+    pub resources: usize,
+    pub sensitive: usize,
+    pub compliant: usize,
+    /// compliant / sensitive, in percent (100 when nothing is sensitive), as the scan's rate.
+    pub compliance_percent: f64,
+    pub non_compliant: usize,
+    pub mttr: MttrStats,
+}
+
+impl TrendPoint {
+    fn of(snapshot: &Snapshot, remediations: &[Remediation]) -> TrendPoint {
+        let entries = snapshot.entries.values();
+        let sensitive = entries.clone().filter(|e| e.sensitive).count();
+        let compliant = entries.clone().filter(|e| e.compliant).count();
+        TrendPoint {
+            taken_at: format_time(snapshot.taken_at),
+            resources: snapshot.entries.len(),
+            sensitive,
+            compliant,
+            compliance_percent: super::percent(compliant, sensitive),
+            non_compliant: entries.filter(|e| e.non_compliant()).count(),
+            mttr: MttrStats::of(remediations.iter().map(|r| r.fixed - r.opened).collect()),
+        }
+    }
 }
 
 impl History {
@@ -387,6 +420,8 @@ impl History {
         self.snapshots += 1;
         self.previous = self.last;
         self.last = Some(snapshot.taken_at);
+        self.trend
+            .push(TrendPoint::of(snapshot, &self.remediations));
         Ok(step)
     }
 
@@ -413,6 +448,7 @@ impl History {
                 })
                 .collect(),
             mttr: Mttr::of(&self.remediations),
+            trend: self.trend.clone(),
         }
     }
 }
@@ -432,6 +468,8 @@ pub struct HistoryReport {
     /// Non-compliant now, oldest streak first by id order.
     pub open: Vec<Open>,
     pub mttr: Mttr,
+    /// Each snapshot kept, oldest first (this run's last): its compliance and the MTTR so far.
+    pub trend: Vec<TrendPoint>,
 }
 
 #[cfg(test)]

@@ -12,9 +12,11 @@ use crate::report::{DocumentResult, Report};
 pub mod cai;
 pub mod cost;
 pub mod history;
+mod html;
 mod prometheus;
 mod render;
 
+pub use html::to_html;
 pub use prometheus::to_prometheus;
 pub use render::{to_csv, to_markdown, to_table};
 use serde::Serialize;

@@ -363,3 +363,69 @@ fn mttr_overall_and_by_owner_project_and_classification() {
     assert_eq!(mttr.by_project["p-x"].remediations, 2);
     assert_eq!(mttr.by_classification["confidential"].remediations, 3);
 }
+
+#[test]
+fn the_trend_has_each_snapshots_compliance_and_the_mttr_so_far() {
+    let mut history = History::default();
+    history
+        .add(&snap(
+            0,
+            &[("a", "nokey", "x"), ("b", "ok", "x"), ("c", "public", "y")],
+        ))
+        .unwrap();
+    history
+        .add(&snap(
+            2,
+            &[("a", "ok", "x"), ("b", "nokey", "x"), ("d", "denied", "y")],
+        ))
+        .unwrap();
+    let step = history
+        .add(&snap(3, &[("a", "ok", "x"), ("b", "ok", "x")]))
+        .unwrap();
+    let trend = history.report(step).trend;
+    let rows: Vec<_> = trend
+        .iter()
+        .map(|p| {
+            (
+                p.taken_at.clone(),
+                p.resources,
+                p.sensitive,
+                p.compliant,
+                p.compliance_percent,
+                p.non_compliant,
+                p.mttr.remediations,
+                p.mttr.mean_seconds,
+                p.mttr.p90_seconds,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (format_time(T0), 3, 2, 1, 50.0, 1, 0, None, None),
+            (
+                format_time(T0 + 2 * HOUR),
+                3,
+                2,
+                1,
+                50.0,
+                2,
+                1,
+                Some(7200.0),
+                Some(7200)
+            ),
+            // b fixed after 1 hour; d gone (uncounted).
+            (
+                format_time(T0 + 3 * HOUR),
+                2,
+                2,
+                2,
+                100.0,
+                0,
+                2,
+                Some(5400.0),
+                Some(7200)
+            ),
+        ]
+    );
+}
