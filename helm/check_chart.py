@@ -24,7 +24,9 @@ What it checks
                          as base64) and an existing Secret;
        missing-ca        certManager.enabled=false without a caBundle: rendering must fail, saying so;
        issuer-ref        cert-manager with an existing ClusterIssuer;
-       everything        ServiceMonitor, HPA, params, extraPolicies, policies.exclude, client CA,
+       everything        ServiceMonitor, HPA, the Grafana dashboard ConfigMap (labelled for the
+                         sidecar, its JSON equal to dashboards/cmek-gate.json), params,
+                         extraPolicies, policies.exclude, client CA,
                          failurePolicy Ignore, timeoutSeconds 5, extra args and env;
        other-release     release "gate" in namespace "security" (names follow the release).
      In them it checks the ValidatingWebhookConfiguration and, when mutatingWebhook.enabled (off by
@@ -61,6 +63,7 @@ Rendering
 import argparse
 import base64
 import copy
+import json
 import os
 import re
 import subprocess
@@ -634,6 +637,7 @@ def run_scenarios(c, renderer, values):
     replaced = "# replaced\n"
     over = {
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        "grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "CMEK"}},
         "autoscaling": {"enabled": True},
         "params": {"allowedKeyProjects": ["kms-prod", "123456789"]},
         "extraPolicies": {"zz-mine.yaml": extra, "owner-label.yaml": replaced},
@@ -682,6 +686,15 @@ def run_scenarios(c, renderer, values):
         c.equal(sm["spec"]["endpoints"][0].get("port"), "metrics", "everything: ServiceMonitor port")
         c.equal(sm["spec"]["endpoints"][0].get("path"), "/metrics", "everything: ServiceMonitor path")
         c.equal(sm["metadata"]["labels"].get("release"), "prometheus", "everything: ServiceMonitor labels")
+    dashboard_cm = one(c, docs, "ConfigMap", "everything", f"{full}-dashboard")
+    if dashboard_cm:
+        c.equal(dashboard_cm["metadata"]["labels"].get("grafana_dashboard"), "1",
+                "everything: dashboard ConfigMap sidecar label")
+        c.equal(dashboard_cm["metadata"].get("annotations"), {"grafana_folder": "CMEK"},
+                "everything: dashboard ConfigMap annotations")
+        shipped_dashboard = json.loads((CHART / "dashboards" / "cmek-gate.json").read_text(encoding="utf-8"))
+        c.equal(json.loads(dashboard_cm["data"]["cmek-gate.json"]), shipped_dashboard,
+                "everything: dashboard ConfigMap holds dashboards/cmek-gate.json")
     params_cm = one(c, docs, "ConfigMap", "everything", f"{full}-params")
     if params_cm:
         p = yaml.safe_load(params_cm["data"]["params.yaml"])

@@ -14,7 +14,7 @@ const RING: &str = "projects/keys-prod/locations/europe-west1/keyRings/run";
 const AGENT: &str =
     "serviceAccount:service-123456789012@serverless-robot-prod.iam.gserviceaccount.com";
 
-fn key(name: &str) -> String {
+pub(crate) fn key(name: &str) -> String {
     format!("{RING}/cryptoKeys/{name}")
 }
 
@@ -31,7 +31,7 @@ fn granted() -> Value {
 }
 
 /// Keys in every state the live policies judge, and the agent's role granted at each level.
-fn world() -> World {
+pub(crate) fn world() -> World {
     let ok = || enabled("ENCRYPT_DECRYPT", "ENABLED");
     World {
         keys: vec![
@@ -86,7 +86,7 @@ fn write_services(dir: &Path, services: &[Value]) -> std::path::PathBuf {
     path
 }
 
-fn token_file(dir: &Path, token: &str) -> std::path::PathBuf {
+pub(crate) fn token_file(dir: &Path, token: &str) -> std::path::PathBuf {
     let path = dir.join("token");
     std::fs::write(&path, format!("{token}\n")).unwrap();
     path
@@ -228,7 +228,7 @@ fn check_live_when_google_does_not_answer() {
     );
 }
 
-fn review(name: &str, key: &str) -> Vec<u8> {
+pub(crate) fn review(name: &str, key: &str) -> Vec<u8> {
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
            "request": {"uid": format!("uid-{name}"),
                        "kind": {"group": "serving.knative.dev", "version": "v1", "kind": "Service"},
@@ -240,7 +240,7 @@ fn review(name: &str, key: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn wait_ready(webhook: &Client, server: &Server) {
+pub(crate) async fn wait_ready(webhook: &Client, server: &Server) {
     for _ in 0..200 {
         if webhook
             .send("GET", "/readyz", b"")

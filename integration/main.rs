@@ -7,6 +7,7 @@ mod cel_reference;
 mod cli;
 mod closed_pipe;
 mod consumers;
+mod dashboard;
 mod disguised;
 mod doc_snippets;
 mod fake_google;
