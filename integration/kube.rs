@@ -1345,7 +1345,9 @@ fn kube_helm_installs_the_chart_and_the_api_server_accepts_every_object() {
     let own_secret = format!(
         "certManager.enabled=false,webhook.caBundle={bundle},mutatingWebhook.enabled=true,autoscaling.enabled=true"
     );
-    let cert_manager = "mutatingWebhook.enabled=true,serviceMonitor.enabled=true".to_owned();
+    let cert_manager =
+        "mutatingWebhook.enabled=true,serviceMonitor.enabled=true,grafanaDashboard.enabled=true"
+            .to_owned();
     let scenarios: [(&str, &String, &[&str]); 2] = [
         (
             "own-secret",
