@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::scan::history::{History, Snapshot};
+use crate::scan::Resource;
 
 const HOSTILE: &str = "<script>alert('x')</script>\"><img src=x onerror=alert(1)>";
 
