@@ -50,6 +50,11 @@ code{font-size:.82rem;overflow-wrap:anywhere}
 svg text{font-family:inherit;font-size:11px;fill:#52606d}
 ";
 
+/// Where the trend would be, on a scan without `--history`.
+const NO_HISTORY: &str =
+    "<p class=\"note\" data-note=\"no-history\">No trend and no time to remediate: \
+    run the scan with <code>--history DIR</code> to keep a snapshot of each run.</p>\n";
+
 /// The page.
 pub fn to_html(scan: &Scan) -> String {
     let mut out = String::from(
@@ -62,8 +67,9 @@ pub fn to_html(scan: &Scan) -> String {
     out += "</style>\n</head>\n<body>\n<h1>CMEK compliance report</h1>\n";
     let _ = writeln!(out, "<p class=\"sub\">{}</p>", escape(&subtitle(scan)));
     out += &kpis(scan);
-    if let Some(h) = &scan.history {
-        out += &trend(h);
+    match &scan.history {
+        Some(h) => out += &trend(h),
+        None => out += NO_HISTORY,
     }
     out += &breakdowns(scan);
     out += &non_compliant(scan);

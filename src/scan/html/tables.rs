@@ -32,12 +32,13 @@ fn header(columns: &[(&str, bool)]) -> String {
     format!("<table>\n<tr>{cells}</tr>\n")
 }
 
-/// The tallies by `dimension`, with each group's MTTR (from the history) and estimated cost.
+/// The tallies by `dimension`, with each group's MTTR (from the history) and estimated cost
+/// (where the estimate has one by this dimension).
 fn breakdown(
     dimension: &str,
     groups: &BTreeMap<String, Tally>,
     mttr: Option<&BTreeMap<String, MttrStats>>,
-    cost: &BTreeMap<String, f64>,
+    cost: Option<&BTreeMap<String, f64>>,
 ) -> String {
     let mut out = format!("<h3>By {dimension}</h3>\n");
     let mut columns = vec![
@@ -50,7 +51,9 @@ fn breakdown(
     if mttr.is_some() {
         columns.extend([("MTTR mean", true), ("MTTR p90", true)]);
     }
-    columns.push(("estimated KMS cost/month", true));
+    if cost.is_some() {
+        columns.push(("estimated KMS cost/month", true));
+    }
     out += &header(&columns);
     for (name, t) in groups {
         let _ = write!(
@@ -76,35 +79,37 @@ fn breakdown(
             out += &cell("mttr-mean", &mean.unwrap_or_default(), true);
             out += &cell("mttr-p90", &p90.unwrap_or_default(), true);
         }
-        let cost = cost.get(name).map(|c| money(*c)).unwrap_or_default();
-        let _ = writeln!(out, "{}</tr>", cell("kms-cost", &cost, true));
+        if let Some(cost) = cost {
+            let cost = cost.get(name).map(|c| money(*c)).unwrap_or_default();
+            out += &cell("kms-cost", &cost, true);
+        }
+        out += "</tr>\n";
     }
     out + "</table>\n"
 }
 
 pub(super) fn breakdowns(scan: &Scan) -> String {
     let mttr = scan.history.as_ref().map(|h| &h.mttr);
-    let none = BTreeMap::new();
     let mut out = String::from("<h2>Breakdowns</h2>\n");
     out += &breakdown(
         "owner",
         &scan.by_owner,
         mttr.map(|m| &m.by_owner),
-        &scan.kms_cost.monthly_by_owner,
+        Some(&scan.kms_cost.monthly_by_owner),
     );
     out += &breakdown(
         "project",
         &scan.by_project,
         mttr.map(|m| &m.by_project),
-        &scan.kms_cost.monthly_by_project,
+        Some(&scan.kms_cost.monthly_by_project),
     );
     out += &breakdown(
         "classification",
         &scan.by_classification,
         mttr.map(|m| &m.by_classification),
-        &none,
+        None,
     );
-    out += &breakdown("region", &scan.by_region, None, &none);
+    out += &breakdown("region", &scan.by_region, None, None);
     out
 }
 

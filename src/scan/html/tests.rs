@@ -115,6 +115,7 @@ fn the_kpis_are_the_scans_figures() {
     // No history: no trend, no MTTR.
     assert!(!page.contains("data-chart"));
     assert!(!page.contains("mttr-mean"));
+    assert!(page.contains("data-note=\"no-history\""));
     assert!(page.contains("<code>cmek-required</code>"));
     assert!(page.contains("none: sensitive without a key"));
 }
@@ -133,6 +134,7 @@ fn with_history_the_trend_is_drawn_point_by_point() {
     let page = to_html(&scan);
     assert!(page.contains("data-chart=\"compliance-trend\""));
     assert!(page.contains("data-chart=\"mttr-trend\""));
+    assert!(!page.contains("data-note=\"no-history\""));
     // Three compliance points; MTTR from the second snapshot on (mean and p90).
     let rate_chart =
         &page[page.find("compliance-trend").unwrap()..page.find("mttr-trend").unwrap()];
