@@ -208,7 +208,7 @@ fn number(value: &serde_json::Value) -> f64 {
         .unwrap_or_else(|| panic!("not a number: {value}"))
 }
 
-/// Each `data-row="by-DIMENSION/NAME"` row holds the JSON's tally and estimated cost.
+/// Each `data-row="by-DIMENSION/NAME"` row holds the JSON's tally, MTTR and estimated cost.
 fn breakdown_matches(dom: &Dom, json: &serde_json::Value, dimension: &str, groups: &str) {
     let tallies = json[groups].as_object().unwrap();
     let cost_key = format!("monthlyBy{}", &groups[2..]);
@@ -225,6 +225,14 @@ fn breakdown_matches(dom: &Dom, json: &serde_json::Value, dimension: &str, group
             number(&tally["compliancePercent"]),
             "{row}"
         );
+        let mttr = &json["history"]["mttr"][groups][name];
+        for (field, stat) in [("mttr-mean", "meanSeconds"), ("mttr-p90", "p90Seconds")] {
+            let shown = dom.cell(&row, field);
+            match mttr[stat].as_f64() {
+                Some(seconds) => assert_eq!(seconds_shown(shown), seconds.round(), "{row} {field}"),
+                None => assert_eq!(shown, "", "{row} {field}: no remediation"),
+            }
+        }
         let cost = &json["kmsCost"][&cost_key][name];
         let shown = dom.cell(&row, "kms-cost");
         if cost.is_null() {
