@@ -293,7 +293,6 @@ fn cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::Value;
     use crate::{Activation, CompileOptions, Environment};
 
     const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cel-functions.md");
@@ -339,13 +338,7 @@ mod tests {
                     })
             } else {
                 let source = format!("({}) == ({})", doc.example, doc.result);
-                compile(doc, &source)
-                    .map_err(|e| format!("compile: {e}"))
-                    .and_then(|p| match env.evaluate(&p, &Activation::new()) {
-                        Ok(Value::Bool(b)) => Ok(b),
-                        Ok(v) => Err(format!("not a bool: {v:?}")),
-                        Err(e) => Err(format!("eval: {e}")),
-                    })
+                crate::probes::truth(&env, compile(doc, &source))
             };
             if outcome != Ok(true) {
                 failed.push(format!("{}: {} => {outcome:?}", doc.name, doc.example));

@@ -7,7 +7,7 @@
 //! k8s.io/apiserver/pkg/cel/library, and cel-go's `ext` libraries that Kubernetes enables.
 
 use crate::value::Value;
-use crate::{Activation, CompileOptions, Environment};
+use crate::{Activation, CompileOptions, Environment, Program};
 
 /// Expressions that evaluate to `true`, by library.
 const PROBES: &[(&str, &str)] = &[
@@ -234,20 +234,26 @@ const ERROR_PROBES: &[(&str, &str)] = &[
     ("semver", "semver('Three')"),
 ];
 
+/// What a compiled expression gives with nothing bound: its bool, or what went wrong.
+pub(crate) fn truth(env: &Environment, compiled: Result<Program, String>) -> Result<bool, String> {
+    let program = compiled.map_err(|e| format!("compile: {e}"))?;
+    match env.evaluate(&program, &Activation::new()) {
+        Ok(Value::Bool(b)) => Ok(b),
+        Ok(v) => Err(format!("not a bool: {v:?}")),
+        Err(e) => Err(format!("eval: {e}")),
+    }
+}
+
 /// The probes that fail, each with what happened.
 fn failures() -> Vec<String> {
     let env = Environment::new();
     let options = CompileOptions::default();
     let mut failed = Vec::new();
     for (library, source) in PROBES {
-        let outcome = env
-            .compile(source, &options)
-            .map_err(|e| format!("compile: {e}"))
-            .and_then(|p| match env.evaluate(&p, &Activation::new()) {
-                Ok(Value::Bool(b)) => Ok(b),
-                Ok(v) => Err(format!("not a bool: {v:?}")),
-                Err(e) => Err(format!("eval: {e}")),
-            });
+        let outcome = truth(
+            &env,
+            env.compile(source, &options).map_err(|e| e.to_string()),
+        );
         if outcome != Ok(true) {
             failed.push(format!("[{library}] {source}: {outcome:?}"));
         }

@@ -3,9 +3,10 @@
 //! anything at all, the type of its value when the syntax alone says, and the path a variable
 //! stands for. Pure.
 
+use super::visit;
 use super::Syntax;
 use crate::env::ROOT_VARIABLES;
-use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
+use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
 /// How a step of a path reads its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,21 +201,9 @@ impl Walk<'_> {
                 }
                 call.args.iter().for_each(|a| self.expr(a));
             }
-            Expr::List(list) => list.elements.iter().for_each(|e| self.expr(e)),
-            Expr::Map(map) => map.entries.iter().for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(m) => {
-                    self.expr(&m.key);
-                    self.expr(&m.value);
-                }
-                EntryExpr::StructField(f) => self.expr(&f.value),
-            }),
-            Expr::Struct(s) => s.entries.iter().for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(m) => {
-                    self.expr(&m.key);
-                    self.expr(&m.value);
-                }
-                EntryExpr::StructField(f) => self.expr(&f.value),
-            }),
+            Expr::List(_) | Expr::Map(_) | Expr::Struct(_) => {
+                visit::children(e, |child| self.expr(child))
+            }
             Expr::Comprehension(c) => {
                 self.expr(&c.iter_range);
                 self.expr(&c.accu_init);

@@ -1,12 +1,13 @@
 //! Load-time analyses of a parsed expression, on the same tree the checker and the compiler
 //! read (an expression is parsed once): what it refers to ([`references`]), its static cost
 //! estimate ([`estimate`], over the shapes of [`size_bound`]) and what `lint` reads of it
-//! ([`facts`]). Pure.
+//! ([`facts`]), each a walk over the tree's nodes in the order [`visit`] gives. Pure.
 
 pub mod estimate;
 pub mod facts;
 pub mod references;
 pub mod size_bound;
+pub mod visit;
 
 pub use estimate::{Estimate, SizeBounds};
 pub use facts::Facts;

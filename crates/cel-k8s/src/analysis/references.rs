@@ -4,10 +4,11 @@
 //! literals are refused outside mutations, constant regexes are checked, and the tree's depth is
 //! bounded.
 
+use super::visit;
 use crate::env::{Purpose, ROOT_VARIABLES};
 use crate::error::CompileError;
 use crate::syntax::{Parsed, MAX_TREE_DEPTH};
-use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
+use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
 /// The names the parser gives operators and macro expansions, and the helpers expansions
 /// call: known at compile time, but not functions a policy author calls by name.
@@ -198,28 +199,15 @@ impl Walk<'_> {
                 }
                 call.args.iter().try_for_each(|a| self.expr(a, next))
             }
-            Expr::List(list) => list.elements.iter().try_for_each(|e| self.expr(e, next)),
-            Expr::Map(map) => map.entries.iter().try_for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(e) => {
-                    self.expr(&e.key, next)?;
-                    self.expr(&e.value, next)
-                }
-                EntryExpr::StructField(f) => self.expr(&f.value, next),
-            }),
             Expr::Struct(s) => {
                 let in_mutation = self.purpose == Purpose::Mutation;
                 if !(in_mutation && crate::program::is_mutation_type(&s.type_name)) {
                     let message = crate::program::literal_not_allowed(&s.type_name, in_mutation);
                     return Err(self.error(expr, message));
                 }
-                s.entries.iter().try_for_each(|entry| match &entry.expr {
-                    EntryExpr::MapEntry(e) => {
-                        self.expr(&e.key, next)?;
-                        self.expr(&e.value, next)
-                    }
-                    EntryExpr::StructField(f) => self.expr(&f.value, next),
-                })
+                visit::try_entries(&s.entries, |e| self.expr(e, next))
             }
+            Expr::List(_) | Expr::Map(_) => visit::try_children(expr, |e| self.expr(e, next)),
             Expr::Comprehension(c) => {
                 self.expr(&c.iter_range, next)?;
                 self.expr(&c.accu_init, next)?;
