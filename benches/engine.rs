@@ -10,8 +10,6 @@ use cmek_gate::policy::{embedded, PolicySet};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
-mod engines;
-
 const SERVICE: &str = include_str!("../examples/service-compliant.yaml");
 
 fn stages(c: &mut Criterion) {
@@ -54,9 +52,6 @@ fn stages(c: &mut Criterion) {
     group.bench_function("json-parse-baseline", |b| {
         let json = serde_json::to_string(&docs[0].root.to_json()).unwrap();
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&json)).unwrap())
-    });
-    group.bench_function("to-cel", |b| {
-        b.iter(|| cmek_gate::cel::to_val(black_box(&docs[0].root)))
     });
     group.bench_function("evaluate", |b| {
         b.iter(|| evaluate(&set, black_box(&Request::create(&docs[0]))))
@@ -228,67 +223,43 @@ criterion_group!(
     fix_scale,
     per_policy,
     expression_overhead,
-    old_against_new,
     ten_thousand
 );
 criterion_main!(benches);
 
 /// The evaluator's fixed cost: a constant, a field read, and a `variables` read.
 fn expression_overhead(c: &mut Criterion) {
-    use cmek_gate::cel::{to_val, Activation, Environment, Shared};
+    use cel_k8s::{Activation, CompileOptions, Environment, Root, Value};
+    use cmek_gate::manifest::cel_tree::ObjectTree;
     let env = Environment::new();
     let docs = parse_documents(SERVICE, &ReadLimits::default()).unwrap();
-    let mut activation = Activation::default();
-    activation.set("object", to_val(&docs[0].root));
-    let scope = env.scope(&activation);
-    let mut group = c.benchmark_group("expression");
-    for (name, source) in [
-        ("constant", "true"),
-        ("field", "object.metadata.name == 'x'"),
+    let programs: Vec<_> = [
+        ("constant", "true", &[][..]),
+        ("field", "object.metadata.name == 'x'", &[]),
         (
             "deep-field",
             "has(object.spec.template.metadata.annotations)",
+            &[],
         ),
-    ] {
-        let program = env.compile(source, &[]).unwrap();
-        group.bench_function(name, |b| {
-            b.iter(|| env.run(&scope, &program, Vec::new()).unwrap())
+        ("variable", "variables.a == 'x'", &["a"]),
+    ]
+    .into_iter()
+    .map(|(name, source, variables)| {
+        let options = CompileOptions {
+            variables,
+            ..CompileOptions::default()
+        };
+        (name, env.compile(source, &options).unwrap())
+    })
+    .collect();
+    let mut activation = Activation::new();
+    activation.bind_tree(Root::Object, ObjectTree::of(&docs[0].root));
+    activation.set_variable("a", Ok(Value::string("x")));
+    let mut group = c.benchmark_group("expression");
+    for (name, program) in &programs {
+        group.bench_function(*name, |b| {
+            b.iter(|| program.evaluate(&activation, &mut env.meter()).unwrap())
         });
     }
-    let program = env.compile("variables.a == 'x'", &["a"]).unwrap();
-    let value: Shared = Shared::from(cmek_gate::cel::string_val("x"));
-    group.bench_function("variable", |b| {
-        b.iter(|| {
-            env.run(&scope, &program, vec![("a".into(), Shared::clone(&value))])
-                .unwrap()
-        })
-    });
-    group.finish();
-}
-
-/// The shipped library's expressions on one Service, old evaluator against new
-/// (`benches/engines.rs`): `cargo bench --bench engine -- engines/`.
-fn old_against_new(c: &mut Criterion) {
-    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
-    let docs = parse_documents(SERVICE, &ReadLimits::default()).unwrap();
-    let env = cel_k8s::Environment::new();
-    let policies = engines::compile(&env, &set);
-    let old = engines::run_old(&set, &docs[0], true);
-    let new = engines::run_new(&env, &set, &policies, &docs[0], true);
-    let disagreements = engines::disagreements(&set, &old, &new);
-    assert!(
-        disagreements.is_empty(),
-        "the engines disagree on {} of {} expressions:\n{}",
-        disagreements.len(),
-        old.len(),
-        disagreements.join("\n")
-    );
-    let mut group = c.benchmark_group("engines");
-    group.bench_function("old", |b| {
-        b.iter(|| engines::run_old(&set, black_box(&docs[0]), false))
-    });
-    group.bench_function("new", |b| {
-        b.iter(|| engines::run_new(&env, &set, &policies, black_box(&docs[0]), false))
-    });
     group.finish();
 }

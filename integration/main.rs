@@ -3,7 +3,6 @@
 
 mod api_gate;
 mod cel_oracle;
-mod cel_reference;
 mod cli;
 mod closed_pipe;
 mod consumers;

@@ -3,12 +3,10 @@
 //! files.
 
 use crate::cel::{self, CompileError};
-use crate::cel::{Scope, Shared};
-use crate::engine::{activation, reference_activation, request_value, Request};
+use crate::engine::{activation, request_value, Request};
 use crate::manifest::{Document, Node};
 use crate::policy::PolicySet;
 use serde::Serialize;
-use std::sync::Arc;
 
 /// What an expression gave: its value as JSON, or the error.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -153,74 +151,6 @@ pub fn trace_policies(
             }
         })
         .collect()
-}
-
-/// [`trace_policies`] by the reference interpreter (the `cel` crate's, see [`crate::cel`]),
-/// for the differential against it: each variable is evaluated once, in order, and an
-/// expression sees the values of those that did not fail.
-pub fn reference_trace_policies(
-    set: &PolicySet,
-    document: &Document,
-    old: Option<&Node>,
-) -> Vec<PolicyTrace> {
-    let env = &set.env;
-    let activation = reference_activation(&request(document, old));
-    let root = env.scope(&activation);
-    let null = cel::null_val();
-    set.policies
-        .iter()
-        .chain(&set.mutating_policies)
-        .map(|policy| {
-            let param = policy.spec.param_kind.as_ref().and_then(|kind| {
-                set.params
-                    .iter()
-                    .find(|p| p.api_version == kind.api_version && p.kind == kind.kind)
-            });
-            let scope: Scope = root.child("params", param.map_or(&*null, |p| &*p.value));
-            let mut bound: Vec<(Arc<str>, Shared)> = Vec::new();
-            let mut variables = Vec::new();
-            for (name, compiled) in &policy.variables {
-                let result = env.run(&scope, &compiled.program, bound.clone());
-                if let Ok(value) = &result {
-                    bound.push((Arc::clone(name), Shared::clone(value)));
-                }
-                variables.push((name.to_string(), reference_outcome(result)));
-            }
-            let validations = policy
-                .validations
-                .iter()
-                .map(|v| {
-                    let result = env.run(&scope, &v.expression.program, bound.clone());
-                    (
-                        v.expression.program.source.trim().to_owned(),
-                        reference_outcome(result),
-                    )
-                })
-                .collect();
-            let mutations = policy
-                .mutations
-                .iter()
-                .map(|m| {
-                    let result = env.run(&scope, &m.expression.program, bound.clone());
-                    (m.patch_type.as_str().to_owned(), reference_outcome(result))
-                })
-                .collect();
-            PolicyTrace {
-                policy: policy.name.clone(),
-                params: param.map(|p| format!("{}/{}", p.kind, p.name)),
-                variables,
-                validations,
-                mutations,
-            }
-        })
-        .collect()
-}
-
-fn reference_outcome(result: Result<Shared, cel::EvalError>) -> Outcome {
-    match result.and_then(|value| cel::to_json(&*value)) {
-        Ok(json) => Outcome::Value(json),
-        Err(e) => Outcome::Error(e.0),
-    }
 }
 
 #[cfg(test)]

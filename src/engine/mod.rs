@@ -387,60 +387,6 @@ pub fn activation<'r>(
     activation
 }
 
-/// `object`, `oldObject`, `namespaceObject` and `request` for the reference interpreter (the
-/// `cel` crate's, see [`crate::cel`]): the whole documents converted to its values. The engine
-/// reads them in place instead ([`activation`]); benchmarks and the differential against the
-/// reference use this.
-pub fn reference_activation(request: &Request) -> cel::Activation {
-    let text = cel::string_val;
-    let node = |n: Option<&Node>| n.map_or_else(cel::null_val, cel::to_val);
-    let gvk = || {
-        cel::map_val(vec![
-            ("group", text(&request.group)),
-            ("version", text(&request.version)),
-            ("kind", text(&request.kind)),
-        ])
-    };
-    let gvr = || {
-        cel::map_val(vec![
-            ("group", text(&request.group)),
-            ("version", text(&request.version)),
-            ("resource", text(&request.resource)),
-        ])
-    };
-    let user = cel::map_val(vec![
-        ("username", text(&request.username)),
-        (
-            "groups",
-            cel::list_val(request.groups.iter().map(|g| text(g)).collect()),
-        ),
-    ]);
-    let mut activation = cel::Activation::default();
-    activation.set("object", node(request.object));
-    activation.set("oldObject", node(request.old_object));
-    activation.set("namespaceObject", node(request.namespace_object));
-    activation.set(
-        "request",
-        cel::map_val(vec![
-            ("uid", text(&request.uid)),
-            ("kind", gvk()),
-            ("resource", gvr()),
-            ("requestKind", gvk()),
-            ("requestResource", gvr()),
-            ("name", text(&request.name)),
-            ("namespace", text(&request.namespace)),
-            ("operation", text(&request.operation)),
-            ("userInfo", user),
-            (
-                "dryRun",
-                Box::new(::cel::common::types::CelBool::from(request.dry_run)),
-            ),
-            ("options", cel::null_val()),
-        ]),
-    );
-    activation
-}
-
 /// The parameter objects a binding selects: `[None]` when the policy takes none, or when the
 /// binding has no `paramRef` (Kubernetes then evaluates the policy with `params` null).
 fn params_for<'s>(

@@ -5,7 +5,7 @@ use super::policy::PolicyDoc;
 use super::schema::{did_you_mean, Field, Schema};
 use super::Finding;
 use crate::cel::expression_facts::{Access, Facts, Path};
-use crate::cel::{Activation, Environment, Program};
+use crate::cel::{Environment, Program};
 use cel_k8s::check;
 use cel_k8s::Type;
 
@@ -277,12 +277,9 @@ impl<'a> Context<'a> {
         if expression.role != Role::Validation || !expression.facts.constant {
             return;
         }
-        let outcome = match self
-            .env
-            .evaluate(&expression.program, &Activation::default())
-        {
-            Ok(cel::Value::Bool(true)) => "always true: it never denies".to_owned(),
-            Ok(cel::Value::Bool(false)) => "always false: it denies every request".to_owned(),
+        let outcome = match crate::cel::evaluate_constant(self.env, &expression.program) {
+            Ok(cel_k8s::Value::Bool(true)) => "always true: it never denies".to_owned(),
+            Ok(cel_k8s::Value::Bool(false)) => "always false: it denies every request".to_owned(),
             Ok(_) => "constant".to_owned(),
             Err(e) => format!("constant, and fails: {e}"),
         };

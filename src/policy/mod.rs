@@ -254,7 +254,6 @@ pub struct ParamObject {
     pub name: String,
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
-    pub value: crate::cel::Shared,
     /// The object as written, for code that reads parameters (`scan`).
     pub root: crate::manifest::Node,
     pub source_name: String,
@@ -389,7 +388,7 @@ impl PolicySet {
             );
             let mut total: u64 = 0;
             let mut check = |compiled: &mut Compiled, shapes: &SizeBounds| {
-                let estimate = compiled.program.meter(shapes).clone();
+                let estimate = compiled.program.bound(shapes).clone();
                 total = total.saturating_add(estimate.cost);
                 if estimate.cost > options.max_expression_cost {
                     return Err(PolicyError::Cost {
@@ -662,7 +661,6 @@ fn param_object(source_name: String, doc: &Document) -> ParamObject {
         name: doc.name.clone(),
         namespace: doc.namespace.clone(),
         labels,
-        value: crate::cel::Shared::from(crate::cel::to_val(&doc.root)),
         root: doc.root.clone(),
         source_name,
     }
@@ -1131,7 +1129,7 @@ pub fn root_shapes<'a>(
     let params = match param_kind {
         Some(kind) => params
             .filter(|(api_version, k, _)| *api_version == kind.api_version && *k == kind.kind)
-            .map(|(_, _, node)| SizeBound::of_node(node))
+            .map(|(_, _, node)| shape_of_node(node))
             .fold(SizeBound::Null, |acc, s| acc.join(&s)),
         None => SizeBound::Null,
     };
@@ -1207,6 +1205,43 @@ fn fields_pointed_at(annotations: &BTreeMap<String, String>, count: usize) -> Ve
             .collect();
     }
     vec![annotations.get(FIELD_ANNOTATION).cloned(); count]
+}
+
+/// The shape of one value exactly (a parameter object as loaded), for the cost estimate.
+pub fn shape_of_node(node: &crate::manifest::Node) -> SizeBound {
+    use crate::manifest::{NodeValue, ScalarKind};
+    match &node.value {
+        NodeValue::Scalar(s) if s.kind == ScalarKind::Str => SizeBound::String(s.text.len() as u64),
+        NodeValue::Scalar(s) if s.kind == ScalarKind::Null => SizeBound::Null,
+        NodeValue::Scalar(_) => SizeBound::Scalar,
+        NodeValue::Seq(items) => SizeBound::List {
+            max: items.len() as u64,
+            item: std::sync::Arc::new(
+                items
+                    .iter()
+                    .map(shape_of_node)
+                    .reduce(|a, b| a.join(&b))
+                    .unwrap_or(SizeBound::Null),
+            ),
+            shared: true,
+        },
+        NodeValue::Map(entries) => SizeBound::Map {
+            max: entries.len() as u64,
+            key: entries
+                .iter()
+                .map(|e| e.key.len() as u64)
+                .max()
+                .unwrap_or(0),
+            fields: std::sync::Arc::new(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), shape_of_node(&e.value)))
+                    .collect(),
+            ),
+            other: None,
+            shared: true,
+        },
+    }
 }
 
 #[cfg(test)]

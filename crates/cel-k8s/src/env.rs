@@ -161,8 +161,19 @@ impl Environment {
     ) -> Result<Program, CompileError> {
         crate::syntax::on_parse_stack(|| {
             let parsed = crate::syntax::parse(source)?;
-            crate::program::compile(&self.library, source, &parsed, options)
+            self.compile_parsed(source, &parsed, options)
         })
+    }
+
+    /// [`Environment::compile`] of an expression parsed already ([`crate::syntax::parse`]).
+    /// Call it inside [`crate::syntax::on_parse_stack`] (compiling recurses on the tree).
+    pub fn compile_parsed(
+        &self,
+        source: &str,
+        parsed: &crate::syntax::Parsed,
+        options: &CompileOptions<'_>,
+    ) -> Result<Program, CompileError> {
+        crate::program::compile(&self.library, source, parsed, options)
     }
 
     /// [`Environment::compile`], after type-checking the expression against `declarations`
@@ -178,18 +189,28 @@ impl Environment {
     ) -> Result<(Program, crate::check::Checked), Vec<CompileError>> {
         let outcome = crate::syntax::on_parse_stack(|| {
             let parsed = crate::syntax::parse(source)?;
-            let checked = match crate::check::check(&parsed.expr, &parsed.info, declarations) {
-                Ok(checked) => checked,
-                Err(errors) => return Ok(Err(errors)),
-            };
-            let library = crate::libs::library_for(declarations.target());
-            let program = crate::program::compile(&library, source, &parsed, options)?;
-            Ok(Ok((program, checked)))
+            Ok(self.compile_checked_parsed(source, &parsed, options, declarations))
         });
         match outcome {
             Ok(result) => result,
             Err(error) => Err(vec![error]),
         }
+    }
+
+    /// [`Environment::compile_checked`] of an expression parsed already. Call it inside
+    /// [`crate::syntax::on_parse_stack`].
+    pub fn compile_checked_parsed(
+        &self,
+        source: &str,
+        parsed: &crate::syntax::Parsed,
+        options: &CompileOptions<'_>,
+        declarations: &crate::check::Declarations,
+    ) -> Result<(Program, crate::check::Checked), Vec<CompileError>> {
+        let checked = crate::check::check(&parsed.expr, &parsed.info, declarations)?;
+        let library = crate::libs::library_for(declarations.target());
+        let program =
+            crate::program::compile(&library, source, parsed, options).map_err(|e| vec![e])?;
+        Ok((program, checked))
     }
 
     /// Evaluates a program with a fresh meter of this environment's budget.

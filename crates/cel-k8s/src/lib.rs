@@ -24,8 +24,10 @@
 //! the activation in the same order ([`Activation::define_variable`]): each is evaluated on
 //! first use, once per activation, with a budget of its own.
 
+pub mod analysis;
 pub mod check;
 pub mod cost;
+pub mod docs;
 pub mod env;
 pub mod error;
 mod eval;
@@ -41,6 +43,8 @@ pub mod types;
 pub mod value;
 pub mod value_ops;
 
+#[cfg(test)]
+mod probes;
 #[cfg(test)]
 mod tests;
 

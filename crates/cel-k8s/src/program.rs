@@ -314,12 +314,12 @@ fn type_value(name: &str) -> Option<Type> {
 }
 
 /// Whether a struct literal's type name is one a mutation may construct.
-fn is_mutation_type(name: &str) -> bool {
+pub(crate) fn is_mutation_type(name: &str) -> bool {
     name == "Object" || name.starts_with("Object.") || name == "JSONPatch"
 }
 
 /// The message for a struct literal that is not allowed where it is written.
-fn literal_not_allowed(name: &str, in_mutation: bool) -> String {
+pub(crate) fn literal_not_allowed(name: &str, in_mutation: bool) -> String {
     if in_mutation {
         format!(
             "\"{name}{{...}}\" constructs an unknown type: a mutation builds Object{{...}} (and Object.FIELD{{...}}) or JSONPatch{{...}}"

@@ -11,8 +11,8 @@
 
 use crate::error::CompileError;
 use cel::common::ast::{
-    operators, CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, ListExpr, LiteralValue,
-    MapExpr, SourceInfo,
+    operators, CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue, MapExpr,
+    SourceInfo,
 };
 use cel::parser::{Macro, MacroExprHelper};
 use cel::ParseError;
@@ -124,42 +124,13 @@ pub fn parse(source: &str) -> Result<Parsed, CompileError> {
 
 /// The id of a node deeper than `limit`, if any. Recurses at most `limit + 1` levels.
 fn deeper_than(expr: &IdedExpr, limit: usize) -> Option<u64> {
-    fn walk(expr: &IdedExpr, depth: usize, limit: usize) -> Option<u64> {
+    fn walk(expr: &IdedExpr, depth: usize, limit: usize) -> Result<(), u64> {
         if depth > limit {
-            return Some(expr.id);
+            return Err(expr.id);
         }
-        let next = depth + 1;
-        let entries = |entries: &[cel::common::ast::IdedEntryExpr]| {
-            entries.iter().find_map(|entry| match &entry.expr {
-                EntryExpr::MapEntry(e) => {
-                    walk(&e.key, next, limit).or_else(|| walk(&e.value, next, limit))
-                }
-                EntryExpr::StructField(f) => walk(&f.value, next, limit),
-            })
-        };
-        match &expr.expr {
-            Expr::Call(call) => call
-                .target
-                .as_deref()
-                .and_then(|t| walk(t, next, limit))
-                .or_else(|| call.args.iter().find_map(|a| walk(a, next, limit))),
-            Expr::Select(select) => walk(&select.operand, next, limit),
-            Expr::List(list) => list.elements.iter().find_map(|e| walk(e, next, limit)),
-            Expr::Map(map) => entries(&map.entries),
-            Expr::Struct(s) => entries(&s.entries),
-            Expr::Comprehension(c) => [
-                &c.iter_range,
-                &c.accu_init,
-                &c.loop_cond,
-                &c.loop_step,
-                &c.result,
-            ]
-            .into_iter()
-            .find_map(|e| walk(e, next, limit)),
-            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => None,
-        }
+        crate::analysis::visit::try_children(expr, |child| walk(child, depth + 1, limit))
     }
-    walk(expr, 0, limit)
+    walk(expr, 0, limit).err()
 }
 
 /// 1-based line and column (in characters) of a byte offset.

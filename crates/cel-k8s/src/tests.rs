@@ -279,7 +279,7 @@ fn strings_conversions_and_time() {
 }
 
 /// Every example of the "Standard functions and macros" and "Optional values" tables of
-/// `docs/cel-functions.md` (`src/cel/k8s/docs.rs`) gives its documented result.
+/// `docs/cel-functions.md` (`crates/cel-k8s/src/docs.rs`) gives its documented result.
 #[test]
 fn documented_examples() {
     let examples: &[(&str, &str)] = &[

@@ -1,10 +1,8 @@
 //! The cost and the shape of a function call or operator (see the module above for the model).
 
-use super::{add, call, log2, mul, node, sized, Out, Walk, MAX_RANGE, SMALL};
-use crate::cel::meter;
-use crate::cel::size_bound::{SizeBound, UNBOUNDED_KEY_BYTES};
-use cel::common::ast::{CallExpr, Expr, LiteralValue};
-use cel::IdedExpr;
+use super::{add, log2, mul, sized, Out, Walk, MAX_RANGE};
+use crate::analysis::size_bound::SizeBound;
+use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue};
 
 /// The shape of `a + b`: an unknown operand is as large as a request can make it, and the sum
 /// of two is larger still.
@@ -77,9 +75,6 @@ const LIST_SCANS: &[&str] = &[
     "flatten",
     "math.greatest",
     "math.least",
-    "@pairs",
-    "@mapFromPairs",
-    "@mergeMapEntries",
 ];
 
 /// Namespaces whose functions are called as `ns.fn(...)`.
@@ -103,7 +98,7 @@ fn kms_result(name: &str) -> SizeBound {
 }
 
 impl Walk<'_> {
-    pub(super) fn call(&mut self, e: &IdedExpr, c: &CallExpr, in_sum: bool) -> Out {
+    pub(super) fn call(&mut self, c: &CallExpr, in_sum: bool) -> Out {
         let mut name = c.func_name.clone();
         let mut target = c.target.as_deref();
         if let Some(IdedExpr {
@@ -134,20 +129,13 @@ impl Walk<'_> {
             .collect();
         let first = shapes.first().cloned().unwrap_or(SizeBound::Null);
         let arg = |i: usize| shapes.get(i).cloned().unwrap_or(SizeBound::Null);
-        let rebuilt = |target_out: Option<Out>, args: Vec<Out>| {
-            node(
-                e.id,
-                Expr::Call(CallExpr {
-                    func_name: c.func_name.clone(),
-                    target: match (c.target.as_deref(), target_out) {
-                        (Some(_), Some(t)) => Some(Box::new(t.expr)),
-                        (Some(original), None) => Some(Box::new(original.clone())),
-                        (None, _) => None,
-                    },
-                    args: args.into_iter().map(|o| o.expr).collect(),
-                }),
-            )
-        };
+        // Once metered, the call is a call (the namespace's name is no operand).
+        let depth = 1 + target_out
+            .iter()
+            .chain(args.iter())
+            .map(|o| o.depth)
+            .max()
+            .unwrap_or(0);
         let literal_string = |i: usize| match c.args.get(i).map(|a| &a.expr) {
             Some(Expr::Literal(LiteralValue::String(s))) => Some(s.inner().to_owned()),
             _ => None,
@@ -167,10 +155,9 @@ impl Walk<'_> {
                 let accumulator = matches!(&c.args[0].expr, Expr::Ident(n) if n.starts_with('@'));
                 if !in_sum && !accumulator {
                     cost = add(cost, shape.units());
-                    let expr = rebuilt(target_out, args);
                     return Out {
                         cost,
-                        expr: sized(expr, &shape),
+                        depth: sized(depth, &shape),
                         shape,
                     };
                 }
@@ -203,14 +190,7 @@ impl Walk<'_> {
                 let bytes = first.text_bytes();
                 let result = SizeBound::String(add(bytes, mul(add(bytes, 1), arg(2).text_bytes())));
                 cost = add(cost, add(first.units(), result.units()));
-                if result.units() > SMALL {
-                    let operands = target_out.into_iter().chain(args).map(|o| o.expr).collect();
-                    return Out {
-                        cost,
-                        expr: call(e.id, meter::REPLACE, operands),
-                        shape: result,
-                    };
-                }
+                // Metered by a call in its place that charges before building: no deeper.
                 result
             }
             "join" => {
@@ -226,14 +206,6 @@ impl Walk<'_> {
                 );
                 let result = SizeBound::String(bytes);
                 cost = add(cost, add(entries, result.units()));
-                if result.units() > SMALL {
-                    let operands = target_out.into_iter().chain(args).map(|o| o.expr).collect();
-                    return Out {
-                        cost,
-                        expr: call(e.id, meter::JOIN, operands),
-                        shape: result,
-                    };
-                }
                 result
             }
             // A live call: charged a fixed amount at run time (its answer is read from the
@@ -244,11 +216,18 @@ impl Walk<'_> {
             | "kms.serviceAgentCanUse"
             | "kms.imageRepository" => {
                 let shape = kms_result(&name);
-                cost = add(
-                    cost,
-                    add(cel_k8s::libs::kms::LIVE_CALL_UNITS, shape.units()),
-                );
+                cost = add(cost, add(crate::libs::kms::LIVE_CALL_UNITS, shape.units()));
                 shape
+            }
+            // The two-variable macros' insertion into their accumulator: what it adds costs
+            // as a map literal's entries do.
+            crate::syntax::MAP_INSERT => {
+                let added = arg(shapes.len().saturating_sub(1));
+                cost = add(cost, added.copy_units());
+                match shapes.len() {
+                    3 => SizeBound::map(1, arg(1).text_bytes(), added),
+                    _ => added,
+                }
             }
             "sets.contains" | "sets.equivalent" | "sets.intersects" => {
                 cost = add(cost, mul(arg(0).entries(), arg(1).entries()));
@@ -275,10 +254,9 @@ impl Walk<'_> {
                 .min(MAX_RANGE);
                 cost = add(cost, n);
                 let shape = SizeBound::list(n, SizeBound::Scalar);
-                let expr = rebuilt(target_out, args);
                 return Out {
                     cost,
-                    expr: sized(expr, &shape),
+                    depth: sized(depth, &shape),
                     shape,
                 };
             }
@@ -302,15 +280,6 @@ impl Walk<'_> {
                             inner.element(None),
                         )
                     }
-                    "@pairs" => SizeBound::list(
-                        first.entries(),
-                        SizeBound::list(2, first.iteration_variable().join(&first.element(None))),
-                    ),
-                    "@mapFromPairs" | "@mergeMapEntries" => SizeBound::map(
-                        first.entries(),
-                        UNBOUNDED_KEY_BYTES,
-                        first.element(None).element(None),
-                    ),
                     _ => SizeBound::Scalar,
                 }
             }
@@ -324,14 +293,18 @@ impl Walk<'_> {
                 let grown = match name.as_str() {
                     "lowerAscii" | "upperAscii" | "trim" | "reverse" | "substring" | "charAt"
                     | "find" | "base64.decode" => {
-                        return self.done(cost, SizeBound::String(bytes), rebuilt(target_out, args))
+                        return Out {
+                            cost,
+                            shape: SizeBound::String(bytes),
+                            depth,
+                        }
                     }
                     "split" | "findAll" => {
-                        return self.done(
+                        return Out {
                             cost,
-                            SizeBound::list(add(bytes, 1), SizeBound::String(bytes)),
-                            rebuilt(target_out, args),
-                        )
+                            shape: SizeBound::list(add(bytes, 1), SizeBound::String(bytes)),
+                            depth,
+                        }
                     }
                     "strings.quote" => SizeBound::String(add(2, mul(bytes, 6))),
                     "base64.encode" => SizeBound::String(add(4, bytes / 3 * 4)),
@@ -342,13 +315,18 @@ impl Walk<'_> {
                             mul(list.entries(), list.element(None).text_bytes()),
                         ))
                     }
-                    _ => return self.done(cost, SizeBound::Scalar, rebuilt(target_out, args)),
+                    _ => {
+                        return Out {
+                            cost,
+                            shape: SizeBound::Scalar,
+                            depth,
+                        }
+                    }
                 };
                 cost = add(cost, grown.units());
-                let expr = rebuilt(target_out, args);
                 return Out {
                     cost,
-                    expr: sized(expr, &grown),
+                    depth: sized(depth, &grown),
                     shape: grown,
                 };
             }
@@ -361,14 +339,6 @@ impl Walk<'_> {
                 SizeBound::Scalar
             }
         };
-        Out {
-            cost,
-            shape,
-            expr: rebuilt(target_out, args),
-        }
-    }
-
-    fn done(&self, cost: u64, shape: SizeBound, expr: IdedExpr) -> Out {
-        Out { cost, shape, expr }
+        Out { cost, shape, depth }
     }
 }

@@ -1,21 +1,49 @@
-//! What a compiled expression refers to, found by walking its syntax tree once at load time:
-//! unknown variables and functions become compile errors, `variables.NAME` uses are listed (so
-//! only the variables an expression needs are evaluated), constant regexes are checked and
-//! compiled ahead of use, and the tree's depth is bounded.
+//! What a parsed expression refers to, found by walking its syntax tree once at load time:
+//! unknown variables and functions become compile errors (a function is known when the
+//! reference, [`crate::docs::LIBRARY`], documents it), `variables.NAME` uses are listed, object
+//! literals are refused outside mutations, constant regexes are checked, and the tree's depth is
+//! bounded.
 
-use super::{functions, literals, CompileError, Purpose, MAX_TREE_DEPTH};
-use cel::common::ast::{EntryExpr, Expr, LiteralValue};
-use cel::IdedExpr;
+use super::visit;
+use crate::env::{Purpose, ROOT_VARIABLES};
+use crate::error::CompileError;
+use crate::syntax::{Parsed, MAX_TREE_DEPTH};
+use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
-/// The variables a Kubernetes admission expression sees.
-pub const ROOT_VARIABLES: &[&str] = &[
-    "object",
-    "oldObject",
-    "request",
-    "params",
-    "namespaceObject",
-    "variables",
+/// The names the parser gives operators and macro expansions, and the helpers expansions
+/// call: known at compile time, but not functions a policy author calls by name.
+const OPERATORS: &[&str] = &[
+    "_?_:_",
+    "_&&_",
+    "_||_",
+    "!_",
+    "_-_",
+    "_+_",
+    "_*_",
+    "_/_",
+    "_%_",
+    "_==_",
+    "_!=_",
+    "_>=_",
+    "_<=_",
+    "_>_",
+    "_<_",
+    "-_",
+    "_[_]",
+    "_[?_]",
+    "_?._",
+    "@in",
+    "@not_strictly_false",
+    "math.@max",
+    "math.@min",
+    "@sortByAssociatedKeys",
+    crate::syntax::MAP_INSERT,
 ];
+
+/// Whether a policy may call `name` (an operator or a documented function).
+fn is_known(name: &str) -> bool {
+    OPERATORS.contains(&name) || crate::docs::LIBRARY.iter().any(|doc| doc.name == name)
+}
 
 /// Identifiers that name types or namespaces rather than variables.
 const TYPE_NAMES: &[&str] = &[
@@ -67,7 +95,7 @@ pub struct References {
 
 struct Walk<'a> {
     source: &'a str,
-    program: &'a cel::Program,
+    parsed: &'a Parsed,
     allowed_variables: &'a [&'a str],
     purpose: Purpose,
     bound: Vec<String>,
@@ -75,45 +103,36 @@ struct Walk<'a> {
 }
 
 impl References {
-    pub(super) fn of(
-        program: &cel::Program,
+    /// What `parsed` (the tree of `source`) refers to; `allowed_variables` are the names
+    /// `variables.NAME` may use.
+    pub fn of(
+        parsed: &Parsed,
         source: &str,
         allowed_variables: &[&str],
         purpose: Purpose,
     ) -> Result<References, CompileError> {
         let mut walk = Walk {
             source,
-            program,
+            parsed,
             allowed_variables,
             purpose,
             bound: Vec::new(),
             found: References::default(),
         };
-        walk.expr(program.expression(), 0)?;
+        walk.expr(&parsed.expr, 0)?;
         Ok(walk.found)
     }
 }
 
 impl Walk<'_> {
     fn error(&self, expr: &IdedExpr, message: String) -> CompileError {
-        let position = self
-            .program
-            .source_info()
-            .offset_for(expr.id)
-            .map(|(start, _)| line_column(self.source, start as usize));
-        CompileError { position, message }
+        CompileError::new(self.parsed.position(self.source, expr.id), message)
     }
 
     /// An error about a call, at the function's name: the parser places a call at its `(`.
     fn call_error(&self, expr: &IdedExpr, function: &str, message: String) -> CompileError {
-        let start = self.program.source_info().offset_for(expr.id);
-        let position = start.map(|(start, _)| {
-            let start = start as usize;
-            let at_paren = self.source.as_bytes().get(start) == Some(&b'(');
-            let name_start = start.checked_sub(function.len()).filter(|_| at_paren);
-            line_column(self.source, name_start.unwrap_or(start))
-        });
-        CompileError { position, message }
+        let position = self.parsed.call_position(self.source, expr.id, function);
+        CompileError::new(position, message)
     }
 
     fn expr(&mut self, expr: &IdedExpr, depth: usize) -> Result<(), CompileError> {
@@ -159,7 +178,7 @@ impl Walk<'_> {
                 if let Some(t) = target {
                     self.expr(t, next)?;
                 }
-                if !functions::is_known(&name) {
+                if !is_known(&name) {
                     let message = format!("unknown function \"{name}\"");
                     return Err(self.call_error(expr, &call.func_name, message));
                 }
@@ -173,34 +192,22 @@ impl Walk<'_> {
                         ..
                     }) = pattern
                     {
-                        functions::precompile(p.inner()).map_err(|e| {
+                        crate::libs::regex::compile(p.inner()).map_err(|e| {
                             self.error(expr, format!("invalid regular expression: {e}"))
                         })?;
                     }
                 }
                 call.args.iter().try_for_each(|a| self.expr(a, next))
             }
-            Expr::List(list) => list.elements.iter().try_for_each(|e| self.expr(e, next)),
-            Expr::Map(map) => map.entries.iter().try_for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(e) => {
-                    self.expr(&e.key, next)?;
-                    self.expr(&e.value, next)
-                }
-                EntryExpr::StructField(f) => self.expr(&f.value, next),
-            }),
             Expr::Struct(s) => {
                 let in_mutation = self.purpose == Purpose::Mutation;
-                if !(in_mutation && literals::is_mutation_type(&s.type_name)) {
-                    return Err(self.error(expr, literals::not_allowed(&s.type_name, in_mutation)));
+                if !(in_mutation && crate::program::is_mutation_type(&s.type_name)) {
+                    let message = crate::program::literal_not_allowed(&s.type_name, in_mutation);
+                    return Err(self.error(expr, message));
                 }
-                s.entries.iter().try_for_each(|entry| match &entry.expr {
-                    EntryExpr::MapEntry(e) => {
-                        self.expr(&e.key, next)?;
-                        self.expr(&e.value, next)
-                    }
-                    EntryExpr::StructField(f) => self.expr(&f.value, next),
-                })
+                visit::try_entries(&s.entries, |e| self.expr(e, next))
             }
+            Expr::List(_) | Expr::Map(_) => visit::try_children(expr, |e| self.expr(e, next)),
             Expr::Comprehension(c) => {
                 self.expr(&c.iter_range, next)?;
                 self.expr(&c.accu_init, next)?;
@@ -233,25 +240,8 @@ impl Walk<'_> {
             return Ok(());
         }
         if name == "authorizer" {
-            return Err(self.error(
-                expr,
-                "\"authorizer\" is not supported: the gate has no API server to ask".to_owned(),
-            ));
+            return Err(self.error(expr, crate::check::AUTHORIZER_MESSAGE.to_owned()));
         }
         Err(self.error(expr, format!("unknown variable \"{name}\"")))
     }
-}
-
-/// 1-based line and column (in characters) of a byte offset, as the parser gives them.
-pub(super) fn line_column(source: &str, offset: usize) -> (u32, u32) {
-    let (mut line, mut column) = (1u32, 1u32);
-    for (_, c) in source.char_indices().take_while(|(i, _)| *i < offset) {
-        if c == '\n' {
-            line += 1;
-            column = 1;
-        } else {
-            column += 1;
-        }
-    }
-    (line, column)
 }

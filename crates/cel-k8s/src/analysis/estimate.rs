@@ -1,4 +1,4 @@
-//! The static cost estimate of an expression, and the tree the runtime meter evaluates. Pure.
+//! The static cost estimate of an expression. Pure.
 //!
 //! One walk over the syntax tree computes, for every node, an upper bound of its cost and of the
 //! size of its value ([`SizeBound`]), in the spirit of Kubernetes' estimator: every node costs 1, a
@@ -6,29 +6,28 @@
 //! have, so nested comprehensions multiply), a string function the string's length over 10, a
 //! list function the list's length, and every value built (a list or map literal's entries, a
 //! `+` of strings or lists, `replace`, `join`, `format`, `strings.quote`, `base64.encode`) its
-//! size. The same walk writes the metered tree: each comprehension's range goes through
-//! `@cost.iterate`, each value built that can be large through `@cost.sized` (or, for `replace`
-//! and `join`, whose result can dwarf their input, through versions that charge before building
-//! it): what [`super::meter`] counts at run time. The run-time charges are a subset of what the
-//! estimate counts, so an expression within its estimate never runs out of budget on an input
-//! within the bounds its shapes assume.
+//! size. The runtime meter ([`crate::cost`]) charges a subset of what the estimate counts, so an
+//! expression within its estimate never runs out of budget on an input within the bounds its
+//! shapes assume.
+//!
+//! The same walk measures how deeply the expression nests calls and comprehensions once every
+//! charge of the gate's cost model is a call of its own (a comprehension's range, each value
+//! built that can be large): [`Estimate::metered_depth`], which load bounds (see
+//! `docs/lint.md`).
 
 mod calls;
 
-use super::meter;
 use super::size_bound::SizeBound;
 use cel::common::ast::{
-    CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedEntryExpr, ListExpr, LiteralValue,
-    MapEntryExpr, MapExpr, SelectExpr, StructExpr, StructFieldExpr,
+    ComprehensionExpr, EntryExpr, Expr, IdedEntryExpr, IdedExpr, LiteralValue, SelectExpr,
 };
-use cel::IdedExpr;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Values at most this many cost units (about 640 bytes of text) are not metered at run time:
 /// what they cost is bounded by the expression's size and the iterations around them.
 const SMALL: u64 = 64;
-/// Most entries `lists.range` makes (the `cel` crate refuses more).
+/// Most entries `lists.range` makes.
 const MAX_RANGE: u64 = 1_000_000;
 
 /// The shapes of what an expression can read: the root variables and `variables.NAME`.
@@ -72,29 +71,31 @@ impl SizeBounds {
 pub struct Estimate {
     pub cost: u64,
     pub shape: SizeBound,
+    /// The deepest nesting of calls and comprehensions once the cost model's charges are calls
+    /// of their own (a comprehension's range, each value built that can be large).
+    pub metered_depth: usize,
 }
 
-/// Estimates `expr` and builds its metered tree.
-pub(super) fn estimate(expr: &IdedExpr, shapes: &SizeBounds) -> (Estimate, IdedExpr) {
+/// Estimates the cost of `expr` when its variables have these shapes.
+pub fn estimate(expr: &IdedExpr, shapes: &SizeBounds) -> Estimate {
     let mut walk = Walk {
         shapes,
         bound: Vec::new(),
         accumulated: None,
     };
     let out = walk.expr(expr, false);
-    (
-        Estimate {
-            cost: out.cost,
-            shape: out.shape,
-        },
-        out.expr,
-    )
+    Estimate {
+        cost: out.cost,
+        shape: out.shape,
+        metered_depth: out.depth,
+    }
 }
 
+/// A node's cost, the shape of its value, and its metered depth.
 struct Out {
     cost: u64,
     shape: SizeBound,
-    expr: IdedExpr,
+    depth: usize,
 }
 
 struct Walk<'a> {
@@ -118,37 +119,14 @@ fn log2(n: u64) -> u64 {
     64 - n.max(1).leading_zeros() as u64
 }
 
-fn node(id: u64, expr: Expr) -> IdedExpr {
-    IdedExpr { id, expr }
+/// The depth of a value once metered: one more when it can be large (or always, with `force`).
+fn sized_if(depth: usize, shape: &SizeBound, force: bool) -> usize {
+    depth + usize::from(force || shape.copy_units() > SMALL)
 }
 
-fn call(id: u64, name: &str, args: Vec<IdedExpr>) -> IdedExpr {
-    node(
-        id,
-        Expr::Call(CallExpr {
-            func_name: name.to_owned(),
-            target: None,
-            args,
-        }),
-    )
-}
-
-/// `expr` through `@cost.sized` when its value can be large (or always, with `force`).
-fn sized_if(expr: IdedExpr, shape: &SizeBound, force: bool) -> IdedExpr {
-    if force || shape.copy_units() > SMALL {
-        call(expr.id, meter::SIZED, vec![expr])
-    } else {
-        expr
-    }
-}
-
-/// `expr` through `@cost.sized` when its value can be large.
-fn sized(expr: IdedExpr, shape: &SizeBound) -> IdedExpr {
-    if shape.copy_units() > SMALL {
-        call(expr.id, meter::SIZED, vec![expr])
-    } else {
-        expr
-    }
+/// The depth of a value once metered: one more when it can be large.
+fn sized(depth: usize, shape: &SizeBound) -> usize {
+    sized_if(depth, shape, false)
 }
 
 impl Walk<'_> {
@@ -175,7 +153,7 @@ impl Walk<'_> {
                     LiteralValue::Null => SizeBound::Null,
                     _ => SizeBound::Scalar,
                 },
-                expr: e.clone(),
+                depth: 0,
             },
             // Macros' accumulators (`@result`) are not what the author wrote: free.
             Expr::Ident(name) => Out {
@@ -184,20 +162,20 @@ impl Walk<'_> {
                     .lookup(name)
                     .or_else(|| self.shapes.root(name))
                     .unwrap_or(SizeBound::Scalar),
-                expr: e.clone(),
+                depth: 0,
             },
-            Expr::Select(select) => self.select(e, select),
-            Expr::Call(c) => self.call(e, c, in_sum),
+            Expr::Select(select) => self.select(select),
+            Expr::Call(c) => self.call(c, in_sum),
             Expr::List(list) => {
                 let mut cost = 1;
                 let mut item = SizeBound::Null;
-                let mut elements = Vec::with_capacity(list.elements.len());
+                let mut depth = 0;
                 for element in &list.elements {
                     let out = self.expr(element, false);
                     cost = add(cost, add(out.cost, out.shape.copy_units()));
                     item = item.join(&out.shape);
-                    elements.push(sized_if(
-                        out.expr,
+                    depth = depth.max(sized_if(
+                        out.depth,
                         &out.shape,
                         self.accumulated == Some(e.id),
                     ));
@@ -205,47 +183,21 @@ impl Walk<'_> {
                 Out {
                     cost,
                     shape: SizeBound::list(list.elements.len() as u64, item),
-                    expr: node(
-                        e.id,
-                        Expr::List(ListExpr::new_with_optionals(
-                            elements,
-                            list.optional_indices.clone(),
-                        )),
-                    ),
+                    depth,
                 }
             }
-            Expr::Map(map) => {
-                let (cost, shape, entries) = self.entries(&map.entries);
-                Out {
-                    cost,
-                    shape,
-                    expr: node(e.id, Expr::Map(MapExpr { entries })),
-                }
-            }
-            Expr::Struct(s) => {
-                let (cost, shape, entries) = self.entries(&s.entries);
-                Out {
-                    cost,
-                    shape,
-                    expr: node(
-                        e.id,
-                        Expr::Struct(StructExpr {
-                            type_name: s.type_name.clone(),
-                            entries,
-                        }),
-                    ),
-                }
-            }
-            Expr::Comprehension(c) => self.comprehension(e, c),
+            Expr::Map(map) => self.entries(&map.entries),
+            Expr::Struct(s) => self.entries(&s.entries),
+            Expr::Comprehension(c) => self.comprehension(c),
             Expr::Unspecified => Out {
                 cost: 1,
                 shape: SizeBound::Unknown,
-                expr: e.clone(),
+                depth: 0,
             },
         }
     }
 
-    fn select(&mut self, e: &IdedExpr, select: &SelectExpr) -> Out {
+    fn select(&mut self, select: &SelectExpr) -> Out {
         if let Expr::Ident(root) = &select.operand.expr {
             if root == "variables" && !self.is_bound(root) {
                 let shape = self
@@ -257,7 +209,7 @@ impl Walk<'_> {
                 return Out {
                     cost: 1,
                     shape,
-                    expr: e.clone(),
+                    depth: 0,
                 };
             }
         }
@@ -269,26 +221,19 @@ impl Walk<'_> {
             } else {
                 operand.shape.select(&select.field)
             },
-            expr: node(
-                e.id,
-                Expr::Select(SelectExpr {
-                    operand: Box::new(operand.expr),
-                    field: select.field.clone(),
-                    test: select.test,
-                }),
-            ),
+            depth: operand.depth,
         }
     }
 
-    /// A map or struct literal's entries: cost, shape and metered entries.
-    fn entries(&mut self, entries: &[IdedEntryExpr]) -> (u64, SizeBound, Vec<IdedEntryExpr>) {
+    /// A map or struct literal's entries (a mutation's `Object{...}` is a map of its fields).
+    fn entries(&mut self, entries: &[IdedEntryExpr]) -> Out {
         let mut cost = 1;
         let mut fields = BTreeMap::new();
         let mut literal_keys = true;
         let (mut key_bytes, mut values) = (0, SizeBound::Null);
-        let mut out = Vec::with_capacity(entries.len());
+        let mut depth = 0;
         for entry in entries {
-            let expr = match &entry.expr {
+            match &entry.expr {
                 EntryExpr::MapEntry(m) => {
                     let key = self.expr(&m.key, false);
                     let value = self.expr(&m.value, false);
@@ -304,25 +249,16 @@ impl Walk<'_> {
                     }
                     key_bytes = key_bytes.max(key.shape.text_bytes());
                     values = values.join(&value.shape);
-                    EntryExpr::MapEntry(MapEntryExpr {
-                        key: key.expr,
-                        value: sized(value.expr, &value.shape),
-                        optional: m.optional,
-                    })
+                    depth = depth.max(key.depth).max(sized(value.depth, &value.shape));
                 }
                 EntryExpr::StructField(f) => {
                     let value = self.expr(&f.value, false);
                     cost = add(cost, add(value.cost, value.shape.copy_units()));
                     fields.insert(f.field.clone(), value.shape.clone());
                     values = values.join(&value.shape);
-                    EntryExpr::StructField(StructFieldExpr {
-                        field: f.field.clone(),
-                        value: sized(value.expr, &value.shape),
-                        optional: f.optional,
-                    })
+                    depth = depth.max(sized(value.depth, &value.shape));
                 }
-            };
-            out.push(IdedEntryExpr { id: entry.id, expr });
+            }
         }
         let shape = if literal_keys {
             SizeBound::Map {
@@ -335,10 +271,10 @@ impl Walk<'_> {
         } else {
             SizeBound::map(entries.len() as u64, key_bytes, values)
         };
-        (cost, shape, out)
+        Out { cost, shape, depth }
     }
 
-    fn comprehension(&mut self, e: &IdedExpr, c: &ComprehensionExpr) -> Out {
+    fn comprehension(&mut self, c: &ComprehensionExpr) -> Out {
         let range = self.expr(&c.iter_range, false);
         let empty_range = matches!(&c.iter_range.expr, Expr::List(l) if l.elements.is_empty());
         let n = if empty_range {
@@ -365,16 +301,29 @@ impl Walk<'_> {
         self.bound.push((c.accu_var.clone(), init.shape.clone()));
         let outer = self
             .accumulated
-            .replace(appended_list(c).unwrap_or(u64::MAX));
+            .replace(appended(c).map_or(u64::MAX, |(id, _)| id));
         let step = self.expr(&c.loop_step, false);
         self.accumulated = outer;
-        let accumulated = match appended(c) {
+        let appended_count = appended(c).map(|(_, elements)| elements.len() as u64);
+        let accumulated = match (appended_count, inserted(c)) {
             // `@result + [e]` (map, filter): one list of up to N times the appended elements.
-            Some(count) => match &step.shape {
+            (Some(count), _) => match &step.shape {
                 SizeBound::List { item, .. } => SizeBound::list(mul(n, count), (**item).clone()),
                 other => other.clone(),
             },
-            None => init.shape.join(&step.shape),
+            // `cel.@mapInsert(@result, ...)` (transformMap, transformMapEntry): a map of up to
+            // N times the entries each step inserts.
+            (None, true) => match &step.shape {
+                SizeBound::Map {
+                    max, key, other, ..
+                } => SizeBound::map(
+                    mul(n, *max),
+                    *key,
+                    other.as_deref().cloned().unwrap_or(SizeBound::Null),
+                ),
+                other => other.clone(),
+            },
+            (None, false) => init.shape.join(&step.shape),
         };
         self.bound.pop();
         self.bound.push((c.accu_var.clone(), accumulated.clone()));
@@ -389,126 +338,71 @@ impl Walk<'_> {
             add(range.cost, init.cost),
             add(add(add(1, n), mul(n, per_iteration)), result.cost),
         );
-        let iter_range = if empty_range {
-            range.expr
-        } else {
-            call(c.iter_range.id, meter::ITERATE, vec![range.expr])
-        };
+        // A range that is not empty is charged through a call of its own.
+        let range_depth = range.depth + usize::from(!empty_range);
+        let depth = 1 + [
+            range_depth,
+            init.depth,
+            cond.depth,
+            step.depth,
+            result.depth,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
         Out {
             cost,
             shape: result.shape,
-            expr: node(
-                e.id,
-                Expr::Comprehension(Box::new(ComprehensionExpr {
-                    iter_range,
-                    iter_var: c.iter_var.clone(),
-                    iter_var2: c.iter_var2.clone(),
-                    accu_var: c.accu_var.clone(),
-                    accu_init: init.expr,
-                    loop_cond: cond.expr,
-                    loop_step: step.expr,
-                    result: result.expr,
-                })),
-            ),
+            depth,
         }
     }
 }
 
-/// The deepest nesting of calls and comprehensions in a tree.
-pub(super) fn call_depth(e: &IdedExpr) -> usize {
-    let children: Vec<&IdedExpr> = match &e.expr {
-        Expr::Call(c) => c.target.as_deref().into_iter().chain(&c.args).collect(),
-        Expr::Select(s) => vec![&s.operand],
-        Expr::List(l) => l.elements.iter().collect(),
-        Expr::Map(m) => m
-            .entries
-            .iter()
-            .flat_map(|entry| match &entry.expr {
-                EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
-                EntryExpr::StructField(f) => vec![&f.value],
-            })
-            .collect(),
-        Expr::Struct(s) => s
-            .entries
-            .iter()
-            .flat_map(|entry| match &entry.expr {
-                EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
-                EntryExpr::StructField(f) => vec![&f.value],
-            })
-            .collect(),
-        Expr::Comprehension(c) => vec![
-            &c.iter_range,
-            &c.accu_init,
-            &c.loop_cond,
-            &c.loop_step,
-            &c.result,
-        ],
-        Expr::Literal(_) | Expr::Ident(_) | Expr::Unspecified => Vec::new(),
-    };
-    let own = usize::from(matches!(e.expr, Expr::Call(_) | Expr::Comprehension(_)));
-    own + children.into_iter().map(call_depth).max().unwrap_or(0)
-}
-
-/// The id of the list literal a comprehension's loop step appends to its accumulator.
-fn appended_list(c: &ComprehensionExpr) -> Option<u64> {
-    let list = |e: &IdedExpr| match &e.expr {
-        Expr::Call(call) if call.func_name == "_+_" && call.target.is_none() => {
-            match call.args.as_slice() {
-                [IdedExpr {
-                    expr: Expr::Ident(accu),
-                    ..
-                }, list @ IdedExpr {
-                    expr: Expr::List(_),
-                    ..
-                }] if *accu == c.accu_var => Some(list.id),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
+/// What a comprehension's loop step updates its accumulator with: the step, or the branch its
+/// condition keeps (`map` and `transformList` with a filter, `filter`).
+fn update(c: &ComprehensionExpr) -> &IdedExpr {
     match &c.loop_step.expr {
-        Expr::Call(call) if call.func_name == "_?_:_" && call.args.len() == 3 => {
-            list(&call.args[1])
-        }
-        _ => list(&c.loop_step),
+        Expr::Call(call) if call.func_name == "_?_:_" && call.args.len() == 3 => &call.args[1],
+        _ => &c.loop_step,
     }
 }
 
-/// How many elements a comprehension's loop step appends to its accumulator, when the step is
-/// `@result + [e...]`, optionally under a condition (`map`, `filter`, `transformList`).
-fn appended(c: &ComprehensionExpr) -> Option<u64> {
-    let append = |e: &IdedExpr| match &e.expr {
+/// The list literal (its id and its elements) a comprehension's loop step appends to its
+/// accumulator, when the update is `@result + [e...]` (`map`, `filter`, `transformList`).
+fn appended(c: &ComprehensionExpr) -> Option<(u64, &[IdedExpr])> {
+    match &update(c).expr {
         Expr::Call(call) if call.func_name == "_+_" && call.target.is_none() => {
             match call.args.as_slice() {
                 [IdedExpr {
                     expr: Expr::Ident(accu),
                     ..
                 }, IdedExpr {
+                    id,
                     expr: Expr::List(list),
-                    ..
-                }] if *accu == c.accu_var => Some(list.elements.len() as u64),
+                }] if *accu == c.accu_var => Some((*id, &list.elements)),
                 _ => None,
             }
         }
         _ => None,
-    };
-    match &c.loop_step.expr {
-        Expr::Call(call) if call.func_name == "_?_:_" && call.args.len() == 3 => {
-            append(&call.args[1])
-        }
-        _ => append(&c.loop_step),
     }
+}
+
+/// Whether a comprehension's loop step inserts into its accumulator:
+/// `cel.@mapInsert(@result, ...)` (`transformMap`, `transformMapEntry`).
+fn inserted(c: &ComprehensionExpr) -> bool {
+    matches!(&update(c).expr, Expr::Call(call)
+        if call.func_name == crate::syntax::MAP_INSERT
+            && matches!(call.args.first(), Some(IdedExpr { expr: Expr::Ident(accu), .. }) if *accu == c.accu_var))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cel::Environment;
+    use crate::syntax::{on_parse_stack, parse};
 
     fn cost_of(source: &str, shapes: &SizeBounds) -> u64 {
-        let env = Environment::new();
-        let program = env.compile(source, &["v"]).unwrap();
-        program.estimate(shapes).cost
+        on_parse_stack(|| Ok(estimate(&parse(source)?.expr, shapes).cost))
+            .unwrap_or_else(|e| panic!("{source}: {e}"))
     }
 
     fn labels() -> SizeBound {
@@ -599,20 +493,8 @@ mod tests {
     /// comprehension, once per element.
     #[test]
     fn live_calls_cost_a_fixed_amount_and_what_they_build() {
-        let env = Environment::new();
-        let declarations =
-            cel_k8s::check::Declarations::admission(cel_k8s::Type::Dyn, None).extended();
-        let cost = |source: &str| {
-            let check = crate::cel::TypeCheck {
-                declarations: &declarations,
-                result: &[],
-            };
-            env.compile_checked(source, &[], crate::cel::Purpose::Check, Some(check))
-                .unwrap_or_else(|e| panic!("{source}: {e}"))
-                .estimate(&object())
-                .cost
-        };
-        let units = cel_k8s::libs::kms::LIVE_CALL_UNITS;
+        let cost = |source: &str| cost_of(source, &object());
+        let units = crate::libs::kms::LIVE_CALL_UNITS;
         // The call, its live units, and the scalar it gives.
         assert_eq!(cost("kms.available()"), 1 + units + 1);
         assert_eq!(cost("kms.serviceAgentCanUse('k', 'p')"), 1 + units + 1);

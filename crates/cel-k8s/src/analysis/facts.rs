@@ -1,12 +1,12 @@
-//! What `lint` reads of a compiled expression, as our own types (the `cel` crate's tree stays
-//! inside this module): the field paths it reads and where, the keys it guards, whether it reads
+//! What `lint` reads of a parsed expression, as plain types (the `cel` crate's tree stays
+//! inside this crate): the field paths it reads and where, the keys it guards, whether it reads
 //! anything at all, the type of its value when the syntax alone says, and the path a variable
 //! stands for. Pure.
 
-use super::references::ROOT_VARIABLES;
-use super::Program;
-use cel::common::ast::{EntryExpr, Expr, LiteralValue};
-use cel::IdedExpr;
+use super::visit;
+use super::Syntax;
+use crate::env::ROOT_VARIABLES;
+use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
 /// How a step of a path reads its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,10 +89,10 @@ pub struct Facts {
     pub live_calls: Vec<String>,
 }
 
-impl Program {
+impl Syntax {
     /// The facts lint reads (see [`Facts`]).
     pub fn facts(&self) -> Facts {
-        let tree = self.program.expression();
+        let tree = &self.parsed.expr;
         let mut walk = Walk {
             bound: Vec::new(),
             facts: Facts::default(),
@@ -110,8 +110,8 @@ impl Program {
     /// The character offset of a node's token in the source (the parser's is in bytes).
     fn offset(&self, expr: &IdedExpr) -> usize {
         let byte = self
-            .program
-            .source_info()
+            .parsed
+            .info
             .offset_for(expr.id)
             .map_or(0, |(start, _)| start as usize);
         self.source
@@ -126,7 +126,7 @@ struct Walk<'a> {
     bound: Vec<(String, Option<Path>)>,
     facts: Facts,
     reads_root: bool,
-    source: &'a Program,
+    source: &'a Syntax,
 }
 
 impl Walk<'_> {
@@ -201,21 +201,9 @@ impl Walk<'_> {
                 }
                 call.args.iter().for_each(|a| self.expr(a));
             }
-            Expr::List(list) => list.elements.iter().for_each(|e| self.expr(e)),
-            Expr::Map(map) => map.entries.iter().for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(m) => {
-                    self.expr(&m.key);
-                    self.expr(&m.value);
-                }
-                EntryExpr::StructField(f) => self.expr(&f.value),
-            }),
-            Expr::Struct(s) => s.entries.iter().for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(m) => {
-                    self.expr(&m.key);
-                    self.expr(&m.value);
-                }
-                EntryExpr::StructField(f) => self.expr(&f.value),
-            }),
+            Expr::List(_) | Expr::Map(_) | Expr::Struct(_) => {
+                visit::children(e, |child| self.expr(child))
+            }
             Expr::Comprehension(c) => {
                 self.expr(&c.iter_range);
                 self.expr(&c.accu_init);
@@ -294,7 +282,7 @@ fn field_after(source: &str, from: usize, field: &str) -> usize {
 
 /// The path `e` reads, when it is a chain of selects and indexes on a root variable, on
 /// `variables.NAME`, or on a comprehension variable that stands for a path.
-fn chain(source: &Program, e: &IdedExpr, bound: &[(String, Option<Path>)]) -> Option<Path> {
+fn chain(source: &Syntax, e: &IdedExpr, bound: &[(String, Option<Path>)]) -> Option<Path> {
     match &e.expr {
         Expr::Ident(name) => match bound.iter().rev().find(|(n, _)| n == name) {
             Some((_, path)) => path.clone(),
@@ -391,7 +379,7 @@ fn result_type(e: &IdedExpr) -> Option<&'static str> {
 }
 
 /// The path an expression evaluates to (see [`Facts::alias`]).
-fn alias(source: &Program, e: &IdedExpr, bound: &[(String, Option<Path>)]) -> Option<Path> {
+fn alias(source: &Syntax, e: &IdedExpr, bound: &[(String, Option<Path>)]) -> Option<Path> {
     if let Some(path) = chain(source, e, bound) {
         return Some(path);
     }
@@ -428,13 +416,12 @@ fn is_fallback(e: &IdedExpr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::cel::Environment;
+    use crate::analysis::Syntax;
+    use crate::syntax::{on_parse_stack, parse};
 
     fn facts(source: &str) -> super::Facts {
-        Environment::new()
-            .compile(source, &["v"])
+        on_parse_stack(|| Ok(Syntax::new(source, parse(source)?).facts()))
             .unwrap_or_else(|e| panic!("{source}: {e}"))
-            .facts()
     }
 
     /// Each path read, as `text@offset of its last step`.

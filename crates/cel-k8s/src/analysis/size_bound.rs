@@ -2,12 +2,11 @@
 //!
 //! A [`SizeBound`] is an upper bound: a string's longest length in bytes, a list's or map's most
 //! entries and the shape of each, or [`SizeBound::Unknown`] (anything a request can hold). Bounds of
-//! `object` come from the reduced schemas of the kinds a policy matches (`lint::schema`), of
-//! `params` from the parameter objects loaded, of `variables` from their own expressions.
+//! `object` come from the reduced schemas of the kinds a policy matches (the gate's `lint::schema`),
+//! of `params` from the parameter objects loaded, of `variables` from their own expressions.
 //! Sizes are measured in cost units (see `docs/lint.md`): a scalar is 1, a string 1 per 10
 //! bytes (Kubernetes' traversal cost factor), a list or map the sum of its entries.
 
-use crate::manifest::{Node, NodeValue};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,8 +16,7 @@ pub const MAX_REQUEST_BYTES: u64 = 3 * 1024 * 1024;
 /// Most entries of a list or map nothing else bounds: the request size over 3 bytes, the
 /// smallest entry with its separator (`"",` or `{},`).
 pub const UNBOUNDED_ENTRIES: u64 = MAX_REQUEST_BYTES / 3;
-/// Bytes of a string per cost unit (Kubernetes charges 0.1 per byte traversed).
-pub const BYTES_PER_UNIT: u64 = 10;
+pub use crate::cost::BYTES_PER_UNIT;
 /// Longest key of a map nothing else bounds: a label or annotation key (a 253-byte DNS prefix,
 /// a slash and a 63-byte name).
 pub const UNBOUNDED_KEY_BYTES: u64 = 317;
@@ -91,44 +89,6 @@ impl SizeBound {
             fields: Arc::new(BTreeMap::new()),
             other: Some(Arc::new(value)),
             shared: false,
-        }
-    }
-
-    /// The shape of one value exactly (a parameter object as loaded).
-    pub fn of_node(node: &Node) -> SizeBound {
-        match &node.value {
-            NodeValue::Scalar(s) if s.kind == crate::manifest::ScalarKind::Str => {
-                SizeBound::String(s.text.len() as u64)
-            }
-            NodeValue::Scalar(s) if s.kind == crate::manifest::ScalarKind::Null => SizeBound::Null,
-            NodeValue::Scalar(_) => SizeBound::Scalar,
-            NodeValue::Seq(items) => SizeBound::List {
-                max: items.len() as u64,
-                item: Arc::new(
-                    items
-                        .iter()
-                        .map(SizeBound::of_node)
-                        .reduce(|a, b| a.join(&b))
-                        .unwrap_or(SizeBound::Null),
-                ),
-                shared: true,
-            },
-            NodeValue::Map(entries) => SizeBound::Map {
-                max: entries.len() as u64,
-                key: entries
-                    .iter()
-                    .map(|e| e.key.len() as u64)
-                    .max()
-                    .unwrap_or(0),
-                fields: Arc::new(
-                    entries
-                        .iter()
-                        .map(|e| (e.key.clone(), SizeBound::of_node(&e.value)))
-                        .collect(),
-                ),
-                other: None,
-                shared: true,
-            },
         }
     }
 
@@ -298,7 +258,6 @@ impl SizeBound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn sizes_in_units() {
@@ -324,17 +283,6 @@ mod tests {
         }
         assert_eq!(labels.select("owner"), SizeBound::String(63));
         assert_eq!(labels.iteration_variable(), SizeBound::String(317));
-    }
-
-    #[test]
-    fn parameter_objects_have_their_exact_shape() {
-        let node = Node::from_json(&json!({"spec": {"values": ["a", "bcd"], "n": 1}}));
-        let shape = SizeBound::of_node(&node);
-        let values = shape.select("spec").select("values");
-        assert_eq!(values.entries(), 2);
-        assert_eq!(values.element(None), SizeBound::String(3));
-        assert_eq!(shape.select("spec").select("n"), SizeBound::Scalar);
-        assert_eq!(shape.select("nope"), SizeBound::Null);
     }
 
     #[test]
