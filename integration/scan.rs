@@ -399,6 +399,14 @@ fn a_large_export_is_judged_as_it_is_read() {
     let csv = gate(&["scan", "--output", "csv", path]);
     csv.expect_code(0);
     assert_eq!(csv.stdout.lines().count(), 1301, "{csv}");
+    // An export with no Cloud Run resource is read, and empty (as `[]` is).
+    let buckets = dir.join("buckets.ndjson");
+    std::fs::write(&buckets, format!("{bucket}\n")).unwrap();
+    let buckets = buckets.to_str().unwrap();
+    let run = gate(&["scan", "--output", "json", buckets]);
+    run.expect_code(0);
+    assert_eq!(run.json()["emptyLists"][0], buckets, "{run}");
+    assert_eq!(run.json()["total"]["resources"], 0, "{run}");
     let broken = dir.join("broken.ndjson");
     std::fs::write(&broken, format!("{export}{{\"name\": \n")).unwrap();
     let run = gate(&["scan", "--output", "json", broken.to_str().unwrap()]);

@@ -90,6 +90,8 @@ struct Gathered {
     errors: Vec<InputError>,
     /// Each undecided binding as it is said on stderr.
     undecided: usize,
+    /// The CAI inputs read that hold no Cloud Run resource.
+    empty_lists: Vec<String>,
     documents: usize,
 }
 
@@ -190,7 +192,13 @@ fn scan_cai(
     // What was read before an error is counted; the error makes the scan fail (exit 2).
     flush(&mut batch, &mut judged_before, gathered)?;
     match read {
-        Ok(other_assets) => Ok(other_assets),
+        Ok(other_assets) => {
+            // Read, with no Cloud Run resource: an empty list, as an empty `[]` is.
+            if judged_before == 0 {
+                gathered.empty_lists.push(name);
+            }
+            Ok(other_assets)
+        }
         Err(error) => {
             gathered.errors.push(InputError {
                 file: name.clone(),
@@ -262,6 +270,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         spool: Spool::new().context("cannot create the scan's temporary files")?,
         errors: opened.unreadable,
         undecided: 0,
+        empty_lists: Vec::new(),
         documents: 0,
     };
     // Each document is described as it is judged and then released: only the Cloud Run
@@ -294,10 +303,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         errors,
         undecided,
         documents,
+        empty_lists: empty_cai,
     } = gathered;
     let mut result = tallies.finish(&settings);
     result.errors = errors;
     result.empty_lists = empty_lists.into_iter().map(|i| i.name).collect();
+    result.empty_lists.extend(empty_cai);
     if progress {
         eprintln!(
             " {} documents, {} Cloud Run resources",
