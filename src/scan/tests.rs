@@ -355,7 +355,7 @@ spec:
     let mut settings = settings;
     settings.kms_usage.default.protection_level = "EXTERNAL".into();
     let mut unpriced = scan.keys.clone();
-    let estimate = super::estimate_costs(&settings, &mut unpriced);
+    let estimate = super::tally::estimate_costs(&settings, &mut unpriced);
     assert_eq!(
         estimate.unpriced_keys,
         ["projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/ekm"]
