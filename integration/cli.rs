@@ -799,8 +799,11 @@ fn the_kubernetes_version_is_a_flag_a_variable_or_a_params_field_of_every_comman
             0,
         ),
         (
+            // With the library, whose cmek-required says what is sensitive (scan needs one).
             vec![
                 "scan",
+                "--policies",
+                "policies",
                 "--policies",
                 policy,
                 "examples/service-compliant.yaml",

@@ -458,9 +458,14 @@ fn scan_live_lists_unusable_keys_and_agents_without_the_role() {
     );
     let mut args: Vec<String> = vec!["scan".into(), "-o".into(), "json".into()];
     args.extend(google.gate_flags(&token));
+    // The live policies and the one that says what is sensitive.
     args.extend([
         "--policies".into(),
         "policies/live".into(),
+        "--policies".into(),
+        "policies/cmek-required.yaml".into(),
+        "--params".into(),
+        "policies/cmek-gate-params.yaml".into(),
         file.display().to_string(),
     ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

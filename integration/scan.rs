@@ -278,3 +278,139 @@ fn scan_refuses_a_price_table_it_cannot_read() {
         .expect_code(2)
         .stderr_has("spec.kmsPrices.keyVersionPerMonth.HSM: must be a number, zero or more");
 }
+
+/// The policies say what is sensitive and compliant, not the scan: a policy set whose
+/// sensitivity policy reads an annotation instead of the labels counts other resources, and a
+/// set with no policy marked for sensitivity is refused rather than reported 100% compliant.
+#[test]
+fn a_custom_policy_set_decides_what_scan_counts() {
+    let dir = "integration/fixtures/scan-policies";
+    let services = format!("{dir}/services.yaml");
+    let counts = |run: &crate::support::Run| {
+        run.expect_code(0);
+        let scan = run.json();
+        let names = |list: &str| -> Vec<String> {
+            scan[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let sensitive: Vec<String> = scan["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["sensitive"] == true)
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect();
+        (
+            scan["total"]["resources"].as_u64().unwrap(),
+            sensitive,
+            scan["total"]["compliant"].as_u64().unwrap(),
+            names("nonCompliant"),
+        )
+    };
+    let shipped = gate(&["scan", "--output", "json", &services]);
+    assert_eq!(
+        counts(&shipped),
+        (
+            4,
+            vec!["pay".into(), "ledger".into()],
+            1,
+            vec!["ledger".into()]
+        ),
+        "{shipped}"
+    );
+    let custom_policies = format!("{dir}/personal-data.yaml");
+    let custom = gate(&[
+        "scan",
+        "--output",
+        "json",
+        "--policies",
+        &custom_policies,
+        &services,
+    ]);
+    assert_eq!(
+        counts(&custom),
+        (
+            4,
+            vec!["crm".into(), "newsletter".into()],
+            1,
+            vec!["crm".into()]
+        ),
+        "{custom}"
+    );
+    let unmarked = format!("{dir}/owner-only.yaml");
+    gate(&["scan", "--policies", &unmarked, &services])
+        .expect_code(2)
+        .stderr_has("no bound policy in the set is marked cmek-gate.dev/scan-role: sensitivity");
+}
+
+/// An export far larger than one batch is read and judged as it comes: every resource counted,
+/// findings on the export's lines and numbered among its resources, whatever batch they fell in;
+/// a line that breaks the export is an error naming it (exit 2), with what came before counted.
+#[test]
+fn a_large_export_is_judged_as_it_is_read() {
+    let line = |i: usize| {
+        format!(
+            r#"{{"name": "//run.googleapis.com/projects/shop/locations/europe-west1/services/svc-{i}", "asset_type": "run.googleapis.com/Service", "resource": {{"version": "v1", "parent": "//cloudresourcemanager.googleapis.com/projects/111", "location": "europe-west1", "data": {{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {{"name": "svc-{i}", "namespace": "111", "labels": {{"data-classification": "{}", "owner": "team-{}"}}}}, "spec": {{"template": {{"spec": {{"containers": [{{"image": "x"}}]}}}}}}}}}}}}"#,
+            if i % 10 == 0 {
+                "confidential"
+            } else {
+                "public"
+            },
+            i % 7
+        )
+    };
+    let bucket = r#"{"name": "//storage.googleapis.com/logs", "asset_type": "storage.googleapis.com/Bucket", "resource": {"version": "v1", "data": {"name": "logs"}}}"#;
+    let mut export = String::new();
+    for i in 0..1300 {
+        if i == 700 {
+            export.push_str(bucket);
+            export.push('\n');
+        }
+        export.push_str(&line(i));
+        export.push('\n');
+    }
+    let dir = crate::support::temp_dir("scan-large-export");
+    let path = dir.join("export.ndjson");
+    std::fs::write(&path, &export).unwrap();
+    let path = path.to_str().unwrap();
+    let run = gate(&["scan", "--output", "json", path]);
+    run.expect_code(0);
+    let scan = run.json();
+    assert_eq!(scan["total"]["resources"], 1300, "{run}");
+    assert_eq!(scan["total"]["sensitive"], 130, "{run}");
+    assert_eq!(scan["total"]["compliant"], 0, "{run}");
+    assert_eq!(scan["byOwner"]["team-3"]["resources"], 186, "{run}");
+    let non_compliant = scan["nonCompliant"].as_array().unwrap();
+    assert_eq!(non_compliant.len(), 130, "{run}");
+    let last = &non_compliant[129];
+    assert_eq!(last["name"], "svc-1290", "{run}");
+    // After the bucket's line: one line further than its index says.
+    assert_eq!(
+        (last["line"].clone(), last["document"].clone()),
+        (1292.into(), 1290.into())
+    );
+    assert_eq!(scan["resources"].as_array().unwrap().len(), 1300, "{run}");
+    run.stderr_has("1 Cloud Asset Inventory asset(s) of other types");
+    // CSV: a row per resource, written as they are read back.
+    let csv = gate(&["scan", "--output", "csv", path]);
+    csv.expect_code(0);
+    assert_eq!(csv.stdout.lines().count(), 1301, "{csv}");
+    // An export with no Cloud Run resource is read, and empty (as `[]` is).
+    let buckets = dir.join("buckets.ndjson");
+    std::fs::write(&buckets, format!("{bucket}\n")).unwrap();
+    let buckets = buckets.to_str().unwrap();
+    let run = gate(&["scan", "--output", "json", buckets]);
+    run.expect_code(0);
+    assert_eq!(run.json()["emptyLists"][0], buckets, "{run}");
+    assert_eq!(run.json()["total"]["resources"], 0, "{run}");
+    let broken = dir.join("broken.ndjson");
+    std::fs::write(&broken, format!("{export}{{\"name\": \n")).unwrap();
+    let run = gate(&["scan", "--output", "json", broken.to_str().unwrap()]);
+    run.expect_code(2)
+        .stderr_has("line 1302: not a JSON asset: EOF while parsing");
+    assert_eq!(run.json()["total"]["resources"], 1300, "{run}");
+}

@@ -36,6 +36,10 @@ pub struct DocumentResult {
     /// document; the verdict above is on the changed object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<json_patch::Patch>,
+    /// The policies marked `cmek-gate.dev/scan-role: sensitivity` that hold the document
+    /// sensitive (what `scan` counts; not in the check's report).
+    #[serde(skip)]
+    pub sensitive_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -177,6 +181,7 @@ impl DocumentResult {
                 })
                 .collect(),
             patch: decision.patch,
+            sensitive_by: decision.sensitive_by,
         }
     }
 }

@@ -2,16 +2,20 @@
 //! `gcloud run services list --format json | cmek-gate scan -` scans what runs today.
 
 mod history;
+mod inputs;
+mod spool;
 
-use super::check::read_inputs_reporting;
 use crate::batch::{check_inputs_judging, CheckOptions, Input};
 use crate::report::InputError;
-use crate::scan::cai::{self, CaiFormat};
+use crate::scan::cai;
+use crate::scan::listing::{write_json, ScanLists};
 use crate::scan::{
-    describe, is_empty_list, scan, to_csv, to_html, to_markdown, to_prometheus, to_table,
-    ScanSettings,
+    describe, is_empty_list, listed, to_html, to_markdown, to_prometheus, to_table, write_csv,
+    List, LiveProblem, Scan, ScanSettings, Tallies,
 };
+use anyhow::Context;
 use clap::{Args, ValueEnum};
+use spool::Spool;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -78,41 +82,134 @@ pub enum InputFormat {
     CaiSearch,
 }
 
-/// Turns each input that holds Cloud Asset Inventory output into the manifests of its Cloud Run
-/// resources (see [`crate::scan::cai`]); the others are left as they are. An input that cannot
-/// be read as the format it was given or detected as is an error, not skipped.
-fn read_assets(inputs: Vec<Input>, format: InputFormat) -> (Vec<Input>, Vec<InputError>, usize) {
-    let (mut read, mut errors, mut other_assets) = (Vec::new(), Vec::new(), 0);
-    for mut input in inputs {
-        let text = std::str::from_utf8(&input.text).ok();
-        let cai_format = match format {
-            InputFormat::Manifests => None,
-            InputFormat::CaiExport => Some(CaiFormat::Export),
-            InputFormat::CaiList => Some(CaiFormat::List),
-            InputFormat::CaiSearch => Some(CaiFormat::Search),
-            InputFormat::Auto => text.and_then(cai::detect),
-        };
-        let Some(cai_format) = cai_format else {
-            read.push(input);
-            continue;
-        };
-        let assets = match text {
-            Some(text) => cai::read(text, cai_format),
-            None => Err(cai::CaiError::Json("not UTF-8".into())),
-        };
-        match assets {
-            Ok(assets) => {
-                other_assets += assets.other_assets;
-                input.text = cai::to_check_text(&assets).into_bytes();
-                read.push(input);
+/// How many CAI assets make one input of the check: each is parsed as one JSON array (a few
+/// hundred kilobytes), and a batch of one per thread is judged at a time.
+const ASSETS_PER_PIECE: usize = 256;
+
+/// What the scan gathers as inputs are judged: the counts, the lists (in files), the errors.
+struct Gathered {
+    tallies: Tallies,
+    spool: Spool,
+    errors: Vec<InputError>,
+    /// Each undecided binding as it is said on stderr.
+    undecided: usize,
+    /// The CAI inputs read that hold no Cloud Run resource.
+    empty_lists: Vec<String>,
+    documents: usize,
+}
+
+impl Gathered {
+    /// Adds what a check found: each Cloud Run resource with its verdict (`kept` in the order of
+    /// the report's results), its document number moved by `documents_before` and its line by
+    /// `lines_before`.
+    fn add(
+        &mut self,
+        judged: crate::batch::Judged<Option<crate::scan::Resource>>,
+        documents_before: usize,
+        lines_before: u32,
+    ) -> anyhow::Result<()> {
+        self.errors.extend(judged.report.errors);
+        self.documents += judged.kept.len();
+        for (resource, mut result) in judged.kept.into_iter().zip(judged.report.results) {
+            for u in &result.undecided {
+                eprintln!(
+                    "error: {}:{}: {} {}: {}",
+                    result.file,
+                    result.line + lines_before,
+                    result.kind,
+                    result.name,
+                    u.message
+                );
+                self.undecided += 1;
             }
-            Err(error) => errors.push(InputError {
-                file: input.name,
-                message: format!("{}: {error}", cai_format.describe()),
-            }),
+            let Some(resource) = resource else {
+                continue;
+            };
+            result.document += documents_before;
+            result.line += lines_before;
+            let listed = listed(resource, &result);
+            self.tallies.add(&listed);
+            self.spool.add(&listed)?;
+        }
+        Ok(())
+    }
+}
+
+/// Judges some inputs, their document numbers and lines moved by so many, into what is gathered.
+type Judge<'a> = dyn FnMut(&[Input], usize, u32, &mut Gathered) -> anyhow::Result<()> + 'a;
+
+/// Judges a CAI input as it is read, a batch of pieces at a time: only a batch's assets are held.
+fn scan_cai(
+    input: inputs::CaiInput,
+    threads: usize,
+    max_line_bytes: usize,
+    judge: &mut Judge,
+    gathered: &mut Gathered,
+) -> anyhow::Result<usize> {
+    let mut batch: Vec<(usize, serde_json::Value)> = Vec::new();
+    let mut judged_before = 0;
+    let mut failed: Option<anyhow::Error> = None;
+    let name = input.name;
+    let mut flush = |batch: &mut Vec<(usize, serde_json::Value)>,
+                     judged_before: &mut usize,
+                     gathered: &mut Gathered|
+     -> anyhow::Result<()> {
+        for piece in batch.chunks(ASSETS_PER_PIECE) {
+            // An export's lines: the piece's text starts on its first asset's line.
+            let first_line = piece[0].0.max(1);
+            let text = cai::to_check_text_from(piece, first_line);
+            let input = Input {
+                name: name.clone(),
+                text: text.into_bytes(),
+            };
+            judge(
+                std::slice::from_ref(&input),
+                *judged_before,
+                first_line as u32 - 1,
+                gathered,
+            )?;
+            *judged_before += piece.len();
+        }
+        batch.clear();
+        Ok(())
+    };
+    let read = cai::read_each(
+        input.reader,
+        input.format,
+        max_line_bytes,
+        &mut |line, manifest| {
+            if failed.is_some() {
+                return;
+            }
+            batch.push((line, manifest));
+            if batch.len() >= ASSETS_PER_PIECE * threads {
+                if let Err(e) = flush(&mut batch, &mut judged_before, gathered) {
+                    failed = Some(e);
+                }
+            }
+        },
+    );
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    // What was read before an error is counted; the error makes the scan fail (exit 2).
+    flush(&mut batch, &mut judged_before, gathered)?;
+    match read {
+        Ok(other_assets) => {
+            // Read, with no Cloud Run resource: an empty list, as an empty `[]` is.
+            if judged_before == 0 {
+                gathered.empty_lists.push(name);
+            }
+            Ok(other_assets)
+        }
+        Err(error) => {
+            gathered.errors.push(InputError {
+                file: name.clone(),
+                message: format!("{}: {error}", input.format.describe()),
+            });
+            Ok(0)
         }
     }
-    (read, errors, other_assets)
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
@@ -139,20 +236,28 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     let namespaces = args.namespaces.known()?;
     let progress = std::io::stderr().is_terminal();
     let set = args.policy.load_live(args.live.live)?;
+    // Sensitivity is what the policies say: a set with no policy saying it would count nothing
+    // sensitive, 100% compliant. Refused instead.
+    anyhow::ensure!(
+        !set.sensitivity_policies().is_empty(),
+        "no bound policy in the set is marked {}: {}, so scan cannot tell which resources are sensitive; mark the policy that requires a key (see docs/scan-policies.md)",
+        crate::policy::SCAN_ROLE_ANNOTATION,
+        crate::policy::SCAN_ROLE_SENSITIVITY
+    );
     let live = args.live.live()?;
-    let (inputs, mut unreadable) = read_inputs_reporting(&args.paths)?;
-    let (inputs, unreadable_assets, other_assets) = read_assets(inputs, args.input_format);
-    unreadable.extend(unreadable_assets);
+    let opened = inputs::open(&args.paths, args.input_format)?;
     let limits = CheckOptions::default().limits;
-    let (empty_lists, inputs): (Vec<_>, Vec<_>) = inputs
+    let (empty_lists, manifests): (Vec<_>, Vec<_>) = opened
+        .manifests
         .into_iter()
         .partition(|input| is_empty_list(&input.text, &limits));
     if progress {
-        let bytes: usize = inputs.iter().map(|i| i.text.len()).sum();
+        let bytes: usize = manifests.iter().map(|i| i.text.len()).sum();
         eprint!(
-            "scanning {} input(s), {} KiB ...",
-            inputs.len(),
-            bytes / 1024
+            "scanning {} input(s), {} KiB, and {} Cloud Asset Inventory input(s) ...",
+            manifests.len(),
+            bytes / 1024,
+            opened.cai.len()
         );
     }
     let options = CheckOptions {
@@ -163,16 +268,50 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     };
     let settings = ScanSettings::from_policy_set(&set)
         .map_err(|e| anyhow::anyhow!("the CmekGateParams object `default`: {e}"))?;
+    let mut gathered = Gathered {
+        tallies: Tallies::default(),
+        spool: Spool::new().context("cannot create the scan's temporary files")?,
+        errors: opened.unreadable,
+        undecided: 0,
+        empty_lists: Vec::new(),
+        documents: 0,
+    };
     // Each document is described as it is judged and then released: only the Cloud Run
-    // resources' facts are kept.
-    let judged = check_inputs_judging(&set, &inputs, &options, |document, _| {
-        describe(&settings, &document)
-    });
-    let mut report = judged.report;
-    report.errors.splice(0..0, unreadable);
-    let documents = judged.kept.len();
-    let mut result = scan(&settings, judged.kept, &report);
+    // resources' facts are kept, and written to the spool.
+    let mut judge = |inputs: &[Input],
+                     documents_before: usize,
+                     lines_before: u32,
+                     gathered: &mut Gathered|
+     -> anyhow::Result<()> {
+        let judged = check_inputs_judging(&set, inputs, &options, |document, _| {
+            describe(&settings, &document)
+        });
+        gathered.add(judged, documents_before, lines_before)
+    };
+    judge(&manifests, 0, 0, &mut gathered)?;
+    drop(manifests);
+    let mut other_assets = 0;
+    for input in opened.cai {
+        other_assets += scan_cai(
+            input,
+            options.threads,
+            limits.max_bytes,
+            &mut judge,
+            &mut gathered,
+        )?;
+    }
+    let Gathered {
+        tallies,
+        mut spool,
+        errors,
+        undecided,
+        documents,
+        empty_lists: empty_cai,
+    } = gathered;
+    let mut result = tallies.finish(&settings);
+    result.errors = errors;
     result.empty_lists = empty_lists.into_iter().map(|i| i.name).collect();
+    result.empty_lists.extend(empty_cai);
     if progress {
         eprintln!(
             " {} documents, {} Cloud Run resources",
@@ -184,15 +323,17 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             "note: {other_assets} Cloud Asset Inventory asset(s) of other types than Cloud Run services, jobs and worker pools were not scanned"
         );
     }
-    let undecided = report.results.iter().any(|r| !r.undecided.is_empty());
     if let (Some(dir), Some(now)) = (&args.history, now) {
-        if report.errors.is_empty() && !undecided {
-            result.history = Some(history::record(
-                dir,
-                args.history_keep,
-                now,
-                &result.resources,
-            )?);
+        if result.errors.is_empty() && undecided == 0 {
+            let mut snapshot = crate::scan::history::Snapshot {
+                taken_at: now,
+                entries: Default::default(),
+            };
+            spool.each(List::Resources, &mut |r, _| {
+                snapshot.add(r);
+                Ok(())
+            })?;
+            result.history = Some(history::record(dir, args.history_keep, now, snapshot)?);
         } else {
             eprintln!(
                 "note: no snapshot written to {}: a scan with errors would count what it could not read as gone",
@@ -200,30 +341,29 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             );
         }
     }
-    let text = match args.output {
-        ScanOutput::Table => to_table(&result),
-        ScanOutput::Json => serde_json::to_string_pretty(&result)? + "\n",
-        ScanOutput::Csv => to_csv(&result),
-        ScanOutput::Markdown => to_markdown(&result),
-        ScanOutput::Prometheus => to_prometheus(&result),
-        ScanOutput::Html => to_html(&result),
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
-    for error in &report.errors {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match args.output {
+        ScanOutput::Json => write_json(&result, &mut spool, &mut out)?,
+        ScanOutput::Csv => write_csv(&result, &mut spool, &mut out)?,
+        ScanOutput::Table | ScanOutput::Markdown | ScanOutput::Prometheus | ScanOutput::Html => {
+            // These list the non-compliant and over-applied resources, not every resource:
+            // only those lists are read back into memory.
+            load_lists(&mut result, &mut spool)?;
+            let text = match args.output {
+                ScanOutput::Table => to_table(&result),
+                ScanOutput::Markdown => to_markdown(&result),
+                ScanOutput::Html => to_html(&result),
+                _ => to_prometheus(&result),
+            };
+            out.write_all(text.as_bytes())?;
+        }
+    }
+    out.flush()?;
+    drop(out);
+    for error in &result.errors {
         eprintln!("error: {}: {}", error.file, error.message);
     }
-    let undecided: Vec<_> = report
-        .results
-        .iter()
-        .flat_map(|r| r.undecided.iter().map(move |u| (r, u)))
-        .collect();
-    for (r, u) in &undecided {
-        eprintln!(
-            "error: {}:{}: {} {}: {}",
-            r.file, r.line, r.kind, r.name, u.message
-        );
-    }
-    if !report.errors.is_empty() || !undecided.is_empty() {
+    if !result.errors.is_empty() || undecided > 0 {
         return Ok(2);
     }
     if let Some(minimum) = args.min_compliance {
@@ -236,4 +376,34 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The lists but `resources`, read back from the spool into the scan.
+fn load_lists(result: &mut Scan, spool: &mut Spool) -> std::io::Result<()> {
+    for list in [List::NonCompliant, List::KeysNotNeeded] {
+        let mut resources = Vec::new();
+        spool.each(list, &mut |r, _| {
+            resources.push(r.clone());
+            Ok(())
+        })?;
+        match list {
+            List::NonCompliant => result.non_compliant = resources,
+            _ => result.keys_not_needed = resources,
+        }
+    }
+    for list in [List::KeyNotUsable, List::AgentWithoutRole] {
+        let mut problems = Vec::new();
+        spool.each(list, &mut |resource, message| {
+            problems.push(LiveProblem {
+                resource: resource.clone(),
+                message: message.unwrap_or_default().to_owned(),
+            });
+            Ok(())
+        })?;
+        match list {
+            List::KeyNotUsable => result.key_not_usable = problems,
+            _ => result.agent_without_role = problems,
+        }
+    }
+    Ok(())
 }

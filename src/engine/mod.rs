@@ -154,6 +154,10 @@ pub struct Decision {
     /// The object after the mutations, when they changed it.
     #[serde(skip)]
     pub mutated: Option<Node>,
+    /// The policies marked `cmek-gate.dev/scan-role: sensitivity` that hold the object
+    /// sensitive (see [`crate::policy::Sensitivity`]), each once: what `scan` counts.
+    #[serde(skip)]
+    pub sensitive_by: Vec<String>,
 }
 
 /// Which admission phases to run.
@@ -299,7 +303,10 @@ fn evaluate_sharing<'r>(
                     judge.run(&set.env, &variables);
                 }
             }
-            Err(message) => judge.failure(message, "InternalError", None, true, 0),
+            Err(message) => {
+                judge.held_sensitive(true);
+                judge.failure(message, "InternalError", None, true, 0)
+            }
         }
     }
     decision
@@ -434,6 +441,8 @@ impl<'a> Judge<'a, '_> {
             .and_then(|r| r.parameter_not_found_action)
             .unwrap_or(ParameterNotFoundAction::Deny);
         if action == ParameterNotFoundAction::Deny {
+            // The policy cannot be applied: whether it holds the object sensitive is not known.
+            self.held_sensitive(true);
             self.configuration_error(
                 "no params found for policy binding with `Deny` parameterNotFoundAction",
             );
@@ -526,6 +535,17 @@ impl<'a> Judge<'a, '_> {
         }
     }
 
+    /// Records that the policy, if marked for sensitivity, holds the object sensitive.
+    fn held_sensitive(&mut self, sensitive: bool) {
+        let name = &self.policy.name;
+        if sensitive
+            && self.policy.sensitivity.is_some()
+            && !self.decision.sensitive_by.contains(name)
+        {
+            self.decision.sensitive_by.push(name.clone());
+        }
+    }
+
     fn run<'r>(&mut self, env: &cel::Environment, variables: &Variables<'r>)
     where
         'a: 'r,
@@ -556,6 +576,8 @@ impl<'a> Judge<'a, '_> {
             } else {
                 format!("[{}]", errors.join(", "))
             };
+            // Whether the policy applies is not known: sensitive, failing closed.
+            self.held_sensitive(true);
             return self.failure(message, "Invalid", None, true, 0);
         }
         for (index, validation) in policy.validations.iter().enumerate() {
@@ -602,6 +624,16 @@ impl<'a> Judge<'a, '_> {
                 });
             let reason = validation.reason.as_deref().unwrap_or("Invalid");
             self.failure(message, reason, points_at, false, index);
+        }
+        if let Some(sensitivity) = policy.sensitivity {
+            // Read after the validations, which usually evaluated it already. A failure or a
+            // value that is not a bool is sensitive, failing closed.
+            let sensitive = sensitivity.variable.is_none_or(|index| {
+                variables
+                    .variable(env, index)
+                    .map_or(true, |value| value.as_bool() != Some(false))
+            });
+            self.held_sensitive(sensitive);
         }
         for (key, annotation) in &policy.audit_annotations {
             let error = match run(annotation) {
@@ -736,6 +768,15 @@ impl<'r> Variables<'r> {
             };
         }
         Variables { activation }
+    }
+
+    /// The value of the policy's variable `index` (evaluated now if no expression read it yet).
+    pub(crate) fn variable(
+        &self,
+        env: &cel::Environment,
+        index: usize,
+    ) -> Result<Value<'r>, EvalError> {
+        self.activation.variable(index, env.budget())
     }
 
     /// Evaluates an expression of the policy (the variables it reads on first use).

@@ -343,3 +343,77 @@ fn audit_annotation_values_are_cut_at_10_kib_as_the_api_server_records_them() {
         );
     }
 }
+
+/// A policy marked `cmek-gate.dev/scan-role: sensitivity` holds an object sensitive when it
+/// applies to it and its `sensitive` variable (if any) is true; when that cannot be decided, it
+/// is sensitive (failing closed). A policy not marked says nothing of sensitivity.
+#[test]
+fn policies_marked_for_sensitivity_say_which_objects_are_sensitive() {
+    let marked = |spec: &str| {
+        policy("p", spec).replace(
+            "name: p\nspec:",
+            "name: p\n  annotations: {cmek-gate.dev/scan-role: sensitivity}\nspec:",
+        ) + &binding("b", "p", "  validationActions: [Deny]")
+    };
+    let validation = "  validations: [{expression: 'true'}]";
+    let cases = [
+        (marked(validation), true),
+        (
+            marked(&format!(
+                "  matchConditions: [{{name: gold, expression: \"object.metadata.labels.tier == 'gold'\"}}]\n{validation}"
+            )),
+            true,
+        ),
+        (
+            marked(&format!(
+                "  matchConditions: [{{name: silver, expression: \"object.metadata.labels.tier == 'silver'\"}}]\n{validation}"
+            )),
+            false,
+        ),
+        (
+            marked(&format!(
+                "  variables: [{{name: sensitive, expression: \"object.metadata.labels.tier == 'gold'\"}}]\n{validation}"
+            )),
+            true,
+        ),
+        (
+            marked(&format!(
+                "  variables: [{{name: sensitive, expression: \"object.metadata.labels.tier == 'bronze'\"}}]\n{validation}"
+            )),
+            false,
+        ),
+        // Cannot be decided: a label that is not there, a value that is not a bool.
+        (
+            marked(&format!(
+                "  variables: [{{name: sensitive, expression: \"object.metadata.labels.missing == 'x'\"}}]\n{validation}"
+            )),
+            true,
+        ),
+        (
+            marked(&format!(
+                "  variables: [{{name: sensitive, expression: \"object.metadata.labels.tier\"}}]\n{validation}"
+            )),
+            true,
+        ),
+        (
+            policy("p", validation) + &binding("b", "p", "  validationActions: [Deny]"),
+            false,
+        ),
+        // Its parameters are missing: it cannot be applied, so cannot say.
+        (
+            marked(&format!(
+                "  paramKind: {{apiVersion: v1, kind: ConfigMap}}\n{validation}"
+            ))
+            .replace(
+                "  validationActions: [Deny]",
+                "  paramRef: {name: missing, parameterNotFoundAction: Deny}\n  validationActions: [Deny]",
+            ),
+            true,
+        ),
+    ];
+    for (i, (policies, sensitive)) in cases.into_iter().enumerate() {
+        let decision = decide(&policies, SERVICE);
+        let expected: Vec<String> = if sensitive { vec!["p".into()] } else { vec![] };
+        assert_eq!(decision.sensitive_by, expected, "case {i}: {policies}");
+    }
+}

@@ -28,6 +28,15 @@ pub const FIELD_ANNOTATION: &str = "cmek-gate.dev/field";
 /// The same, one field per validation, comma-separated.
 pub const FIELDS_ANNOTATION: &str = "cmek-gate.dev/fields";
 
+/// The policy annotation giving the policy a role in `scan`: `sensitivity` marks a policy that
+/// says which resources are sensitive (see [`Sensitivity`] and docs/scan-policies.md).
+pub const SCAN_ROLE_ANNOTATION: &str = "cmek-gate.dev/scan-role";
+/// The value of [`SCAN_ROLE_ANNOTATION`] marking a CMEK requirement.
+pub const SCAN_ROLE_SENSITIVITY: &str = "sensitivity";
+/// The variable of a policy marked for sensitivity that, when it is declared, narrows what the
+/// policy applies to down to the resources it holds sensitive.
+pub const SENSITIVE_VARIABLE: &str = "sensitive";
+
 /// The default limit of a policy's estimated cost: every expression's, each variable once
 /// (Kubernetes' `StaticEstimatedCRDCostLimit`; see `docs/lint.md`).
 pub const DEFAULT_MAX_POLICY_COST: u64 = 100_000_000;
@@ -198,6 +207,20 @@ pub struct CompiledPolicy {
     pub reinvocation: ReinvocationPolicy,
     /// What the schema-typed check found (see [`typing`]): Kubernetes warns, it does not refuse.
     pub type_warnings: Vec<TypeWarning>,
+    /// Marked `cmek-gate.dev/scan-role: sensitivity`: the policy says which resources are
+    /// sensitive, for `scan`.
+    pub sensitivity: Option<Sensitivity>,
+}
+
+/// How a policy marked [`SCAN_ROLE_ANNOTATION`]` = sensitivity` says a resource is sensitive: the
+/// policy applies to it (a binding selects it, its `matchConditions` hold) and, when the policy
+/// declares a variable named [`SENSITIVE_VARIABLE`], that variable is true for it. A resource
+/// whose sensitivity cannot be decided (a condition or the variable fails, or the variable is not
+/// a bool) counts as sensitive: scan fails closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sensitivity {
+    /// The index of the `sensitive` variable in the policy's `variables`, if it has one.
+    pub variable: Option<usize>,
 }
 
 /// A mistake the schema-typed check found in an expression (see [`typing`]), at its line and
@@ -576,6 +599,21 @@ impl PolicySet {
     }
 
     /// The validating policy a validating binding names.
+    /// The validating policies marked `cmek-gate.dev/scan-role: sensitivity` that a binding
+    /// binds (see [`Sensitivity`]): those that can say a resource is sensitive.
+    pub fn sensitivity_policies(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .bindings
+            .iter()
+            .filter_map(|b| self.policy_of(b))
+            .filter(|p| p.sensitivity.is_some())
+            .map(|p| p.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     pub fn policy_of(&self, binding: &CompiledBinding) -> Option<&CompiledPolicy> {
         binding.policy.map(|i| &self.policies[i])
     }
@@ -816,6 +854,7 @@ fn compile_policy(
     mutating: Option<(Vec<Mutation>, ReinvocationPolicy)>,
 ) -> Result<CompiledPolicy, PolicyError> {
     let name = metadata.name.clone();
+    let mutating_kind = mutating.is_some();
     if name.is_empty() {
         return Err(invalid(
             source,
@@ -1026,6 +1065,14 @@ fn compile_policy(
         })
         .collect();
     let type_warnings = schema_warnings(source, doc, &name, &spec, &mutation_fields, crds, profile);
+    let sensitivity = scan_role(
+        source,
+        doc,
+        &name,
+        &metadata.annotations,
+        &names,
+        mutating_kind,
+    )?;
     Ok(CompiledPolicy {
         name,
         source_name: source.name.clone(),
@@ -1044,7 +1091,50 @@ fn compile_policy(
         mutations,
         reinvocation,
         type_warnings,
+        sensitivity,
     })
+}
+
+/// What a policy's [`SCAN_ROLE_ANNOTATION`] says: `sensitivity` (on a validating policy), or no
+/// annotation; any other value is an error naming it, so that a misspelt role is not silently
+/// no role.
+fn scan_role(
+    source: &Source,
+    doc: &Document,
+    name: &str,
+    annotations: &BTreeMap<String, String>,
+    variables: &[&str],
+    mutating: bool,
+) -> Result<Option<Sensitivity>, PolicyError> {
+    let Some(role) = annotations.get(SCAN_ROLE_ANNOTATION) else {
+        return Ok(None);
+    };
+    let line = doc
+        .root
+        .deepest(&["metadata", "annotations", SCAN_ROLE_ANNOTATION])
+        .1
+        .line;
+    if role.trim() != SCAN_ROLE_SENSITIVITY {
+        return Err(invalid(
+            source,
+            line,
+            format!(
+                "policy \"{name}\": annotation {SCAN_ROLE_ANNOTATION}: {role:?} is not a scan role (the one known is \"{SCAN_ROLE_SENSITIVITY}\")"
+            ),
+        ));
+    }
+    if mutating {
+        return Err(invalid(
+            source,
+            line,
+            format!(
+                "policy \"{name}\": annotation {SCAN_ROLE_ANNOTATION}: only a ValidatingAdmissionPolicy can say which resources are sensitive"
+            ),
+        ));
+    }
+    Ok(Some(Sensitivity {
+        variable: variables.iter().position(|v| *v == SENSITIVE_VARIABLE),
+    }))
 }
 
 /// The target of one policy: the set's, plus the extensions its annotation asks for (an

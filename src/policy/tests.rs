@@ -640,3 +640,35 @@ fn the_live_policies_load_on_the_oldest_release() {
         );
     }
 }
+
+/// The scan role annotation: `sensitivity` is read (with the `sensitive` variable when there is
+/// one); another value is refused naming it, rather than giving the policy no role.
+#[test]
+fn the_scan_role_annotation_is_read_or_refused() {
+    let marked = |role: &str| {
+        VALID.replacen(
+            "name: p\n",
+            &format!("name: p\n  annotations: {{cmek-gate.dev/scan-role: {role}}}\n"),
+            1,
+        )
+    };
+    let set = compile(&marked("sensitivity")).unwrap();
+    assert_eq!(
+        set.policies[0].sensitivity,
+        Some(Sensitivity { variable: None })
+    );
+    assert_eq!(set.sensitivity_policies(), ["p"]);
+    let with_variable = marked("sensitivity").replace("name: a\n", "name: sensitive\n");
+    let with_variable = with_variable.replace("variables.a", "variables.sensitive");
+    let set = compile(&with_variable).unwrap();
+    assert_eq!(
+        set.policies[0].sensitivity,
+        Some(Sensitivity { variable: Some(0) })
+    );
+    assert!(compile(VALID).unwrap().sensitivity_policies().is_empty());
+    let error = compile(&marked("sensitive")).unwrap_err().to_string();
+    assert!(
+        error.contains("annotation cmek-gate.dev/scan-role: \"sensitive\" is not a scan role"),
+        "{error}"
+    );
+}

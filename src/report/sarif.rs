@@ -500,6 +500,7 @@ spec:
             audit_annotations: Default::default(),
             undecided: vec![],
             patch: None,
+            sensitive_by: vec![],
         }
     }
 

@@ -19,6 +19,7 @@
 
 use crate::cloudrun_api::{v2_to_v1, ApiVersion, Write};
 use serde_json::{json, Value};
+use std::io::BufRead;
 
 /// How a text holds assets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,10 +111,68 @@ fn asset_type(value: &Value) -> Option<&str> {
 /// Reads the assets of a text in the shape [`detect`] found.
 pub fn read(text: &str, format: CaiFormat) -> Result<Assets, CaiError> {
     let text = text.trim_start_matches('\u{feff}');
-    let mut assets = Assets::default();
+    let mut manifests = Vec::new();
+    let other_assets = read_each(
+        text.as_bytes(),
+        format,
+        usize::MAX,
+        &mut |line, manifest| {
+            manifests.push((line, manifest));
+        },
+    )?;
+    Ok(Assets {
+        manifests,
+        other_assets,
+    })
+}
+
+/// Reads the assets of `reader` in the shape [`detect`] found, giving each Cloud Run resource's
+/// manifest to `each` as soon as it is read, with its line (an export's line; 0 in a JSON array),
+/// and returns the number of assets of other types. Only one asset is held at a time: an export's
+/// line (at most `max_line_bytes`), or an array's element. The first error ends the reading.
+pub fn read_each(
+    mut reader: impl BufRead,
+    format: CaiFormat,
+    max_line_bytes: usize,
+    each: &mut dyn FnMut(usize, Value),
+) -> Result<usize, CaiError> {
+    let mut other_assets = 0;
+    let mut take = |line: usize, index: usize, asset: &Value| -> Result<(), CaiError> {
+        match manifest_of(index, asset, format)? {
+            Some(manifest) => each(line, manifest),
+            None => other_assets += 1,
+        }
+        Ok(())
+    };
     match format {
         CaiFormat::Export => {
-            for (k, line) in text.lines().enumerate() {
+            let mut text = String::new();
+            for k in 0.. {
+                text.clear();
+                let limit = max_line_bytes.saturating_add(1) as u64;
+                let read = std::io::Read::take(&mut reader, limit)
+                    .read_line(&mut text)
+                    .map_err(|e| CaiError::Line {
+                        line: k + 1,
+                        message: if e.kind() == std::io::ErrorKind::InvalidData {
+                            "not UTF-8".to_owned()
+                        } else {
+                            e.to_string()
+                        },
+                    })?;
+                if read == 0 {
+                    break;
+                }
+                if read > max_line_bytes {
+                    return Err(CaiError::Line {
+                        line: k + 1,
+                        message: format!("longer than {max_line_bytes} bytes"),
+                    });
+                }
+                // As `str::lines` gives it: without its line break.
+                let line = text.strip_suffix('\n').unwrap_or(&text);
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                let line = line.trim_start_matches('\u{feff}');
                 if line.trim().is_empty() {
                     continue;
                 }
@@ -121,21 +180,49 @@ pub fn read(text: &str, format: CaiFormat) -> Result<Assets, CaiError> {
                     line: k + 1,
                     message: e.to_string(),
                 })?;
-                add(&mut assets, k + 1, k, &asset, format)?;
+                take(k + 1, k, &asset)?;
             }
         }
         CaiFormat::List | CaiFormat::Search => {
-            let all: Value =
-                serde_json::from_str(text).map_err(|e| CaiError::Json(e.to_string()))?;
-            let Value::Array(items) = all else {
-                return Err(CaiError::Json("expected a JSON array of assets".into()));
-            };
-            for (k, asset) in items.iter().enumerate() {
-                add(&mut assets, 0, k, asset, format)?;
+            let mut failed = None;
+            let mut deserializer = serde_json::Deserializer::from_reader(reader);
+            let read = serde::Deserializer::deserialize_seq(
+                &mut deserializer,
+                Elements {
+                    each: &mut |k, asset: Value| take(0, k, &asset).map_err(|e| failed = Some(e)),
+                },
+            )
+            .and_then(|()| deserializer.end());
+            if let Some(error) = failed {
+                return Err(error);
             }
+            read.map_err(|e| CaiError::Json(e.to_string()))?;
         }
     }
-    Ok(assets)
+    Ok(other_assets)
+}
+
+/// The elements of a JSON array, given one at a time (the array is not held).
+struct Elements<'f> {
+    each: &'f mut dyn FnMut(usize, Value) -> Result<(), ()>,
+}
+
+impl<'de> serde::de::Visitor<'de> for Elements<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of assets")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut k = 0;
+        while let Some(asset) = seq.next_element::<Value>()? {
+            (self.each)(k, asset)
+                .map_err(|()| serde::de::Error::custom("an asset could not be read"))?;
+            k += 1;
+        }
+        Ok(())
+    }
 }
 
 /// The Cloud Run asset types and the v1 API group and kind each becomes.
@@ -153,13 +240,9 @@ const CLOUD_RUN_TYPES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn add(
-    assets: &mut Assets,
-    line: usize,
-    index: usize,
-    asset: &Value,
-    format: CaiFormat,
-) -> Result<(), CaiError> {
+/// The manifest of one asset (the `index`th), or `None` for an asset of another type than Cloud
+/// Run's.
+fn manifest_of(index: usize, asset: &Value, format: CaiFormat) -> Result<Option<Value>, CaiError> {
     let name = asset.get("name").and_then(Value::as_str).unwrap_or("");
     let error = |message: String| CaiError::Asset {
         index: index + 1,
@@ -170,8 +253,7 @@ fn add(
         return Err(error("no assetType".into()));
     };
     let Some(&(_, group, kind)) = CLOUD_RUN_TYPES.iter().find(|(t, ..)| *t == kind_of) else {
-        assets.other_assets += 1;
-        return Ok(());
+        return Ok(None);
     };
     let (version, data, location) = match format {
         CaiFormat::Export | CaiFormat::List => {
@@ -229,8 +311,7 @@ fn add(
         };
         v2_to_v1(data, &write)
     };
-    assets.manifests.push((line, whole_numbers(manifest)));
-    Ok(())
+    Ok(Some(whole_numbers(manifest)))
 }
 
 /// CAI keeps a resource in a protobuf `Struct`, which holds every number as a double
@@ -319,9 +400,16 @@ fn parse_full_name(name: &str) -> (Option<String>, Option<String>, Option<String
 /// The manifests as one JSON array text for the check: each manifest of an export on the line
 /// its asset was on, so that findings name the export's lines.
 pub fn to_check_text(assets: &Assets) -> String {
+    to_check_text_from(&assets.manifests, 1)
+}
+
+/// [`to_check_text`] of some of an input's manifests, the text's first line standing for the
+/// input's line `first_line`: a finding on the text's line L is on the input's line
+/// L + `first_line` - 1.
+pub fn to_check_text_from(manifests: &[(usize, Value)], first_line: usize) -> String {
     let mut text = String::from("[");
-    let mut line = 1;
-    for (k, (at, manifest)) in assets.manifests.iter().enumerate() {
+    let mut line = first_line;
+    for (k, (at, manifest)) in manifests.iter().enumerate() {
         if k > 0 {
             text.push(',');
         }

@@ -75,10 +75,21 @@ struct Header {
 /// The snapshot of a scan's resources. A resource listed twice (the same id in two inputs) is
 /// one entry: compliant only if every copy is, with every copy's failing policies.
 pub fn snapshot_of(resources: &[Resource], taken_at: Seconds) -> Snapshot {
-    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut snapshot = Snapshot {
+        taken_at,
+        entries: BTreeMap::new(),
+    };
     for r in resources {
+        snapshot.add(r);
+    }
+    snapshot
+}
+
+impl Snapshot {
+    /// Adds one resource, as [`snapshot_of`] adds each.
+    pub fn add(&mut self, r: &Resource) {
         let id = resource_id(r);
-        match entries.get_mut(&id) {
+        match self.entries.get_mut(&id) {
             Some(e) => {
                 e.sensitive |= r.sensitive;
                 e.compliant &= r.compliant;
@@ -93,7 +104,7 @@ pub fn snapshot_of(resources: &[Resource], taken_at: Seconds) -> Snapshot {
                 let mut failing = r.failing.clone();
                 failing.sort();
                 failing.dedup();
-                entries.insert(
+                self.entries.insert(
                     id.clone(),
                     Entry {
                         id,
@@ -109,7 +120,6 @@ pub fn snapshot_of(resources: &[Resource], taken_at: Seconds) -> Snapshot {
             }
         }
     }
-    Snapshot { taken_at, entries }
 }
 
 /// A time as RFC 3339 in UTC, to the second (`2026-01-31T02:00:00Z`).
@@ -166,17 +176,26 @@ pub fn time_of_file_name(name: &str) -> Option<Seconds> {
 
 /// A snapshot as JSON lines: the header, then the entries in id order.
 pub fn to_jsonl(snapshot: &Snapshot) -> String {
+    let mut out = Vec::new();
+    // Writing into memory does not fail.
+    let _ = write_jsonl(snapshot, &mut out);
+    // JSON is UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`to_jsonl`], written one line at a time.
+pub fn write_jsonl(snapshot: &Snapshot, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let header = Header {
         cmek_gate_snapshot: FORMAT,
         taken_at: format_time(snapshot.taken_at),
     };
-    // Plain structs of strings and booleans: serializing does not fail.
-    let mut out = serde_json::to_string(&header).unwrap_or_default() + "\n";
+    serde_json::to_writer(&mut *out, &header)?;
+    out.write_all(b"\n")?;
     for entry in snapshot.entries.values() {
-        out += &serde_json::to_string(entry).unwrap_or_default();
-        out.push('\n');
+        serde_json::to_writer(&mut *out, entry)?;
+        out.write_all(b"\n")?;
     }
-    out
+    Ok(())
 }
 
 /// Reads a snapshot [`to_jsonl`] wrote. Anything else (no header, another format version, a

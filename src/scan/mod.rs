@@ -1,11 +1,12 @@
 //! Auditing what is deployed (or committed): the CMEK compliance of Cloud Run resources, with the
 //! KPIs the governance playbook asks for. Pure: takes the documents and the report of a check.
 //!
-//! A resource is **sensitive** by the parameters the policies use (`CmekGateParams`
-//! `spec.sensitiveLabels`, at the resource or template level). It is **compliant** when it is
-//! sensitive, has a key, and no policy denies it. The **compliance rate** is compliant /
-//! sensitive (100% when nothing is sensitive). Keys are inventoried for cost showback.
-
+//! The policies decide, not this module: a resource is **sensitive** when a policy marked
+//! `cmek-gate.dev/scan-role: sensitivity` holds it so (see [`crate::policy::Sensitivity`]: the
+//! policy applies to it and its `sensitive` variable, if it has one, is true), and **compliant**
+//! when it is sensitive and no policy denies it. The **compliance rate** is compliant /
+//! sensitive (100% when nothing is sensitive). Classification and owner are descriptive, read
+//! from the labels the params name. Keys are inventoried for cost showback.
 use crate::manifest::{shape, Document, Node};
 use crate::policy::PolicySet;
 use crate::report::{DocumentResult, Report};
@@ -13,20 +14,23 @@ pub mod cai;
 pub mod cost;
 pub mod history;
 mod html;
+pub mod listing;
 mod prometheus;
 mod render;
+mod tally;
 
 pub use html::to_html;
 pub use prometheus::to_prometheus;
-pub use render::{to_csv, to_markdown, to_table};
-use serde::Serialize;
+pub use render::{to_csv, to_markdown, to_table, write_csv};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+pub use tally::{listed, List, Listed, Tallies};
 
-/// What decides sensitivity, classification and ownership: from the policy set's
-/// `CmekGateParams` named `default`, else the library's defaults.
+/// How resources are described (classification, ownership) and keys priced: from the policy
+/// set's `CmekGateParams` named `default`, else the library's defaults. Sensitivity is not here:
+/// the policies decide it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanSettings {
-    pub sensitive_labels: Vec<(String, Vec<String>)>,
     pub classification_label: String,
     pub owner_labels: Vec<String>,
     /// The KMS price table and usage the cost estimate uses (see [`cost`]).
@@ -38,13 +42,6 @@ impl Default for ScanSettings {
     fn default() -> Self {
         let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         ScanSettings {
-            sensitive_labels: vec![
-                (
-                    "data-classification".into(),
-                    own(&["confidential", "restricted", "sensitive", "regulated"]),
-                ),
-                ("compliance".into(), own(&["pci-dss", "hipaa", "gdpr"])),
-            ],
             classification_label: "data-classification".into(),
             owner_labels: own(&["owner", "team"]),
             kms_prices: cost::KmsPrices::default(),
@@ -76,15 +73,6 @@ impl ScanSettings {
                 })
                 .unwrap_or_default()
         };
-        if let Some(entries) = spec.get("sensitiveLabels").and_then(Node::items) {
-            settings.sensitive_labels = entries
-                .iter()
-                .filter_map(|e| {
-                    let key = e.get("key")?.scalar_text()?.to_owned();
-                    Some((key, e.get("values").map(strings).unwrap_or_default()))
-                })
-                .collect();
-        }
         if let Some(label) = spec.get("classificationLabel").and_then(Node::scalar_text) {
             settings.classification_label = label.to_owned();
         }
@@ -98,7 +86,7 @@ impl ScanSettings {
 }
 
 /// One Cloud Run resource as the scan sees it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Resource {
     pub file: String,
@@ -173,9 +161,9 @@ pub struct KeyUse {
     pub usage: cost::KeyUsage,
     /// The estimated cost a month (`None`: the protection level has no price in the table).
     pub estimated_monthly_cost: Option<f64>,
-    /// The owner and project of each resource using the key, to share its cost out.
+    /// How many resources of each owner and project use the key, to share its cost out.
     #[serde(skip)]
-    uses: Vec<(String, String)>,
+    uses: BTreeMap<(String, String), usize>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
@@ -211,7 +199,7 @@ pub struct Scan {
 }
 
 /// What a live policy found wrong with a resource's key.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveProblem {
     pub resource: Resource,
@@ -270,114 +258,30 @@ pub fn is_empty_list(bytes: &[u8], limits: &crate::manifest::ReadLimits) -> bool
 }
 
 /// Builds the scan from a check's report and what [`describe`] made of each of its documents
-/// (the same order).
+/// (the same order), every list in memory (see [`Tallies`] for a scan that does not hold them).
 pub fn scan(settings: &ScanSettings, described: Vec<Option<Resource>>, report: &Report) -> Scan {
-    let mut scan = Scan {
-        errors: report.errors.clone(),
-        ..Scan::default()
-    };
-    let mut keys: BTreeMap<String, KeyUse> = BTreeMap::new();
+    let mut tallies = Tallies::default();
+    let mut lists = Scan::default();
     for (resource, result) in described.into_iter().zip(&report.results) {
         let Some(resource) = resource else {
             continue;
         };
-        let resource = judged(resource, result);
-        scan.total.add(&resource);
-        for (map, value) in [
-            (&mut scan.by_project, &resource.project),
-            (&mut scan.by_region, &resource.region),
-            (&mut scan.by_classification, &resource.classification),
-            (&mut scan.by_owner, &resource.owner),
-        ] {
-            map.entry(value.clone()).or_default().add(&resource);
-        }
-        if !resource.failing.is_empty() || (resource.sensitive && !resource.compliant) {
-            scan.non_compliant.push(resource.clone());
-        }
-        for (policy, list) in [
-            (KEY_USABLE_POLICY, &mut scan.key_not_usable),
-            (KEY_IAM_POLICY, &mut scan.agent_without_role),
-        ] {
-            let messages: Vec<&str> = result
-                .violations
-                .iter()
-                .filter(|v| v.policy == policy)
-                .map(|v| v.message.as_str())
-                .collect();
-            if !messages.is_empty() {
-                list.push(LiveProblem {
-                    resource: resource.clone(),
-                    message: messages.join("; "),
-                });
-            }
-        }
-        if !resource.key.is_empty() {
-            let entry = keys.entry(resource.key.clone()).or_insert_with(|| KeyUse {
-                key: resource.key.clone(),
-                ..KeyUse::default()
-            });
-            if resource.kind.ends_with("Job") {
-                entry.jobs += 1;
-            } else {
-                entry.services += 1;
-            }
-            entry.owners.insert(resource.owner.clone());
-            entry.projects.insert(resource.project.clone());
-            entry
-                .uses
-                .push((resource.owner.clone(), resource.project.clone()));
-            if !resource.sensitive {
-                scan.keys_not_needed.push(resource.clone());
-            }
-        }
-        scan.resources.push(resource);
+        let listed = listed(resource, result);
+        tallies.add(&listed);
+        lists.push(listed);
     }
-    scan.keys = keys.into_values().collect();
-    scan.kms_cost = estimate_costs(settings, &mut scan.keys);
+    let mut scan = tallies.finish(settings);
+    scan.errors = report.errors.clone();
+    scan.non_compliant = lists.non_compliant;
+    scan.keys_not_needed = lists.keys_not_needed;
+    scan.resources = lists.resources;
+    scan.key_not_usable = lists.key_not_usable;
+    scan.agent_without_role = lists.agent_without_role;
     scan
 }
 
-/// Prices every key in use and shares each key's cost equally among the resources using it.
-fn estimate_costs(settings: &ScanSettings, keys: &mut [KeyUse]) -> cost::CostEstimate {
-    let prices = &settings.kms_prices;
-    let mut estimate = cost::CostEstimate {
-        estimate: true,
-        currency: prices.currency.clone(),
-        prices_as_of: prices.as_of.clone(),
-        prices_source: prices.source.clone(),
-        ..Default::default()
-    };
-    let mut total = 0.0;
-    for key in keys.iter_mut() {
-        key.usage = settings.kms_usage.of(&key.key).clone();
-        let Some(monthly) = cost::key_monthly_cost(prices, &key.usage) else {
-            estimate.unpriced_keys.push(key.key.clone());
-            continue;
-        };
-        key.estimated_monthly_cost = Some(cost::cents(monthly));
-        total += monthly;
-        let share = monthly / key.uses.len().max(1) as f64;
-        for (owner, project) in &key.uses {
-            *estimate.monthly_by_owner.entry(owner.clone()).or_default() += share;
-            *estimate
-                .monthly_by_project
-                .entry(project.clone())
-                .or_default() += share;
-        }
-    }
-    estimate.monthly_total = cost::cents(total);
-    for amount in estimate
-        .monthly_by_owner
-        .values_mut()
-        .chain(estimate.monthly_by_project.values_mut())
-    {
-        *amount = cost::cents(*amount);
-    }
-    estimate
-}
-
 /// What a document is to the scan: `None` when it is not a Cloud Run resource, else its facts
-/// (the verdict's fields are filled in by [`judged`]). Kept instead of the document, so that a
+/// (the verdict's fields, `sensitive` among them, are filled in by [`judged`]). Kept instead of the document, so that a
 /// scan's memory does not hold every document.
 pub fn describe(settings: &ScanSettings, document: &Document) -> Option<Resource> {
     let (group, kind) = (document.group(), document.kind.as_str());
@@ -396,12 +300,6 @@ pub fn describe(settings: &ScanSettings, document: &Document) -> Option<Resource
             .iter()
             .find_map(|l| l.get(key).filter(|v| !v.is_empty()).cloned())
     };
-    let sensitive = settings.sensitive_labels.iter().any(|(key, values)| {
-        levels.iter().any(|l| {
-            l.get(key)
-                .is_some_and(|v| values.iter().any(|s| s.eq_ignore_ascii_case(v)))
-        })
-    });
     let key = match shape::field(root, group, kind, "key") {
         Some(node) if node.entries().is_some() => match (node.get("external"), node.get("name")) {
             (Some(external), _) if external.scalar_text().is_some_and(|t| !t.is_empty()) => {
@@ -442,22 +340,25 @@ pub fn describe(settings: &ScanSettings, document: &Document) -> Option<Resource
             label(&settings.classification_label).map(|c| c.to_ascii_lowercase()),
         ),
         owner: or_unset(settings.owner_labels.iter().find_map(|o| label(o))),
-        sensitive,
+        sensitive: false,
         compliant: false,
         key,
         failing: Vec::new(),
     })
 }
 
-/// A resource [`describe`]d, with its check's verdict.
-fn judged(mut resource: Resource, result: &DocumentResult) -> Resource {
+/// A resource [`describe`]d, with its check's verdict: sensitive when a policy marked for
+/// sensitivity holds it so, compliant when it is sensitive and nothing denies it (no violation,
+/// no undecided binding).
+pub fn judged(mut resource: Resource, result: &DocumentResult) -> Resource {
     let mut failing: Vec<String> = result.violations.iter().map(|v| v.policy.clone()).collect();
     failing.dedup();
     resource.file.clone_from(&result.file);
     resource.document = result.document;
     resource.line = result.line;
+    resource.sensitive = !result.sensitive_by.is_empty();
     resource.compliant =
-        resource.sensitive && !resource.key.is_empty() && result.violations.is_empty();
+        resource.sensitive && result.violations.is_empty() && result.undecided.is_empty();
     resource.failing = failing;
     resource
 }

@@ -242,7 +242,20 @@ fn live_sections(scan: &Scan) -> Vec<(&'static str, &[super::LiveProblem])> {
 /// One row per resource, after a header row; fields quoted only where needed (a comma, a quote,
 /// a line break), as RFC 4180 says.
 pub fn to_csv(scan: &Scan) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut out = Vec::new();
+    // Writing into memory does not fail.
+    let _ = write_csv(scan, &mut super::listing::InMemory(scan), &mut out);
+    // Every field is a Rust string: the bytes are UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`to_csv`], the resources taken from `lists` and written as they come.
+pub fn write_csv(
+    scan: &Scan,
+    lists: &mut dyn super::listing::ScanLists,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
     let header = [
         "file",
         "document",
@@ -260,20 +273,19 @@ pub fn to_csv(scan: &Scan) -> String {
     ];
     let history = scan.history.as_ref().map(history_columns);
     let history_header = ["history", "non_compliant_since", "open_seconds"];
-    // Writing into memory does not fail.
-    let _ = writer.write_record(
+    writer.write_record(
         header
             .iter()
             .chain(history.as_ref().map_or(&[][..], |_| &history_header[..])),
-    );
-    for r in &scan.resources {
+    )?;
+    lists.each(super::List::Resources, &mut |r, _| {
         let extra = history.as_ref().map(|columns| {
             columns
                 .get(resource_id(r).as_str())
                 .cloned()
                 .unwrap_or_default()
         });
-        let _ = writer.write_record(
+        writer.write_record(
             [
                 r.file.clone(),
                 r.document.to_string(),
@@ -291,11 +303,10 @@ pub fn to_csv(scan: &Scan) -> String {
             ]
             .into_iter()
             .chain(extra.into_iter().flatten()),
-        );
-    }
-    let bytes = writer.into_inner().unwrap_or_default();
-    // Every field is a Rust string: the bytes are UTF-8.
-    String::from_utf8(bytes).unwrap_or_default()
+        )?;
+        Ok(())
+    })?;
+    writer.flush()
 }
 
 fn md_cell(value: &str) -> String {

@@ -267,6 +267,7 @@ fn live_scans_list_unusable_keys_and_agents_without_the_role() {
         [key]
     );
     assert!(scan.kms_cost.monthly_total > 0.0, "{:?}", scan.kms_cost);
+    assert_streamed_json_is_the_whole_json(&scan);
     let table = crate::scan::to_table(&scan);
     assert!(table.contains("estimated KMS cost"), "{table}");
     assert!(table.contains("key not usable (live) (2)"), "{table}");
@@ -354,7 +355,7 @@ spec:
     let mut settings = settings;
     settings.kms_usage.default.protection_level = "EXTERNAL".into();
     let mut unpriced = scan.keys.clone();
-    let estimate = super::estimate_costs(&settings, &mut unpriced);
+    let estimate = super::tally::estimate_costs(&settings, &mut unpriced);
     assert_eq!(
         estimate.unpriced_keys,
         ["projects/kms-prod/locations/europe-west1/keyRings/r/cryptoKeys/ekm"]
@@ -420,4 +421,64 @@ fn kms_prices_and_usage_that_cannot_be_read_are_refused_naming_the_field() {
     .unwrap();
     assert_eq!(usage.keys["k"].protection_level, "HSM");
     assert_eq!(usage.keys["k"].active_versions, 2.0);
+}
+
+/// The JSON written list by list, one resource at a time, has the bytes of the whole scan's.
+fn assert_streamed_json_is_the_whole_json(scan: &Scan) {
+    let mut streamed = Vec::new();
+    listing::write_json(scan, &mut listing::InMemory(scan), &mut streamed).unwrap();
+    let whole = serde_json::to_string_pretty(scan).unwrap() + "\n";
+    assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+}
+
+#[test]
+fn the_streamed_json_is_the_whole_json() {
+    let mut scan = scanned();
+    assert_streamed_json_is_the_whole_json(&scan);
+    assert_streamed_json_is_the_whole_json(&Scan::default());
+    scan.empty_lists = vec!["empty.json".into()];
+    scan.errors = vec![crate::report::InputError {
+        file: "bad.yaml".into(),
+        message: "a \"quoted\"\nmessage".into(),
+    }];
+    let history = history::History::default();
+    let mut history = history;
+    let step = history
+        .add(&history::snapshot_of(&scan.resources, 1_700_000_000))
+        .unwrap();
+    scan.history = Some(history.report(step));
+    assert_streamed_json_is_the_whole_json(&scan);
+}
+
+/// The counts kept as resources come (memory by group and key, not by resource) are those of
+/// the scan that holds every resource, and each resource is listed where the scan lists it.
+#[test]
+fn tallies_count_as_the_whole_scan_counts() {
+    let whole = scanned();
+    let mut tallies = Tallies::default();
+    for r in &whole.resources {
+        let listed = Listed {
+            resource: r.clone(),
+            key_not_usable: None,
+            agent_without_role: None,
+        };
+        tallies.add(&listed);
+    }
+    assert_eq!(
+        tallies.list_length(List::NonCompliant),
+        whole.non_compliant.len()
+    );
+    assert_eq!(
+        tallies.list_length(List::KeysNotNeeded),
+        whole.keys_not_needed.len()
+    );
+    assert_eq!(tallies.list_length(List::Resources), 3);
+    let settings = ScanSettings::default();
+    let counted = tallies.finish(&settings);
+    assert_eq!(counted.total, whole.total);
+    assert_eq!(counted.by_owner, whole.by_owner);
+    assert_eq!(counted.by_project, whole.by_project);
+    assert_eq!(counted.keys, whole.keys);
+    assert_eq!(counted.kms_cost, whole.kms_cost);
+    assert!(counted.resources.is_empty() && counted.non_compliant.is_empty());
 }

@@ -2,8 +2,7 @@
 //! kept, oldest first, and fails on any it cannot read; writes this run's atomically (a
 //! temporary file in DIR, renamed); deletes those older than `--history-keep` days.
 
-use crate::scan::history::{self, History, HistoryReport, Seconds};
-use crate::scan::Resource;
+use crate::scan::history::{self, History, HistoryReport, Seconds, Snapshot};
 use anyhow::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,14 +25,14 @@ fn snapshot_files(dir: &Path) -> anyhow::Result<Vec<(Seconds, PathBuf)>> {
     Ok(files)
 }
 
-/// Folds the snapshots kept in `dir` and this run's (`resources` at `now`), writes this run's,
+/// Folds the snapshots kept in `dir` and this run's (`current`, taken at `now`), writes this run's,
 /// prunes those older than `keep_days`, and reports. A snapshot of the same second as `now` is
 /// replaced; one later than `now` is an error (history is written in time order).
 pub fn record(
     dir: &Path,
     keep_days: u32,
     now: Seconds,
-    resources: &[Resource],
+    current: Snapshot,
 ) -> anyhow::Result<HistoryReport> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let cutoff = now - Seconds::from(keep_days) * DAY;
@@ -69,12 +68,14 @@ pub fn record(
             .add(&snapshot)
             .with_context(|| path.display().to_string())?;
     }
-    let current = history::snapshot_of(resources, now);
     let step = history.add(&current)?;
     let path = dir.join(history::file_name(now));
     let write = || -> std::io::Result<()> {
         let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        file.write_all(history::to_jsonl(&current).as_bytes())?;
+        let mut out = std::io::BufWriter::new(&mut file);
+        history::write_jsonl(&current, &mut out)?;
+        out.flush()?;
+        drop(out);
         file.as_file().sync_all()?;
         file.persist(&path)?;
         Ok(())
