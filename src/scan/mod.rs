@@ -106,6 +106,12 @@ pub struct Resource {
     pub compliant: bool,
     /// The policies that deny it.
     pub failing: Vec<String>,
+    /// What the denying policies say, in their order (each message names what to change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
+    /// Why a binding could not be decided for it (an undecided resource is not compliant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<String>,
 }
 
 /// Counts for one group of resources. With nothing sensitive (no resources at all included) the
@@ -344,6 +350,8 @@ pub fn describe(settings: &ScanSettings, document: &Document) -> Option<Resource
         compliant: false,
         key,
         failing: Vec::new(),
+        messages: Vec::new(),
+        undecided: Vec::new(),
     })
 }
 
@@ -360,6 +368,17 @@ pub fn judged(mut resource: Resource, result: &DocumentResult) -> Resource {
     resource.compliant =
         resource.sensitive && result.violations.is_empty() && result.undecided.is_empty();
     resource.failing = failing;
+    resource.messages = result
+        .violations
+        .iter()
+        .map(|v| format!("{}: {}", v.policy, v.message))
+        .collect();
+    resource.messages.dedup();
+    resource.undecided = result
+        .undecided
+        .iter()
+        .map(|u| format!("{}: {}", u.policy, u.message))
+        .collect();
     resource
 }
 

@@ -135,6 +135,8 @@ fn csv_quotes_only_what_needs_quoting_and_reads_back() {
             key: String::new(),
             compliant: false,
             failing: vec!["cmek-required".into(), "owner-label".into()],
+            messages: Vec::new(),
+            undecided: Vec::new(),
         };
         let scan = Scan {
             resources: vec![resource],

@@ -140,6 +140,8 @@ fn a_resource_listed_twice_is_one_entry_compliant_only_if_both_are() {
         key: if compliant { "k".into() } else { String::new() },
         compliant,
         failing: failing.iter().map(|s| s.to_string()).collect(),
+        messages: Vec::new(),
+        undecided: Vec::new(),
     };
     let snapshot = snapshot_of(&[resource(true, &[]), resource(false, &["b", "a"])], T0);
     assert_eq!(snapshot.entries.len(), 1);

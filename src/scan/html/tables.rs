@@ -117,31 +117,35 @@ fn location(r: &Resource) -> String {
     format!("{}:{} (document {})", escape(&r.file), r.line, r.document)
 }
 
-/// The failing policies, and what to do about them: the policies' own messages and patches
-/// are a `check` and a `fix` of the file away (the scan keeps only the policies' names).
+/// The failing policies, and what to do about them: each denying policy's own message (which
+/// names what to change), or why it could not be decided, then the commands that show and apply
+/// the policies' fixes for the file.
 fn failing_and_fix(r: &Resource) -> (String, String) {
-    let file = shell_quote(&r.file);
-    if r.failing.is_empty() {
-        (
-            "none: sensitive without a key".to_owned(),
-            format!(
-                "set a customer-managed encryption key on it (<code>cmek-gate fix {}</code> adds the region's default key, where the params' <code>spec.defaultKeys</code> name one)",
-                escape(&file)
-            ),
-        )
-    } else {
-        let names: Vec<String> = r
-            .failing
+    let file = escape(&shell_quote(&r.file));
+    let commands = format!(
+        "<code>cmek-gate check {file}</code> says what each policy wants; <code>cmek-gate fix {file}</code> applies the policies' patches"
+    );
+    let said: Vec<String> = r
+        .messages
+        .iter()
+        .chain(&r.undecided)
+        .map(|m| format!("<div>{}</div>", escape(m)))
+        .collect();
+    let failing = if !r.failing.is_empty() {
+        r.failing
             .iter()
             .map(|p| format!("<code>{}</code>", escape(p)))
-            .collect();
-        (
-            names.join(", "),
-            format!(
-                "<code>cmek-gate check {0}</code> says what each policy wants; <code>cmek-gate fix {0}</code> applies the policies' patches",
-                escape(&file)
-            ),
-        )
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else if !r.undecided.is_empty() {
+        "none decided: a binding could not be evaluated".to_owned()
+    } else {
+        "none: sensitive without a key".to_owned()
+    };
+    if said.is_empty() {
+        (failing, commands)
+    } else {
+        (failing, format!("{}{commands}", said.concat()))
     }
 }
 

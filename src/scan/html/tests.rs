@@ -22,6 +22,11 @@ fn resource(name: &str, owner: &str, sensitive: bool, key: &str, failing: &[&str
         key: key.into(),
         compliant: sensitive && !key.is_empty() && failing.is_empty(),
         failing: failing.iter().map(|f| f.to_string()).collect(),
+        messages: failing
+            .iter()
+            .map(|f| format!("{f}: needs a key"))
+            .collect(),
+        undecided: Vec::new(),
     }
 }
 
@@ -48,6 +53,7 @@ fn strings_from_the_input_are_escaped_everywhere() {
     let mut r = resource(HOSTILE, HOSTILE, true, "", &[HOSTILE]);
     r.file = HOSTILE.into();
     r.project = HOSTILE.into();
+    r.undecided = vec![HOSTILE.into()];
     let mut scan = scan_of(vec![r.clone()]);
     scan.keys_not_needed.push(r.clone());
     scan.kms_cost.prices_source = HOSTILE.into();
@@ -68,6 +74,28 @@ fn strings_from_the_input_are_escaped_everywhere() {
     assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&gt;&lt;img"));
     // The hostile text shows up in each place it was put, escaped.
     assert!(page.matches("&lt;script&gt;").count() >= 8, "{page}");
+}
+
+#[test]
+fn the_fix_column_shows_what_the_policies_said() {
+    let mut denied = resource("pay", "web", true, "", &["cmek-required"]);
+    denied.messages = vec!["cmek-required: set run.googleapis.com/encryption-key".into()];
+    let mut undecided = resource("ledger", "web", true, "k", &[]);
+    undecided.compliant = false;
+    undecided.undecided = vec!["cmek-required: params not found".into()];
+    let page = to_html(&scan_of(vec![denied, undecided]));
+    assert!(
+        page.contains("<div>cmek-required: set run.googleapis.com/encryption-key</div>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<div>cmek-required: params not found</div>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("none decided: a binding could not be evaluated"),
+        "{page}"
+    );
 }
 
 #[test]
