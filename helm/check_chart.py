@@ -16,7 +16,7 @@ What it checks
   3. (Template syntax is Helm's to check: a template that does not parse fails every render.)
   4. Every `.Values.x.y` a template reads exists in values.yaml (a typo would render as empty), and
      every `include` / `template` names a defined template.
-  5. `helm template` renders the chart in six scenarios, every rendered document parses
+  5. `helm template` renders the chart in ten scenarios, every rendered document parses
      as YAML and is an object with apiVersion, kind and metadata.name (namespaced kinds also carry
      metadata.namespace, the release's):
        defaults          the chart as shipped;
@@ -28,7 +28,19 @@ What it checks
                          sidecar, its JSON equal to dashboards/cmek-gate.json), params,
                          extraPolicies, policies.exclude, client CA,
                          failurePolicy Ignore, timeoutSeconds 5, extra args and env;
-       other-release     release "gate" in namespace "security" (names follow the release).
+       other-release     release "gate" in namespace "security" (names follow the release);
+       live-off          live.* settings (a key Secret, then Workload Identity) with live.enabled
+                         false: no live argument, env, volume or ServiceAccount annotation;
+       live-key-secret   live.enabled with every setting: `--live`, `--live-unreachable=warn`, the
+                         timeout, cache TTLs, an endpoint and a CA as `serve` flags, the key Secret
+                         mounted at /google-credentials and GOOGLE_APPLICATION_CREDENTIALS naming it;
+       live-workload-identity  live.enabled with live.gcpServiceAccount: the ServiceAccount's
+                         iam.gke.io/gcp-service-account annotation beside serviceAccount.annotations,
+                         `--live-unreachable=deny` and `--google-timeout=2s` by default, no key file;
+       live-refused      values rendering must refuse, saying which: live.unreachable other than
+                         deny/warn/allow (also with live off), a malformed duration, an unknown API
+                         or a non-URL in live.endpoints, both kinds of credentials, Workload
+                         Identity without the chart's ServiceAccount.
      In them it checks the ValidatingWebhookConfiguration and, when mutatingWebhook.enabled (off by
      default; on in no-cert-manager and everything), the MutatingWebhookConfiguration the same way
      on /mutate with its reinvocationPolicy (exactly the two rules: serving.knative.dev
@@ -338,7 +350,11 @@ SERVER_FLAGS = {"--cert", "--key", "--listen", "--metrics-listen", "--policies",
                 "--max-concurrent-evaluations", "--evaluation-queue-timeout",
                 "--max-request-nodes", "--max-request-labels",
                 "--reload-interval", "--shutdown-grace", "--log-format", "--allow-policy-shrink",
-                "--namespace-labels", "--unknown-namespaces"}
+                "--namespace-labels", "--unknown-namespaces",
+                "--live", "--live-unreachable", "--google-timeout", "--google-cache-ttl",
+                "--google-not-found-ttl", "--google-endpoint", "--google-ca", "--google-access-token-file"}
+
+LIVE_FLAGS = {f for f in SERVER_FLAGS if f.startswith(("--live", "--google-"))}
 
 
 def check_webhook(c, docs, scenario, fullname, namespace, failure_policy="Fail", timeout=10,
@@ -529,6 +545,119 @@ def check_cert_manager(c, docs, scenario, fullname, namespace, tls_secret, issue
     c.equal(len(docs.get("Issuer", [])), 2, f"{s}: number of Issuers")
 
 
+def check_live(c, docs, scenario, deployment, args=(), key_secret=None, google_ca=None, gcp_sa=None):
+    """Live mode as rendered: exactly the given live args, and the credentials' env, volumes and
+    ServiceAccount annotation (or none of them)."""
+    s = f"{scenario}: live"
+    if deployment is None:
+        return
+    ps = deployment["spec"]["template"]["spec"]
+    ct = ps["containers"][0]
+    live_args = [a for a in ct.get("args") or [] if a.split("=", 1)[0] in LIVE_FLAGS]
+    c.equal(live_args, list(args), f"{s} args")
+    env = {e["name"]: e for e in ct.get("env") or []}
+    mounts = {m["name"]: m for m in ct.get("volumeMounts") or []}
+    volumes = {v["name"]: v for v in ps.get("volumes") or []}
+    if key_secret:
+        c.equal(env.get("GOOGLE_APPLICATION_CREDENTIALS"),
+                {"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": f"/google-credentials/{key_secret[1]}"},
+                f"{s} GOOGLE_APPLICATION_CREDENTIALS")
+        m = mounts.get("google-credentials") or {}
+        c.equal((m.get("mountPath"), m.get("readOnly"), m.get("subPath")), ("/google-credentials", True, None),
+                f"{s} google-credentials mount (mountPath, readOnly, subPath)")
+        c.equal((volumes.get("google-credentials") or {}).get("secret"),
+                {"secretName": key_secret[0], "defaultMode": 0o440}, f"{s} google-credentials volume")
+    else:
+        c.expect("GOOGLE_APPLICATION_CREDENTIALS" not in env, f"{s} sets GOOGLE_APPLICATION_CREDENTIALS")
+        c.expect("google-credentials" not in mounts and "google-credentials" not in volumes,
+                 f"{s} mounts google-credentials")
+    if google_ca:
+        m = mounts.get("google-ca") or {}
+        c.equal((m.get("mountPath"), m.get("readOnly")), ("/google-ca", True), f"{s} google-ca mount")
+        c.equal((volumes.get("google-ca") or {}).get("configMap"), {"name": google_ca}, f"{s} google-ca volume")
+    else:
+        c.expect("google-ca" not in mounts and "google-ca" not in volumes, f"{s} mounts google-ca")
+    sa = one(c, docs, "ServiceAccount", scenario)
+    if sa:
+        annotation = (sa["metadata"].get("annotations") or {}).get("iam.gke.io/gcp-service-account")
+        c.equal(annotation, gcp_sa, f"{s} ServiceAccount iam.gke.io/gcp-service-account")
+
+
+def expect_refused(c, renderer, values, overrides, scenario, message):
+    """Rendering with these overrides must fail, with Helm's error holding `message`."""
+    try:
+        renderer.render(helm_numbers(deep_merge(values, overrides)), "cmek-gate", "cmek-gate")
+        c.fail(f"{scenario}: rendering with {overrides} succeeded; it must fail")
+    except TemplateError as e:
+        c.expect(message in str(e), f"{scenario}: the error does not say {message!r}: {e}")
+
+
+def run_live_scenarios(c, renderer, values):
+    """live.enabled with a key Secret, with Workload Identity, and the values refused."""
+    rel, ns, full = "cmek-gate", "cmek-gate", "cmek-gate"
+    # live settings that take no effect while live.enabled is false
+    idle = {"live": {"unreachable": "warn", "cacheTTL": "10m", "googleCA": {"configMapName": "google-ca"}}}
+    for credentials in ({"credentialsSecret": "gate-key"},
+                        {"gcpServiceAccount": "cmek-gate@security-prod.iam.gserviceaccount.com"}):
+        docs = render(c, renderer, values, deep_merge(idle, {"live": credentials}), rel, ns, "live-off")
+        dep = check_deployment(c, docs, "live-off", full, f"{full}-tls")
+        check_live(c, docs, "live-off", dep)
+
+    # a key file from a Secret, every setting given
+    over = {"live": {"enabled": True, "unreachable": "warn", "googleTimeout": "1500ms", "cacheTTL": "10m",
+                     "notFoundTTL": "30s", "credentialsSecret": "gate-key", "credentialsSecretKey": "sa.json",
+                     "endpoints": {"cloudkms": "https://cloudkms.p.googleapis.com"},
+                     "googleCA": {"configMapName": "google-ca", "key": "roots.pem"}},
+            "server": {"extraEnv": [{"name": "CMEK_GATE_LOG", "value": "debug"}]}}
+    docs = render(c, renderer, values, over, rel, ns, "live-key-secret")
+    dep = check_deployment(c, docs, "live-key-secret", full, f"{full}-tls")
+    check_common(c, docs, "live-key-secret", full, ns, dep)
+    check_live(c, docs, "live-key-secret", dep,
+               args=["--live", "--live-unreachable=warn", "--google-timeout=1500ms", "--google-cache-ttl=10m",
+                     "--google-not-found-ttl=30s", "--google-endpoint=cloudkms=https://cloudkms.p.googleapis.com",
+                     "--google-ca=/google-ca/roots.pem"],
+               key_secret=("gate-key", "sa.json"), google_ca="google-ca")
+    if dep:
+        env = dep["spec"]["template"]["spec"]["containers"][0].get("env") or []
+        c.equal([e["name"] for e in env], ["GOOGLE_APPLICATION_CREDENTIALS", "CMEK_GATE_LOG"],
+                "live-key-secret: env (the key file, then server.extraEnv)")
+
+    # GKE Workload Identity: the chart's defaults for the rest
+    gsa = "cmek-gate@security-prod.iam.gserviceaccount.com"
+    over = {"live": {"enabled": True, "gcpServiceAccount": gsa},
+            "serviceAccount": {"annotations": {"example.com/owner": "security"}}}
+    docs = render(c, renderer, values, over, rel, ns, "live-workload-identity")
+    dep = check_deployment(c, docs, "live-workload-identity", full, f"{full}-tls")
+    check_common(c, docs, "live-workload-identity", full, ns, dep)
+    check_live(c, docs, "live-workload-identity", dep,
+               args=["--live", "--live-unreachable=deny", "--google-timeout=2s"], gcp_sa=gsa)
+    sa = one(c, docs, "ServiceAccount", "live-workload-identity")
+    if sa:
+        c.equal(sa["metadata"].get("annotations"),
+                {"example.com/owner": "security", "iam.gke.io/gcp-service-account": gsa},
+                "live-workload-identity: ServiceAccount annotations (serviceAccount.annotations kept)")
+
+    # values the chart refuses (fail closed), live on or off
+    for overrides, message in [
+        ({"live": {"enabled": True, "unreachable": "ignore"}},
+         'live.unreachable must be deny, warn or allow, not "ignore"'),
+        ({"live": {"unreachable": "Deny"}}, 'live.unreachable must be deny, warn or allow, not "Deny"'),
+        ({"live": {"enabled": True, "unreachable": ""}}, 'live.unreachable must be deny, warn or allow, not ""'),
+        ({"live": {"enabled": True, "googleTimeout": "2 seconds"}},
+         'live.googleTimeout must be a duration such as 2s, 500ms or 5m, not "2 seconds"'),
+        ({"live": {"enabled": True, "cacheTTL": "-1s"}}, 'live.cacheTTL must be a duration'),
+        ({"live": {"enabled": True, "endpoints": {"iam": "https://iam.googleapis.com"}}},
+         'live.endpoints: unknown API "iam"'),
+        ({"live": {"enabled": True, "endpoints": {"cloudkms": "cloudkms.googleapis.com"}}},
+         "live.endpoints.cloudkms must be an http:// or https:// URL"),
+        ({"live": {"enabled": True, "gcpServiceAccount": gsa, "credentialsSecret": "gate-key"}},
+         "live.gcpServiceAccount (Workload Identity) and live.credentialsSecret (a key file) are both set"),
+        ({"live": {"enabled": True, "gcpServiceAccount": gsa}, "serviceAccount": {"create": False}},
+         "live.gcpServiceAccount needs serviceAccount.create"),
+    ]:
+        expect_refused(c, renderer, values, overrides, "live-refused", message)
+
+
 def shipped_policies():
     return {p.name: p.read_bytes() for p in sorted((REPO / "policies").glob("*.yaml"))}
 
@@ -601,6 +730,7 @@ def run_scenarios(c, renderer, values):
     expected_kinds = {"Deployment": 1, "Service": 1, "ServiceAccount": 1, "PodDisruptionBudget": 1,
                       "ValidatingWebhookConfiguration": 1, "ConfigMap": 1, "Issuer": 2, "Certificate": 2}
     c.equal({k: len(v) for k, v in docs.items()}, expected_kinds, "defaults: kinds rendered")
+    check_live(c, docs, "defaults", dep)
 
     # no cert-manager: a given caBundle (PEM or base64) and an existing Secret
     b64 = base64.b64encode((PEM + "\n").encode()).decode()
@@ -751,6 +881,7 @@ def main():
     c.section = ""
     try:
         run_scenarios(c, renderer, values)
+        run_live_scenarios(c, renderer, values)
     except TemplateError as e:
         c.fail(f"rendering failed: {e}")
     return report(c)
@@ -763,7 +894,7 @@ def report(c):
             print(f"  - {f}", file=sys.stderr)
         return 1
     print("check_chart: OK (Chart.yaml, values.yaml documentation, .Values references, "
-          "6 scenarios rendered by helm template, files/policies identical to policies/, Dockerfile)")
+          "10 scenarios rendered by helm template (4 of live mode), files/policies identical to policies/, Dockerfile)")
     return 0
 
 

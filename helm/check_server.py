@@ -6,10 +6,10 @@
 
 It renders the chart with the real Helm (through helm/check_chart.py's Renderer: $CMEK_GATE_HELM or
 target/kube-bin/helm, built by integration/helm/build-helm.sh) and starts `cmek-gate` with the
-container's rendered `args`. The paths are moved into a temporary folder and the ports onto free
-local ones; nothing else changes. /tls, /policies, /params and /client-ca are laid out as the
-kubelet lays out Secret and ConfigMap volumes: a timestamped folder, a `..data` symlink to it and
-one symlink per file. Updates swap `..data` atomically, as the kubelet's AtomicWriter does. The
+container's rendered `args` and `env`. The paths are moved into a temporary folder and the ports
+onto free local ones; nothing else changes. /tls, /policies, /params, /client-ca,
+/google-credentials and /google-ca are laid out as the kubelet lays out Secret and ConfigMap
+volumes: a timestamped folder, a `..data` symlink to it and one symlink per file. Updates swap `..data` atomically, as the kubelet's AtomicWriter does. The
 policies and params are the rendered ConfigMaps' data. Then it checks:
 
   - /readyz and /healthz over HTTPS, and /metrics on the metrics port (9 policies loaded);
@@ -20,7 +20,13 @@ policies and params are the rendered ConfigMaps' data. Then it checks:
   - SIGTERM ends the server well within terminationGracePeriodSeconds;
   - with clientCA enabled, HTTPS without a client certificate is refused, the rendered liveness
     probe (plain /healthz on the metrics port) answers 200, and the rendered readiness probe (a
-    TCP connect) succeeds.
+    TCP connect) succeeds;
+  - with live.enabled and a key Secret (/google-credentials holding a service-account key file
+    made here with openssl, GOOGLE_APPLICATION_CREDENTIALS from the rendered env), the server
+    starts with the rendered --live flags; Google is unreachable (every live.endpoints entry and
+    the key's token_uri a closed local port), so live.unreachable=warn admits
+    examples/service-compliant.yaml with the warning, and the token was asked of the key file's
+    token_uri.
 
 Stdlib + PyYAML. Exit code 0 when every check passes, 1 otherwise. Not run here: the kubelet
 itself, the API server, cert-manager. It makes its own certificates with `cmek-gate certs`.
@@ -103,15 +109,22 @@ class Run:
         container = docs["Deployment"]["cmek-gate"]["spec"]["template"]["spec"]["containers"][0]
         remap = {"/tls/": f"{self.root}/tls/", "/policies": f"{self.root}/policies",
                  "/params/": f"{self.root}/params/", "/client-ca/": f"{self.root}/client-ca/",
+                 "/google-credentials/": f"{self.root}/google-credentials/",
+                 "/google-ca/": f"{self.root}/google-ca/",
                  "0.0.0.0:8443": f"127.0.0.1:{ports[0]}", "0.0.0.0:9090": f"127.0.0.1:{ports[1]}"}
-        args = []
-        for arg in container["args"]:
+
+        def moved(text):
             for old, new in remap.items():
-                arg = arg.replace(old, new)
-            args.append(arg)
+                text = text.replace(old, new)
+            return text
+
+        args = [moved(arg) for arg in container["args"]]
+        env = {k: v for k, v in os.environ.items()
+               if k != "GOOGLE_APPLICATION_CREDENTIALS" and not k.startswith("CMEK_GATE_")}
+        env.update({e["name"]: moved(e["value"]) for e in container.get("env") or []})
         log = open(self.root / log_name, "w")
         print(f"      {self.binary} {' '.join(args)}", flush=True)
-        return container, subprocess.Popen([self.binary] + args, stdout=log, stderr=log)
+        return container, subprocess.Popen([self.binary] + args, stdout=log, stderr=log, env=env)
 
 
 def free_port():
@@ -127,11 +140,11 @@ def context(ca, client=None):
     return ctx
 
 
-def https(port, path, ca, body=None, client=None):
+def https(port, path, ca, body=None, client=None, timeout=5):
     req = urllib.request.Request(f"https://localhost:{port}{path}", data=body,
                                  headers={"Content-Type": "application/json"} if body else {})
     try:
-        with urllib.request.urlopen(req, context=context(ca, client), timeout=5) as r:
+        with urllib.request.urlopen(req, context=context(ca, client), timeout=timeout) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
@@ -269,6 +282,56 @@ def mutual_tls_run(run):
         stop(proc)
 
 
+def service_account_key(token_uri):
+    """A service-account key file as Google issues them, with a new RSA key (openssl) and its
+    token endpoint at token_uri."""
+    proc = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"openssl genpkey failed: {proc.stderr.strip()}")
+    return json.dumps({"type": "service_account", "project_id": "security-prod", "private_key_id": "0" * 40,
+                       "private_key": proc.stdout,
+                       "client_email": "cmek-gate@security-prod.iam.gserviceaccount.com",
+                       "client_id": "1" * 21, "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+                       "token_uri": token_uri})
+
+
+def live_run(run, compliant):
+    """Live mode as the chart renders it with a key Secret: the server starts with the rendered
+    flags and GOOGLE_APPLICATION_CREDENTIALS, and, with Google unreachable (every endpoint and the
+    token endpoint a closed local port), live.unreachable=warn admits with the warning."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    docs = run.render({"live": {"enabled": True, "unreachable": "warn", "googleTimeout": "1s",
+                                "credentialsSecret": "cmek-gate-google",
+                                "endpoints": {api: closed for api in
+                                              ("cloudkms", "cloudresourcemanager", "artifactregistry")},
+                                "googleCA": {"configMapName": "google-ca"}}})
+    files, folder = run.certs("gen4")
+    run.volume(run.root / "tls", {"tls.crt": files["tls.crt"], "tls.key": files["tls.key"]})
+    run.volume(run.root / "policies", docs["ConfigMap"]["cmek-gate-policies"]["data"])
+    run.volume(run.root / "google-credentials", {"key.json": service_account_key(f"{closed}/token")})
+    run.volume(run.root / "google-ca", {"ca.crt": files["ca.crt"]})
+    ports = (free_port(), free_port())
+    container, proc = run.start(docs, ports, "server-3.log")
+    ca = folder / "ca.crt"
+    try:
+        run.check(wait_ready(ports[0], ca, proc=proc),
+                  "live: /readyz 200 with the rendered --live flags and the key file from the Secret")
+        code, body = https(ports[0], "/validate", ca, review(compliant, "u3"), timeout=60)
+        resp = json.loads(body).get("response", {})
+        warnings = resp.get("warnings") or []
+        ok = code == 200 and resp.get("allowed") is True and any(
+            "allowed without live data (--live-unreachable warn)" in w for w in warnings)
+        run.check(ok, "live: with Google unreachable, live.unreachable=warn admits "
+                      "examples/service-compliant.yaml with the warning"
+                      + ("" if ok else f" (got {code}, allowed {resp.get('allowed')}, warnings {warnings})"))
+        # The token was asked of the key file's token_uri: GOOGLE_APPLICATION_CREDENTIALS reached it.
+        run.check(any("cannot get an access token" in w for w in warnings),
+                  "live: the token was asked with the mounted key file (its token_uri refused)")
+    finally:
+        stop(proc)
+
+
 def main():
     binary = Path(sys.argv[1] if len(sys.argv) > 1 else cc.REPO / "target" / "release" / "cmek-gate")
     if not binary.is_file():
@@ -277,11 +340,13 @@ def main():
         return 1
     service = yaml.safe_load((cc.REPO / "examples" / "service.yaml").read_text(encoding="utf-8"))
     service["metadata"]["namespace"] = "team-a"
+    compliant = yaml.safe_load((cc.REPO / "examples" / "service-compliant.yaml").read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="cmek-gate-check-server-") as tmp:
         run = Run(str(binary.resolve()), Path(tmp))
         try:
             plain_webhook_run(run, service)
             mutual_tls_run(run)
+            live_run(run, compliant)
         except Exception as e:  # a crash is a failure with its reason, plus the server logs
             run.check(False, f"{type(e).__name__}: {e}")
         if not all(run.results):

@@ -1219,6 +1219,13 @@ fn rendered_kinds(manifest: &str) -> Vec<String> {
         .collect()
 }
 
+/// The chart's live mode with a key file from a Secret, every live setting given.
+const HELM_LIVE_KEY_SECRET: &str = "live.enabled=true,live.unreachable=warn,live.googleTimeout=1500ms,live.cacheTTL=10m,live.notFoundTTL=30s,live.credentialsSecret=cmek-gate-google,live.endpoints.cloudkms=https://cloudkms.example.test,live.googleCA.configMapName=google-ca";
+
+/// The chart's live mode with GKE Workload Identity, the other live values as shipped.
+const HELM_LIVE_WORKLOAD_IDENTITY: &str =
+    "live.enabled=true,live.gcpServiceAccount=cmek-gate@security-prod.iam.gserviceaccount.com";
+
 /// A caBundle from `cmek-gate certs` for the chart's `webhook.caBundle` (certManager off).
 fn chart_ca_bundle(test: &str) -> String {
     gate_certs(&temp_dir(test).join("certs"))
@@ -1235,6 +1242,8 @@ fn kube_helm_lints_the_chart_strictly() {
             "--set".to_owned(),
             format!("webhook.caBundle={bundle}"),
         ],
+        vec!["--set".to_owned(), HELM_LIVE_KEY_SECRET.to_owned()],
+        vec!["--set".to_owned(), HELM_LIVE_WORKLOAD_IDENTITY.to_owned()],
     ] {
         let mut args = vec!["lint", "--strict", "helm/cmek-gate"];
         args.extend(values.iter().map(String::as_str));
@@ -1331,6 +1340,99 @@ fn kube_helm_renders_the_main_value_combinations() {
 }
 
 #[test]
+fn kube_helm_renders_live_mode_and_refuses_a_wrong_live_unreachable() {
+    let template = |set: &str| {
+        helm(
+            &[
+                "template",
+                "cmek-gate",
+                "helm/cmek-gate",
+                "--namespace",
+                "cmek-gate",
+                "--set",
+                set,
+            ],
+            false,
+        )
+    };
+    let live_flags = |manifest: &str| -> Vec<String> {
+        manifest
+            .lines()
+            .map(str::trim)
+            .filter_map(|l| l.strip_prefix("- "))
+            .map(|a| a.trim_matches('"'))
+            .filter(|a| a.starts_with("--live") || a.starts_with("--google-"))
+            .map(str::to_owned)
+            .collect()
+    };
+
+    // Off (the default): no live flag, key file or annotation, whatever else live.* says.
+    let run = template("live.unreachable=warn,live.credentialsSecret=cmek-gate-google");
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(live_flags(&run.stdout), Vec::<String>::new(), "{run}");
+    for absent in [
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "google-credentials",
+        "iam.gke.io/",
+    ] {
+        assert!(
+            !run.stdout.contains(absent),
+            "{absent} with live off\n{run}"
+        );
+    }
+
+    // A key file from a Secret, every setting given.
+    let run = template(HELM_LIVE_KEY_SECRET);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(
+        live_flags(&run.stdout),
+        [
+            "--live",
+            "--live-unreachable=warn",
+            "--google-timeout=1500ms",
+            "--google-cache-ttl=10m",
+            "--google-not-found-ttl=30s",
+            "--google-endpoint=cloudkms=https://cloudkms.example.test",
+            "--google-ca=/google-ca/ca.crt",
+        ],
+        "{run}"
+    );
+    run.stdout_has(
+        "            - name: GOOGLE_APPLICATION_CREDENTIALS\n              value: /google-credentials/key.json\n",
+    );
+    run.stdout_has("        - name: google-credentials\n          secret:\n            secretName: cmek-gate-google\n");
+    assert!(!run.stdout.contains("iam.gke.io/"), "{run}");
+
+    // Workload Identity: the ServiceAccount's annotation, the shipped live defaults, no key file.
+    let run = template(HELM_LIVE_WORKLOAD_IDENTITY);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(
+        live_flags(&run.stdout),
+        ["--live", "--live-unreachable=deny", "--google-timeout=2s"],
+        "{run}"
+    );
+    run.stdout_has(
+        "  annotations:\n    iam.gke.io/gcp-service-account: cmek-gate@security-prod.iam.gserviceaccount.com\n",
+    );
+    assert!(
+        !run.stdout.contains("GOOGLE_APPLICATION_CREDENTIALS"),
+        "{run}"
+    );
+
+    // A live.unreachable the server would not take is refused by the chart (live on or off):
+    // nothing to install rather than pods that fail to start.
+    for set in [
+        "live.enabled=true,live.unreachable=ignore",
+        "live.unreachable=ignore",
+    ] {
+        let run = template(set);
+        assert_eq!(run.code, 1, "--set {set}: {run}");
+        run.stderr_has(r#"live.unreachable must be deny, warn or allow, not "ignore""#);
+        assert!(run.stdout.is_empty(), "--set {set}: {run}");
+    }
+}
+
+#[test]
 fn kube_helm_installs_the_chart_and_the_api_server_accepts_every_object() {
     let rig = rig();
     let bundle = chart_ca_bundle("kube-helm-install");
@@ -1348,7 +1450,9 @@ fn kube_helm_installs_the_chart_and_the_api_server_accepts_every_object() {
     let cert_manager =
         "mutatingWebhook.enabled=true,serviceMonitor.enabled=true,grafanaDashboard.enabled=true"
             .to_owned();
-    let scenarios: [(&str, &String, &[&str]); 2] = [
+    let live_key_secret = HELM_LIVE_KEY_SECRET.to_owned();
+    let live_workload_identity = HELM_LIVE_WORKLOAD_IDENTITY.to_owned();
+    let scenarios: [(&str, &String, &[&str]); 4] = [
         (
             "own-secret",
             &own_secret,
@@ -1370,6 +1474,16 @@ fn kube_helm_installs_the_chart_and_the_api_server_accepts_every_object() {
                 "Issuer",
                 "ServiceMonitor",
             ],
+        ),
+        (
+            "live-key-secret",
+            &live_key_secret,
+            &["ValidatingWebhookConfiguration", "Deployment"],
+        ),
+        (
+            "live-workload-identity",
+            &live_workload_identity,
+            &["ServiceAccount", "Deployment"],
         ),
     ];
     for (scenario, set, expected_kinds) in scenarios {

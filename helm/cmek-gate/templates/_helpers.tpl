@@ -175,3 +175,59 @@ validating webhook.
           - runjobs
         scope: Namespaced
 {{- end }}
+
+{{/*
+Checks the live values (also when live.enabled is false, so a wrong value is found before it is
+switched on): rendering fails, naming the value, rather than the pods failing to start.
+*/}}
+{{- define "cmek-gate.validateLive" -}}
+{{- $live := .Values.live -}}
+{{- if not (has $live.unreachable (list "deny" "warn" "allow")) -}}
+{{- fail (printf "live.unreachable must be deny, warn or allow, not %q" (toString $live.unreachable)) -}}
+{{- end -}}
+{{- range $name := list "googleTimeout" "cacheTTL" "notFoundTTL" -}}
+{{- $value := toString (index $live $name) -}}
+{{- if and $value (not (regexMatch "^([0-9]+(\\.[0-9]+)?|([0-9]+(ns|us|ms|s|m|h|d))+)$" $value)) -}}
+{{- fail (printf "live.%s must be a duration such as 2s, 500ms or 5m, not %q" $name $value) -}}
+{{- end -}}
+{{- end -}}
+{{- range $api, $url := $live.endpoints -}}
+{{- if not (has $api (list "cloudkms" "cloudresourcemanager" "artifactregistry")) -}}
+{{- fail (printf "live.endpoints: unknown API %q (cloudkms, cloudresourcemanager or artifactregistry)" $api) -}}
+{{- end -}}
+{{- if not (regexMatch "^https?://[^\\s,]+$" (toString $url)) -}}
+{{- fail (printf "live.endpoints.%s must be an http:// or https:// URL, not %q" $api (toString $url)) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $live.gcpServiceAccount $live.credentialsSecret -}}
+{{- fail "live.gcpServiceAccount (Workload Identity) and live.credentialsSecret (a key file) are both set: set one (a key file would win over Workload Identity)" -}}
+{{- end -}}
+{{- if and $live.gcpServiceAccount (not .Values.serviceAccount.create) -}}
+{{- fail "live.gcpServiceAccount needs serviceAccount.create: annotate your existing ServiceAccount with iam.gke.io/gcp-service-account yourself and leave live.gcpServiceAccount empty" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The `cmek-gate serve` arguments of live mode (none without live.enabled), as list items. */}}
+{{- define "cmek-gate.liveArgs" -}}
+{{- include "cmek-gate.validateLive" . -}}
+{{- $live := .Values.live -}}
+{{- if $live.enabled }}
+- --live
+- --live-unreachable={{ $live.unreachable }}
+{{- with $live.googleTimeout }}
+- --google-timeout={{ . }}
+{{- end }}
+{{- with $live.cacheTTL }}
+- --google-cache-ttl={{ . }}
+{{- end }}
+{{- with $live.notFoundTTL }}
+- --google-not-found-ttl={{ . }}
+{{- end }}
+{{- range $api, $url := $live.endpoints }}
+- {{ printf "--google-endpoint=%s=%s" $api $url | quote }}
+{{- end }}
+{{- if $live.googleCA.configMapName }}
+- --google-ca=/google-ca/{{ $live.googleCA.key }}
+{{- end }}
+{{- end }}
+{{- end -}}
