@@ -288,7 +288,7 @@ fn check<K: Send>(
 fn namespace_documents(inputs: &[Input], options: &CheckOptions, threads: usize) -> Vec<Document> {
     let could_hold_one = |input: &Input| {
         let text = &input.text;
-        text.contains(&b'\\') || text.windows(9).any(|w| w == b"Namespace")
+        memchr::memchr(b'\\', text).is_some() || memchr::memmem::find(text, b"Namespace").is_some()
     };
     let candidates: Vec<&[u8]> = inputs
         .iter()
@@ -415,26 +415,9 @@ fn for_each_piece<R: Send>(
         }
     };
     let mut joined: Joined<R> = Joined::default();
-    let batch_bytes = PIECE_BYTES * threads;
-    let mut start = 0;
-    while start < pieces.len() {
-        let mut end = start;
-        let mut bytes = 0;
-        while end < pieces.len() && (end == start || bytes < batch_bytes) {
-            bytes += pieces[end].text.len();
-            end += 1;
-        }
-        let batch = &pieces[start..end];
-        let parsed: Vec<_> = if threads == 1 || batch.len() == 1 {
-            batch.iter().map(parse).collect()
-        } else {
-            in_parallel(batch.chunks(batch.len().div_ceil(threads)), |chunk| {
-                chunk.iter().map(parse).collect::<Vec<_>>()
-            })
-            .into_iter()
-            .flatten()
-            .collect()
-        };
+    // Joins a batch's results, in order, and hands each input that is complete to `done`.
+    type Parsed<R> = Result<(usize, usize, manifest::yaml::Counts, R), ManifestError>;
+    let mut join = |batch: &[Piece], parsed: Vec<Parsed<R>>| {
         for (piece, result) in batch.iter().zip(parsed) {
             flush_undecoded(&mut next_input, piece.input, &mut done);
             // The piece parsed again from the counts before it: the budgets run out where they
@@ -480,7 +463,45 @@ fn for_each_piece<R: Send>(
                 next_input = piece.input + 1;
             }
         }
+    };
+    let batch_bytes = PIECE_BYTES * threads;
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < pieces.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < pieces.len() && (end == start || bytes < batch_bytes) {
+            bytes += pieces[end].text.len();
+            end += 1;
+        }
+        batches.push(&pieces[start..end]);
         start = end;
+    }
+    if threads == 1 {
+        for batch in batches {
+            join(batch, batch.iter().map(parse).collect());
+        }
+    } else {
+        // Each batch is parsed and judged on the threads while this one joins the batch before
+        // (and writes its report): two batches are alive at once.
+        let mut previous = None;
+        for batch in batches.into_iter().map(Some).chain([None]) {
+            let parsed = std::thread::scope(|scope| {
+                let handles: Vec<_> = batch
+                    .into_iter()
+                    .flat_map(|batch| batch.chunks(batch.len().div_ceil(threads)))
+                    .map(|chunk| scope.spawn(|| chunk.iter().map(parse).collect::<Vec<_>>()))
+                    .collect();
+                if let Some((batch, parsed)) = previous.take() {
+                    join(batch, parsed);
+                }
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("a check thread panicked"))
+                    .collect::<Vec<_>>()
+            });
+            previous = batch.map(|batch| (batch, parsed));
+        }
     }
     flush_undecoded(&mut next_input, inputs.len(), &mut done);
 }

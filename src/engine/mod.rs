@@ -315,12 +315,13 @@ fn evaluate_sharing<'r>(
 /// Whether a binding selects the request: its policy's `matchConstraints` and its own
 /// `matchResources` both match.
 fn selects(policy: &CompiledPolicy, binding: &CompiledBinding, target: &MatchTarget) -> Matched {
-    let no_constraints = crate::policy::types::MatchResources::default();
+    static NO_CONSTRAINTS: std::sync::LazyLock<crate::policy::types::MatchResources> =
+        std::sync::LazyLock::new(Default::default);
     let constraints = policy
         .spec
         .match_constraints
         .as_ref()
-        .unwrap_or(&no_constraints);
+        .unwrap_or(&NO_CONSTRAINTS);
     let by_binding = binding
         .spec
         .match_resources
@@ -732,15 +733,25 @@ impl<'r> SharedVariables<'r> {
         }
     }
 
-    /// The cell of a definition for a parameter object, if it is shared.
-    fn cell(&self, slot: VariableSlot, param: Option<&ParamObject>) -> Option<&VariableCell<'r>> {
+    /// The column of a parameter object's cells (see [`SharedVariables::cell`]): 0 without
+    /// one, `None` when its values are not shared.
+    fn column(&self, param: Option<&ParamObject>) -> Option<usize> {
+        match param {
+            None => Some(0),
+            Some(param) => self
+                .params
+                .iter()
+                .position(|p| std::ptr::eq(p, param))
+                .map(|i| i + 1),
+        }
+    }
+
+    /// The cell of a definition for the parameter object of `column`, if it is shared.
+    fn cell(&self, slot: VariableSlot, column: Option<usize>) -> Option<&VariableCell<'r>> {
         if slot.slot >= self.slots {
             return None;
         }
-        let column = match (slot.uses_params, param) {
-            (false, _) | (true, None) => 0,
-            (true, Some(param)) => 1 + self.params.iter().position(|p| std::ptr::eq(p, param))?,
-        };
+        let column = if slot.uses_params { column? } else { 0 };
         self.cells.get(column * self.slots + slot.slot)
     }
 }
@@ -760,9 +771,10 @@ impl<'r> Variables<'r> {
         mut activation: Activation<'r>,
     ) -> Variables<'r> {
         activation.reserve_variables(policy.variables.len());
+        let column = shared.column(param);
         for ((name, compiled), slot) in policy.variables.iter().zip(&policy.variable_slots) {
             let program = &compiled.program.executable;
-            match shared.cell(*slot, param) {
+            match shared.cell(*slot, column) {
                 Some(cell) => activation.define_shared_variable(name, program, cell),
                 None => activation.define_variable(name, program),
             };

@@ -12,7 +12,7 @@
 //! (a template's) is read as written.
 
 use crate::manifest::{Node, NodeValue, ScalarKind};
-use cel_k8s::value::{ScalarKind as Kind, Tree, TreeScalar};
+use cel_k8s::value::{ScalarKind as Kind, Tree, TreeScalar, TreeShape};
 use ref_cast::RefCast;
 
 /// A node anywhere but inside `metadata`: the root of every document.
@@ -65,6 +65,9 @@ impl Tree for RootTree {
     fn scalar(&self) -> Option<TreeScalar<'_>> {
         ObjectTree::ref_cast(&self.0).scalar()
     }
+    fn shape(&self) -> TreeShape<'_> {
+        ObjectTree::ref_cast(&self.0).shape()
+    }
     fn is_list(&self) -> bool {
         ObjectTree::ref_cast(&self.0).is_list()
     }
@@ -106,6 +109,9 @@ fn present(node: &Node) -> impl Iterator<Item = &crate::manifest::Entry> {
 impl Tree for RootMetadataTree {
     fn scalar(&self) -> Option<TreeScalar<'_>> {
         scalar(&self.0, false)
+    }
+    fn shape(&self) -> TreeShape<'_> {
+        shape(&self.0, false)
     }
     fn is_list(&self) -> bool {
         matches!(self.0.value, NodeValue::Seq(_))
@@ -156,6 +162,9 @@ impl MetadataTree {
 impl Tree for RootStringMapTree {
     fn scalar(&self) -> Option<TreeScalar<'_>> {
         scalar(&self.0, false)
+    }
+    fn shape(&self) -> TreeShape<'_> {
+        shape(&self.0, false)
     }
     fn is_list(&self) -> bool {
         matches!(self.0.value, NodeValue::Seq(_))
@@ -237,6 +246,15 @@ fn scalar(node: &Node, as_string: bool) -> Option<TreeScalar<'_>> {
     })
 }
 
+/// What a node is, its scalar read as [`scalar`] reads it.
+fn shape(node: &Node, as_string: bool) -> TreeShape<'_> {
+    match &node.value {
+        NodeValue::Scalar(_) => scalar(node, as_string).map_or(TreeShape::Map, TreeShape::Scalar),
+        NodeValue::Seq(_) => TreeShape::List,
+        NodeValue::Map(_) => TreeShape::Map,
+    }
+}
+
 fn len(node: &Node) -> usize {
     match &node.value {
         NodeValue::Scalar(_) => 0,
@@ -252,6 +270,9 @@ macro_rules! tree {
         impl Tree for $view {
             fn scalar(&self) -> Option<TreeScalar<'_>> {
                 scalar(&self.0, $as_string)
+            }
+            fn shape(&self) -> TreeShape<'_> {
+                shape(&self.0, $as_string)
             }
             fn is_list(&self) -> bool {
                 matches!(self.0.value, NodeValue::Seq(_))

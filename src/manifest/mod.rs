@@ -184,25 +184,34 @@ pub fn split_stream(text: &str, parts: usize) -> Vec<(u32, &str)> {
         pieces.push((0, text));
         return pieces;
     }
+    let bytes = text.as_bytes();
     let target = text.len() / parts + 1;
-    let (mut start, mut start_line, mut line) = (0usize, 0u32, 0u32);
-    let mut offset = 0usize;
-    let mut previous_directive = false;
-    for raw in text.split_inclusive('\n') {
-        let is_marker = raw.starts_with("---")
-            && matches!(
-                raw.as_bytes().get(3),
-                None | Some(b' ' | b'\t' | b'\n' | b'\r')
-            );
-        if is_marker && !previous_directive && offset - start >= target && pieces.len() + 1 < parts
-        {
-            pieces.push((start_line, &text[start..offset]));
-            start = offset;
-            start_line = line;
+    let markers = memchr::memmem::Finder::new(b"\n---");
+    let (mut start, mut start_line) = (0usize, 0u32);
+    // Lines counted up to `counted`; markers searched for from `from`.
+    let (mut counted, mut line, mut from) = (0usize, 0u32, 0usize);
+    while pieces.len() + 1 < parts {
+        // A cut starts a line at least `target` bytes into the piece: its newline comes first.
+        let search = from.max(start + target - 1);
+        let Some(found) = bytes.get(search..).and_then(|rest| markers.find(rest)) else {
+            break;
+        };
+        let offset = search + found + 1;
+        from = offset;
+        let is_marker = matches!(
+            bytes.get(offset + 3),
+            None | Some(b' ' | b'\t' | b'\n' | b'\r')
+        );
+        // A marker right after a directive line (`%YAML 1.2`) belongs to that document.
+        let previous_line = memchr::memrchr(b'\n', &bytes[..offset - 1]).map_or(0, |i| i + 1);
+        if !is_marker || bytes[previous_line] == b'%' {
+            continue;
         }
-        previous_directive = raw.starts_with('%');
-        offset += raw.len();
-        line += 1;
+        line += memchr::memchr_iter(b'\n', &bytes[counted..offset]).count() as u32;
+        counted = offset;
+        pieces.push((start_line, &text[start..offset]));
+        start = offset;
+        start_line = line;
     }
     pieces.push((start_line, &text[start..]));
     pieces
@@ -420,6 +429,64 @@ mod tests {
                     .collect::<Vec<_>>()
             };
             assert_eq!(summary(&documents), summary(&whole), "{parts} parts");
+        }
+    }
+
+    /// `split_stream` as it was first written, line by line: the reference for the search.
+    fn split_by_lines(text: &str, parts: usize) -> Vec<(u32, &str)> {
+        if parts <= 1 {
+            return vec![(0, text)];
+        }
+        let mut pieces = Vec::new();
+        let target = text.len() / parts + 1;
+        let (mut start, mut start_line, mut line, mut offset) = (0usize, 0u32, 0u32, 0usize);
+        let mut previous_directive = false;
+        for raw in text.split_inclusive('\n') {
+            let is_marker = raw.starts_with("---")
+                && matches!(
+                    raw.as_bytes().get(3),
+                    None | Some(b' ' | b'\t' | b'\n' | b'\r')
+                );
+            if is_marker
+                && !previous_directive
+                && offset - start >= target
+                && pieces.len() + 1 < parts
+            {
+                pieces.push((start_line, &text[start..offset]));
+                start = offset;
+                start_line = line;
+            }
+            previous_directive = raw.starts_with('%');
+            offset += raw.len();
+            line += 1;
+        }
+        pieces.push((start_line, &text[start..]));
+        pieces
+    }
+
+    #[test]
+    fn split_streams_cut_where_a_line_by_line_reading_cuts() {
+        let texts = [
+            "a: 1\n---\nb: 2\n---\nc: 3\n---\nd: 4\n",
+            "---\na: 1\n---\r\nb: 2\r\n--- # c\r\nc: 3\r\n---\td: 4\n---",
+            "a: 1\n----\nb: |\n  ---\n---x\n--- !tag\nc: 3\n",
+            "%YAML 1.2\n---\na: 1\n...\n%YAML 1.2\n---\nb: 2\n---\nc: 3\n",
+            "\n\n---\n\n---\n\n---\n",
+            "a: 1\n---",
+            "no marker at all\nin this text\n",
+            "",
+        ];
+        for text in texts {
+            let long = text.repeat(7);
+            for text in [text, long.as_str()] {
+                for parts in 0..12 {
+                    assert_eq!(
+                        split_stream(text, parts),
+                        split_by_lines(text, parts),
+                        "{parts} parts of {text:?}"
+                    );
+                }
+            }
         }
     }
 

@@ -296,28 +296,33 @@ impl<'a> Activation<'a> {
     }
 
     /// Binds a root variable.
+    #[inline]
     pub fn bind(&mut self, root: Root, value: Value<'a>) -> &mut Self {
         self.roots[root as usize] = value;
         self
     }
 
     /// Binds a root variable to a document read in place.
+    #[inline]
     pub fn bind_tree(&mut self, root: Root, tree: &'a dyn Tree) -> &mut Self {
         self.bind(root, Value::from_tree(tree))
     }
 
     /// The value of a root variable.
+    #[inline]
     pub fn root(&self, root: Root) -> &Value<'a> {
         &self.roots[root as usize]
     }
 
     /// Makes room for `additional` more variables, so that defining them does not reallocate.
+    #[inline]
     pub fn reserve_variables(&mut self, additional: usize) -> &mut Self {
         self.variables.reserve_exact(additional);
         self
     }
 
     /// Adds the next variable (index = number defined before): evaluated on first use.
+    #[inline]
     pub fn define_variable(&mut self, name: &'a str, program: &'a Program) -> &mut Self {
         self.variables.push(VariableSlot {
             name,
@@ -331,6 +336,7 @@ impl<'a> Activation<'a> {
     /// Adds the next variable, kept in a cell the caller shares with other activations (of
     /// other policies with the same definition, reading the same documents): evaluated on
     /// first use in any of them.
+    #[inline]
     pub fn define_shared_variable(
         &mut self,
         name: &'a str,
@@ -375,7 +381,17 @@ impl<'a> Activation<'a> {
 
     /// The value of variable `index`, evaluated now if it was not yet (with a budget of
     /// `budget` units). Its error is `variables.NAME: ...`.
+    #[inline]
     pub fn variable(&self, index: usize, budget: u64) -> Result<Value<'a>, EvalError> {
+        match self.variables.get(index).and_then(|slot| slot.cell().get()) {
+            Some(value) => value.clone(),
+            None => self.evaluate_variable_now(index, budget),
+        }
+    }
+
+    /// [`Activation::variable`] of a variable not evaluated yet (or not defined).
+    #[inline(never)]
+    fn evaluate_variable_now(&self, index: usize, budget: u64) -> Result<Value<'a>, EvalError> {
         let slot = self
             .variables
             .get(index)
@@ -405,23 +421,26 @@ impl<'a> Activation<'a> {
         // another: each finds the variables it reads cached. A variable reads only variables
         // defined before it, so walking down from `index` finds all it needs.
         if index < 128 {
+            // Bit sets: the highest pending variable is visited first, and what it reads (lower)
+            // joins the pending ones.
             let mut needed: u128 = 1 << index;
-            for i in (0..=index).rev() {
-                if needed & (1 << i) == 0 {
-                    continue;
-                }
+            let mut pending = needed;
+            while pending != 0 {
+                let i = 127 - pending.leading_zeros() as usize;
+                pending &= !(1 << i);
                 if let Some(program) = self.variables[i].program {
                     for &d in program.variables_used() {
-                        if d < i && !ready(d) {
+                        if d < i && needed & (1 << d) == 0 && !ready(d) {
                             needed |= 1 << d;
+                            pending |= 1 << d;
                         }
                     }
                 }
             }
-            for i in 0..=index {
-                if needed & (1 << i) != 0 {
-                    self.evaluate_variable(i, budget);
-                }
+            while needed != 0 {
+                let i = needed.trailing_zeros() as usize;
+                needed &= needed - 1;
+                self.evaluate_variable(i, budget);
             }
         } else {
             let mut needed = vec![index];

@@ -234,7 +234,19 @@ impl<'a> Frame<'_, 'a> {
                     Value::Map(map) => map.get_str(f),
                     _ => unwrap_optional(optional_select(value, f)?),
                 },
-                (ChainStep::Key(_, true), Some(k)) => unwrap_optional(optional_index(value, k)?),
+                // A map's or list's element directly, without the optional around it.
+                (ChainStep::Key(_, true), Some(k)) => match &value {
+                    Value::Map(map) => {
+                        check_key(k)?;
+                        map.get(k)
+                    }
+                    Value::List(list) => match list_position(k) {
+                        Some(Some(i)) => list.get(i),
+                        Some(None) => None,
+                        None => return Err(no_overload("_[?_]", &[&value, k])),
+                    },
+                    _ => unwrap_optional(optional_index(value, k)?),
+                },
                 (ChainStep::Key(..), None) => unreachable!("a key step evaluates its key"),
             };
         }
@@ -609,7 +621,7 @@ fn select<'a>(value: Value<'a>, field: &str) -> Result<Value<'a>> {
 
 fn has(value: &Value<'_>, field: &str) -> Result<Value<'static>> {
     match value {
-        Value::Map(map) => Ok(Value::Bool(map.get_str(field).is_some())),
+        Value::Map(map) => Ok(Value::Bool(map.has_str(field))),
         Value::Optional(None) => Ok(Value::Bool(false)),
         Value::Optional(Some(inner)) => has(inner, field),
         // A list has positions, not fields: an error, also in a presence test (cel-go).

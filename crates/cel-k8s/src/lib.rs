@@ -58,4 +58,4 @@ pub use profile::{Extension, Extensions, Feature, KubernetesVersion, Profile};
 pub use program::Program;
 pub use syntax::{MAX_BRACKET_DEPTH, MAX_EXPRESSION_BYTES, MAX_TREE_DEPTH};
 pub use types::Type;
-pub use value::{List, Map, Opaque, ScalarKind, Str, Tree, TreeScalar, Value};
+pub use value::{List, Map, Opaque, ScalarKind, Str, Tree, TreeScalar, TreeShape, Value};

@@ -35,6 +35,23 @@ pub trait Tree: fmt::Debug + Send + Sync {
     fn field(&self, key: &str) -> Option<&dyn Tree>;
     /// The entry at `index` of a map, in the order written.
     fn entry(&self, index: usize) -> Option<(&str, &dyn Tree)>;
+    /// What the node is, in one call: its scalar, a list or a map (as [`Tree::scalar`] and
+    /// [`Tree::is_list`] say; implementations answer it without asking twice).
+    fn shape(&self) -> TreeShape<'_> {
+        match self.scalar() {
+            Some(scalar) => TreeShape::Scalar(scalar),
+            None if self.is_list() => TreeShape::List,
+            None => TreeShape::Map,
+        }
+    }
+}
+
+/// What a tree node is (see [`Tree::shape`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TreeShape<'t> {
+    Scalar(TreeScalar<'t>),
+    List,
+    Map,
 }
 
 /// A scalar of a tree: what it resolved to, and the text it was written as (so that a value a
@@ -182,17 +199,18 @@ impl<'a> Value<'a> {
     }
 
     /// A document node read in place: a scalar becomes its value, a list or map stays a view.
+    #[inline]
     pub fn from_tree(tree: &'a dyn Tree) -> Value<'a> {
-        match tree.scalar() {
-            Some(scalar) => match scalar.kind {
+        match tree.shape() {
+            TreeShape::Scalar(scalar) => match scalar.kind {
                 ScalarKind::Null => Value::Null,
                 ScalarKind::Bool(b) => Value::Bool(b),
                 ScalarKind::Int(i) => Value::Int(i),
                 ScalarKind::Double(d) => Value::Double(d),
                 ScalarKind::Str => Value::String(Str::Borrowed(scalar.text)),
             },
-            None if tree.is_list() => Value::List(List::Tree(tree)),
-            None => Value::Map(Map::Tree(tree)),
+            TreeShape::List => Value::List(List::Tree(tree)),
+            TreeShape::Map => Value::Map(Map::Tree(tree)),
         }
     }
 }

@@ -69,6 +69,16 @@ impl<'a> Map<'a> {
         }
     }
 
+    /// Whether the map has a string key (without reading its value).
+    pub fn has_str(&self, key: &str) -> bool {
+        match self {
+            Map::Tree(tree) => tree.field(key).is_some(),
+            Map::Owned(entries) => entries
+                .iter()
+                .any(|(k, _)| matches!(k, Value::String(s) if **s == *key)),
+        }
+    }
+
     /// The value under a key, keys compared as CEL compares them (`1`, `1u` and `1.0` are
     /// the same key).
     pub fn get(&self, key: &Value<'_>) -> Option<Value<'a>> {

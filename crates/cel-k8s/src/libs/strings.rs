@@ -179,32 +179,39 @@ fn split<'a>(args: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
         [Value::String(s), Value::String(sep), Value::Int(n)] => (s, sep, *n),
         _ => return Err(no_overload("split", args)),
     };
-    let parts: Vec<&str> = match (usize::try_from(n), sep.is_empty()) {
-        (Ok(0), _) => Vec::new(),
-        (Ok(n), true) => {
-            let mut parts = Vec::new();
+    // The usual separator, one ASCII character ('/', ','), is searched for as a byte.
+    let byte = match sep.as_bytes() {
+        [b] if b.is_ascii() => Some(char::from(*b)),
+        _ => None,
+    };
+    let mut items: Vec<Value<'a>> = Vec::new();
+    let mut push = |part: &str| items.push(part_of(s, part));
+    match (usize::try_from(n), sep.is_empty(), byte) {
+        (Ok(0), _, _) => {}
+        (Ok(n), true, _) => {
+            let mut count = 0;
             let mut rest: &str = s;
             while let Some(c) = rest.chars().next() {
-                if parts.len() + 1 == n {
+                if count + 1 == n {
                     break;
                 }
                 let (head, tail) = rest.split_at(c.len_utf8());
-                parts.push(head);
+                push(head);
+                count += 1;
                 rest = tail;
             }
             if !rest.is_empty() {
-                parts.push(rest);
+                push(rest);
             }
-            parts
         }
-        (Ok(n), false) => s.splitn(n, &**sep).collect(),
-        (Err(_), true) => s
+        (Ok(n), false, Some(c)) => s.splitn(n, c).for_each(&mut push),
+        (Ok(n), false, None) => s.splitn(n, &**sep).for_each(&mut push),
+        (Err(_), true, _) => s
             .char_indices()
-            .map(|(i, c)| &s[i..i + c.len_utf8()])
-            .collect(),
-        (Err(_), false) => s.split(&**sep).collect(),
-    };
-    let items: Vec<Value<'a>> = parts.into_iter().map(|part| part_of(s, part)).collect();
+            .for_each(|(i, c)| push(&s[i..i + c.len_utf8()])),
+        (Err(_), false, Some(c)) => s.split(c).for_each(&mut push),
+        (Err(_), false, None) => s.split(&**sep).for_each(&mut push),
+    }
     Ok(Value::List(List::Owned(items.into())))
 }
 
