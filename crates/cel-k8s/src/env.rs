@@ -161,7 +161,7 @@ impl Environment {
     ) -> Result<Program, CompileError> {
         crate::syntax::on_parse_stack(|| {
             let parsed = crate::syntax::parse(source)?;
-            crate::program::compile(&self.library, source, &parsed, options)
+            crate::program::compile(&self.library, source, &parsed, options, None)
         })
     }
 
@@ -183,7 +183,8 @@ impl Environment {
                 Err(errors) => return Ok(Err(errors)),
             };
             let library = crate::libs::library_for(declarations.target());
-            let program = crate::program::compile(&library, source, &parsed, options)?;
+            let program =
+                crate::program::compile(&library, source, &parsed, options, Some(&checked))?;
             Ok(Ok((program, checked)))
         });
         match outcome {

@@ -29,6 +29,7 @@ pub mod cost;
 pub mod env;
 pub mod error;
 mod eval;
+mod guard;
 mod json;
 pub mod library;
 pub mod libs;

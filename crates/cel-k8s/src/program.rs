@@ -83,6 +83,9 @@ pub(crate) struct Call {
     pub function: Function,
     pub args: Box<[Node]>,
     pub cost: CallCost,
+    /// The parameter types of the one overload the type checker chose, when cel-go guards it
+    /// ([`crate::guard`]): arguments of other runtime types are refused.
+    pub guard: Option<Box<[Type]>>,
 }
 
 pub(crate) struct Comprehension {
@@ -329,19 +332,22 @@ fn literal_not_allowed(name: &str, in_mutation: bool) -> String {
     }
 }
 
-/// Compiles a parsed expression. Recurses once per level of the tree (bounded by the parser's
-/// depth check).
+/// Compiles a parsed expression; with what type-checking it found, each call keeps the
+/// checker's overload choice as cel-go does ([`crate::guard`]). Recurses once per level of the
+/// tree (bounded by the parser's depth check).
 pub(crate) fn compile(
     library: &Library,
     source: &str,
     parsed: &Parsed,
     options: &CompileOptions<'_>,
+    checked: Option<&crate::check::Checked>,
 ) -> Result<Program, CompileError> {
     let mut compiler = Compiler {
         library,
         source,
         parsed,
         options,
+        checked,
         scope: Vec::new(),
         locals: 0,
         uses: Vec::new(),
@@ -362,6 +368,7 @@ struct Compiler<'c> {
     source: &'c str,
     parsed: &'c Parsed,
     options: &'c CompileOptions<'c>,
+    checked: Option<&'c crate::check::Checked>,
     /// Comprehension variables in scope, innermost last.
     scope: Vec<(String, usize)>,
     locals: usize,
@@ -625,11 +632,15 @@ impl Compiler<'_> {
         } else {
             CallCost::Free
         };
+        let guard = self
+            .checked
+            .and_then(|c| crate::guard::for_call(&full_name, c.overloads_of(expr.id)));
         Ok(Node::Call(Box::new(Call {
             name: full_name.into(),
             function,
             args: nodes.into(),
             cost,
+            guard,
         })))
     }
 
