@@ -22,13 +22,22 @@ pub(super) fn not_allowed(name: &str, in_mutation: bool) -> String {
             "\"{name}{{...}}\" constructs an unknown type: a mutation builds Object{{...}} (and Object.FIELD{{...}}) or JSONPatch{{...}}"
         )
     } else {
-        format!("\"{name}{{...}}\": object literals are only allowed in the expressions of a MutatingAdmissionPolicy's mutations")
+        format!("undeclared reference to '{name}' (in container ''): \"{name}{{...}}\": object literals are only allowed in the expressions of a MutatingAdmissionPolicy's mutations")
     }
 }
 
 /// Rewrites every allowed struct literal of the tree into a map literal, in place.
 pub(super) fn rewrite(expr: &mut IdedExpr) -> Result<(), CompileError> {
     match &mut expr.expr {
+        // A protocol buffer message literal (`google.protobuf.Duration{...}`) stays one.
+        Expr::Struct(s) if cel_k8s::is_message_type(&s.type_name) => {
+            for entry in &mut s.entries {
+                if let EntryExpr::StructField(field) = &mut entry.expr {
+                    rewrite(&mut field.value)?;
+                }
+            }
+            Ok(())
+        }
         Expr::Struct(s) => {
             if !is_mutation_type(&s.type_name) {
                 return Err(CompileError {

@@ -267,16 +267,10 @@ impl Environment {
         purpose: Purpose,
         check: Option<TypeCheck<'_>>,
     ) -> Result<Program, CompileError> {
-        let program = self.env.compile(source).map_err(|errors| {
-            let first = errors.errors.first();
-            CompileError {
-                position: first.and_then(|e| {
-                    (e.pos.0 >= 0 && e.pos.1 >= 0)
-                        .then(|| char_position(source, e.pos.0 as u32, e.pos.1 as usize))
-                }),
-                message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
-            }
-        })?;
+        let program = self
+            .env
+            .compile(source)
+            .map_err(|errors| CompileError::from(cel_k8s::syntax::parse_error(source, &errors)))?;
         let references = References::of(&program, source, variables, purpose)?;
         let rewritten = match purpose {
             Purpose::Check => None,
@@ -592,21 +586,6 @@ fn describe(error: &cel::ExecutionError) -> String {
         E::DuplicateKey(_) => "duplicate key in a map literal".into(),
         other => other.to_string(),
     }
-}
-
-/// The 1-based line and column in characters of a parser position: a line and a 0-based byte
-/// column in it.
-fn char_position(source: &str, line: u32, byte_column: usize) -> (u32, u32) {
-    let text = source
-        .split('\n')
-        .nth(line.saturating_sub(1) as usize)
-        .unwrap_or("");
-    let column = text
-        .char_indices()
-        .take_while(|(i, _)| *i < byte_column)
-        .count()
-        + byte_column.saturating_sub(text.len());
-    (line, column as u32 + 1)
 }
 
 /// Refuses what would make the parser recurse too deeply, before it runs.

@@ -190,7 +190,9 @@ impl Walk<'_> {
             }),
             Expr::Struct(s) => {
                 let in_mutation = self.purpose == Purpose::Mutation;
-                if !(in_mutation && literals::is_mutation_type(&s.type_name)) {
+                let allowed = (in_mutation && literals::is_mutation_type(&s.type_name))
+                    || cel_k8s::is_message_type(&s.type_name);
+                if !allowed {
                     return Err(self.error(expr, literals::not_allowed(&s.type_name, in_mutation)));
                 }
                 s.entries.iter().try_for_each(|entry| match &entry.expr {

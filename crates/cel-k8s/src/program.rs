@@ -328,7 +328,7 @@ fn literal_not_allowed(name: &str, in_mutation: bool) -> String {
             "\"{name}{{...}}\" constructs an unknown type: a mutation builds Object{{...}} (and Object.FIELD{{...}}) or JSONPatch{{...}}"
         )
     } else {
-        format!("\"{name}{{...}}\": object literals are only allowed in the expressions of a MutatingAdmissionPolicy's mutations")
+        format!("undeclared reference to '{name}' (in container ''): \"{name}{{...}}\": object literals are only allowed in the expressions of a MutatingAdmissionPolicy's mutations")
     }
 }
 
@@ -445,6 +445,9 @@ impl Compiler<'_> {
                 }
                 Node::Map(entries.into())
             }
+            Expr::Struct(s) if crate::protobuf::message(&s.type_name).is_some() => {
+                self.message(expr, s)?
+            }
             Expr::Struct(s) => {
                 let in_mutation = self.options.purpose == Purpose::Mutation;
                 if !(in_mutation && is_mutation_type(&s.type_name)) {
@@ -480,6 +483,57 @@ impl Compiler<'_> {
             }
         }
         Ok(crate::eval::fold(node))
+    }
+
+    /// A protocol buffer message literal ([`crate::protobuf`]): its builder called with the
+    /// fields in declaration order, `null` for those not written (`?field` unwrapped, `null`
+    /// when empty).
+    fn message(
+        &mut self,
+        expr: &IdedExpr,
+        s: &cel::common::ast::StructExpr,
+    ) -> Result<Node, CompileError> {
+        let (Some(message), Some(function)) = (
+            crate::protobuf::message(&s.type_name),
+            crate::protobuf::builder(&s.type_name),
+        ) else {
+            return Err(self.error(expr, format!("unknown message type {}", s.type_name)));
+        };
+        let mut args: Vec<Node> = message
+            .fields
+            .iter()
+            .map(|_| Node::Const(Value::Null))
+            .collect();
+        for entry in &s.entries {
+            let EntryExpr::StructField(field) = &entry.expr else {
+                return Err(self.error(expr, "a message literal has fields, not map entries"));
+            };
+            let Some(index) = message.fields.iter().position(|(n, _)| *n == field.field) else {
+                return Err(self.error(expr, format!("undefined field '{}'", field.field)));
+            };
+            let mut value = self.expr(&field.value)?;
+            if field.optional {
+                let or_value = self
+                    .library
+                    .lookup("orValue", Style::Receiver, 2)
+                    .ok_or_else(|| self.error(expr, "optional fields need orValue"))?;
+                value = Node::Call(Box::new(Call {
+                    name: "orValue".into(),
+                    function: or_value,
+                    args: Box::new([value, Node::Const(Value::Null)]),
+                    cost: CallCost::Free,
+                    guard: None,
+                }));
+            }
+            args[index] = value;
+        }
+        Ok(Node::Call(Box::new(Call {
+            name: message.name.into(),
+            function,
+            args: args.into(),
+            cost: CallCost::Free,
+            guard: None,
+        })))
     }
 
     fn ident(&mut self, expr: &IdedExpr, name: &str) -> Result<Node, CompileError> {
