@@ -251,6 +251,7 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("quantity('Mi'), quantity('+')", "Refused, as Kubernetes documents: a quantity needs a digit or a dot (the scanner of some apimachinery versions reads these as 0)."),
     ("quantity('1e1000000000').add(quantity('1m'))", "Difference: a quantity whose exact decimal form needs more than 1024 digits is an evaluation error rather than a huge number."),
     ("kms.*", "cmek-gate's own extension, in no Kubernetes release: offered only to a policy that asks for it (annotation cmek-gate.dev/cel-extensions: \"kms\", or --cel-extensions kms; elsewhere a compile error saying how to ask), as the other extensions; answered from Google only in live mode (check, serve and scan --live), so every example above but kms.available() fails here (see docs/live-checks.md)."),
+    ("google.protobuf.Duration{...}, Timestamp{...}, Int64Value{...} and the other wrappers", "Built as Kubernetes builds them (a wrapper is its value). google.protobuf.Struct, Value, ListValue, Empty and Any literals are refused (write a map or list literal), and a Timestamp message outside years 1 to 9999 is an evaluation error (see docs/cel-differential.md)."),
     ("Error messages", "Difference: evaluation errors name functions and types, never the input (it may be a secret)."),
     ("Everything else", "Compared with Kubernetes 1.37's own CEL on a corpus of 14,000 expressions (docs/cel-differential.md), which lists every remaining difference and its reason."),
 ];
