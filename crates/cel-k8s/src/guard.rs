@@ -11,7 +11,7 @@
 
 use crate::error::EvalError;
 use crate::types::Type;
-use crate::value::Value;
+use crate::value::{List, Value};
 
 /// Functions whose single checked overload cel-go does not guard: one implementation for all
 /// overloads (`decls.Singleton*Binding`), no binding of their own (`or`, `orValue`, the
@@ -38,10 +38,12 @@ const UNGUARDED: &[&str] = &[
     "@mergeMapEntries",
 ];
 
-/// The parameter types a call's arguments are guarded by: those of the checker's one overload
-/// (`signatures`, see [`crate::check::Checked::overloads_of`]) of `name`, when cel-go guards it
-/// and some parameter says more than `dyn`. `None` otherwise.
-pub(crate) fn for_call(name: &str, signatures: &[&'static str]) -> Option<Box<[Type]>> {
+/// What a call's arguments are guarded by: the index and type of each parameter of the checker's
+/// one overload (`signatures`, see [`crate::check::Checked::overloads_of`]) of `name` that says
+/// more than `dyn`, when cel-go guards the overload and there is one. `None` otherwise.
+pub(crate) type Guard = Box<[(usize, Type)]>;
+
+pub(crate) fn for_call(name: &str, signatures: &[&'static str]) -> Option<Guard> {
     let [signature] = signatures else {
         return None;
     };
@@ -52,13 +54,27 @@ pub(crate) fn for_call(name: &str, signatures: &[&'static str]) -> Option<Box<[T
         .get(name)?
         .iter()
         .find(|o| o.signature == *signature)?;
-    let says_something = overload.params.iter().any(|p| !is_any(p));
-    says_something.then(|| overload.params.clone().into_boxed_slice())
+    let checks: Vec<(usize, Type)> = overload
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !is_any(p))
+        .map(|(i, p)| (i, p.clone()))
+        .collect();
+    (!checks.is_empty()).then(|| checks.into_boxed_slice())
 }
 
 /// Refuses arguments the guard does not take, as cel-go's guard does (`no such overload`).
-pub(crate) fn check(name: &str, params: &[Type], args: &[Value<'_>]) -> Result<(), EvalError> {
-    if params.len() == args.len() && params.iter().zip(args).all(|(p, a)| assignable(p, a)) {
+#[inline]
+pub(crate) fn check(
+    name: &str,
+    guard: &[(usize, Type)],
+    args: &[Value<'_>],
+) -> Result<(), EvalError> {
+    if guard
+        .iter()
+        .all(|(i, t)| args.get(*i).is_some_and(|a| assignable(t, a)))
+    {
         return Ok(());
     }
     let types: Vec<&str> = args.iter().map(Value::type_name).collect();
@@ -80,12 +96,19 @@ fn assignable(t: &Type, value: &Value<'_>) -> bool {
     match (t, value) {
         (t, _) if is_any(t) => true,
         (Type::List(element), Value::List(list)) => {
-            list.get(0).is_none_or(|item| assignable(element, &item))
+            is_any(element)
+                || match list {
+                    List::Owned(items) => items.first().is_none_or(|i| assignable(element, i)),
+                    List::Tree(_) => list.get(0).is_none_or(|i| assignable(element, &i)),
+                }
         }
-        (Type::Map(key, element), Value::Map(map)) => match map.entry(0) {
-            None => true,
-            Some((k, v)) => assignable(key, &k) && assignable(element, &v),
-        },
+        (Type::Map(key, element), Value::Map(map)) => {
+            (is_any(key) && is_any(element))
+                || match map.entry(0) {
+                    None => true,
+                    Some((k, v)) => assignable(key, &k) && assignable(element, &v),
+                }
+        }
         (Type::Optional(_), Value::Optional(_)) => true,
         (Type::Type(_), Value::Type(_)) => true,
         (Type::List(_) | Type::Map(..) | Type::Optional(_) | Type::Type(_), _) => false,
@@ -96,7 +119,7 @@ fn assignable(t: &Type, value: &Value<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::{List, Map, Str};
+    use crate::value::{Map, Str};
     use std::sync::Arc;
 
     fn list(items: Vec<Value<'static>>) -> Value<'static> {

@@ -85,7 +85,7 @@ pub(crate) struct Call {
     pub cost: CallCost,
     /// The parameter types of the one overload the type checker chose, when cel-go guards it
     /// ([`crate::guard`]): arguments of other runtime types are refused.
-    pub guard: Option<Box<[Type]>>,
+    pub guard: Option<crate::guard::Guard>,
 }
 
 pub(crate) struct Comprehension {
