@@ -89,15 +89,19 @@ fn compile_class(message: &str) -> &'static str {
     } else if m.contains("undeclared reference")
         || m.contains("unknown function")
         || m.contains("unknown variable")
-        // The gate's words for a name the target's environment does not declare: an extension
-        // not asked for, a function of a later release, or one Kubernetes never had.
-        || m.contains("is not in kubernetes' cel")
-        || m.contains("is not offered here")
-        || m.contains("or newer; --kubernetes-version is")
     {
         "undeclared"
     } else if m.contains("no matching overload") || m.contains("expected type") {
         "type"
+    } else if m.contains("is not in kubernetes' cel")
+        || m.contains("is not offered here")
+        || m.contains("or newer; --kubernetes-version is")
+    {
+        // The gate's words for a name the target's environment does not declare (an extension
+        // not asked for, a function of a later release, or one Kubernetes never had); where the
+        // target has other overloads of the name, the gate says `found no matching overload`
+        // first, a type error as cel-go's.
+        "undeclared"
     } else {
         "other"
     }

@@ -63,10 +63,12 @@ const DELIBERATE: &[(&str, &str)] = &[
          labels and annotations left out); cmek-gate's patch is a patch of the file as written",
     ),
     (
-        "overload chosen by the type checker",
-        "cel-go dispatches a call only to the overloads the type checker chose from the \
-         expression's static types (`string(x)` where x was inferred a string fails on a bool); \
-         cmek-gate's evaluator dispatches on the runtime type",
+        "template label typed as a string",
+        "cmek-gate reads the labels and annotations of a nested `metadata` (a template's) as \
+         strings, as ObjectMeta types them; the API server keeps a CRD template's values as \
+         written, so a call the type checker resolved to its string overload (`string(x)`, x \
+         inferred a string) fails there on a bool label (`no such overload: string(bool)`) and \
+         succeeds in cmek-gate on the string",
     ),
 ];
 
@@ -901,8 +903,9 @@ fn entry_without_cel_error_words(m: &str) -> String {
 }
 
 /// Whether two sorted lists of messages differ only in CEL error words, or where the API server
-/// failed a call the type checker's overload choice rules out (`no such overload: f(type)`):
-/// `Some("CEL error words")`, `Some("overload chosen by the type checker")`, or `None`.
+/// failed a call on a template label it keeps as written and cmek-gate reads as a string
+/// (`no such overload: f(type)`): `Some("CEL error words")`, `Some("template label typed as a
+/// string")`, or `None`.
 fn documented_message_difference(server: &[String], gate: &[String]) -> Option<&'static str> {
     let overload = |m: &String| m.contains("resulted in error: no such overload: ");
     let words = |list: &[String], drop_overloads: bool| {
@@ -917,9 +920,9 @@ fn documented_message_difference(server: &[String], gate: &[String]) -> Option<&
     if words(server, false) == words(gate, false) {
         return Some("CEL error words");
     }
-    // A checked overload fails in the API server where cmek-gate's evaluation goes on: the
-    // entry is the API server's alone (the gate's, if any, is a different outcome of the same
-    // expression).
+    // A checked overload fails in the API server on a label value cmek-gate reads as a string:
+    // the entry is the API server's alone (the gate's, if any, is a different outcome of the
+    // same expression).
     let server_overloads: BTreeSet<String> = server
         .iter()
         .filter(|m| overload(m))
@@ -934,7 +937,7 @@ fn documented_message_difference(server: &[String], gate: &[String]) -> Option<&
         .cloned()
         .collect();
     (!server_overloads.is_empty() && words(server, true) == words(&gate_rest, false))
-        .then_some("overload chosen by the type checker")
+        .then_some("template label typed as a string")
 }
 
 /// Whether two messages (warnings, or validation_failure entries) name the same policy and

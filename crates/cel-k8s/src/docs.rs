@@ -35,6 +35,8 @@ const fn f(
 
 const STD: &str = "Standard functions and macros";
 const OPT: &str = "Optional values";
+const OPT_LISTS: &str =
+    "Lists of optional values (cel-go's optional library version 2, Kubernetes 1.33)";
 const STRINGS: &str = "Strings (cel-go ext.Strings)";
 const EXT_LISTS: &str = "Lists (cel-go ext.Lists)";
 const K8S_LISTS: &str = "Lists (Kubernetes)";
@@ -95,6 +97,10 @@ pub const LIBRARY: &[FunctionDoc] = &[
     f(OPT, "or", "optional.or(optional) -> optional", "This optional if it holds a value, else the other.", "optional.none().or(optional.of(2)).value()", "2"),
     f(OPT, "optMap", "optional.optMap(x, e) -> optional (macro)", "The value transformed, if there is one.", "optional.of(1).optMap(x, x + 1).value()", "2"),
     f(OPT, "optFlatMap", "optional.optFlatMap(x, e) -> optional (macro)", "As optMap, with e itself an optional.", "optional.of(1).optFlatMap(x, optional.none()).hasValue()", "false"),
+    f(OPT_LISTS, "first", "list.first() -> optional", "The first element, or an empty optional for an empty list.", "[1, 2].first().value()", "1"),
+    f(OPT_LISTS, "last", "list.last() -> optional", "The last element, or an empty optional for an empty list.", "[].last().hasValue()", "false"),
+    f(OPT_LISTS, "optional.unwrap", "optional.unwrap(list(optional)) -> list", "The values of the optionals that hold one, in order.", "optional.unwrap([optional.of(1), optional.none(), optional.of(3)])", "[1, 3]"),
+    f(OPT_LISTS, "unwrapOpt", "list(optional).unwrapOpt() -> list", "As optional.unwrap.", "[optional.none(), optional.of('a')].unwrapOpt()", "['a']"),
     // strings
     f(STRINGS, "charAt", "string.charAt(int) -> string", "The code point at an index ('' at the end).", "'hello'.charAt(4)", "'o'"),
     f(STRINGS, "indexOf", "string.indexOf(string[, int]) -> int", "First index of a substring, from an optional offset; -1 if absent.", "'hello mellow'.indexOf('ello', 6)", "7"),
@@ -240,10 +246,11 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("math.*, base64.encode, base64.decode, cel.bind, string.reverse()", "Extensions: in no Kubernetes release's admission environment, so offered only to a policy that asks for them (annotation cmek-gate.dev/cel-extensions: \"math,encoders,bind,strings\", or --cel-extensions); the API server refuses such a policy (see docs/kubernetes-versions.md)."),
     ("Kubernetes versions", "What a release lacks is refused: --kubernetes-version (1.30 to 1.37, default 1.37) selects the release whose functions and macros a policy may use; the function's row in docs/kubernetes-versions.md says which release added it."),
     ("list.existsOne(x, p), with one variable", "Refused, as the API server refuses it (undeclared reference to 'existsOne'): Kubernetes' parser leaves it a call. Write exists_one(x, p); existsOne with two variables is the two-variable comprehension (1.32)."),
-    ("Type checking", "As the API server when a policy is created: a type error (a wrong argument type, a mixed list literal, a result of the wrong type for its field) refuses the policy at load, at its line and column. Mistakes found only against the resources' schemas are warnings, as Kubernetes reports them in status.typeChecking (see docs/lint.md). eval -e is not type-checked."),
+    ("Type checking", "As the API server when a policy is created: a type error (a wrong argument type, a mixed list literal, a result of the wrong type for its field) refuses the policy at load, at its line and column. Mistakes found only against the resources' schemas are warnings, as Kubernetes reports them in status.typeChecking (see docs/lint.md). At run time a call the checker resolved to one overload takes only that overload's argument types, as in the API server: string(x), where x was inferred a string, fails on a bool. eval -e is not type-checked."),
     ("quantity('Mi'), quantity('+')", "Refused, as Kubernetes documents: a quantity needs a digit or a dot (the scanner of some apimachinery versions reads these as 0)."),
     ("quantity('1e1000000000').add(quantity('1m'))", "Difference: a quantity whose exact decimal form needs more than 1024 digits is an evaluation error rather than a huge number."),
     ("kms.*", "cmek-gate's own extension, in no Kubernetes release: offered only to a policy that asks for it (annotation cmek-gate.dev/cel-extensions: \"kms\", or --cel-extensions kms; elsewhere a compile error saying how to ask), as the other extensions; answered from Google only in live mode (check, serve and scan --live), so every example above but kms.available() fails here (see docs/live-checks.md)."),
+    ("google.protobuf.Duration{...}, Timestamp{...}, Int64Value{...} and the other wrappers", "Built as Kubernetes builds them (a wrapper is its value). google.protobuf.Struct, Value, ListValue, Empty and Any literals are refused (write a map or list literal), and a Timestamp message outside years 1 to 9999 is an evaluation error (see docs/cel-differential.md)."),
     ("Error messages", "Difference: evaluation errors name functions and types, never the input (it may be a secret)."),
     ("Everything else", "Compared with Kubernetes 1.37's own CEL on a corpus of 14,000 expressions (docs/cel-differential.md), which lists every remaining difference and its reason."),
 ];

@@ -173,7 +173,7 @@ impl Environment {
         parsed: &crate::syntax::Parsed,
         options: &CompileOptions<'_>,
     ) -> Result<Program, CompileError> {
-        crate::program::compile(&self.library, source, parsed, options)
+        crate::program::compile(&self.library, source, parsed, options, None)
     }
 
     /// [`Environment::compile`], after type-checking the expression against `declarations`
@@ -208,8 +208,8 @@ impl Environment {
     ) -> Result<(Program, crate::check::Checked), Vec<CompileError>> {
         let checked = crate::check::check(&parsed.expr, &parsed.info, declarations)?;
         let library = crate::libs::library_for(declarations.target());
-        let program =
-            crate::program::compile(&library, source, parsed, options).map_err(|e| vec![e])?;
+        let program = crate::program::compile(&library, source, parsed, options, Some(&checked))
+            .map_err(|e| vec![e])?;
         Ok((program, checked))
     }
 

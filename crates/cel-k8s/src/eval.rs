@@ -359,6 +359,9 @@ impl<'a> Frame<'_, 'a> {
 
     /// Calls a function on its evaluated arguments, charging what it builds.
     fn apply(&mut self, call: &Call, args: &[Value<'a>]) -> Result<Value<'a>> {
+        if let Some(params) = &call.guard {
+            crate::guard::check(&call.name, params, args)?;
+        }
         if call.cost == CallCost::Before {
             if let Some(units) = result_units_before(&call.name, args) {
                 self.meter.charge(units)?;

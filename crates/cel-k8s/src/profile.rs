@@ -233,6 +233,9 @@ pub enum Feature {
     TwoVariableComprehensions,
     /// Kubernetes' semver library (version 1): 1.33.
     Semver,
+    /// cel-go's optional library at version 2 (`list.first()`, `list.last()`,
+    /// `optional.unwrap(list)`, `list.unwrapOpt()`): cel-go v0.23, first vendored by 1.33.
+    OptionalVersion2,
     /// cel-go's ext.Lists at version 3 (`slice`, `flatten`, `sort`, `sortBy`, `distinct`,
     /// `reverse`, `lists.range`): 1.34.
     ListsVersion3,
@@ -250,7 +253,7 @@ impl Feature {
         let minor = match self {
             Feature::NamedFormats => 31,
             Feature::TwoVariableComprehensions => 32,
-            Feature::Semver => 33,
+            Feature::Semver | Feature::OptionalVersion2 => 33,
             Feature::ListsVersion3 => 34,
             Feature::ListsIncludes => 37,
             Feature::Extension(_) | Feature::Never(_) => return None,

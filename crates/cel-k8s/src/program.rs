@@ -83,6 +83,9 @@ pub(crate) struct Call {
     pub function: Function,
     pub args: Box<[Node]>,
     pub cost: CallCost,
+    /// The parameter types of the one overload the type checker chose, when cel-go guards it
+    /// ([`crate::guard`]): arguments of other runtime types are refused.
+    pub guard: Option<crate::guard::Guard>,
 }
 
 pub(crate) struct Comprehension {
@@ -325,23 +328,26 @@ pub(crate) fn literal_not_allowed(name: &str, in_mutation: bool) -> String {
             "\"{name}{{...}}\" constructs an unknown type: a mutation builds Object{{...}} (and Object.FIELD{{...}}) or JSONPatch{{...}}"
         )
     } else {
-        format!("\"{name}{{...}}\": object literals are only allowed in the expressions of a MutatingAdmissionPolicy's mutations")
+        format!("undeclared reference to '{name}' (in container ''): \"{name}{{...}}\": object literals are only allowed in the expressions of a MutatingAdmissionPolicy's mutations")
     }
 }
 
-/// Compiles a parsed expression. Recurses once per level of the tree (bounded by the parser's
-/// depth check).
+/// Compiles a parsed expression; with what type-checking it found, each call keeps the
+/// checker's overload choice as cel-go does ([`crate::guard`]). Recurses once per level of the
+/// tree (bounded by the parser's depth check).
 pub(crate) fn compile(
     library: &Library,
     source: &str,
     parsed: &Parsed,
     options: &CompileOptions<'_>,
+    checked: Option<&crate::check::Checked>,
 ) -> Result<Program, CompileError> {
     let mut compiler = Compiler {
         library,
         source,
         parsed,
         options,
+        checked,
         scope: Vec::new(),
         locals: 0,
         uses: Vec::new(),
@@ -362,6 +368,7 @@ struct Compiler<'c> {
     source: &'c str,
     parsed: &'c Parsed,
     options: &'c CompileOptions<'c>,
+    checked: Option<&'c crate::check::Checked>,
     /// Comprehension variables in scope, innermost last.
     scope: Vec<(String, usize)>,
     locals: usize,
@@ -438,6 +445,9 @@ impl Compiler<'_> {
                 }
                 Node::Map(entries.into())
             }
+            Expr::Struct(s) if crate::protobuf::message(&s.type_name).is_some() => {
+                self.message(expr, s)?
+            }
             Expr::Struct(s) => {
                 let in_mutation = self.options.purpose == Purpose::Mutation;
                 if !(in_mutation && is_mutation_type(&s.type_name)) {
@@ -473,6 +483,57 @@ impl Compiler<'_> {
             }
         }
         Ok(crate::eval::fold(node))
+    }
+
+    /// A protocol buffer message literal ([`crate::protobuf`]): its builder called with the
+    /// fields in declaration order, `null` for those not written (`?field` unwrapped, `null`
+    /// when empty).
+    fn message(
+        &mut self,
+        expr: &IdedExpr,
+        s: &cel::common::ast::StructExpr,
+    ) -> Result<Node, CompileError> {
+        let (Some(message), Some(function)) = (
+            crate::protobuf::message(&s.type_name),
+            crate::protobuf::builder(&s.type_name),
+        ) else {
+            return Err(self.error(expr, format!("unknown message type {}", s.type_name)));
+        };
+        let mut args: Vec<Node> = message
+            .fields
+            .iter()
+            .map(|_| Node::Const(Value::Null))
+            .collect();
+        for entry in &s.entries {
+            let EntryExpr::StructField(field) = &entry.expr else {
+                return Err(self.error(expr, "a message literal has fields, not map entries"));
+            };
+            let Some(index) = message.fields.iter().position(|(n, _)| *n == field.field) else {
+                return Err(self.error(expr, format!("undefined field '{}'", field.field)));
+            };
+            let mut value = self.expr(&field.value)?;
+            if field.optional {
+                let or_value = self
+                    .library
+                    .lookup("orValue", Style::Receiver, 2)
+                    .ok_or_else(|| self.error(expr, "optional fields need orValue"))?;
+                value = Node::Call(Box::new(Call {
+                    name: "orValue".into(),
+                    function: or_value,
+                    args: Box::new([value, Node::Const(Value::Null)]),
+                    cost: CallCost::Free,
+                    guard: None,
+                }));
+            }
+            args[index] = value;
+        }
+        Ok(Node::Call(Box::new(Call {
+            name: message.name.into(),
+            function,
+            args: args.into(),
+            cost: CallCost::Free,
+            guard: None,
+        })))
     }
 
     fn ident(&mut self, expr: &IdedExpr, name: &str) -> Result<Node, CompileError> {
@@ -625,11 +686,15 @@ impl Compiler<'_> {
         } else {
             CallCost::Free
         };
+        let guard = self
+            .checked
+            .and_then(|c| crate::guard::for_call(&full_name, c.overloads_of(expr.id)));
         Ok(Node::Call(Box::new(Call {
             name: full_name.into(),
             function,
             args: nodes.into(),
             cost,
+            guard,
         })))
     }
 

@@ -49,6 +49,10 @@ pub fn register(library: &mut Library) {
     library.add("value", Receiver, 1, optional_value);
     library.add("orValue", Receiver, 2, or_value);
     library.add("or", Receiver, 2, or);
+    library.add("first", Receiver, 1, list_first);
+    library.add("last", Receiver, 1, list_last);
+    library.add("optional.unwrap", Global, 1, optional_unwrap);
+    library.add("unwrapOpt", Receiver, 1, optional_unwrap);
 }
 
 fn no_overload(function: &str, args: &[Value<'_>]) -> EvalError {
@@ -617,6 +621,49 @@ fn optional_of_non_zero<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
     Ok(Value::Optional(
         (!args[0].is_zero()).then(|| Arc::new(args[0].clone())),
     ))
+}
+
+/// `list.first()`: an optional of the first element, `optional.none()` for an empty list.
+fn list_first<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
+    match args {
+        [Value::List(list)] => Ok(Value::Optional(list.get(0).map(Arc::new))),
+        _ => Err(no_overload("first", args)),
+    }
+}
+
+/// `list.last()`: an optional of the last element, `optional.none()` for an empty list.
+fn list_last<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
+    match args {
+        [Value::List(list)] => Ok(Value::Optional(
+            list.len()
+                .checked_sub(1)
+                .and_then(|i| list.get(i))
+                .map(Arc::new),
+        )),
+        _ => Err(no_overload("last", args)),
+    }
+}
+
+/// `optional.unwrap(list)` and `list.unwrapOpt()`: the values of the optionals that hold one,
+/// in order; an element that is not an optional is an error (cel-go's `optUnwrap`).
+fn optional_unwrap<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
+    let [Value::List(list)] = args else {
+        return Err(no_overload("optional.unwrap", args));
+    };
+    let mut values = Vec::with_capacity(list.len());
+    for item in list.iter() {
+        match item {
+            Value::Optional(Some(v)) => values.push((*v).clone()),
+            Value::Optional(None) => {}
+            other => {
+                return Err(EvalError::new(format!(
+                    "optional.unwrap: a {} is not an optional",
+                    other.type_name()
+                )))
+            }
+        }
+    }
+    Ok(Value::List(crate::value::List::from_values(values)))
 }
 
 fn has_value<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {

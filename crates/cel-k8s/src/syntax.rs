@@ -15,7 +15,7 @@ use cel::common::ast::{
     SourceInfo,
 };
 use cel::parser::{Macro, MacroExprHelper};
-use cel::ParseError;
+use cel::{ParseError, ParseErrors};
 use std::sync::LazyLock;
 
 /// Longest expression accepted, in bytes.
@@ -102,16 +102,7 @@ pub fn parse(source: &str) -> Result<Parsed, CompileError> {
     let (expr, info) = MACROS
         .parser()
         .parse_with_source_info(source)
-        .map_err(|errors| {
-            let first = errors.errors.first();
-            CompileError::new(
-                first.and_then(|e| {
-                    (e.pos.0 >= 0 && e.pos.1 >= 0)
-                        .then(|| char_position(source, e.pos.0 as u32, e.pos.1 as usize))
-                }),
-                first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
-            )
-        })?;
+        .map_err(|errors| parse_error(source, &errors))?;
     let parsed = Parsed { expr, info };
     if let Some(id) = deeper_than(&parsed.expr, MAX_TREE_DEPTH) {
         return Err(CompileError::new(
@@ -120,6 +111,34 @@ pub fn parse(source: &str) -> Result<Parsed, CompileError> {
         ));
     }
     Ok(parsed)
+}
+
+/// The first error of a failed parse, as cel-go reports it: a syntax error first, at its line
+/// and column.
+pub fn parse_error(source: &str, errors: &ParseErrors) -> CompileError {
+    // A syntax error first, as cel-go reports it before what the parser made of it.
+    let first = errors
+        .errors
+        .iter()
+        .find(|e| e.msg.starts_with("Syntax error"))
+        .or(errors.errors.first());
+    if let Some(e) = first.filter(|e| e.msg == "unsupported ident kind") {
+        // What the parser says of a selection without a field name (`m.?1`): cel-go
+        // reports it after the syntax error the grammar found there.
+        let position = (e.pos.0 >= 0 && e.pos.1 >= 0)
+            .then(|| char_position(source, e.pos.0 as u32, e.pos.1 as usize + 1));
+        return CompileError::new(
+            position,
+            "Syntax error: a field name must follow '.' or '.?'",
+        );
+    }
+    CompileError::new(
+        first.and_then(|e| {
+            (e.pos.0 >= 0 && e.pos.1 >= 0)
+                .then(|| char_position(source, e.pos.0 as u32, e.pos.1 as usize))
+        }),
+        first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
+    )
 }
 
 /// The id of a node deeper than `limit`, if any. Recurses at most `limit + 1` levels.

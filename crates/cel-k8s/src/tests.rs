@@ -814,3 +814,110 @@ mod kms {
         )
     }
 }
+
+/// A call the type checker resolved to one overload runs only that overload, as cel-go's type
+/// guard does: where a variable was inferred a string, `string(variables.owner)` fails on a bool
+/// at run time (Kubernetes refuses the request under failurePolicy Fail) rather than converting
+/// it. Unchecked compilation dispatches on the runtime type.
+#[test]
+fn checked_calls_keep_the_overload_the_checker_chose() {
+    use crate::check::Declarations;
+    use crate::Type;
+    // (the variable `owner`, the expression, the owner label, checked result, unchecked result)
+    let cases: &[(&str, &str, serde_json::Value, &str, &str)] = &[
+        (
+            "object.metadata.labels[?'owner'].orValue('')",
+            "string(variables.owner)",
+            json!(true),
+            "error: no matching overload for 'string' applied to '(bool)'",
+            "\"true\"",
+        ),
+        (
+            "object.metadata.labels[?'owner'].orValue('')",
+            "string(variables.owner)",
+            json!("team-a"),
+            "\"team-a\"",
+            "\"team-a\"",
+        ),
+        (
+            "object.metadata.labels[?'owner'].orValue('1')",
+            "int(variables.owner)",
+            json!(2.0),
+            "error: no matching overload for 'int' applied to '(double)'",
+            "2",
+        ),
+        (
+            "object.metadata.labels[?'owner'].orValue('')",
+            "variables.owner.lowerAscii()",
+            json!(null),
+            "error: no matching overload for 'lowerAscii' applied to '(null_type)'",
+            "error: no matching overload for 'lowerAscii' applied to '(null_type)'",
+        ),
+        // `size` is one implementation for all its overloads in cel-go: no guard.
+        (
+            "object.metadata.labels[?'owner'].orValue('')",
+            "size(variables.owner)",
+            json!([1, 2]),
+            "2",
+            "2",
+        ),
+        // A `dyn` variable leaves every overload of `string`: dispatched on the runtime type.
+        (
+            "object.metadata.labels.owner",
+            "string(variables.owner)",
+            json!(true),
+            "\"true\"",
+            "\"true\"",
+        ),
+        // Only a list's first element is looked at, as cel-go's guard does.
+        (
+            "object.metadata.labels[?'owner'].orValue(['a'])",
+            "variables.owner.join('-')",
+            json!(["a", "b"]),
+            "\"a-b\"",
+            "\"a-b\"",
+        ),
+        (
+            "object.metadata.labels[?'owner'].orValue(['a'])",
+            "variables.owner.join('-')",
+            json!([1, "b"]),
+            "error: no matching overload for 'join' applied to '(list, string)'",
+            "error: join: the list must hold strings only",
+        ),
+    ];
+    let env = Environment::new();
+    let shown = |r: Result<Value<'_>, crate::EvalError>| match r {
+        Ok(v) => v.to_json().unwrap().to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    for (variable, source, owner, checked, unchecked) in cases {
+        let doc = json!({"metadata": {"labels": {"owner": owner}}});
+        let mut declarations = Declarations::admission(Type::Dyn, None);
+        declarations.declare_variables();
+        let first = CompileOptions::default();
+        let (var_checked, var_type) = env
+            .compile_checked(variable, &first, &declarations)
+            .map(|(p, c)| (p, c.result))
+            .unwrap();
+        declarations.add_variable("owner", var_type);
+        let var_unchecked = env.compile(variable, &first).unwrap();
+        let options = CompileOptions {
+            variables: &["owner"],
+            purpose: Purpose::Check,
+        };
+        let (with_check, _) = env
+            .compile_checked(source, &options, &declarations)
+            .unwrap();
+        let without = env.compile(source, &options).unwrap();
+        for (program, var, expected, how) in [
+            (&with_check, &var_checked, checked, "checked"),
+            (&without, &var_unchecked, unchecked, "unchecked"),
+        ] {
+            let mut activation = Activation::new();
+            activation.bind_tree(Root::Object, &doc);
+            activation.define_variable("owner", var);
+            let got = shown(env.evaluate(program, &activation));
+            assert_eq!(&got, expected, "{how}: {source} with owner {owner}");
+        }
+    }
+}

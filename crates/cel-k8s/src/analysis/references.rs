@@ -201,7 +201,9 @@ impl Walk<'_> {
             }
             Expr::Struct(s) => {
                 let in_mutation = self.purpose == Purpose::Mutation;
-                if !(in_mutation && crate::program::is_mutation_type(&s.type_name)) {
+                let allowed = (in_mutation && crate::program::is_mutation_type(&s.type_name))
+                    || crate::is_message_type(&s.type_name);
+                if !allowed {
                     let message = crate::program::literal_not_allowed(&s.type_name, in_mutation);
                     return Err(self.error(expr, message));
                 }

@@ -357,11 +357,6 @@ impl Checker<'_> {
                     // The target has no overload at all: refuse as for the first it lacks.
                     lacking.extend(overloads.iter().filter(|o| o.receiver == target.is_some()));
                 }
-                if let Some(message) = self.refusal_among(name, lacking.into_iter()) {
-                    self.error(e.id, message);
-                    self.set(e, Ty::Error);
-                    return;
-                }
                 let shown: Vec<String> = arg_types
                     .iter()
                     .map(|t| dyn_for_vars(&self.mapping.substitute(t)).to_string())
@@ -370,10 +365,18 @@ impl Checker<'_> {
                     Some(_) => format!("{}.({})", shown[0], shown[1..].join(", ")),
                     None => format!("({})", shown.join(", ")),
                 };
-                self.error(
-                    e.id,
-                    format!("found no matching overload for '{name}' applied to '{signature}'"),
-                );
+                let no_match =
+                    format!("found no matching overload for '{name}' applied to '{signature}'");
+                let message = match self.refusal_among(name, lacking.into_iter()) {
+                    // The target has other overloads of the name: a type error, as cel-go
+                    // reports it, with what the target lacks.
+                    Some(refusal) if overloads.iter().any(|o| self.declarations.offers(o)) => {
+                        format!("{no_match}: {refusal}")
+                    }
+                    Some(refusal) => refusal,
+                    None => no_match,
+                };
+                self.error(e.id, message);
                 self.set(e, Ty::Error);
             }
         }
@@ -485,6 +488,9 @@ impl Checker<'_> {
     /// object types for ApplyConfiguration) or `JSONPatch{op, path, from, value}`.
     fn check_struct(&mut self, e: &IdedExpr, object: &StructExpr) {
         let name = object.type_name.as_str();
+        if let Some(message) = crate::protobuf::message(name) {
+            return self.check_message(e, object, &message);
+        }
         let is_object = name == "Object" || name.starts_with("Object.");
         let known = self.declarations.mutation && (is_object || name == "JSONPatch");
         for entry in &object.entries {
@@ -526,6 +532,44 @@ impl Checker<'_> {
             return;
         }
         self.set(e, Ty::Open(Rc::from(name)));
+    }
+
+    /// A protocol buffer message literal (`google.protobuf.Duration{seconds: 1}`): each field
+    /// declared, of its declared type (optional of it for `?field`), as cel-go checks them.
+    fn check_message(
+        &mut self,
+        e: &IdedExpr,
+        object: &StructExpr,
+        message: &crate::protobuf::Message,
+    ) {
+        for entry in &object.entries {
+            let EntryExpr::StructField(field) = &entry.expr else {
+                continue;
+            };
+            self.check(&field.value);
+            let Some((_, t)) = message.fields.iter().find(|(n, _)| *n == field.field) else {
+                self.error(entry.id, format!("undefined field '{}'", field.field));
+                continue;
+            };
+            let declared = Ty::from_type(t);
+            let expected = if field.optional {
+                Ty::optional(declared)
+            } else {
+                declared
+            };
+            let found = self.get(&field.value);
+            if !self.mapping.assign(&expected, &found) {
+                let found = dyn_for_vars(&self.mapping.substitute(&found));
+                self.error(
+                    entry.id,
+                    format!(
+                        "expected type of field '{}' is '{t}' but provided type is '{found}'",
+                        field.field
+                    ),
+                );
+            }
+        }
+        self.set(e, Ty::from_type(&message.result));
     }
 
     fn check_comprehension(&mut self, e: &IdedExpr, c: &ComprehensionExpr) {

@@ -31,6 +31,8 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+pub(crate) use decls::parse_type;
 pub use decls::{functions, Overload, CIDR, IP, NAMED_FORMAT, QUANTITY, SEMVER, URL};
 pub use env::{
     apply_configuration_result, check_variables, expect_result, json_patch_result, Checked,

@@ -129,19 +129,18 @@ fn orderable(v: &Value<'_>) -> bool {
         )
 }
 
-/// A total order over keys of one orderable type (NaN after every number).
-fn total_order(a: &Value<'_>, b: &Value<'_>) -> Ordering {
+/// cel-go's `less` for sorting keys of one orderable type: `Compare` says -1 (a NaN orders
+/// with nothing: false either way).
+fn sorts_before(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
-        // -0.0 and 0.0 are equal (and keep their order); NaN last.
-        (Value::Double(x), Value::Double(y)) => x
-            .partial_cmp(y)
-            .unwrap_or_else(|| x.is_nan().cmp(&y.is_nan())),
-        _ => compare(a, b).unwrap_or(Ordering::Equal),
+        (Value::Double(x), Value::Double(y)) => x < y,
+        _ => compare(a, b) == Some(Ordering::Less),
     }
 }
 
 /// `list` ordered by `keys` (the key of each element at its index), as cel-go's
-/// `sortListByAssociatedKeys`: keys of one orderable type; equal keys keep their order.
+/// `sortListByAssociatedKeys`: keys of one orderable type, sorted by Go's `sort.Slice`, so that
+/// equal keys and NaN end where Kubernetes leaves them ([`super::gosort`]).
 pub(crate) fn sort_by_keys<'a>(
     function: &str,
     list: &List<'a>,
@@ -165,7 +164,7 @@ pub(crate) fn sort_by_keys<'a>(
         return Err(fail(function, "list elements must have the same type"));
     }
     let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&x, &y| total_order(&keys[x], &keys[y]));
+    super::gosort::slice(&mut order, |&x, &y| sorts_before(&keys[x], &keys[y]));
     Ok(list_of(
         order.into_iter().map(|i| items[i].clone()).collect(),
     ))
@@ -453,10 +452,16 @@ mod tests {
             sort(&[strs(&["b", "é", "a"])]),
             strs(&["a", "b", "é"]),
         );
+        // Go's sort.Slice leaves a NaN where its algorithm does: nothing orders before it.
         check(
             "sort NaN",
             sort(&[l(vec![d(f64::NAN), d(1.0)])]),
-            l(vec![d(1.0), d(f64::NAN)]),
+            l(vec![d(f64::NAN), d(1.0)]),
+        );
+        check(
+            "sort NaN second",
+            sort(&[l(vec![d(2.0), d(f64::NAN), d(1.0)])]),
+            l(vec![d(2.0), d(f64::NAN), d(1.0)]),
         );
         check_err("sort mixed", sort(&[l(vec![i(1), u(1)])]), "same type");
         check_err("sort maps", sort(&[l(vec![m(vec![])])]), "comparable");

@@ -8,6 +8,7 @@
 //! are bounded.
 
 pub mod encoders;
+mod gosort;
 pub mod jsonpatch;
 pub mod kms;
 pub mod lists;
@@ -60,6 +61,7 @@ pub fn register_for(library: &mut Library, profile: Profile) {
                 Feature::ListsVersion3
             }
             "includes" => Feature::ListsIncludes,
+            "first" | "last" | "optional.unwrap" | "unwrapOpt" => Feature::OptionalVersion2,
             "validate" => Feature::NamedFormats,
             n if n.starts_with("format.") => Feature::NamedFormats,
             "semver" | "isSemver" | "major" | "minor" | "patch" => Feature::Semver,
@@ -144,6 +146,7 @@ mod tests {
     const NOT_OURS: &[&str] = &[
         "Standard functions and macros",
         "Optional values",
+        "Lists of optional values (cel-go's optional library version 2, Kubernetes 1.33)",
         "Bindings and two-variable comprehensions (cel-go ext)",
         "Not supported, and differences from Kubernetes",
     ];

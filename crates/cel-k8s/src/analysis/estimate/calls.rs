@@ -75,6 +75,8 @@ const LIST_SCANS: &[&str] = &[
     "flatten",
     "math.greatest",
     "math.least",
+    "optional.unwrap",
+    "unwrapOpt",
 ];
 
 /// Namespaces whose functions are called as `ns.fn(...)`.
@@ -176,6 +178,7 @@ impl Walk<'_> {
                 SizeBound::Scalar
             }
             "dyn" | "optional.of" | "optional.ofNonZeroValue" | "value" => first,
+            "first" | "last" => first.element(None),
             "orValue" | "or" => first.join(&arg(1)),
             "optional.none" => SizeBound::Null,
             "string" => {
@@ -269,7 +272,7 @@ impl Walk<'_> {
                 cost = add(cost, first.entries());
                 match name.as_str() {
                     "sum" | "min" | "max" => first.element(None),
-                    "slice" | "reverse" => match first {
+                    "slice" | "reverse" | "optional.unwrap" | "unwrapOpt" => match first {
                         SizeBound::List { max, item, .. } => SizeBound::list(max, (*item).clone()),
                         other => other,
                     },

@@ -136,9 +136,9 @@ fn refusals_name_the_function_as_written() {
         ("[1].all(i, v, i < v)", at(31), "a two-variable comprehension (all, exists, existsOne, transformList, transformMap or transformMapEntry with two variables) needs Kubernetes 1.32 or newer; --kubernetes-version is 1.31"),
         ("math.greatest(1, 2) == 2", at(37), "`math.greatest()` is not in Kubernetes' CEL"),
         ("cel.bind(x, 1, x) == 1", at(37), "`cel.bind` is not in Kubernetes' CEL: it is cmek-gate's \"bind\" extension"),
-        ("'ab'.reverse() == 'ba'", at(37), "`string.reverse()` is not in Kubernetes' CEL: it is cmek-gate's \"strings\" extension"),
+        ("'ab'.reverse() == 'ba'", at(37), "found no matching overload for 'reverse' applied to 'string.()': `string.reverse()` is not in Kubernetes' CEL: it is cmek-gate's \"strings\" extension"),
         ("[1, 2].existsOne(x, x > 1)", Profile::everything(), "undeclared reference to 'existsOne' (in container '')"),
-        ("quantity('1').sign() == 1", Profile::everything(), "`Quantity.sign()` is not offered here: Kubernetes' quantities take sign(q), not q.sign()"),
+        ("quantity('1').sign() == 1", Profile::everything(), "found no matching overload for 'sign' applied to 'kubernetes.Quantity.()': `Quantity.sign()` is not offered here: Kubernetes' quantities take sign(q), not q.sign()"),
     ];
     for (source, target, expected) in cases {
         let message = run(source, target).expect_err(source);
