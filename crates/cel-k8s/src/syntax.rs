@@ -432,6 +432,29 @@ mod tests {
     }
 
     #[test]
+    fn a_parse_thread_runs_work_in_place_and_a_panic_there_is_an_error() {
+        let thread_of = || Ok(std::thread::current().id());
+        let caller = std::thread::current().id();
+        assert_ne!(on_parse_stack(thread_of).unwrap(), caller);
+        std::thread::scope(|scope| {
+            spawn_parse_thread(scope, || {
+                let worker = std::thread::current().id();
+                assert_eq!(on_parse_stack(thread_of).unwrap(), worker);
+                let failed =
+                    on_parse_stack(|| -> Result<(), CompileError> { panic!("in the parser") });
+                assert_eq!(
+                    failed.unwrap_err().message,
+                    "the CEL parser failed on this expression"
+                );
+                assert!(on_parse_stack(|| parse("[1, 2].all(x, x > 0)")).is_ok());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        });
+    }
+
+    #[test]
     fn macros_expand_to_comprehensions() {
         for source in [
             "[1].all(x, x > 0)",
