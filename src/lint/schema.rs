@@ -274,13 +274,22 @@ impl Schema {
 
     /// The schema of a value that may be either's: fields of both, the larger bounds.
     pub fn union(&self, other: &Schema) -> Schema {
-        let mut properties = self.properties.clone();
-        for (name, schema) in &other.properties {
-            let merged = match properties.get(name) {
-                Some(mine) => mine.union(schema),
-                None => schema.clone(),
-            };
-            properties.insert(name.clone(), merged);
+        // Each node copied once: a field of both merged, a field of one cloned.
+        let mut properties: BTreeMap<String, Schema> = self
+            .properties
+            .iter()
+            .map(|(name, mine)| {
+                let merged = match other.properties.get(name) {
+                    Some(theirs) => mine.union(theirs),
+                    None => mine.clone(),
+                };
+                (name.clone(), merged)
+            })
+            .collect();
+        for (name, theirs) in &other.properties {
+            if !self.properties.contains_key(name) {
+                properties.insert(name.clone(), theirs.clone());
+            }
         }
         let either = |a: &Option<Box<Schema>>, b: &Option<Box<Schema>>| match (a, b) {
             (Some(a), Some(b)) => Some(Box::new(a.union(b))),

@@ -809,22 +809,21 @@ fn compile_policies(
 ) -> Vec<Option<Result<CompiledPolicy, PolicyError>>> {
     let policies: Vec<&(&Source, Document)> =
         documents.iter().filter(|(_, doc)| is_policy(doc)).collect();
+    if policies.is_empty() {
+        return Vec::new();
+    }
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(policies.len());
-    if threads <= 1 {
-        return policies
-            .iter()
-            .map(|(source, doc)| Some(compile_document(env, source, doc, crds)))
-            .collect();
-    }
     let mut compiled: Vec<Option<Result<CompiledPolicy, PolicyError>>> =
         (0..policies.len()).map(|_| None).collect();
+    // Each worker compiles on the parser's stack, so that its expressions do not each start
+    // a thread (and a cold allocator heap) of their own.
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|first| {
                 let policies = &policies;
-                scope.spawn(move || {
+                let work = move || {
                     (first..policies.len())
                         .step_by(threads)
                         .map(|k| {
@@ -832,11 +831,17 @@ fn compile_policies(
                             (k, compile_document(env, source, doc, crds))
                         })
                         .collect::<Vec<_>>()
-                })
+                };
+                cel_k8s::syntax::spawn_parse_thread(scope, work).map_err(|_| work)
             })
             .collect();
         for worker in workers {
-            for (k, result) in worker.join().expect("a policy compiling thread panicked") {
+            let results = match worker {
+                Ok(thread) => thread.join().expect("a policy compiling thread panicked"),
+                // No thread to be had: here, each expression on a thread of its own.
+                Err(work) => work(),
+            };
+            for (k, result) in results {
                 compiled[k] = Some(result);
             }
         }

@@ -16,6 +16,7 @@ use cel::common::ast::{
 };
 use cel::parser::{Macro, MacroExprHelper};
 use cel::{ParseError, ParseErrors};
+use std::cell::Cell;
 use std::sync::LazyLock;
 
 /// Longest expression accepted, in bytes.
@@ -74,25 +75,43 @@ static MACROS: LazyLock<cel::Env> = LazyLock::new(|| {
     env
 });
 
+thread_local! {
+    /// Whether this thread was started by [`spawn_parse_thread`]: its stack is the parser's.
+    static ON_PARSE_STACK: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Runs `work` on a thread with a stack large enough for the parser's recursion on the longest
-/// expression accepted; a panic there is an error.
+/// expression accepted; a panic there is an error. On a thread of [`spawn_parse_thread`] it
+/// runs in place (one thread for many expressions, not one each).
 pub fn on_parse_stack<T: Send>(
     work: impl FnOnce() -> Result<T, CompileError> + Send,
 ) -> Result<T, CompileError> {
+    let failed = || CompileError::new(None, "the CEL parser failed on this expression");
+    if ON_PARSE_STACK.with(Cell::get) {
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+            .unwrap_or_else(|_| Err(failed()));
+    }
     std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("cel-compile".into())
-            .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, work)
+        spawn_parse_thread(scope, work)
             .map_err(|e| CompileError::new(None, format!("cannot start the compiler thread: {e}")))?
             .join()
-            .unwrap_or_else(|_| {
-                Err(CompileError::new(
-                    None,
-                    "the CEL parser failed on this expression",
-                ))
-            })
+            .unwrap_or_else(|_| Err(failed()))
     })
+}
+
+/// Starts a scoped thread with the parser's stack, on which [`on_parse_stack`] runs its work in
+/// place: for compiling many expressions on one thread.
+pub fn spawn_parse_thread<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    work: impl FnOnce() -> T + Send + 'scope,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name("cel-compile".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn_scoped(scope, move || {
+            ON_PARSE_STACK.with(|on| on.set(true));
+            work()
+        })
 }
 
 /// Parses an expression, refusing what is too long, too deeply bracketed or too deep. Call it
@@ -429,6 +448,29 @@ mod tests {
 
     fn parse_here(source: &str) -> Result<Parsed, CompileError> {
         on_parse_stack(|| parse(source))
+    }
+
+    #[test]
+    fn a_parse_thread_runs_work_in_place_and_a_panic_there_is_an_error() {
+        let thread_of = || Ok(std::thread::current().id());
+        let caller = std::thread::current().id();
+        assert_ne!(on_parse_stack(thread_of).unwrap(), caller);
+        std::thread::scope(|scope| {
+            spawn_parse_thread(scope, || {
+                let worker = std::thread::current().id();
+                assert_eq!(on_parse_stack(thread_of).unwrap(), worker);
+                let failed =
+                    on_parse_stack(|| -> Result<(), CompileError> { panic!("in the parser") });
+                assert_eq!(
+                    failed.unwrap_err().message,
+                    "the CEL parser failed on this expression"
+                );
+                assert!(on_parse_stack(|| parse("[1, 2].all(x, x > 0)")).is_ok());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        });
     }
 
     #[test]
