@@ -119,15 +119,7 @@ pub(crate) fn read_inputs_reporting(
     for path in paths {
         match read_path(path) {
             Ok(read) => inputs.extend(read),
-            Err(e) => {
-                let file = path.display().to_string();
-                let message = format!("{e:#}");
-                let message = message
-                    .strip_prefix(&format!("{file}: "))
-                    .unwrap_or(&message)
-                    .to_owned();
-                unreadable.push(InputError { file, message });
-            }
+            Err(e) => unreadable.push(unreadable_input(path, &e)),
         }
     }
     Ok((inputs, unreadable))
@@ -140,6 +132,17 @@ pub(crate) fn read_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
         Some(e) => bail!("{}: {}", e.file, e.message),
         None => Ok(inputs),
     }
+}
+
+/// An input that could not be read, its message without the file name it would repeat.
+pub(crate) fn unreadable_input(path: &std::path::Path, error: &anyhow::Error) -> InputError {
+    let file = path.display().to_string();
+    let message = format!("{error:#}");
+    let message = message
+        .strip_prefix(&format!("{file}: "))
+        .unwrap_or(&message)
+        .to_owned();
+    InputError { file, message }
 }
 
 /// One path: stdin for `-`, a directory walked, or a file.

@@ -65,15 +65,9 @@ pub fn open(paths: &[PathBuf], format: InputFormat) -> anyhow::Result<Inputs> {
                     }
                 }
             }
-            Err(e) => {
-                let file = path.display().to_string();
-                let message = format!("{e:#}");
-                let message = message
-                    .strip_prefix(&format!("{file}: "))
-                    .unwrap_or(&message)
-                    .to_owned();
-                inputs.unreadable.push(InputError { file, message });
-            }
+            Err(e) => inputs
+                .unreadable
+                .push(crate::cli::check::unreadable_input(path, &e)),
         }
     }
     Ok(inputs)
