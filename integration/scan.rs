@@ -128,9 +128,7 @@ fn scan_prometheus_output_is_openmetrics_as_the_reference_parser_reads_it() {
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         let what = "python3 with prometheus-client is needed (.ci/run installs it)";
-        let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-        assert!(!in_ci, "{what}; CI is set, so this test cannot be skipped");
-        eprintln!("skipped: {what}");
+        crate::support::missing_tool(what);
         return;
     }
     let hostile_owner = "pay\"ments\\team\nline two";

@@ -68,9 +68,7 @@ fn reference_parser_reads(text: &str) {
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         let what = "python3 with prometheus-client is needed (.ci/run installs it)";
-        let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-        assert!(!in_ci, "{what}; CI is set, so this check cannot be skipped");
-        eprintln!("skipped: {what}");
+        crate::support::missing_tool(what);
         return;
     }
     let mut parser = std::process::Command::new("python3")

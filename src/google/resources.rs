@@ -5,6 +5,9 @@
 //! - Cloud Resource Manager v1 `Project` (`projects.get`: `projectNumber`);
 //! - Artifact Registry v1 `Repository` (`projects.locations.repositories.get`: `kmsKeyName`).
 
+// Names are split as the `kms` CEL library splits them: each value a segment of letters, digits,
+// `_` and `-` (no `/`, `.` or escapes, so nothing in it can change the URL it goes into).
+use cel_k8s::libs::kms::split_name;
 use serde::Deserialize;
 
 /// A resource name that could not be read.
@@ -14,31 +17,6 @@ pub struct NameError {
     pub what: &'static str,
     pub name: String,
     pub expected: &'static str,
-}
-
-/// A segment of a resource name: letters, digits, `_` and `-` (no `/`, `.` or escapes, so
-/// nothing in it can change the URL it goes into).
-fn is_segment(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-}
-
-/// Splits `name` along `labels` (`projects/{}/locations/{}/...`), or `None`.
-fn split_name<'a, const N: usize>(name: &'a str, labels: [&str; N]) -> Option<[&'a str; N]> {
-    let parts: Vec<&str> = name.split('/').collect();
-    if parts.len() != 2 * N {
-        return None;
-    }
-    let mut values = [""; N];
-    for (i, label) in labels.iter().enumerate() {
-        if parts[2 * i] != *label || !is_segment(parts[2 * i + 1]) {
-            return None;
-        }
-        values[i] = parts[2 * i + 1];
-    }
-    Some(values)
 }
 
 /// `projects/P/locations/L/keyRings/R/cryptoKeys/K`.

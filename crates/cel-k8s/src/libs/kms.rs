@@ -90,15 +90,16 @@ pub fn register(library: &mut Library) {
 }
 
 /// A name segment: letters, digits, `_` and `-`, as Google's resource names have.
-fn is_segment(s: &str) -> bool {
+pub fn is_segment(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
 
-/// The values of `labels` in `name` (`projects/{}/locations/{}/...`), or `None`.
-fn split_name<'n, const N: usize>(name: &'n str, labels: [&str; N]) -> Option<[&'n str; N]> {
+/// The values of `labels` in `name` (`projects/{}/locations/{}/...`), or `None`. Each value is
+/// a [`is_segment`] (no `/`, `.` or escapes), so it is safe inside the URL of a Google API call.
+pub fn split_name<'n, const N: usize>(name: &'n str, labels: [&str; N]) -> Option<[&'n str; N]> {
     let mut parts = name.split('/');
     let mut values = [""; N];
     for (i, label) in labels.iter().enumerate() {
