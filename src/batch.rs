@@ -351,8 +351,8 @@ impl<R> Default for Joined<R> {
 }
 
 /// Cuts every input into pieces at YAML document boundaries, parses each piece and gives its
-/// documents to `work` (on `threads` threads, a batch of pieces at a time, so that only a batch's
-/// documents are alive at once). `done` gets each input, in order, once all its pieces are
+/// documents to `work` (on a pool of `threads` threads, each taking the next piece when done
+/// with its last, so that only the pieces being worked on hold their documents). `done` gets each input, in order, once all its pieces are
 /// parsed: every piece's result with the number of objects before it, and what the text spent of
 /// the budgets; or the first error, named as in the whole text (document numbers, lines and the budgets of [`ReadLimits`] count over the
 /// whole text, as if it were parsed in one piece).
@@ -415,112 +415,88 @@ fn for_each_piece<R: Send>(
         }
     };
     let mut joined: Joined<R> = Joined::default();
-    // Joins a batch's results, in order, and hands each input that is complete to `done`.
+    // Joins a piece's result (pieces come in order) and hands each input that is complete to
+    // `done`.
     type Parsed<R> = Result<(usize, usize, manifest::yaml::Counts, R), ManifestError>;
-    let mut join = |batch: &[Piece], parsed: Vec<Parsed<R>>| {
-        for (piece, result) in batch.iter().zip(parsed) {
-            flush_undecoded(&mut next_input, piece.input, &mut done);
-            // The piece parsed again from the counts before it: the budgets run out where they
-            // would in the whole text.
-            let part = Part {
-                line_offset: piece.line_offset,
-                yaml_documents: joined.yaml_documents,
-                objects: joined.objects,
-                counts: joined.counts,
-            };
-            if joined.error.is_none() {
-                match result {
-                    Ok((yaml_documents, objects, counts, output)) => {
-                        let total = counts.after(joined.counts);
-                        if total.exceed(&limits.yaml) {
-                            joined.error = manifest::parse_part(piece.text, limits, part).err();
-                        }
-                        if joined.error.is_none() {
-                            joined.pieces.push((joined.objects, output));
-                            joined.yaml_documents += yaml_documents;
-                            joined.objects += objects;
-                            joined.counts = total;
-                        }
-                    }
-                    Err(_) if joined.counts != Default::default() => {
+    let mut join = |piece: &Piece, result: Parsed<R>| {
+        flush_undecoded(&mut next_input, piece.input, &mut done);
+        // The piece parsed again from the counts before it: the budgets run out where they
+        // would in the whole text.
+        let part = Part {
+            line_offset: piece.line_offset,
+            yaml_documents: joined.yaml_documents,
+            objects: joined.objects,
+            counts: joined.counts,
+        };
+        if joined.error.is_none() {
+            match result {
+                Ok((yaml_documents, objects, counts, output)) => {
+                    let total = counts.after(joined.counts);
+                    if total.exceed(&limits.yaml) {
                         joined.error = manifest::parse_part(piece.text, limits, part).err();
                     }
-                    Err(error) => {
-                        joined.error = Some(error.shifted(joined.yaml_documents, joined.objects));
+                    if joined.error.is_none() {
+                        joined.pieces.push((joined.objects, output));
+                        joined.yaml_documents += yaml_documents;
+                        joined.objects += objects;
+                        joined.counts = total;
                     }
                 }
+                Err(_) if joined.counts != Default::default() => {
+                    joined.error = manifest::parse_part(piece.text, limits, part).err();
+                }
+                Err(error) => {
+                    joined.error = Some(error.shifted(joined.yaml_documents, joined.objects));
+                }
             }
-            if piece.last {
-                let input = std::mem::take(&mut joined);
-                done(
-                    piece.input,
-                    match input.error {
-                        Some(error) => Err(error),
-                        None if input.objects == 0 => Err(ManifestError::NoDocuments),
-                        None => Ok((input.pieces, input.counts)),
-                    },
-                );
-                next_input = piece.input + 1;
-            }
+        }
+        if piece.last {
+            let input = std::mem::take(&mut joined);
+            done(
+                piece.input,
+                match input.error {
+                    Some(error) => Err(error),
+                    None if input.objects == 0 => Err(ManifestError::NoDocuments),
+                    None => Ok((input.pieces, input.counts)),
+                },
+            );
+            next_input = piece.input + 1;
         }
     };
-    let batch_bytes = PIECE_BYTES * threads;
-    let mut batches = Vec::new();
-    let mut start = 0;
-    while start < pieces.len() {
-        let mut end = start;
-        let mut bytes = 0;
-        while end < pieces.len() && (end == start || bytes < batch_bytes) {
-            bytes += pieces[end].text.len();
-            end += 1;
-        }
-        batches.push(&pieces[start..end]);
-        start = end;
-    }
-    if threads == 1 {
-        for batch in batches {
-            join(batch, batch.iter().map(parse).collect());
+    if threads == 1 || pieces.len() < 2 {
+        for piece in &pieces {
+            join(piece, parse(piece));
         }
     } else {
-        // Each batch is parsed and judged on the threads while this one joins the batch before
-        // (and writes its report): two batches are alive at once.
-        let mut previous = None;
-        for batch in batches.into_iter().map(Some).chain([None]) {
-            let parsed = std::thread::scope(|scope| {
-                let handles: Vec<_> = batch
-                    .into_iter()
-                    .flat_map(|batch| batch.chunks(batch.len().div_ceil(threads)))
-                    .map(|chunk| scope.spawn(|| chunk.iter().map(parse).collect::<Vec<_>>()))
-                    .collect();
-                if let Some((batch, parsed)) = previous.take() {
-                    join(batch, parsed);
+        // A pool of `threads` workers takes the pieces in order, each the next one free when it
+        // is done with its last (no batch waits for its slowest piece); this thread joins the
+        // results in order as they come. Only the pieces being parsed hold their documents.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (sender, receiver) = std::sync::mpsc::channel::<(usize, Parsed<R>)>();
+        std::thread::scope(|scope| {
+            for _ in 0..threads.min(pieces.len()) {
+                let (sender, next, pieces, parse) = (sender.clone(), &next, &pieces, &parse);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(piece) = pieces.get(i) else { break };
+                    if sender.send((i, parse(piece))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(sender);
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut joined_up_to = 0;
+            for (i, parsed) in receiver {
+                waiting.insert(i, parsed);
+                while let Some(parsed) = waiting.remove(&joined_up_to) {
+                    join(&pieces[joined_up_to], parsed);
+                    joined_up_to += 1;
                 }
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().expect("a check thread panicked"))
-                    .collect::<Vec<_>>()
-            });
-            previous = batch.map(|batch| (batch, parsed));
-        }
+            }
+        });
     }
     flush_undecoded(&mut next_input, inputs.len(), &mut done);
-}
-
-/// Runs `work` on each chunk on its own thread and returns the results in order.
-pub(crate) fn in_parallel<'a, T: Sync + 'a, R: Send>(
-    chunks: impl Iterator<Item = &'a [T]>,
-    work: impl Fn(&'a [T]) -> R + Sync,
-) -> Vec<R> {
-    std::thread::scope(|scope| {
-        let work = &work;
-        let handles: Vec<_> = chunks
-            .map(|chunk| scope.spawn(move || work(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a check thread panicked"))
-            .collect()
-    })
 }
 
 #[cfg(test)]

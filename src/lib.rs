@@ -25,6 +25,7 @@ pub mod live;
 pub mod manifest;
 pub mod metrics;
 pub mod namespaces;
+pub mod parallel;
 pub mod policy;
 pub mod report;
 pub mod scan;

@@ -233,17 +233,8 @@ impl Fixed {
             .filter(|s| matches!(s, Segment::Judged { .. }))
             .collect();
         let threads = options.threads.clamp(1, 64);
-        let mut judged = if threads == 1 || to_judge.len() < 2 {
-            to_judge.iter().map(|s| judge(s)).collect::<Vec<_>>()
-        } else {
-            crate::batch::in_parallel(to_judge.chunks(to_judge.len().div_ceil(threads)), |chunk| {
-                chunk.iter().map(|s| judge(s)).collect::<Vec<_>>()
-            })
-            .into_iter()
-            .flatten()
-            .collect()
-        }
-        .into_iter();
+        let mut judged =
+            crate::parallel::map_in_order(&to_judge, threads, |s| judge(s)).into_iter();
         let mut results = Vec::with_capacity(first.results.len());
         let mut spent = first.counts;
         for segment in &segments {
@@ -530,7 +521,7 @@ fn fix_input(
     // Every document of the file at once: the text is cut into its YAML documents and each is
     // edited and re-parsed on its own, so the time is linear in the file's size.
     let roots: Vec<_> = patches.iter().map(|(d, ops)| (&d.root, *ops)).collect();
-    let edits = crate::fix::plan_all(text, &roots).map_err(|failure| {
+    let edits = crate::fix::plan_all(text, &roots, options.threads).map_err(|failure| {
         let document = &patches[failure.patch].0;
         error(format!(
             "document {} ({} {}): {}",

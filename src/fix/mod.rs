@@ -56,7 +56,7 @@ pub enum FixError {
 /// `root`) to the text the document `root` was parsed from. `text` is the whole file (all its
 /// documents); the edits' offsets are in it.
 pub fn plan(text: &str, root: &Node, ops: &[PatchOperation]) -> Result<Vec<TextEdit>, FixError> {
-    plan_all(text, &[(root, ops)]).map_err(|failure| failure.error)
+    plan_all(text, &[(root, ops)], 1).map_err(|failure| failure.error)
 }
 
 /// Why the patch of one document (its index in the list given to [`plan_all`]) could not be
@@ -75,6 +75,7 @@ pub struct DocumentFixError {
 pub fn plan_all(
     text: &str,
     patches: &[(&Node, &[PatchOperation])],
+    threads: usize,
 ) -> Result<Vec<TextEdit>, DocumentFixError> {
     let bom = if text.starts_with('\u{feff}') {
         '\u{feff}'.len_utf8()
@@ -92,18 +93,18 @@ pub fn plan_all(
             .saturating_sub(1);
         by_segment[s].push(k);
     }
+    // The segments are independent: each is planned on its own, on `threads` threads.
+    let with_patches: Vec<(&Segment, Vec<usize>)> = segments
+        .iter()
+        .zip(by_segment)
+        .filter(|(_, members)| !members.is_empty())
+        .collect();
+    let planned = crate::parallel::map_in_order(&with_patches, threads, |(segment, members)| {
+        plan_segment(&body[segment.start..segment.end], segment, patches, members)
+    });
     let mut edits = Vec::new();
-    for (segment, members) in segments.iter().zip(by_segment) {
-        if members.is_empty() {
-            continue;
-        }
-        let planned = plan_segment(
-            &body[segment.start..segment.end],
-            segment,
-            patches,
-            &members,
-        )?;
-        edits.extend(planned.into_iter().map(|e| TextEdit {
+    for ((segment, _), planned) in with_patches.iter().zip(planned) {
+        edits.extend(planned?.into_iter().map(|e| TextEdit {
             start: e.start + bom + segment.start,
             end: e.end + bom + segment.start,
             replacement: e.replacement,
@@ -133,10 +134,7 @@ pub fn segments(text: &str) -> Vec<Segment> {
     let (mut line, mut line_start, mut previous_directive) = (0u32, 0usize, false);
     let mut from = 0;
     loop {
-        let found_break = bytes[from..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .map(|p| from + p);
+        let found_break = memchr::memchr2(b'\n', b'\r', &bytes[from..]).map(|p| from + p);
         if let Some(at) = found_break {
             if bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n') {
                 from = at + 1;

@@ -1417,7 +1417,9 @@ fn plan_all_edits_many_documents_of_a_stream_at_once() {
         .step_by(2)
         .map(|d| (&d.root, patch.0.as_slice()))
         .collect();
-    let edits = plan_all(&input, &patched).unwrap();
+    let edits = plan_all(&input, &patched, 1).unwrap();
+    // Planned on two threads: the same edits, in the same order.
+    assert_eq!(plan_all(&input, &patched, 2).unwrap(), edits);
     let output = apply(&input, edits.clone()).unwrap();
     let mut expected: Vec<Value> = docs.iter().map(|d| d.root.to_json()).collect();
     for json in expected.iter_mut().step_by(2) {
@@ -1432,11 +1434,18 @@ fn plan_all_edits_many_documents_of_a_stream_at_once() {
         &ReadLimits::default(),
     )
     .unwrap();
-    let failure = plan_all(
-        &input,
-        &[(&docs[0].root, &patch.0), (&other[0].root, &patch.0)],
-    )
-    .unwrap_err();
-    assert_eq!(failure.patch, 1);
-    assert_eq!(failure.error, FixError::NotInText { line: 1 });
+    for threads in [1, 2] {
+        let failure = plan_all(
+            &input,
+            &[(&docs[0].root, &patch.0), (&other[0].root, &patch.0)],
+            threads,
+        )
+        .unwrap_err();
+        assert_eq!(failure.patch, 1, "{threads} threads");
+        assert_eq!(
+            failure.error,
+            FixError::NotInText { line: 1 },
+            "{threads} threads"
+        );
+    }
 }
