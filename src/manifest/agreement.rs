@@ -31,11 +31,61 @@ const DOCUMENT_END: &str = "kubectl reads only the first document before `...` a
 const MARKER_CONTENT: &str =
     "kubectl splits documents at lines starting with `---` and refuses content after it; put the content on the next line";
 
+/// What is refused at the start of `line` (its line break included, if any): a directive, content
+/// after a `---` marker, or a document end marker; the construct and the reason.
+fn marker_refusal(line: &str) -> Option<(&'static str, &'static str)> {
+    let body = line.trim_end_matches(['\n', '\r']);
+    if body.starts_with('%') {
+        return Some(("a directive (%)", DIRECTIVE));
+    }
+    if let Some(rest) = body.strip_prefix("---") {
+        let separated = rest.is_empty() || rest.starts_with([' ', '\t']);
+        let trimmed = rest.trim();
+        if !separated || !(trimmed.is_empty() || trimmed.starts_with('#')) {
+            return Some(("content after a `---` document marker", MARKER_CONTENT));
+        }
+    }
+    if let Some(rest) = body.strip_prefix("...") {
+        if rest.is_empty() || rest.starts_with([' ', '\t']) {
+            return Some(("a document end marker (...)", DOCUMENT_END));
+        }
+    }
+    None
+}
+
+/// Whether nothing in `text` can be refused by [`screen_lines`], found without reading it line
+/// by line: every byte printable ASCII, a tab or a line break, and no line whose start is
+/// refused (only lines starting with `%`, `-` or `.` are looked at). A text this does not clear
+/// is screened line by line, which names what is refused.
+fn is_plainly_agreed(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let plain = |b: u8| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r');
+    // Chunks without an early exit within them, which the compiler turns into vector code.
+    let all_plain = bytes
+        .chunks(64)
+        .all(|chunk| chunk.iter().fold(true, |all, &b| all & plain(b)));
+    let refused_at = |start: usize| {
+        matches!(bytes.get(start), Some(b'%' | b'-' | b'.')) && {
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+            marker_refusal(&text[start..end]).is_some()
+        }
+    };
+    all_plain && !refused_at(0) && !memchr::memchr_iter(b'\n', bytes).any(|i| refused_at(i + 1))
+}
+
 /// Checks the text itself: characters that are line breaks or invalid to the consumers, byte order
 /// marks after the start, directives, document end markers and `---` lines the consumers' document
 /// splitter reads differently. `line_offset` is the number of lines before `text` in the whole
 /// input; a byte order mark is allowed at the very start of the input only.
 pub fn screen_text(text: &str, line_offset: u32) -> Result<(), Refusal> {
+    if !is_plainly_agreed(text) {
+        screen_lines(text, line_offset)?;
+    }
+    screen_lone_carriage_returns(text, line_offset)
+}
+
+/// [`screen_text`]'s reading of each line: its characters and how it starts.
+fn screen_lines(text: &str, line_offset: u32) -> Result<(), Refusal> {
     for (row, line) in text.split_inclusive('\n').enumerate() {
         let line_number = row as u32 + 1 + line_offset;
         let at = |column: usize| Mark {
@@ -79,24 +129,11 @@ pub fn screen_text(text: &str, line_offset: u32) -> Result<(), Refusal> {
                 reason,
             })
         };
-        let body = line.trim_end_matches(['\n', '\r']);
-        if body.starts_with('%') {
-            return refused("a directive (%)", DIRECTIVE);
-        }
-        if let Some(rest) = body.strip_prefix("---") {
-            let separated = rest.is_empty() || rest.starts_with([' ', '\t']);
-            let trimmed = rest.trim();
-            if !separated || !(trimmed.is_empty() || trimmed.starts_with('#')) {
-                return refused("content after a `---` document marker", MARKER_CONTENT);
-            }
-        }
-        if let Some(rest) = body.strip_prefix("...") {
-            if rest.is_empty() || rest.starts_with([' ', '\t']) {
-                return refused("a document end marker (...)", DOCUMENT_END);
-            }
+        if let Some((construct, reason)) = marker_refusal(line) {
+            return refused(construct, reason);
         }
     }
-    screen_lone_carriage_returns(text, line_offset)
+    Ok(())
 }
 
 /// kubectl's document splitter reads lines ended by LF; YAML also ends a line at a CR alone. A
@@ -333,6 +370,17 @@ mod tests {
                     assert_eq!(refusal.mark.line, *line, "{text:?}");
                 }
                 (got, expected) => panic!("{text:?}: got {got:?}, expected {expected:?}"),
+            }
+        }
+        // The quick look clears only texts the line by line reading clears too.
+        for (text, expected, _) in cases {
+            if is_plainly_agreed(text) {
+                assert_eq!(screen_lines(text, 0), Ok(()), "{text:?}");
+            } else if expected.is_none() {
+                assert!(
+                    !text.is_ascii(),
+                    "{text:?}: plain ASCII, the quick look clears it"
+                );
             }
         }
         // A part of a larger text: lines count from the whole text, and a BOM is not at its start.
