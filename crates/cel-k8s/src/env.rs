@@ -522,6 +522,22 @@ impl<'a> Activation<'a> {
         }
     }
 
+    /// [`Activation::variable`], without copying the value.
+    #[inline]
+    pub(crate) fn variable_ref(&self, index: usize, budget: u64) -> Result<&Value<'a>, EvalError> {
+        let cached = match self.cell(index).and_then(OnceCell::get) {
+            Some(cached) => cached,
+            None => {
+                self.evaluate_variable_now(index, budget)?;
+                // Evaluated without an error: the value is cached.
+                self.cell(index)
+                    .and_then(OnceCell::get)
+                    .ok_or_else(|| EvalError::new(format!("variables #{index} is not defined")))?
+            }
+        };
+        cached.as_ref().map_err(Clone::clone)
+    }
+
     /// [`Activation::variable`] of a variable not evaluated yet (or not defined).
     #[inline(never)]
     fn evaluate_variable_now(&self, index: usize, budget: u64) -> Result<Value<'a>, EvalError> {
