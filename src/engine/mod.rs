@@ -22,10 +22,8 @@ use crate::manifest::cel_tree::ObjectTree;
 use crate::manifest::{shape, Node};
 use crate::policy::matching::{self, MatchTarget, Matched, UnknownNamespaces};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
-use crate::policy::{
-    Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet, VariableSlot,
-};
-use cel_k8s::{Activation, EvalError, Root, Value, VariableCell};
+use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
+use cel_k8s::{Activation, EvalError, Root, SharedCells, Value, VariableCell};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -733,32 +731,41 @@ impl<'r> SharedVariables<'r> {
         }
     }
 
-    /// The column of a parameter object's cells (see [`SharedVariables::cell`]): 0 without
-    /// one, `None` when its values are not shared.
-    fn column(&self, param: Option<&ParamObject>) -> Option<usize> {
-        match param {
+    /// The cells of an activation with a parameter object (or none): those of the values that
+    /// do not read `params` are the first `slots`, those of each parameter object's values the
+    /// `slots` after (while they are few enough; otherwise such values are not shared).
+    fn cells(&'r self, param: Option<&ParamObject>) -> SharedCells<'r> {
+        let column = match param {
             None => Some(0),
             Some(param) => self
                 .params
                 .iter()
                 .position(|p| std::ptr::eq(p, param))
                 .map(|i| i + 1),
+        };
+        let columns = |c: usize| self.cells.get(c * self.slots..(c + 1) * self.slots);
+        SharedCells {
+            request: columns(0).unwrap_or_default(),
+            params: column.and_then(columns),
         }
     }
+}
 
-    /// The cell of a definition for the parameter object of `column`, if it is shared.
-    fn cell(&self, slot: VariableSlot, column: Option<usize>) -> Option<&VariableCell<'r>> {
-        if slot.slot >= self.slots {
-            return None;
-        }
-        let column = if slot.uses_params { column? } else { 0 };
-        self.cells.get(column * self.slots + slot.slot)
+/// A policy's variable definitions, as activations read them.
+impl cel_k8s::VariableDefinitions for CompiledPolicy {
+    fn definition(&self, index: usize) -> Option<(&str, &cel_k8s::Program)> {
+        let (name, compiled) = self.variables.get(index)?;
+        Some((name, &compiled.program.executable))
+    }
+
+    fn len(&self) -> usize {
+        self.variables.len()
     }
 }
 
 /// The `variables` of one policy for one request and parameter object, in the request's shared
 /// cells: those another policy evaluated already are read there, the others are evaluated on
-/// first use (see [`Activation::define_shared_variable`]) and kept there for the next policies.
+/// first use (see [`Activation::define_variables`]) and kept there for the next policies.
 pub(crate) struct Variables<'r> {
     activation: Activation<'r>,
 }
@@ -770,14 +777,9 @@ impl<'r> Variables<'r> {
         shared: &'r SharedVariables<'r>,
         mut activation: Activation<'r>,
     ) -> Variables<'r> {
-        activation.reserve_variables(policy.variables.len());
-        let column = shared.column(param);
-        for ((name, compiled), slot) in policy.variables.iter().zip(&policy.variable_slots) {
-            let program = &compiled.program.executable;
-            match shared.cell(*slot, column) {
-                Some(cell) => activation.define_shared_variable(name, program, cell),
-                None => activation.define_variable(name, program),
-            };
+        if !policy.variables.is_empty() {
+            let cells = shared.cells(param);
+            activation.define_variables(policy, &policy.variable_slots, cells);
         }
         Variables { activation }
     }

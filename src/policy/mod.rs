@@ -247,16 +247,13 @@ pub struct CompiledMutation {
     pub expression: Compiled,
 }
 
-/// Variables with the same definition in several policies (the same expression, using variables
-/// of the same definitions) have the same value for the same request and parameters: they share
-/// a slot, so the engine evaluates them once per request rather than once per policy. CEL
-/// expressions have no side effects, so sharing changes no result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VariableSlot {
-    pub slot: usize,
-    /// Whether the value depends on the parameter object (then it is kept per object).
-    pub uses_params: bool,
-}
+/// Where a variable's value is kept during an evaluation. Variables with the same definition in
+/// several policies (the same expression, using variables of the same definitions) have the
+/// same value for the same request and parameters: they share a slot, so the engine evaluates
+/// them once per request rather than once per policy. CEL expressions have no side effects, so
+/// sharing changes no result. A value that depends on the parameter object (`uses_params`) is
+/// kept per object.
+pub use cel_k8s::VariableSlot;
 
 #[derive(Debug)]
 pub struct CompiledBinding {

@@ -9,6 +9,7 @@ use crate::live::LiveData;
 use crate::program::Program;
 use crate::value::{Map, Tree, Value};
 use std::cell::{Cell, OnceCell};
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// What an expression is compiled for.
@@ -227,20 +228,90 @@ impl Environment {
 /// the caller shares between activations (the same definition in several policies).
 pub type VariableCell<'a> = OnceCell<Result<Value<'a>, EvalError>>;
 
+/// The names and programs of a policy's `variables`, kept outside the activations that read
+/// them (see [`Activation::define_variables`]). Variable `i` may read only the variables
+/// before it, as compiled with [`CompileOptions::variables`] naming those (reading itself or a
+/// later one is an error).
+pub trait VariableDefinitions {
+    /// The name and program of variable `index`, if there is one.
+    fn definition(&self, index: usize) -> Option<(&str, &Program)>;
+    /// How many variables there are.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where the value of a variable defined by [`Activation::define_variables`] is kept: cell
+/// `slot` of the cells its activation shares with others ([`SharedCells`]), those of its
+/// parameter object when it reads `params` (itself or through the variables it reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VariableSlot {
+    pub slot: usize,
+    pub uses_params: bool,
+}
+
+/// The cells the activations of one request share ([`Activation::define_variables`]): those of
+/// the values that do not read `params`, and those of the values that do, for the activation's
+/// parameter object (`None`: such values are kept by the activation itself). A slot beyond
+/// them is kept by the activation itself too.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedCells<'a> {
+    pub request: &'a [VariableCell<'a>],
+    pub params: Option<&'a [VariableCell<'a>]>,
+}
+
+/// Variables defined at once (see [`Activation::define_variables`]).
+struct VariableTable<'a> {
+    definitions: &'a dyn VariableDefinitions,
+    slots: &'a [VariableSlot],
+    cells: SharedCells<'a>,
+    /// Cells for the values not shared, made on first use.
+    own: OnceCell<Box<[VariableCell<'a>]>>,
+    /// The variable being evaluated (`usize::MAX`: none): it may read only those before it.
+    evaluating: Cell<usize>,
+}
+
+impl<'a> VariableTable<'a> {
+    #[inline]
+    fn cell(&self, index: usize) -> Option<&VariableCell<'a>> {
+        let slot = self.slots.get(index)?;
+        let cells = match slot.uses_params {
+            true => self.cells.params,
+            false => Some(self.cells.request),
+        };
+        match cells.and_then(|cells| cells.get(slot.slot)) {
+            Some(cell) => Some(cell),
+            None => self.own_cell(index),
+        }
+    }
+
+    /// The cell of a value not shared.
+    #[cold]
+    #[inline(never)]
+    fn own_cell(&self, index: usize) -> Option<&VariableCell<'a>> {
+        let own = self
+            .own
+            .get_or_init(|| (0..self.slots.len()).map(|_| OnceCell::new()).collect());
+        own.get(index)
+    }
+}
+
 enum Cached<'a> {
     Own(VariableCell<'a>),
     Shared(&'a VariableCell<'a>),
 }
 
 /// One `variables.NAME` of an activation: a program evaluated on first use, or a value given.
-struct VariableSlot<'a> {
+struct DefinedVariable<'a> {
     name: &'a str,
     program: Option<&'a Program>,
     cached: Cached<'a>,
     evaluating: Cell<bool>,
 }
 
-impl<'a> VariableSlot<'a> {
+impl<'a> DefinedVariable<'a> {
     fn cell(&self) -> &VariableCell<'a> {
         match &self.cached {
             Cached::Own(cell) => cell,
@@ -249,15 +320,22 @@ impl<'a> VariableSlot<'a> {
     }
 }
 
+/// An activation's `variables`: defined one by one, or by a table.
+enum Variables<'a> {
+    Slots(Vec<DefinedVariable<'a>>),
+    Table(VariableTable<'a>),
+}
+
 /// What an expression sees: the root variables (unset ones are `null`) and the `variables`,
 /// evaluated lazily (each at most once per activation, on first use, with a budget of its own)
 /// and cached, as Kubernetes does.
 ///
 /// Build one per document (and parameter object): bind the roots, define the policy's
-/// variables in order, then evaluate every expression of the policy against it.
+/// variables in order (or all at once, [`Activation::define_variables`]), then evaluate every
+/// expression of the policy against it.
 pub struct Activation<'a> {
     roots: [Value<'a>; 5],
-    variables: Vec<VariableSlot<'a>>,
+    variables: Variables<'a>,
     live: Option<&'a dyn LiveData>,
 }
 
@@ -278,7 +356,7 @@ impl<'a> Activation<'a> {
                 Value::Null,
                 Value::Null,
             ],
-            variables: Vec::new(),
+            variables: Variables::Slots(Vec::new()),
             live: None,
         }
     }
@@ -314,17 +392,29 @@ impl<'a> Activation<'a> {
         &self.roots[root as usize]
     }
 
+    /// The variables defined one by one (those of a table are dropped: see
+    /// [`Activation::define_variables`]).
+    fn slots(&mut self) -> &mut Vec<DefinedVariable<'a>> {
+        if let Variables::Table(..) = self.variables {
+            self.variables = Variables::Slots(Vec::new());
+        }
+        match &mut self.variables {
+            Variables::Slots(slots) => slots,
+            Variables::Table(..) => unreachable!("replaced above"),
+        }
+    }
+
     /// Makes room for `additional` more variables, so that defining them does not reallocate.
     #[inline]
     pub fn reserve_variables(&mut self, additional: usize) -> &mut Self {
-        self.variables.reserve_exact(additional);
+        self.slots().reserve_exact(additional);
         self
     }
 
     /// Adds the next variable (index = number defined before): evaluated on first use.
     #[inline]
     pub fn define_variable(&mut self, name: &'a str, program: &'a Program) -> &mut Self {
-        self.variables.push(VariableSlot {
+        self.slots().push(DefinedVariable {
             name,
             program: Some(program),
             cached: Cached::Own(OnceCell::new()),
@@ -343,7 +433,7 @@ impl<'a> Activation<'a> {
         program: &'a Program,
         cell: &'a VariableCell<'a>,
     ) -> &mut Self {
-        self.variables.push(VariableSlot {
+        self.slots().push(DefinedVariable {
             name,
             program: Some(program),
             cached: Cached::Shared(cell),
@@ -360,7 +450,7 @@ impl<'a> Activation<'a> {
     ) -> &mut Self {
         let cell = OnceCell::new();
         let _ = cell.set(value);
-        self.variables.push(VariableSlot {
+        self.slots().push(DefinedVariable {
             name,
             program: None,
             cached: Cached::Own(cell),
@@ -369,53 +459,116 @@ impl<'a> Activation<'a> {
         self
     }
 
+    /// Defines all the variables at once (in place of any defined before; defining one by one
+    /// afterwards starts over): variable `i` is `definitions`' and its value is kept in the cell
+    /// `slots[i]` says, shared with the other activations that have it; each is evaluated on
+    /// first use in any of them.
+    pub fn define_variables(
+        &mut self,
+        definitions: &'a dyn VariableDefinitions,
+        slots: &'a [VariableSlot],
+        cells: SharedCells<'a>,
+    ) -> &mut Self {
+        self.variables = Variables::Table(VariableTable {
+            definitions,
+            slots,
+            cells,
+            own: OnceCell::new(),
+            evaluating: Cell::new(usize::MAX),
+        });
+        self
+    }
+
     /// The number of variables defined.
     pub fn variable_count(&self) -> usize {
-        self.variables.len()
+        match &self.variables {
+            Variables::Slots(slots) => slots.len(),
+            Variables::Table(table) => table.definitions.len(),
+        }
+    }
+
+    /// The cell of variable `index`, if it is defined.
+    #[inline]
+    fn cell(&self, index: usize) -> Option<&VariableCell<'a>> {
+        match &self.variables {
+            Variables::Slots(slots) => slots.get(index).map(DefinedVariable::cell),
+            Variables::Table(table) => table.cell(index),
+        }
+    }
+
+    /// The name of variable `index` and its program (none for a value given).
+    fn definition(&self, index: usize) -> Option<(&'a str, Option<&'a Program>)> {
+        match &self.variables {
+            Variables::Slots(slots) => slots.get(index).map(|s| (s.name, s.program)),
+            Variables::Table(table) => table
+                .definitions
+                .definition(index)
+                .map(|(n, p)| (n, Some(p))),
+        }
     }
 
     /// The value of variable `index` if it was evaluated (or set) already.
     pub fn variable_if_evaluated(&self, index: usize) -> Option<&Result<Value<'a>, EvalError>> {
-        self.variables.get(index).and_then(|slot| slot.cell().get())
+        self.cell(index).and_then(OnceCell::get)
     }
 
     /// The value of variable `index`, evaluated now if it was not yet (with a budget of
     /// `budget` units). Its error is `variables.NAME: ...`.
     #[inline]
     pub fn variable(&self, index: usize, budget: u64) -> Result<Value<'a>, EvalError> {
-        match self.variables.get(index).and_then(|slot| slot.cell().get()) {
+        match self.cell(index).and_then(OnceCell::get) {
             Some(value) => value.clone(),
             None => self.evaluate_variable_now(index, budget),
         }
     }
 
+    /// [`Activation::variable`], without copying the value.
+    #[inline]
+    pub(crate) fn variable_ref(&self, index: usize, budget: u64) -> Result<&Value<'a>, EvalError> {
+        let cached = match self.cell(index).and_then(OnceCell::get) {
+            Some(cached) => cached,
+            None => {
+                self.evaluate_variable_now(index, budget)?;
+                // Evaluated without an error: the value is cached.
+                self.cell(index)
+                    .and_then(OnceCell::get)
+                    .ok_or_else(|| EvalError::new(format!("variables #{index} is not defined")))?
+            }
+        };
+        cached.as_ref().map_err(Clone::clone)
+    }
+
     /// [`Activation::variable`] of a variable not evaluated yet (or not defined).
     #[inline(never)]
     fn evaluate_variable_now(&self, index: usize, budget: u64) -> Result<Value<'a>, EvalError> {
-        let slot = self
-            .variables
-            .get(index)
-            .ok_or_else(|| EvalError::new(format!("variables #{index} is not defined")))?;
-        if let Some(value) = slot.cell().get() {
+        let (Some(cell), Some((name, program))) = (self.cell(index), self.definition(index)) else {
+            return Err(EvalError::new(format!("variables #{index} is not defined")));
+        };
+        if let Some(value) = cell.get() {
             return value.clone();
         }
+        let refers_to_itself = || EvalError::new(format!("variables.{name}: refers to itself"));
+        if let Variables::Table(table) = &self.variables {
+            // A table's variable reads only the variables before it.
+            match index.cmp(&table.evaluating.get()) {
+                Ordering::Less => {}
+                Ordering::Equal => return Err(refers_to_itself()),
+                Ordering::Greater => {
+                    return Err(EvalError::new(format!(
+                        "variables.{name}: read by a variable defined before it"
+                    )))
+                }
+            }
+        }
         // Usually what it reads is cached already: evaluate it alone.
-        let ready = |i: usize| {
-            self.variables
-                .get(i)
-                .is_none_or(|s| s.cell().get().is_some())
-        };
-        if slot
-            .program
-            .is_none_or(|p| p.variables_used().iter().all(|&d| ready(d)))
-        {
+        let ready = |i: usize| self.cell(i).is_none_or(|c| c.get().is_some());
+        let program_of = |i: usize| self.definition(i).and_then(|(_, p)| p);
+        if program.is_none_or(|p| p.variables_used().iter().all(|&d| ready(d))) {
             self.evaluate_variable(index, budget);
-            return slot.cell().get().cloned().unwrap_or_else(|| {
-                Err(EvalError::new(format!(
-                    "variables.{}: refers to itself",
-                    slot.name
-                )))
-            });
+            return cell
+                .get()
+                .cloned()
+                .unwrap_or_else(|| Err(refers_to_itself()));
         }
         // Evaluate what it needs first, in definition order, so that no evaluation nests
         // another: each finds the variables it reads cached. A variable reads only variables
@@ -428,7 +581,7 @@ impl<'a> Activation<'a> {
             while pending != 0 {
                 let i = 127 - pending.leading_zeros() as usize;
                 pending &= !(1 << i);
-                if let Some(program) = self.variables[i].program {
+                if let Some(program) = program_of(i) {
                     for &d in program.variables_used() {
                         if d < i && needed & (1 << d) == 0 && !ready(d) {
                             needed |= 1 << d;
@@ -446,7 +599,7 @@ impl<'a> Activation<'a> {
             let mut needed = vec![index];
             let mut pending = vec![index];
             while let Some(i) = pending.pop() {
-                if let Some(program) = self.variables[i].program {
+                if let Some(program) = program_of(i) {
                     for &d in program.variables_used() {
                         if d < i && !ready(d) && !needed.contains(&d) {
                             needed.push(d);
@@ -460,35 +613,60 @@ impl<'a> Activation<'a> {
                 self.evaluate_variable(i, budget);
             }
         }
-        slot.cell().get().cloned().unwrap_or_else(|| {
-            Err(EvalError::new(format!(
-                "variables.{}: refers to itself",
-                slot.name
-            )))
-        })
+        cell.get()
+            .cloned()
+            .unwrap_or_else(|| Err(refers_to_itself()))
     }
 
     fn evaluate_variable(&self, index: usize, budget: u64) {
-        let slot = &self.variables[index];
-        if slot.cell().get().is_some() || slot.evaluating.get() {
-            return;
+        match &self.variables {
+            Variables::Slots(slots) => {
+                let slot = &slots[index];
+                if slot.cell().get().is_some() || slot.evaluating.get() {
+                    return;
+                }
+                let Some(program) = slot.program else {
+                    return;
+                };
+                slot.evaluating.set(true);
+                let result = self.evaluate_program(slot.name, program, budget);
+                slot.evaluating.set(false);
+                let _ = slot.cell().set(result);
+            }
+            Variables::Table(table) => {
+                let (Some(cell), Some((name, program))) =
+                    (table.cell(index), table.definitions.definition(index))
+                else {
+                    return;
+                };
+                if cell.get().is_some() {
+                    return;
+                }
+                let outer = table.evaluating.replace(index);
+                let result = self.evaluate_program(name, program, budget);
+                table.evaluating.set(outer);
+                let _ = cell.set(result);
+            }
         }
-        let Some(program) = slot.program else {
-            return;
-        };
-        slot.evaluating.set(true);
-        let result = program
+    }
+
+    /// The value of variable `name`'s program.
+    fn evaluate_program(
+        &self,
+        name: &str,
+        program: &'a Program,
+        budget: u64,
+    ) -> Result<Value<'a>, EvalError> {
+        program
             .evaluate(self, &mut Meter::new(budget))
             // As Kubernetes' composited variables say it (a variable that reads a failing
             // variable wraps that error in its own).
             .map_err(|e| {
                 EvalError::new(format!(
-                    "composited variable \"{}\" fails to evaluate: {}",
-                    slot.name, e.0
+                    "composited variable \"{name}\" fails to evaluate: {}",
+                    e.0
                 ))
-            });
-        slot.evaluating.set(false);
-        let _ = slot.cell().set(result);
+            })
     }
 }
 

@@ -115,33 +115,45 @@ fn constant<'a>(value: &'a Value<'static>) -> Value<'a> {
 }
 
 impl<'a> Frame<'_, 'a> {
+    /// The value a node names (a root, a variable or a comprehension's variable) without
+    /// copying it; `None` for any other node.
+    #[inline]
+    fn named(&self, node: &'a Node) -> Option<Result<&Value<'a>>> {
+        match node {
+            Node::Root(root) => Some(Ok(self.activation.root(*root))),
+            Node::Variable(index) => Some(self.activation.variable_ref(*index, self.meter.limit())),
+            Node::Local(slot) => Some(self.locals[*slot].as_ref().map_err(Clone::clone)),
+            _ => None,
+        }
+    }
+
     fn eval(&mut self, node: &'a Node) -> Result<Value<'a>> {
         match node {
             Node::Const(value) => Ok(constant(value)),
             Node::Root(root) => Ok(self.activation.root(*root).clone()),
             Node::Variable(index) => self.activation.variable(*index, self.meter.limit()),
             Node::Local(slot) => self.locals[*slot].clone(),
-            Node::Select(operand, field) => {
-                let value = self.eval(operand)?;
-                select(value, field)
-            }
-            Node::Has(operand, field) => {
-                let value = self.eval(operand)?;
-                has(&value, field)
-            }
+            Node::Select(operand, field) => match self.named(operand) {
+                Some(value) => select(value?, field),
+                None => select(&self.eval(operand)?, field),
+            },
+            Node::Has(operand, field) => match self.named(operand) {
+                Some(value) => has(value?, field),
+                None => has(&self.eval(operand)?, field),
+            },
             Node::OptSelect(operand, field) => {
                 let value = self.eval(operand)?;
-                optional_select(value, field)
+                optional_select(&value, field)
             }
             Node::Index(pair) => {
                 let target = self.eval(&pair.0)?;
                 let key = self.eval(&pair.1)?;
-                index(target, &key, matches!(pair.1, Node::Const(_)))
+                index(&target, &key, matches!(pair.1, Node::Const(_)))
             }
             Node::OptIndex(pair) => {
                 let target = self.eval(&pair.0)?;
                 let key = self.eval(&pair.1)?;
-                optional_index(target, &key)
+                optional_index(&target, &key)
             }
             Node::Not(operand) => match self.eval(operand)? {
                 Value::Bool(b) => Ok(Value::Bool(!b)),
@@ -154,8 +166,14 @@ impl<'a> Frame<'_, 'a> {
             ))),
             Node::Binary(op, pair) => {
                 let left = self.eval(&pair.0)?;
-                let right = self.eval(&pair.1)?;
-                self.binary(*op, left, right)
+                match &pair.1 {
+                    // A constant operand is read in place.
+                    Node::Const(right) if *op != BinaryOp::Add => operate(*op, &left, right),
+                    right => {
+                        let right = self.eval(right)?;
+                        self.binary(*op, left, right)
+                    }
+                }
             }
             Node::And(terms) => self.logical(terms, false),
             Node::Or(terms) => self.logical(terms, true),
@@ -165,10 +183,16 @@ impl<'a> Frame<'_, 'a> {
                 other => Err(no_overload("_?_:_", &[&other])),
             },
             Node::Call(call) => self.call(call),
-            Node::Matches(m) => match self.eval(&m.0)? {
-                Value::String(s) => Ok(Value::Bool(m.1.is_match(&s))),
-                other => Err(no_overload("matches", &[&other, &Value::string("")])),
-            },
+            Node::Matches(m) => {
+                let matches = |value: &Value<'_>| match value {
+                    Value::String(s) => Ok(Value::Bool(m.1.is_match(s))),
+                    other => Err(no_overload("matches", &[other, &Value::string("")])),
+                };
+                match self.named(&m.0) {
+                    Some(value) => matches(value?),
+                    None => matches(&self.eval(&m.0)?),
+                }
+            }
             Node::List(items) => self.list(items),
             Node::Map(entries) => self.map(entries),
             Node::Bind(bind) => {
@@ -187,8 +211,11 @@ impl<'a> Frame<'_, 'a> {
             }
             Node::Chain(chain) => self.chain(chain),
             Node::TypeIs(operand, t, equal) => {
-                let value = self.eval(operand)?;
-                Ok(Value::Bool(crate::value_ops::has_type(&value, t) == *equal))
+                let is = |value: &Value<'_>| crate::value_ops::has_type(value, t) == *equal;
+                Ok(Value::Bool(match self.named(operand) {
+                    Some(value) => is(value?),
+                    None => is(&self.eval(operand)?),
+                }))
             }
             Node::Live(function, nodes) => {
                 let mut args = Vec::with_capacity(nodes.len());
@@ -226,13 +253,13 @@ impl<'a> Frame<'_, 'a> {
             };
             // Plain steps keep the chain's state; optional ones replace it with what they find.
             state = match (step, &key) {
-                (ChainStep::Field(f, false), _) => Some(select(value, f)?),
+                (ChainStep::Field(f, false), _) => Some(select(&value, f)?),
                 (ChainStep::Key(node, false), Some(k)) => {
-                    Some(index(value, k, matches!(node, Node::Const(_)))?)
+                    Some(index(&value, k, matches!(node, Node::Const(_)))?)
                 }
                 (ChainStep::Field(f, true), _) => match &value {
                     Value::Map(map) => map.get_str(f),
-                    _ => unwrap_optional(optional_select(value, f)?),
+                    _ => unwrap_optional(optional_select(&value, f)?),
                 },
                 // A map's or list's element directly, without the optional around it.
                 (ChainStep::Key(_, true), Some(k)) => match &value {
@@ -245,7 +272,7 @@ impl<'a> Frame<'_, 'a> {
                         Some(None) => None,
                         None => return Err(no_overload("_[?_]", &[&value, k])),
                     },
-                    _ => unwrap_optional(optional_index(value, k)?),
+                    _ => unwrap_optional(optional_index(&value, k)?),
                 },
                 (ChainStep::Key(..), None) => unreachable!("a key step evaluates its key"),
             };
@@ -285,21 +312,9 @@ impl<'a> Frame<'_, 'a> {
 
     #[inline(never)]
     fn binary(&mut self, op: BinaryOp, left: Value<'a>, right: Value<'a>) -> Result<Value<'a>> {
-        let ordering = |o: Ordering| match op {
-            BinaryOp::Lt => o == Ordering::Less,
-            BinaryOp::Le => o != Ordering::Greater,
-            BinaryOp::Gt => o == Ordering::Greater,
-            _ => o != Ordering::Less,
-        };
         match op {
-            BinaryOp::Eq => Ok(Value::Bool(equals(&left, &right))),
-            BinaryOp::Ne => Ok(Value::Bool(!equals(&left, &right))),
-            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => Ok(Value::Bool(
-                compare(&left, &right, op.name())?.is_some_and(ordering),
-            )),
-            BinaryOp::In => contains(&right, &left),
             BinaryOp::Add => self.add(left, right),
-            _ => arithmetic(op, &left, &right),
+            _ => operate(op, &left, &right),
         }
     }
 
@@ -577,6 +592,26 @@ fn insert_entry<'a>(
     Ok(())
 }
 
+/// A binary operator other than `+` (which may return an operand: see [`Frame::add`]).
+#[inline(never)]
+fn operate<'a>(op: BinaryOp, left: &Value<'a>, right: &Value<'a>) -> Result<Value<'a>> {
+    let ordering = |o: Ordering| match op {
+        BinaryOp::Lt => o == Ordering::Less,
+        BinaryOp::Le => o != Ordering::Greater,
+        BinaryOp::Gt => o == Ordering::Greater,
+        _ => o != Ordering::Less,
+    };
+    match op {
+        BinaryOp::Eq => Ok(Value::Bool(equals(left, right))),
+        BinaryOp::Ne => Ok(Value::Bool(!equals(left, right))),
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => Ok(Value::Bool(
+            compare(left, right, op.name())?.is_some_and(ordering),
+        )),
+        BinaryOp::In => contains(right, left),
+        _ => arithmetic(op, left, right),
+    }
+}
+
 /// `cel.@mapInsert(map, key, value)` or `cel.@mapInsert(map, other)`.
 fn map_insert<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
     let (Some(Value::Map(map)), rest) = (args.first(), args.get(1..).unwrap_or_default()) else {
@@ -603,14 +638,14 @@ fn sort_by_keys<'a>(list: &Value<'a>, keys: &Value<'a>) -> Result<Value<'a>> {
     crate::libs::lists::sort_by_keys("sortBy", list, keys)
 }
 
-fn select<'a>(value: Value<'a>, field: &str) -> Result<Value<'a>> {
+fn select<'a>(value: &Value<'a>, field: &str) -> Result<Value<'a>> {
     match value {
         Value::Map(map) => map
             .get_str(field)
             .ok_or_else(|| EvalError::no_such_key(field)),
         Value::Optional(None) => Ok(Value::Optional(None)),
         Value::Optional(Some(inner)) => {
-            select((*inner).clone(), field).map(|v| Value::Optional(Some(Arc::new(v))))
+            select(inner, field).map(|v| Value::Optional(Some(Arc::new(v))))
         }
         Value::List(_) => Err(EvalError::new(format!(
             "type '{}' does not support field selection",
@@ -638,11 +673,11 @@ fn has(value: &Value<'_>, field: &str) -> Result<Value<'static>> {
     }
 }
 
-fn optional_select<'a>(value: Value<'a>, field: &str) -> Result<Value<'a>> {
+fn optional_select<'a>(value: &Value<'a>, field: &str) -> Result<Value<'a>> {
     match value {
         Value::Map(map) => Ok(Value::Optional(map.get_str(field).map(Arc::new))),
         Value::Optional(None) => Ok(Value::Optional(None)),
-        Value::Optional(Some(inner)) => optional_select((*inner).clone(), field),
+        Value::Optional(Some(inner)) => optional_select(inner, field),
         Value::List(_) => Err(EvalError::new(format!(
             "type '{}' does not support field selection",
             value.type_name()
@@ -664,12 +699,12 @@ fn list_position(key: &Value<'_>) -> Option<Option<usize>> {
     }
 }
 
-fn index<'a>(target: Value<'a>, key: &Value<'_>, constant_key: bool) -> Result<Value<'a>> {
+fn index<'a>(target: &Value<'a>, key: &Value<'_>, constant_key: bool) -> Result<Value<'a>> {
     match target {
         Value::List(list) => match list_position(key) {
             Some(Some(i)) if i < list.len() => Ok(list.get(i).unwrap_or(Value::Null)),
             Some(_) => Err(EvalError::new("list index out of bounds")),
-            None => Err(no_overload("_[_]", &[&Value::List(list), key])),
+            None => Err(no_overload("_[_]", &[target, key])),
         },
         Value::Map(map) => {
             check_key(key)?;
@@ -681,25 +716,25 @@ fn index<'a>(target: Value<'a>, key: &Value<'_>, constant_key: bool) -> Result<V
         }
         Value::Optional(None) => Ok(Value::Optional(None)),
         Value::Optional(Some(inner)) => {
-            index((*inner).clone(), key, constant_key).map(|v| Value::Optional(Some(Arc::new(v))))
+            index(inner, key, constant_key).map(|v| Value::Optional(Some(Arc::new(v))))
         }
-        other => Err(no_overload("_[_]", &[&other, key])),
+        other => Err(no_overload("_[_]", &[other, key])),
     }
 }
 
-fn optional_index<'a>(target: Value<'a>, key: &Value<'_>) -> Result<Value<'a>> {
+fn optional_index<'a>(target: &Value<'a>, key: &Value<'_>) -> Result<Value<'a>> {
     match target {
         Value::List(list) => match list_position(key) {
             Some(Some(i)) => Ok(Value::Optional(list.get(i).map(Arc::new))),
             Some(None) => Ok(Value::Optional(None)),
-            None => Err(no_overload("_[?_]", &[&Value::List(list), key])),
+            None => Err(no_overload("_[?_]", &[target, key])),
         },
         Value::Map(map) => {
             check_key(key)?;
             Ok(Value::Optional(map.get(key).map(Arc::new)))
         }
         Value::Optional(None) => Ok(Value::Optional(None)),
-        Value::Optional(Some(inner)) => optional_index((*inner).clone(), key),
+        Value::Optional(Some(inner)) => optional_index(inner, key),
         // As optional field selection: a value that holds nothing has nothing at any key.
         _ => Ok(Value::Optional(None)),
     }

@@ -52,7 +52,8 @@ mod tests;
 
 pub use cost::{Meter, DEFAULT_MAX_EXPRESSION_COST};
 pub use env::{
-    Activation, CompileOptions, Environment, Purpose, Root, VariableCell, ROOT_VARIABLES,
+    Activation, CompileOptions, Environment, Purpose, Root, SharedCells, VariableCell,
+    VariableDefinitions, VariableSlot, ROOT_VARIABLES,
 };
 pub use error::{CompileError, EvalError};
 pub use live::LiveData;

@@ -710,6 +710,117 @@ fn variables_shared_between_activations_are_evaluated_once() {
     assert_eq!(meter.spent(), 0);
 }
 
+/// Variables defined at once: read from cells the caller keeps (here shared by two activations),
+/// evaluated on first use with what they read before them; one that reads a later variable
+/// (against the definitions' rule) fails rather than recursing; a value that reads `params`
+/// without cells for it is kept by the activation.
+#[test]
+fn variables_defined_at_once_are_evaluated_on_first_use_in_shared_cells() {
+    use crate::{SharedCells, VariableCell, VariableDefinitions, VariableSlot};
+    struct Definitions<'t>(&'t [&'t str], Vec<crate::Program>);
+    impl VariableDefinitions for Definitions<'_> {
+        fn definition(&self, index: usize) -> Option<(&str, &crate::Program)> {
+            Some((self.0.get(index)?, self.1.get(index)?))
+        }
+        fn len(&self) -> usize {
+            self.1.len()
+        }
+    }
+    let env = Environment::new();
+    let names = ["a", "b", "c"];
+    let compile = |sources: &[&str]| {
+        let programs = sources.iter().enumerate().map(|(i, s)| {
+            let options = CompileOptions {
+                variables: &names[..i],
+                purpose: Purpose::Check,
+            };
+            env.compile(s, &options).unwrap()
+        });
+        Definitions(&names, programs.collect())
+    };
+    let definitions = compile(&[
+        "object.n.size()",
+        "variables.a * 10",
+        "variables.b + variables.a",
+    ]);
+    let all = CompileOptions {
+        variables: &names,
+        purpose: Purpose::Check,
+    };
+    let (expression, b) = (
+        env.compile("variables.c", &all).unwrap(),
+        env.compile("variables.b", &all).unwrap(),
+    );
+    let doc = document();
+    let cells: Vec<VariableCell> = (0..3).map(|_| VariableCell::new()).collect();
+    let slots: Vec<VariableSlot> = (0..3)
+        .map(|slot| VariableSlot {
+            slot,
+            uses_params: false,
+        })
+        .collect();
+    let shared = SharedCells {
+        request: &cells,
+        params: None,
+    };
+    let mut one = Activation::new();
+    one.bind_tree(Root::Object, &doc)
+        .define_variables(&definitions, &slots, shared);
+    assert_eq!(one.variable_count(), 3);
+    assert_eq!(env.evaluate(&expression, &one).unwrap().as_int(), Some(33));
+    assert!(cells.iter().all(|c| c.get().is_some()));
+    let mut two = Activation::new();
+    two.bind_tree(Root::Object, &doc)
+        .define_variables(&definitions, &slots, shared);
+    let mut meter = crate::Meter::new(100);
+    assert_eq!(b.evaluate(&two, &mut meter).unwrap().as_int(), Some(30));
+    assert_eq!(meter.spent(), 0, "read from the shared cell");
+    assert!(two.variable(3, 100).is_err(), "no such variable");
+
+    // Values that read `params`, without cells for them: kept by each activation.
+    let by_params: Vec<VariableSlot> = (0..3)
+        .map(|slot| VariableSlot {
+            slot,
+            uses_params: true,
+        })
+        .collect();
+    let mut own = Activation::new();
+    own.bind_tree(Root::Object, &doc).define_variables(
+        &definitions,
+        &by_params,
+        SharedCells {
+            request: &[],
+            params: None,
+        },
+    );
+    assert_eq!(env.evaluate(&expression, &own).unwrap().as_int(), Some(33));
+    assert!(own.variable_if_evaluated(0).is_some());
+
+    // `a` reads `b`, defined after it: an error, not an endless recursion.
+    let backwards = Definitions(
+        &names,
+        vec![
+            env.compile("variables.b", &all).unwrap(),
+            env.compile("1", &all).unwrap(),
+        ],
+    );
+    let cells: Vec<VariableCell> = (0..2).map(|_| VariableCell::new()).collect();
+    let mut activation = Activation::new();
+    activation.define_variables(
+        &backwards,
+        &slots[..2],
+        SharedCells {
+            request: &cells,
+            params: None,
+        },
+    );
+    let err = activation.variable(0, 100).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "composited variable \"a\" fails to evaluate: variables.b: read by a variable defined before it"
+    );
+}
+
 /// The `kms` extension: offered only when asked, answered from the activation's live data,
 /// never folded into a constant.
 mod kms {
