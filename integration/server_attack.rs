@@ -291,10 +291,11 @@ async fn sigterm_with_hostile_bodies_and_a_stuck_client_in_flight_exits_within_t
     stuck.flush().await.unwrap();
     // Attackers: alias bombs and label floods, as fast as they are answered.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut attackers = Vec::new();
     let (bomb, flood) = (alias_bomb(), label_heavy_review());
     for i in 0..6 {
-        let (client, stop) = (client.clone(), stop.clone());
+        let (client, stop, answered) = (client.clone(), stop.clone(), answered.clone());
         let (path, body) = if i % 2 == 0 {
             ("/v1/check", bomb.clone())
         } else {
@@ -303,12 +304,23 @@ async fn sigterm_with_hostile_bodies_and_a_stuck_client_in_flight_exits_within_t
         attackers.push(tokio::spawn(async move {
             let mut sent = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 500 {
-                let _ = client.send("POST", path, &body).await;
+                if client.send("POST", path, &body).await.is_ok() {
+                    answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 sent += 1;
             }
         }));
     }
+    // The signal comes once the server is busy answering the attackers (on a loaded machine that
+    // can take longer than the 800 ms it takes on an idle one), so that the stuck request, whose
+    // head was sent before any attack, is in flight.
     tokio::time::sleep(Duration::from_millis(800)).await;
+    for _ in 0..200 {
+        if answered.load(std::sync::atomic::Ordering::Relaxed) >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.signal("TERM");
     let signalled = Instant::now();
     let (status, took, log) = exit_of(server, signalled).await;
