@@ -573,14 +573,14 @@ impl<'a> Activation<'a> {
         // Evaluate what it needs first, in definition order, so that no evaluation nests
         // another: each finds the variables it reads cached. A variable reads only variables
         // defined before it, so walking down from `index` finds all it needs.
-        if index < 128 {
-            // Bit sets: the highest pending variable is visited first, and what it reads (lower)
-            // joins the pending ones.
-            let mut needed: u128 = 1 << index;
+        if index < 64 {
+            // Bit sets (a machine word: policies rarely have more variables): the highest
+            // pending variable is visited first, and what it reads (lower) joins the pending ones.
+            let mut needed: u64 = 1 << index;
             let mut pending = needed;
             while pending != 0 {
-                let i = 127 - pending.leading_zeros() as usize;
-                pending &= !(1 << i);
+                let i = 63 - pending.leading_zeros() as usize;
+                pending ^= 1 << i;
                 if let Some(program) = program_of(i) {
                     for &d in program.variables_used() {
                         if d < i && needed & (1 << d) == 0 && !ready(d) {

@@ -681,6 +681,41 @@ fn type_tests() {
     ]);
 }
 
+/// A chain of variables longer than a word of bits: each first read evaluates what it needs,
+/// in order (the walk past 64 variables keeps a list rather than a bit set).
+#[test]
+fn a_long_chain_of_variables_is_evaluated_in_order() {
+    let env = Environment::new();
+    let names: Vec<String> = (0..70).map(|i| format!("v{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let programs: Vec<crate::Program> = (0..names.len())
+        .map(|i| {
+            let source = match i {
+                0 => "1".to_owned(),
+                _ => format!("variables.v{} + 1", i - 1),
+            };
+            let options = CompileOptions {
+                variables: &names[..i],
+                purpose: Purpose::Check,
+            };
+            env.compile(&source, &options).unwrap()
+        })
+        .collect();
+    let mut activation = Activation::new();
+    for (name, program) in names.iter().zip(&programs) {
+        activation.define_variable(name, program);
+    }
+    assert_eq!(activation.variable(69, 100).unwrap().as_int(), Some(70));
+    assert!((0..70).all(|i| activation.variable_if_evaluated(i).is_some()));
+    let mut fresh = Activation::new();
+    for (name, program) in names.iter().zip(&programs) {
+        fresh.define_variable(name, program);
+    }
+    assert_eq!(fresh.variable(63, 100).unwrap().as_int(), Some(64));
+    assert!(fresh.variable_if_evaluated(64).is_none());
+    assert_eq!(fresh.variable(66, 100).unwrap().as_int(), Some(67));
+}
+
 #[test]
 fn variables_shared_between_activations_are_evaluated_once() {
     let env = Environment::new();
