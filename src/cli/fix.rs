@@ -51,8 +51,8 @@ struct Fixed {
     /// The verdicts of the documents no mutating policy changed or spoke of, by the line each
     /// starts on, with its column: validation alone gave them, and their text is not changed, so
     /// the check of the fixed text takes them rather than judging the same text again. Lines on
-    /// which more than one document starts have none.
-    unchanged: HashMap<u32, (u32, DocumentResult)>,
+    /// which more than one document starts have none. The verdict is `first.results[index]`.
+    unchanged: HashMap<u32, (u32, usize)>,
     /// Where the edits moved the lines: (a line of the fixed text, the number of lines the edits
     /// up to it added), in order.
     shifts: Vec<(u32, i64)>,
@@ -105,8 +105,9 @@ impl Fixed {
             .partition_point(|(line, _)| *line <= document.line);
         let shift = before.checked_sub(1).map_or(0, |k| self.shifts[k].1);
         let line = u32::try_from(i64::from(document.line) - shift).ok()?;
-        let (column, earlier) = self.unchanged.get(&line)?;
-        let same = *column == document.root.mark.column
+        let &(column, index) = self.unchanged.get(&line)?;
+        let earlier = &self.first.results[index];
+        let same = column == document.root.mark.column
             && earlier.api_version == document.api_version
             && earlier.kind == document.kind
             && earlier.name == document.name
@@ -477,9 +478,15 @@ fn fix_input(
         *starts.entry(result.line).or_default() += 1;
     }
     let mut namespaces = Vec::new();
-    for ((result, first), &alone) in report.results.iter().zip(kept).zip(&validation_alone) {
+    for (index, ((result, first), &alone)) in report
+        .results
+        .iter()
+        .zip(kept)
+        .zip(&validation_alone)
+        .enumerate()
+    {
         if alone && result.patch.is_none() && starts[&result.line] == 1 {
-            unchanged.insert(result.line, (first.column, result.clone()));
+            unchanged.insert(result.line, (first.column, index));
         }
         states.push((result.patch.is_some(), first.region));
         let Some(mut document) = first.document else {
@@ -512,12 +519,6 @@ fn fix_input(
         patches.push((document, patch.0.as_slice()));
     }
     let namespace_changed = patches.iter().any(|(d, _)| is_namespace(d));
-    let first = FirstCheck {
-        namespaces: (!namespace_changed).then_some(namespaces),
-        results: report.results.clone(),
-        validation_alone,
-        counts: counts.first().copied().unwrap_or_default(),
-    };
     // Every document of the file at once: the text is cut into its YAML documents and each is
     // edited and re-parsed on its own, so the time is linear in the file's size.
     let roots: Vec<_> = patches.iter().map(|(d, ops)| (&d.root, *ops)).collect();
@@ -528,6 +529,14 @@ fn fix_input(
             document.index, document.kind, document.name, failure.error
         ))
     })?;
+    drop(roots);
+    drop(patches);
+    let first = FirstCheck {
+        namespaces: (!namespace_changed).then_some(namespaces),
+        results: report.results,
+        validation_alone,
+        counts: counts.first().copied().unwrap_or_default(),
+    };
     if edits.is_empty() {
         return Ok(Fixed {
             input,
