@@ -344,25 +344,27 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
     }
     // Judge what the files now say: the fixed text, without mutation, so that what is reported
     // allowed is allowed as written.
-    let after: Vec<Input> = fixed
-        .iter()
-        .map(|f| Input {
-            name: f.input.name.clone(),
-            text: f
-                .text
-                .as_ref()
-                .map_or_else(|| f.input.text.clone(), |t| t.clone().into_bytes()),
-        })
-        .collect();
     let judged = CheckOptions {
         mutate: false,
         ..options
     };
     // The documents fix changed are judged again; the others keep the verdict validation alone
-    // gave them above (their text is the same).
+    // gave them above (their text is the same). When that cannot be done, the fixed texts are
+    // checked whole (copied into inputs only then).
     let earlier = |input: usize, document: &Document| fixed[input].earlier(document);
-    let mut report = recheck_changed(&set, &fixed, &judged)
-        .unwrap_or_else(|| recheck_inputs(&set, &after, &judged, &earlier));
+    let mut report = recheck_changed(&set, &fixed, &judged).unwrap_or_else(|| {
+        let after: Vec<Input> = fixed
+            .iter()
+            .map(|f| Input {
+                name: f.input.name.clone(),
+                text: f
+                    .text
+                    .as_ref()
+                    .map_or_else(|| f.input.text.clone(), |t| t.clone().into_bytes()),
+            })
+            .collect();
+        recheck_inputs(&set, &after, &judged, &earlier)
+    });
     report.errors.splice(0..0, errors);
 
     // All or nothing: every input was read, planned, re-parsed and judged above; on any error
