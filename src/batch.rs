@@ -352,9 +352,10 @@ impl<R> Default for Joined<R> {
 
 /// Cuts every input into pieces at YAML document boundaries, parses each piece and gives its
 /// documents to `work` (on a pool of `threads` threads, each taking the next piece when done
-/// with its last, so that only the pieces being worked on hold their documents). `done` gets each input, in order, once all its pieces are
-/// parsed: every piece's result with the number of objects before it, and what the text spent of
-/// the budgets; or the first error, named as in the whole text (document numbers, lines and the budgets of [`ReadLimits`] count over the
+/// with its last, so that only the pieces being worked on hold their documents). `done` gets
+/// each input, in order, once all its pieces are parsed: every piece's result with the number of
+/// objects before it, and what the text spent of the budgets; or the first error, named as in
+/// the whole text (document numbers, lines and the budgets of [`ReadLimits`] count over the
 /// whole text, as if it were parsed in one piece).
 fn for_each_piece<R: Send>(
     inputs: &[&[u8]],
@@ -463,39 +464,11 @@ fn for_each_piece<R: Send>(
             next_input = piece.input + 1;
         }
     };
-    if threads == 1 || pieces.len() < 2 {
-        for piece in &pieces {
-            join(piece, parse(piece));
-        }
-    } else {
-        // A pool of `threads` workers takes the pieces in order, each the next one free when it
-        // is done with its last (no batch waits for its slowest piece); this thread joins the
-        // results in order as they come. Only the pieces being parsed hold their documents.
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let (sender, receiver) = std::sync::mpsc::channel::<(usize, Parsed<R>)>();
-        std::thread::scope(|scope| {
-            for _ in 0..threads.min(pieces.len()) {
-                let (sender, next, pieces, parse) = (sender.clone(), &next, &pieces, &parse);
-                scope.spawn(move || loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(piece) = pieces.get(i) else { break };
-                    if sender.send((i, parse(piece))).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(sender);
-            let mut waiting = std::collections::BTreeMap::new();
-            let mut joined_up_to = 0;
-            for (i, parsed) in receiver {
-                waiting.insert(i, parsed);
-                while let Some(parsed) = waiting.remove(&joined_up_to) {
-                    join(&pieces[joined_up_to], parsed);
-                    joined_up_to += 1;
-                }
-            }
-        });
-    }
+    // The pieces are parsed and judged on a pool of `threads` threads (no piece waits for a
+    // slower one), and joined here in order as their results come.
+    crate::parallel::for_each_in_order(&pieces, threads, parse, |i, parsed| {
+        join(&pieces[i], parsed)
+    });
     flush_undecoded(&mut next_input, inputs.len(), &mut done);
 }
 

@@ -2,47 +2,62 @@
 //! `fix` and `scan`; no I/O).
 
 /// `work` of every item on a pool of `threads` threads (each takes the next item when it is
-/// done with its last, so one slow item does not hold the others up), the results in the order
-/// of the items.
+/// done with its last, so one slow item does not hold the others up), each result given to
+/// `take` on the calling thread as soon as the results before it are: in the order of the
+/// items. Only the items being worked on and the results waiting for an earlier one are alive.
+pub fn for_each_in_order<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut take: impl FnMut(usize, R),
+) {
+    if threads <= 1 || items.len() < 2 {
+        for (i, item) in items.iter().enumerate() {
+            take(i, work(item));
+        }
+        return;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel::<(usize, R)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(items.len()) {
+            let (sender, next, work) = (sender.clone(), &next, &work);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                if sender.send((i, work(item))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        // A worker that panics drops its sender: the loop ends and the scope passes the panic on.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut taken = 0;
+        for (i, result) in receiver {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&taken) {
+                take(taken, result);
+                taken += 1;
+            }
+        }
+    });
+}
+
+/// [`for_each_in_order`], the results gathered in the order of the items.
 pub fn map_in_order<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
     work: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    if threads <= 1 || items.len() < 2 {
-        return items.iter().map(work).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads.min(items.len()))
-            .map(|_| {
-                let (next, work) = (&next, &work);
-                scope.spawn(move || {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break done };
-                        done.push((i, work(item)));
-                    }
-                })
-            })
-            .collect();
-        for handle in handles {
-            for (i, result) in handle.join().expect("a worker thread panicked") {
-                slots[i] = Some(result);
-            }
-        }
-    });
-    slots
-        .into_iter()
-        .map(|r| r.expect("every item was taken by a worker"))
-        .collect()
+    let mut results = Vec::with_capacity(items.len());
+    for_each_in_order(items, threads, work, |_, result| results.push(result));
+    results
 }
 
 #[cfg(test)]
 mod tests {
-    use super::map_in_order;
+    use super::{for_each_in_order, map_in_order};
 
     #[test]
     fn results_come_in_the_order_of_the_items_on_any_number_of_threads() {
@@ -60,5 +75,12 @@ mod tests {
         }
         assert_eq!(map_in_order(&items[..1], 4, work), expected[..1]);
         assert!(map_in_order(&items[..0], 4, work).is_empty());
+        // Each result is taken once the results before it are.
+        let mut taken = Vec::new();
+        for_each_in_order(&items, 2, work, |i, result| {
+            assert_eq!(i, taken.len());
+            taken.push(result);
+        });
+        assert_eq!(taken, expected);
     }
 }

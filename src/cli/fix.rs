@@ -531,6 +531,7 @@ fn fix_input(
             document.index, document.kind, document.name, failure.error
         ))
     })?;
+    // The patches borrow the first check's results, which are kept below.
     drop(roots);
     drop(patches);
     let first = FirstCheck {

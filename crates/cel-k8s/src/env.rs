@@ -298,26 +298,12 @@ impl<'a> VariableTable<'a> {
     }
 }
 
-enum Cached<'a> {
-    Own(VariableCell<'a>),
-    Shared(&'a VariableCell<'a>),
-}
-
 /// One `variables.NAME` of an activation: a program evaluated on first use, or a value given.
 struct DefinedVariable<'a> {
     name: &'a str,
     program: Option<&'a Program>,
-    cached: Cached<'a>,
+    cell: VariableCell<'a>,
     evaluating: Cell<bool>,
-}
-
-impl<'a> DefinedVariable<'a> {
-    fn cell(&self) -> &VariableCell<'a> {
-        match &self.cached {
-            Cached::Own(cell) => cell,
-            Cached::Shared(cell) => cell,
-        }
-    }
 }
 
 /// An activation's `variables`: defined one by one, or by a table.
@@ -404,39 +390,13 @@ impl<'a> Activation<'a> {
         }
     }
 
-    /// Makes room for `additional` more variables, so that defining them does not reallocate.
-    #[inline]
-    pub fn reserve_variables(&mut self, additional: usize) -> &mut Self {
-        self.slots().reserve_exact(additional);
-        self
-    }
-
     /// Adds the next variable (index = number defined before): evaluated on first use.
     #[inline]
     pub fn define_variable(&mut self, name: &'a str, program: &'a Program) -> &mut Self {
         self.slots().push(DefinedVariable {
             name,
             program: Some(program),
-            cached: Cached::Own(OnceCell::new()),
-            evaluating: Cell::new(false),
-        });
-        self
-    }
-
-    /// Adds the next variable, kept in a cell the caller shares with other activations (of
-    /// other policies with the same definition, reading the same documents): evaluated on
-    /// first use in any of them.
-    #[inline]
-    pub fn define_shared_variable(
-        &mut self,
-        name: &'a str,
-        program: &'a Program,
-        cell: &'a VariableCell<'a>,
-    ) -> &mut Self {
-        self.slots().push(DefinedVariable {
-            name,
-            program: Some(program),
-            cached: Cached::Shared(cell),
+            cell: OnceCell::new(),
             evaluating: Cell::new(false),
         });
         self
@@ -453,7 +413,7 @@ impl<'a> Activation<'a> {
         self.slots().push(DefinedVariable {
             name,
             program: None,
-            cached: Cached::Own(cell),
+            cell,
             evaluating: Cell::new(false),
         });
         self
@@ -491,7 +451,7 @@ impl<'a> Activation<'a> {
     #[inline]
     fn cell(&self, index: usize) -> Option<&VariableCell<'a>> {
         match &self.variables {
-            Variables::Slots(slots) => slots.get(index).map(DefinedVariable::cell),
+            Variables::Slots(slots) => slots.get(index).map(|s| &s.cell),
             Variables::Table(table) => table.cell(index),
         }
     }
@@ -622,7 +582,7 @@ impl<'a> Activation<'a> {
         match &self.variables {
             Variables::Slots(slots) => {
                 let slot = &slots[index];
-                if slot.cell().get().is_some() || slot.evaluating.get() {
+                if slot.cell.get().is_some() || slot.evaluating.get() {
                     return;
                 }
                 let Some(program) = slot.program else {
@@ -631,7 +591,7 @@ impl<'a> Activation<'a> {
                 slot.evaluating.set(true);
                 let result = self.evaluate_program(slot.name, program, budget);
                 slot.evaluating.set(false);
-                let _ = slot.cell().set(result);
+                let _ = slot.cell.set(result);
             }
             Variables::Table(table) => {
                 let (Some(cell), Some((name, program))) =

@@ -716,6 +716,18 @@ fn a_long_chain_of_variables_is_evaluated_in_order() {
     assert_eq!(fresh.variable(66, 100).unwrap().as_int(), Some(67));
 }
 
+/// A policy's variable definitions for [`Activation::define_variables`]: names and programs.
+struct Definitions<'t>(&'t [&'t str], Vec<crate::Program>);
+
+impl crate::VariableDefinitions for Definitions<'_> {
+    fn definition(&self, index: usize) -> Option<(&str, &crate::Program)> {
+        Some((self.0.get(index)?, self.1.get(index)?))
+    }
+    fn len(&self) -> usize {
+        self.1.len()
+    }
+}
+
 #[test]
 fn variables_shared_between_activations_are_evaluated_once() {
     let env = Environment::new();
@@ -729,15 +741,24 @@ fn variables_shared_between_activations_are_evaluated_once() {
     let first = env.compile("variables.doubled[0] == 2", &options).unwrap();
     let second = env.compile("variables.doubled.size()", &options).unwrap();
     let doc = document();
-    let cell = crate::VariableCell::new();
+    let definitions = Definitions(&["doubled"], vec![variable]);
+    let slots = [crate::VariableSlot {
+        slot: 0,
+        uses_params: false,
+    }];
+    let cells = [crate::VariableCell::new()];
+    let shared = crate::SharedCells {
+        request: &cells,
+        params: None,
+    };
     let mut one = Activation::new();
     one.bind_tree(Root::Object, &doc)
-        .define_shared_variable("doubled", &variable, &cell);
+        .define_variables(&definitions, &slots, shared);
     let mut two = Activation::new();
     two.bind_tree(Root::Object, &doc)
-        .define_shared_variable("doubled", &variable, &cell);
+        .define_variables(&definitions, &slots, shared);
     assert_eq!(env.evaluate(&first, &one).unwrap().as_bool(), Some(true));
-    assert!(cell.get().is_some_and(|v| v.is_ok()));
+    assert!(cells[0].get().is_some_and(|v| v.is_ok()));
     // The second activation reads the value the first computed: no comprehension runs.
     let mut meter = crate::Meter::new(100);
     let size = second.evaluate(&two, &mut meter).unwrap();
@@ -751,16 +772,7 @@ fn variables_shared_between_activations_are_evaluated_once() {
 /// without cells for it is kept by the activation.
 #[test]
 fn variables_defined_at_once_are_evaluated_on_first_use_in_shared_cells() {
-    use crate::{SharedCells, VariableCell, VariableDefinitions, VariableSlot};
-    struct Definitions<'t>(&'t [&'t str], Vec<crate::Program>);
-    impl VariableDefinitions for Definitions<'_> {
-        fn definition(&self, index: usize) -> Option<(&str, &crate::Program)> {
-            Some((self.0.get(index)?, self.1.get(index)?))
-        }
-        fn len(&self) -> usize {
-            self.1.len()
-        }
-    }
+    use crate::{SharedCells, VariableCell, VariableSlot};
     let env = Environment::new();
     let names = ["a", "b", "c"];
     let compile = |sources: &[&str]| {
