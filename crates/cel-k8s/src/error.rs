@@ -25,11 +25,15 @@ impl CompileError {
 pub struct EvalError(pub String);
 
 impl EvalError {
+    #[cold]
+    #[inline(never)]
     pub fn new(message: impl Into<String>) -> EvalError {
         EvalError(message.into())
     }
 
     /// `no matching overload for 'NAME' applied to '(T1, T2)'`, as cel-go words it.
+    #[cold]
+    #[inline(never)]
     pub fn no_overload(function: &str, types: &[&str]) -> EvalError {
         EvalError(format!(
             "no matching overload for '{function}' applied to '({})'",
@@ -39,6 +43,8 @@ impl EvalError {
 
     /// `no such key: K` for a missing map key or field: the key is a name from the expression
     /// (or a document's key), never a value.
+    #[cold]
+    #[inline(never)]
     pub fn no_such_key(key: &str) -> EvalError {
         EvalError(format!("no such key: {key}"))
     }

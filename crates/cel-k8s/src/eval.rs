@@ -101,6 +101,8 @@ struct Frame<'r, 'a> {
     locals: &'r mut [Result<Value<'a>>],
 }
 
+#[cold]
+#[inline(never)]
 fn no_overload(function: &str, values: &[&Value<'_>]) -> EvalError {
     let types: Vec<&str> = values.iter().map(|v| v.type_name()).collect();
     EvalError::no_overload(function, &types)

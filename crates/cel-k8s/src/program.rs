@@ -145,7 +145,7 @@ pub(crate) enum Node {
     Cond(Box<(Node, Node, Node)>),
     Call(Box<Call>),
     /// `s.matches(constant)`: the regex compiled at load.
-    Matches(Box<(Node, regex::Regex)>),
+    Matches(Box<(Node, crate::libs::regex::Pattern)>),
     /// A list literal; `true` marks an optional element (`[?x]`).
     List(Box<[(Node, bool)]>),
     /// A map literal; `true` marks an optional entry (`{?k: v}`).
@@ -645,7 +645,7 @@ impl Compiler<'_> {
         };
         if full_name == "matches" && nodes.len() == 2 {
             if let Node::Const(Value::String(pattern)) = &nodes[1] {
-                let regex = crate::stdlib::build_regex(pattern)
+                let regex = crate::libs::regex::Pattern::new(pattern)
                     .map_err(|e| self.error(expr, format!("invalid regular expression: {e}")))?;
                 let subject = nodes.swap_remove(0);
                 return Ok(Node::Matches(Box::new((subject, regex))));

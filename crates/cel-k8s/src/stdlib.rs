@@ -55,11 +55,15 @@ pub fn register(library: &mut Library) {
     library.add("unwrapOpt", Receiver, 1, optional_unwrap);
 }
 
+#[cold]
+#[inline(never)]
 fn no_overload(function: &str, args: &[Value<'_>]) -> EvalError {
     let types: Vec<&str> = args.iter().map(|v| v.type_name()).collect();
     EvalError::no_overload(function, &types)
 }
 
+#[cold]
+#[inline(never)]
 fn fail(function: &str, message: impl std::fmt::Display) -> EvalError {
     EvalError::new(format!("{function}: {message}"))
 }

@@ -32,12 +32,16 @@ pub(crate) fn type_name(value: &Value<'_>) -> &'static str {
 }
 
 /// `no matching overload for 'NAME' applied to '(T1, T2)'` for these arguments.
+#[cold]
+#[inline(never)]
 pub(crate) fn no_overload(function: &str, args: &[Value<'_>]) -> EvalError {
     let types: Vec<&str> = args.iter().map(type_name).collect();
     EvalError::no_overload(function, &types)
 }
 
 /// A function's error: the function's name and what went wrong, never the input.
+#[cold]
+#[inline(never)]
 pub(crate) fn fail(function: &str, message: impl std::fmt::Display) -> EvalError {
     EvalError::new(format!("{function}: {message}"))
 }
