@@ -116,6 +116,11 @@ impl RequestLimits {
     /// Counts the labels and annotations of every `metadata` object in a JSON value (the
     /// object's own, a template's, ...).
     pub fn check_labels_json(&self, value: &serde_json::Value) -> Result<(), BudgetError> {
+        // Counted first without the paths (the usual case: nothing over); the walk that names
+        // the path runs only for a body over the limit.
+        if !self.labels_over_json(value) {
+            return Ok(());
+        }
         let mut todo = vec![(value, String::new())];
         while let Some((value, path)) = todo.pop() {
             match value {
@@ -144,6 +149,9 @@ impl RequestLimits {
 
     /// [`RequestLimits::check_labels_json`] for a parsed manifest document.
     pub fn check_labels(&self, node: &Node) -> Result<(), BudgetError> {
+        if !self.labels_over(node) {
+            return Ok(());
+        }
         let mut todo = vec![(node, String::new())];
         while let Some((node, path)) = todo.pop() {
             match &node.value {
@@ -170,6 +178,62 @@ impl RequestLimits {
             }
         }
         Ok(())
+    }
+
+    /// Whether any `metadata` in the JSON value holds more labels and annotations than the limit.
+    fn labels_over_json(&self, value: &serde_json::Value) -> bool {
+        let count = |metadata: &serde_json::Value| -> usize {
+            ["labels", "annotations"]
+                .iter()
+                .filter_map(|k| metadata.get(k)?.as_object())
+                .map(|m| m.len())
+                .sum()
+        };
+        let mut todo = vec![value];
+        while let Some(value) = todo.pop() {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, child) in map {
+                        if key == "metadata" && count(child) > self.max_labels {
+                            return true;
+                        }
+                        todo.push(child);
+                    }
+                }
+                serde_json::Value::Array(items) => todo.extend(items),
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// [`RequestLimits::labels_over_json`] for a parsed manifest document.
+    fn labels_over(&self, node: &Node) -> bool {
+        let count = |metadata: &Node| -> usize {
+            ["labels", "annotations"]
+                .iter()
+                .filter_map(|k| match &metadata.get(k)?.value {
+                    NodeValue::Map(m) => Some(m.len()),
+                    _ => None,
+                })
+                .sum()
+        };
+        let mut todo = vec![node];
+        while let Some(node) = todo.pop() {
+            match &node.value {
+                NodeValue::Map(entries) => {
+                    for entry in entries {
+                        if entry.key == "metadata" && count(&entry.value) > self.max_labels {
+                            return true;
+                        }
+                        todo.push(&entry.value);
+                    }
+                }
+                NodeValue::Seq(items) => todo.extend(items),
+                NodeValue::Scalar(_) => {}
+            }
+        }
+        false
     }
 
     fn labels_within(&self, path: &str, count: usize) -> Result<(), BudgetError> {
@@ -254,12 +318,28 @@ mod tests {
                 Some("items[].metadata has 3"),
             ),
             (r#"{"data": {"a": "", "b": "", "c": ""}}"#, None),
+            // At the limit, in lists of lists, with labels that are not a map.
+            (
+                r#"{"metadata": {"labels": {"a": "1"}, "annotations": {"b": "2"}}, "spec": [[{"metadata": {"labels": "x"}}]]}"#,
+                None,
+            ),
+            (
+                r#"{"a": [{"b": [{"metadata": {"labels": {"x": "", "y": "", "z": ""}}}]}]}"#,
+                Some("a[].b[].metadata has 3"),
+            ),
         ];
         for (text, expected) in cases {
             let value: serde_json::Value = serde_json::from_str(text).unwrap();
             let node = Node::from_json(&value);
             assert_outcome(small().check_labels_json(&value), expected, text);
             assert_outcome(small().check_labels(&node), expected, text);
+            // The count without paths says what the walk that names the path finds.
+            assert_eq!(
+                small().labels_over_json(&value),
+                expected.is_some(),
+                "{text}"
+            );
+            assert_eq!(small().labels_over(&node), expected.is_some(), "{text}");
         }
     }
 
