@@ -56,6 +56,22 @@ fn stages(c: &mut Criterion) {
     group.bench_function("evaluate", |b| {
         b.iter(|| evaluate(&set, black_box(&Request::create(&docs[0]))))
     });
+    // The same evaluation after 8 MB of other memory traffic (as on a server, where parsing
+    // the request, TLS and other requests run between two evaluations): what cache misses on
+    // the compiled policies and the evaluator's code add.
+    group.bench_function("evaluate-cold", |b| {
+        let mut other = vec![0u64; 1 << 20];
+        b.iter_batched(
+            || {
+                for (i, word) in other.iter_mut().enumerate() {
+                    *word = word.wrapping_add(i as u64);
+                }
+                black_box(&other);
+            },
+            |_| evaluate(&set, black_box(&Request::create(&docs[0]))),
+            criterion::BatchSize::PerIteration,
+        )
+    });
     group.bench_function("parse+evaluate", |b| {
         b.iter(|| {
             let docs = parse_documents(black_box(SERVICE), &limits).unwrap();

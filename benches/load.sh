@@ -15,7 +15,7 @@
 # runs, the ratios of throughput and p99 (the goal: >= 0.80 of the throughput, and the p99
 # kept), what the attacker got, and the server's memory after the attack.
 #
-#   bash benches/load.sh [SECONDS]      (default 10 s per run; 12 runs)
+#   bash benches/load.sh [SECONDS]      (default 10 s per run; ROUNDS=3: 20 runs)
 #   ATTACK_ONLY=1 bash benches/load.sh  (only the attack comparison)
 #
 # wrk and the servers share this machine's cores: the ratios within one run are what to compare.
@@ -169,17 +169,34 @@ if [ -n "${ATTACK_ONLY:-}" ]; then
   exit 0
 fi
 
+# validate and no-policy alternate, ROUNDS times (default 3) at each concurrency, in the order
+# ABBA... so that a drift of the machine's speed during the run (other tenants) shifts both
+# alike; each ratio is that of the sums, and each round's own ratio is printed too.
+rounds=${ROUNDS:-3}
 for c in 8 64; do
-  run validate "$gate_url/validate" "$c" "$work/post.lua"
-  run no-policy "$bare_url/validate" "$c" "$work/post.lua"
+  : >"$work/rounds-$c.txt"
+  for round in $(seq "$rounds"); do
+    order=(validate no-policy)
+    [ $((round % 2)) -eq 0 ] && order=(no-policy validate)
+    for name in "${order[@]}"; do
+      url=$gate_url; [ "$name" = no-policy ] && url=$bare_url
+      run "$name" "$url/validate" "$c" "$work/post.lua"
+      cp "$work/$name-$c.rps" "$work/$name-$c-$round.rps"
+    done
+    echo "$(cat "$work/validate-$c-$round.rps") $(cat "$work/no-policy-$c-$round.rps")" >>"$work/rounds-$c.txt"
+  done
   run healthz "$gate_url/healthz" "$c"
 done
 echo
 for c in 8 64; do
-  python3 -c "
-v, n, h = (float(open('$work/' + k + '-$c.rps').read()) for k in ('validate', 'no-policy', 'healthz'))
-print(f'c={$c}: validate / no-policy = {v / n:.2f}, validate / healthz = {v / h:.2f}')
-"
+  python3 - "$work/rounds-$c.txt" "$work/healthz-$c.rps" "$c" <<'PY'
+import sys
+rows = [tuple(map(float, line.split())) for line in open(sys.argv[1]) if line.strip()]
+healthz, c = float(open(sys.argv[2]).read()), sys.argv[3]
+v, n = sum(r[0] for r in rows), sum(r[1] for r in rows)
+each = ", ".join(f"{a / b:.2f}" for a, b in rows)
+print(f"c={c}: validate / no-policy = {v / n:.2f}, validate / healthz = {v / len(rows) / healthz:.2f} (rounds: {each})")
+PY
 done
 echo "server-side p99 of /validate (shipped library, all runs): $(server_p99 "$(cat "$work/gate.metrics")" validate)"
 echo "server-side p99 of /validate (empty policy set, all runs): $(server_p99 "$(cat "$work/bare.metrics")" validate)"
