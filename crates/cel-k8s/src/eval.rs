@@ -6,7 +6,8 @@ use crate::cost::{result_units_before, string_units, value_units, Meter};
 use crate::env::Activation;
 use crate::error::EvalError;
 use crate::program::{
-    BinaryOp, Call, CallCost, Chain, ChainEnd, ChainStep, Comprehension, Node, Program, Step,
+    BinaryOp, Call, CallCost, Chain, ChainEnd, ChainStep, Comprehension, GuardedField, Node,
+    Program, Step,
 };
 use crate::value::{Duration, List, Map, Str, Timestamp, Value};
 use crate::value_ops::{compare, equals};
@@ -231,6 +232,32 @@ impl<'a> Frame<'_, 'a> {
                 let list = self.eval(&pair.0)?;
                 let keys = self.eval(&pair.1)?;
                 sort_by_keys(&list, &keys)
+            }
+            Node::GuardedField(guard) => self.guarded_field(guard),
+        }
+    }
+
+    /// `!has(x.f) || x.f == null ? A : type(x.f) == T ? x.f : B` with `x.f` looked up once
+    /// when `x` is a map (as `has`, the selection and `==` read a map); as written otherwise.
+    #[inline(never)]
+    fn guarded_field(&mut self, guard: &'a GuardedField) -> Result<Value<'a>> {
+        let (Node::Cond(outer), Some(Ok(Value::Map(map)))) =
+            (&guard.original, self.named(&guard.base))
+        else {
+            return self.eval(&guard.original);
+        };
+        let Node::Cond(inner) = &outer.2 else {
+            return self.eval(&guard.original);
+        };
+        match map.get_str(&guard.field) {
+            None => self.eval(&outer.1),
+            Some(value) if equals(&value, &Value::Null) => self.eval(&outer.1),
+            Some(value) => {
+                if crate::value_ops::has_type(&value, &guard.kind) == guard.equal {
+                    Ok(value)
+                } else {
+                    self.eval(&inner.2)
+                }
             }
         }
     }

@@ -164,6 +164,75 @@ pub(crate) enum Node {
     TypeIs(Box<Node>, Type, bool),
     /// A call of the `kms` library, answered from the activation's live data (never folded).
     Live(crate::libs::kms::KmsFunction, Box<[Node]>),
+    /// The guard `!has(x.f) || x.f == null ? A : type(x.f) == T ? x.f : B` (see
+    /// [`guarded_field`]): `x.f` looked up once.
+    GuardedField(Box<GuardedField>),
+}
+
+/// A [`Node::GuardedField`]: `base` is a root or a variable; `original` is the conditional as
+/// written, evaluated as it is whenever `base` is not a map.
+pub(crate) struct GuardedField {
+    pub base: Node,
+    pub field: Box<str>,
+    pub kind: Type,
+    /// `type(x.f) == T` (true) or `!=` (false).
+    pub equal: bool,
+    pub original: Node,
+}
+
+/// Recognizes the guard policies write to read a field that may be absent, null or of another
+/// type, `!has(x.f) || x.f == null ? A : type(x.f) == T ? x.f : B`, where `x` is a root or a
+/// variable: its evaluation looks `x.f` up once instead of four times, with the same result
+/// (on a map: absent or null gives `A`, a value of type `T` is itself, another gives `B`).
+/// Any other conditional is returned as it is.
+fn guarded_field(node: Node) -> Node {
+    let Node::Cond(outer) = &node else {
+        return node;
+    };
+    let (Node::Or(terms), Node::Cond(inner)) = (&outer.0, &outer.2) else {
+        return node;
+    };
+    let [Node::Not(absent), Node::Binary(BinaryOp::Eq, null_test)] = &terms[..] else {
+        return node;
+    };
+    let (Node::Has(b1, f1), Node::Select(b2, f2), Node::Const(Value::Null)) =
+        (&**absent, &null_test.0, &null_test.1)
+    else {
+        return node;
+    };
+    let (Node::TypeIs(typed, kind, equal), Node::Select(b4, f4)) = (&inner.0, &inner.1) else {
+        return node;
+    };
+    let Node::Select(b3, f3) = &**typed else {
+        return node;
+    };
+    let same_base = |other: &Node| match (&**b1, other) {
+        (Node::Root(a), Node::Root(b)) => a == b,
+        (Node::Variable(a), Node::Variable(b)) => a == b,
+        _ => false,
+    };
+    let same =
+        [&**b2, &**b3, &**b4].iter().all(|b| same_base(b)) && [f2, f3, f4].iter().all(|f| *f == f1);
+    if !same {
+        return node;
+    }
+    let (base, field, kind, equal) = (
+        match &**b1 {
+            Node::Root(root) => Node::Root(*root),
+            Node::Variable(index) => Node::Variable(*index),
+            _ => unreachable!("same_base accepts roots and variables only"),
+        },
+        f1.clone(),
+        kind.clone(),
+        *equal,
+    );
+    Node::GuardedField(Box::new(GuardedField {
+        base,
+        field,
+        kind,
+        equal,
+        original: node,
+    }))
 }
 
 /// One step of a [`Chain`]: `.f`, `.?f`, `[k]` or `[?k]`.
@@ -730,11 +799,11 @@ impl Compiler<'_> {
             (operators::NOT_STRICTLY_FALSE, 1) => {
                 Node::NotStrictlyFalse(Box::new(self.expr(&args[0])?))
             }
-            (operators::CONDITIONAL, 3) => Node::Cond(Box::new((
+            (operators::CONDITIONAL, 3) => guarded_field(Node::Cond(Box::new((
                 self.expr(&args[0])?,
                 self.expr(&args[1])?,
                 self.expr(&args[2])?,
-            ))),
+            )))),
             (operators::INDEX, 2) => Node::Index(pair(self)?),
             (operators::OPT_INDEX, 2) => Node::OptIndex(pair(self)?),
             (operators::OPT_SELECT, 2) => {

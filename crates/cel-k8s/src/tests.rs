@@ -669,6 +669,65 @@ fn fused_optional_chains_keep_their_meaning() {
     ]);
 }
 
+/// The guard `!has(x.f) || x.f == null ? A : type(x.f) == T ? x.f : B` is compiled to one
+/// lookup of `x.f` when `x` is a root; it gives what the same guard written `null == x.f` (which
+/// is not recognized) gives, value or error, whatever `x` and `x.f` are.
+#[test]
+fn guarded_fields_read_as_written() {
+    let env = Environment::new();
+    let guards = [
+        "!has(object.spec) || object.spec == null ? {} : type(object.spec) == map ? object.spec : {}['spec must be a mapping']",
+        "!has(object.spec) || object.spec == null ? 'none' : type(object.spec) != string ? object.spec : 'a string'",
+        "!has(object.spec) || object.spec == null ? 1 / 0 : type(object.spec) == list ? object.spec : [object.spec]",
+    ];
+    let documents = [
+        json!({"spec": {"a": 1}}),
+        json!({"spec": null}),
+        json!({}),
+        json!({"spec": "text"}),
+        json!({"spec": [1, 2]}),
+        json!({"spec": 3}),
+        json!([1, 2]),
+        json!("a string"),
+        json!(null),
+    ];
+    let options = CompileOptions {
+        variables: &[],
+        purpose: Purpose::Check,
+    };
+    let run = |program: &crate::Program, doc: &serde_json::Value| {
+        let mut activation = Activation::new();
+        activation.bind_tree(Root::Object, doc);
+        env.evaluate(program, &activation)
+            .map_err(|e| e.to_string())
+            .and_then(|v| v.to_json().map_err(|e| e.to_string()))
+    };
+    for guard in guards {
+        let fused = env.compile(guard, &options).unwrap();
+        assert!(
+            matches!(fused.root, crate::program::Node::GuardedField(_)),
+            "not recognized: {guard}"
+        );
+        let written = guard.replace("object.spec == null", "null == object.spec");
+        let unfused = env.compile(&written, &options).unwrap();
+        assert!(!matches!(
+            unfused.root,
+            crate::program::Node::GuardedField(_)
+        ));
+        for doc in &documents {
+            assert_eq!(run(&fused, doc), run(&unfused, doc), "{guard} on {doc}");
+        }
+    }
+    // A base that is not a root or a variable is evaluated as written.
+    let nested = "!has(object.spec.m) || object.spec.m == null ? {} : type(object.spec.m) == map ? object.spec.m : {}";
+    let program = env.compile(nested, &options).unwrap();
+    assert!(!matches!(
+        program.root,
+        crate::program::Node::GuardedField(_)
+    ));
+    assert_eq!(eval(nested), Ok(json!({"k": "v"})));
+}
+
 #[test]
 fn type_tests() {
     all_true(&[
