@@ -22,21 +22,6 @@ if [ ${#binaries[@]} -eq 0 ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/empty"
-cat >"$work/empty/nothing.yaml" <<'YAML'
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: matches-nothing}
-spec:
-  matchConstraints:
-    resourceRules: [{apiGroups: [nothing.example], apiVersions: ["*"], operations: ["*"], resources: [nothing]}]
-  validations: [{expression: "true"}]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: matches-nothing}
-spec: {policyName: matches-nothing, validationActions: [Deny]}
-YAML
 for copies in "$n" "$((2 * n))"; do
   for _ in $(seq "$copies"); do cat examples/service-compliant.yaml; echo '---'; done >"$work/$copies.yaml"
 done
@@ -52,8 +37,8 @@ printf '%-40s %14s %14s %14s\n' binary library no-policy evaluation
 for binary in "${binaries[@]}"; do
   lib_small=$(instructions "$binary" "$n")
   lib_large=$(instructions "$binary" "$((2 * n))")
-  none_small=$(instructions "$binary" "$n" --policies "$work/empty")
-  none_large=$(instructions "$binary" "$((2 * n))" --policies "$work/empty")
+  none_small=$(instructions "$binary" "$n" --policies benches/no-policy)
+  none_large=$(instructions "$binary" "$((2 * n))" --policies benches/no-policy)
   library=$(( (lib_large - lib_small) / n ))
   none=$(( (none_large - none_small) / n ))
   printf '%-40s %14s %14s %14s\n' "$binary" "$library" "$none" "$((library - none))"

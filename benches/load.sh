@@ -28,22 +28,6 @@ gate=target/release/cmek-gate
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 "$gate" certs --out "$work/certs" --dns localhost --dns 127.0.0.1 >/dev/null 2>&1
-mkdir -p "$work/empty"
-# The no-policy server: a set that matches nothing (an empty set is refused at start).
-cat >"$work/empty/nothing.yaml" <<'YAML'
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: matches-nothing}
-spec:
-  matchConstraints:
-    resourceRules: [{apiGroups: [nothing.example], apiVersions: ["*"], operations: ["*"], resources: [nothing]}]
-  validations: [{expression: "true"}]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: matches-nothing}
-spec: {policyName: matches-nothing, validationActions: [Deny]}
-YAML
 
 start() { # name, extra args...
   local name=$1; shift
@@ -56,15 +40,8 @@ start() { # name, extra args...
   for _ in $(seq 100); do curl -skf "$(cat "$work/$name.url")/readyz" >/dev/null && break; sleep 0.1; done
 }
 start gate
-start bare --policies "$work/empty"
+start bare --policies benches/no-policy
 
-cat >"$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("integration/fixtures/admission/create-allowed.json", "r")
-wrk.body = f:read("*a")
-f:close()
-LUA
 
 # p99 from a Prometheus histogram's cumulative buckets (upper bound of the bucket holding it).
 server_p99() { # metrics url, endpoint
@@ -140,11 +117,11 @@ attack_comparison() {
   p99_ms() { awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub(/us$/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v *= 1000}; print v}' "$1"; }
   : >"$work/attack-rounds.txt"
   for round in $(seq "$rounds"); do
-    run "alone$round" "$gate_url/validate" 8 "$work/post.lua"
+    run "alone$round" "$gate_url/validate" 8 benches/post-review.lua
     wrk -t1 -c4 -d"$((seconds + 2))s" --latency -s "$work/attack.lua" "$gate_url" >"$work/attacker$round.txt" &
     local attacker=$!
     sleep 1
-    run "attacked$round" "$gate_url/validate" 8 "$work/post.lua"
+    run "attacked$round" "$gate_url/validate" 8 benches/post-review.lua
     wait "$attacker" || true
     echo "$(cat "$work/alone$round-8.rps") $(cat "$work/attacked$round-8.rps") $(p99_ms "$work/alone$round-8.txt") $(p99_ms "$work/attacked$round-8.txt")" >>"$work/attack-rounds.txt"
     echo "  attacker: $(awk '/requests in/ {print $1, "requests"}' "$work/attacker$round.txt"), $(grep -E 'Non-2xx' "$work/attacker$round.txt" | tr -s ' ' || echo 'all 2xx'), $(awk '/^Requests\/sec/ {print $2}' "$work/attacker$round.txt") req/s"
@@ -180,7 +157,7 @@ for c in 8 64; do
     [ $((round % 2)) -eq 0 ] && order=(no-policy validate)
     for name in "${order[@]}"; do
       url=$gate_url; [ "$name" = no-policy ] && url=$bare_url
-      run "$name" "$url/validate" "$c" "$work/post.lua"
+      run "$name" "$url/validate" "$c" benches/post-review.lua
       cp "$work/$name-$c.rps" "$work/$name-$c-$round.rps"
     done
     echo "$(cat "$work/validate-$c-$round.rps") $(cat "$work/no-policy-$c-$round.rps")" >>"$work/rounds-$c.txt"

@@ -24,28 +24,6 @@ fi
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 "$binary" certs --out "$work/certs" --dns localhost --dns 127.0.0.1 >/dev/null 2>&1
-mkdir -p "$work/empty"
-cat >"$work/empty/nothing.yaml" <<'YAML'
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: matches-nothing}
-spec:
-  matchConstraints:
-    resourceRules: [{apiGroups: [nothing.example], apiVersions: ["*"], operations: ["*"], resources: [nothing]}]
-  validations: [{expression: "true"}]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: matches-nothing}
-spec: {policyName: matches-nothing, validationActions: [Deny]}
-YAML
-cat >"$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("integration/fixtures/admission/create-allowed.json", "r")
-wrk.body = f:read("*a")
-f:close()
-LUA
 
 per_request() { # name, extra serve args...
   local name=$1; shift
@@ -56,10 +34,10 @@ per_request() { # name, extra serve args...
   for _ in $(seq 600); do grep -q '^metrics on' "$work/$name.stdout" 2>/dev/null && break; sleep 0.1; done
   local url; url=$(sed -n 's/^listening on //p' "$work/$name.stdout")
   [ -n "$url" ] || { echo "the $name server did not start: $(cat "$work/$name.log")" >&2; exit 1; }
-  wrk -t1 -c1 -d3s -s "$work/post.lua" "$url/validate" >/dev/null
+  wrk -t1 -c1 -d3s -s benches/post-review.lua "$url/validate" >/dev/null
   callgrind_control -z "$pid" >/dev/null
   local requests
-  requests=$(wrk -t1 -c1 -d"${seconds}s" -s "$work/post.lua" "$url/validate" | awk '/requests in/ {print $1}')
+  requests=$(wrk -t1 -c1 -d"${seconds}s" -s benches/post-review.lua "$url/validate" | awk '/requests in/ {print $1}')
   callgrind_control -d "$pid" >/dev/null
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local dump; dump=$(ls "$work/$name.out".* | head -1)
@@ -68,7 +46,7 @@ per_request() { # name, extra serve args...
 }
 
 read -r library library_requests < <(per_request library)
-read -r none none_requests < <(per_request no-policy --policies "$work/empty")
+read -r none none_requests < <(per_request no-policy --policies benches/no-policy)
 printf '%-10s %12s  (%s requests)\n' library "$library" "$library_requests"
 printf '%-10s %12s  (%s requests)\n' no-policy "$none" "$none_requests"
 python3 -c "

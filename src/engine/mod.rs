@@ -273,6 +273,9 @@ fn evaluate_sharing<'r>(
 ) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
+    // The roots of the last parameter object's activation: the next policy with the same one
+    // (usually every policy) redefines its variables in it instead of building another.
+    let mut last: Option<(Option<&ParamObject>, Activation<'r>)> = None;
     for binding in &set.bindings {
         let Some(policy) = set.policy_of(binding) else {
             continue;
@@ -296,7 +299,19 @@ fn evaluate_sharing<'r>(
             Ok(params) if params.is_empty() => judge.params_not_found(),
             Ok(params) => {
                 for param in params {
-                    let activation = activation(request, request_value, param.map(|p| &p.root));
+                    let same = |(last, _): &(Option<&ParamObject>, _)| match (last, param) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => std::ptr::eq(*a, b),
+                        _ => false,
+                    };
+                    let reused = match last.take() {
+                        Some(kept) if same(&kept) => kept,
+                        _ => (
+                            param,
+                            activation(request, request_value, param.map(|p| &p.root)),
+                        ),
+                    };
+                    let (_, activation) = last.insert(reused);
                     let variables = Variables::new(policy, param, shared, activation);
                     judge.run(&set.env, &variables);
                 }
@@ -545,7 +560,7 @@ impl<'a> Judge<'a, '_> {
         }
     }
 
-    fn run<'r>(&mut self, env: &cel::Environment, variables: &Variables<'r>)
+    fn run<'r>(&mut self, env: &cel::Environment, variables: &Variables<'_, 'r>)
     where
         'a: 'r,
     {
@@ -766,21 +781,21 @@ impl cel_k8s::VariableDefinitions for CompiledPolicy {
 /// The `variables` of one policy for one request and parameter object, in the request's shared
 /// cells: those another policy evaluated already are read there, the others are evaluated on
 /// first use (see [`Activation::define_variables`]) and kept there for the next policies.
-pub(crate) struct Variables<'r> {
-    activation: Activation<'r>,
+pub(crate) struct Variables<'v, 'r> {
+    activation: &'v Activation<'r>,
 }
 
-impl<'r> Variables<'r> {
+impl<'v, 'r> Variables<'v, 'r> {
+    /// The policy's variables defined in `activation` (in place of those of the policy it
+    /// served before, if any).
     pub(crate) fn new(
         policy: &'r CompiledPolicy,
         param: Option<&ParamObject>,
         shared: &'r SharedVariables<'r>,
-        mut activation: Activation<'r>,
-    ) -> Variables<'r> {
-        if !policy.variables.is_empty() {
-            let cells = shared.cells(param);
-            activation.define_variables(policy, &policy.variable_slots, cells);
-        }
+        activation: &'v mut Activation<'r>,
+    ) -> Variables<'v, 'r> {
+        let cells = shared.cells(param);
+        activation.define_variables(policy, &policy.variable_slots, cells);
         Variables { activation }
     }
 
@@ -803,7 +818,7 @@ impl<'r> Variables<'r> {
         compiled
             .program
             .executable
-            .evaluate(&self.activation, &mut runtime.meter())
+            .evaluate(self.activation, &mut runtime.meter())
     }
 }
 

@@ -337,9 +337,9 @@ impl<'x> Step<'x> {
         shared: &'x SharedVariables<'x>,
     ) -> Result<Option<serde_json::Value>, String> {
         let policy = self.policy;
-        let activation =
+        let mut activation =
             super::activation(request, self.request_value, self.param.map(|p| &p.root));
-        let variables = Variables::new(policy, self.param, shared, activation);
+        let variables = Variables::new(policy, self.param, shared, &mut activation);
         let env = &self.set.env;
         let outcome = (|| {
             if check_conditions {
