@@ -42,7 +42,6 @@ start() { # name, extra args...
 start gate
 start bare --policies benches/no-policy
 
-
 # p99 from a Prometheus histogram's cumulative buckets (upper bound of the bucket holding it).
 server_p99() { # metrics url, endpoint
   curl -s "$1" | python3 -c '

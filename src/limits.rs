@@ -128,12 +128,7 @@ impl RequestLimits {
                     for (key, child) in map {
                         let child_path = join(&path, key);
                         if key == "metadata" {
-                            let count = ["labels", "annotations"]
-                                .iter()
-                                .filter_map(|k| child.get(k)?.as_object())
-                                .map(|m| m.len())
-                                .sum();
-                            self.labels_within(&child_path, count)?;
+                            self.labels_within(&child_path, labels_in_json(child))?;
                         }
                         todo.push((child, child_path));
                     }
@@ -159,14 +154,7 @@ impl RequestLimits {
                     for entry in entries {
                         let child_path = join(&path, &entry.key);
                         if entry.key == "metadata" {
-                            let count = ["labels", "annotations"]
-                                .iter()
-                                .filter_map(|k| match &entry.value.get(k)?.value {
-                                    NodeValue::Map(m) => Some(m.len()),
-                                    _ => None,
-                                })
-                                .sum();
-                            self.labels_within(&child_path, count)?;
+                            self.labels_within(&child_path, labels_in(&entry.value))?;
                         }
                         todo.push((&entry.value, child_path));
                     }
@@ -182,19 +170,12 @@ impl RequestLimits {
 
     /// Whether any `metadata` in the JSON value holds more labels and annotations than the limit.
     fn labels_over_json(&self, value: &serde_json::Value) -> bool {
-        let count = |metadata: &serde_json::Value| -> usize {
-            ["labels", "annotations"]
-                .iter()
-                .filter_map(|k| metadata.get(k)?.as_object())
-                .map(|m| m.len())
-                .sum()
-        };
         let mut todo = vec![value];
         while let Some(value) = todo.pop() {
             match value {
                 serde_json::Value::Object(map) => {
                     for (key, child) in map {
-                        if key == "metadata" && count(child) > self.max_labels {
+                        if key == "metadata" && labels_in_json(child) > self.max_labels {
                             return true;
                         }
                         todo.push(child);
@@ -209,21 +190,12 @@ impl RequestLimits {
 
     /// [`RequestLimits::labels_over_json`] for a parsed manifest document.
     fn labels_over(&self, node: &Node) -> bool {
-        let count = |metadata: &Node| -> usize {
-            ["labels", "annotations"]
-                .iter()
-                .filter_map(|k| match &metadata.get(k)?.value {
-                    NodeValue::Map(m) => Some(m.len()),
-                    _ => None,
-                })
-                .sum()
-        };
         let mut todo = vec![node];
         while let Some(node) = todo.pop() {
             match &node.value {
                 NodeValue::Map(entries) => {
                     for entry in entries {
-                        if entry.key == "metadata" && count(&entry.value) > self.max_labels {
+                        if entry.key == "metadata" && labels_in(&entry.value) > self.max_labels {
                             return true;
                         }
                         todo.push(&entry.value);
@@ -246,6 +218,26 @@ impl RequestLimits {
         }
         Ok(())
     }
+}
+
+/// The labels and annotations of one `metadata` object, together.
+fn labels_in_json(metadata: &serde_json::Value) -> usize {
+    ["labels", "annotations"]
+        .iter()
+        .filter_map(|k| metadata.get(k)?.as_object())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// [`labels_in_json`] for a parsed manifest's `metadata`.
+fn labels_in(metadata: &Node) -> usize {
+    ["labels", "annotations"]
+        .iter()
+        .filter_map(|k| match &metadata.get(k)?.value {
+            NodeValue::Map(m) => Some(m.len()),
+            _ => None,
+        })
+        .sum()
 }
 
 /// `parent.key`; keys are the body's own text, so they are shown escaped.

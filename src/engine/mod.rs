@@ -273,9 +273,9 @@ fn evaluate_sharing<'r>(
 ) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
-    // The roots of the last parameter object's activation: the next policy with the same one
-    // (usually every policy) redefines its variables in it instead of building another.
-    let mut last: Option<(Option<&ParamObject>, Activation<'r>)> = None;
+    // The activation of the last parameter object (by address): the next policy with the same
+    // one (usually every policy) redefines its variables in it instead of building another.
+    let mut last: Option<(Option<*const ParamObject>, Activation<'r>)> = None;
     for binding in &set.bindings {
         let Some(policy) = set.policy_of(binding) else {
             continue;
@@ -299,19 +299,14 @@ fn evaluate_sharing<'r>(
             Ok(params) if params.is_empty() => judge.params_not_found(),
             Ok(params) => {
                 for param in params {
-                    let same = |(last, _): &(Option<&ParamObject>, _)| match (last, param) {
-                        (None, None) => true,
-                        (Some(a), Some(b)) => std::ptr::eq(*a, b),
-                        _ => false,
+                    let key = param.map(std::ptr::from_ref);
+                    let activation = match &mut last {
+                        Some((kept, activation)) if *kept == key => activation,
+                        slot => {
+                            let roots = activation(request, request_value, param.map(|p| &p.root));
+                            &mut slot.insert((key, roots)).1
+                        }
                     };
-                    let reused = match last.take() {
-                        Some(kept) if same(&kept) => kept,
-                        _ => (
-                            param,
-                            activation(request, request_value, param.map(|p| &p.root)),
-                        ),
-                    };
-                    let (_, activation) = last.insert(reused);
                     let variables = Variables::new(policy, param, shared, activation);
                     judge.run(&set.env, &variables);
                 }

@@ -241,11 +241,6 @@ fn ends_with<'a>(args: &[Value<'a>]) -> Result<Value<'a>> {
     Ok(Value::Bool(a.ends_with(b)))
 }
 
-/// Compiles a RE2-syntax regex, bounding its compiled size.
-pub fn build_regex(pattern: &str) -> std::result::Result<regex::Regex, regex::Error> {
-    crate::libs::regex::compile(pattern)
-}
-
 thread_local! {
     static REGEXES: RefCell<HashMap<String, Arc<regex::Regex>>> = RefCell::new(HashMap::new());
 }
@@ -256,7 +251,7 @@ pub fn cached_regex(function: &str, pattern: &str) -> Result<Arc<regex::Regex>> 
         return Ok(found);
     }
     let regex = Arc::new(
-        build_regex(pattern)
+        crate::libs::regex::compile(pattern)
             .map_err(|e| fail(function, format!("invalid regular expression: {e}")))?,
     );
     REGEXES.with(|c| {

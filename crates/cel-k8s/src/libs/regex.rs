@@ -75,8 +75,9 @@ impl Pattern {
         self.regex.is_match(text)
     }
 
-    /// Whether the dense DFA was built (for tests).
-    pub fn has_dfa(&self) -> bool {
+    /// Whether the dense DFA was built.
+    #[cfg(test)]
+    fn has_dfa(&self) -> bool {
         self.dfa.is_some()
     }
 }

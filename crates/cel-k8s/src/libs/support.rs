@@ -13,22 +13,7 @@ use std::sync::Arc;
 
 /// The CEL type name of a value, as cel-go prints it in messages.
 pub(crate) fn type_name(value: &Value<'_>) -> &'static str {
-    match value {
-        Value::Null => "null_type",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Uint(_) => "uint",
-        Value::Double(_) => "double",
-        Value::String(_) => "string",
-        Value::Bytes(_) => "bytes",
-        Value::Duration(_) => "google.protobuf.Duration",
-        Value::Timestamp(_) => "google.protobuf.Timestamp",
-        Value::List(_) => "list",
-        Value::Map(_) => "map",
-        Value::Optional(_) => "optional_type",
-        Value::Type(_) => "type",
-        Value::Opaque(o) => o.type_name(),
-    }
+    value.type_name()
 }
 
 /// `no matching overload for 'NAME' applied to '(T1, T2)'` for these arguments.
