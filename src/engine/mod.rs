@@ -20,7 +20,7 @@ pub use request_tree::RequestTree;
 use crate::cel;
 use crate::manifest::cel_tree::ObjectTree;
 use crate::manifest::{shape, Node};
-use crate::policy::matching::{self, MatchTarget, Matched, UnknownNamespaces};
+use crate::policy::matching::{self, Labels, MatchTarget, Matched, UnknownNamespaces};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
 use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
 use cel_k8s::{Activation, EvalError, Root, SharedCells, Value, VariableCell};
@@ -349,14 +349,14 @@ fn undecided(policy: &CompiledPolicy, binding: &CompiledBinding, request: &Reque
 }
 
 fn match_target<'r>(request: &'r Request) -> MatchTarget<'r> {
-    let labels_of = |node: Option<&Node>| node.map(Node::metadata_labels).unwrap_or_default();
     let namespaced = shape::kind_info(&request.group, &request.kind).is_none_or(|k| k.namespaced);
-    let object_labels = labels_of(request.object.or(request.old_object));
+    let object = request.object.or(request.old_object);
     let namespace_labels = if request.kind == "Namespace" && request.group.is_empty() {
-        Some(object_labels.clone())
+        Some(Labels::of(object))
     } else {
-        request.namespace_object.map(Node::metadata_labels)
+        request.namespace_object.map(|n| Labels::of(Some(n)))
     };
+    let object_labels = Labels::of(object);
     MatchTarget {
         group: &request.group,
         version: &request.version,
@@ -403,6 +403,9 @@ pub fn activation<'r>(
     activation
 }
 
+/// The parameter objects of one binding: usually one, kept inline.
+type SelectedParams<'s> = smallvec::SmallVec<[Option<&'s ParamObject>; 1]>;
+
 /// The parameter objects a binding selects: `[None]` when the policy takes none, or when the
 /// binding has no `paramRef` (Kubernetes then evaluates the policy with `params` null).
 fn params_for<'s>(
@@ -410,25 +413,25 @@ fn params_for<'s>(
     policy: &CompiledPolicy,
     binding: &CompiledBinding,
     request: &Request,
-) -> Result<Vec<Option<&'s ParamObject>>, String> {
+) -> Result<SelectedParams<'s>, String> {
     let (Some(kind), Some(param_ref)) = (&policy.spec.param_kind, &binding.spec.param_ref) else {
-        return Ok(vec![None]);
+        return Ok(smallvec::smallvec![None]);
     };
     let namespace_ok = |p: &ParamObject| match &param_ref.namespace {
         Some(ns) => &p.namespace == ns,
         None => p.namespace.is_empty() || p.namespace == request.namespace,
     };
-    let found = set
-        .params
-        .iter()
-        .filter(|p| p.api_version == kind.api_version && p.kind == kind.kind && namespace_ok(p))
-        .filter(|p| match (&param_ref.name, &param_ref.selector) {
-            (Some(name), _) => &p.name == name,
-            (None, Some(selector)) => matching::selector_matches(selector, &p.labels),
-            (None, None) => false,
-        })
-        .map(Some)
-        .collect();
+    let named = |p: &ParamObject| match (&param_ref.name, &param_ref.selector) {
+        (Some(name), _) => &p.name == name,
+        (None, Some(selector)) => matching::selector_matches(selector, &p.labels),
+        (None, None) => false,
+    };
+    let mut found = SelectedParams::new();
+    for p in &set.params {
+        if p.api_version == kind.api_version && p.kind == kind.kind && namespace_ok(p) && named(p) {
+            found.push(Some(p));
+        }
+    }
     Ok(found)
 }
 

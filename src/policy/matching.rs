@@ -9,6 +9,7 @@
 //! a cluster-scoped object other than a Namespace, and a Namespace is matched by its own labels.
 
 use super::types::{LabelSelector, MatchResources, NamedRuleWithOperations, SelectorOperator};
+use crate::manifest::Node;
 use std::collections::BTreeMap;
 
 /// What matching looks at in a request.
@@ -20,12 +21,44 @@ pub struct MatchTarget<'a> {
     pub name: &'a str,
     pub operation: &'a str,
     pub namespaced: bool,
-    pub object_labels: BTreeMap<String, String>,
+    pub object_labels: Labels<'a>,
     /// The labels of the object's namespace (of the object itself for a Namespace); `None` when
     /// they are not known.
-    pub namespace_labels: Option<BTreeMap<String, String>>,
+    pub namespace_labels: Option<Labels<'a>>,
     /// What a namespace selector says when the labels are not known.
     pub unknown_namespaces: UnknownNamespaces,
+}
+
+/// A document's labels as text ([`Node::metadata_labels`]), read when a selector first needs
+/// them: most bindings have none.
+#[derive(Debug, Clone, Default)]
+pub struct Labels<'a> {
+    document: Option<&'a Node>,
+    read: std::cell::OnceCell<BTreeMap<String, String>>,
+}
+
+impl<'a> Labels<'a> {
+    /// The labels of `document` (none without one).
+    pub fn of(document: Option<&'a Node>) -> Labels<'a> {
+        Labels {
+            document,
+            read: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn get(&self) -> &BTreeMap<String, String> {
+        self.read
+            .get_or_init(|| self.document.map(Node::metadata_labels).unwrap_or_default())
+    }
+}
+
+impl From<BTreeMap<String, String>> for Labels<'_> {
+    fn from(labels: BTreeMap<String, String>) -> Self {
+        Labels {
+            document: None,
+            read: std::cell::OnceCell::from(labels),
+        }
+    }
 }
 
 /// What a non-empty namespace selector does when the namespace's labels are not known.
@@ -85,7 +118,7 @@ pub fn matches(
         && constraints
             .object_selector
             .as_ref()
-            .is_none_or(|s| selector_matches(s, &target.object_labels));
+            .is_none_or(|s| selector_matches(s, target.object_labels.get()));
     if !selected {
         return Matched::No;
     }
@@ -104,7 +137,7 @@ fn namespace_matches(selector: Option<&LabelSelector>, target: &MatchTarget) -> 
         return Matched::Yes;
     }
     match (&target.namespace_labels, target.unknown_namespaces) {
-        (Some(labels), _) if selector_matches(selector, labels) => Matched::Yes,
+        (Some(labels), _) if selector_matches(selector, labels.get()) => Matched::Yes,
         (Some(_), _) | (None, UnknownNamespaces::NoMatch) => Matched::No,
         (None, UnknownNamespaces::MatchAll) => Matched::Yes,
         (None, UnknownNamespaces::Undecided) => Matched::Undecided,
@@ -439,7 +472,7 @@ mod tests {
                 resource,
                 operation: "CREATE",
                 namespaced,
-                namespace_labels,
+                namespace_labels: namespace_labels.map(Labels::from),
                 unknown_namespaces: unknown,
                 ..Default::default()
             };

@@ -92,16 +92,7 @@ pub fn value_units(value: &Value<'_>, cap: u64) -> u64 {
         Value::String(s) => string_units(s.len() as u64),
         Value::Bytes(b) => string_units(b.len() as u64),
         Value::List(List::Tree(_)) | Value::Map(Map::Tree(_)) => 1,
-        Value::List(List::Owned(items)) => {
-            let mut total: u64 = 1;
-            for item in items.iter() {
-                total = total.saturating_add(value_units(item, cap.saturating_sub(total)));
-                if total > cap {
-                    break;
-                }
-            }
-            total
-        }
+        Value::List(List::Owned(items)) => items_units(items, cap),
         Value::Map(Map::Owned(entries)) => {
             let mut total: u64 = 1;
             for (key, item) in entries.iter() {
@@ -116,6 +107,18 @@ pub fn value_units(value: &Value<'_>, cap: u64) -> u64 {
         }
         _ => 1,
     }
+}
+
+/// [`value_units`] of a built list of `items`.
+pub fn items_units(items: &[Value<'_>], cap: u64) -> u64 {
+    let mut total: u64 = 1;
+    for item in items {
+        total = total.saturating_add(value_units(item, cap.saturating_sub(total)));
+        if total > cap {
+            break;
+        }
+    }
+    total
 }
 
 /// What a `replace` or `join` will build, charged before it is: `None` for other functions

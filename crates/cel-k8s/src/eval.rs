@@ -2,7 +2,7 @@
 //! semantics (errors absorbed by `&&`, `||` and the comprehensions built on them, in either
 //! order; strict everywhere else) and the cost meter charged in the same walk.
 
-use crate::cost::{result_units_before, string_units, value_units, Meter};
+use crate::cost::{items_units, result_units_before, string_units, value_units, Meter};
 use crate::env::Activation;
 use crate::error::EvalError;
 use crate::program::{
@@ -478,19 +478,61 @@ impl<'a> Frame<'_, 'a> {
 
     #[inline(never)]
     fn comprehension(&mut self, c: &'a Comprehension) -> Result<Value<'a>> {
-        let range = self.eval(&c.range)?;
-        let count = match &range {
-            Value::List(list) => list.len(),
-            Value::Map(map) => map.len(),
-            other => {
-                return Err(EvalError::new(format!(
-                    "a comprehension ranges over a list or a map, not a {}",
-                    other.type_name()
-                )))
+        // A range written as a short list literal (`[a, b].exists(x, ...)`) is iterated where
+        // it is evaluated, charged as the list it would build.
+        if let Node::List(items) = &c.range {
+            if items.len() <= 8
+                && items.iter().all(|(_, optional)| !optional)
+                && !crate::program::generic_steps()
+            {
+                let mut values: [Value<'a>; 8] = std::array::from_fn(|_| Value::Null);
+                for (slot, (node, _)) in values.iter_mut().zip(items.iter()) {
+                    *slot = self.eval(node)?;
+                }
+                let values = &values[..items.len()];
+                let units = items_units(values, self.meter.remaining().saturating_add(1));
+                self.meter.charge(units)?;
+                return self.iterate(c, Range::Items(values));
             }
-        };
+        }
+        let range = self.eval(&c.range)?;
+        match &range {
+            Value::List(_) | Value::Map(_) => self.iterate(c, Range::Value(&range)),
+            other => Err(EvalError::new(format!(
+                "a comprehension ranges over a list or a map, not a {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    fn iterate(&mut self, c: &'a Comprehension, range: Range<'_, 'a>) -> Result<Value<'a>> {
+        let count = range.len();
         self.meter.charge((count as u64).saturating_add(1))?;
         match &c.step {
+            Step::Quantifier { predicate, stop } => {
+                // As the generic step `@result || predicate` (or `&&`) under the condition
+                // `@not_strictly_false(!@result)` (or `@result`): a predicate of value `stop`
+                // ends the loop; otherwise the first error stays, or `!stop`.
+                let mut accu: Result<Value<'a>> = Ok(Value::Bool(!stop));
+                for i in 0..count {
+                    if matches!(accu, Ok(Value::Bool(b)) if b == *stop) {
+                        break;
+                    }
+                    self.bind_iteration(c, &range, i);
+                    let value = self.eval(predicate);
+                    accu = match (value, accu) {
+                        (Ok(Value::Bool(b)), _) if b == *stop => Ok(Value::Bool(b)),
+                        (_, Err(first)) => Err(first),
+                        (Ok(Value::Bool(b)), Ok(_)) => Ok(Value::Bool(b)),
+                        (Ok(other), Ok(_)) => {
+                            let name = if *stop { "_||_" } else { "_&&_" };
+                            Err(no_overload(name, &[&other]))
+                        }
+                        (Err(e), Ok(_)) => Err(e),
+                    };
+                }
+                self.locals[c.accu] = accu;
+            }
             Step::Generic(step) => {
                 self.locals[c.accu] = self.eval(&c.init);
                 for i in 0..count {
@@ -568,7 +610,21 @@ impl<'a> Frame<'_, 'a> {
 
     /// Binds the iteration variables to entry `i` of the range: the element (the index and
     /// the element with two variables) of a list, the key (the key and the value) of a map.
-    fn bind_iteration(&mut self, c: &Comprehension, range: &Value<'a>, i: usize) {
+    fn bind_iteration(&mut self, c: &Comprehension, range: &Range<'_, 'a>, i: usize) {
+        let range = match range {
+            Range::Value(value) => *value,
+            Range::Items(items) => {
+                let item = items.get(i).cloned().unwrap_or(Value::Null);
+                match c.iter2 {
+                    None => self.locals[c.iter] = Ok(item),
+                    Some(second) => {
+                        self.locals[c.iter] = Ok(Value::Int(i as i64));
+                        self.locals[second] = Ok(item);
+                    }
+                }
+                return;
+            }
+        };
         match (range, c.iter2) {
             (Value::List(list), None) => {
                 self.locals[c.iter] = Ok(list.get(i).unwrap_or(Value::Null));
@@ -586,6 +642,24 @@ impl<'a> Frame<'_, 'a> {
                 self.locals[second] = Ok(v);
             }
             _ => {}
+        }
+    }
+}
+
+/// What a comprehension ranges over: a list or map value, or the elements of a list literal
+/// evaluated in place.
+enum Range<'v, 'a> {
+    Value(&'v Value<'a>),
+    Items(&'v [Value<'a>]),
+}
+
+impl Range<'_, '_> {
+    fn len(&self) -> usize {
+        match self {
+            Range::Value(Value::List(list)) => list.len(),
+            Range::Value(Value::Map(map)) => map.len(),
+            Range::Value(_) => 0,
+            Range::Items(items) => items.len(),
         }
     }
 }

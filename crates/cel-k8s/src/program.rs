@@ -104,6 +104,14 @@ pub(crate) struct Comprehension {
 /// result in place rather than copying the accumulator on each iteration.
 pub(crate) enum Step {
     Generic(Node),
+    /// `exists` (`@result || predicate`, while `@result` is not true) and `all`
+    /// (`@result && predicate`, while it is not false): `stop` is the value that ends the loop.
+    /// Evaluated as the generic step would be, without evaluating the condition and the
+    /// accumulator as nodes on each iteration.
+    Quantifier {
+        predicate: Node,
+        stop: bool,
+    },
     /// `@result + [element]`, under a filter when given (`map`, `filter`, `transformList`).
     Append {
         filter: Option<Node>,
@@ -872,6 +880,12 @@ impl Compiler<'_> {
     /// The step, recognizing the macros' list and map builders.
     fn step(&mut self, c: &cel::common::ast::ComprehensionExpr) -> Result<Step, CompileError> {
         let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if *n == c.accu_var);
+        if let Some((predicate, stop)) = quantifier(c).filter(|_| !generic_steps()) {
+            return Ok(Step::Quantifier {
+                predicate: self.expr(predicate)?,
+                stop,
+            });
+        }
         let builds = c.accu_var == RESULT
             && is_accu(&c.result)
             && c.loop_cond.expr == Expr::Literal(LiteralValue::Boolean(true.into()));
@@ -925,6 +939,63 @@ impl Compiler<'_> {
                 value: self.expr(value)?,
             })
         }
+    }
+}
+
+/// A test compiles and evaluates every comprehension generic (no quantifier, no list-literal
+/// range) to compare with what the recognized forms give. Compiling runs on a thread of its own (see
+/// [`crate::syntax::on_parse_stack`]), so this is process-wide: a test compiling meanwhile gets
+/// generic comprehensions, which give the same values.
+#[cfg(test)]
+pub(crate) static GENERIC_STEPS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Whether comprehensions are compiled generic (only ever in tests).
+#[inline]
+pub(crate) fn generic_steps() -> bool {
+    #[cfg(test)]
+    return GENERIC_STEPS.load(std::sync::atomic::Ordering::SeqCst);
+    #[cfg(not(test))]
+    false
+}
+
+/// The predicate of a comprehension shaped as the `exists` and `all` macros expand (and the
+/// two-variable forms), and the value that ends its loop (`true` for `exists`):
+/// `@result` starts at `!stop`, the loop runs while `@not_strictly_false(!@result)` (`exists`)
+/// or `@not_strictly_false(@result)` (`all`), the step is `@result || predicate` or
+/// `@result && predicate`, and the result is `@result`.
+fn quantifier(c: &cel::common::ast::ComprehensionExpr) -> Option<(&IdedExpr, bool)> {
+    let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if *n == c.accu_var);
+    fn call<'e>(e: &'e IdedExpr, name: &str, arity: usize) -> Option<&'e [IdedExpr]> {
+        match &e.expr {
+            Expr::Call(call) if call.func_name == name && call.target.is_none() => {
+                Some(call.args.as_slice()).filter(|args| args.len() == arity)
+            }
+            _ => None,
+        }
+    }
+    if c.accu_var != RESULT || !is_accu(&c.result) {
+        return None;
+    }
+    let Expr::Literal(LiteralValue::Boolean(init)) = &c.accu_init.expr else {
+        return None;
+    };
+    let stop = !*init.inner();
+    let [tested] = call(&c.loop_cond, operators::NOT_STRICTLY_FALSE, 1)? else {
+        return None;
+    };
+    let tests_accu = match stop {
+        true => call(tested, operators::LOGICAL_NOT, 1).is_some_and(|args| is_accu(&args[0])),
+        false => is_accu(tested),
+    };
+    let combine = if stop {
+        operators::LOGICAL_OR
+    } else {
+        operators::LOGICAL_AND
+    };
+    match call(&c.loop_step, combine, 2)? {
+        [accu, predicate] if tests_accu && is_accu(accu) => Some((predicate, stop)),
+        _ => None,
     }
 }
 

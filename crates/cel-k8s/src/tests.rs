@@ -669,6 +669,29 @@ fn fused_optional_chains_keep_their_meaning() {
     ]);
 }
 
+/// Options to compile an expression that reads no variables.
+const NO_VARIABLES: CompileOptions<'static> = CompileOptions {
+    variables: &[],
+    purpose: Purpose::Check,
+};
+
+/// What `program` gives (its value as JSON, or its error's text) with `doc` as `object`, and
+/// the cost it was charged.
+fn on_object(
+    env: &Environment,
+    program: &crate::Program,
+    doc: &serde_json::Value,
+) -> (Result<serde_json::Value, String>, u64) {
+    let mut activation = Activation::new();
+    activation.bind_tree(Root::Object, doc);
+    let mut meter = env.meter();
+    let value = program
+        .evaluate(&activation, &mut meter)
+        .map_err(|e| e.to_string())
+        .and_then(|v| v.to_json().map_err(|e| e.to_string()));
+    (value, meter.spent())
+}
+
 /// The guard `!has(x.f) || x.f == null ? A : type(x.f) == T ? x.f : B` is compiled to one
 /// lookup of `x.f` when `x` is a root; it gives what the same guard written `null == x.f` (which
 /// is not recognized) gives, value or error, whatever `x` and `x.f` are.
@@ -691,17 +714,8 @@ fn guarded_fields_read_as_written() {
         json!("a string"),
         json!(null),
     ];
-    let options = CompileOptions {
-        variables: &[],
-        purpose: Purpose::Check,
-    };
-    let run = |program: &crate::Program, doc: &serde_json::Value| {
-        let mut activation = Activation::new();
-        activation.bind_tree(Root::Object, doc);
-        env.evaluate(program, &activation)
-            .map_err(|e| e.to_string())
-            .and_then(|v| v.to_json().map_err(|e| e.to_string()))
-    };
+    let options = NO_VARIABLES;
+    let run = |program: &crate::Program, doc: &serde_json::Value| on_object(&env, program, doc).0;
     for guard in guards {
         let fused = env.compile(guard, &options).unwrap();
         assert!(
@@ -726,6 +740,98 @@ fn guarded_fields_read_as_written() {
         crate::program::Node::GuardedField(_)
     ));
     assert_eq!(eval(nested), Ok(json!({"k": "v"})));
+}
+
+/// Comprehensions compiled and evaluated generic while it lives (see
+/// [`crate::program::GENERIC_STEPS`]), even if the test fails.
+struct GenericSteps;
+
+impl GenericSteps {
+    fn on() -> GenericSteps {
+        crate::program::GENERIC_STEPS.store(true, std::sync::atomic::Ordering::SeqCst);
+        GenericSteps
+    }
+}
+
+impl Drop for GenericSteps {
+    fn drop(&mut self) {
+        crate::program::GENERIC_STEPS.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `exists` and `all` (one and two variables) are evaluated without their generic step, and a
+/// short list literal they range over is not built: each gives what the generic comprehension
+/// gives (value or error, and the cost), on lists, maps, literals, errors and values that are
+/// not bools, whichever comes first.
+#[test]
+fn quantifiers_give_what_the_generic_step_gives() {
+    let env = Environment::new();
+    let expressions = [
+        "object.items.exists(x, x > 1)",
+        "object.items.all(x, x > 1)",
+        "object.items.exists(x, x / object.zero > 1)",
+        "object.items.all(x, x == 3 || x / object.zero > 1)",
+        "object.items.exists(x, x == 3 || x / object.zero > 1)",
+        "object.items.exists(x, object.mixed[x] == 'a')",
+        "object.items.all(x, object.mixed[x])",
+        "object.items.exists(x, object.mixed[x])",
+        "object.items.exists(x, x == 1 ? 'text' : true)",
+        "object.items.all(x, x == 1 ? 'text' : false)",
+        "object.items.exists(x, x == 1 ? 1 / object.zero > 0 : object.mixed[x + 10] == 1)",
+        "object.items.all(x, x == 1 ? 1 / object.zero > 0 : object.mixed[x + 10] == 1)",
+        "object.items.exists(x, x == 1 ? 'text' : 1 / object.zero > 0)",
+        "object.items.all(x, x == 1 ? object.mixed[x + 10] : 'text')",
+        "object.m.exists(k, k == 'b')",
+        "object.m.all(k, object.m[k] > 0)",
+        "object.m.exists(k, v, v == 2 && k == 'b')",
+        "object.items.all(i, v, i < 5 && v > 0)",
+        "object.items.exists(i, v, i == 2)",
+        "[object.m, object.n].exists(ls, 'a' in ls)",
+        "[object.m, object.n].all(ls, ls.a > 0)",
+        "[object.m, object.nope].exists(ls, 'a' in ls)",
+        "[object.items[0], 1 / object.zero].exists(x, x == 1)",
+        "[1, 2, 3].exists(x, x == 2)",
+        "[object.items[2], object.items[1]].exists(i, v, v == 2 && i == 1)",
+        "[].exists(x, x)",
+        "[].all(x, x)",
+        "object.items.exists(x, [x, x + 1].all(y, y > 1))",
+        "object.m.exists(k, [object.m, object.n].exists(ls, k in ls && ls[k] == 1))",
+        "object.notalist.exists(x, x)",
+        "object.items.exists_one(x, x > 2)",
+    ];
+    let documents = [
+        json!({"items": [1, 2, 3], "zero": 0, "m": {"a": 1, "b": 2}, "n": {"c": 3},
+               "mixed": ["a", true, false, 1], "notalist": 5}),
+        json!({"items": [], "zero": 0, "m": {}, "n": {"a": 0}, "mixed": [], "notalist": "x"}),
+        json!({"items": [0, 0], "zero": 1, "m": {"a": -1}, "n": {}, "mixed": [1, "a"], "notalist": null}),
+    ];
+    let options = NO_VARIABLES;
+    let run = |program: &crate::Program, doc: &serde_json::Value| on_object(&env, program, doc);
+    let mut recognized = 0;
+    for expression in expressions {
+        let fused = env.compile(expression, &options).unwrap();
+        let fused_results: Vec<_> = documents.iter().map(|doc| run(&fused, doc)).collect();
+        // Compiled and evaluated generic (the list-literal range is decided at run time).
+        let (generic, generic_results) = {
+            let _generic = GenericSteps::on();
+            let generic = Environment::new().compile(expression, &options).unwrap();
+            let results: Vec<_> = documents.iter().map(|doc| run(&generic, doc)).collect();
+            (generic, results)
+        };
+        for ((doc, fused), generic) in documents.iter().zip(fused_results).zip(generic_results) {
+            assert_eq!(fused, generic, "{expression} on {doc}");
+        }
+        let quantifier = |p: &crate::Program| match &p.root {
+            crate::program::Node::Comprehension(c) => {
+                matches!(c.step, crate::program::Step::Quantifier { .. })
+            }
+            _ => false,
+        };
+        assert!(!quantifier(&generic), "{expression}");
+        recognized += usize::from(quantifier(&fused));
+    }
+    // All but `exists_one`.
+    assert_eq!(recognized, expressions.len() - 1);
 }
 
 #[test]
