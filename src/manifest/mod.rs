@@ -6,6 +6,7 @@
 //! it is never skipped.
 
 pub mod agreement;
+pub mod block;
 pub mod cel_tree;
 pub mod json;
 pub mod node;

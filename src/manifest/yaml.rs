@@ -183,10 +183,13 @@ pub fn parse_stream_counted(
     line_offset: u32,
     before: Counts,
 ) -> Result<(Vec<YamlDocument>, Counts), StreamError> {
-    if super::json::looks_like_json(text) {
-        if let Some(parsed) = parse_json(text, limits, line_offset, before) {
-            return Ok(parsed);
-        }
+    let fast = if super::json::looks_like_json(text) {
+        parse_json(text, limits, line_offset, before)
+    } else {
+        parse_block(text, limits, line_offset, before)
+    };
+    if let Some(parsed) = fast {
+        return Ok(parsed);
     }
     parse_yaml(text, limits, line_offset, before)
 }
@@ -198,25 +201,13 @@ fn parse_yaml(
     line_offset: u32,
     before: Counts,
 ) -> Result<(Vec<YamlDocument>, Counts), StreamError> {
-    let mut documents = Vec::new();
-    let mut builder = Builder {
-        limits,
-        line_offset,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        nodes: before.nodes,
-        alias_nodes: before.alias_nodes,
-        root: None,
-    };
-    let mut start = Mark::default();
+    let mut stream = Stream::new(limits, line_offset, before);
     // A refusal of the text is reported where the parser reaches its line, so that it is counted
     // in the right document, unless the parser fails before.
     let mut refusal = agreement::screen_text(text, line_offset).err();
     for event in Parser::new_from_str(text) {
-        let fail = |error| StreamError {
-            document: documents.len(),
-            error,
-        };
+        let document = stream.documents.len();
+        let fail = |error| StreamError { document, error };
         let line = match &event {
             Ok((_, span)) => span.start.line() as u32 + line_offset,
             Err(e) => e.marker().line() as u32 + line_offset,
@@ -238,32 +229,82 @@ fn parse_yaml(
                 }
             })
         })?;
-        match event {
-            Event::DocumentStart(_) => {
-                start = mark_of(&span, line_offset);
-                builder.root = None;
-                builder.anchors.clear();
-            }
-            Event::DocumentEnd => {
-                documents.push(YamlDocument {
-                    root: builder.root.take(),
-                    start,
-                });
-            }
-            other => builder.event(other, &span).map_err(fail)?,
-        }
+        stream.event(event, &span).map_err(fail)?;
     }
     if let Some(r) = refusal {
         return Err(StreamError {
-            document: documents.len().saturating_sub(1),
+            document: stream.documents.len().saturating_sub(1),
             error: refused(r),
         });
     }
-    let counts = Counts {
-        nodes: builder.nodes,
-        alias_nodes: builder.alias_nodes,
-    };
-    Ok((documents, counts))
+    Ok(stream.finish())
+}
+
+/// The documents of a text as its events come, from the YAML parser or a fast path.
+struct Stream<'l> {
+    builder: Builder<'l>,
+    documents: Vec<YamlDocument>,
+    start: Mark,
+}
+
+impl<'l> Stream<'l> {
+    fn new(limits: &'l Limits, line_offset: u32, before: Counts) -> Self {
+        Stream {
+            builder: Builder {
+                limits,
+                line_offset,
+                stack: Vec::new(),
+                anchors: HashMap::new(),
+                nodes: before.nodes,
+                alias_nodes: before.alias_nodes,
+                root: None,
+            },
+            documents: Vec::new(),
+            start: Mark::default(),
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), YamlError> {
+        match event {
+            Event::DocumentStart(_) => {
+                self.start = mark_of(span, self.builder.line_offset);
+                self.builder.root = None;
+                self.builder.anchors.clear();
+                Ok(())
+            }
+            Event::DocumentEnd => {
+                self.documents.push(YamlDocument {
+                    root: self.builder.root.take(),
+                    start: self.start,
+                });
+                Ok(())
+            }
+            other => self.builder.event(other, span),
+        }
+    }
+
+    fn finish(self) -> (Vec<YamlDocument>, Counts) {
+        let counts = Counts {
+            nodes: self.builder.nodes,
+            alias_nodes: self.builder.alias_nodes,
+        };
+        (self.documents, counts)
+    }
+}
+
+/// The block-YAML fast path ([`super::block`]): the text's tokens fed to the same builder as the
+/// YAML parser's events. `None` when it gives up (the YAML parser then reads the text, and gives
+/// the error if there is one).
+fn parse_block(
+    text: &str,
+    limits: &Limits,
+    line_offset: u32,
+    before: Counts,
+) -> Option<(Vec<YamlDocument>, Counts)> {
+    agreement::screen_text(text, line_offset).ok()?;
+    let mut stream = Stream::new(limits, line_offset, before);
+    super::block::feed(text, |event, span| stream.event(event, span)).ok()?;
+    Some(stream.finish())
 }
 
 /// The JSON fast path ([`super::json`]): the text's tokens fed to the same builder as the YAML
@@ -276,25 +317,14 @@ fn parse_json(
     before: Counts,
 ) -> Option<(Vec<YamlDocument>, Counts)> {
     agreement::screen_text(text, line_offset).ok()?;
-    let mut builder = Builder {
-        limits,
-        line_offset,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        nodes: before.nodes,
-        alias_nodes: before.alias_nodes,
-        root: None,
-    };
-    let start = super::json::feed(text, |event, span| builder.event(event, span)).ok()?;
+    let mut stream = Stream::new(limits, line_offset, before);
+    let start = super::json::feed(text, |event, span| stream.builder.event(event, span)).ok()?;
     let document = YamlDocument {
-        root: builder.root.take(),
+        root: stream.builder.root.take(),
         start: mark_of(&Span::new(start, start), line_offset),
     };
-    let counts = Counts {
-        nodes: builder.nodes,
-        alias_nodes: builder.alias_nodes,
-    };
-    Some((vec![document], counts))
+    stream.documents.push(document);
+    Some(stream.finish())
 }
 
 fn refused(refusal: Refusal) -> YamlError {

@@ -1,0 +1,1022 @@
+//! The block-YAML fast path of [`super::yaml`]: a text written in the plain block style that
+//! `kubectl get -o yaml`, `gcloud ... --format yaml`, Helm and most people write (block mappings
+//! and sequences, one-line scalars, comments, `---` between documents) is read by this line
+//! reader instead of the YAML parser, and its tokens are fed, as the YAML parser's events with
+//! the YAML parser's positions, to the same tree builder: the tree, its marks, the duplicate-key
+//! check, the budgets and the plain-scalar refusals are the YAML path's by construction.
+//!
+//! It only reads what it is sure the YAML parser reads the same way, and gives up on anything
+//! else: a tab, a carriage return, a control character, a line break or a character the
+//! consumers read differently; a block scalar (`|`, `>`), a flow collection other than an empty
+//! `{}` or `[]`, an anchor, alias or tag, a directive or `...`; a scalar or key that goes on to the
+//! next line; a double-quoted scalar with an escape; an explicit key (`?`); a scalar document; a
+//! line indented where the YAML parser would read it as a continuation or an error. The text is
+//! then read by the YAML parser, which gives its own tree or error. A test compares the events
+//! of both on every text it takes. Pure: no I/O.
+
+use super::json::GiveUp;
+use saphyr_parser::{Event, Marker, ScalarStyle, Span};
+use std::borrow::Cow;
+
+/// Keys longer than this are left to the YAML parser (YAML limits implicit keys to 1024
+/// characters).
+const MAX_KEY_BYTES: usize = 1000;
+
+/// Reads every document of `text`, giving each token to `event` as the YAML parser's event with
+/// its span (from `DocumentStart` to `DocumentEnd`; no `StreamStart` or `StreamEnd`). Gives up on
+/// what it does not read exactly as the YAML parser does, and when `event` fails.
+pub fn feed<'t, E>(
+    text: &'t str,
+    event: impl FnMut(Event<'t>, &Span) -> Result<(), E>,
+) -> Result<(), GiveUp> {
+    let ascii = check_characters(text.as_bytes())?;
+    let mut reader = Reader {
+        text,
+        bytes: text.as_bytes(),
+        ascii,
+        line: Line::default(),
+        stack: Vec::new(),
+        pending: Pending::None,
+        document: Document::None,
+        event,
+    };
+    reader.read()
+}
+
+/// Whether the text is ASCII; gives up on a character the fast path does not read: a tab, a
+/// carriage return, any other control character, and beyond ASCII what YAML does not print or
+/// reads as a line break or a byte order mark (and the no-break space, a blank to some readers).
+fn check_characters(bytes: &[u8]) -> Result<bool, GiveUp> {
+    let plain = |b: u8| (0x20..0x7f).contains(&b) || b == b'\n';
+    // Chunks without an early exit within them, which the compiler turns into vector code.
+    if bytes
+        .chunks(64)
+        .all(|chunk| chunk.iter().fold(true, |all, &b| all & plain(b)))
+    {
+        return Ok(true);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| GiveUp)?;
+    let allowed = |c: char| match c {
+        ' '..='~' | '\n' => true,
+        '\u{a1}'..='\u{d7ff}' => !matches!(c, '\u{2028}' | '\u{2029}'),
+        '\u{e000}'..='\u{fffd}' => c != '\u{feff}',
+        '\u{10000}'.. => true,
+        _ => false,
+    };
+    if text.chars().all(allowed) {
+        Ok(false)
+    } else {
+        Err(GiveUp)
+    }
+}
+
+/// The line being read: byte offsets in the text, its number (from 1) and the character index of
+/// its start, as the YAML parser counts them.
+#[derive(Clone, Copy, Default)]
+struct Line {
+    start: usize,
+    end: usize,
+    number: usize,
+    index: usize,
+    ascii: bool,
+}
+
+/// An open block collection, by the column (in bytes of ASCII indentation) of its entries.
+#[derive(Clone, Copy, Debug)]
+enum Frame {
+    Map {
+        indent: usize,
+    },
+    /// `indentless`: the sequence is a mapping's value at the mapping's own indentation.
+    Seq {
+        indent: usize,
+        indentless: bool,
+    },
+}
+
+impl Frame {
+    fn indent(self) -> usize {
+        match self {
+            Frame::Map { indent } | Frame::Seq { indent, .. } => indent,
+        }
+    }
+}
+
+/// A node that has begun without content on its line: what it is if no deeper line follows is an
+/// empty scalar at this marker.
+#[derive(Clone, Copy)]
+enum Pending {
+    None,
+    /// `key:` and nothing after: the marker of the colon.
+    MapValue(Marker),
+    /// `-` and nothing after: the marker of the end of the dash's line.
+    SeqItem(Marker),
+}
+
+/// Where the reader is in the stream of documents.
+#[derive(Clone, Copy, PartialEq)]
+enum Document {
+    /// Before the first document.
+    None,
+    /// Inside a document begun by `---`, with no content yet.
+    ExplicitEmpty,
+    /// Inside a document with content.
+    Content,
+}
+
+struct Reader<'t, F> {
+    text: &'t str,
+    bytes: &'t [u8],
+    ascii: bool,
+    line: Line,
+    stack: Vec<Frame>,
+    pending: Pending,
+    document: Document,
+    event: F,
+}
+
+/// A mapping key read on its line.
+struct Key<'t> {
+    value: Cow<'t, str>,
+    style: ScalarStyle,
+    /// The byte after the colon.
+    after_colon: usize,
+    colon: usize,
+}
+
+impl<'t, E, F> Reader<'t, F>
+where
+    F: FnMut(Event<'t>, &Span) -> Result<(), E>,
+{
+    fn read(&mut self) -> Result<(), GiveUp> {
+        let mut start = 0;
+        let mut number = 1;
+        let mut index = 0;
+        while start < self.bytes.len() {
+            let end =
+                memchr::memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |i| start + i);
+            let ascii = self.ascii || self.bytes[start..end].is_ascii();
+            self.line = Line {
+                start,
+                end,
+                number,
+                index,
+                ascii,
+            };
+            self.read_line()?;
+            index += if ascii {
+                end - start
+            } else {
+                self.text[start..end].chars().count()
+            } + 1;
+            number += 1;
+            start = end + 1;
+        }
+        // The end of the text, where the YAML parser's last token is: at the start of the line
+        // after the last, as if the text ended with a line break.
+        let chars = if self.bytes.is_empty() || self.bytes.ends_with(b"\n") {
+            index
+        } else {
+            index - 1
+        };
+        let end = Marker::new(chars, number, 0);
+        self.end_document(end)
+    }
+
+    /// The column of byte `at` of the current line, in characters.
+    fn column(&self, at: usize) -> usize {
+        if self.line.ascii {
+            at - self.line.start
+        } else {
+            self.text[self.line.start..at].chars().count()
+        }
+    }
+
+    fn marker(&self, at: usize) -> Marker {
+        let column = self.column(at);
+        Marker::new(self.line.index + column, self.line.number, column)
+    }
+
+    fn emit(&mut self, event: Event<'t>, at: Marker) -> Result<(), GiveUp> {
+        (self.event)(event, &Span::new(at, at)).map_err(|_| GiveUp)
+    }
+
+    fn emit_empty(&mut self, at: Marker) -> Result<(), GiveUp> {
+        self.emit(
+            Event::Scalar(Cow::Borrowed(""), ScalarStyle::Plain, 0, None),
+            at,
+        )
+    }
+
+    fn byte(&self, at: usize) -> Option<u8> {
+        (at < self.line.end).then(|| self.bytes[at])
+    }
+
+    /// Whether `at` is the end of the line or the start of a comment (a `#` after a space).
+    fn ends_content(&self, at: usize) -> bool {
+        match self.byte(at) {
+            None => true,
+            Some(b'#') => at > self.line.start && self.bytes[at - 1] == b' ',
+            Some(_) => false,
+        }
+    }
+
+    fn skip_spaces(&self, mut at: usize) -> usize {
+        while self.byte(at) == Some(b' ') {
+            at += 1;
+        }
+        at
+    }
+
+    /// Whether a block sequence entry (`-` then a space or the end of the line) starts at `at`.
+    fn is_dash(&self, at: usize) -> bool {
+        self.byte(at) == Some(b'-') && matches!(self.byte(at + 1), None | Some(b' '))
+    }
+
+    fn read_line(&mut self) -> Result<(), GiveUp> {
+        let Line { start, end, .. } = self.line;
+        let content = self.skip_spaces(start);
+        if content == end || self.bytes[content] == b'#' {
+            return Ok(()); // a blank line or a comment
+        }
+        let indent = content - start;
+        if indent == 0 {
+            match self.bytes[content] {
+                b'-' if self.bytes[content..end].starts_with(b"---") => {
+                    return self.document_marker();
+                }
+                b'.' if self.bytes[content..end].starts_with(b"...") => return Err(GiveUp),
+                b'%' => return Err(GiveUp),
+                _ => {}
+            }
+        }
+        match self.document {
+            Document::None => {
+                let at = self.marker(content);
+                self.emit(Event::DocumentStart(false), at)?;
+            }
+            Document::ExplicitEmpty => {}
+            Document::Content => return self.content_line(indent, content),
+        }
+        self.document = Document::Content;
+        if indent != 0 {
+            // A root indented: left to the YAML parser.
+            return Err(GiveUp);
+        }
+        self.node(indent, content)
+    }
+
+    /// A `---` line: only spaces and a comment may follow the marker.
+    fn document_marker(&mut self) -> Result<(), GiveUp> {
+        let start = self.line.start;
+        let after = self.skip_spaces(start + 3);
+        if after == start + 3 && after != self.line.end || !self.ends_content(after) {
+            return Err(GiveUp);
+        }
+        let at = self.marker(start);
+        self.end_document(at)?;
+        self.emit(Event::DocumentStart(true), at)?;
+        self.document = Document::ExplicitEmpty;
+        Ok(())
+    }
+
+    /// Ends the current document (if any) where the next token (`at`) is.
+    fn end_document(&mut self, at: Marker) -> Result<(), GiveUp> {
+        match self.document {
+            Document::None => return Ok(()),
+            Document::ExplicitEmpty => self.emit_empty(at)?,
+            Document::Content => {
+                self.resolve_pending()?;
+                while let Some(frame) = self.stack.pop() {
+                    self.close(frame, at)?;
+                }
+            }
+        }
+        self.document = Document::None;
+        self.emit(Event::DocumentEnd, at)
+    }
+
+    fn resolve_pending(&mut self) -> Result<(), GiveUp> {
+        match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::None => Ok(()),
+            Pending::MapValue(at) | Pending::SeqItem(at) => self.emit_empty(at),
+        }
+    }
+
+    fn close(&mut self, frame: Frame, at: Marker) -> Result<(), GiveUp> {
+        let event = match frame {
+            Frame::Map { .. } => Event::MappingEnd,
+            Frame::Seq { .. } => Event::SequenceEnd,
+        };
+        self.emit(event, at)
+    }
+
+    /// A line of a document that has content, its first character at `content`.
+    fn content_line(&mut self, indent: usize, content: usize) -> Result<(), GiveUp> {
+        let dash = self.is_dash(content);
+        let top = self.stack.last().copied().ok_or(GiveUp)?;
+        match self.pending {
+            Pending::MapValue(_)
+                if dash && matches!(top, Frame::Map { indent: i } if i == indent) =>
+            {
+                // A sequence at its key's indentation: the YAML parser starts it where the first
+                // item's content is (the end of the line when there is none).
+                self.pending = Pending::None;
+                let at = self.after_dash(content);
+                self.emit(Event::SequenceStart(0, None), at)?;
+                self.stack.push(Frame::Seq {
+                    indent,
+                    indentless: true,
+                });
+                return self.item(content);
+            }
+            Pending::MapValue(_) | Pending::SeqItem(_) if indent > top.indent() => {
+                self.pending = Pending::None;
+                return self.node(indent, content);
+            }
+            _ => {}
+        }
+        self.resolve_pending()?;
+        let at = self.marker(content);
+        while let Some(&frame) = self.stack.last() {
+            let ends = match frame {
+                Frame::Seq {
+                    indent: i,
+                    indentless: true,
+                } => i > indent || i == indent && !dash,
+                other => other.indent() > indent,
+            };
+            if !ends {
+                break;
+            }
+            self.stack.pop();
+            self.close(frame, at)?;
+        }
+        match self.stack.last() {
+            Some(Frame::Map { indent: i }) if *i == indent && !dash => self.entry(content),
+            Some(Frame::Seq { indent: i, .. }) if *i == indent && dash => self.item(content),
+            // A second root, a line indented where nothing opens, a sequence item in a mapping.
+            _ => Err(GiveUp),
+        }
+    }
+
+    /// A node that starts at `at` (column `indent`): a sequence, a mapping or a scalar.
+    fn node(&mut self, indent: usize, at: usize) -> Result<(), GiveUp> {
+        let marker = self.marker(at);
+        if self.is_dash(at) {
+            self.emit(Event::SequenceStart(0, None), marker)?;
+            self.stack.push(Frame::Seq {
+                indent,
+                indentless: false,
+            });
+            return self.item(at);
+        }
+        if let Some(key) = self.key(at)? {
+            self.emit(Event::MappingStart(0, None), marker)?;
+            self.stack.push(Frame::Map { indent });
+            return self.entry_with(at, key);
+        }
+        if self.stack.is_empty() {
+            return Err(GiveUp); // a scalar document
+        }
+        self.scalar(at)
+    }
+
+    /// Where the YAML parser is after a dash at `at`: the item's content, or the end of the line
+    /// (after spaces and a comment) when it has none.
+    fn after_dash(&self, at: usize) -> Marker {
+        let content = self.skip_spaces(at + 1);
+        if self.ends_content(content) {
+            self.marker(self.line.end)
+        } else {
+            self.marker(content)
+        }
+    }
+
+    /// A sequence item, from its dash at `at`.
+    fn item(&mut self, at: usize) -> Result<(), GiveUp> {
+        let content = self.skip_spaces(at + 1);
+        if self.ends_content(content) {
+            self.pending = Pending::SeqItem(self.marker(self.line.end));
+            return Ok(());
+        }
+        // A compact node: its column is where its content starts (ASCII before it).
+        self.node(content - self.line.start, content)
+    }
+
+    /// A mapping entry, from its key at `at`.
+    fn entry(&mut self, at: usize) -> Result<(), GiveUp> {
+        let key = self.key(at)?.ok_or(GiveUp)?;
+        self.entry_with(at, key)
+    }
+
+    /// A mapping entry whose key at `at` is read.
+    fn entry_with(&mut self, at: usize, key: Key<'t>) -> Result<(), GiveUp> {
+        let marker = self.marker(at);
+        let colon = self.marker(key.colon);
+        self.emit(Event::Scalar(key.value, key.style, 0, None), marker)?;
+        let value = self.skip_spaces(key.after_colon);
+        if self.ends_content(value) {
+            self.pending = Pending::MapValue(colon);
+            return Ok(());
+        }
+        if self.is_dash(value) {
+            return Err(GiveUp); // a sequence on its key's line
+        }
+        self.scalar(value)
+    }
+
+    /// The key of a mapping entry at `at`, if the line has one there: a one-line plain or quoted
+    /// scalar followed by a colon and a space or the end of the line. Gives up on what the YAML
+    /// parser could read otherwise.
+    fn key(&self, at: usize) -> Result<Option<Key<'t>>, GiveUp> {
+        let end = self.line.end;
+        let (value, style, after) = match self.bytes[at] {
+            b'\'' | b'"' => {
+                let (value, style, after) = self.quoted(at)?;
+                if self.byte(after) != Some(b':')
+                    || !matches!(self.byte(after + 1), None | Some(b' '))
+                {
+                    // A quoted scalar, not a key (unless spaces come before the colon).
+                    let next = self.skip_spaces(after);
+                    return if self.ends_content(next) {
+                        Ok(None)
+                    } else {
+                        Err(GiveUp)
+                    };
+                }
+                (value, style, after)
+            }
+            first => {
+                if !plain_may_start(first, self.byte(at + 1)) {
+                    return Ok(None); // a scalar (which gives up on what it does not read)
+                }
+                let mut colon = None;
+                for i in at..end {
+                    match self.bytes[i] {
+                        b':' if matches!(self.byte(i + 1), None | Some(b' ')) => {
+                            colon = Some(i);
+                            break;
+                        }
+                        b'#' if self.bytes[i - 1] == b' ' => return Ok(None),
+                        _ => {}
+                    }
+                }
+                let Some(colon) = colon else {
+                    return Ok(None);
+                };
+                let text = self.text[at..colon].trim_end_matches(' ');
+                (Cow::Borrowed(text), ScalarStyle::Plain, colon)
+            }
+        };
+        if after - at > MAX_KEY_BYTES {
+            return Err(GiveUp);
+        }
+        Ok(Some(Key {
+            value,
+            style,
+            after_colon: after + 1,
+            colon: after,
+        }))
+    }
+
+    /// A scalar (or an empty `{}` or `[]`) that takes the rest of the line from `at`.
+    fn scalar(&mut self, at: usize) -> Result<(), GiveUp> {
+        let marker = self.marker(at);
+        let first = self.bytes[at];
+        let after = match first {
+            b'\'' | b'"' => {
+                let (value, style, after) = self.quoted(at)?;
+                self.emit(Event::Scalar(value, style, 0, None), marker)?;
+                after
+            }
+            b'{' | b'[' => {
+                let (close, start, end) = if first == b'{' {
+                    (b'}', Event::MappingStart(0, None), Event::MappingEnd)
+                } else {
+                    (b']', Event::SequenceStart(0, None), Event::SequenceEnd)
+                };
+                if self.byte(at + 1) != Some(close) {
+                    return Err(GiveUp);
+                }
+                self.emit(start, marker)?;
+                let closing = self.marker(at + 1);
+                self.emit(end, closing)?;
+                at + 2
+            }
+            _ => {
+                if !plain_may_start(first, self.byte(at + 1)) {
+                    return Err(GiveUp);
+                }
+                let mut stop = self.line.end;
+                for i in at..self.line.end {
+                    match self.bytes[i] {
+                        b':' if matches!(self.byte(i + 1), None | Some(b' ')) => {
+                            return Err(GiveUp); // a key on a value's line
+                        }
+                        b'#' if self.bytes[i - 1] == b' ' => {
+                            stop = i;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let text = self.text[at..stop].trim_end_matches(' ');
+                self.emit(
+                    Event::Scalar(Cow::Borrowed(text), ScalarStyle::Plain, 0, None),
+                    marker,
+                )?;
+                return Ok(());
+            }
+        };
+        let rest = self.skip_spaces(after);
+        if rest == after && rest != self.line.end || !self.ends_content(rest) {
+            return Err(GiveUp);
+        }
+        Ok(())
+    }
+
+    /// A quoted scalar on one line from its opening quote at `at`: its value, style and the byte
+    /// after its closing quote. Gives up on a double-quoted scalar with an escape and on one that
+    /// goes on to the next line.
+    fn quoted(&self, at: usize) -> Result<(Cow<'t, str>, ScalarStyle, usize), GiveUp> {
+        let quote = self.bytes[at];
+        let line = &self.bytes[at + 1..self.line.end];
+        let start = at + 1;
+        if quote == b'"' {
+            let close = line
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\')
+                .ok_or(GiveUp)?;
+            if line[close] == b'\\' {
+                return Err(GiveUp);
+            }
+            let value = Cow::Borrowed(&self.text[start..start + close]);
+            return Ok((value, ScalarStyle::DoubleQuoted, start + close + 1));
+        }
+        let mut owned: Option<String> = None;
+        let mut chunk = start;
+        let mut i = start;
+        loop {
+            let found = memchr::memchr(b'\'', &self.bytes[i..self.line.end]).ok_or(GiveUp)?;
+            i += found;
+            if self.byte(i + 1) == Some(b'\'') {
+                let s = owned.get_or_insert_with(String::new);
+                s.push_str(&self.text[chunk..=i]);
+                i += 2;
+                chunk = i;
+                continue;
+            }
+            let value = match owned {
+                None => Cow::Borrowed(&self.text[start..i]),
+                Some(mut s) => {
+                    s.push_str(&self.text[chunk..i]);
+                    Cow::Owned(s)
+                }
+            };
+            return Ok((value, ScalarStyle::SingleQuoted, i + 1));
+        }
+    }
+}
+
+/// Whether a plain scalar may start with `first` (then `next`) in block context, as the fast path
+/// reads it: not an indicator, not `-`, `?` or `:` before a space, not `---`.
+fn plain_may_start(first: u8, next: Option<u8>) -> bool {
+    match first {
+        b'-' => !matches!(next, None | Some(b' ' | b'-')),
+        b'?' | b':' | b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|'
+        | b'>' | b'\'' | b'"' | b'%' | b'@' | b'`' => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saphyr_parser::Parser;
+
+    /// An event as the builder reads it: what it is, and where it starts (the builder reads no
+    /// position of the ends).
+    fn describe(event: &Event, span: &Span) -> String {
+        let at = span.start;
+        match event {
+            Event::MappingEnd | Event::SequenceEnd | Event::DocumentEnd => format!("{event:?}"),
+            _ => format!("{event:?} @{}:{}:{}", at.line(), at.col(), at.index()),
+        }
+    }
+
+    /// The YAML parser's events, or `None` when it fails.
+    fn parser_events(text: &str) -> Option<Vec<String>> {
+        let mut events = Vec::new();
+        for event in Parser::new_from_str(text) {
+            let (event, span) = event.ok()?;
+            if !matches!(event, Event::StreamStart | Event::StreamEnd) {
+                events.push(describe(&event, &span));
+            }
+        }
+        Some(events)
+    }
+
+    /// The fast path's events, or `None` when it gives up.
+    fn fast_events(text: &str) -> Option<Vec<String>> {
+        let mut events = Vec::new();
+        feed(text, |event, span| {
+            events.push(describe(&event, span));
+            Ok::<(), ()>(())
+        })
+        .ok()?;
+        Some(events)
+    }
+
+    /// Compares both readings of `text`: the fast path takes only texts the YAML parser reads,
+    /// and gives its events. Returns whether the fast path took the text.
+    fn compare(name: &str, text: &str) -> bool {
+        let Some(fast) = fast_events(text) else {
+            return false;
+        };
+        let Some(parser) = parser_events(text) else {
+            panic!("{name}: the YAML parser refuses {text:?}, the fast path read it as {fast:#?}");
+        };
+        assert_eq!(parser, fast, "{name}: {text:?}");
+        true
+    }
+
+    fn corpus() -> Vec<(String, String)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = Vec::new();
+        for dir in [
+            "examples",
+            "policies",
+            "integration/fixtures",
+            "helm",
+            "docs",
+        ] {
+            for entry in walkdir::WalkDir::new(root.join(dir)).sort_by_file_name() {
+                let entry = entry.unwrap();
+                let path = entry.path();
+                if !matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml")
+                ) {
+                    continue;
+                }
+                if let Ok(text) = std::fs::read_to_string(path) {
+                    texts.push((path.display().to_string(), text));
+                }
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn the_block_path_gives_the_yaml_parsers_events_on_the_repositorys_yaml() {
+        let corpus = corpus();
+        let taken = corpus
+            .iter()
+            .filter(|(name, text)| compare(name, text))
+            .count();
+        let left: Vec<&str> = corpus
+            .iter()
+            .filter(|(_, text)| fast_events(text).is_none())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        eprintln!("taken {taken} of {}; left {left:#?}", corpus.len());
+        assert!(
+            taken >= 100,
+            "the fast path took {taken} of {}",
+            corpus.len()
+        );
+    }
+
+    /// A small deterministic generator of block-style texts: well-formed documents built from
+    /// nested mappings, sequences (indented and not, compact and not) and one-line scalars of
+    /// every kind the fast path reads or must give up on, then mutated line by line (indentation
+    /// moved, lines dropped, repeated or swapped, lines inserted).
+    struct Generator(u64);
+
+    impl Generator {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+
+        fn scalar(&mut self) -> String {
+            const PLAIN: &[&str] = &[
+                "x",
+                "two words",
+                "8080",
+                "true",
+                "''",
+                "'it''s'",
+                "\"q\"",
+                "a:b",
+                "1.5",
+                "europe-west1",
+                "projects/p/locations/l/keyRings/r/cryptoKeys/k",
+                "{}",
+                "[]",
+            ];
+            if self.below(4) != 0 {
+                return self.pick(PLAIN).to_string();
+            }
+            const SCALARS: &[&str] = &[
+                "x",
+                "value",
+                "two words",
+                "1",
+                "-1",
+                "0x1f",
+                "1.5",
+                "true",
+                "no",
+                "null",
+                "~",
+                "''",
+                "'single'",
+                "'it''s'",
+                "''''",
+                "\"double\"",
+                "\"\"",
+                "\"a\\tb\"",
+                "\"a # b\"",
+                "'a: b'",
+                "a#b",
+                "a # comment",
+                "a:b",
+                "http://x:80/y",
+                "a: b",
+                "a:",
+                "{}",
+                "[]",
+                "[a]",
+                "{a: 1}",
+                "&anchor x",
+                "*alias",
+                "!!str 1",
+                "!t x",
+                "|",
+                ">-",
+                "-",
+                "- x",
+                "--",
+                "---",
+                "-x",
+                "?",
+                "? x",
+                ":x",
+                "@x",
+                "`x",
+                "%x",
+                "caf\u{e9}",
+                "\u{1F600} ok",
+                "\u{a0}x",
+                "x\u{2028}y",
+                "x\ty",
+                "x  ",
+                "x #",
+                "'unterminated",
+                "\"unterminated",
+                "'a' b",
+                "\"a\" b",
+                "'a'#c",
+                "'a' #c",
+                "\u{feff}x",
+                "<<",
+                "=",
+                ".",
+                "...",
+                "x...",
+                "x ---",
+                "0o17",
+                "1e3",
+                "+1",
+                "{} x",
+                "[] #c",
+                "{}#c",
+                "'a':",
+                "\"a\":",
+                "x\r",
+                "\u{85}x",
+            ];
+            self.pick(SCALARS).to_string()
+        }
+
+        fn key(&mut self) -> String {
+            const KEYS: &[&str] = &[
+                "a",
+                "b",
+                "name",
+                "spec",
+                "metadata",
+                "run.googleapis.com/encryption-key",
+                "'quoted'",
+                "\"dq\"",
+                "a b",
+                "k:v",
+                "1",
+                "true",
+                "null",
+                "<<",
+                "-k",
+                "?k",
+                "caf\u{e9}",
+                "x ",
+                "'q' ",
+                "\"d\" ",
+                "#",
+                "a#b",
+                "'it''s'",
+                "\"a:b\"",
+            ];
+            let key = self.pick(KEYS);
+            // Unique enough that most mappings have no duplicate key.
+            if key.starts_with(['\'', '"', '<', '#']) || self.below(3) == 0 {
+                key.to_string()
+            } else {
+                format!("{key}{}", self.below(1000))
+            }
+        }
+
+        fn comment(&mut self) -> &'static str {
+            match self.below(8) {
+                0 => " # note",
+                1 => " #",
+                2 => "#no",
+                3 => "  ",
+                _ => "",
+            }
+        }
+
+        /// Lines of a node at `indent`, as a mapping's or a sequence's value.
+        fn node(&mut self, indent: usize, depth: usize, out: &mut Vec<String>) {
+            let pad = " ".repeat(indent);
+            let kind = match depth {
+                // Mostly a mapping or a sequence at the root (a scalar document is left to the
+                // YAML parser).
+                0 if self.below(10) != 0 => self.below(2),
+                5.. => 2,
+                _ => self.below(3),
+            };
+            match kind {
+                0 => {
+                    for _ in 0..1 + self.below(4) {
+                        let key = self.key();
+                        match self.below(4) {
+                            0 | 1 => {
+                                let (scalar, comment) = (self.scalar(), self.comment());
+                                let gap = if self.below(8) == 0 { "   " } else { " " };
+                                out.push(format!("{pad}{key}:{gap}{scalar}{comment}"));
+                            }
+                            2 => {
+                                let comment = self.comment();
+                                out.push(format!("{pad}{key}:{comment}"));
+                                let deeper = indent + [0, 1, 2, 4][self.below(4)];
+                                if self.below(5) != 0 {
+                                    self.node(deeper, depth + 1, out);
+                                }
+                            }
+                            _ => {
+                                out.push(format!("{pad}{key}:"));
+                                let deeper = indent + 2 * self.below(2);
+                                self.sequence(deeper, depth + 1, out);
+                            }
+                        }
+                    }
+                }
+                1 => self.sequence(indent, depth, out),
+                _ => {
+                    let scalar = self.scalar();
+                    out.push(format!("{pad}{scalar}"));
+                }
+            }
+        }
+
+        fn sequence(&mut self, indent: usize, depth: usize, out: &mut Vec<String>) {
+            let pad = " ".repeat(indent);
+            for _ in 0..1 + self.below(3) {
+                match self.below(5) {
+                    0 => {
+                        let scalar = self.scalar();
+                        out.push(format!("{pad}- {scalar}"));
+                    }
+                    1 => {
+                        out.push(format!("{pad}-{}", self.comment()));
+                        if self.below(4) != 0 {
+                            self.node(indent + 2, depth + 1, out);
+                        }
+                    }
+                    _ => {
+                        // A compact node on the dash's line: its first line joined to the dash.
+                        let mut inner = Vec::new();
+                        let gap = 1 + self.below(3) * (self.below(4) / 3);
+                        self.node(indent + 1 + gap, depth + 1, &mut inner);
+                        let first = inner.remove(0);
+                        out.push(format!("{pad}-{}", &first[indent + 1..]));
+                        out.append(&mut inner);
+                    }
+                }
+            }
+        }
+
+        fn text(&mut self) -> String {
+            let mut lines = Vec::new();
+            let documents = 1 + self.below(3);
+            for d in 0..documents {
+                match self.below(6) {
+                    0 if d == 0 => {}
+                    0 => lines.push("--- # next".to_string()),
+                    1 => lines.push("---  ".to_string()),
+                    2 if d == 0 => lines.push("# a comment".to_string()),
+                    _ => lines.push("---".to_string()),
+                }
+                if self.below(10) != 0 {
+                    self.node(0, 0, &mut lines);
+                }
+            }
+            // Mutations.
+            for _ in 0..self.below(4) {
+                if lines.is_empty() {
+                    break;
+                }
+                let i = self.below(lines.len());
+                match self.below(9) {
+                    0 => lines[i].insert(0, ' '),
+                    1 => {
+                        if lines[i].starts_with(' ') {
+                            lines[i].remove(0);
+                        }
+                    }
+                    2 => {
+                        lines.remove(i);
+                    }
+                    3 => {
+                        let line = lines[i].clone();
+                        lines.insert(i, line);
+                    }
+                    4 => {
+                        let j = self.below(lines.len());
+                        lines.swap(i, j);
+                    }
+                    5 => lines.insert(i, String::new()),
+                    6 => {
+                        let pad = " ".repeat(self.below(6));
+                        lines.insert(i, format!("{pad}# between"));
+                    }
+                    7 => {
+                        let pad = " ".repeat(1 + self.below(6));
+                        let scalar = self.scalar();
+                        lines.insert(i, format!("{pad}{scalar}"));
+                    }
+                    _ => {
+                        let line =
+                            self.pick(&["...", "---", "--- x", "%YAML 1.2", "", "  ", "---#"]);
+                        lines.push(line.into());
+                    }
+                }
+            }
+            let mut text = lines.join("\n");
+            if self.below(4) != 0 {
+                text.push('\n');
+            }
+            text
+        }
+    }
+
+    #[test]
+    fn the_block_path_gives_the_yaml_parsers_events_on_generated_texts() {
+        // `CMEK_GATE_BLOCK_TEXTS` and `CMEK_GATE_BLOCK_SEED` for a longer or another run.
+        let setting = |name: &str, default: u64| {
+            std::env::var(name).map_or(default, |v| v.parse().expect(name))
+        };
+        let mut generator = Generator(setting("CMEK_GATE_BLOCK_SEED", 0x5eed_cafe_f00d_0001));
+        let (mut taken, mut read_by_parser) = (0, 0);
+        let total = setting("CMEK_GATE_BLOCK_TEXTS", 30_000) as usize;
+        for n in 0..total {
+            let text = generator.text();
+            if parser_events(&text).is_some() {
+                read_by_parser += 1;
+            }
+            if compare(&format!("generated text {n}"), &text) {
+                taken += 1;
+            }
+        }
+        eprintln!(
+            "generated {total}: the YAML parser read {read_by_parser}, the fast path {taken}"
+        );
+        // Both well-formed texts and odd ones: the fast path must take many, and leave many.
+        assert!(taken > total / 10, "the fast path took {taken} of {total}");
+        let left = read_by_parser - taken;
+        assert!(left > total / 10, "the fast path left {left} to the parser");
+    }
+}
