@@ -21,6 +21,7 @@ use crate::policy::matching::Matched;
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, PatchType, ReinvocationPolicy};
 use crate::policy::{CompiledBinding, CompiledMutation, CompiledPolicy, ParamObject, PolicySet};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// What one binding's policy changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,7 +70,7 @@ pub(super) fn mutate_sharing<'r>(
         return outcome;
     };
     let mut state = State {
-        node: original.clone(),
+        node: Cow::Borrowed(original),
         json: None,
         original_json: None,
         version: 0,
@@ -115,7 +116,7 @@ pub(super) fn mutate_sharing<'r>(
     if let (Some(before), Some(after)) = (&state.original_json, &state.json) {
         if state.version > 0 && before != after {
             outcome.patch = Some(json_patch::diff(before, after));
-            outcome.object = Some(state.node);
+            outcome.object = Some(state.node.into_owned());
         }
     }
     outcome
@@ -124,8 +125,9 @@ pub(super) fn mutate_sharing<'r>(
 /// The object as mutations leave it, as a positioned tree (for CEL and messages) and as JSON
 /// (for patching), with a counter of changes. The JSON is made only when a mutation has
 /// something to apply: most requests (a compliant object) never need it.
-struct State {
-    node: Node,
+struct State<'r> {
+    /// The request's object until a mutation changes it.
+    node: Cow<'r, Node>,
     json: Option<serde_json::Value>,
     /// The request's object as JSON, kept from the first time JSON was needed.
     original_json: Option<serde_json::Value>,
@@ -134,7 +136,7 @@ struct State {
     steps: Vec<json_patch::PatchOperation>,
 }
 
-impl State {
+impl State<'_> {
     fn json(&mut self) -> &serde_json::Value {
         if self.json.is_none() {
             let json = self.node.to_json();
@@ -150,7 +152,7 @@ impl State {
         if let Some(before) = &self.json {
             self.steps.extend(json_patch::diff(before, &json).0);
         }
-        self.node = node;
+        self.node = Cow::Owned(node);
         self.json = Some(json);
         self.version += 1;
     }
@@ -168,7 +170,7 @@ fn run_binding<'r>(
     binding: &CompiledBinding,
     request: &Request<'r>,
     request_value: &'r RequestTree<'r>,
-    state: &mut State,
+    state: &mut State<'r>,
     outcome: &mut Mutated,
     cache: &'r SharedVariables<'r>,
 ) -> bool {
@@ -252,7 +254,7 @@ fn run_policy<'r>(
     request: &Request<'r>,
     request_value: &'r RequestTree<'r>,
     param: Option<&'r ParamObject>,
-    state: &mut State,
+    state: &mut State<'r>,
     cache: &'r SharedVariables<'r>,
 ) -> Result<(), String> {
     let mut conditions_checked = false;
