@@ -2,6 +2,7 @@
 //! `cmek-gate` binary driven as a user would.
 
 mod api_gate;
+mod block_path;
 mod cel_oracle;
 mod cli;
 mod closed_pipe;

@@ -183,12 +183,7 @@ pub fn parse_stream_counted(
     line_offset: u32,
     before: Counts,
 ) -> Result<(Vec<YamlDocument>, Counts), StreamError> {
-    let fast = if super::json::looks_like_json(text) {
-        parse_json(text, limits, line_offset, before)
-    } else {
-        parse_block(text, limits, line_offset, before)
-    };
-    if let Some(parsed) = fast {
+    if let Some(parsed) = parse_fast(text, limits, line_offset, before) {
         return Ok(parsed);
     }
     parse_yaml(text, limits, line_offset, before)
@@ -292,10 +287,11 @@ impl<'l> Stream<'l> {
     }
 }
 
-/// The block-YAML fast path ([`super::block`]): the text's tokens fed to the same builder as the
-/// YAML parser's events. `None` when it gives up (the YAML parser then reads the text, and gives
-/// the error if there is one).
-fn parse_block(
+/// The fast paths: a JSON text by [`super::json`], another by the block-YAML reader
+/// ([`super::block`]), their tokens fed to the same builder as the YAML parser's events. `None`
+/// when the text is one the consumers read differently, or when the fast path gives up: the YAML
+/// parser then reads the text, and gives the refusal or error if there is one.
+fn parse_fast(
     text: &str,
     limits: &Limits,
     line_offset: u32,
@@ -303,27 +299,17 @@ fn parse_block(
 ) -> Option<(Vec<YamlDocument>, Counts)> {
     agreement::screen_text(text, line_offset).ok()?;
     let mut stream = Stream::new(limits, line_offset, before);
-    super::block::feed(text, |event, span| stream.event(event, span)).ok()?;
-    Some(stream.finish())
-}
-
-/// The JSON fast path ([`super::json`]): the text's tokens fed to the same builder as the YAML
-/// parser's events. `None` when it gives up (the YAML parser then reads the text, and gives the
-/// error if there is one).
-fn parse_json(
-    text: &str,
-    limits: &Limits,
-    line_offset: u32,
-    before: Counts,
-) -> Option<(Vec<YamlDocument>, Counts)> {
-    agreement::screen_text(text, line_offset).ok()?;
-    let mut stream = Stream::new(limits, line_offset, before);
-    let start = super::json::feed(text, |event, span| stream.builder.event(event, span)).ok()?;
-    let document = YamlDocument {
-        root: stream.builder.root.take(),
-        start: mark_of(&Span::new(start, start), line_offset),
-    };
-    stream.documents.push(document);
+    if super::json::looks_like_json(text) {
+        let start =
+            super::json::feed(text, |event, span| stream.builder.event(event, span)).ok()?;
+        let document = YamlDocument {
+            root: stream.builder.root.take(),
+            start: mark_of(&Span::new(start, start), line_offset),
+        };
+        stream.documents.push(document);
+    } else {
+        super::block::feed(text, |event, span| stream.event(event, span)).ok()?;
+    }
     Some(stream.finish())
 }
 
@@ -1014,7 +1000,7 @@ mod tests {
                     ),
                 ] {
                     let yaml = parse_yaml(text, limits, line_offset, before);
-                    let json = parse_json(text, limits, line_offset, before);
+                    let json = parse_fast(text, limits, line_offset, before);
                     match (&yaml, json) {
                         (Ok(yaml), Some(json)) => {
                             assert_eq!(yaml, &json, "{name}: {text:?}");
