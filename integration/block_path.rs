@@ -114,6 +114,12 @@ fn the_block_path_takes_the_block_style_and_leaves_the_rest() {
         "a: http://x:80/y\nb: a#b\nc: -1\n",
         "\n---",
         "a: b",
+        // Scalars wrapped onto more lines, as gcloud writes them past 80 columns.
+        "a: one\n  two\n\n   three\nb: 1\n",
+        "- one\n  two\n",
+        "- 'q one\n\n  q''s two  '\n",
+        "- \"d one\n   d two\"\n",
+        "m:\n  u: '[\"https://a.run.app\",\n    \"https://b.run.app\"]'\n  v: x\n",
     ];
     for text in taken {
         assert!(compare("taken", text), "the fast path left {text:?}");
@@ -126,15 +132,16 @@ fn the_block_path_takes_the_block_style_and_leaves_the_rest() {
         "a: &x 1\nb: *x\n",
         "a: !!str 1\n",
         "a: \"x\\ty\"\n",
-        "a: one\n  two\n",
         "? a\n: b\n",
         "%YAML 1.2\n---\na: 1\n",
         "a: 1\n...\n",
         "a:\tb\n",
         "a: b\r\n",
         "scalar\n",
-        "a: 'two\n  lines'\n",
         "a: b: c\n",
+        "a: one\n  two: three\n",
+        "a: one\n  # c\n  two\n",
+        "a: 'one\ntwo'\n",
         "  a: 1\n",
     ];
     for text in left {
@@ -174,6 +181,10 @@ impl Generator {
             "projects/p/locations/l/keyRings/r/cryptoKeys/k",
             "{}",
             "[]",
+            "a value of several words",
+            "'a quoted value of several words'",
+            "\"a double-quoted value of words\"",
+            "'it''s a value'",
         ];
         if self.below(4) != 0 {
             return self.pick(PLAIN).to_string();
@@ -377,6 +388,32 @@ impl Generator {
         }
     }
 
+    /// Wraps line `i` at one of its spaces onto the next line, indented anywhere up to four
+    /// columns deeper than it, maybe after a blank line or a comment line (as gcloud wraps long
+    /// scalars at 80 columns).
+    fn wrap(&mut self, lines: &mut Vec<String>, i: usize) {
+        let line = lines[i].clone();
+        let indent = line.len() - line.trim_start().len();
+        let cuts: Vec<usize> = line
+            .char_indices()
+            .filter(|&(k, c)| c == ' ' && k > indent)
+            .map(|(k, _)| k)
+            .collect();
+        if cuts.is_empty() {
+            return;
+        }
+        let cut = cuts[self.below(cuts.len())];
+        let pad = " ".repeat(self.below(indent + 5));
+        lines[i] = line[..cut].to_string();
+        lines.insert(i + 1, format!("{pad}{}", &line[cut + 1..]));
+        match self.below(6) {
+            0 => lines.insert(i + 1, String::new()),
+            1 => lines.insert(i + 1, format!("{pad}# inside")),
+            2 => lines.insert(i + 1, "  ".into()),
+            _ => {}
+        }
+    }
+
     fn text(&mut self) -> String {
         let mut lines = Vec::new();
         let documents = 1 + self.below(3);
@@ -393,12 +430,12 @@ impl Generator {
             }
         }
         // Mutations.
-        for _ in 0..self.below(4) {
+        for _ in 0..self.below(5) {
             if lines.is_empty() {
                 break;
             }
             let i = self.below(lines.len());
-            match self.below(9) {
+            match self.below(10) {
                 0 => lines[i].insert(0, ' '),
                 1 => {
                     if lines[i].starts_with(' ') {
@@ -426,11 +463,16 @@ impl Generator {
                     let scalar = self.scalar();
                     lines.insert(i, format!("{pad}{scalar}"));
                 }
+                8 => self.wrap(&mut lines, i),
                 _ => {
                     let line = self.pick(&["...", "---", "--- x", "%YAML 1.2", "", "  ", "---#"]);
                     lines.push(line.into());
                 }
             }
+        }
+        if !lines.is_empty() && self.below(2) == 0 {
+            let i = self.below(lines.len());
+            self.wrap(&mut lines, i);
         }
         let mut text = lines.join("\n");
         if self.below(4) != 0 {

@@ -1,18 +1,20 @@
 //! The block-YAML fast path of [`super::yaml`]: a text written in the plain block style that
 //! `kubectl get -o yaml`, `gcloud ... --format yaml`, Helm and most people write (block mappings
-//! and sequences, one-line scalars, comments, `---` between documents) is read by this line
-//! reader instead of the YAML parser, and its tokens are fed, as the YAML parser's events with
-//! the YAML parser's positions, to the same tree builder: the tree, its marks, the duplicate-key
-//! check, the budgets and the plain-scalar refusals are the YAML path's by construction.
+//! and sequences, plain and quoted scalars, wrapped onto more lines as gcloud wraps them at 80
+//! columns, comments, `---` between documents) is read by this line reader instead of the YAML
+//! parser, and its tokens are fed, as the YAML parser's events with the YAML parser's positions,
+//! to the same tree builder: the tree, its marks, the duplicate-key check, the budgets and the
+//! plain-scalar refusals are the YAML path's by construction.
 //!
 //! It only reads what it is sure the YAML parser reads the same way, and gives up on anything
 //! else: a tab, a carriage return, a control character, a line break or a character the
 //! consumers read differently; a block scalar (`|`, `>`), a flow collection other than an empty
-//! `{}` or `[]`, an anchor, alias or tag, a directive or `...`; a scalar or key that goes on to the
-//! next line; a double-quoted scalar with an escape; an explicit key (`?`); a scalar document; a
-//! line indented where the YAML parser would read it as a continuation or an error. The text is
-//! then read by the YAML parser, which gives its own tree or error. A test compares the events
-//! of both on every text it takes. Pure: no I/O.
+//! `{}` or `[]`, an anchor, alias or tag, a directive or `...`; a key that goes on to the next
+//! line, a continuation line that could be read as a key, a comment or an indicator; a
+//! double-quoted scalar with an escape; an explicit key (`?`); a scalar document; a line
+//! indented where the YAML parser would read it as an error. The text is then read by the YAML
+//! parser, which gives its own tree or error. `integration/block_path.rs` compares the events of
+//! both on every text the fast path takes. Pure: no I/O.
 
 use super::json::GiveUp;
 use saphyr_parser::{Event, Marker, ScalarStyle, Span};
@@ -71,7 +73,8 @@ fn check_characters(bytes: &[u8]) -> Result<bool, GiveUp> {
 }
 
 /// The line being read: byte offsets in the text, its number (from 1) and the character index of
-/// its start, as the YAML parser counts them.
+/// its start, as the YAML parser counts them. The default is the line before the first (number
+/// 0).
 #[derive(Clone, Copy, Default)]
 struct Line {
     start: usize,
@@ -149,47 +152,60 @@ where
     F: FnMut(Event<'t>, &Span) -> Result<(), E>,
 {
     fn read(&mut self) -> Result<(), GiveUp> {
-        let mut start = 0;
-        let mut number = 1;
-        let mut index = 0;
-        while start < self.bytes.len() {
-            let end =
-                memchr::memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |i| start + i);
-            let ascii = self.ascii || self.bytes[start..end].is_ascii();
-            self.line = Line {
-                start,
-                end,
-                number,
-                index,
-                ascii,
-            };
+        while let Some(line) = self.line_after(self.line) {
+            self.line = line;
             self.read_line()?;
-            index += if ascii {
-                end - start
-            } else {
-                self.text[start..end].chars().count()
-            } + 1;
-            number += 1;
-            start = end + 1;
         }
         // The end of the text, where the YAML parser's last token is: at the start of the line
         // after the last, as if the text ended with a line break.
-        let chars = if self.bytes.is_empty() || self.bytes.ends_with(b"\n") {
-            index
+        let last = self.line;
+        let end = if last.number == 0 {
+            Marker::new(0, 1, 0)
         } else {
-            index - 1
+            let chars = last.index + self.column_in(last, last.end);
+            Marker::new(
+                chars + usize::from(last.end < self.bytes.len()),
+                last.number + 1,
+                0,
+            )
         };
-        let end = Marker::new(chars, number, 0);
         self.end_document(end)
+    }
+
+    /// The line after `line` (the first line after the default one), if the text goes on.
+    fn line_after(&self, line: Line) -> Option<Line> {
+        let (start, number, index) = if line.number == 0 {
+            (0, 1, 0)
+        } else {
+            let chars = self.column_in(line, line.end);
+            (line.end + 1, line.number + 1, line.index + chars + 1)
+        };
+        if start >= self.bytes.len() {
+            return None;
+        }
+        let end =
+            memchr::memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |i| start + i);
+        Some(Line {
+            start,
+            end,
+            number,
+            index,
+            ascii: self.ascii || self.bytes[start..end].is_ascii(),
+        })
+    }
+
+    /// The column of byte `at` of `line`, in characters.
+    fn column_in(&self, line: Line, at: usize) -> usize {
+        if line.ascii {
+            at - line.start
+        } else {
+            self.text[line.start..at].chars().count()
+        }
     }
 
     /// The column of byte `at` of the current line, in characters.
     fn column(&self, at: usize) -> usize {
-        if self.line.ascii {
-            at - self.line.start
-        } else {
-            self.text[self.line.start..at].chars().count()
-        }
+        self.column_in(self.line, at)
     }
 
     fn marker(&self, at: usize) -> Marker {
@@ -433,7 +449,17 @@ where
         let end = self.line.end;
         let (value, style, after) = match self.bytes[at] {
             b'\'' | b'"' => {
-                let (value, style, after) = self.quoted(at)?;
+                // A key closes on its line (else this is a scalar that goes on).
+                let (value, close) = self.quoted_part(self.bytes[at], at + 1)?;
+                let Some(close) = close else {
+                    return Ok(None);
+                };
+                let after = close + 1;
+                let style = if self.bytes[at] == b'"' {
+                    ScalarStyle::DoubleQuoted
+                } else {
+                    ScalarStyle::SingleQuoted
+                };
                 if self.byte(after) != Some(b':')
                     || !matches!(self.byte(after + 1), None | Some(b' '))
                 {
@@ -480,7 +506,8 @@ where
         }))
     }
 
-    /// A scalar (or an empty `{}` or `[]`) that takes the rest of the line from `at`.
+    /// A scalar (or an empty `{}` or `[]`) that takes the rest of the line from `at`, and for a
+    /// plain or quoted one, the lines that continue it.
     fn scalar(&mut self, at: usize) -> Result<(), GiveUp> {
         let marker = self.marker(at);
         let first = self.bytes[at];
@@ -508,25 +535,8 @@ where
                 if !plain_may_start(first, self.byte(at + 1)) {
                     return Err(GiveUp);
                 }
-                let mut stop = self.line.end;
-                for i in at..self.line.end {
-                    match self.bytes[i] {
-                        b':' if matches!(self.byte(i + 1), None | Some(b' ')) => {
-                            return Err(GiveUp); // a key on a value's line
-                        }
-                        b'#' if self.bytes[i - 1] == b' ' => {
-                            stop = i;
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
-                let text = self.text[at..stop].trim_end_matches(' ');
-                self.emit(
-                    Event::Scalar(Cow::Borrowed(text), ScalarStyle::Plain, 0, None),
-                    marker,
-                )?;
-                return Ok(());
+                let value = self.plain(at)?;
+                return self.emit(Event::Scalar(value, ScalarStyle::Plain, 0, None), marker);
             }
         };
         let rest = self.skip_spaces(after);
@@ -536,29 +546,143 @@ where
         Ok(())
     }
 
-    /// A quoted scalar on one line from its opening quote at `at`: its value, style and the byte
-    /// after its closing quote. Gives up on a double-quoted scalar with an escape and on one that
-    /// goes on to the next line.
-    fn quoted(&self, at: usize) -> Result<(Cow<'t, str>, ScalarStyle, usize), GiveUp> {
-        let quote = self.bytes[at];
-        let line = &self.bytes[at + 1..self.line.end];
-        let start = at + 1;
-        if quote == b'"' {
-            let close = line
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\')
-                .ok_or(GiveUp)?;
-            if line[close] == b'\\' {
+    /// The indentation the lines that continue a scalar must exceed: the open collection's.
+    fn scalar_indent(&self) -> usize {
+        self.stack.last().map_or(0, |f| f.indent())
+    }
+
+    /// The next line that continues a scalar (more indented than `indent`, and for a plain one
+    /// not a comment), with the number of blank lines before it; `None` when the scalar ends
+    /// before it.
+    fn continuation(&self, indent: usize, plain: bool) -> Option<(Line, usize, usize)> {
+        let mut blanks = 0;
+        let mut cursor = self.line;
+        while let Some(next) = self.line_after(cursor) {
+            let content = (next.start..next.end)
+                .find(|&i| self.bytes[i] != b' ')
+                .unwrap_or(next.end);
+            if content == next.end {
+                blanks += 1;
+                cursor = next;
+                continue;
+            }
+            if content - next.start <= indent || plain && self.bytes[content] == b'#' {
+                return None;
+            }
+            return Some((next, content, blanks));
+        }
+        None
+    }
+
+    /// Folds a line into a scalar: one space for the line break, or a line feed per blank line.
+    fn fold(value: &mut String, blanks: usize) {
+        if blanks == 0 {
+            value.push(' ');
+        } else {
+            value.extend(std::iter::repeat_n('\n', blanks));
+        }
+    }
+
+    /// A plain scalar from `at`: the rest of the line (up to a comment), and the lines that
+    /// continue it, folded. Gives up where a continuation line could be read as anything else (a
+    /// key, a comment, an indicator).
+    fn plain(&mut self, at: usize) -> Result<Cow<'t, str>, GiveUp> {
+        let (stop, comment) = self.plain_end(at)?;
+        let text = self.text[at..stop].trim_end_matches(' ');
+        if comment {
+            return Ok(Cow::Borrowed(text));
+        }
+        let indent = self.scalar_indent();
+        let mut value: Option<String> = None;
+        while let Some((line, content, blanks)) = self.continuation(indent, true) {
+            self.line = line;
+            if !plain_may_start(self.bytes[content], self.byte(content + 1))
+                || self.bytes[content] == b'-'
+            {
                 return Err(GiveUp);
             }
-            let value = Cow::Borrowed(&self.text[start..start + close]);
-            return Ok((value, ScalarStyle::DoubleQuoted, start + close + 1));
+            let (stop, comment) = self.plain_end(content)?;
+            if comment {
+                return Err(GiveUp);
+            }
+            let value = value.get_or_insert_with(|| text.to_string());
+            Self::fold(value, blanks);
+            value.push_str(self.text[content..stop].trim_end_matches(' '));
+        }
+        Ok(value.map_or(Cow::Borrowed(text), Cow::Owned))
+    }
+
+    /// Where a plain scalar's text on the current line from `at` stops, and whether a comment
+    /// stops it. Gives up on `: ` (a key on a value's line).
+    fn plain_end(&self, at: usize) -> Result<(usize, bool), GiveUp> {
+        for i in at..self.line.end {
+            match self.bytes[i] {
+                b':' if matches!(self.byte(i + 1), None | Some(b' ')) => return Err(GiveUp),
+                b'#' if self.bytes[i - 1] == b' ' => return Ok((i, true)),
+                _ => {}
+            }
+        }
+        Ok((self.line.end, false))
+    }
+
+    /// A quoted scalar from its opening quote at `at`: its value, style and the byte after its
+    /// closing quote (on the current line, which becomes the closing quote's): it may go on over
+    /// more indented lines, folded. Gives up on a double-quoted scalar with an escape.
+    fn quoted(&mut self, at: usize) -> Result<(Cow<'t, str>, ScalarStyle, usize), GiveUp> {
+        let quote = self.bytes[at];
+        let style = if quote == b'"' {
+            ScalarStyle::DoubleQuoted
+        } else {
+            ScalarStyle::SingleQuoted
+        };
+        let start = at + 1;
+        let (first, close) = self.quoted_part(quote, start)?;
+        if let Some(close) = close {
+            return Ok((first, style, close + 1));
+        }
+        let indent = self.scalar_indent();
+        let mut value = first.trim_end_matches(' ').to_string();
+        loop {
+            let (line, content, blanks) = self.continuation(indent, false).ok_or(GiveUp)?;
+            self.line = line;
+            let (part, close) = self.quoted_part(quote, content)?;
+            Self::fold(&mut value, blanks);
+            match close {
+                Some(close) => {
+                    value.push_str(&part);
+                    return Ok((Cow::Owned(value), style, close + 1));
+                }
+                None => value.push_str(part.trim_end_matches(' ')),
+            }
+        }
+    }
+
+    /// The text of a quoted scalar on the current line from `start`, unescaped, and the byte of
+    /// its closing quote if it closes on this line.
+    fn quoted_part(
+        &self,
+        quote: u8,
+        start: usize,
+    ) -> Result<(Cow<'t, str>, Option<usize>), GiveUp> {
+        let end = self.line.end;
+        if quote == b'"' {
+            let close = self.bytes[start..end]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\')
+                .map(|p| start + p);
+            return match close {
+                Some(c) if self.bytes[c] == b'\\' => Err(GiveUp),
+                Some(c) => Ok((Cow::Borrowed(&self.text[start..c]), Some(c))),
+                None => Ok((Cow::Borrowed(&self.text[start..end]), None)),
+            };
         }
         let mut owned: Option<String> = None;
         let mut chunk = start;
         let mut i = start;
-        loop {
-            let found = memchr::memchr(b'\'', &self.bytes[i..self.line.end]).ok_or(GiveUp)?;
+        let close = loop {
+            let Some(found) = memchr::memchr(b'\'', &self.bytes[i..end]) else {
+                break None;
+            };
             i += found;
             if self.byte(i + 1) == Some(b'\'') {
                 let s = owned.get_or_insert_with(String::new);
@@ -567,15 +691,17 @@ where
                 chunk = i;
                 continue;
             }
-            let value = match owned {
-                None => Cow::Borrowed(&self.text[start..i]),
-                Some(mut s) => {
-                    s.push_str(&self.text[chunk..i]);
-                    Cow::Owned(s)
-                }
-            };
-            return Ok((value, ScalarStyle::SingleQuoted, i + 1));
-        }
+            break Some(i);
+        };
+        let stop = close.unwrap_or(end);
+        let value = match owned {
+            None => Cow::Borrowed(&self.text[start..stop]),
+            Some(mut s) => {
+                s.push_str(&self.text[chunk..stop]);
+                Cow::Owned(s)
+            }
+        };
+        Ok((value, close))
     }
 }
 
