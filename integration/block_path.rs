@@ -124,6 +124,7 @@ fn the_block_path_takes_the_block_style_and_leaves_the_rest() {
     for text in taken {
         assert!(compare("taken", text), "the fast path left {text:?}");
     }
+    let deep = format!("{}x\n", "- ".repeat(300));
     let left = [
         "a: |\n  x\n",
         "a: >-\n  x\n",
@@ -139,6 +140,8 @@ fn the_block_path_takes_the_block_style_and_leaves_the_rest() {
         "a: b\r\n",
         "scalar\n",
         "a: b: c\n",
+        // Nested on one line deeper than the reader recurses (the budgets refuse it anyway).
+        deep.as_str(),
         "a: one\n  two: three\n",
         "a: one\n  # c\n  two\n",
         "a: 'one\ntwo'\n",

@@ -20,6 +20,9 @@ use super::json::GiveUp;
 use saphyr_parser::{Event, Marker, ScalarStyle, Span};
 use std::borrow::Cow;
 
+/// The most collections open at once: the reader recurses once per node of a line.
+const MAX_OPEN: usize = 256;
+
 /// Keys longer than this are left to the YAML parser (YAML limits implicit keys to 1024
 /// characters).
 const MAX_KEY_BYTES: usize = 1000;
@@ -376,8 +379,13 @@ where
         }
     }
 
-    /// A node that starts at `at` (column `indent`): a sequence, a mapping or a scalar.
+    /// A node that starts at `at` (column `indent`): a sequence, a mapping or a scalar. Nodes
+    /// on one line (`- - - x`) recurse: deeper than [`MAX_OPEN`] open collections, the YAML
+    /// parser reads the text (and the budgets refuse it long before, at 100 by default).
     fn node(&mut self, indent: usize, at: usize) -> Result<(), GiveUp> {
+        if self.stack.len() >= MAX_OPEN {
+            return Err(GiveUp);
+        }
         let marker = self.marker(at);
         if self.is_dash(at) {
             self.emit(Event::SequenceStart(0, None), marker)?;
