@@ -16,7 +16,7 @@
 //! parser, which gives its own tree or error. `integration/block_path.rs` compares the events of
 //! both on every text the fast path takes. Pure: no I/O.
 
-use super::json::GiveUp;
+use super::json::{is_printable, GiveUp};
 use saphyr_parser::{Event, Marker, ScalarStyle, Span};
 use std::borrow::Cow;
 
@@ -34,7 +34,7 @@ pub fn feed<'t, E>(
     text: &'t str,
     event: impl FnMut(Event<'t>, &Span) -> Result<(), E>,
 ) -> Result<(), GiveUp> {
-    let ascii = check_characters(text.as_bytes())?;
+    let ascii = check_characters(text)?;
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
@@ -50,23 +50,22 @@ pub fn feed<'t, E>(
 
 /// Whether the text is ASCII; gives up on a character the fast path does not read: a tab, a
 /// carriage return, any other control character, and beyond ASCII what YAML does not print or
-/// reads as a line break or a byte order mark (and the no-break space, a blank to some readers).
-fn check_characters(bytes: &[u8]) -> Result<bool, GiveUp> {
+/// reads as a line break (NEL, LS, PS) or a byte order mark, and the no-break space (a blank to
+/// some readers).
+fn check_characters(text: &str) -> Result<bool, GiveUp> {
     let plain = |b: u8| (0x20..0x7f).contains(&b) || b == b'\n';
     // Chunks without an early exit within them, which the compiler turns into vector code.
-    if bytes
+    if text
+        .as_bytes()
         .chunks(64)
         .all(|chunk| chunk.iter().fold(true, |all, &b| all & plain(b)))
     {
         return Ok(true);
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| GiveUp)?;
     let allowed = |c: char| match c {
         ' '..='~' | '\n' => true,
-        '\u{a1}'..='\u{d7ff}' => !matches!(c, '\u{2028}' | '\u{2029}'),
-        '\u{e000}'..='\u{fffd}' => c != '\u{feff}',
-        '\u{10000}'.. => true,
-        _ => false,
+        '\u{85}' | '\u{a0}' | '\u{2028}' | '\u{2029}' => false,
+        _ => is_printable(c),
     };
     if text.chars().all(allowed) {
         Ok(false)
@@ -120,7 +119,7 @@ enum Pending {
 }
 
 /// Where the reader is in the stream of documents.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Document {
     /// Before the first document.
     None,
@@ -141,12 +140,20 @@ struct Reader<'t, F> {
     event: F,
 }
 
+/// What stops plain text on its line.
+enum PlainStop {
+    /// A colon and a space or the end of the line, at this byte: a key ends here.
+    Colon(usize),
+    /// A comment (` #`), from this byte.
+    Comment(usize),
+    End,
+}
+
 /// A mapping key read on its line.
 struct Key<'t> {
     value: Cow<'t, str>,
     style: ScalarStyle,
-    /// The byte after the colon.
-    after_colon: usize,
+    /// The byte of the colon after it.
     colon: usize,
 }
 
@@ -421,7 +428,7 @@ where
     fn item(&mut self, at: usize) -> Result<(), GiveUp> {
         let content = self.skip_spaces(at + 1);
         if self.ends_content(content) {
-            self.pending = Pending::SeqItem(self.marker(self.line.end));
+            self.pending = Pending::SeqItem(self.after_dash(at));
             return Ok(());
         }
         // A compact node: its column is where its content starts (ASCII before it).
@@ -439,7 +446,7 @@ where
         let marker = self.marker(at);
         let colon = self.marker(key.colon);
         self.emit(Event::Scalar(key.value, key.style, 0, None), marker)?;
-        let value = self.skip_spaces(key.after_colon);
+        let value = self.skip_spaces(key.colon + 1);
         if self.ends_content(value) {
             self.pending = Pending::MapValue(colon);
             return Ok(());
@@ -454,7 +461,6 @@ where
     /// scalar followed by a colon and a space or the end of the line. Gives up on what the YAML
     /// parser could read otherwise.
     fn key(&self, at: usize) -> Result<Option<Key<'t>>, GiveUp> {
-        let end = self.line.end;
         let (value, style, after) = match self.bytes[at] {
             b'\'' | b'"' => {
                 // A key closes on its line (else this is a scalar that goes on).
@@ -462,12 +468,7 @@ where
                 let Some(close) = close else {
                     return Ok(None);
                 };
-                let after = close + 1;
-                let style = if self.bytes[at] == b'"' {
-                    ScalarStyle::DoubleQuoted
-                } else {
-                    ScalarStyle::SingleQuoted
-                };
+                let (after, style) = (close + 1, quote_style(self.bytes[at]));
                 if self.byte(after) != Some(b':')
                     || !matches!(self.byte(after + 1), None | Some(b' '))
                 {
@@ -485,18 +486,7 @@ where
                 if !plain_may_start(first, self.byte(at + 1)) {
                     return Ok(None); // a scalar (which gives up on what it does not read)
                 }
-                let mut colon = None;
-                for i in at..end {
-                    match self.bytes[i] {
-                        b':' if matches!(self.byte(i + 1), None | Some(b' ')) => {
-                            colon = Some(i);
-                            break;
-                        }
-                        b'#' if self.bytes[i - 1] == b' ' => return Ok(None),
-                        _ => {}
-                    }
-                }
-                let Some(colon) = colon else {
+                let PlainStop::Colon(colon) = self.plain_stop(at) else {
                     return Ok(None);
                 };
                 let text = self.text[at..colon].trim_end_matches(' ');
@@ -509,7 +499,6 @@ where
         Ok(Some(Key {
             value,
             style,
-            after_colon: after + 1,
             colon: after,
         }))
     }
@@ -623,14 +612,25 @@ where
     /// Where a plain scalar's text on the current line from `at` stops, and whether a comment
     /// stops it. Gives up on `: ` (a key on a value's line).
     fn plain_end(&self, at: usize) -> Result<(usize, bool), GiveUp> {
+        match self.plain_stop(at) {
+            PlainStop::Colon(_) => Err(GiveUp),
+            PlainStop::Comment(i) => Ok((i, true)),
+            PlainStop::End => Ok((self.line.end, false)),
+        }
+    }
+
+    /// What first stops plain text on the current line from `at` (not a `#` or `:` itself).
+    fn plain_stop(&self, at: usize) -> PlainStop {
         for i in at..self.line.end {
             match self.bytes[i] {
-                b':' if matches!(self.byte(i + 1), None | Some(b' ')) => return Err(GiveUp),
-                b'#' if self.bytes[i - 1] == b' ' => return Ok((i, true)),
+                b':' if matches!(self.byte(i + 1), None | Some(b' ')) => {
+                    return PlainStop::Colon(i)
+                }
+                b'#' if self.bytes[i - 1] == b' ' => return PlainStop::Comment(i),
                 _ => {}
             }
         }
-        Ok((self.line.end, false))
+        PlainStop::End
     }
 
     /// A quoted scalar from its opening quote at `at`: its value, style and the byte after its
@@ -638,11 +638,7 @@ where
     /// more indented lines, folded. Gives up on a double-quoted scalar with an escape.
     fn quoted(&mut self, at: usize) -> Result<(Cow<'t, str>, ScalarStyle, usize), GiveUp> {
         let quote = self.bytes[at];
-        let style = if quote == b'"' {
-            ScalarStyle::DoubleQuoted
-        } else {
-            ScalarStyle::SingleQuoted
-        };
+        let style = quote_style(quote);
         let start = at + 1;
         let (first, close) = self.quoted_part(quote, start)?;
         if let Some(close) = close {
@@ -710,6 +706,15 @@ where
             }
         };
         Ok((value, close))
+    }
+}
+
+/// The style of a scalar quoted with `quote`.
+fn quote_style(quote: u8) -> ScalarStyle {
+    if quote == b'"' {
+        ScalarStyle::DoubleQuoted
+    } else {
+        ScalarStyle::SingleQuoted
     }
 }
 

@@ -294,7 +294,7 @@ impl<'t> Reader<'t> {
 }
 
 /// YAML's printable characters beyond ASCII (`c-printable`), less the byte order mark.
-fn is_printable(c: char) -> bool {
+pub(super) fn is_printable(c: char) -> bool {
     matches!(c, '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
         && c != '\u{feff}'
 }

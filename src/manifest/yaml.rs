@@ -183,23 +183,29 @@ pub fn parse_stream_counted(
     line_offset: u32,
     before: Counts,
 ) -> Result<(Vec<YamlDocument>, Counts), StreamError> {
-    if let Some(parsed) = parse_fast(text, limits, line_offset, before) {
-        return Ok(parsed);
+    // The text is screened once: a refusal is left to the YAML parser, which reports it where it
+    // reaches its line.
+    let refusal = agreement::screen_text(text, line_offset).err();
+    if refusal.is_none() {
+        if let Some(parsed) = parse_fast(text, limits, line_offset, before) {
+            return Ok(parsed);
+        }
     }
-    parse_yaml(text, limits, line_offset, before)
+    parse_yaml(text, limits, line_offset, before, refusal)
 }
 
-/// [`parse_stream_counted`] by the YAML parser, whatever the text.
+/// [`parse_stream_counted`] by the YAML parser, whatever the text, with the text's refusal if
+/// the screen gave one.
 fn parse_yaml(
     text: &str,
     limits: &Limits,
     line_offset: u32,
     before: Counts,
+    mut refusal: Option<Refusal>,
 ) -> Result<(Vec<YamlDocument>, Counts), StreamError> {
     let mut stream = Stream::new(limits, line_offset, before);
-    // A refusal of the text is reported where the parser reaches its line, so that it is counted
-    // in the right document, unless the parser fails before.
-    let mut refusal = agreement::screen_text(text, line_offset).err();
+    // The text's refusal ([`agreement::screen_text`]) is reported where the parser reaches its
+    // line, so that it is counted in the right document, unless the parser fails before.
     for event in Parser::new_from_str(text) {
         let document = stream.documents.len();
         let fail = |error| StreamError { document, error };
@@ -287,17 +293,16 @@ impl<'l> Stream<'l> {
     }
 }
 
-/// The fast paths: a JSON text by [`super::json`], another by the block-YAML reader
-/// ([`super::block`]), their tokens fed to the same builder as the YAML parser's events. `None`
-/// when the text is one the consumers read differently, or when the fast path gives up: the YAML
-/// parser then reads the text, and gives the refusal or error if there is one.
+/// The fast paths, for a text the screen passed: a JSON text by [`super::json`], another by the
+/// block-YAML reader ([`super::block`]), their tokens fed to the same builder as the YAML
+/// parser's events. `None` when the fast path gives up: the YAML parser then reads the text, and
+/// gives the error if there is one.
 fn parse_fast(
     text: &str,
     limits: &Limits,
     line_offset: u32,
     before: Counts,
 ) -> Option<(Vec<YamlDocument>, Counts)> {
-    agreement::screen_text(text, line_offset).ok()?;
     let mut stream = Stream::new(limits, line_offset, before);
     if super::json::looks_like_json(text) {
         let start =
@@ -999,8 +1004,12 @@ mod tests {
                         },
                     ),
                 ] {
-                    let yaml = parse_yaml(text, limits, line_offset, before);
-                    let json = parse_fast(text, limits, line_offset, before);
+                    let refusal = agreement::screen_text(text, line_offset).err();
+                    let json = refusal
+                        .is_none()
+                        .then(|| parse_fast(text, limits, line_offset, before))
+                        .flatten();
+                    let yaml = parse_yaml(text, limits, line_offset, before, refusal);
                     match (&yaml, json) {
                         (Ok(yaml), Some(json)) => {
                             assert_eq!(yaml, &json, "{name}: {text:?}");
