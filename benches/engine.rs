@@ -219,7 +219,7 @@ fn fix_scale(c: &mut Criterion) {
         );
         let roots: Vec<_> = patches
             .iter()
-            .map(|(r, ops)| (*r, ops.as_slice()))
+            .map(|(r, ops)| (cmek_gate::fix::Target::of(r), ops.as_slice()))
             .collect();
         group.throughput(Throughput::Elements(count as u64));
         group.bench_function(format!("plan-and-apply-{count}"), |b| {

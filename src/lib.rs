@@ -31,4 +31,6 @@ pub mod report;
 pub mod scan;
 pub mod server;
 pub mod suite;
+#[cfg(test)]
+mod test_random;
 pub mod trace;

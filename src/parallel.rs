@@ -1,10 +1,14 @@
 //! Work spread over a few threads with the results in order (the CPU-bound steps of `check`,
 //! `fix` and `scan`; no I/O).
 
-/// `work` of every item on a pool of `threads` threads (each takes the next item when it is
+/// `work` of every item on a pool of `threads` threads (each takes the next items when it is
 /// done with its last, so one slow item does not hold the others up), each result given to
 /// `take` on the calling thread as soon as the results before it are: in the order of the
 /// items. Only the items being worked on and the results waiting for an earlier one are alive.
+///
+/// Many small items are taken a block at a time (about sixteen blocks per thread), so that the
+/// calling thread is woken once per block rather than once per item: on a machine with as many
+/// cores as workers, each wake-up takes a core from a worker.
 pub fn for_each_in_order<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
@@ -17,15 +21,22 @@ pub fn for_each_in_order<T: Sync, R: Send>(
         }
         return;
     }
+    let block = (items.len() / (threads * 16)).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let (sender, receiver) = std::sync::mpsc::channel::<(usize, R)>();
+    let (sender, receiver) = std::sync::mpsc::channel::<(usize, Vec<R>)>();
     std::thread::scope(|scope| {
         for _ in 0..threads.min(items.len()) {
             let (sender, next, work) = (sender.clone(), &next, &work);
             scope.spawn(move || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                if sender.send((i, work(item))).is_err() {
+                let start = next.fetch_add(block, std::sync::atomic::Ordering::Relaxed);
+                let Some(taken) = items.get(start..(start + block).min(items.len())) else {
+                    break;
+                };
+                if taken.is_empty()
+                    || sender
+                        .send((start, taken.iter().map(work).collect()))
+                        .is_err()
+                {
                     break;
                 }
             });
@@ -34,11 +45,13 @@ pub fn for_each_in_order<T: Sync, R: Send>(
         // A worker that panics drops its sender: the loop ends and the scope passes the panic on.
         let mut waiting = std::collections::BTreeMap::new();
         let mut taken = 0;
-        for (i, result) in receiver {
-            waiting.insert(i, result);
-            while let Some(result) = waiting.remove(&taken) {
-                take(taken, result);
-                taken += 1;
+        for (start, results) in receiver {
+            waiting.insert(start, results);
+            while let Some(results) = waiting.remove(&taken) {
+                for result in results {
+                    take(taken, result);
+                    taken += 1;
+                }
             }
         }
     });

@@ -41,7 +41,10 @@ pub struct FixArgs {
 
 /// What happened to one input.
 struct Fixed {
-    input: Input,
+    /// The input's name.
+    name: String,
+    /// The input's text (valid UTF-8: fix reads nothing else).
+    original: String,
     /// The fixed text, when something changed.
     text: Option<String>,
     /// One line per change, for the summary.
@@ -60,13 +63,14 @@ struct Fixed {
     first: FirstCheck,
 }
 
-/// What fix keeps of each document of the first check: the column it starts at, its region, and
-/// the document itself only when a mutation changed it or it is a `kind: Namespace` (the others
-/// are released as soon as they are judged).
+/// What fix keeps of each document of the first check: the column it starts at, its region,
+/// which object to edit when a mutation changed it, and the document itself only when it is a
+/// `kind: Namespace` (the trees are released on the check's threads as soon as they are judged).
 struct FirstDocument {
     column: u32,
     region: Option<String>,
-    document: Option<Document>,
+    target: Option<crate::fix::Target>,
+    namespace: Option<Document>,
 }
 
 impl FirstDocument {
@@ -82,7 +86,11 @@ impl FirstDocument {
         FirstDocument {
             column: document.root.mark.column,
             region,
-            document: (result.patch.is_some() || is_namespace(&document)).then_some(document),
+            target: result
+                .patch
+                .is_some()
+                .then(|| crate::fix::Target::of(&document.root)),
+            namespace: is_namespace(&document).then_some(document),
         }
     }
 }
@@ -136,7 +144,7 @@ impl Fixed {
         documents_read: &[&Document],
     ) -> Option<Vec<DocumentResult>> {
         let first = &self.first;
-        let original = std::str::from_utf8(&self.input.text).ok()?;
+        let original = self.original.as_str();
         let fixed = self.text.as_deref().unwrap_or(original);
         if fixed.len() > options.limits.max_bytes {
             return None;
@@ -144,8 +152,8 @@ impl Fixed {
         let (original, fixed) = (without_bom(original), without_bom(fixed));
         // A lone CR breaks lines for the parser but not where the check cuts large texts.
         let lone_cr = |t: &str| {
-            t.match_indices('\r')
-                .any(|(i, _)| t.as_bytes().get(i + 1) != Some(&b'\n'))
+            memchr::memchr_iter(b'\r', t.as_bytes())
+                .any(|i| t.as_bytes().get(i + 1) != Some(&b'\n'))
         };
         let json = crate::manifest::json::looks_like_json;
         if json(original) || json(fixed) || lone_cr(fixed) {
@@ -220,13 +228,8 @@ impl Fixed {
             if parsed.documents.len() != members.len() {
                 return None;
             }
-            let results = judge_documents(
-                set,
-                options,
-                documents_read,
-                &self.input.name,
-                &parsed.documents,
-            );
+            let results =
+                judge_documents(set, options, documents_read, &self.name, &parsed.documents);
             Some((parsed.counts, results))
         };
         let to_judge: Vec<&Segment> = segments
@@ -303,7 +306,7 @@ fn recheck_changed(
 fn line_shifts(text: &str, edits: &[crate::fix::TextEdit]) -> Vec<(u32, i64)> {
     let mut edits: Vec<&crate::fix::TextEdit> = edits.iter().collect();
     edits.sort_by_key(|e| (e.start, e.end));
-    let lines = |s: &str| s.bytes().filter(|&b| b == b'\n').count() as i64;
+    let lines = |s: &str| crate::fix::count_line_feeds(s.as_bytes()) as i64;
     let (mut shifts, mut added, mut line, mut position) = (Vec::new(), 0i64, 1i64, 0usize);
     for edit in edits {
         if edit.start < position || edit.end > text.len() {
@@ -356,11 +359,8 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
         let after: Vec<Input> = fixed
             .iter()
             .map(|f| Input {
-                name: f.input.name.clone(),
-                text: f
-                    .text
-                    .as_ref()
-                    .map_or_else(|| f.input.text.clone(), |t| t.clone().into_bytes()),
+                name: f.name.clone(),
+                text: f.text.as_ref().unwrap_or(&f.original).clone().into_bytes(),
             })
             .collect();
         recheck_inputs(&set, &after, &judged, &earlier)
@@ -376,18 +376,17 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
     for f in fixed.iter().filter(|_| !failed) {
         let Some(text) = &f.text else {
             if to_stdout {
-                stdout.write_all(&f.input.text)?;
+                stdout.write_all(f.original.as_bytes())?;
             }
             continue;
         };
         changed_files += 1;
         if args.diff {
-            let original = String::from_utf8_lossy(&f.input.text);
-            let diff = similar::TextDiff::from_lines(original.as_ref(), text.as_str());
-            let (old, new) = if Path::new(&f.input.name).is_relative() {
-                (format!("a/{}", f.input.name), format!("b/{}", f.input.name))
+            let diff = similar::TextDiff::from_lines(f.original.as_str(), text.as_str());
+            let (old, new) = if Path::new(&f.name).is_relative() {
+                (format!("a/{}", f.name), format!("b/{}", f.name))
             } else {
-                (f.input.name.clone(), f.input.name.clone())
+                (f.name.clone(), f.name.clone())
             };
             write!(
                 stdout,
@@ -397,11 +396,11 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
         } else if to_stdout {
             stdout.write_all(text.as_bytes())?;
         } else {
-            let path = Path::new(&f.input.name);
+            let path = Path::new(&f.name);
             match stage(path, text.as_bytes()) {
                 Ok(temporary) => staged.push((temporary, path)),
                 // The files staged so far are removed as `staged` is dropped.
-                Err(e) => bail!("cannot write {}: {e} (no file was changed)", f.input.name),
+                Err(e) => bail!("cannot write {}: {e} (no file was changed)", f.name),
             }
         }
     }
@@ -411,7 +410,7 @@ pub fn run(args: FixArgs) -> anyhow::Result<i32> {
     let mut summary = String::new();
     for f in &fixed {
         for change in &f.changes {
-            summary.push_str(&format!("{}:{change}\n", f.input.name));
+            summary.push_str(&format!("{}:{change}\n", f.name));
         }
     }
     let verb = if args.diff { "would change" } else { "changed" };
@@ -441,8 +440,9 @@ fn fix_input(
     input: Input,
     options: &CheckOptions,
 ) -> Result<Fixed, InputError> {
+    let name = input.name.clone();
     let error = |message: String| InputError {
-        file: input.name.clone(),
+        file: name.clone(),
         message,
     };
     let Judged {
@@ -470,7 +470,8 @@ fn fix_input(
             r.document, r.kind, r.name, u.message
         )));
     }
-    let text = std::str::from_utf8(&input.text).map_err(|e| error(e.to_string()))?;
+    let original = String::from_utf8(input.text).map_err(|e| error(e.utf8_error().to_string()))?;
+    let text = original.as_str();
     let mut patches = Vec::new();
     let mut changes = Vec::new();
     let mut states = Vec::new();
@@ -480,6 +481,7 @@ fn fix_input(
         *starts.entry(result.line).or_default() += 1;
     }
     let mut namespaces = Vec::new();
+    let (mut patched, mut namespace_changed) = (Vec::new(), false);
     for (index, ((result, first), &alone)) in report
         .results
         .iter()
@@ -491,13 +493,13 @@ fn fix_input(
             unchanged.insert(result.line, (first.column, index));
         }
         states.push((result.patch.is_some(), first.region));
-        let Some(mut document) = first.document else {
-            continue;
-        };
-        // Numbered as in the whole text (the check numbered it within its piece).
-        document.index = result.document;
-        let Some(patch) = &result.patch else {
+        let is_namespace = first.namespace.is_some();
+        if let Some(mut document) = first.namespace {
+            // Numbered as in the whole text (the check numbered it within its piece).
+            document.index = result.document;
             namespaces.push(document);
+        }
+        let (Some(target), Some(patch)) = (first.target, &result.patch) else {
             continue;
         };
         for op in &patch.0 {
@@ -508,32 +510,29 @@ fn fix_input(
             };
             changes.push(format!(
                 "{}: {} {}: {} {}{value}",
-                document.line,
-                document.kind,
-                document.name,
+                result.line,
+                result.kind,
+                result.name,
                 describe_op(op),
                 crate::engine::mutate::field_path(op.path())
             ));
         }
-        if is_namespace(&document) {
-            namespaces.push(document.clone());
-        }
-        patches.push((document, patch.0.as_slice()));
+        namespace_changed |= is_namespace;
+        patches.push((target, patch.0.as_slice()));
+        patched.push(result);
     }
-    let namespace_changed = patches.iter().any(|(d, _)| is_namespace(d));
     // Every document of the file at once: the text is cut into its YAML documents and each is
     // edited and re-parsed on its own, so the time is linear in the file's size.
-    let roots: Vec<_> = patches.iter().map(|(d, ops)| (&d.root, *ops)).collect();
-    let edits = crate::fix::plan_all(text, &roots, options.threads).map_err(|failure| {
-        let document = &patches[failure.patch].0;
+    let edits = crate::fix::plan_all(text, &patches, options.threads).map_err(|failure| {
+        let result = patched[failure.patch];
         error(format!(
             "document {} ({} {}): {}",
-            document.index, document.kind, document.name, failure.error
+            result.document, result.kind, result.name, failure.error
         ))
     })?;
     // The patches borrow the first check's results, which are kept below.
-    drop(roots);
     drop(patches);
+    drop(patched);
     let first = FirstCheck {
         namespaces: (!namespace_changed).then_some(namespaces),
         results: report.results,
@@ -542,7 +541,8 @@ fn fix_input(
     };
     if edits.is_empty() {
         return Ok(Fixed {
-            input,
+            name,
+            original,
             text: None,
             changes,
             documents: states,
@@ -554,7 +554,8 @@ fn fix_input(
     let shifts = line_shifts(text, &edits);
     let fixed = crate::fix::apply(text, edits).map_err(|e| error(e.to_string()))?;
     Ok(Fixed {
-        input,
+        name,
+        original,
         text: Some(fixed),
         changes,
         documents: states,
@@ -592,7 +593,7 @@ fn still_denied(report: &Report, fixed: &[Fixed]) -> String {
         }
         let state = fixed
             .iter()
-            .find(|f| f.input.name == r.file)
+            .find(|f| f.name == r.file)
             .and_then(|f| f.documents.get(r.document));
         if let Some((false, region)) = state {
             let region = match region {
@@ -782,11 +783,11 @@ mod tests {
             };
             let fixed = [fix_input(&set, input, options).unwrap()];
             let after = [Input {
-                name: fixed[0].input.name.clone(),
-                text: fixed[0]
-                    .text
-                    .clone()
-                    .map_or_else(|| fixed[0].input.text.clone(), String::into_bytes),
+                name: fixed[0].name.clone(),
+                text: fixed[0].text.clone().map_or_else(
+                    || fixed[0].original.clone().into_bytes(),
+                    String::into_bytes,
+                ),
             }];
             let everything = check_inputs(&set, &after, &judged);
             let earlier = |input: usize, document: &Document| fixed[input].earlier(document);
@@ -865,7 +866,7 @@ mod tests {
             let after: Vec<Input> = fixed
                 .iter()
                 .map(|f| Input {
-                    name: f.input.name.clone(),
+                    name: f.name.clone(),
                     text: f.text.clone().unwrap().into_bytes(),
                 })
                 .collect();

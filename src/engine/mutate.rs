@@ -75,6 +75,7 @@ pub(super) fn mutate_sharing<'r>(
         original_json: None,
         version: 0,
         steps: Vec::new(),
+        first_change: Vec::new(),
     };
     // (binding index, object version when it last ran) of IfNeeded policies that ran.
     let mut reinvoke = Vec::new();
@@ -114,8 +115,13 @@ pub(super) fn mutate_sharing<'r>(
         }
     }
     if let (Some(before), Some(after)) = (&state.original_json, &state.json) {
-        if state.version > 0 && before != after {
-            outcome.patch = Some(json_patch::diff(before, after));
+        // One change: its patch is the whole patch (it was made from the original).
+        let patch = match state.version {
+            1 => Some(json_patch::Patch(std::mem::take(&mut state.first_change))),
+            _ => (before != after).then(|| smallest_patch(before, after)),
+        };
+        if let Some(patch) = patch {
+            outcome.patch = Some(patch);
             outcome.object = Some(state.node.into_owned());
         }
     }
@@ -128,29 +134,36 @@ pub(super) fn mutate_sharing<'r>(
 struct State<'r> {
     /// The request's object until a mutation changes it.
     node: Cow<'r, Node>,
+    /// The object as JSON after the last change (none before the first: the original's it is).
     json: Option<serde_json::Value>,
-    /// The request's object as JSON, kept from the first time JSON was needed.
+    /// The request's object as JSON, made the first time JSON was needed.
     original_json: Option<serde_json::Value>,
     version: u64,
     /// The operations of each change since the last [`State::take_steps`].
     steps: Vec<json_patch::PatchOperation>,
+    /// The operations of the first change, from the original object.
+    first_change: Vec<json_patch::PatchOperation>,
 }
 
 impl State<'_> {
     fn json(&mut self) -> &serde_json::Value {
-        if self.json.is_none() {
-            let json = self.node.to_json();
-            self.original_json = Some(json.clone());
-            self.json = Some(json);
+        if self.json.is_none() && self.original_json.is_none() {
+            self.original_json = Some(self.node.to_json());
         }
-        self.json.as_ref().expect("just set")
+        let json = self.json.as_ref().or(self.original_json.as_ref());
+        json.expect("just set")
     }
 
+    /// Makes `json` the object (a change: the caller has checked it differs).
     fn set(&mut self, json: serde_json::Value) {
         let mut node = Node::from_json(&json);
         carry_marks(&mut node, &self.node);
-        if let Some(before) = &self.json {
-            self.steps.extend(json_patch::diff(before, &json).0);
+        if let Some(before) = self.json.as_ref().or(self.original_json.as_ref()) {
+            let operations = smallest_patch(before, &json).0;
+            if self.version == 0 {
+                self.first_change.clone_from(&operations);
+            }
+            self.steps.extend(operations);
         }
         self.node = Cow::Owned(node);
         self.json = Some(json);
@@ -159,6 +172,82 @@ impl State<'_> {
 
     fn take_steps(&mut self) -> Vec<json_patch::PatchOperation> {
         std::mem::take(&mut self.steps)
+    }
+}
+
+/// `json_patch::diff(left, right)`, the same operations in the same order, without walking the
+/// parts that are equal: that diff builds the pointer of every value it visits, and most of an
+/// object is what it was (equal values give no operation there either).
+pub fn smallest_patch(left: &serde_json::Value, right: &serde_json::Value) -> json_patch::Patch {
+    let mut patch = json_patch::Patch(Vec::new());
+    diff_unequal(
+        left,
+        right,
+        &mut json_patch::jsonptr::PointerBuf::new(),
+        &mut patch,
+    );
+    patch
+}
+
+fn diff_unequal(
+    left: &serde_json::Value,
+    right: &serde_json::Value,
+    pointer: &mut json_patch::jsonptr::PointerBuf,
+    patch: &mut json_patch::Patch,
+) {
+    use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
+    use serde_json::Value as J;
+    if left == right {
+        return;
+    }
+    match (left, right) {
+        (J::Object(left), J::Object(right)) => {
+            for (key, value) in right {
+                pointer.push_back(key);
+                match left.get(key) {
+                    Some(old) => diff_unequal(old, value, pointer, patch),
+                    None => patch.0.push(PatchOperation::Add(AddOperation {
+                        path: pointer.clone(),
+                        value: value.clone(),
+                    })),
+                }
+                pointer.pop_back();
+            }
+            for key in left.keys().filter(|key| !right.contains_key(*key)) {
+                pointer.push_back(key);
+                let path = pointer.clone();
+                patch
+                    .0
+                    .push(PatchOperation::Remove(RemoveOperation { path }));
+                pointer.pop_back();
+            }
+        }
+        (J::Array(left), J::Array(right)) => {
+            let mut shift = 0usize;
+            for index in 0..left.len().max(right.len()) {
+                pointer.push_back(index - shift);
+                match (left.get(index), right.get(index)) {
+                    (Some(old), Some(value)) => diff_unequal(old, value, pointer, patch),
+                    (Some(_), None) => {
+                        shift += 1;
+                        let path = pointer.clone();
+                        patch
+                            .0
+                            .push(PatchOperation::Remove(RemoveOperation { path }));
+                    }
+                    (None, Some(value)) => patch.0.push(PatchOperation::Add(AddOperation {
+                        path: pointer.clone(),
+                        value: value.clone(),
+                    })),
+                    (None, None) => {}
+                }
+                pointer.pop_back();
+            }
+        }
+        _ => patch.0.push(PatchOperation::Replace(ReplaceOperation {
+            path: pointer.clone(),
+            value: right.clone(),
+        })),
     }
 }
 

@@ -538,3 +538,78 @@ fn field_paths_read_like_the_manifest() {
         assert_eq!(field_path(pointer), expected);
     }
 }
+
+/// The pruned diff gives `json_patch::diff`'s operations, in its order, for pairs of values
+/// made by random edits of one object (keys added, removed and changed at any depth, list items
+/// added, removed, changed and reordered, a value replaced by one of another type).
+#[test]
+fn smallest_patch_is_json_patch_diff() {
+    let base = json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "s", "labels": {"a": "1", "b~/c": "2"}, "annotations": {}},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "c", "image": "i", "env": [{"name": "X", "value": "1"}]},
+            {"name": "d", "args": ["a", "b", 3, 4.5, null, true]}
+        ]}}}
+    });
+    let mut random = crate::test_random::xorshift(0x1234_5678_9abc_def1);
+    let replacements = [
+        json!(null),
+        json!(1),
+        json!(1.0),
+        json!("1"),
+        json!([]),
+        json!({}),
+        json!({"k": [1, {"m": "n"}]}),
+    ];
+    // A random value inside `value`, edited in place.
+    fn edit(
+        value: &mut serde_json::Value,
+        random: &mut dyn FnMut(usize) -> usize,
+        new: serde_json::Value,
+    ) {
+        match value {
+            serde_json::Value::Object(map) if !map.is_empty() && random(4) != 0 => {
+                let key = map.keys().nth(random(map.len())).unwrap().clone();
+                match random(5) {
+                    0 => {
+                        map.remove(&key);
+                    }
+                    1 => {
+                        map.insert(format!("new/{}", random(3)), new);
+                    }
+                    _ => edit(map.get_mut(&key).unwrap(), random, new),
+                }
+            }
+            serde_json::Value::Array(items) if !items.is_empty() && random(4) != 0 => {
+                let at = random(items.len());
+                match random(5) {
+                    0 => {
+                        items.remove(at);
+                    }
+                    1 => items.insert(at, new),
+                    2 => items.swap(0, at),
+                    _ => edit(&mut items[at], random, new),
+                }
+            }
+            other => *other = new,
+        }
+    }
+    let mut operations = 0;
+    for _ in 0..3_000 {
+        let (mut left, mut right) = (base.clone(), base.clone());
+        for _ in 0..random(4) {
+            let new = replacements[random(replacements.len())].clone();
+            edit(&mut left, &mut random, new);
+        }
+        for _ in 0..1 + random(4) {
+            let new = replacements[random(replacements.len())].clone();
+            edit(&mut right, &mut random, new);
+        }
+        let expected = json_patch::diff(&left, &right);
+        assert_eq!(smallest_patch(&left, &right), expected, "{left}\n{right}");
+        operations += expected.0.len();
+    }
+    assert!(operations > 3_000, "{operations} operations");
+}

@@ -15,7 +15,7 @@ mod tests;
 mod text;
 
 use crate::manifest::yaml::{parse_stream, Limits};
-use crate::manifest::{Node, NodeValue};
+use crate::manifest::{Entry, Node, NodeValue};
 use edit::{Planner, Raw};
 use json_patch::PatchOperation;
 use text::Src;
@@ -56,7 +56,87 @@ pub enum FixError {
 /// `root`) to the text the document `root` was parsed from. `text` is the whole file (all its
 /// documents); the edits' offsets are in it.
 pub fn plan(text: &str, root: &Node, ops: &[PatchOperation]) -> Result<Vec<TextEdit>, FixError> {
-    plan_all(text, &[(root, ops)], 1).map_err(|failure| failure.error)
+    plan_all(text, &[(Target::of(root), ops)], 1).map_err(|failure| failure.error)
+}
+
+/// Which object of a text a patch is for: where it starts, and a fingerprint of what it reads
+/// as, so that the object found again when its YAML document is parsed on its own is known to
+/// be the one the patch was made for. Small, so that a caller can let the tree go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub mark: crate::manifest::Mark,
+    pub fingerprint: u64,
+}
+
+impl Target {
+    pub fn of(root: &Node) -> Target {
+        let mut hasher = Fold(0);
+        fingerprint(root, &mut hasher);
+        Target {
+            mark: root.mark,
+            fingerprint: std::hash::Hasher::finish(&hasher),
+        }
+    }
+}
+
+/// A multiply-rotate hash over 8 bytes at a time (as `rustc-hash`'s): the fingerprint is a
+/// check that the parser read the same text the same way twice, not a defence against chosen
+/// collisions, and SipHash's cost per write was a fifth of planning an edit.
+struct Fold(u64);
+
+impl std::hash::Hasher for Fold {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in chunks.by_ref() {
+            self.write_u64(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let mut last = [0u8; 8];
+        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.write_u64(u64::from_le_bytes(last) ^ (bytes.len() as u64) << 56);
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.write_u64(u64::from(byte));
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Feeds what a node reads as (its JSON: scalars by resolved kind, keys and items in order) to
+/// `hasher`. Nodes that read alike in the same order feed the same.
+fn fingerprint(node: &Node, hasher: &mut impl std::hash::Hasher) {
+    use crate::manifest::ScalarKind;
+    use std::hash::Hash;
+    match &node.value {
+        NodeValue::Scalar(scalar) => match scalar.kind {
+            ScalarKind::Null => 0u8.hash(hasher),
+            ScalarKind::Bool(b) => (1u8, b).hash(hasher),
+            ScalarKind::Int(i) => (2u8, i).hash(hasher),
+            ScalarKind::Float(f) if f.is_finite() => (3u8, f.to_bits()).hash(hasher),
+            ScalarKind::Float(_) | ScalarKind::Str => (4u8, &scalar.text).hash(hasher),
+        },
+        NodeValue::Seq(items) => {
+            (5u8, items.len()).hash(hasher);
+            items.iter().for_each(|item| fingerprint(item, hasher));
+        }
+        NodeValue::Map(entries) => {
+            (6u8, entries.len()).hash(hasher);
+            for entry in entries {
+                entry.key.hash(hasher);
+                fingerprint(&entry.value, hasher);
+            }
+        }
+    }
 }
 
 /// Why the patch of one document (its index in the list given to [`plan_all`]) could not be
@@ -74,7 +154,7 @@ pub struct DocumentFixError {
 /// YAML document again: it must read as the patched object, with its other objects unchanged.
 pub fn plan_all(
     text: &str,
-    patches: &[(&Node, &[PatchOperation])],
+    patches: &[(Target, &[PatchOperation])],
     threads: usize,
 ) -> Result<Vec<TextEdit>, DocumentFixError> {
     let bom = if text.starts_with('\u{feff}') {
@@ -86,8 +166,8 @@ pub fn plan_all(
     let segments = segments(body);
     // The patches of each segment, in the order given.
     let mut by_segment: Vec<Vec<usize>> = vec![Vec::new(); segments.len()];
-    for (k, (root, _)) in patches.iter().enumerate() {
-        let line = root.mark.line;
+    for (k, (target, _)) in patches.iter().enumerate() {
+        let line = target.mark.line;
         let s = segments
             .partition_point(|seg| seg.line_offset < line)
             .saturating_sub(1);
@@ -125,6 +205,60 @@ pub struct Segment {
 /// inside any scalar), except after a directive line (`%YAML`), which belongs to the marker.
 /// Line breaks are counted as the parser counts them (`\n`, `\r\n`, a lone `\r`).
 pub fn segments(text: &str) -> Vec<Segment> {
+    match memchr::memchr(b'\r', text.as_bytes()) {
+        None => segments_of_lines(text),
+        Some(_) => segments_of_any_breaks(text),
+    }
+}
+
+/// [`segments`] of a text whose lines all end with `\n`: the markers are found with a substring
+/// search (`\n---`) and the lines between them counted in bulk, instead of line by line (this
+/// runs on one thread over the whole of a file `fix` changes, three times).
+fn segments_of_lines(text: &str) -> Vec<Segment> {
+    let bytes = text.as_bytes();
+    let mut found = vec![Segment {
+        start: 0,
+        end: text.len(),
+        line_offset: 0,
+    }];
+    let (mut line, mut counted_to) = (0u32, 0usize);
+    for at in memchr::memmem::find_iter(bytes, b"\n---") {
+        let line_start = at + 1;
+        if !matches!(bytes.get(line_start + 3), None | Some(b' ' | b'\t' | b'\n')) {
+            continue;
+        }
+        // A directive line (`%YAML`) before the marker belongs to it.
+        let previous = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
+        if bytes[previous] == b'%' {
+            continue;
+        }
+        line += count_line_feeds(&bytes[counted_to..line_start]) as u32;
+        counted_to = line_start;
+        cut(&mut found, line_start, line);
+    }
+    found
+}
+
+/// Ends the last segment at `start` and begins one there, after `line_offset` lines.
+fn cut(found: &mut Vec<Segment>, start: usize, line_offset: u32) {
+    let end = found.last().map_or(start, |last| last.end);
+    if let Some(last) = found.last_mut() {
+        last.end = start;
+    }
+    found.push(Segment {
+        start,
+        end,
+        line_offset,
+    });
+}
+
+/// The number of `\n` bytes in `bytes` (vectorised).
+pub fn count_line_feeds(bytes: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', bytes).count()
+}
+
+/// [`segments`] of a text with CRs (`\r\n` and lone `\r` line breaks), line by line.
+fn segments_of_any_breaks(text: &str) -> Vec<Segment> {
     let bytes = text.as_bytes();
     let mut found = vec![Segment {
         start: 0,
@@ -149,14 +283,7 @@ pub fn segments(text: &str) -> Vec<Segment> {
                 None | Some(b' ' | b'\t' | b'\n' | b'\r')
             );
         if is_marker && !previous_directive && line_start > 0 {
-            if let Some(last) = found.last_mut() {
-                last.end = line_start;
-            }
-            found.push(Segment {
-                start: line_start,
-                end: text.len(),
-                line_offset: line,
-            });
+            cut(&mut found, line_start, line);
         }
         previous_directive = starts_line.first() == Some(&b'%');
         line += 1;
@@ -171,7 +298,7 @@ pub fn segments(text: &str) -> Vec<Segment> {
 fn plan_segment(
     text: &str,
     segment: &Segment,
-    patches: &[(&Node, &[PatchOperation])],
+    patches: &[(Target, &[PatchOperation])],
     members: &[usize],
 ) -> Result<Vec<TextEdit>, DocumentFixError> {
     let shift = segment.line_offset;
@@ -183,36 +310,34 @@ fn plan_segment(
         patch: members[0],
         error,
     };
-    let not_in_text = |root: &Node| FixError::NotInText {
-        line: root.mark.line,
+    let not_in_text = |target: &Target| FixError::NotInText {
+        line: target.mark.line,
     };
     let mut objects_now =
-        objects(&draft.current).map_err(|_| first(not_in_text(patches[members[0]].0)))?;
+        objects(&draft.current).map_err(|_| first(not_in_text(&patches[members[0]].0)))?;
     let mut meaning: Vec<serde_json::Value> = objects_now.iter().map(Node::to_json).collect();
     // Each patch's object, found before any edit moves the marks (edits keep the count).
     let mut found = Vec::with_capacity(members.len());
     for &k in members {
-        let root = patches[k].0;
-        let root_json = root.to_json();
+        let target = &patches[k].0;
         let index = objects_now
             .iter()
-            .zip(&meaning)
-            .position(|(c, json)| {
-                c.mark.line + shift == root.mark.line
-                    && c.mark.column == root.mark.column
-                    && *json == root_json
+            .position(|c| {
+                c.mark.line + shift == target.mark.line
+                    && c.mark.column == target.mark.column
+                    && Target::of(c).fingerprint == target.fingerprint
             })
             .ok_or_else(|| DocumentFixError {
                 patch: k,
-                error: not_in_text(root),
+                error: not_in_text(target),
             })?;
         found.push((k, index));
     }
     for (k, index) in found {
-        let (root, ops) = patches[k];
+        let (target, ops) = &patches[k];
         let at = |error: FixError| DocumentFixError { patch: k, error };
         let mut current = objects_now[index].clone();
-        for op in ops {
+        for op in ops.iter() {
             let fail = |reason: String, line: u32| {
                 at(FixError::Op {
                     op: op_name(op),
@@ -224,7 +349,7 @@ fn plan_segment(
             if op_value(op).is_some_and(|v| too_deep(v, Limits::default().max_depth)) {
                 return Err(fail(
                     "the value is nested too deeply".into(),
-                    root.mark.line,
+                    target.mark.line,
                 ));
             }
             let line = current.mark.line + shift;
@@ -263,8 +388,8 @@ fn plan_segment(
                     .zip(&meaning)
                     .enumerate()
                     .all(|(j, (node, json))| match j == index {
-                        true => node.to_json() == *json,
-                        false => without_items(node.to_json()) == without_items(json.clone()),
+                        true => node.reads_as(json),
+                        false => reads_as_without_items(node, json),
                     });
             if !reads_as_patched {
                 let reason = "the edited text would not read as the patched document".into();
@@ -343,15 +468,20 @@ fn too_deep(value: &serde_json::Value, limit: usize) -> bool {
     false
 }
 
-/// An object's JSON without a root `items` list: a `kind: List` holds the objects edited, which
-/// are compared on their own.
-fn without_items(mut json: serde_json::Value) -> serde_json::Value {
-    if let Some(map) = json.as_object_mut() {
-        if map.get("items").is_some_and(serde_json::Value::is_array) {
-            map.remove("items");
-        }
-    }
-    json
+/// Whether an object reads as `json`, leaving out a root `items` list on either side: a
+/// `kind: List` holds the objects edited, which are compared on their own.
+fn reads_as_without_items(node: &Node, json: &serde_json::Value) -> bool {
+    let (Some(entries), Some(map)) = (node.entries(), json.as_object()) else {
+        return node.reads_as(json);
+    };
+    let is_list = |e: &&Entry| e.key == "items" && matches!(e.value.value, NodeValue::Seq(_));
+    let lists = entries.iter().filter(is_list).count();
+    let json_lists = usize::from(map.get("items").is_some_and(serde_json::Value::is_array));
+    entries.len() - lists == map.len() - json_lists
+        && entries
+            .iter()
+            .filter(|e| !is_list(e))
+            .all(|e| map.get(&e.key).is_some_and(|v| e.value.reads_as(v)))
 }
 
 /// Every node of a text a document can be: each YAML document's root, the items of a root

@@ -1280,13 +1280,7 @@ fn sweep_plans_only_what_the_patch_means() {
 #[test]
 #[ignore]
 fn mutated_texts_never_panic() {
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut random = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut random = crate::test_random::xorshift(0x9e37_79b9_7f4a_7c15);
     let pieces = [
         " ", "\n", "- ", ": ", "#", "'", "\"", "{", "}", "[", "]", ",", "|", "\t", "\r", "\u{e9}",
         "&a ", "*a", "? ", "a", "  ",
@@ -1400,6 +1394,93 @@ fn segments_cut_at_document_markers_as_the_parser_counts_lines() {
     }
 }
 
+/// The cutter for texts without CRs (a substring search for markers) cuts where the line-by-line
+/// cutter does, on texts built from pieces that make and unmake markers and directives.
+#[test]
+fn segments_of_lines_cut_where_the_line_by_line_cutter_does() {
+    let pieces = [
+        "---",
+        "--- ",
+        "---\t",
+        "----",
+        " ---",
+        "--",
+        "-",
+        "%YAML 1.2",
+        "%",
+        "...",
+        "a: 1",
+        "# c",
+        "- x",
+        "",
+        "\u{e9}",
+        "---a",
+        "--- # c",
+    ];
+    let mut random = crate::test_random::xorshift(0x2545_f491_4f6c_dd1d);
+    let mut cuts = 0;
+    for round in 0..20_000 {
+        let lines = 1 + random(12);
+        let mut text: String = (0..lines)
+            .map(|_| pieces[random(pieces.len())])
+            .collect::<Vec<_>>()
+            .join("\n");
+        if round % 2 == 0 {
+            text.push('\n');
+        }
+        let fast = segments_of_lines(&text);
+        assert_eq!(fast, segments_of_any_breaks(&text), "{text:?}");
+        assert_eq!(fast, segments(&text), "{text:?}");
+        cuts += fast.len() - 1;
+        let breaks = count_line_feeds(text.as_bytes());
+        assert_eq!(breaks, text.matches('\n').count(), "{text:?}");
+    }
+    // The pieces make markers often enough for the comparison to mean something.
+    assert!(cuts > 10_000, "{cuts} cuts");
+}
+
+/// Comparing objects without their root `items` lists is comparing their JSON with `items`
+/// removed where it is a list, on either side.
+#[test]
+fn reads_as_without_items_leaves_out_root_item_lists_only() {
+    let texts = [
+        "{kind: List, items: [1]}",
+        "{kind: List, items: [2]}",
+        "{kind: List}",
+        "{kind: List, items: 1}",
+        "{kind: List, items: 2}",
+        "{kind: List, items: {a: 1}}",
+        "{kind: List, items: []}",
+        "{kind: Other, items: [1]}",
+        "[{items: [1]}]",
+        "[{items: [2]}]",
+        "{a: 1}",
+    ];
+    let without_items = |mut json: Value| {
+        if let Some(map) = json.as_object_mut() {
+            if map.get("items").is_some_and(Value::is_array) {
+                map.remove("items");
+            }
+        }
+        json
+    };
+    let nodes: Vec<Node> = texts
+        .iter()
+        .map(|t| objects(t).unwrap().swap_remove(0))
+        .collect();
+    for (a, text_a) in nodes.iter().zip(texts) {
+        for (b, text_b) in nodes.iter().zip(texts) {
+            let json = b.to_json();
+            let expected = without_items(a.to_json()) == without_items(json.clone());
+            assert_eq!(
+                reads_as_without_items(a, &json),
+                expected,
+                "{text_a} against {text_b}"
+            );
+        }
+    }
+}
+
 #[test]
 fn plan_all_edits_many_documents_of_a_stream_at_once() {
     // Ten documents, every other one patched, with CRLF and a BOM: the edits of every document
@@ -1412,10 +1493,10 @@ fn plan_all_edits_many_documents_of_a_stream_at_once() {
     }
     let docs = parse_documents(&input, &ReadLimits::default()).unwrap();
     let patch = patch_of(&add_map("/metadata/annotations", annotations()));
-    let patched: Vec<(&Node, &[PatchOperation])> = docs
+    let patched: Vec<(Target, &[PatchOperation])> = docs
         .iter()
         .step_by(2)
-        .map(|d| (&d.root, patch.0.as_slice()))
+        .map(|d| (Target::of(&d.root), patch.0.as_slice()))
         .collect();
     let edits = plan_all(&input, &patched, 1).unwrap();
     // Planned on two threads: the same edits, in the same order.
@@ -1437,7 +1518,10 @@ fn plan_all_edits_many_documents_of_a_stream_at_once() {
     for threads in [1, 2] {
         let failure = plan_all(
             &input,
-            &[(&docs[0].root, &patch.0), (&other[0].root, &patch.0)],
+            &[
+                (Target::of(&docs[0].root), &patch.0),
+                (Target::of(&other[0].root), &patch.0),
+            ],
             threads,
         )
         .unwrap_err();
@@ -1447,5 +1531,43 @@ fn plan_all_edits_many_documents_of_a_stream_at_once() {
             FixError::NotInText { line: 1 },
             "{threads} threads"
         );
+        // Where a document starts, but what it reads as is not what the patch was made for.
+        let elsewhere = Target {
+            mark: docs[2].root.mark,
+            ..Target::of(&docs[1].root)
+        };
+        let failure = plan_all(&input, &[(elsewhere, patch.0.as_slice())], threads).unwrap_err();
+        let line = docs[2].root.mark.line;
+        assert_eq!(failure.error, FixError::NotInText { line }, "{threads}");
+    }
+}
+
+/// Objects that read alike have one fingerprint, whatever their positions, styles and comments;
+/// any difference in a key, a value, its kind or the order gives another.
+#[test]
+fn fingerprints_are_what_an_object_reads_as() {
+    let fingerprint = |text: &str| Target::of(&objects(text).unwrap()[0]).fingerprint;
+    let base = fingerprint("a: 1\nb: [p, 'q']\nc: {d: null}\n");
+    let alike = [
+        "a: 1\nb: [p, 'q']\nc: {d: null}\n",
+        "# c\na: 1 # c\nb:\n- \"p\"\n- q\nc:\n  d: ~\n",
+        "{a: 1, b: [p, q], c: {d: }}\n",
+    ];
+    for text in alike {
+        assert_eq!(fingerprint(text), base, "{text:?}");
+    }
+    let different = [
+        "a: '1'\nb: [p, q]\nc: {d: null}\n",
+        "a: 2\nb: [p, q]\nc: {d: null}\n",
+        "a: true\nb: [p, q]\nc: {d: null}\n",
+        "a: 1\nb: [q, p]\nc: {d: null}\n",
+        "b: [p, q]\na: 1\nc: {d: null}\n",
+        "a: 1\nb: [p, q]\nc: {d: ''}\n",
+        "a: 1\nb: [p, q]\nc: {e: null}\n",
+        "a: 1\nb: [p, q, r]\nc: {d: null}\n",
+        "a: 1\nb: [[p, q]]\nc: {d: null}\n",
+    ];
+    for text in different {
+        assert_ne!(fingerprint(text), base, "{text:?}");
     }
 }

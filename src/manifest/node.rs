@@ -229,6 +229,39 @@ impl Node {
         }
     }
 
+    /// Whether the node reads as `json`: the same as `self.to_json() == *json`, without building
+    /// the JSON (a parsed map has no duplicate keys; maps are compared key by key, as JSON
+    /// objects are).
+    pub fn reads_as(&self, json: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match (&self.value, json) {
+            (NodeValue::Scalar(s), J::String(text)) => match s.kind {
+                ScalarKind::Str => s.text == *text,
+                ScalarKind::Float(f) => !f.is_finite() && s.text == *text,
+                _ => false,
+            },
+            (NodeValue::Scalar(s), _) => match s.kind {
+                ScalarKind::Null => json.is_null(),
+                ScalarKind::Bool(b) => json.as_bool() == Some(b),
+                ScalarKind::Int(i) => json.as_number() == Some(&serde_json::Number::from(i)),
+                ScalarKind::Float(f) => {
+                    serde_json::Number::from_f64(f).is_some_and(|n| *json == J::Number(n))
+                }
+                ScalarKind::Str => false,
+            },
+            (NodeValue::Seq(items), J::Array(values)) => {
+                items.len() == values.len() && items.iter().zip(values).all(|(i, v)| i.reads_as(v))
+            }
+            (NodeValue::Map(entries), J::Object(map)) => {
+                entries.len() == map.len()
+                    && entries
+                        .iter()
+                        .all(|e| map.get(&e.key).is_some_and(|v| e.value.reads_as(v)))
+            }
+            _ => false,
+        }
+    }
+
     /// Builds a node from a JSON value (no positions): for values made in code.
     pub fn from_json(value: &serde_json::Value) -> Node {
         use serde_json::Value as J;
@@ -288,5 +321,75 @@ mod tests {
             serde_json::to_string(&Node::from_json(&value).to_json()).unwrap(),
             r#"{"z":1,"a":[true,null,1.5,"s"]}"#
         );
+    }
+
+    /// `reads_as` says what comparing `to_json` says, for every pair of a table of YAML values
+    /// (scalars of each kind and their look-alikes, lists, maps in another order).
+    #[test]
+    fn reads_as_is_equality_of_the_json() {
+        let texts = [
+            "null",
+            "~",
+            "''",
+            "true",
+            "'true'",
+            "false",
+            "0",
+            "'0'",
+            "-1",
+            "1",
+            "1.0",
+            "1.5",
+            "-1.5",
+            ".inf",
+            "-.inf",
+            ".nan",
+            "'.inf'",
+            "a",
+            "'a'",
+            "18446744073709551615",
+            "0x10",
+            "16",
+            "[]",
+            "[1]",
+            "['1']",
+            "[1, 2]",
+            "[2, 1]",
+            "{}",
+            "{a: 1}",
+            "{a: '1'}",
+            "{a: 1, b: 2}",
+            "{b: 2, a: 1}",
+            "{a: 1, c: 2}",
+            "{a: [1, {b: null}]}",
+            "{a: [1, {b: ~}]}",
+            "{a: [1, {b: 0}]}",
+            "{items: [1]}",
+        ];
+        // Those the gate reads (a YAML 1.1 look-alike such as `0x10` is refused).
+        let read: Vec<(&str, Node)> = texts
+            .iter()
+            .filter_map(|t| {
+                let documents = crate::manifest::yaml::parse_stream(
+                    &format!("v: {t}\n"),
+                    &crate::manifest::yaml::Limits::default(),
+                )
+                .ok()?;
+                let root = documents[0].root.clone()?;
+                Some((*t, root.get("v")?.clone()))
+            })
+            .collect();
+        assert!(read.len() > 25, "{} read", read.len());
+        let mut equal = 0;
+        for (text_a, a) in &read {
+            for (text_b, b) in &read {
+                let json = b.to_json();
+                let expected = a.to_json() == json;
+                assert_eq!(a.reads_as(&json), expected, "{text_a} against {text_b}");
+                equal += usize::from(expected);
+            }
+        }
+        // Each with itself, and the look-alikes that mean the same.
+        assert!(equal > read.len(), "{equal}");
     }
 }

@@ -6,7 +6,7 @@
 //! Queries are compiled once and run straight on the positioned [`Node`] tree.
 
 use super::node::{Mark, Node, NodeValue, ScalarKind};
-use jsonpath_rust::parser::model::JpQuery;
+use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
 use jsonpath_rust::query::queryable::Queryable;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -250,7 +250,15 @@ pub fn is_cloud_run_shape(group: &str, kind: &str) -> bool {
     kind_info(group, kind).is_some_and(|k| !k.fields.is_empty())
 }
 
-type Compiled = HashMap<(&'static str, &'static str, &'static str), JpQuery>;
+type Compiled = HashMap<(&'static str, &'static str, &'static str), Query>;
+
+/// A table path, compiled: the query, and its keys when it is a plain chain of names
+/// (`$.a.b['c']`, every row today), which [`field`] follows with `Node::get` as the query's
+/// name selectors do, without the query engine's result paths.
+struct Query {
+    query: JpQuery,
+    keys: Option<Vec<String>>,
+}
 
 fn compiled() -> &'static Compiled {
     static QUERIES: OnceLock<Compiled> = OnceLock::new();
@@ -260,7 +268,15 @@ fn compiled() -> &'static Compiled {
             for (field, path) in info.fields {
                 let query = jsonpath_rust::parser::parse_json_path(path)
                     .unwrap_or_else(|e| panic!("shape table path {path:?} is invalid: {e}"));
-                map.insert((info.group, info.kind, *field), query);
+                let keys = query
+                    .segments
+                    .iter()
+                    .map(|segment| match segment {
+                        Segment::Selector(Selector::Name(name)) => Some(name.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                map.insert((info.group, info.kind, *field), Query { query, keys });
             }
         }
         map
@@ -271,7 +287,10 @@ fn compiled() -> &'static Compiled {
 pub fn field<'a>(root: &'a Node, group: &str, kind: &str, field: &str) -> Option<&'a Node> {
     let info = kind_info(group, kind)?;
     let query = compiled().get(&(info.group, info.kind, field_name(info, field)?))?;
-    jsonpath_rust::query::js_path_process(query, root)
+    if let Some(keys) = &query.keys {
+        return keys.iter().try_fold(root, |node, key| node.get(key));
+    }
+    jsonpath_rust::query::js_path_process(&query.query, root)
         .ok()?
         .into_iter()
         .next()
@@ -292,7 +311,9 @@ pub fn field_jsonpath(group: &str, kind: &str, field: &str) -> Option<&'static s
 /// key should be added to).
 pub fn field_mark(root: &Node, group: &str, kind: &str, field: &str) -> Option<Mark> {
     let info = kind_info(group, kind)?;
-    let query = compiled().get(&(info.group, info.kind, field_name(info, field)?))?;
+    let query = &compiled()
+        .get(&(info.group, info.kind, field_name(info, field)?))?
+        .query;
     for keep in (1..=query.segments.len()).rev() {
         let prefix = JpQuery::new(query.segments[..keep].to_vec());
         let found = jsonpath_rust::query::js_path_process(&prefix, root).ok()?;
@@ -473,6 +494,8 @@ spec:
     #[test]
     fn every_table_path_compiles() {
         assert!(compiled().len() >= 30);
+        // Every row is a chain of names, which `field` follows without the query engine.
+        assert!(compiled().values().all(|q| q.keys.is_some()));
         for info in KINDS {
             for (name, _) in info.fields {
                 assert!(FIELDS.contains(name), "{name} is not in FIELDS");
@@ -516,6 +539,27 @@ spec:
             );
         }
         assert!(field(&service, "apps", "Deployment", "key").is_none());
+        // Following the keys finds what the query finds, for every row, in documents that have
+        // the field, lack it, or hold a list or a scalar where a map is expected.
+        let odd =
+            root("apiVersion: v1\nkind: X\nmetadata: [a]\nspec:\n  template: x\n  location: [1]\n");
+        for node in [&service, &job, &odd] {
+            for query in compiled().values() {
+                let walked = query
+                    .keys
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .try_fold(node, |n, key| n.get(key));
+                let found = jsonpath_rust::query::js_path_process(&query.query, node).unwrap();
+                let queried = found.into_iter().next().map(|f| f.val);
+                assert!(
+                    walked.map(std::ptr::from_ref) == queried.map(std::ptr::from_ref),
+                    "{}",
+                    query.query
+                );
+            }
+        }
     }
 
     #[test]
