@@ -10,6 +10,7 @@ use crate::batch::{
     check_inputs_judging, is_namespace, judge_documents, recheck_inputs, CheckOptions, Input,
     Judged,
 };
+use crate::fix::without_bom;
 use crate::manifest::{yaml::Counts, Document, Part};
 use crate::report::{DocumentResult, InputError, Report};
 use anyhow::bail;
@@ -45,6 +46,8 @@ struct Fixed {
     name: String,
     /// The input's text (valid UTF-8: fix reads nothing else).
     original: String,
+    /// The YAML documents of the original (after a BOM), as `crate::fix::segments` cuts them.
+    segments: Vec<crate::fix::Segment>,
     /// The fixed text, when something changed.
     text: Option<String>,
     /// One line per change, for the summary.
@@ -159,7 +162,16 @@ impl Fixed {
         if json(original) || json(fixed) || lone_cr(fixed) {
             return None;
         }
-        let (before, after) = (crate::fix::segments(original), crate::fix::segments(fixed));
+        // The original was cut when fix planned its edits; the fixed text is cut here.
+        let before = &self.segments;
+        let cut_fixed;
+        let after = match &self.text {
+            Some(_) => {
+                cut_fixed = crate::fix::segments(fixed);
+                &cut_fixed
+            }
+            None => before,
+        };
         if before.len() != after.len() || before.len() < 2 {
             return None;
         }
@@ -184,7 +196,7 @@ impl Fixed {
         }
         let mut segments = Vec::with_capacity(after.len());
         let mut next = 0;
-        for (k, (old, new)) in before.iter().zip(&after).enumerate() {
+        for (k, (old, new)) in before.iter().zip(after).enumerate() {
             let start = next;
             while next < first.results.len() && segment_of(first.results[next].line) == k {
                 next += 1;
@@ -268,10 +280,6 @@ impl Fixed {
         }
         Some(results)
     }
-}
-
-fn without_bom(text: &str) -> &str {
-    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// The check of the fixed texts by [`Fixed::recheck_changed`], or `None` when an input cannot
@@ -523,7 +531,9 @@ fn fix_input(
     }
     // Every document of the file at once: the text is cut into its YAML documents and each is
     // edited and re-parsed on its own, so the time is linear in the file's size.
-    let edits = crate::fix::plan_all(text, &patches, options.threads).map_err(|failure| {
+    let segments = crate::fix::segments(without_bom(text));
+    let planned = crate::fix::plan_all_cut(text, &segments, &patches, options.threads);
+    let edits = planned.map_err(|failure| {
         let result = patched[failure.patch];
         error(format!(
             "document {} ({} {}): {}",
@@ -543,6 +553,7 @@ fn fix_input(
         return Ok(Fixed {
             name,
             original,
+            segments,
             text: None,
             changes,
             documents: states,
@@ -556,6 +567,7 @@ fn fix_input(
     Ok(Fixed {
         name,
         original,
+        segments,
         text: Some(fixed),
         changes,
         documents: states,

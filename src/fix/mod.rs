@@ -70,45 +70,15 @@ pub struct Target {
 
 impl Target {
     pub fn of(root: &Node) -> Target {
-        let mut hasher = Fold(0);
+        // A fixed seed: the fingerprint checks that the parser read the same text the same way
+        // twice, it is no defence against chosen collisions.
+        let mut hasher =
+            std::hash::BuildHasher::build_hasher(&foldhash::fast::FixedState::default());
         fingerprint(root, &mut hasher);
         Target {
             mark: root.mark,
             fingerprint: std::hash::Hasher::finish(&hasher),
         }
-    }
-}
-
-/// A multiply-rotate hash over 8 bytes at a time (as `rustc-hash`'s): the fingerprint is a
-/// check that the parser read the same text the same way twice, not a defence against chosen
-/// collisions, and SipHash's cost per write was a fifth of planning an edit.
-struct Fold(u64);
-
-impl std::hash::Hasher for Fold {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in chunks.by_ref() {
-            self.write_u64(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        }
-        let mut last = [0u8; 8];
-        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.write_u64(u64::from_le_bytes(last) ^ (bytes.len() as u64) << 56);
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.write_u64(u64::from(byte));
-    }
-
-    fn write_usize(&mut self, word: usize) {
-        self.write_u64(word as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
@@ -157,13 +127,23 @@ pub fn plan_all(
     patches: &[(Target, &[PatchOperation])],
     threads: usize,
 ) -> Result<Vec<TextEdit>, DocumentFixError> {
-    let bom = if text.starts_with('\u{feff}') {
-        '\u{feff}'.len_utf8()
-    } else {
-        0
-    };
-    let body = &text[bom..];
-    let segments = segments(body);
+    plan_all_cut(text, &segments(without_bom(text)), patches, threads)
+}
+
+/// The text after a byte order mark, if it has one (what [`segments`] cuts).
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// [`plan_all`], for a text already cut: `segments` are those of [`without_bom`]`(text)`.
+pub fn plan_all_cut(
+    text: &str,
+    segments: &[Segment],
+    patches: &[(Target, &[PatchOperation])],
+    threads: usize,
+) -> Result<Vec<TextEdit>, DocumentFixError> {
+    let body = without_bom(text);
+    let bom = text.len() - body.len();
     // The patches of each segment, in the order given.
     let mut by_segment: Vec<Vec<usize>> = vec![Vec::new(); segments.len()];
     for (k, (target, _)) in patches.iter().enumerate() {
@@ -213,7 +193,7 @@ pub fn segments(text: &str) -> Vec<Segment> {
 
 /// [`segments`] of a text whose lines all end with `\n`: the markers are found with a substring
 /// search (`\n---`) and the lines between them counted in bulk, instead of line by line (this
-/// runs on one thread over the whole of a file `fix` changes, three times).
+/// runs on one thread over the whole of a file `fix` changes: the original, then the result).
 fn segments_of_lines(text: &str) -> Vec<Segment> {
     let bytes = text.as_bytes();
     let mut found = vec![Segment {
