@@ -20,7 +20,8 @@ pub use request_tree::RequestTree;
 use crate::cel;
 use crate::manifest::cel_tree::ObjectTree;
 use crate::manifest::{shape, Node};
-use crate::policy::matching::{self, Labels, MatchTarget, Matched, UnknownNamespaces};
+use crate::policy::binding_index::{selected_params, MatchMemo};
+use crate::policy::matching::{Labels, MatchTarget, Matched, UnknownNamespaces};
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, ValidationAction};
 use crate::policy::{Compiled, CompiledBinding, CompiledPolicy, ParamObject, PolicySet};
 use cel_k8s::{Activation, EvalError, Root, SharedCells, Value, VariableCell};
@@ -273,6 +274,7 @@ fn evaluate_sharing<'r>(
 ) -> Decision {
     let mut decision = Decision::default();
     let target = match_target(request);
+    let mut memo = MatchMemo::new(set);
     // The activation of the last parameter object (by address): the next policy with the same
     // one (usually every policy) redefines its variables in it instead of building another.
     let mut last: Option<(Option<*const ParamObject>, Activation<'r>)> = None;
@@ -280,7 +282,7 @@ fn evaluate_sharing<'r>(
         let Some(policy) = set.policy_of(binding) else {
             continue;
         };
-        match selects(policy, binding, &target) {
+        match memo.selects(set, binding, &target) {
             Matched::No => continue,
             Matched::Undecided => {
                 decision.matched = true;
@@ -295,49 +297,24 @@ fn evaluate_sharing<'r>(
             request,
             decision: &mut decision,
         };
-        match params_for(set, policy, binding, request) {
-            Ok(params) if params.is_empty() => judge.params_not_found(),
-            Ok(params) => {
-                for param in params {
-                    let key = param.map(std::ptr::from_ref);
-                    let activation = match &mut last {
-                        Some((kept, activation)) if *kept == key => activation,
-                        slot => {
-                            let roots = activation(request, request_value, param.map(|p| &p.root));
-                            &mut slot.insert((key, roots)).1
-                        }
-                    };
-                    let variables = Variables::new(policy, param, shared, activation);
-                    judge.run(&set.env, &variables);
+        let params = selected_params(set, binding, &request.namespace);
+        if params.is_empty() {
+            judge.params_not_found();
+        }
+        for param in params {
+            let key = param.map(std::ptr::from_ref);
+            let activation = match &mut last {
+                Some((kept, activation)) if *kept == key => activation,
+                slot => {
+                    let roots = activation(request, request_value, param.map(|p| &p.root));
+                    &mut slot.insert((key, roots)).1
                 }
-            }
-            Err(message) => {
-                judge.held_sensitive(true);
-                judge.failure(message, "InternalError", None, true, 0)
-            }
+            };
+            let variables = Variables::new(policy, param, shared, activation);
+            judge.run(&set.env, &variables);
         }
     }
     decision
-}
-
-/// Whether a binding selects the request: its policy's `matchConstraints` and its own
-/// `matchResources` both match.
-fn selects(policy: &CompiledPolicy, binding: &CompiledBinding, target: &MatchTarget) -> Matched {
-    static NO_CONSTRAINTS: std::sync::LazyLock<crate::policy::types::MatchResources> =
-        std::sync::LazyLock::new(Default::default);
-    let constraints = policy
-        .spec
-        .match_constraints
-        .as_ref()
-        .unwrap_or(&NO_CONSTRAINTS);
-    let by_binding = binding
-        .spec
-        .match_resources
-        .as_ref()
-        .map_or(Matched::Yes, |resources| {
-            matching::matches(resources, target, false)
-        });
-    matching::matches(constraints, target, true).and(by_binding)
 }
 
 fn undecided(policy: &CompiledPolicy, binding: &CompiledBinding, request: &Request) -> Undecided {
@@ -401,38 +378,6 @@ pub fn activation<'r>(
         activation.set_live(live);
     }
     activation
-}
-
-/// The parameter objects of one binding: usually one, kept inline.
-type SelectedParams<'s> = smallvec::SmallVec<[Option<&'s ParamObject>; 1]>;
-
-/// The parameter objects a binding selects: `[None]` when the policy takes none, or when the
-/// binding has no `paramRef` (Kubernetes then evaluates the policy with `params` null).
-fn params_for<'s>(
-    set: &'s PolicySet,
-    policy: &CompiledPolicy,
-    binding: &CompiledBinding,
-    request: &Request,
-) -> Result<SelectedParams<'s>, String> {
-    let (Some(kind), Some(param_ref)) = (&policy.spec.param_kind, &binding.spec.param_ref) else {
-        return Ok(smallvec::smallvec![None]);
-    };
-    let namespace_ok = |p: &ParamObject| match &param_ref.namespace {
-        Some(ns) => &p.namespace == ns,
-        None => p.namespace.is_empty() || p.namespace == request.namespace,
-    };
-    let named = |p: &ParamObject| match (&param_ref.name, &param_ref.selector) {
-        (Some(name), _) => &p.name == name,
-        (None, Some(selector)) => matching::selector_matches(selector, &p.labels),
-        (None, None) => false,
-    };
-    let mut found = SelectedParams::new();
-    for p in &set.params {
-        if p.api_version == kind.api_version && p.kind == kind.kind && namespace_ok(p) && named(p) {
-            found.push(Some(p));
-        }
-    }
-    Ok(found)
 }
 
 /// Evaluates one policy through one binding, writing into the decision.
@@ -717,9 +662,13 @@ pub(crate) fn resulted_in_error(compiled: &Compiled, error: &EvalError) -> Strin
 /// activation that defines it reads (nothing is copied between policies, nothing hashed).
 pub(crate) struct SharedVariables<'r> {
     params: &'r [ParamObject],
-    slots: usize,
-    /// `slots` cells for the definitions that do not read `params`, then `slots` for each
-    /// parameter object (when they are few enough; the others are kept per activation).
+    /// The definitions that do not read `params`: the first cells.
+    request_slots: usize,
+    /// The definitions that do: a column of cells each for activations without a parameter
+    /// object, then for each parameter object (when they are few enough; otherwise such values
+    /// are kept per activation).
+    param_slots: usize,
+    param_columns: usize,
     cells: Vec<VariableCell<'r>>,
 }
 
@@ -729,24 +678,28 @@ const MAX_PARAMS_CELLS: usize = 4096;
 
 impl<'r> SharedVariables<'r> {
     pub(crate) fn new(set: &'r PolicySet) -> SharedVariables<'r> {
-        let slots = set.variable_slots;
-        let columns = if slots.saturating_mul(set.params.len()) <= MAX_PARAMS_CELLS {
-            1 + set.params.len()
-        } else {
-            1
+        let param_slots = set.param_variable_slots;
+        let param_columns = match param_slots.saturating_mul(set.params.len()) {
+            cells if cells <= MAX_PARAMS_CELLS => 1 + set.params.len(),
+            _ => 1,
         };
         let mut cells = Vec::new();
-        cells.resize_with(slots * columns, VariableCell::new);
+        cells.resize_with(
+            set.variable_slots + param_slots * param_columns,
+            VariableCell::new,
+        );
         SharedVariables {
             params: &set.params,
-            slots,
+            request_slots: set.variable_slots,
+            param_slots,
+            param_columns,
             cells,
         }
     }
 
     /// The cells of an activation with a parameter object (or none): those of the values that
-    /// do not read `params` are the first `slots`, those of each parameter object's values the
-    /// `slots` after (while they are few enough; otherwise such values are not shared).
+    /// do not read `params`, and the column of its parameter object's values (none when they
+    /// are too many to share).
     fn cells(&'r self, param: Option<&ParamObject>) -> SharedCells<'r> {
         let column = match param {
             None => Some(0),
@@ -754,12 +707,14 @@ impl<'r> SharedVariables<'r> {
                 .params
                 .iter()
                 .position(|p| std::ptr::eq(p, param))
-                .map(|i| i + 1),
+                .map(|i| i + 1)
+                .filter(|&c| c < self.param_columns),
         };
-        let columns = |c: usize| self.cells.get(c * self.slots..(c + 1) * self.slots);
+        let (request, by_params) = self.cells.split_at(self.request_slots);
         SharedCells {
-            request: columns(0).unwrap_or_default(),
-            params: column.and_then(columns),
+            request,
+            params: column
+                .and_then(|c| by_params.get(c * self.param_slots..(c + 1) * self.param_slots)),
         }
     }
 }

@@ -14,9 +14,10 @@
 //! wrong type, a patch that does not apply) denies under `failurePolicy: Fail` and is skipped
 //! under `Ignore`.
 
-use super::{match_target, params_for, selects, RequestTree, SharedVariables, Variables};
+use super::{match_target, RequestTree, SharedVariables, Variables};
 use super::{Request, Violation, Warning};
 use crate::manifest::{Entry, Node, NodeValue};
+use crate::policy::binding_index::{selected_params, MatchMemo};
 use crate::policy::matching::Matched;
 use crate::policy::types::{FailurePolicy, ParameterNotFoundAction, PatchType, ReinvocationPolicy};
 use crate::policy::{CompiledBinding, CompiledMutation, CompiledPolicy, ParamObject, PolicySet};
@@ -267,7 +268,8 @@ fn run_binding<'r>(
         object: Some(&state.node),
         ..request.clone()
     };
-    match selects(policy, binding, &match_target(&current)) {
+    // The object may have changed since the last binding: its labels are judged afresh.
+    match MatchMemo::new(set).selects(set, binding, &match_target(&current)) {
         Matched::No => return false,
         Matched::Undecided => {
             outcome.matched = true;
@@ -290,13 +292,7 @@ fn run_binding<'r>(
             });
         }
     };
-    let params = match params_for(set, policy, binding, &current) {
-        Ok(params) => params,
-        Err(message) => {
-            fail(outcome, message);
-            return true;
-        }
-    };
+    let params = selected_params(set, binding, &current.namespace);
     if params.is_empty() {
         let action = binding
             .spec

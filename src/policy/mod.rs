@@ -5,6 +5,7 @@
 //! Every expression is compiled at load; a mistake is a [`PolicyError`] naming the file, the
 //! document's line, the policy and the field (`spec.validations[2].expression`).
 
+pub mod binding_index;
 pub mod bound;
 pub mod embedded;
 pub mod load;
@@ -264,6 +265,9 @@ pub struct CompiledBinding {
     /// Index into [`PolicySet::policies`]; `None` when no loaded policy has that name (the
     /// binding then does nothing, as in Kubernetes).
     pub policy: Option<usize>,
+    /// What evaluation reads to select it and its parameter objects, built once the set is
+    /// loaded ([`binding_index`]).
+    pub index: Option<binding_index::BindingIndex>,
 }
 
 /// A parameter object: any document whose apiVersion and kind a policy's `paramKind` names.
@@ -288,8 +292,13 @@ pub struct PolicySet {
     pub extensions: Extensions,
     /// The validating policies.
     pub policies: Vec<CompiledPolicy>,
-    /// How many distinct variable definitions the policies have (see [`VariableSlot`]).
+    /// How many distinct variable definitions the policies have that do not read `params`
+    /// (see [`VariableSlot`]).
     pub variable_slots: usize,
+    /// How many distinct variable definitions read `params` (itself or through the variables
+    /// they read): their slots are numbered apart, since their values are kept per parameter
+    /// object.
+    pub param_variable_slots: usize,
     /// The validating policies' bindings.
     pub bindings: Vec<CompiledBinding>,
     pub mutating_policies: Vec<CompiledPolicy>,
@@ -297,6 +306,9 @@ pub struct PolicySet {
     /// server orders admission plugins' configurations).
     pub mutating_bindings: Vec<CompiledBinding>,
     pub params: Vec<ParamObject>,
+    /// The distinct match constraints of the policies and bindings, which the bindings' index
+    /// names ([`binding_index`]).
+    pub match_sets: Vec<binding_index::MatchSet>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -357,10 +369,12 @@ impl PolicySet {
             extensions: options.extensions,
             policies: Vec::new(),
             variable_slots: 0,
+            param_variable_slots: 0,
             bindings: Vec::new(),
             mutating_policies: Vec::new(),
             mutating_bindings: Vec::new(),
             params: Vec::new(),
+            match_sets: Vec::new(),
         };
         let mut pending_params = Vec::new();
         // The CRDs given type `params` in the schema-typed check, wherever they are.
@@ -388,6 +402,7 @@ impl PolicySet {
             set.add_document(source, doc, compiled, &crds, &mut pending_params)?;
         }
         set.resolve(pending_params, override_params)?;
+        set.index_bindings();
         set.assign_variable_slots();
         set.estimate_costs(options)?;
         Ok(set)
@@ -573,9 +588,11 @@ impl PolicySet {
         Ok(())
     }
 
-    /// Gives variables of the same definition the same slot.
+    /// Gives variables of the same definition the same slot. Those that read `params` are
+    /// numbered apart from the others (see [`PolicySet::param_variable_slots`]).
     fn assign_variable_slots(&mut self) {
-        let mut slots: HashMap<String, usize> = HashMap::new();
+        // By whether the definition reads `params`, then its signature.
+        let mut slots: [HashMap<String, usize>; 2] = Default::default();
         for policy in self.policies.iter_mut().chain(&mut self.mutating_policies) {
             let mut assigned: Vec<VariableSlot> = Vec::with_capacity(policy.variables.len());
             for (_, compiled) in &policy.variables {
@@ -583,16 +600,19 @@ impl PolicySet {
                 let mut signature = compiled.program.source.clone();
                 let mut uses_params = compiled.program.references.uses_params;
                 for &used in &compiled.uses {
-                    signature.push_str(&format!("\u{0}{}", assigned[used].slot));
-                    uses_params |= assigned[used].uses_params;
+                    let used = assigned[used];
+                    signature.push_str(&format!("\u{0}{}{}", used.slot, used.uses_params));
+                    uses_params |= used.uses_params;
                 }
-                let next = slots.len();
-                let slot = *slots.entry(signature).or_insert(next);
+                let numbered = &mut slots[usize::from(uses_params)];
+                let next = numbered.len();
+                let slot = *numbered.entry(signature).or_insert(next);
                 assigned.push(VariableSlot { slot, uses_params });
             }
             policy.variable_slots = assigned;
         }
-        self.variable_slots = slots.len();
+        self.variable_slots = slots[0].len();
+        self.param_variable_slots = slots[1].len();
     }
 
     /// The validating policy a validating binding names.
@@ -684,6 +704,7 @@ fn add_binding(
         line: doc.line,
         spec,
         policy: None,
+        index: None,
     });
     Ok(())
 }

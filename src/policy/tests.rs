@@ -672,3 +672,25 @@ fn the_scan_role_annotation_is_read_or_refused() {
         "{error}"
     );
 }
+
+/// Definitions that read `params` are numbered apart from the others: a request keeps one
+/// column of them per parameter object, and one of the others.
+#[test]
+fn definitions_that_read_params_are_numbered_apart() {
+    let set = PolicySet::compile(&embedded::sources(), &[]).unwrap();
+    let mut seen = [Vec::new(), Vec::new()];
+    for policy in set.policies.iter().chain(&set.mutating_policies) {
+        for slot in &policy.variable_slots {
+            seen[usize::from(slot.uses_params)].push(slot.slot);
+        }
+    }
+    for (numbered, count) in seen
+        .iter_mut()
+        .zip([set.variable_slots, set.param_variable_slots])
+    {
+        numbered.sort_unstable();
+        numbered.dedup();
+        assert_eq!(*numbered, (0..count).collect::<Vec<_>>());
+    }
+    assert!(set.variable_slots > 0 && set.param_variable_slots > 0);
+}

@@ -79,7 +79,7 @@ pub enum FailurePolicy {
     Ignore,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MatchResources {
     #[serde(default)]
@@ -100,7 +100,7 @@ pub enum MatchPolicy {
     Equivalent,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NamedRuleWithOperations {
     #[serde(default)]
