@@ -15,8 +15,12 @@
 # runs, the ratios of throughput and p99 (the goal: >= 0.80 of the throughput, and the p99
 # kept), what the attacker got, and the server's memory after the attack.
 #
-#   bash benches/load.sh [SECONDS]      (default 10 s per run; ROUNDS=3: 20 runs)
-#   ATTACK_ONLY=1 bash benches/load.sh  (only the attack comparison)
+#   bash benches/load.sh [SECONDS]      (default 10 s per run)
+#   ROUNDS=3 ROUND_SECONDS=SECONDS      (the validate / no-policy comparison: 3 alternating
+#                                        pairs of runs at each concurrency)
+#   ATTACK_ONLY=1 bash benches/load.sh  (only the attack comparison; ATTACK_ROUNDS=0: none)
+#   SELF_CHECK=1 bash benches/load.sh   (the first server has no policy either: the ratios show
+#                                        the method's own noise, which should be 1.00)
 #
 # wrk and the servers share this machine's cores: the ratios within one run are what to compare.
 set -euo pipefail
@@ -39,7 +43,11 @@ start() { # name, extra args...
   sed -n 's/^metrics on //p' "$work/$name.out" >"$work/$name.metrics"
   for _ in $(seq 100); do curl -skf "$(cat "$work/$name.url")/readyz" >/dev/null && break; sleep 0.1; done
 }
-start gate
+if [ -n "${SELF_CHECK:-}" ]; then
+  start gate --policies benches/no-policy
+else
+  start gate
+fi
 start bare --policies benches/no-policy
 
 # p99 from a Prometheus histogram's cumulative buckets (upper bound of the bucket holding it).
@@ -63,12 +71,12 @@ else:
 ' "$2"
 }
 
-run() { # label, url, concurrency, [lua]
+run() { # label, url, concurrency, [lua], [seconds]
   local out="$work/$1-$3.txt"
   if [ -n "${4:-}" ]; then
-    wrk -t2 -c"$3" -d"${seconds}s" --latency -s "$4" "$2" >"$out"
+    wrk -t2 -c"$3" -d"${5:-$seconds}s" --latency -s "$4" "$2" >"$out"
   else
-    wrk -t2 -c"$3" -d"${seconds}s" --latency "$2" >"$out"
+    wrk -t2 -c"$3" -d"${5:-$seconds}s" --latency "$2" >"$out"
   fi
   local rps p50 p99 errors
   rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
@@ -145,10 +153,14 @@ if [ -n "${ATTACK_ONLY:-}" ]; then
   exit 0
 fi
 
-# validate and no-policy alternate, ROUNDS times (default 3) at each concurrency, in the order
-# ABBA... so that a drift of the machine's speed during the run (other tenants) shifts both
-# alike; each ratio is that of the sums, and each round's own ratio is printed too.
+# validate and no-policy alternate, ROUNDS times (default 3) at each concurrency, in runs of
+# ROUND_SECONDS (default 10), in the order ABBA... so that a drift of the machine's speed during
+# the run (other tenants) shifts both alike; each ratio is that of the sums, and each round's own
+# ratio is printed too. The host's speed still moves by tens of percent within a run: with
+# SELF_CHECK=1 (two identical servers) runs on 2026-12-06 gave 1.03 and 0.95 (3 pairs of 10 s),
+# 0.94 and 1.00 (10 pairs of 3 s).
 rounds=${ROUNDS:-3}
+round_seconds=${ROUND_SECONDS:-$seconds}
 for c in 8 64; do
   : >"$work/rounds-$c.txt"
   for round in $(seq "$rounds"); do
@@ -156,11 +168,12 @@ for c in 8 64; do
     [ $((round % 2)) -eq 0 ] && order=(no-policy validate)
     for name in "${order[@]}"; do
       url=$gate_url; [ "$name" = no-policy ] && url=$bare_url
-      run "$name" "$url/validate" "$c" benches/post-review.lua
+      run "$name" "$url/validate" "$c" benches/post-review.lua "$round_seconds" >/dev/null
       cp "$work/$name-$c.rps" "$work/$name-$c-$round.rps"
     done
     echo "$(cat "$work/validate-$c-$round.rps") $(cat "$work/no-policy-$c-$round.rps")" >>"$work/rounds-$c.txt"
   done
+  awk -v c="$c" '{v += $1; n += $2} END {printf "validate   c=%-3s %10.2f req/s  no-policy %10.2f req/s  (means of %d runs of '"$round_seconds"' s)\n", c, v / NR, n / NR, NR}' "$work/rounds-$c.txt"
   run healthz "$gate_url/healthz" "$c"
 done
 echo
@@ -180,4 +193,6 @@ for name in gate bare; do
   echo "peak RSS of the $name server: $(awk '/VmHWM/ {print $2, $3}' "/proc/$(cat "$work/$name.pid")/status")"
 done
 echo
-attack_comparison
+if [ "${ATTACK_ROUNDS:-3}" -gt 0 ]; then
+  attack_comparison
+fi

@@ -476,36 +476,42 @@ impl<'a> Activation<'a> {
     /// `budget` units). Its error is `variables.NAME: ...`.
     #[inline]
     pub fn variable(&self, index: usize, budget: u64) -> Result<Value<'a>, EvalError> {
-        match self.cell(index).and_then(OnceCell::get) {
-            Some(value) => value.clone(),
-            None => self.evaluate_variable_now(index, budget),
-        }
+        self.variable_result(index, budget)?.clone()
     }
 
     /// [`Activation::variable`], without copying the value.
     #[inline]
     pub(crate) fn variable_ref(&self, index: usize, budget: u64) -> Result<&Value<'a>, EvalError> {
-        let cached = match self.cell(index).and_then(OnceCell::get) {
-            Some(cached) => cached,
-            None => {
-                self.evaluate_variable_now(index, budget)?;
-                // Evaluated without an error: the value is cached.
-                self.cell(index)
-                    .and_then(OnceCell::get)
-                    .ok_or_else(|| EvalError::new(format!("variables #{index} is not defined")))?
-            }
-        };
-        cached.as_ref().map_err(Clone::clone)
+        self.variable_result(index, budget)?
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
-    /// [`Activation::variable`] of a variable not evaluated yet (or not defined).
+    /// The kept result of variable `index`, evaluated now if it was not yet; an error when it
+    /// cannot be evaluated (not defined, or read where it may not be).
+    #[inline]
+    fn variable_result(
+        &self,
+        index: usize,
+        budget: u64,
+    ) -> Result<&Result<Value<'a>, EvalError>, EvalError> {
+        match self.cell(index).and_then(OnceCell::get) {
+            Some(kept) => Ok(kept),
+            None => self.evaluate_variable_now(index, budget),
+        }
+    }
+
     #[inline(never)]
-    fn evaluate_variable_now(&self, index: usize, budget: u64) -> Result<Value<'a>, EvalError> {
+    fn evaluate_variable_now(
+        &self,
+        index: usize,
+        budget: u64,
+    ) -> Result<&Result<Value<'a>, EvalError>, EvalError> {
         let (Some(cell), Some((name, program))) = (self.cell(index), self.definition(index)) else {
             return Err(EvalError::new(format!("variables #{index} is not defined")));
         };
-        if let Some(value) = cell.get() {
-            return value.clone();
+        if let Some(kept) = cell.get() {
+            return Ok(kept);
         }
         let refers_to_itself = || EvalError::new(format!("variables.{name}: refers to itself"));
         if let Variables::Table(table) = &self.variables {
@@ -520,88 +526,59 @@ impl<'a> Activation<'a> {
                 }
             }
         }
-        // Usually what it reads is cached already: evaluate it alone.
+        // Usually what it reads is kept already: evaluate it alone.
         let ready = |i: usize| self.cell(i).is_none_or(|c| c.get().is_some());
         let program_of = |i: usize| self.definition(i).and_then(|(_, p)| p);
-        if program.is_none_or(|p| p.variables_used().iter().all(|&d| ready(d))) {
-            self.evaluate_variable(index, budget);
-            return cell
-                .get()
-                .cloned()
-                .unwrap_or_else(|| Err(refers_to_itself()));
-        }
-        // Evaluate what it needs first, in definition order, so that no evaluation nests
-        // another: each finds the variables it reads cached. A variable reads only variables
-        // defined before it, so walking down from `index` finds all it needs.
-        if index < 64 {
-            // Bit sets (a machine word: policies rarely have more variables): the highest
-            // pending variable is visited first, and what it reads (lower) joins the pending ones.
-            let mut needed: u64 = 1 << index;
-            let mut pending = needed;
-            while pending != 0 {
-                let i = 63 - pending.leading_zeros() as usize;
-                pending ^= 1 << i;
-                if let Some(program) = program_of(i) {
-                    for &d in program.variables_used() {
-                        if d < i && needed & (1 << d) == 0 && !ready(d) {
-                            needed |= 1 << d;
-                            pending |= 1 << d;
-                        }
-                    }
+        match program {
+            Some(program) if program.variables_used().iter().all(|&d| ready(d)) => {
+                self.evaluate_into(index, cell, name, program, budget);
+            }
+            None => {}
+            Some(_) => {
+                // Evaluate what it needs first, in definition order, so that no evaluation
+                // nests another: each finds the variables it reads kept. A variable reads only
+                // variables defined before it, so walking down from `index` finds all it
+                // needs.
+                for i in needed_in_order(index, ready, program_of) {
+                    self.evaluate_variable(i, budget);
                 }
             }
-            while needed != 0 {
-                let i = needed.trailing_zeros() as usize;
-                needed &= needed - 1;
-                self.evaluate_variable(i, budget);
-            }
-        } else {
-            let mut needed = vec![index];
-            let mut pending = vec![index];
-            while let Some(i) = pending.pop() {
-                if let Some(program) = program_of(i) {
-                    for &d in program.variables_used() {
-                        if d < i && !ready(d) && !needed.contains(&d) {
-                            needed.push(d);
-                            pending.push(d);
-                        }
-                    }
-                }
-            }
-            needed.sort_unstable();
-            for i in needed {
-                self.evaluate_variable(i, budget);
-            }
         }
-        cell.get()
-            .cloned()
-            .unwrap_or_else(|| Err(refers_to_itself()))
+        cell.get().ok_or_else(refers_to_itself)
     }
 
     fn evaluate_variable(&self, index: usize, budget: u64) {
+        if let (Some(cell), Some((name, Some(program)))) =
+            (self.cell(index), self.definition(index))
+        {
+            self.evaluate_into(index, cell, name, program, budget);
+        }
+    }
+
+    /// Evaluates variable `index` (`name`, `program`) into its cell, unless it is kept
+    /// already or being evaluated.
+    fn evaluate_into(
+        &self,
+        index: usize,
+        cell: &VariableCell<'a>,
+        name: &str,
+        program: &'a Program,
+        budget: u64,
+    ) {
+        if cell.get().is_some() {
+            return;
+        }
         match &self.variables {
             Variables::Slots(slots) => {
                 let slot = &slots[index];
-                if slot.cell.get().is_some() || slot.evaluating.get() {
+                if slot.evaluating.replace(true) {
                     return;
                 }
-                let Some(program) = slot.program else {
-                    return;
-                };
-                slot.evaluating.set(true);
-                let result = self.evaluate_program(slot.name, program, budget);
+                let result = self.evaluate_program(name, program, budget);
                 slot.evaluating.set(false);
-                let _ = slot.cell.set(result);
+                let _ = cell.set(result);
             }
             Variables::Table(table) => {
-                let (Some(cell), Some((name, program))) =
-                    (table.cell(index), table.definitions.definition(index))
-                else {
-                    return;
-                };
-                if cell.get().is_some() {
-                    return;
-                }
                 let outer = table.evaluating.replace(index);
                 let result = self.evaluate_program(name, program, budget);
                 table.evaluating.set(outer);
@@ -627,6 +604,71 @@ impl<'a> Activation<'a> {
                     e.0
                 ))
             })
+    }
+}
+
+/// The variables to evaluate before variable `index`, and `index` itself, in definition
+/// order: those it reads that are not `ready`, what those read in turn, and so on (a variable
+/// reads only variables defined before it, so walking down from `index` finds them all).
+fn needed_in_order<'p>(
+    index: usize,
+    ready: impl Fn(usize) -> bool,
+    program_of: impl Fn(usize) -> Option<&'p Program>,
+) -> NeededInOrder {
+    if index < 64 {
+        // Bit sets (a machine word: policies rarely have more variables): the highest
+        // pending variable is visited first, and what it reads (lower) joins the pending ones.
+        let mut needed: u64 = 1 << index;
+        let mut pending = needed;
+        while pending != 0 {
+            let i = 63 - pending.leading_zeros() as usize;
+            pending ^= 1 << i;
+            if let Some(program) = program_of(i) {
+                for &d in program.variables_used() {
+                    if d < i && needed & (1 << d) == 0 && !ready(d) {
+                        needed |= 1 << d;
+                        pending |= 1 << d;
+                    }
+                }
+            }
+        }
+        return NeededInOrder::Bits(needed);
+    }
+    let mut needed = vec![index];
+    let mut pending = vec![index];
+    while let Some(i) = pending.pop() {
+        if let Some(program) = program_of(i) {
+            for &d in program.variables_used() {
+                if d < i && !ready(d) && !needed.contains(&d) {
+                    needed.push(d);
+                    pending.push(d);
+                }
+            }
+        }
+    }
+    needed.sort_unstable();
+    NeededInOrder::Listed(needed.into_iter())
+}
+
+/// The indexes [`needed_in_order`] found, lowest first.
+enum NeededInOrder {
+    Bits(u64),
+    Listed(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for NeededInOrder {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            NeededInOrder::Bits(0) => None,
+            NeededInOrder::Bits(bits) => {
+                let i = bits.trailing_zeros() as usize;
+                *bits &= *bits - 1;
+                Some(i)
+            }
+            NeededInOrder::Listed(listed) => listed.next(),
+        }
     }
 }
 
