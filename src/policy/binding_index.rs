@@ -202,6 +202,7 @@ impl CompiledBinding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::tests::PARAMS_POLICY;
     use crate::policy::{embedded, Source};
 
     /// The verdict as evaluation judged it before the index: the policy's constraints (none
@@ -324,17 +325,6 @@ mod tests {
     /// several namespaces are those of reading every object directly, in load order.
     #[test]
     fn parameter_objects_are_selected_as_read_directly() {
-        let policy = "apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: p}
-spec:
-  paramKind: {apiVersion: cmek-gate.dev/v1alpha1, kind: CmekGateParams}
-  matchConstraints:
-    resourceRules:
-      - {apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: [CREATE]}
-  validations:
-    - expression: 'true'
-";
         let binding = |name: &str, param_ref: &str, resources: &str| {
             format!(
                 "apiVersion: admissionregistration.k8s.io/v1
@@ -347,7 +337,7 @@ spec:
             )
         };
         let texts = [
-            policy.to_owned(),
+            PARAMS_POLICY.to_owned(),
             binding("by-name", "  paramRef: {name: a, parameterNotFoundAction: Deny}\n", ""),
             binding(
                 "by-name-in-shop",

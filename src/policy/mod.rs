@@ -1358,4 +1358,4 @@ pub fn shape_of_node(node: &crate::manifest::Node) -> SizeBound {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -145,6 +145,7 @@ impl PolicySet {
 
 #[cfg(test)]
 mod tests {
+    use crate::policy::tests::PARAMS_POLICY;
     use crate::policy::{embedded, PolicySet, Source};
 
     fn params(name: &str, namespace: &str, labels: &str) -> String {
@@ -195,28 +196,20 @@ mod tests {
     /// A binding that selects by label, in a namespace: the rule the engine applies.
     #[test]
     fn selectors_and_namespaces_select_as_the_engine_does() {
-        let policy = "apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: p}
-spec:
-  paramKind: {apiVersion: cmek-gate.dev/v1alpha1, kind: CmekGateParams}
-  matchConstraints:
-    resourceRules:
-      - {apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: [CREATE]}
-  validations:
-    - expression: 'true'
----
+        let policy = format!(
+            "{PARAMS_POLICY}---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding
-metadata: {name: p}
+metadata: {{name: p}}
 spec:
   policyName: p
   validationActions: [Deny]
   paramRef:
     namespace: shop
-    selector: {matchLabels: {tier: gold}}
+    selector: {{matchLabels: {{tier: gold}}}}
     parameterNotFoundAction: Deny
-";
+"
+        );
         let objects = [
             params("a", "shop", "tier: gold"),
             params("b", "shop", "tier: bronze"),
@@ -227,7 +220,7 @@ spec:
             &[
                 Source {
                     name: "p.yaml".into(),
-                    text: policy.into(),
+                    text: policy,
                 },
                 Source {
                     name: "objects.yaml".into(),

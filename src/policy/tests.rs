@@ -694,3 +694,17 @@ fn definitions_that_read_params_are_numbered_apart() {
     }
     assert!(set.variable_slots > 0 && set.param_variable_slots > 0);
 }
+
+/// A validating policy of `paramKind` CmekGateParams on Knative services, whose one validation
+/// always holds: for tests of how bindings select parameter objects.
+pub(crate) const PARAMS_POLICY: &str = "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: p}
+spec:
+  paramKind: {apiVersion: cmek-gate.dev/v1alpha1, kind: CmekGateParams}
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [serving.knative.dev], apiVersions: ['*'], resources: [services], operations: [CREATE]}
+  validations:
+    - expression: 'true'
+";
