@@ -98,26 +98,15 @@ fn param_candidates(
     binding: &CompiledBinding,
     params: &[ParamObject],
 ) -> ParamCandidates {
-    let (Some(kind), Some(param_ref)) = (&policy.spec.param_kind, &binding.spec.param_ref) else {
+    let (Some(_), Some(param_ref)) = (&policy.spec.param_kind, &binding.spec.param_ref) else {
         return ParamCandidates::NotRead;
     };
-    let named = |p: &ParamObject| match (&param_ref.name, &param_ref.selector) {
-        (Some(name), _) => &p.name == name,
-        (None, Some(selector)) => matching::selector_matches(selector, &p.labels),
-        (None, None) => false,
-    };
-    let in_namespace = |p: &ParamObject| {
-        param_ref
-            .namespace
-            .as_ref()
-            .is_none_or(|ns| &p.namespace == ns)
-    };
+    // What the binding selects whatever the request (kind, name or selector, the paramRef's
+    // namespace): the same rule that names the objects no binding selects.
     let indexes = params
         .iter()
         .enumerate()
-        .filter(|(_, p)| {
-            p.api_version == kind.api_version && p.kind == kind.kind && in_namespace(p) && named(p)
-        })
+        .filter(|(_, p)| super::selection::selects(policy, binding, p))
         .map(|(i, _)| i)
         .collect();
     ParamCandidates::Objects {

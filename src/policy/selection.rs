@@ -66,7 +66,14 @@ impl std::fmt::Display for Reason<'_> {
     }
 }
 
-fn selects(policy: &CompiledPolicy, binding: &CompiledBinding, param: &ParamObject) -> bool {
+/// Whether `binding` (of `policy`) selects `param` for some request: its policy's `paramKind`,
+/// its `paramRef`'s name or selector, and the `paramRef`'s namespace when it gives one (without
+/// one, the request's namespace decides too: see [`super::binding_index`]).
+pub(super) fn selects(
+    policy: &CompiledPolicy,
+    binding: &CompiledBinding,
+    param: &ParamObject,
+) -> bool {
     let (Some(kind), Some(param_ref)) = (&policy.spec.param_kind, &binding.spec.param_ref) else {
         return false;
     };

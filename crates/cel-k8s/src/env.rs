@@ -501,6 +501,7 @@ impl<'a> Activation<'a> {
         }
     }
 
+    /// [`Activation::variable_result`] of a variable not evaluated yet (or not defined).
     #[inline(never)]
     fn evaluate_variable_now(
         &self,
@@ -535,10 +536,8 @@ impl<'a> Activation<'a> {
             }
             None => {}
             Some(_) => {
-                // Evaluate what it needs first, in definition order, so that no evaluation
-                // nests another: each finds the variables it reads kept. A variable reads only
-                // variables defined before it, so walking down from `index` finds all it
-                // needs.
+                // What it needs first, in definition order, so that no evaluation nests
+                // another: each finds the variables it reads kept.
                 for i in needed_in_order(index, ready, program_of) {
                     self.evaluate_variable(i, budget);
                 }
