@@ -82,7 +82,7 @@ pub struct Metrics {
     pub ignored_params: Gauge,
     pub reload_failures: Family<ReloadLabels, Counter>,
     pub certificate_expiry_seconds: Gauge<f64, AtomicU64>,
-    /// Evaluations running on the blocking threads now.
+    /// Evaluations running on the evaluation threads now.
     pub evaluations_running: Gauge,
     /// Requests answered 429 because every evaluation slot stayed taken.
     pub evaluations_refused: Counter,

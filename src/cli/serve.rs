@@ -243,7 +243,7 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<i32> {
         run(config, shutdown, reload_rx, announce).await?;
         Ok::<_, anyhow::Error>(())
     })?;
-    // Evaluations cut at the grace period may still run on blocking threads: not waited for.
+    // Evaluations cut at the grace period may still run on their threads: not waited for.
     runtime.shutdown_background();
     Ok(0)
 }

@@ -102,7 +102,8 @@ impl Fetcher {
     }
 
     /// Answers the questions, blocking this thread until they are read: call it from a
-    /// blocking thread (the server's evaluations run on one) or outside any runtime.
+    /// thread that is not a runtime's worker (the server's evaluation threads) or outside any
+    /// runtime.
     pub fn resolve_blocking(&self, questions: &[Question]) -> Vec<(Question, Reply)> {
         self.handle.block_on(resolve(&self.client, questions))
     }

@@ -9,6 +9,7 @@
 //! and lets requests in flight finish.
 
 pub mod api_gate;
+mod evaluation_pool;
 mod reload;
 mod routes;
 pub mod tls;
@@ -52,7 +53,8 @@ pub struct ServerConfig {
     pub namespaces: crate::namespaces::KnownNamespaces,
     /// The budgets of one request body (with `max_body_bytes`).
     pub request_limits: RequestLimits,
-    /// Most evaluations (parsing and judging a body) running at once, on blocking threads.
+    /// Most evaluations (parsing and judging a body) running at once, each on one of as many
+    /// evaluation threads.
     pub max_concurrent_evaluations: usize,
     /// Longest wait for an evaluation slot before answering 429.
     pub evaluation_queue_timeout: Duration,
@@ -74,6 +76,8 @@ pub enum ServerError {
     Policies(#[from] crate::policy::PolicyError),
     #[error("--live: cannot read Google: {0}")]
     Live(crate::google::GoogleError),
+    #[error("cannot start the evaluation threads: {0}")]
+    Threads(#[source] std::io::Error),
 }
 
 /// What every request handler shares: immutable but for the swappable policy set.
@@ -85,6 +89,8 @@ pub struct App {
     policies: RwLock<Option<Arc<PolicySet>>>,
     evaluations: Arc<Semaphore>,
     large_evaluations: Arc<Semaphore>,
+    /// The threads evaluations run on, one per evaluation slot.
+    evaluation_threads: evaluation_pool::EvaluationPool,
 }
 
 /// Why an evaluation did not run.
@@ -110,12 +116,13 @@ pub const LARGE_BODY_BYTES: usize = 256 * 1024;
 pub const LARGE_BODY_REST: u32 = 9;
 
 impl App {
-    /// Runs `work` (parsing and judging a body of `body_bytes`: CPU-bound) on a blocking
-    /// thread, once one of the `--max-concurrent-evaluations` slots is free; a large body
-    /// ([`LARGE_BODY_BYTES`]) first takes one of half as many large-body slots. A request waits
-    /// at most the queue timeout for its slots. Every handler that parses or evaluates a body
-    /// goes through here (or [`App::evaluate_refusing`]), so that hostile bodies can neither
-    /// stall the async workers, nor take more than the slots, nor starve small requests.
+    /// Runs `work` (parsing and judging a body of `body_bytes`: CPU-bound) on one of the
+    /// evaluation threads ([`evaluation_pool`]), once one of the `--max-concurrent-evaluations`
+    /// slots is free; a large body ([`LARGE_BODY_BYTES`]) first takes one of half as many
+    /// large-body slots. A request waits at most the queue timeout for its slots. Every handler
+    /// that parses or evaluates a body goes through here (or [`App::evaluate_refusing`]), so that
+    /// hostile bodies can neither stall the async workers, nor take more than the slots, nor
+    /// starve small requests.
     pub async fn evaluate<T, F>(&self, body_bytes: usize, work: F) -> Result<T, EvaluationError>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -155,12 +162,14 @@ impl App {
             return Err(EvaluationError::Busy { slots, waited });
         };
         self.metrics.evaluations_running.inc();
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let started = std::time::Instant::now();
-            (work(), started.elapsed())
-        })
-        .await;
+        let result = self
+            .evaluation_threads
+            .run(move || {
+                let _permit = permit;
+                let started = std::time::Instant::now();
+                (work(), started.elapsed())
+            })
+            .await;
         self.metrics.evaluations_running.dec();
         let (value, took) = result.map_err(|_| EvaluationError::Failed)?;
         if let Some(large_permit) = large_permit.filter(|_| refused(&value)) {
@@ -280,6 +289,8 @@ pub async fn run(
         large_evaluations: Arc::new(Semaphore::new(large_slots(
             config.max_concurrent_evaluations,
         ))),
+        evaluation_threads: evaluation_pool::EvaluationPool::new(config.max_concurrent_evaluations)
+            .map_err(ServerError::Threads)?,
     });
     if let Some(expiry) = tls::expiry_unix(&pair.cert) {
         app.metrics.certificate_expiry_seconds.set(expiry as f64);
@@ -562,6 +573,7 @@ mod tests {
             policies: RwLock::new(None),
             evaluations: Arc::new(Semaphore::new(slots)),
             large_evaluations: Arc::new(Semaphore::new(large_slots(slots))),
+            evaluation_threads: evaluation_pool::EvaluationPool::new(slots).unwrap(),
         })
     }
 
@@ -603,8 +615,8 @@ mod tests {
         let waited = Duration::from_millis(500);
         let app = app(1, waited);
         let holder = hold_a_slot(&app, 0).await;
-        // The work runs on a blocking thread, not on an async worker.
-        assert_ne!(holder.thread.as_deref(), Some("tokio-runtime-worker"));
+        // The work runs on an evaluation thread, not on an async worker.
+        assert_eq!(holder.thread.as_deref(), Some("cmek-gate-evaluation-0"));
         assert_eq!(
             app.evaluate(0, || 2).await,
             Err(EvaluationError::Busy { slots: 1, waited })

@@ -121,7 +121,7 @@ enum ReviewOutcome {
     },
 }
 
-/// Parses and judges an AdmissionReview body within the request budgets (on a blocking thread).
+/// Parses and judges an AdmissionReview body within the request budgets (on an evaluation thread).
 fn review_body(
     body: &[u8],
     set: &crate::policy::PolicySet,
