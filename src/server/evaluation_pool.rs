@@ -1,11 +1,7 @@
-//! The threads evaluations run on: as many as there are evaluation slots, started with the
-//! server and kept for its life.
-//!
-//! Evaluations used to run on tokio's blocking pool, which starts a thread whenever none is idle
-//! at the moment a task arrives and keeps it for ten seconds: under load it held about twenty
-//! threads for two slots, and each request landed on a different one, whose stack and
-//! allocator heap had gone cold since its last request. A fixed set of threads, taking work from
-//! one queue, keeps both warm, and the policies they read stay in their cores' caches.
+//! The threads evaluations run on: one per evaluation slot, started with the server and kept
+//! for its life, taking work from one queue. A fixed set keeps each thread's stack and allocator
+//! heap warm from one request to the next, where tokio's blocking pool starts a thread whenever
+//! none is idle and hands consecutive requests to different ones (README, Performance).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
@@ -22,9 +18,10 @@ pub struct EvaluationPool {
     queue: mpsc::Sender<Job>,
 }
 
-/// The work panicked (the panic was reported by the panic hook, as any other).
+/// The work did not return: it panicked (the panic hook reported it, as any other), or no
+/// thread was left to run it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Panicked;
+pub struct Failed;
 
 impl EvaluationPool {
     /// Starts `threads` threads (at least one).
@@ -51,9 +48,9 @@ impl EvaluationPool {
         Ok(EvaluationPool { queue })
     }
 
-    /// Runs `work` on one of the threads, and its result once it is done; `Panicked` if it
-    /// panicked (the thread lives on) or could not be queued.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, Panicked>
+    /// Runs `work` on one of the threads and returns its result; [`Failed`] if it panicked
+    /// (the thread lives on) or could not be queued.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, Failed>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -62,10 +59,10 @@ impl EvaluationPool {
         let job: Job = Box::new(move || {
             let _ = done.send(catch_unwind(AssertUnwindSafe(work)));
         });
-        self.queue.send(job).map_err(|_| Panicked)?;
+        self.queue.send(job).map_err(|_| Failed)?;
         match result.await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) | Err(_) => Err(Panicked),
+            Ok(Err(_)) | Err(_) => Err(Failed),
         }
     }
 }
@@ -100,8 +97,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panic_is_an_error_and_the_thread_serves_the_next_job() {
         let pool = EvaluationPool::new(1).unwrap();
-        let panicked: Result<(), Panicked> = pool.run(|| panic!("a hostile body")).await;
-        assert_eq!(panicked, Err(Panicked));
+        let panicked: Result<(), Failed> = pool.run(|| panic!("a hostile body")).await;
+        assert_eq!(panicked, Err(Failed));
         // The one thread is still there.
         assert_eq!(pool.run(|| 41 + 1).await, Ok(42));
     }
